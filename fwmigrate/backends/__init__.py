@@ -1,0 +1,1 @@
+"""Writers that turn the IR into rulesets (nftables text, iptables-restore text)."""

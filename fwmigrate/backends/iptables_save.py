@@ -1,0 +1,208 @@
+"""IR → canonical iptables-save text, as the kernel would give it back.
+
+Canonical means what iptables-save prints: -s -d -i -o -p -f first, then matches in order
+with their options in the module's order, defaults spelled out where iptables prints them
+(recent's --name/--mask/--rsource) and left out where it does not (limit's burst 5), values
+normalised (10.0.0.1/32, --dport 1024:65535, icmp types as numbers), user chains sorted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timezone
+
+from .. import __version__, mappings
+from ..ir import (Address, AddressRange, IcmpType, IntRange, Jump, Masked, Match, Option,
+                  PortRange, Rate, Rule, Ruleset, Table, TargetExtension, TcpFlags, Verdict)
+from ..frontends.values import CT_STATES, CT_STATUS, TCP_FLAGS
+
+_NO_QUOTE = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# the order iptables-nft-save prints tables in (iptables-legacy-save's depends on load order)
+SAVE_TABLE_ORDER = ("mangle", "security", "raw", "filter", "nat")
+
+
+def quote(value: str) -> str:
+    """iptables' xtables_save_string: bare when safe, else double quotes with \\ escapes."""
+    if value and all(ch in _NO_QUOTE for ch in value):
+        return value
+    escaped = "".join("\\" + ch if ch in "\"\\'" else ch for ch in value)
+    return f'"{escaped}"'
+
+
+def address(addr: Address) -> str:
+    plen = addr.prefixlen
+    return f"{addr.addr}/{plen if plen is not None else addr.mask}"
+
+
+def _ports(value: PortRange) -> str:
+    return str(value.first) if value.single else f"{value.first}:{value.last}"
+
+
+def _rate(value: Rate) -> str:
+    short = {"second": "sec", "minute": "min", "hour": "hour", "day": "day"}[value.unit]
+    return f"{value.count}/{short}"
+
+
+def _icmp(value: IcmpType) -> str:
+    if value.type is None:
+        return "any"
+    if value.code_min == 0 and value.code_max == 0xFF:
+        return str(value.type)
+    return f"{value.type}/{value.code_min}"
+
+
+def _ordered(names: frozenset, order: tuple[str, ...]) -> str:
+    return ",".join(n for n in order if n in names)
+
+
+def value_text(opt: Option, kind: str) -> str | None:
+    """The option's value as iptables-save prints it (None: a flag without a value)."""
+    v = opt.value
+    if kind == "flag":
+        return None
+    if isinstance(v, PortRange):
+        return _ports(v)
+    if kind == "port_list":
+        return ",".join(_ports(p) for p in v)
+    if isinstance(v, Address):
+        return address(v)
+    if isinstance(v, AddressRange):
+        return f"{v.first}-{v.last}"
+    if isinstance(v, Rate):
+        return _rate(v)
+    if isinstance(v, IcmpType):
+        return _icmp(v)
+    if isinstance(v, TcpFlags):
+        return f"{_ordered(v.mask, TCP_FLAGS) or 'NONE'} {_ordered(v.compare, TCP_FLAGS) or 'NONE'}"
+    if kind in ("ct_states", "states"):
+        return _ordered(v, CT_STATES)
+    if kind == "ct_status":
+        return _ordered(v, CT_STATUS) or "NONE"
+    if isinstance(v, Masked):
+        return f"{v.value:#x}" if v.mask == 0xFFFFFFFF else f"{v.value:#x}/{v.mask:#x}"
+    if isinstance(v, IntRange):
+        return str(v.first) if v.first == v.last else f"{v.first}:{v.last}"
+    if kind in ("comment", "log_prefix"):
+        return quote(v)
+    if kind == "nat_range":
+        first, last, ports = v
+        text = "" if first is None else str(first) if last == first else f"{first}-{last}"
+        if isinstance(first, ipaddress.IPv6Address) and ports is not None:
+            text = f"[{text}]"
+        if ports is not None:
+            text += f":{ports.first}" + ("" if ports.single else f"-{ports.last}")
+        return text
+    if kind == "nat_ports":
+        return str(v.first) if v.single else f"{v.first}-{v.last}"
+    if isinstance(v, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return str(v)
+    return str(v)
+
+
+def _options(spec: mappings.ExtensionSpec, options: tuple[Option, ...]) -> list[str]:
+    out: list[str] = []
+    for opt in options:
+        ospec = next(o for o in spec.options if o.name == opt.name)
+        if ospec.omit is not None and value_text(opt, ospec.value) == ospec.omit:
+            continue
+        if opt.negated:
+            out.append("!")
+        if ospec.value == "flag" and len(ospec.flags) > 1:
+            out.append(f"--{opt.value}")
+            continue
+        if ospec.const is not None:
+            # --syn is saved in its long form
+            real = next((o for o in spec.options if o.name == opt.name and o.const is None), ospec)
+            ospec = real
+        out.append(_save_flag(ospec))
+        text = value_text(opt, ospec.value)
+        if text is not None:
+            out.append(text)
+    return out
+
+
+def _save_flag(ospec: mappings.OptionSpec) -> str:
+    return ospec.flags[0]
+
+
+def _match(match: Match) -> list[str]:
+    spec = mappings.match_specs()[match.module]
+    return ["-m", match.module, *_options(spec, match.options)]
+
+
+def _neg(sel, flag: str, text: str) -> list[str]:
+    return (["!"] if sel.negated else []) + [flag, text]
+
+
+def rule_words(rule: Rule) -> list[str]:
+    words: list[str] = []
+    if rule.source:
+        words += _neg(rule.source, "-s", address(rule.source.value))
+    if rule.destination:
+        words += _neg(rule.destination, "-d", address(rule.destination.value))
+    if rule.in_interface:
+        words += _neg(rule.in_interface, "-i", rule.in_interface.value)
+    if rule.out_interface:
+        words += _neg(rule.out_interface, "-o", rule.out_interface.value)
+    if rule.protocol:
+        number = rule.protocol.value
+        words += _neg(rule.protocol, "-p",
+                      mappings.protocol_save_names().get(number, str(number)))
+    if rule.fragment:
+        words += (["!"] if rule.fragment.negated else []) + ["-f"]
+    for match in rule.matches:
+        words += _match(match)
+    target = rule.target
+    if isinstance(target, Verdict):
+        words += ["-j", target.name]
+    elif isinstance(target, Jump):
+        words += ["-g" if target.goto else "-j", target.chain]
+    elif isinstance(target, TargetExtension):
+        spec = mappings.target_specs()[target.name]
+        words += ["-j", target.name, *_options(spec, target.options)]
+    return words
+
+
+def rule_line(chain: str, rule: Rule, with_counters: bool = True) -> str:
+    prefix = ""
+    if with_counters and rule.counters is not None:
+        prefix = f"[{rule.counters.packets}:{rule.counters.bytes}] "
+    return prefix + " ".join(["-A", chain, *rule_words(rule)])
+
+
+def table_text(table: Table) -> list[str]:
+    lines = [f"*{table.name}"]
+    builtin = [c for c in table.chains if c.builtin]
+    users = sorted((c for c in table.chains if not c.builtin), key=lambda c: c.name.encode())
+    for chain in builtin:
+        counters = chain.counters
+        lines.append(f":{chain.name} {chain.policy} "
+                     f"[{counters.packets if counters else 0}:{counters.bytes if counters else 0}]")
+    for chain in users:
+        counters = chain.counters
+        lines.append(f":{chain.name} - "
+                     f"[{counters.packets if counters else 0}:{counters.bytes if counters else 0}]")
+    for chain in builtin + users:
+        lines.extend(rule_line(chain.name, r) for r in chain.rules)
+    lines.append("COMMIT")
+    return lines
+
+
+def render(ruleset: Ruleset, family: str | None = None, keep_order: bool = True) -> str:
+    """The iptables-save text of one family (default: the first one in the ruleset).
+
+    keep_order: tables in the order the input had them (a save file read back unchanged);
+    otherwise in iptables-nft-save's fixed order.
+    """
+    family = family or (ruleset.families[0] if ruleset.families else "ip")
+    tables = [t for t in ruleset.tables if t.family == family]
+    if not keep_order:
+        tables.sort(key=lambda t: SAVE_TABLE_ORDER.index(t.name))
+    tool = "iptables-save" if family == "ip" else "ip6tables-save"
+    stamp = datetime.now(timezone.utc).strftime("%a %b %d %H:%M:%S %Y")
+    out = []
+    for table in tables:
+        out.append(f"# Generated by fwmigrate {__version__} ({tool} format) on {stamp}")
+        out.extend(table_text(table))
+        out.append(f"# Completed on {stamp}")
+    return "\n".join(out) + "\n"

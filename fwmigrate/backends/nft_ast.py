@@ -1,0 +1,217 @@
+"""A small model of an nftables ruleset: what the translator decides, before any syntax.
+
+The translator (nft_translate) turns the IR into these nodes; serializers turn them into
+`nft -f` text or libnftables JSON. Keeping the decisions here means both outputs say the same
+thing by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from ..ir import SourceLocation
+
+# --- expressions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """A header field: `ip saddr`, `tcp dport`, `icmp type` …"""
+    protocol: str
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    key: str                    # iifname, oifname, l4proto, nfproto, mark …
+
+
+@dataclass(frozen=True, slots=True)
+class Ct:
+    key: str                    # state, status, direction, protocol, saddr, proto-src …
+    direction: str | None = None  # original / reply
+    family: str | None = None   # ip / ip6 for address keys
+
+
+@dataclass(frozen=True, slots=True)
+class TcpOption:
+    """Presence of a TCP option by number (compared with Symbol("exists") / ("missing"))."""
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A constant as nft spells it: a number, a keyword (`echo-request`), an address."""
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A quoted string (interface names, with `*` as nft's wildcard)."""
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Prefix:
+    addr: str
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    low: Expr
+    high: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class AnonSet:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FlagList:
+    """Bit flags compared as a group: `ct state established,related`, `tcp flags syn`."""
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BitAnd:
+    left: Expr
+    mask: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Concat:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SetRef:
+    name: str
+
+
+Expr = Union[Payload, Meta, Ct, TcpOption, Symbol, Text, Prefix, Range, AnonSet, FlagList, BitAnd, Concat,
+             SetRef]
+
+# --- statements ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """`left op right`; op is "==" or "!=" (text leaves "==" implicit)."""
+    left: Expr
+    op: str
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    rate: int
+    per: str                    # second, minute, hour, day
+    burst: int
+    inverted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetUpdate:
+    """`add|update|delete @set { key [limit …] }` from the packet path."""
+    op: str
+    set: str
+    key: Expr
+    limit: Limit | None = None      # a per-element limit (meter); the rule goes on when it matches
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    prefix: str | None = None
+    level: str | None = None    # None: nft's default (warn), as iptables' default 4
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    packets: int | None = None
+    bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    kind: str                   # accept, drop, return, jump, goto, queue
+    target: str | None = None   # the chain of jump/goto
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    kind: str | None = None     # None (default), "tcp reset", "icmp", "icmpv6", "icmpx"
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Nat:
+    kind: str                   # snat, dnat, masquerade, redirect
+    family: str | None = None   # ip / ip6 qualifier (needed in inet tables)
+    addr: str | None = None
+    addr_high: str | None = None
+    port: int | None = None
+    port_high: int | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    num: int = 0
+
+
+Statement = Union[Compare, SetUpdate, Limit, Log, Counter, Verdict, Reject, Nat, Queue]
+
+# --- containers ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NftRule:
+    statements: tuple[Statement, ...]
+    comment: str | None = None
+    loc: SourceLocation | None = None
+    # a rule that could not be translated (--allow-partial): shown as a comment, never loaded
+    untranslated: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BaseChain:
+    type: str
+    hook: str
+    priority: int
+    policy: str
+
+
+@dataclass(frozen=True, slots=True)
+class NftChain:
+    name: str
+    rules: tuple[NftRule, ...]
+    base: BaseChain | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NftSet:
+    name: str
+    type: str                   # ipv4_addr, ipv6_addr
+    size: int
+    timeout: int | None = None  # seconds
+    dynamic: bool = True
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NftTable:
+    family: str                 # ip, ip6, inet
+    name: str
+    sets: tuple[NftSet, ...]
+    chains: tuple[NftChain, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NftRuleset:
+    tables: tuple[NftTable, ...]
+    notes: tuple[str, ...] = ()  # header comments: approximations, capacity remarks

@@ -1,0 +1,213 @@
+"""`-m recent` → named dynamic nft sets, decided for all rules of a list at once.
+
+An xt_recent list is one table of addresses with timestamps, shared by every rule that names
+it. nft has no timestamps, only element timeouts, so:
+- a check without --seconds looks in a set without timeout (the "base" set);
+- a check with --seconds N looks in a set whose elements expire N seconds after their last
+  update; xt's test "last seen within N s" is exactly "still in that set";
+- every --set / --update refreshes the address in all of the list's sets, --remove deletes it
+  from all of them; --remove's match result ("was present") is read from the base set.
+What has no exact equivalent (--hitcount, --rttl, one list with different --mask values,
+inverted --set/--update/--remove, --reap across several windows) is refused, or with
+approximate=True replaced by the closest form and reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir import Match, Rule, SourceLocation
+from .nft_ast import (BitAnd, Compare, Limit, NftSet, Payload, SetRef, SetUpdate, Statement,
+                      Symbol)
+from .nft_names import Namer
+
+DEFAULT_SIZE = 65535        # nft's default; xt_recent keeps 100 (ip_list_tot), evicting the oldest
+SIDE_EFFECT_MODULES = frozenset({"recent", "limit", "hashlimit", "connlimit", "quota",
+                                 "statistic"})
+
+
+class Untranslatable(Exception):
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(slots=True)
+class _Use:
+    mode: str
+    negated: bool
+    seconds: int | None
+    hitcount: int | None
+    reap: bool
+    rttl: bool
+    mask: object
+    side: str
+    matters: bool
+    loc: SourceLocation | None
+
+
+@dataclass(slots=True)
+class _List:
+    name: str
+    uses: list[_Use] = field(default_factory=list)
+    problem: str | None = None
+    base: str | None = None                     # set name without timeout
+    windows: dict[int, str] = field(default_factory=dict)   # seconds → set name
+    meters: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+def _use(match: Match, matters: bool, loc) -> _Use:
+    opts = {o.name: o for o in match.options}
+    mode = opts["mode"]
+    return _Use(mode=mode.value, negated=mode.negated,
+                seconds=opts["seconds"].value if "seconds" in opts else None,
+                hitcount=opts["hitcount"].value if "hitcount" in opts else None,
+                reap="reap" in opts, rttl="rttl" in opts, mask=opts["mask"].value,
+                side=opts["side"].value, matters=matters, loc=loc)
+
+
+def result_matters(rule: Rule, index: int) -> bool:
+    """Does the outcome of match `index` change anything (a verdict or a later side effect)?"""
+    return rule.target is not None or any(
+        m.module in SIDE_EFFECT_MODULES for m in rule.matches[index + 1:])
+
+
+class RecentPlan:
+    """The sets for every recent list of one nft table, and the statements each rule needs."""
+
+    def __init__(self, family: str, namer: Namer, approximate: bool):
+        self.family = family
+        self.ip = "ip" if family == "ip" else "ip6"
+        self.namer = namer
+        self.approximate = approximate
+        self.lists: dict[str, _List] = {}
+        self.approximations: list[tuple[SourceLocation | None, str]] = []
+
+    def add(self, rule: Rule) -> None:
+        for index, match in enumerate(rule.matches):
+            if match.module == "recent":
+                name = match.option("name").value
+                entry = self.lists.setdefault(name, _List(name))
+                entry.uses.append(_use(match, result_matters(rule, index), rule.loc))
+
+    def plan(self) -> None:
+        for entry in self.lists.values():
+            self._plan_list(entry)
+
+    def _plan_list(self, entry: _List) -> None:
+        masks = {str(u.mask) for u in entry.uses}
+        if len(masks) > 1:
+            entry.problem = (f"the rules using recent list {entry.name} give it different "
+                             f"--mask values ({', '.join(sorted(masks))}); the kernel keeps the "
+                             "mask of whichever rule created the list first, which depends on "
+                             "load order")
+            return
+        checks = [u for u in entry.uses if u.mode in ("rcheck", "update")]
+        windows = sorted({u.seconds for u in checks
+                          if u.seconds and not (u.hitcount and self.approximate)})
+        need_base = (any(not u.seconds for u in checks)
+                     or any(u.mode == "remove" and u.matters for u in entry.uses)
+                     or not windows)
+        single = (1 if need_base else 0) + len(windows) == 1
+        if need_base:
+            entry.base = self.namer.claim(entry.name, entry.name, "set")
+        for seconds in windows:
+            wanted = entry.name if single else f"{entry.name}_{seconds}s"
+            entry.windows[seconds] = self.namer.claim(wanted, entry.name, "set")
+        for u in entry.uses:
+            if u.hitcount and self.approximate and u.seconds:
+                key = (u.hitcount, u.seconds)
+                if key not in entry.meters:
+                    entry.meters[key] = self.namer.claim(
+                        f"{entry.name}_hits{u.hitcount}_{u.seconds}s", entry.name, "set")
+
+    def sets(self) -> list[NftSet]:
+        addr_type = "ipv4_addr" if self.family == "ip" else "ipv6_addr"
+        out = []
+        for entry in self.lists.values():
+            if entry.problem:
+                continue
+            what = f"xt_recent list {entry.name}"
+            if entry.base:
+                out.append(NftSet(entry.base, addr_type, DEFAULT_SIZE, None, True, what))
+            for seconds, name in entry.windows.items():
+                out.append(NftSet(name, addr_type, DEFAULT_SIZE, seconds, True,
+                                  f"{what}, seen within {seconds}s"))
+            for (hits, seconds), name in entry.meters.items():
+                out.append(NftSet(name, addr_type, DEFAULT_SIZE, seconds, True,
+                                  f"{what}: approximates --hitcount {hits} --seconds {seconds}"))
+        return out
+
+    # --- per rule ---------------------------------------------------------------------------
+
+    def statements(self, rule: Rule, index: int) -> list[Statement]:
+        match = rule.matches[index]
+        entry = self.lists[match.option("name").value]
+        if entry.problem:
+            raise Untranslatable(entry.problem, "give every rule of the list the same --mask")
+        use = _use(match, result_matters(rule, index), rule.loc)
+        key = Payload(self.ip, "saddr" if use.side == "rsource" else "daddr")
+        full = "255.255.255.255" if self.family == "ip" else "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+        if str(use.mask) != full:
+            key = BitAnd(key, Symbol(str(use.mask)))
+        if use.negated and use.mode != "rcheck":
+            raise Untranslatable(f"! --{use.mode} has no nft equivalent (the kernel still "
+                                 f"changes the list while the match is inverted)",
+                                 "rewrite the rule without the inversion")
+        if use.rttl:
+            if not self.approximate:
+                raise Untranslatable("--rttl (the TTL must equal the one stored with the "
+                                     "address) has no exact nft equivalent",
+                                     "pass --approximate to drop the TTL test and be told so")
+            self.approximations.append((rule.loc, f"recent list {entry.name}: --rttl dropped "
+                                                  "(the stored TTL is not compared)"))
+        refresh = self._all_sets(entry)
+        if use.mode == "set":
+            return [SetUpdate("update", name, key) for name in refresh]
+        if use.mode == "remove":
+            head = [Compare(key, "==", SetRef(entry.base))] if use.matters else []
+            return head + [SetUpdate("delete", name, key) for name in refresh]
+        # rcheck / update
+        if use.hitcount:
+            test = self._hitcount(entry, use, key)
+        else:
+            if use.reap and len(refresh) > 1:
+                raise Untranslatable(f"--reap on recent list {entry.name}, which is checked "
+                                     "with more than one --seconds value, has no exact nft "
+                                     "equivalent", "use one --seconds value for the list")
+            target = entry.windows[use.seconds] if use.seconds else entry.base
+            test = Compare(key, "!=" if use.negated else "==", SetRef(target))
+        if use.mode == "rcheck":
+            return [test]
+        return [test] + [SetUpdate("update", name, key) for name in refresh]
+
+    def _all_sets(self, entry: _List) -> list[str]:
+        return ([entry.base] if entry.base else []) + list(entry.windows.values())
+
+    def _hitcount(self, entry: _List, use: _Use, key) -> Statement:
+        if not self.approximate or not use.seconds:
+            raise Untranslatable(
+                f"--hitcount {use.hitcount} (at least {use.hitcount} hits in recent list "
+                f"{entry.name}{f' within {use.seconds}s' if use.seconds else ''}) has no exact "
+                "nft equivalent: nft sets keep no per-address hit history",
+                "pass --approximate to use a per-address rate limit instead, and be told so"
+                if use.seconds else "a hit count without --seconds cannot be approximated")
+        rate, per = _rate(use.hitcount - 1, use.seconds)
+        self.approximations.append(
+            (use.loc, f"recent list {entry.name}: --hitcount {use.hitcount} --seconds "
+                      f"{use.seconds} approximated by a per-address token bucket "
+                      f"(more than {rate}/{per}, burst {use.hitcount - 1})"))
+        meter = entry.meters[(use.hitcount, use.seconds)]
+        return SetUpdate("update", meter, key,
+                         Limit(rate, per, max(use.hitcount - 1, 1), inverted=not use.negated))
+
+
+def _rate(count: int, seconds: int) -> tuple[int, str]:
+    """count per `seconds` as nft's integer rate per standard unit, rounded to the nearest."""
+    count = max(count, 1)
+    for per, unit in (("second", 1), ("minute", 60), ("hour", 3600), ("day", 86400)):
+        rate = round(count * unit / seconds)
+        if rate >= 1:
+            return rate, per
+    return 1, "day"

@@ -1,0 +1,195 @@
+"""The `fwmigrate` command: thin click wrappers around fwmigrate.convert and fwmigrate.dropin."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .convert import TARGETS, ConvertOptions, convert
+from .dropin import restore_translate, translate_command
+from .errors import Diagnostic, FwmigrateError
+
+
+def _read(path: str) -> tuple[str, str]:
+    if path == "-":
+        return sys.stdin.read(), "<stdin>"
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+            return fh.read(), path
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _write(path: str, text: str) -> None:
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _report(diagnostics, verbose: bool) -> None:
+    notes = 0
+    for d in diagnostics:
+        if d.severity == "note" and not verbose:
+            notes += 1
+            continue
+        click.echo(d.render(), err=True)
+    if notes:
+        click.echo(f"({notes} note{'s' if notes > 1 else ''}, e.g. skipped non-firewall "
+                   "commands; -v shows them)", err=True)
+
+
+def _fail(exc: FwmigrateError) -> None:
+    errors = [d for d in exc.diagnostics if d.severity == "error"]
+    for d in exc.diagnostics:
+        click.echo(d.render(), err=True)
+    count = len(errors) or len(exc.diagnostics)
+    click.echo(f"fwmigrate: {count} error{'s' if count != 1 else ''}; nothing was written",
+               err=True)
+    sys.exit(1)
+
+
+def _variables(defines: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in defines:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="--define")
+        out.append((name, value))
+    return tuple(out)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fwmigrate")
+def main() -> None:
+    """Move Linux firewalls from iptables to nftables without changing what they do.
+
+    \b
+    Examples:
+      fwmigrate convert firewall.sh --to nft -o firewall.nft
+      fwmigrate convert /etc/iptables/rules.v4 --to nft
+      fwmigrate translate -A INPUT -p tcp --dport 22 -j ACCEPT
+      fwmigrate restore-translate -f rules.v4
+    """
+
+
+@main.command()
+@click.argument("input", metavar="INPUT")
+@click.option("-o", "--output", default="-", show_default=True, metavar="FILE",
+              help="Where to write the result; - is standard output.")
+@click.option("--to", "to", type=click.Choice(TARGETS), default="nft", show_default=True,
+              help="Output: an nftables file for `nft -f`, or canonical iptables-restore text.")
+@click.option("--from", "source_kind", type=click.Choice(["auto", "script", "save"]),
+              default="auto", show_default=True,
+              help="Input kind: a shell script of iptables commands, or iptables-save output.")
+@click.option("--family", type=click.Choice(["ip", "ip6", "inet"]), default=None,
+              help="Output only this family (ip, ip6), or an inet table. Default: one table "
+                   "per family in the input.")
+@click.option("--table", default="fwmigrate", show_default=True,
+              help="Name of the nft table(s) to create and replace.")
+@click.option("--counters", is_flag=True, help="Add a counter to every rule.")
+@click.option("--approximate", is_flag=True,
+              help="Where nft cannot say the same thing exactly, use the closest form and "
+                   "report each one (stderr and a comment in the output).")
+@click.option("--allow-partial", is_flag=True,
+              help="Write the output even if some rules cannot be translated; they become "
+                   "comments and are listed on stderr. The firewall then does NOT do the same.")
+@click.option("--flush-ruleset", is_flag=True,
+              help="Start the nft file with `flush ruleset`, removing every other table too "
+                   "(e.g. Docker's). Default: replace only fwmigrate's own tables.")
+@click.option("--skip-unknown", is_flag=True,
+              help="Skip script lines that cannot be evaluated statically (if, case, $(...), "
+                   "functions) with a warning, instead of failing.")
+@click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
+              help="Set a shell variable the script uses but does not assign.")
+@click.option("-v", "--verbose", is_flag=True, help="Also show notes (skipped commands, renames).")
+def convert_cmd(input, output, to, source_kind, family, table, counters, approximate,
+                allow_partial, flush_ruleset, skip_unknown, defines, verbose):
+    """Translate an iptables script or iptables-save file.
+
+    INPUT is a shell script of iptables/ip6tables commands (read, never run) or an
+    iptables-save / ip6tables-save dump; - reads standard input.
+
+    \b
+    Examples:
+      fwmigrate convert samples/tutorial.sh --to nft
+      fwmigrate convert rules.v4 --to nft -o /etc/nftables.d/fw.nft
+      fwmigrate convert firewall.sh --to iptables-restore | iptables-restore --test
+      fwmigrate convert dual.sh --family ip6 --counters
+    """
+    text, name = _read(input)
+    options = ConvertOptions(to=to, source_kind=source_kind, family=family, table=table,
+                             counters=counters, approximate=approximate,
+                             allow_partial=allow_partial, flush_ruleset=flush_ruleset,
+                             skip_unknown=skip_unknown, variables=_variables(defines))
+    try:
+        result = convert(text, name, options)
+    except FwmigrateError as exc:
+        _fail(exc)
+        return
+    _report(result.warnings, verbose)
+    for a in result.approximations:
+        click.echo(Diagnostic(a.loc, "approximated: " + a.message, "warning").render(), err=True)
+    for u in result.untranslated:
+        click.echo(Diagnostic(u.loc, "NOT translated (--allow-partial): " + u.message,
+                              "warning", u.hint).render(), err=True)
+    _write(output, result.output)
+
+
+convert_cmd.name = "convert"
+
+
+@main.command(context_settings={"ignore_unknown_options": True,
+                                "allow_interspersed_args": False})
+@click.option("-6", "ipv6", is_flag=True, help="Translate an ip6tables command.")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="IPTABLES-ARGS...")
+def translate(ipv6, args):
+    """Translate one iptables command, like iptables-translate.
+
+    \b
+    Examples:
+      fwmigrate translate -A INPUT -p tcp --dport 22 -j ACCEPT
+      fwmigrate translate -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+      fwmigrate translate -6 -A INPUT -p icmpv6 --icmpv6-type echo-request -j ACCEPT
+    """
+    if not args:
+        raise click.UsageError("give the iptables arguments, e.g. -A INPUT -j ACCEPT")
+    try:
+        lines = translate_command(list(args), "ip6" if ipv6 else "ip")
+    except FwmigrateError as exc:
+        _fail(exc)
+        return
+    click.echo("\n".join(lines))
+
+
+@main.command("restore-translate")
+@click.option("-f", "--file", "path", required=True, metavar="FILE",
+              help="The iptables-save file; - reads standard input.")
+@click.option("-6", "ipv6", is_flag=True, help="The file is ip6tables-save output.")
+def restore_translate_cmd(path, ipv6):
+    """Translate an iptables-save file, like iptables-restore-translate.
+
+    The output uses iptables-nft's table and chain names and loads with `nft -f`.
+
+    \b
+    Examples:
+      fwmigrate restore-translate -f /etc/iptables/rules.v4 > rules.nft
+      ip6tables-save | fwmigrate restore-translate -6 -f -
+    """
+    text, name = _read(path)
+    try:
+        out = restore_translate(text, name, "ip6" if ipv6 else None)
+    except FwmigrateError as exc:
+        _fail(exc)
+        return
+    sys.stdout.write(out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

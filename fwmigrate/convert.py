@@ -1,0 +1,96 @@
+"""The conversion pipeline as a library call: input text → IR → the chosen output text.
+
+Nothing is returned unless the whole input was read and translated exactly, or the caller
+asked for partial output; every problem found is in the raised FwmigrateError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .backends import iptables_save, nft_text
+from .backends.nft_translate import NftOptions, Untranslatable, check_table_name, translate
+from .errors import Diagnostic, Diagnostics, FwmigrateError
+from .frontends import detect_kind, read_ruleset
+from .ir import Ruleset
+
+TARGETS = ("nft", "iptables-restore")
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertOptions:
+    to: str = "nft"
+    source_kind: str = "auto"        # auto, script, save
+    family: str | None = None        # ip, ip6, inet (nft) / ip, ip6 (iptables-restore)
+    table: str = "fwmigrate"
+    counters: bool = False
+    approximate: bool = False
+    allow_partial: bool = False
+    flush_ruleset: bool = False
+    skip_unknown: bool = False
+    variables: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(slots=True)
+class ConvertResult:
+    output: str
+    ruleset: Ruleset
+    warnings: list[Diagnostic] = field(default_factory=list)   # warnings and notes
+    untranslated: list[Diagnostic] = field(default_factory=list)
+    approximations: list[Diagnostic] = field(default_factory=list)
+
+
+def read(text: str, filename: str, options: ConvertOptions) -> tuple[Ruleset, Diagnostics]:
+    diags = Diagnostics()
+    ruleset = read_ruleset(text, filename, diags, kind=options.source_kind,
+                           skip_unknown=options.skip_unknown, variables=dict(options.variables))
+    diags.raise_if_errors()
+    return ruleset, diags
+
+
+def convert(text: str, filename: str, options: ConvertOptions) -> ConvertResult:
+    ruleset, diags = read(text, filename, options)
+    if options.to == "iptables-restore":
+        kind = options.source_kind if options.source_kind != "auto" else detect_kind(text)
+        return ConvertResult(_restore_text(ruleset, kind, options), ruleset, diags.warnings)
+    if options.to != "nft":
+        raise FwmigrateError([Diagnostic(None, f"unknown output format {options.to!r}")])
+    problem = check_table_name(options.table)
+    if problem:
+        raise FwmigrateError([Diagnostic(None, problem, hint="choose another --table")])
+    try:
+        translation = translate(ruleset, NftOptions(
+            table=options.table, family=options.family, counters=options.counters,
+            approximate=options.approximate))
+    except Untranslatable as exc:
+        raise FwmigrateError([Diagnostic(None, exc.message, hint=exc.hint)]) from None
+    if translation.problems and not options.allow_partial:
+        raise FwmigrateError(translation.problems)
+    notes = [f"APPROXIMATED: {a.loc}: {a.message}" for a in translation.approximations]
+    notes += [f"NOT TRANSLATED: {p.loc}: {p.message}" for p in translation.problems]
+    rendered = nft_text.render(translation.ruleset, source=filename,
+                               flush_ruleset=options.flush_ruleset, header_notes=notes)
+    if rendered.problems:
+        raise FwmigrateError(rendered.problems)
+    warnings = diags.warnings + [Diagnostic(None, n, "note") for n in translation.notes
+                                 + rendered.notes]
+    return ConvertResult(rendered.text, ruleset, warnings,
+                         [Diagnostic(p.loc, p.message, "warning", p.hint)
+                          for p in translation.problems],
+                         translation.approximations)
+
+
+def _restore_text(ruleset: Ruleset, kind: str, options: ConvertOptions) -> str:
+    families = ruleset.families
+    family = options.family
+    if family == "inet":
+        raise FwmigrateError([Diagnostic(None, "iptables-restore has no inet family",
+                                         hint="use --family ip or --family ip6")])
+    if family is None and len(families) > 1:
+        raise FwmigrateError([Diagnostic(None, "the input has IPv4 and IPv6 rules, and one "
+                                         "iptables-restore file holds only one family",
+                                         hint="run twice, with --family ip and --family ip6")])
+    if family is not None and family not in families:
+        raise FwmigrateError([Diagnostic(None, f"the input has no {family} rules")])
+    # a save file keeps its table order; a script's tables come in iptables-nft-save's order
+    return iptables_save.render(ruleset, family, keep_order=kind == "save")

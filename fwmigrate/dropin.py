@@ -1,0 +1,127 @@
+"""Drop-in replacements for iptables-translate and iptables-restore-translate.
+
+Same arguments and output shape as the reference tools (`nft 'add rule ip filter INPUT …'`,
+tables and chains named as iptables-nft names them, a counter on every rule), so existing
+tooling can switch; but what the reference leaves as a comment (recent, …) is translated,
+and what cannot be translated exactly is an error rather than a silent comment.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from . import __version__, mappings
+from .backends import nft_text
+from .backends.nft_ast import NftRule
+from .backends.nft_translate import NftOptions, Untranslatable, translate
+from .errors import Diagnostic, Diagnostics, FwmigrateError, OptionError
+from .frontends.command_line import Command, parse_command
+from .frontends.save_file import read_save
+from .ir import Chain, Family, Jump, Ruleset, SourceLocation, Table
+
+_OPTIONS = NftOptions(counters=True, scheme="iptables-nft")
+
+
+def _shell_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def translate_command(args: list[str], family: Family) -> list[str]:
+    """One iptables invocation → the nft command lines that do the same."""
+    try:
+        cmd = parse_command(list(args), family, loc=SourceLocation("<command line>", 1))
+    except OptionError as exc:
+        where = f" (at `{args[exc.index]}')" if exc.index is not None and exc.index < len(args) else ""
+        raise FwmigrateError([Diagnostic(None, exc.message + where, hint=exc.hint)]) from None
+    where = f"{family} {cmd.table}"
+    handler = _COMMANDS.get(cmd.action)
+    if handler is None:
+        raise FwmigrateError([Diagnostic(None, _REFUSED.get(
+            cmd.action, f"-{cmd.action} has no nft translation"))])
+    return ["nft " + _shell_quote(line) for line in handler(cmd, where)]
+
+
+def _rules(cmd: Command, verb: str) -> list[str]:
+    # a one-rule ruleset: the chain the rule is in, and the chains it jumps to
+    jumps = {r.target.chain for r in cmd.rules if isinstance(r.target, Jump)}
+    builtin = mappings.iptables_tables()[cmd.table]
+    chains = [Chain(cmd.chain, cmd.rules, "ACCEPT" if cmd.chain in builtin else None)]
+    chains += [Chain(name) for name in sorted(jumps - {cmd.chain})]
+    ruleset = Ruleset((Table(cmd.family, cmd.table, tuple(chains)),))
+    try:
+        translation = translate(ruleset, _OPTIONS)
+    except Untranslatable as exc:
+        raise FwmigrateError([Diagnostic(None, exc.message, hint=exc.hint)]) from None
+    if translation.problems:
+        raise FwmigrateError(translation.problems)
+    table = translation.ruleset.tables[0]
+    lines = [f"add set {cmd.family} {cmd.table} {s.name} {nft_text._set_spec(s)}"
+             for s in table.sets]
+    position = ""
+    if verb == "insert" and cmd.rulenum and cmd.rulenum > 1:
+        position = f" index {cmd.rulenum - 1}"
+    chain = table.chains[0]
+    for rule in chain.rules:
+        lines.append(_rule_line(verb, f"{cmd.family} {cmd.table}", chain.name, rule, position))
+    return lines
+
+
+def _rule_line(verb: str, where: str, chain: str, rule: NftRule, position: str) -> str:
+    try:
+        return nft_text.rule_command(verb, where, chain, rule, position)
+    except nft_text._Unwritable as exc:
+        raise FwmigrateError([Diagnostic(None, str(exc))]) from None
+
+
+def _refuse(message: str) -> list[str]:
+    raise FwmigrateError([Diagnostic(None, message)])
+
+
+def _policy(cmd: Command, where: str) -> list[str]:
+    spec = mappings.base_chain(cmd.table, cmd.chain)
+    return [f"add chain {where} {cmd.chain} {{ type {spec.type} hook {spec.hook} priority "
+            f"{spec.priority}; policy {cmd.policy.lower()}; }}"]
+
+
+_COMMANDS = {
+    "append": lambda c, w: _rules(c, "add"),
+    "insert": lambda c, w: _rules(c, "insert"),
+    "new-chain": lambda c, w: [f"add chain {w} {c.chain}"],
+    "policy": _policy,
+    "flush": lambda c, w: [f"flush chain {w} {c.chain}" if c.chain else f"flush table {w}"],
+    "delete-chain": lambda c, w: [f"delete chain {w} {c.chain}"] if c.chain else _refuse(
+        "-X without a chain deletes every user chain, which only the running ruleset knows; "
+        "name the chains"),
+    "rename-chain": lambda c, w: [f"rename chain {w} {c.chain} {c.new_name}"],
+    "list": lambda c, w: [f"list chain {w} {c.chain}" if c.chain else f"list table {w}"],
+    "list-rules": lambda c, w: [f"list chain {w} {c.chain}" if c.chain else f"list table {w}"],
+}
+_REFUSED = {
+    "delete": "nft deletes a rule by its handle, which only the running ruleset knows; find it "
+              "with `nft -a list chain …` and run `nft delete rule … handle N`",
+    "replace": "nft replaces a rule by its handle, which only the running ruleset knows; find "
+               "it with `nft -a list chain …` and run `nft replace rule … handle N …`",
+    "zero": "nft 1.0.6 cannot reset rule counters by chain; `nft reset counters` resets named "
+            "counters only",
+    "check": "nft has no rule check; compare `nft list chain …` instead",
+}
+
+
+def restore_translate(text: str, filename: str, family: Family | None) -> str:
+    """An iptables-save file → `add table/chain/set/rule` lines that `nft -f` loads."""
+    diags = Diagnostics()
+    ruleset = read_save(text, filename, diags, family)
+    diags.raise_if_errors()
+    try:
+        translation = translate(ruleset, _OPTIONS)
+    except Untranslatable as exc:
+        raise FwmigrateError([Diagnostic(None, exc.message, hint=exc.hint)]) from None
+    if translation.problems:
+        raise FwmigrateError(translation.problems)
+    stamp = datetime.now(timezone.utc).strftime("%a %b %d %H:%M:%S %Y")
+    out = nft_text.render_commands(translation.ruleset,
+                                   f"# Translated by fwmigrate {__version__} restore-translate "
+                                   f"on {stamp}")
+    if out.problems:
+        raise FwmigrateError(out.problems)
+    return out.text

@@ -1,0 +1,109 @@
+"""Diagnostics: every problem names file:line:col, shows the line with a caret, and may carry a hint."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable, Literal
+
+from .ir import SourceLocation
+
+Severity = Literal["error", "warning", "note"]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    loc: SourceLocation | None
+    message: str
+    severity: Severity = "error"
+    hint: str | None = None
+    # The source line the caret points into; filled in by whoever still has the text.
+    source_line: str | None = field(default=None, compare=False)
+
+    def render(self) -> str:
+        where = f"{self.loc}: " if self.loc else ""
+        out = [f"{where}{self.severity}: {self.message}"]
+        if self.source_line is not None and self.loc is not None:
+            line = self.source_line.rstrip("\n").expandtabs(1)
+            out.append(f"    {line}")
+            out.append("    " + " " * max(self.loc.col - 1, 0) + "^")
+        if self.hint:
+            out.append(f"  hint: {self.hint}")
+        return "\n".join(out)
+
+
+class FwmigrateError(Exception):
+    """One or more problems that stop the run; carries every diagnostic collected so far."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = tuple(diagnostics)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(d.render() for d in self.diagnostics)
+
+
+class Diagnostics:
+    """Collects errors and warnings so that a whole file is checked, not just up to the first error."""
+
+    def __init__(self, lines: dict[str, list[str]] | None = None):
+        self.items: list[Diagnostic] = []
+        # file name → its lines, so diagnostics can show the offending line
+        self.lines: dict[str, list[str]] = lines if lines is not None else {}
+
+    def _with_line(self, loc: SourceLocation | None) -> str | None:
+        if loc is None:
+            return None
+        lines = self.lines.get(loc.file)
+        if lines is None or not (1 <= loc.line <= len(lines)):
+            return None
+        return lines[loc.line - 1]
+
+    def add(self, loc: SourceLocation | None, message: str, *, hint: str | None = None,
+            severity: Severity = "error") -> None:
+        self.items.append(Diagnostic(loc, message, severity, hint, self._with_line(loc)))
+
+    def error(self, loc, message, hint=None):
+        self.add(loc, message, hint=hint)
+
+    def warning(self, loc, message, hint=None):
+        self.add(loc, message, hint=hint, severity="warning")
+
+    def note(self, loc, message, hint=None):
+        self.add(loc, message, hint=hint, severity="note")
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        for d in diagnostics:
+            if d.source_line is None and d.loc is not None:
+                d = Diagnostic(d.loc, d.message, d.severity, d.hint, self._with_line(d.loc))
+            self.items.append(d)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity != "error"]
+
+    def raise_if_errors(self) -> None:
+        if self.errors:
+            raise FwmigrateError(self.errors)
+
+
+class OptionError(Exception):
+    """A problem in one command's arguments; `index` is the offending word, the caller adds the location."""
+
+    def __init__(self, message: str, index: int | None = None, hint: str | None = None,
+                 offset: int = 0):
+        super().__init__(message)
+        self.message = message
+        self.index = index
+        self.hint = hint
+        # characters into the word, for errors inside a value (e.g. a bad port in a list)
+        self.offset = offset
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]}?" if close else None

@@ -1,0 +1,27 @@
+"""Readers that turn what users wrote (shell scripts, iptables-save files) into the IR."""
+
+from __future__ import annotations
+
+from ..errors import Diagnostics
+from ..ir import Family, Ruleset
+from .save_file import looks_like_save, read_save
+from .shell_script import read_script
+
+
+def detect_kind(text: str) -> str:
+    """"save" for an iptables-save dump, "script" for anything else (a shell script)."""
+    return "save" if looks_like_save(text) else "script"
+
+
+def read_ruleset(text: str, filename: str, diags: Diagnostics, *, kind: str = "auto",
+                 family: Family | None = None, skip_unknown: bool = False,
+                 variables: dict[str, str] | None = None) -> Ruleset:
+    """Read a script or a save file into the IR; problems go to `diags` (all of them)."""
+    if kind == "auto":
+        kind = detect_kind(text)
+    if kind == "save":
+        return read_save(text, filename, diags, family)
+    return read_script(text, filename, diags, skip_unknown=skip_unknown, variables=variables)
+
+
+__all__ = ["detect_kind", "read_ruleset"]

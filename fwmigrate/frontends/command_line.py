@@ -1,0 +1,656 @@
+"""The iptables command language: the words of one invocation → a Command carrying IR rules.
+
+Follows iptables 1.8.9's own parser where users can tell the difference: long options may be
+abbreviated and given as --opt=value, an option belongs to the most recently loaded extension
+that knows it, `-p tcp` loads the tcp match when one of its options first appears (and the match
+takes that position in the rule), `-s a,b` makes one rule per address. Error texts are
+iptables' own, so that users recognise them.
+
+This is the hot path for large save files: plain dict lookups, values parsed through a cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .. import mappings
+from ..errors import OptionError, did_you_mean
+from ..ir import (Counters, Family, Jump, Match, Negatable, Option, Rule, SourceLocation,
+                  TargetExtension, Verdict)
+from .values import c_uint, parse_value, protocol_number
+
+VERDICTS = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE"})
+
+# short and long spellings → (canonical name, number of argument words)
+_COMMANDS = {
+    "-A": "append", "--append": "append", "-I": "insert", "--insert": "insert",
+    "-D": "delete", "--delete": "delete", "-R": "replace", "--replace": "replace",
+    "-N": "new-chain", "--new-chain": "new-chain", "-X": "delete-chain",
+    "--delete-chain": "delete-chain", "-F": "flush", "--flush": "flush", "-Z": "zero",
+    "--zero": "zero", "-P": "policy", "--policy": "policy", "-E": "rename-chain",
+    "--rename-chain": "rename-chain", "-L": "list", "--list": "list", "-S": "list-rules",
+    "--list-rules": "list-rules", "-C": "check", "--check": "check", "-h": "help",
+    "--help": "help", "-V": "version", "--version": "version",
+}
+_PARAMS = {
+    "-p": "protocol", "--protocol": "protocol", "-s": "source", "--source": "source",
+    "--src": "source", "-d": "destination", "--destination": "destination",
+    "--dst": "destination", "-i": "in-interface", "--in-interface": "in-interface",
+    "-o": "out-interface", "--out-interface": "out-interface", "-f": "fragment",
+    "--fragment": "fragment", "-j": "jump", "--jump": "jump", "-g": "goto", "--goto": "goto",
+    "-m": "match", "--match": "match", "-t": "table", "--table": "table",
+    "-c": "set-counters", "--set-counters": "set-counters", "-4": "ipv4", "--ipv4": "ipv4",
+    "-6": "ipv6", "--ipv6": "ipv6", "-w": "wait", "--wait": "wait", "-W": "wait-interval",
+    "--wait-interval": "wait-interval", "-v": "verbose", "--verbose": "verbose",
+    "-n": "numeric", "--numeric": "numeric", "-x": "exact", "--exact": "exact",
+    "--line-numbers": "line-numbers", "--modprobe": "modprobe",
+}
+_BASE_LONG = sorted(f for f in list(_COMMANDS) + list(_PARAMS) if f.startswith("--"))
+# options that only make sense with a rule specification
+_RULE_PARAMS = frozenset({"protocol", "source", "destination", "in-interface", "out-interface",
+                          "fragment", "jump", "goto", "match"})
+_NEGATABLE = frozenset({"protocol", "source", "destination", "in-interface", "out-interface",
+                        "fragment"})
+_RULE_ACTIONS = frozenset({"append", "insert", "delete", "replace", "check"})
+# built-in chains and the interface option they cannot use
+_NO_OUT = frozenset({"INPUT", "PREROUTING"})
+_NO_IN = frozenset({"OUTPUT", "POSTROUTING"})
+
+
+@dataclass(slots=True)
+class Command:
+    action: str
+    family: Family
+    table: str
+    chain: str | None = None
+    rulenum: int | None = None
+    rules: tuple[Rule, ...] = ()
+    policy: str | None = None
+    new_name: str | None = None
+    # word positions, so that errors found later (unknown chain, bad index) point at them
+    chain_index: int | None = None
+    rulenum_index: int | None = None
+    target_index: int | None = None
+    policy_index: int | None = None
+    warnings: list[tuple[int | None, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Loaded:
+    """An extension being filled in while the command is parsed."""
+    spec: mappings.ExtensionSpec
+    options: dict[str, Option]
+    index: int                      # the word that loaded it
+    implicit: bool = False
+
+
+def _match_spec(name: str) -> mappings.ExtensionSpec | None:
+    specs = mappings.match_specs()
+    spec = specs.get(name)
+    if spec is None:
+        alias = mappings.load("extensions")["match_aliases"].get(name)
+        spec = specs.get(alias) if alias else None
+    return spec
+
+
+def _implicit_spec(proto: int, family: Family) -> mappings.ExtensionSpec | None:
+    return _implicit_specs(family).get(proto)
+
+
+_IMPLICIT_CACHE: dict[str, dict[int, mappings.ExtensionSpec]] = {}
+
+
+def _implicit_specs(family: Family) -> dict[int, mappings.ExtensionSpec]:
+    table = _IMPLICIT_CACHE.get(family)
+    if table is None:
+        table = {}
+        for spec in mappings.match_specs().values():
+            if spec.implicit and family in spec.families:
+                for proto_name in spec.protocols:
+                    table.setdefault(protocol_number(proto_name), spec)
+        _IMPLICIT_CACHE[family] = table
+    return table
+
+
+class _Parser:
+    def __init__(self, words: Sequence[str], family: Family, table: str | None,
+                 loc: SourceLocation | None, restore: bool):
+        self.words = list(words)
+        self.family = family
+        self.restore = restore
+        self.cmd = Command(action="", family=family, table=table or "filter")
+        self.table_given = False
+        self.loc = loc
+        self.negate_next: int | None = None   # index of a pending `!`
+        self.seen: dict[str, int] = {}
+        self.sources: tuple | None = None
+        self.destinations: tuple | None = None
+        self.src_neg = self.dst_neg = False
+        self.iface_in: Negatable | None = None
+        self.iface_out: Negatable | None = None
+        self.proto: Negatable | None = None
+        self.fragment: Negatable | None = None
+        self.loaded: list[_Loaded] = []       # matches and the target, in load order
+        self.target: _Loaded | None = None
+        self.target_name: str | None = None
+        self.goto = False
+        self.counters: Counters | None = None
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _take(self, i: int, flag: str) -> str:
+        if i >= len(self.words):
+            raise OptionError(f'option "{flag}" requires an argument', i - 1)
+        return self.words[i]
+
+    def _optional(self, i: int) -> str | None:
+        """An optional argument: the next word if it does not look like an option."""
+        if i < len(self.words) and not self.words[i].startswith("-") and self.words[i] != "!":
+            return self.words[i]
+        return None
+
+    def _set_command(self, action: str, i: int) -> None:
+        if self.cmd.action:
+            raise OptionError(f"Cannot use -{_short(action)} with -{_short(self.cmd.action)}", i)
+        self.cmd.action = action
+
+    def _once(self, name: str, flag: str, i: int) -> None:
+        if name in self.seen:
+            raise OptionError(f"multiple {flag} flags not allowed", i)
+        self.seen[name] = i
+
+    def _negation(self, i: int, what: str, allowed: bool) -> bool:
+        if self.negate_next is None:
+            return False
+        self.negate_next = None
+        if not allowed:
+            raise OptionError(f"cannot have ! before {what}", i)
+        return True
+
+    # --- the main loop ----------------------------------------------------------------------
+
+    def parse(self) -> Command:
+        words = self.words
+        i = 0
+        n = len(words)
+        while i < n:
+            word = words[i]
+            if word == "!":
+                if self.negate_next is not None:
+                    raise OptionError("multiple consecutive ! not allowed", i)
+                self.negate_next = i
+                i += 1
+                continue
+            if word.startswith("--") and "=" in word:
+                flag, _, value = word.partition("=")
+                words[i:i + 1] = [flag, value]
+                n += 1
+                word = flag
+            if word in _COMMANDS:
+                i = self._command(_COMMANDS[word], word, i)
+                continue
+            if word in _PARAMS:
+                i = self._param(_PARAMS[word], word, i)
+                continue
+            if word.startswith("--") and self._find_owner(word) is None:
+                resolved = self._resolve_long(word, i)
+                if resolved is not None:
+                    words[i] = resolved
+                    if resolved in _COMMANDS or resolved in _PARAMS:
+                        continue
+                    i = self._extension_option(resolved, i)
+                    continue
+            if word.startswith("-") and len(word) > 2 and not word.startswith("--"):
+                # bundled short options, e.g. -nvL
+                expanded = ["-" + c for c in word[1:]]
+                if all(e in _COMMANDS or e in _PARAMS for e in expanded):
+                    words[i:i + 1] = expanded
+                    n = len(words)
+                    continue
+            if word.startswith("-") and len(word) > 1:
+                i = self._extension_option(word, i)
+                continue
+            raise OptionError(f"Bad argument `{word}'", i)
+        if self.negate_next is not None:
+            raise OptionError("! must be followed by an option", self.negate_next)
+        return self._finish()
+
+    def _resolve_long(self, word: str, i: int) -> str | None:
+        """getopt_long accepts any unambiguous prefix of a long option."""
+        candidates = {f for f in _BASE_LONG if f.startswith(word)}
+        for ext in self.loaded:
+            candidates |= {f for f in ext.spec.flag_index if f.startswith(word)}
+        if not candidates and self.proto is not None:
+            # iptables loads the protocol match and tries again
+            implicit = _implicit_spec(self.proto.value, self.family)
+            if implicit is not None:
+                candidates = {f for f in implicit.flag_index if f.startswith(word)}
+        if word in candidates:
+            return None
+        if len(candidates) == 1:
+            return candidates.pop()
+        if len(candidates) > 1:
+            raise OptionError(f'option "{word}" is ambiguous', i,
+                              hint="possibilities: " + " ".join(sorted(candidates)))
+        return None
+
+    def _command(self, action: str, flag: str, i: int) -> int:
+        self._negation(i, flag, False)
+        self._set_command(action, i)
+        cmd = self.cmd
+        j = i + 1
+        if action in ("append", "insert", "delete", "replace", "new-chain", "policy",
+                      "rename-chain", "check"):
+            cmd.chain = self._take(j, flag)
+            cmd.chain_index = j
+            j += 1
+        elif action in ("delete-chain", "flush", "zero", "list", "list-rules"):
+            chain = self._optional(j)
+            if chain is not None:
+                cmd.chain, cmd.chain_index = chain, j
+                j += 1
+        if action in ("insert", "delete", "zero", "list", "list-rules", "replace"):
+            num = self._optional(j)
+            if num is not None and num.isdigit() and (action != "zero" or cmd.chain):
+                cmd.rulenum = int(num)
+                cmd.rulenum_index = j
+                if cmd.rulenum == 0:
+                    raise OptionError(f"Invalid rule number `{num}'", j)
+                j += 1
+            elif action == "replace":
+                raise OptionError(f'option "{flag}" requires a rule number', j)
+        if action == "policy":
+            cmd.policy = self._take(j, flag)
+            cmd.policy_index = j
+            j += 1
+        elif action == "rename-chain":
+            cmd.new_name = self._take(j, flag)
+            j += 1
+        return j
+
+    def _param(self, name: str, flag: str, i: int) -> int:
+        negated = self._negation(i, flag, name in _NEGATABLE)
+        if name in ("verbose", "numeric", "exact", "line-numbers", "ipv4", "ipv6"):
+            if name == "ipv6" and self.family == "ip" or name == "ipv4" and self.family == "ip6":
+                raise OptionError(f"This is {'IPv4' if self.family == 'ip' else 'IPv6'} "
+                                  f"iptables; {flag} is not allowed here", i)
+            return i + 1
+        if name == "wait":
+            nxt = self._optional(i + 1)
+            return i + 2 if nxt is not None and nxt.replace(".", "", 1).isdigit() else i + 1
+        if name in ("wait-interval", "modprobe"):
+            self._take(i + 1, flag)
+            return i + 2
+        if name == "fragment":
+            if self.family == "ip6":
+                raise OptionError('unknown option "-f"', i,
+                                  hint="ip6tables has no -f; fragments are matched with -m frag")
+            self._once(name, "-f", i)
+            self.fragment = Negatable(True, negated)
+            return i + 1
+        value = self._take(i + 1, flag)
+        if name == "table":
+            if self.restore:
+                raise OptionError("The -t option (seen in line) cannot be used in "
+                                  "iptables-restore", i)
+            self._once(name, "-t", i)
+            if value not in mappings.iptables_tables():
+                raise OptionError(f"can't initialize iptables table `{value}': Table does not "
+                                  "exist", i + 1, hint="tables are " +
+                                  ", ".join(mappings.iptables_tables()))
+            self.cmd.table = value
+            self.table_given = True
+        elif name == "protocol":
+            self._once(name, "-p", i)
+            try:
+                number = protocol_number(value)
+            except OptionError:
+                raise OptionError(f'unknown protocol "{value}" specified', i + 1,
+                                  hint=did_you_mean(value.lower(), mappings.protocol_numbers()))
+            if number == 0:
+                if negated:
+                    raise OptionError("rule would never match protocol", i)
+                self.proto = None
+            else:
+                self.proto = Negatable(number, negated)
+        elif name in ("source", "destination"):
+            self._once(name, "-s" if name == "source" else "-d", i)
+            try:
+                addrs = parse_value("address_list", (value,), self.family, None)
+            except OptionError as exc:
+                raise OptionError(exc.message, i + 1, exc.hint, exc.offset) from None
+            if len(addrs) > 1 and negated:
+                raise OptionError("! not allowed with multiple source or destination IP "
+                                  "addresses", i)
+            if name == "source":
+                self.sources, self.src_neg = addrs, negated
+            else:
+                self.destinations, self.dst_neg = addrs, negated
+        elif name in ("in-interface", "out-interface"):
+            self._once(name, "-i" if name == "in-interface" else "-o", i)
+            _check_interface(value, i + 1)
+            iface = None if value == "+" else Negatable(value, negated)
+            if name == "in-interface":
+                self.iface_in = iface
+            else:
+                self.iface_out = iface
+        elif name in ("jump", "goto"):
+            self._once("jump", flag if name == "jump" else "-g", i)
+            self._jump(value, i + 1, name == "goto")
+        elif name == "match":
+            self._load_match(value, i + 1)
+        elif name == "set-counters":
+            if "[" in value or ":" in value:
+                p, _, b = value.strip("[]").partition(":")
+                self.counters = Counters(c_uint(p), c_uint(b))
+                return i + 2
+            b = self._take(i + 2, flag)
+            self.counters = Counters(c_uint(value, what="packet counter"),
+                                     c_uint(b, what="byte counter"))
+            return i + 3
+        return i + 2
+
+    def _jump(self, name: str, i: int, goto: bool) -> None:
+        self.target_name = name
+        self.goto = goto
+        self.cmd.target_index = i
+        spec = mappings.target_specs().get(name)
+        if spec is not None and spec.options:
+            if goto:
+                raise OptionError(f"goto '{name}' is not a chain", i)
+            self.target = _Loaded(spec, {}, i)
+            self.loaded.append(self.target)
+
+    def _load_match(self, name: str, i: int) -> None:
+        if self.negate_next is not None:
+            raise OptionError("unexpected ! flag before --match", self.negate_next)
+        spec = _match_spec(name)
+        if spec is None:
+            known = mappings.load("extensions")["matches"]
+            if name in known:
+                raise OptionError(f"-m {name} is not supported by fwmigrate yet", i,
+                                  hint="see the README for the supported matches")
+            raise OptionError(f"Couldn't load match `{name}':No such file or directory", i,
+                              hint=did_you_mean(name, list(mappings.match_specs()) + known))
+        if self.family not in spec.families:
+            raise OptionError(f"Couldn't load match `{name}':No such file or directory", i,
+                              hint=f"-m {name} is for "
+                                   f"{'iptables' if 'ip' in spec.families else 'ip6tables'}")
+        self.loaded.append(_Loaded(spec, {}, i))
+
+    def _find_owner(self, flag: str) -> tuple[_Loaded, mappings.OptionSpec] | None:
+        for ext in reversed(self.loaded):
+            opt = ext.spec.flag_index.get(flag)
+            if opt is not None:
+                return ext, opt
+        return None
+
+    def _extension_option(self, flag: str, i: int) -> int:
+        found = self._find_owner(flag)
+        if found is None and self.proto is not None:
+            spec = _implicit_spec(self.proto.value, self.family)
+            if spec is not None and not any(e.spec is spec for e in self.loaded):
+                self.loaded.append(_Loaded(spec, {}, i, implicit=True))
+                found = self._find_owner(flag)
+        if found is None:
+            flags = set(_COMMANDS) | set(_PARAMS)
+            for ext in self.loaded:
+                flags |= set(ext.spec.flag_index)
+            if self.proto is not None:
+                spec = _implicit_spec(self.proto.value, self.family)
+                if spec is not None:
+                    flags |= set(spec.flag_index)
+            implicit_owners = [s.protocols[0] for s in mappings.match_specs().values()
+                               if s.implicit and flag in s.flag_index]
+            if self.proto is None and implicit_owners:
+                hint = f"{flag} needs a protocol first, e.g. -p {implicit_owners[0]} {flag} …"
+            else:
+                hint = did_you_mean(flag, flags)
+            raise OptionError(f'unknown option "{flag}"', i, hint=hint)
+        ext, opt = found
+        negated = self._negation(i, flag, True)
+        if negated and not opt.negatable:
+            raise OptionError(f'option "{flag}" cannot be inverted', i)
+        for other in ext.options.values():
+            other_spec = _spec_by_name(ext.spec, other.name)
+            if opt.group is not None and other_spec.group == opt.group and (
+                    other.name != opt.name or opt.value == "flag"):
+                first, second = sorted([flag, "--" + _given_flag(ext.spec, other)],
+                                       key=lambda f: _flag_position(ext.spec, f))
+                raise OptionError(f'{ext.spec.name}: option "{first}" cannot be used together '
+                                  f'with "{second}".', i)
+            if other.name == opt.name:
+                raise OptionError(f"Only one `{opt.flags[0]}' allowed"
+                                  if ext.spec.name in ("tcp", "udp", "udplite")
+                                  else f'{ext.spec.name}: option "{flag}" can only be used once',
+                                  i)
+        if opt.const is not None:
+            args = opt.const
+            nxt = i + 1
+        else:
+            args = tuple(self._take(i + 1 + k, flag) for k in range(opt.nargs))
+            if opt.nargs and args[0] == "!":
+                raise OptionError(_intrapositioned(flag), i + 1,
+                                  hint=f"write the negation before the option: ! {flag} …")
+            for k in range(1, opt.nargs):
+                if args[k].startswith("-") or args[k] == "!":
+                    raise OptionError(f"{flag} requires {opt.nargs} args", i + 1 + k)
+            nxt = i + 1 + opt.nargs
+        proto_name = _proto_name(self.proto)
+        try:
+            value = parse_value(opt.value, args, self.family, proto_name)
+        except OptionError as exc:
+            raise OptionError(exc.message, i + 1 if opt.nargs else i, exc.hint,
+                              exc.offset) from None
+        if opt.value == "flag" and len(opt.flags) > 1:
+            value = flag.lstrip("-")
+        elif opt.value in ("comment", "log_prefix") and value != args[0]:
+            self.cmd.warnings.append((i + 1, f"{flag} is longer than iptables keeps; "
+                                             f"cut to `{value}' as iptables does"))
+        ext.options[opt.name] = Option(opt.name, value, negated)
+        return nxt
+
+    # --- assembling the rule ----------------------------------------------------------------
+
+    def _finish(self) -> Command:
+        cmd = self.cmd
+        if not cmd.action:
+            raise OptionError("no command specified", None,
+                              hint="e.g. -A CHAIN, -I CHAIN, -N CHAIN, -P CHAIN POLICY")
+        rule_params = [self.seen.get(k) for k in ("protocol", "source", "destination",
+                                                  "in-interface", "out-interface", "jump")]
+        has_rule_spec = (any(p is not None for p in rule_params) or self.loaded
+                         or self.fragment is not None)
+        if cmd.action not in _RULE_ACTIONS or (cmd.action == "delete" and cmd.rulenum):
+            if has_rule_spec:
+                first = min([p for p in rule_params if p is not None]
+                            + [e.index - 1 for e in self.loaded] or [0])
+                raise OptionError(f"Illegal option `{self.words[first]}' with this command",
+                                  first)
+            return cmd
+        # iptables checks the chain name only, whatever the table
+        if cmd.chain in _NO_OUT and self.iface_out is not None:
+            raise OptionError(f"Can't use -o with {cmd.chain}", self.seen["out-interface"])
+        if cmd.chain in _NO_IN and self.iface_in is not None:
+            raise OptionError(f"Can't use -i with {cmd.chain}", self.seen["in-interface"])
+        matches: list[Match] = []
+        target = None
+        for ext in self.loaded:
+            built = self._build(ext)
+            if ext is self.target:
+                target = built
+            else:
+                matches.append(built)
+        if target is None and self.target_name is not None:
+            target = self._plain_target()
+        self._check_target(target)
+        sources = self.sources or (None,)
+        dests = self.destinations or (None,)
+        if cmd.action == "replace" and (len(sources) > 1 or len(dests) > 1):
+            raise OptionError("Replacement rule does not specify a unique address",
+                              self.seen.get("source", self.seen.get("destination")))
+        rules = []
+        common = dict(in_interface=self.iface_in, out_interface=self.iface_out,
+                      protocol=self.proto, fragment=self.fragment, matches=tuple(matches),
+                      target=target, counters=self.counters, loc=self.loc)
+        for s in sources:
+            for d in dests:
+                rules.append(Rule(
+                    source=None if s is None or (s.is_any and not self.src_neg)
+                    else Negatable(s, self.src_neg),
+                    destination=None if d is None or (d.is_any and not self.dst_neg)
+                    else Negatable(d, self.dst_neg),
+                    **common))
+        cmd.rules = tuple(rules)
+        return cmd
+
+    def _plain_target(self):
+        name = self.target_name
+        assert name is not None
+        if name in VERDICTS:
+            if self.goto:
+                raise OptionError(f"goto '{name}' is not a chain", self.cmd.target_index)
+            if name == "DROP" and self.cmd.table == "nat":
+                raise OptionError('The "nat" table is not intended for filtering, the use of '
+                                  'DROP is therefore inhibited.', self.cmd.target_index)
+            return Verdict(name)
+        spec = mappings.target_specs().get(name)
+        if spec is not None:
+            return TargetExtension(name, ())
+        if name in mappings.load("extensions")["targets"]:
+            raise OptionError(f"-j {name} is not supported by fwmigrate yet",
+                              self.cmd.target_index, hint="see the README for the supported targets")
+        return Jump(name, self.goto)
+
+    def _build(self, ext: _Loaded) -> Match | TargetExtension:
+        spec = ext.spec
+        opts = ext.options
+        for opt in spec.options:
+            if opt.name in opts:
+                continue
+            if opt.required and not any(o.name == opt.name for o in spec.options
+                                        if o.name in opts):
+                raise OptionError(_missing(spec, opt), ext.index)
+            if opt.default is not None and not _group_given(spec, opt, opts):
+                value = (opt.default if opt.value == "flag" else
+                         parse_value(opt.value, (opt.default,), self.family, None))
+                opts[opt.name] = Option(opt.name, value, False)
+        ordered = tuple(sorted(opts.values(), key=lambda o: spec.order[o.name]))
+        if spec.kind == "target":
+            return TargetExtension(spec.name, ordered)
+        self._check_match(spec, ext, ordered)
+        return Match(spec.name, ordered)
+
+    def _check_match(self, spec, ext: _Loaded, options: tuple[Option, ...]) -> None:
+        if spec.protocols:
+            proto = self.proto
+            names = [protocol_number(p) for p in spec.protocols]
+            if proto is None or proto.negated or proto.value not in names:
+                if spec.name == "multiport":
+                    raise OptionError("multiport needs " + ", ".join(
+                        f"`-p {p}'" for p in spec.protocols[:-1]) + f" or `-p {spec.protocols[-1]}'",
+                        ext.index)
+                raise OptionError(f"{spec.name} match requires '-p {spec.protocols[0]}'",
+                                  ext.index, hint=f"add -p {spec.protocols[0]} before -m {spec.name}")
+        if spec.name == "recent":
+            _check_recent(options, ext.index)
+
+    def _check_target(self, target) -> None:
+        if not isinstance(target, TargetExtension):
+            return
+        spec = mappings.target_specs()[target.name]
+        idx = self.cmd.target_index
+        if spec.tables is not None and self.cmd.table not in spec.tables:
+            raise OptionError(f"{target.name} target: only valid in {' or '.join(spec.tables)} "
+                              f"table, not {self.cmd.table}", idx)
+        if target.name == "REJECT" and target.option("reject-with").value == "tcp-reset":
+            if self.proto is None or self.proto.negated or self.proto.value != 6:
+                raise OptionError("REJECT --reject-with tcp-reset needs -p tcp", idx,
+                                  hint="the kernel refuses TCP RST for non-TCP packets")
+        if target.name in ("MASQUERADE", "REDIRECT") and target.option("to-ports"):
+            if self.proto is None or self.proto.value not in (6, 17, 132, 33):
+                raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", idx)
+        if target.name in ("SNAT", "DNAT"):
+            opt = target.options[0]
+            if opt.value[2] is not None and (self.proto is None
+                                             or self.proto.value not in (6, 17, 132, 33)):
+                raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", idx)
+
+
+def _short(action: str) -> str:
+    for flag, name in _COMMANDS.items():
+        if name == action and len(flag) == 2:
+            return flag[1]
+    return action
+
+
+def _spec_by_name(spec, name: str):
+    for opt in spec.options:
+        if opt.name == name:
+            return opt
+    return None
+
+
+def _given_flag(spec, option: Option) -> str:
+    """The flag an option was given with, as far as the IR still knows it."""
+    if isinstance(option.value, str) and "--" + option.value in spec.flag_index:
+        return option.value
+    return _spec_by_name(spec, option.name).flags[0].lstrip("-")
+
+
+def _flag_position(spec, flag: str) -> int:
+    return list(spec.flag_index).index(flag) if flag in spec.flag_index else 0
+
+
+def _group_given(spec, opt, opts) -> bool:
+    if opt.group is None:
+        return False
+    return any(o.group == opt.group and o.name in opts for o in spec.options)
+
+
+def _missing(spec, opt) -> str:
+    if spec.name == "recent":
+        return "recent: you must specify one of `--set', `--rcheck' `--update' or `--remove'"
+    kind = "match" if spec.kind == "match" else "target"
+    return f'{spec.name}: option "{opt.flags[0]}" must be specified' + (
+        "" if kind == "target" else f" with -m {spec.name}")
+
+
+def _check_recent(options: tuple[Option, ...], index: int) -> None:
+    by_name = {o.name: o for o in options}
+    mode = by_name["mode"].value
+    if "reap" in by_name and "seconds" not in by_name:
+        raise OptionError('recent: option "--reap" also requires "--seconds".', index)
+    if mode in ("set", "remove") and ("seconds" in by_name or "hitcount" in by_name):
+        raise OptionError(f"recent: --seconds and --hitcount only work with --rcheck or "
+                          f"--update, not --{mode}", index,
+                          hint="the kernel refuses this rule (Invalid argument)")
+
+
+def _check_interface(name: str, index: int) -> None:
+    if len(name) > 15:
+        raise OptionError(f"interface name `{name}' must be shorter than IFNAMSIZ (15)", index)
+    if not name:
+        raise OptionError("empty interface name", index)
+
+
+def _intrapositioned(flag: str) -> str:
+    return (f"`{flag} !' is not accepted by iptables 1.8 (the old intrapositioned "
+            "negation)")
+
+
+def _proto_name(proto: Negatable | None) -> str | None:
+    if proto is None:
+        return None
+    return "udp" if proto.value == 17 else "tcp"
+
+
+def parse_command(words: Sequence[str], family: Family, *, table: str | None = None,
+                  loc: SourceLocation | None = None, restore: bool = False) -> Command:
+    """Parse the arguments of one iptables invocation (without the program name).
+
+    `table` is the table a save file's section selects (then -t is refused, as in
+    iptables-restore). Raises OptionError whose `index` is the offending word.
+    """
+    return _Parser(words, family, table, loc, restore).parse()

@@ -1,0 +1,367 @@
+"""An in-memory ruleset that iptables commands are applied to in order, as the kernel would.
+
+Scripts say `-I`, `-D`, `-R`, `-X`, `-E` …: the result depends on the order, so commands are
+evaluated, never just collected. A command iptables would refuse raises CommandError with
+iptables' own reason and leaves the ruleset unchanged (as iptables does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import mappings
+from ..ir import (Chain, Counters, Family, Jump, Rule, Ruleset, SourceLocation, Table,
+                  TargetExtension)
+from .command_line import VERDICTS, Command
+
+MAX_CHAIN_NAME = 28
+
+
+class CommandError(Exception):
+    """iptables would refuse this command; `index` is the word to point at (None: the command)."""
+
+    def __init__(self, message: str, index: int | None = None, hint: str | None = None,
+                 loc: SourceLocation | None = None):
+        super().__init__(message)
+        self.message = message
+        self.index = index
+        self.hint = hint
+        self.loc = loc
+
+
+@dataclass(slots=True)
+class ChainState:
+    name: str
+    policy: str | None                    # None: user-defined
+    rules: list[Rule] = field(default_factory=list)
+    counters: Counters | None = None
+    loc: SourceLocation | None = None
+
+
+@dataclass(slots=True)
+class TableState:
+    family: Family
+    name: str
+    chains: dict[str, ChainState]
+
+    @classmethod
+    def fresh(cls, family: Family, name: str) -> TableState:
+        builtin = mappings.iptables_tables()[name]
+        return cls(family, name, {c: ChainState(c, "ACCEPT") for c in builtin})
+
+    def chain(self, name: str | None, index: int | None) -> ChainState:
+        chain = self.chains.get(name or "")
+        if chain is None:
+            raise CommandError("No chain/target/match by that name.", index,
+                               hint=_chain_hint(name, self))
+        return chain
+
+    def references(self, name: str) -> int:
+        return sum(1 for c in self.chains.values() for r in c.rules
+                   if isinstance(r.target, Jump) and r.target.chain == name)
+
+
+def _chain_hint(name: str | None, table: TableState) -> str | None:
+    import difflib
+    close = difflib.get_close_matches(name or "", list(table.chains), n=1)
+    if close:
+        return f"did you mean {close[0]}?"
+    return f"create it first with -N {name}" if name else None
+
+
+class RulesetModel:
+    """Tables per family, changed command by command."""
+
+    def __init__(self, source: str = "-", check_loops_each_command: bool = True):
+        self.source = source
+        self.tables: dict[tuple[Family, str], TableState] = {}
+        self.check_loops_each_command = check_loops_each_command
+
+    def table(self, family: Family, name: str) -> TableState:
+        key = (family, name)
+        table = self.tables.get(key)
+        if table is None:
+            table = self.tables[key] = TableState.fresh(family, name)
+        return table
+
+    def reset_table(self, family: Family, name: str) -> TableState:
+        """iptables-restore replaces a table's whole content at `*table`."""
+        self.tables.pop((family, name), None)
+        return self.table(family, name)
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def apply(self, cmd: Command) -> None:
+        handler = getattr(self, "_" + cmd.action.replace("-", "_"), None)
+        if handler is None:      # list, list-rules, help, version: no effect on the ruleset
+            return
+        table = self.table(cmd.family, cmd.table)
+        handler(table, cmd)
+
+    def _append(self, table: TableState, cmd: Command) -> None:
+        chain = table.chain(cmd.chain, cmd.chain_index)
+        self._check_targets(table, chain, cmd)
+        before = self._snapshot(chain, cmd)
+        chain.rules.extend(cmd.rules)
+        self._after_jump(table, chain, before)
+
+    def _insert(self, table: TableState, cmd: Command) -> None:
+        chain = table.chain(cmd.chain, cmd.chain_index)
+        pos = (cmd.rulenum or 1) - 1
+        if pos > len(chain.rules):
+            raise CommandError("Index of insertion too big.", cmd.rulenum_index,
+                               hint=f"{chain.name} has {len(chain.rules)} rules; "
+                                    f"-I takes 1 to {len(chain.rules) + 1}")
+        self._check_targets(table, chain, cmd)
+        before = self._snapshot(chain, cmd)
+        # each address combination goes in at the same position, so they end up reversed
+        for rule in cmd.rules:
+            chain.rules.insert(pos, rule)
+        self._after_jump(table, chain, before)
+
+    def _replace(self, table: TableState, cmd: Command) -> None:
+        chain = table.chain(cmd.chain, cmd.chain_index)
+        pos = (cmd.rulenum or 0) - 1
+        if pos >= len(chain.rules):
+            raise CommandError("Index of replacement too big.", cmd.rulenum_index,
+                               hint=f"{chain.name} has {len(chain.rules)} rules")
+        self._check_targets(table, chain, cmd)
+        before = self._snapshot(chain, cmd)
+        chain.rules[pos] = cmd.rules[0]
+        self._after_jump(table, chain, before)
+
+    def _delete(self, table: TableState, cmd: Command) -> None:
+        chain = table.chain(cmd.chain, cmd.chain_index)
+        if cmd.rulenum is not None:
+            if cmd.rulenum > len(chain.rules):
+                raise CommandError("Index of deletion too big.", cmd.rulenum_index,
+                                   hint=f"{chain.name} has {len(chain.rules)} rules")
+            del chain.rules[cmd.rulenum - 1]
+            return
+        positions = self._find(chain, cmd)
+        for pos in sorted(positions, reverse=True):
+            del chain.rules[pos]
+
+    def _check(self, table: TableState, cmd: Command) -> None:
+        self._find(table.chain(cmd.chain, cmd.chain_index), cmd)
+
+    def _find(self, chain: ChainState, cmd: Command) -> list[int]:
+        """Positions of the first rule equal to each of the command's rules (all must exist)."""
+        taken: set[int] = set()
+        for wanted in cmd.rules or (None,):
+            for pos, rule in enumerate(chain.rules):
+                if pos not in taken and rule == wanted:
+                    taken.add(pos)
+                    break
+            else:
+                raise CommandError("Bad rule (does a matching rule exist in that chain?).",
+                                   None, hint=f"no rule in {chain.name} is exactly this one; "
+                                   "options, their order and values must all match")
+        return list(taken)
+
+    def _new_chain(self, table: TableState, cmd: Command) -> None:
+        name = cmd.chain or ""
+        check_chain_name(name, cmd.chain_index)
+        if name in table.chains:
+            raise CommandError("Chain already exists.", cmd.chain_index)
+        table.chains[name] = ChainState(name, None, loc=None)
+
+    def _delete_chain(self, table: TableState, cmd: Command) -> None:
+        if cmd.chain is not None:
+            chain = table.chain(cmd.chain, cmd.chain_index)
+            problem = self._why_not_deletable(table, chain, frozenset())
+            if problem:
+                raise CommandError(problem, cmd.chain_index)
+            del table.chains[chain.name]
+            return
+        # every user chain, all or nothing; iptables reports the last failure in name order
+        users = sorted((c for c in table.chains.values() if c.policy is None),
+                       key=lambda c: c.name.encode())
+        doomed = frozenset(c.name for c in users)
+        problems = [p for p in (self._why_not_deletable(table, c, doomed) for c in users) if p]
+        if problems:
+            raise CommandError(problems[-1], None,
+                               hint="flush the chains (-F) before deleting them (-X)")
+        for c in users:
+            del table.chains[c.name]
+
+    def _why_not_deletable(self, table: TableState, chain: ChainState, doomed: frozenset) -> str | None:
+        if chain.policy is not None:
+            return "Invalid argument. Run `dmesg' for more information."
+        referrers = [c.name for c in table.chains.values() for r in c.rules
+                     if isinstance(r.target, Jump) and r.target.chain == chain.name
+                     and c.name not in doomed]
+        if referrers:
+            return "Too many links."
+        if chain.rules:
+            return "Directory not empty."
+        return None
+
+    def _flush(self, table: TableState, cmd: Command) -> None:
+        chains = ([table.chain(cmd.chain, cmd.chain_index)] if cmd.chain is not None
+                  else list(table.chains.values()))
+        for chain in chains:
+            chain.rules.clear()
+
+    def _zero(self, table: TableState, cmd: Command) -> None:
+        chains = ([table.chain(cmd.chain, cmd.chain_index)] if cmd.chain is not None
+                  else list(table.chains.values()))
+        for chain in chains:
+            if cmd.rulenum is not None and cmd.rulenum > len(chain.rules):
+                raise CommandError("Index of deletion too big.", cmd.rulenum_index)
+            chain.counters = Counters(0, 0) if chain.policy is not None else None
+            chain.rules[:] = [_zeroed(r) for r in chain.rules]
+
+    def _policy(self, table: TableState, cmd: Command) -> None:
+        chain = table.chains.get(cmd.chain or "")
+        if chain is None or chain.policy is None:
+            raise CommandError("Bad built-in chain name.", cmd.chain_index,
+                               hint="policies exist only on built-in chains: " +
+                               ", ".join(mappings.iptables_tables()[table.name]))
+        if cmd.policy not in ("ACCEPT", "DROP"):
+            raise CommandError("Bad policy name. Run `dmesg' for more information.",
+                               cmd.policy_index, hint="a policy is ACCEPT or DROP")
+        if table.name == "nat" and cmd.policy == "DROP":
+            raise CommandError('The "nat" table is not intended for filtering, the use of '
+                               'DROP is therefore inhibited.', cmd.policy_index)
+        chain.policy = cmd.policy
+
+    def _rename_chain(self, table: TableState, cmd: Command) -> None:
+        old = cmd.chain or ""
+        new = cmd.new_name or ""
+        if len(old) > MAX_CHAIN_NAME:
+            raise CommandError(f"chain name `{old}' too long (must be under 29 chars)",
+                               cmd.chain_index)
+        chain = table.chains.get(old)
+        if chain is None or chain.policy is not None:
+            raise CommandError("No chain/target/match by that name.", cmd.chain_index)
+        if new in table.chains or new in VERDICTS or new in mappings.target_specs():
+            raise CommandError("File exists.", None)
+        table.chains = {(new if k == old else k): v for k, v in table.chains.items()}
+        chain.name = new
+        for c in table.chains.values():
+            c.rules[:] = [_retarget(r, old, new) for r in c.rules]
+
+    # --- checks -----------------------------------------------------------------------------
+
+    def _check_targets(self, table: TableState, chain: ChainState, cmd: Command) -> None:
+        for rule in cmd.rules:
+            target = rule.target
+            if isinstance(target, Jump):
+                dest = table.chains.get(target.chain)
+                if dest is None or dest.policy is not None:
+                    hint = _chain_hint(target.chain, table)
+                    if target.chain.upper() in VERDICTS:
+                        hint = f"targets are case-sensitive: -j {target.chain.upper()}"
+                    raise CommandError(f"Couldn't load target `{target.chain}':No such file or "
+                                       "directory", cmd.target_index, hint=hint)
+
+    def _snapshot(self, chain: ChainState, cmd: Command) -> list[Rule] | None:
+        """The chain's rules before a command that adds a jump, to undo it if it makes a loop."""
+        if self.check_loops_each_command and any(isinstance(r.target, Jump) for r in cmd.rules):
+            return list(chain.rules)
+        return None
+
+    def _after_jump(self, table: TableState, chain: ChainState, before: list[Rule] | None) -> None:
+        if before is None:
+            return
+        try:
+            check_loops(table)
+        except CommandError:
+            chain.rules[:] = before
+            raise
+
+    # --- result -----------------------------------------------------------------------------
+
+    def freeze(self) -> Ruleset:
+        tables = []
+        for (family, name), table in self.tables.items():
+            chains = tuple(Chain(c.name, tuple(c.rules), c.policy, c.counters, c.loc)
+                           for c in table.chains.values())
+            tables.append(Table(family, name, chains))
+        return Ruleset(tuple(tables), self.source)
+
+
+def _zeroed(rule: Rule) -> Rule:
+    if rule.counters is None:
+        return rule
+    return Rule(rule.source, rule.destination, rule.in_interface, rule.out_interface,
+                rule.protocol, rule.fragment, rule.matches, rule.target, Counters(0, 0), rule.loc)
+
+
+def _retarget(rule: Rule, old: str, new: str) -> Rule:
+    target = rule.target
+    if not (isinstance(target, Jump) and target.chain == old):
+        return rule
+    return Rule(rule.source, rule.destination, rule.in_interface, rule.out_interface,
+                rule.protocol, rule.fragment, rule.matches, Jump(new, target.goto),
+                rule.counters, rule.loc)
+
+
+def check_chain_name(name: str, index: int | None) -> None:
+    if len(name) > MAX_CHAIN_NAME:
+        raise CommandError(f"chain name `{name}' too long (must be under 29 chars)", index)
+    if name.startswith("-") or name.startswith("!"):
+        raise CommandError(f"chain name not allowed to start with `{name[0]}'", index)
+    if not name or any(ch.isspace() for ch in name):
+        raise CommandError(f"Invalid chain name `{name}'", index)
+    if name in VERDICTS or name in mappings.target_specs() or \
+            name in mappings.load("extensions")["targets"]:
+        raise CommandError("chain name may not clash with target name", index)
+
+
+def jump_graph(table: TableState | Table) -> dict[str, list[str]]:
+    chains = table.chains.values() if isinstance(table, TableState) else table.chains
+    return {c.name: [r.target.chain for r in c.rules if isinstance(r.target, Jump)]
+            for c in chains}
+
+
+def check_loops(table: TableState) -> None:
+    """The kernel refuses a jump cycle that a built-in chain can reach."""
+    graph = jump_graph(table)
+    state: dict[str, int] = {}          # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for nxt in graph.get(name, ()):
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt] if nxt in path else [name, nxt]
+                raise CommandError("Too many levels of symbolic links.", None,
+                                   hint="the jumps form a loop: " + " → ".join(cycle))
+            if nxt not in state:
+                visit(nxt, path + [nxt])
+        state[name] = 2
+
+    for chain in table.chains.values():
+        if chain.policy is not None and chain.name not in state:
+            visit(chain.name, [chain.name])
+
+
+def hook_violations(table: Table) -> list[tuple[Rule, str]]:
+    """Targets used from built-in chains they do not allow (the kernel checks at commit)."""
+    graph = jump_graph(table)
+    reached_from: dict[str, set[str]] = {}
+    for chain in table.chains:
+        if not chain.builtin:
+            continue
+        stack, seen = [chain.name], {chain.name}
+        while stack:
+            cur = stack.pop()
+            reached_from.setdefault(cur, set()).add(chain.name)
+            for nxt in graph.get(cur, ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+    problems = []
+    specs = mappings.target_specs()
+    for chain in table.chains:
+        hooks = reached_from.get(chain.name, set())
+        for rule in chain.rules:
+            if not isinstance(rule.target, TargetExtension):
+                continue
+            allowed = specs[rule.target.name].chains
+            bad = sorted(h for h in hooks if allowed is not None and h not in allowed)
+            if bad:
+                problems.append((rule, f"{rule.target.name} target: used from hooks "
+                                 f"{', '.join(bad)}, but only usable from {'/'.join(allowed)}"))
+    return problems

@@ -1,0 +1,327 @@
+"""Shell scripts of iptables commands → IR, by evaluating them statically (never executing).
+
+Variables, `for … in` loops, `&&`/`||` and the iptables commands themselves are evaluated in
+order against an in-memory ruleset. Everything else is either known to be harmless (modprobe,
+echo, sysctl …: skipped with a note) or cannot be known without running the script (`$(…)`,
+`if`, functions, the script's arguments): an error naming the line, or, with skip_unknown, a
+warning (the user then knows which rules may be missing).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .. import mappings
+from ..errors import Diagnostics, OptionError
+from ..ir import Ruleset
+from .command_line import parse_command
+from .ruleset_model import CommandError, RulesetModel, hook_violations
+from .shell_syntax import (AndOr, ForLoop, Pipeline, Positions, Simple, Token, Unsupported,
+                           parse_script)
+
+_IFS = " \t\n"
+
+
+class _Exit(Exception):
+    """`exit` in the script: nothing after it runs."""
+
+
+class _Unknowable(Exception):
+    """A word whose value depends on running something (command substitution, arguments)."""
+
+    def __init__(self, message: str, pos: int, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.pos, self.hint = message, pos, hint
+
+
+@dataclass(slots=True)
+class Field:
+    """One word after expansion, with the offset of the source text it came from."""
+    text: str
+    pos: int
+
+
+class ShellEvaluator:
+    def __init__(self, text: str, filename: str, diags: Diagnostics, *,
+                 skip_unknown: bool = False, variables: dict[str, str] | None = None):
+        self.text = text
+        self.filename = filename
+        self.diags = diags
+        self.skip_unknown = skip_unknown
+        self.vars: dict[str, str] = dict(variables or {})
+        self.model = RulesetModel(filename)
+        self.positions = Positions(filename, text)
+        self.shell = mappings.shell()
+        diags.lines.setdefault(filename, text.splitlines())
+
+    def loc(self, pos: int):
+        return self.positions.loc(pos)
+
+    def run(self) -> Ruleset:
+        try:
+            tree = parse_script(self.text)
+        except OptionError as exc:
+            self.diags.error(self.loc(exc.offset), exc.message, exc.hint)
+            return self.model.freeze()
+        try:
+            self.run_list(tree)
+        except _Exit as stop:
+            self.diags.note(self.loc(int(str(stop))), "the script exits here; what follows is "
+                            "not evaluated")
+        ruleset = self.model.freeze()
+        for table in ruleset.tables:
+            for rule, message in hook_violations(table):
+                self.diags.error(rule.loc, message)
+        return ruleset
+
+    def run_list(self, commands: list) -> bool:
+        status = True
+        for node in commands:
+            status = self.run_and_or(node)
+        return status
+
+    def run_and_or(self, node: AndOr) -> bool:
+        status = self.run_pipeline(node.items[0], handled=bool(node.ops) and node.ops[0] == "||")
+        for k, op in enumerate(node.ops):
+            nxt = node.items[k + 1]
+            handled = k + 1 < len(node.ops) and node.ops[k + 1] == "||"
+            if (op == "&&" and status) or (op == "||" and not status):
+                status = self.run_pipeline(nxt, handled)
+        return not status if node.negated else status
+
+    def run_pipeline(self, node: Pipeline, handled: bool) -> bool:
+        status = True
+        for command in node.commands:
+            status = self.run_command(command, handled)
+        return status
+
+    def run_command(self, node, handled: bool) -> bool:
+        if isinstance(node, Simple):
+            return self.run_simple(node, handled)
+        if isinstance(node, ForLoop):
+            return self.run_for(node)
+        if isinstance(node, Unsupported):
+            self.unknown(node.pos, f"cannot evaluate {node.what} without running the script",
+                         "write the iptables commands it would run out as plain lines, or pass "
+                         "--skip-unknown to skip it (its rules will then be missing)")
+            return True
+        raise AssertionError(node)
+
+    def unknown(self, pos: int, message: str, hint: str | None = None) -> None:
+        if self.skip_unknown:
+            self.diags.warning(self.loc(pos), message + "; skipped (--skip-unknown)")
+        else:
+            self.diags.error(self.loc(pos), message, hint)
+
+    def run_for(self, node: ForLoop) -> bool:
+        try:
+            items = [f.text for tok in node.items for f in self.expand(tok)]
+        except _Unknowable as exc:
+            self.unknown(exc.pos, exc.message, exc.hint)
+            return True
+        status = True
+        for item in items:
+            self.vars[node.var] = item
+            status = self.run_list(node.body)
+        return status
+
+    # --- simple commands --------------------------------------------------------------------
+
+    def run_simple(self, node: Simple, handled: bool) -> bool:
+        try:
+            if not node.words:
+                for tok in node.assignments:
+                    self.assign(tok)
+                return True
+            fields = [f for tok in node.words for f in self.expand(tok)]
+        except _Unknowable as exc:
+            self.unknown(exc.pos, exc.message, exc.hint)
+            return True
+        fields = self.strip_wrappers(fields)
+        if not fields:
+            return True
+        program = os.path.basename(fields[0].text)
+        families = self.shell["iptables_programs"]
+        if program in families:
+            return self.run_iptables(families[program], fields, handled)
+        if program in ("export", "readonly", "declare", "typeset", "local"):
+            for tok in node.words[1:]:
+                if "=" in tok.text and not tok.text.startswith("-"):
+                    self.assign(tok)
+            return True
+        if program == "exit":
+            raise _Exit(str(fields[0].pos))
+        if program in self.shell["harmless"]:
+            self.diags.note(self.loc(fields[0].pos), f"`{program}' does not change the firewall;"
+                            " skipped")
+            return True
+        if program in self.shell["refused"]:
+            self.unknown(fields[0].pos, f"`{program}' changes the firewall in a way fwmigrate "
+                         "cannot follow without running it",
+                         "convert its input file directly (e.g. fwmigrate convert FILE)")
+            return True
+        self.unknown(fields[0].pos, f"unknown command `{program}'",
+                     "fwmigrate evaluates iptables commands, variables and for loops; other "
+                     "commands are not run")
+        return True
+
+    def strip_wrappers(self, fields: list[Field]) -> list[Field]:
+        wrappers = self.shell["wrappers"]
+        while fields and os.path.basename(fields[0].text) in wrappers:
+            fields = fields[1:]
+            while fields and (fields[0].text.startswith("-") or "=" in fields[0].text):
+                fields = fields[1:]
+        return fields
+
+    def run_iptables(self, family, fields: list[Field], handled: bool) -> bool:
+        args = [f.text for f in fields[1:]]
+        cmd = None
+        try:
+            cmd = parse_command(args, family, loc=self.loc(fields[0].pos))
+            self.model.apply(cmd)
+        except (OptionError, CommandError) as exc:
+            pos = fields[0].pos if exc.index is None else fields[min(exc.index + 1,
+                                                                      len(fields) - 1)].pos
+            if isinstance(exc, OptionError):
+                pos += exc.offset
+            if handled:
+                self.diags.note(self.loc(pos), f"iptables would fail here ({exc.message}); the "
+                                "script handles the failure")
+            elif not (cmd is not None and cmd.action == "check"):  # -C only reports
+                self.diags.error(self.loc(pos), exc.message, exc.hint)
+            return False
+        for index, message in cmd.warnings:
+            pos = fields[index + 1].pos if index is not None and index + 1 < len(fields) \
+                else fields[0].pos
+            self.diags.warning(self.loc(pos), message)
+        return True
+
+    # --- expansion --------------------------------------------------------------------------
+
+    def assign(self, tok: Token) -> None:
+        name, _, _ = tok.text.partition("=")
+        # the value is the word after `NAME=`: expand it without field splitting
+        parts = list(tok.parts)
+        first_kind, first_text, first_pos = parts[0]
+        rest = first_text[len(name) + 1:]
+        parts[0] = (first_kind, rest, first_pos + len(name) + 1)
+        self.vars[name] = "".join(piece for piece, _q in self.pieces(parts))
+
+    def expand(self, tok: Token) -> list[Field]:
+        """Word → fields: quotes removed, variables substituted, unquoted values split."""
+        fields: list[Field] = []
+        current: list[str] = []
+        started = False
+        pos = tok.pos
+        for piece, quoted in self.pieces(list(tok.parts)):
+            if quoted:
+                current.append(piece)
+                started = True
+                continue
+            chunks = _split(piece)
+            if piece[:1] in _IFS and (current or started):
+                fields.append(Field("".join(current), pos))
+                current, started = [], False
+            for k, chunk in enumerate(chunks):
+                if k > 0:
+                    fields.append(Field("".join(current), pos))
+                    current = []
+                current.append(chunk)
+                started = True
+            if piece[-1:] in _IFS and chunks:
+                fields.append(Field("".join(current), pos))
+                current, started = [], False
+        if started:
+            fields.append(Field("".join(current), pos))
+        return fields
+
+    def pieces(self, parts: list) -> list[tuple[str, bool]]:
+        """(text, quoted) pieces; unquoted variable values are the ones that get split."""
+        out: list[tuple[str, bool]] = []
+        for kind, text, pos in parts:
+            if kind == "plain":
+                out.append((text, True))     # literal text is never split
+            elif kind == "single":
+                out.append((text[1:-1], True))
+            elif kind == "escape":
+                out.append(("" if text[1] == "\n" else text[1], True))
+            elif kind == "var":
+                out.append((self.variable(text, pos), False))
+            elif kind == "double":
+                out.append((self.double(text, pos), True))
+            else:
+                raise _Unknowable(f"cannot know the value of `{text}…' without running the "
+                                  "script (command substitution)", pos,
+                                  "replace it with the value it would give")
+        return out
+
+    def double(self, text: str, pos: int) -> str:
+        inner = text[1:-1]
+        out = []
+        i = 0
+        while i < len(inner):
+            ch = inner[i]
+            if ch == "\\" and i + 1 < len(inner) and inner[i + 1] in '$`"\\\n':
+                if inner[i + 1] != "\n":
+                    out.append(inner[i + 1])
+                i += 2
+            elif ch == "$" and inner[i + 1:i + 2] == "(" or ch == "`":
+                raise _Unknowable("cannot know the value of a command substitution without "
+                                  "running the script", pos + 1 + i,
+                                  "replace it with the value it would give")
+            elif ch == "$":
+                end = _var_end(inner, i)
+                if end == i + 1:
+                    out.append("$")
+                    i += 1
+                    continue
+                out.append(self.variable(inner[i:end], pos + 1 + i))
+                i = end
+            else:
+                out.append(ch)
+                i += 1
+        return "".join(out)
+
+    def variable(self, text: str, pos: int) -> str:
+        body = text[2:-1] if text.startswith("${") else text[1:]
+        name, op, default = body, "", ""
+        for candidate in (":-", ":=", "-", "="):
+            if candidate in body:
+                name, _, default = body.partition(candidate)
+                op = candidate
+                break
+        if not name.replace("_", "a").isalnum() or name[:1].isdigit() or name in "@*#?$!-":
+            raise _Unknowable(f"`{text}' depends on how the script is run (its arguments or "
+                              "state)", pos, "replace it with the value it would have")
+        value = self.vars.get(name)
+        if op and (value is None or (op.startswith(":") and value == "")):
+            value = self.double('"' + default + '"', pos)
+            if op.endswith("="):
+                self.vars[name] = value
+        if value is None:
+            raise _Unknowable(f"variable `{name}' is not set by the script", pos,
+                              f"assign it in the script or pass --define {name}=VALUE")
+        return value
+
+
+def _var_end(text: str, i: int) -> int:
+    if text[i + 1:i + 2] == "{":
+        close = text.find("}", i)
+        return close + 1 if close != -1 else len(text)
+    j = i + 1
+    if j < len(text) and (text[j].isdigit() or text[j] in "@*#?$!-"):
+        return j + 1
+    while j < len(text) and (text[j].isalnum() or text[j] == "_"):
+        j += 1
+    return j
+
+
+def _split(value: str) -> list[str]:
+    return value.split()
+
+
+def read_script(text: str, filename: str, diags: Diagnostics, *, skip_unknown: bool = False,
+                variables: dict[str, str] | None = None) -> Ruleset:
+    return ShellEvaluator(text, filename, diags, skip_unknown=skip_unknown,
+                          variables=variables).run()

@@ -1,0 +1,466 @@
+"""Grammars for option values (addresses, ports, rates, states, ICMP types …) → typed IR values.
+
+Each grammar is a pyparsing expression; `parse_value` applies the one an option names in
+mappings/*.toml. Results are cached: real rulesets repeat the same values thousands of times,
+and a grammar applied afresh to every one of them would dominate the run time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from typing import Callable
+
+import pyparsing as pp
+
+from .. import mappings
+from ..errors import OptionError
+from ..ir import (Address, AddressRange, IcmpType, IntRange, Masked, PortRange, Rate, TcpFlags,
+                  Value)
+
+# --- building blocks -------------------------------------------------------------------------
+
+_UINT = pp.Regex(r"0[xX][0-9a-fA-F]+|[0-9]+").set_name("number")
+_NAME = pp.Regex(r"[A-Za-z][A-Za-z0-9_.+\-]*").set_name("name")
+_PORT = (_UINT | _NAME).set_name("port or service name")
+_PORT_RANGE = (pp.Opt(_PORT, default="")("first")
+               + pp.Opt(pp.Suppress(":") + pp.Opt(_PORT, default="")("last"))("colon")
+               ).set_name("port range")
+_MULTIPORT_ITEM = pp.Group(_PORT("first") + pp.Opt(pp.Suppress(":") + _PORT("last")))
+_PORT_LIST = pp.delimited_list(_MULTIPORT_ITEM, ",").set_name("port list")
+_IPV4 = pp.Regex(r"[0-9]+(\.[0-9]+){0,3}").set_name("IPv4 address")
+_IPV6 = pp.Regex(r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*").set_name("IPv6 address")
+_ADDRESS = {
+    "ip": (_IPV4("addr") + pp.Opt(pp.Suppress("/") + (_IPV4 | _UINT)("mask"))).set_name("address"),
+    "ip6": (_IPV6("addr") + pp.Opt(pp.Suppress("/") + (_IPV6 | _UINT)("mask"))).set_name("address"),
+}
+_RATE = (_UINT("count") + pp.Opt(pp.Suppress("/") + pp.Regex(r"[A-Za-z]+")("unit"))).set_name("rate")
+_WORD_LIST = pp.delimited_list(pp.Regex(r"[A-Za-z_0-9]+"), ",").set_name("comma-separated list")
+_ICMP = (pp.Regex(r"[0-9]+")("type") + pp.Opt(pp.Suppress("/") + pp.Regex(r"[0-9]+")("code"))
+         ).set_name("ICMP type")
+_INT_RANGE = (_UINT("first") + pp.Opt(pp.Suppress(":") + _UINT("last"))).set_name("number range")
+_MASKED = (_UINT("value") + pp.Opt(pp.Suppress("/") + _UINT("mask"))).set_name("value[/mask]")
+_NAT_PORTS = (_UINT("first") + pp.Opt(pp.Suppress("-") + _UINT("last"))).set_name("port[-port]")
+
+
+def _run(grammar: pp.ParserElement, text: str) -> pp.ParseResults:
+    try:
+        return grammar.parse_string(text, parse_all=True)
+    except pp.ParseBaseException as exc:
+        raise OptionError(f"expected {grammar.name} in `{text}'", offset=exc.loc) from None
+
+
+def c_uint(text: str, lo: int = 0, hi: int = 0xFFFFFFFF, what: str = "number") -> int:
+    """A number as iptables reads it (strtoul base 0: 0x.. hex, 0.. octal)."""
+    try:
+        if text.lower().startswith("0x"):
+            value = int(text, 16)
+        elif len(text) > 1 and text.startswith("0"):
+            value = int(text, 8)
+        else:
+            value = int(text, 10)
+    except ValueError:
+        raise OptionError(f"invalid {what} `{text}'") from None
+    if not lo <= value <= hi:
+        raise OptionError(f"{what} `{text}' out of range ({lo}-{hi})")
+    return value
+
+
+# --- ports -----------------------------------------------------------------------------------
+
+def _port(text: str, proto: str | None) -> int:
+    if text[:1].isdigit():
+        try:
+            return c_uint(text, 0, 65535, "port")
+        except OptionError:
+            pass
+    else:
+        port = mappings.services(proto or "tcp").get(text)
+        if port is not None:
+            return port
+    raise OptionError(f"invalid port/service `{text}' specified",
+                      hint="ports are numbers 0-65535 or names from /etc/services")
+
+
+def parse_port_range(args, family, proto) -> PortRange:
+    text = args[0]
+    res = _run(_PORT_RANGE, text)
+    first = _port(res["first"], proto) if res["first"] else 0
+    if "colon" not in res:
+        return PortRange(first, first)
+    last = _port(res["last"], proto) if res.get("last") else 0xFFFF
+    if first > last:
+        raise OptionError(f"invalid portrange (min > max) `{text}'")
+    return PortRange(first, last)
+
+
+def parse_port_list(args, family, proto) -> tuple[PortRange, ...]:
+    text = args[0]
+    items = []
+    slots = 0
+    for item in _run(_PORT_LIST, text):
+        first = _port(item["first"], proto)
+        last = _port(item["last"], proto) if "last" in item else first
+        if "last" in item and first >= last:
+            raise OptionError(f"invalid portrange specified `{text}'")
+        slots += 2 if "last" in item else 1
+        items.append(PortRange(first, last))
+    if slots > 15:
+        raise OptionError("too many ports specified", hint="multiport takes at most 15 ports "
+                          "(a range counts as two); split the rule")
+    return tuple(items)
+
+
+def parse_nat_ports(args, family, proto) -> PortRange:
+    res = _run(_NAT_PORTS, args[0])
+    first = c_uint(res["first"], 0, 65535, "port")
+    last = c_uint(res["last"], 0, 65535, "port") if "last" in res else first
+    if first > last:
+        raise OptionError(f"invalid port range `{args[0]}'")
+    return PortRange(first, last)
+
+
+# --- addresses -------------------------------------------------------------------------------
+
+def _ip(text: str, family: str):
+    if family == "ip" and text[:1].isdigit() and text.count(".") < 3 and ":" not in text:
+        # iptables fills missing trailing parts with zeros: 10/8 is 10.0.0.0/8
+        text = text + ".0" * (3 - text.count("."))
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        raise OptionError(f"host/network `{text}' not found",
+                          hint="give a numeric address; fwmigrate does not resolve host names, "
+                               "whose answer would depend on DNS at translation time") from None
+    if (ip.version == 4) != (family == "ip"):
+        raise OptionError(f"`{text}' is an IPv{ip.version} address, in an "
+                          f"{'IPv4' if family == 'ip' else 'IPv6'} rule",
+                          hint="use ip6tables for IPv6 addresses" if ip.version == 6
+                          else "use iptables for IPv4 addresses")
+    return ip
+
+
+def _mask(text: str | None, family: str):
+    width = 32 if family == "ip" else 128
+    if text is None:
+        bits = width
+    elif text.isdigit():
+        bits = int(text)
+        if bits > width:
+            raise OptionError(f"invalid mask `{text}' specified")
+    else:
+        mask = _ip(text, family)
+        return mask
+    full = (1 << width) - 1
+    value = full ^ ((1 << (width - bits)) - 1)
+    return ipaddress.ip_address(value) if family == "ip" else ipaddress.IPv6Address(value)
+
+
+def address(text: str, family: str) -> Address:
+    grammar = _ADDRESS[family]
+    try:
+        res = grammar.parse_string(text, parse_all=True)
+    except pp.ParseBaseException:
+        # a name, or garbage: iptables would try DNS; say what we do instead
+        head = text.split("/", 1)[0]
+        _ip(head, family)
+        raise OptionError(f"host/network `{text}' not found") from None
+    ip = _ip(res["addr"], family)
+    mask = _mask(res.get("mask"), family)
+    net = type(ip)(int(ip) & int(mask))
+    return Address(net, mask)
+
+
+def parse_address(args, family, proto) -> Address:
+    return address(args[0], family)
+
+
+def parse_address_list(args, family, proto) -> tuple[Address, ...]:
+    """-s/-d: a comma-separated list expands to one rule per address, as iptables does."""
+    return tuple(address(part, family) for part in args[0].split(","))
+
+
+def parse_mask(args, family, proto):
+    if args[0] == "all-ones":      # the mapping's default: a full-width mask
+        return _mask(None, family)
+    return _ip(args[0], family)
+
+
+def parse_address_range(args, family, proto) -> AddressRange:
+    first, sep, last = args[0].partition("-")
+    if not sep:
+        raise OptionError(f"expected address-address in `{args[0]}'")
+    return AddressRange(_ip(first, family), _ip(last, family))
+
+
+# --- rates, numbers --------------------------------------------------------------------------
+
+_SCALE = 10000
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def canonical_rate(period: int) -> Rate:
+    """The rate iptables prints for a stored period (its print_rate): 60/min reads back 1/sec."""
+    units = [("day", _SCALE * 86400), ("hour", _SCALE * 3600), ("minute", _SCALE * 60),
+             ("second", _SCALE)]
+    i = 1
+    while i < len(units):
+        mult = units[i][1]
+        if period > mult or mult // period < mult % period:
+            break
+        i += 1
+    name, mult = units[i - 1]
+    return Rate(mult // period, name)  # type: ignore[arg-type]
+
+
+def parse_rate(args, family, proto) -> Rate:
+    text = args[0]
+    res = _run(_RATE, text)
+    mult = 1
+    unit = res.get("unit")
+    if unit is not None:
+        for name, seconds in _UNIT_SECONDS.items():
+            if name.startswith(unit.lower()):
+                mult = seconds
+                break
+        else:
+            raise OptionError(f"bad rate `{text}'", hint="units are second, minute, hour, day")
+    count = c_uint(res["count"], what="rate")
+    if count == 0:
+        raise OptionError(f"bad rate `{text}'")
+    period = _SCALE * mult // count
+    if period == 0:
+        raise OptionError(f"Rate too fast `{text}'", hint="at most 10000/second")
+    return canonical_rate(period)
+
+
+def parse_burst(args, family, proto) -> int:
+    value = c_uint(args[0], 0, 10000, "burst")
+    if value == 0:
+        raise OptionError("--limit-burst must be at least 1")
+    return value
+
+
+def parse_uint8(args, family, proto) -> int:
+    return c_uint(args[0], 0, 255)
+
+
+def parse_uint32(args, family, proto) -> int:
+    return c_uint(args[0], 0, 0xFFFFFFFF)
+
+
+def parse_uint_range(args, family, proto) -> IntRange:
+    res = _run(_INT_RANGE, args[0])
+    first = c_uint(res["first"])
+    last = c_uint(res["last"]) if "last" in res else first
+    if first > last:
+        raise OptionError(f"invalid range (min > max) `{args[0]}'")
+    return IntRange(first, last)
+
+
+def parse_masked(args, family, proto) -> Masked:
+    res = _run(_MASKED, args[0])
+    value = c_uint(res["value"])
+    mask = c_uint(res["mask"]) if "mask" in res else 0xFFFFFFFF
+    return Masked(value, mask)
+
+
+def parse_protocol(args, family, proto) -> int:
+    return protocol_number(args[0])
+
+
+def protocol_number(text: str) -> int:
+    if text[:1].isdigit():
+        return c_uint(text, 0, 255, "protocol")
+    number = mappings.protocol_numbers().get(text.lower())
+    if number is None:
+        raise OptionError(f"unknown protocol `{text}' specified",
+                          hint="use a name from /etc/protocols or a number 0-255")
+    return number
+
+
+# --- conntrack, tcp flags --------------------------------------------------------------------
+
+CT_STATES = ("INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED", "SNAT", "DNAT")
+STATE_STATES = ("INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED")
+CT_STATUS = ("EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED")
+TCP_FLAGS = ("FIN", "SYN", "RST", "PSH", "ACK", "URG")
+
+
+def _word_set(text: str, allowed: tuple[str, ...], what: str, extra: dict | None = None) -> frozenset:
+    found = set()
+    for word in _run(_WORD_LIST, text):
+        upper = word.upper()
+        if extra and upper in extra:
+            found |= extra[upper]
+        elif upper in allowed:
+            found.add(upper)
+        else:
+            raise OptionError(f"Bad {what} `{word}'", hint="one of " + ", ".join(allowed))
+    return frozenset(found)
+
+
+def parse_ct_states(args, family, proto) -> frozenset:
+    return _word_set(args[0], CT_STATES, "ctstate value")
+
+
+def parse_states(args, family, proto) -> frozenset:
+    return _word_set(args[0], STATE_STATES, "state value")
+
+
+def parse_ct_status(args, family, proto) -> frozenset:
+    return _word_set(args[0], CT_STATUS + ("NONE",), "ctstatus value", {"NONE": frozenset()})
+
+
+def parse_ct_dir(args, family, proto) -> str:
+    upper = args[0].upper()
+    if upper not in ("ORIGINAL", "REPLY"):
+        raise OptionError(f"Unknown --ctdir value `{args[0]}'", hint="ORIGINAL or REPLY")
+    return upper
+
+
+def parse_tcp_flags(args, family, proto) -> TcpFlags:
+    extra = {"ALL": frozenset(TCP_FLAGS), "NONE": frozenset()}
+    mask = _word_set(args[0], TCP_FLAGS, "TCP flag", extra)
+    compare = _word_set(args[1], TCP_FLAGS, "TCP flag", extra)
+    return TcpFlags(mask, compare)
+
+
+# --- ICMP ------------------------------------------------------------------------------------
+
+def _parse_icmp(text: str, family: str) -> IcmpType:
+    names = mappings.icmp_names(family)
+    hits = [n for n in names if n.name.lower().startswith(text.lower())]
+    exact = [n for n in hits if n.name.lower() == text.lower()]
+    if exact:
+        hits = exact[:1]
+    if len(hits) > 1:
+        raise OptionError(f"Ambiguous ICMP type `{text}': `{hits[0].name}' or `{hits[1].name}'?")
+    if hits:
+        n = hits[0]
+        return IcmpType(None if n.type == 255 else n.type, n.code_min, n.code_max)
+    if not text[:1].isdigit():
+        raise OptionError(f"Unknown ICMP type `{text}'",
+                          hint="see `iptables -p icmp -h` for names, or give type[/code]")
+    res = _run(_ICMP, text)
+    type_ = c_uint(res["type"], 0, 255, "ICMP type")
+    if "code" in res:
+        code = c_uint(res["code"], 0, 255, "ICMP code")
+        return IcmpType(type_, code, code)
+    return IcmpType(None if type_ == 255 else type_, 0, 255)
+
+
+def parse_icmp_type(args, family, proto) -> IcmpType:
+    return _parse_icmp(args[0], "ip")
+
+
+def parse_icmpv6_type(args, family, proto) -> IcmpType:
+    return _parse_icmp(args[0], "ip6")
+
+
+# --- strings, names --------------------------------------------------------------------------
+
+def _cut(text: str, limit: int) -> str:
+    """iptables silently keeps only the first `limit` bytes (the caller warns)."""
+    raw = text.encode()
+    return raw[:limit].decode(errors="ignore") if len(raw) > limit else text
+
+
+def parse_comment(args, family, proto) -> str:
+    return _cut(args[0], 255)
+
+
+def parse_log_prefix(args, family, proto) -> str:
+    if "\n" in args[0]:
+        raise OptionError("Newlines not allowed in --log-prefix")
+    return _cut(args[0], 29)
+
+
+def parse_log_level(args, family, proto) -> int:
+    text = args[0]
+    if text.isdigit():
+        return c_uint(text, 0, 7, "log level")
+    level = mappings.log_levels().get(text)
+    if level is None:
+        raise OptionError(f"log level `{text}' unknown",
+                          hint="0-7 or one of " + ", ".join(sorted(mappings.log_levels())))
+    return level
+
+
+def parse_recent_name(args, family, proto) -> str:
+    text = args[0]
+    if not text or len(text) >= 200 or "/" in text:
+        raise OptionError(f"bad --name `{text}'", hint="1-199 characters, no `/'")
+    return text
+
+
+def parse_reject_with(args, family, proto) -> str:
+    text = args[0]
+    if text == "default":          # the mapping's default: REJECT without --reject-with
+        return mappings.reject_default(family)
+    for name, alias, _nft in mappings.reject_names(family):
+        if name.lower().startswith(text.lower()) or alias.lower().startswith(text.lower()):
+            return name
+    raise OptionError(f"unknown reject type `{text}'",
+                      hint="one of " + ", ".join(n for n, _a, _x in mappings.reject_names(family)))
+
+
+def parse_nat_range(args, family, proto) -> tuple:
+    """--to-source/--to-destination: addr[-addr][:port[-port]] (IPv6: [addr]:port)."""
+    text = args[0]
+    ports = None
+    if family == "ip6" and text.startswith("["):
+        addrs, _, rest = text[1:].partition("]")
+        if rest.startswith(":"):
+            ports = parse_nat_ports((rest[1:],), family, proto)
+    elif family == "ip" and ":" in text:
+        addrs, _, port_text = text.partition(":")
+        ports = parse_nat_ports((port_text,), family, proto)
+    else:
+        addrs = text
+    first, _, last = addrs.partition("-")
+    first_ip = _ip(first, family) if first else None
+    last_ip = _ip(last, family) if last else first_ip
+    return (first_ip, last_ip, ports)
+
+
+def parse_flag(args, family, proto) -> None:
+    return None
+
+
+PARSERS: dict[str, Callable[..., Value]] = {
+    "port_range": parse_port_range,
+    "port_list": parse_port_list,
+    "nat_ports": parse_nat_ports,
+    "address": parse_address,
+    "address_list": parse_address_list,
+    "address_range": parse_address_range,
+    "mask": parse_mask,
+    "rate": parse_rate,
+    "burst": parse_burst,
+    "uint8": parse_uint8,
+    "uint32": parse_uint32,
+    "uint_range": parse_uint_range,
+    "masked": parse_masked,
+    "protocol": parse_protocol,
+    "ct_states": parse_ct_states,
+    "states": parse_states,
+    "ct_status": parse_ct_status,
+    "ct_dir": parse_ct_dir,
+    "tcp_flags": parse_tcp_flags,
+    "icmp_type": parse_icmp_type,
+    "icmpv6_type": parse_icmpv6_type,
+    "comment": parse_comment,
+    "log_prefix": parse_log_prefix,
+    "log_level": parse_log_level,
+    "recent_name": parse_recent_name,
+    "reject_with": parse_reject_with,
+    "nat_range": parse_nat_range,
+    "flag": parse_flag,
+}
+
+
+@lru_cache(maxsize=1 << 16)
+def parse_value(kind: str, args: tuple[str, ...], family: str, proto: str | None) -> Value:
+    """Parse an option's argument words with the grammar named `kind`; raises OptionError."""
+    return PARSERS[kind](args, family, proto)

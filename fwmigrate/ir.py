@@ -1,0 +1,247 @@
+"""The intermediate representation: every frontend writes it, every backend reads only it.
+
+The shape follows iptables (tables → chains → rules → matches with options → one target)
+because that is what users wrote and what iptables-save must give back; the values inside are
+typed and normalised (addresses masked, ports as ranges, states as sets) so that two spellings
+of the same rule compare equal. Source locations and counters never take part in equality:
+`iptables -D CHAIN <spec>` finds a rule by its meaning, not by where it was written.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+Family = Literal["ip", "ip6"]
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    file: str
+    line: int
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+# --- option values -------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PortRange:
+    first: int
+    last: int
+
+    @property
+    def single(self) -> bool:
+        return self.first == self.last
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """An address under a mask, host bits already cleared (as the kernel stores it)."""
+    addr: IPAddress
+    mask: IPAddress
+
+    @property
+    def version(self) -> int:
+        return self.addr.version
+
+    @property
+    def prefixlen(self) -> int | None:
+        """Prefix length, or None when the mask is not contiguous (e.g. 255.0.255.0)."""
+        bits = int(self.mask)
+        width = self.addr.max_prefixlen
+        ones = bin(bits).count("1")
+        return ones if bits == ((1 << width) - 1) ^ ((1 << (width - ones)) - 1) else None
+
+    @property
+    def is_any(self) -> bool:
+        return int(self.mask) == 0
+
+    @property
+    def is_host(self) -> bool:
+        return self.prefixlen == self.addr.max_prefixlen
+
+
+@dataclass(frozen=True, slots=True)
+class AddressRange:
+    first: IPAddress
+    last: IPAddress
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A packet rate as the user gave it: `count` per `unit`."""
+    count: int
+    unit: Literal["second", "minute", "hour", "day"]
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpType:
+    """ICMP / ICMPv6 type with an inclusive code range; type None means `any`."""
+    type: int | None
+    code_min: int = 0
+    code_max: int = 0xFF
+
+
+@dataclass(frozen=True, slots=True)
+class TcpFlags:
+    mask: frozenset[str]
+    compare: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Masked:
+    """A value under a mask, as in `--mark 0x1/0xff`; mask all ones when none was given."""
+    value: int
+    mask: int
+
+
+@dataclass(frozen=True, slots=True)
+class IntRange:
+    first: int
+    last: int
+
+
+# None: an option that takes no value (a flag such as --rsource).
+Value = Union[None, int, str, PortRange, Address, AddressRange, Rate, IcmpType, TcpFlags,
+              Masked, IntRange, frozenset, tuple]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One option of a match or target: canonical name (no dashes), typed value, `!` before it."""
+    name: str
+    value: Value = None
+    negated: bool = False
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Negatable:
+    """A built-in selector value (-s, -d, -i, -o, -p) and whether `!` preceded it."""
+    value: object
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One match module instance (`-m tcp --dport 22`); options in the module's canonical order."""
+    module: str
+    options: tuple[Option, ...]
+
+    def option(self, name: str) -> Option | None:
+        for opt in self.options:
+            if opt.name == name:
+                return opt
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """ACCEPT, DROP, RETURN or QUEUE."""
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Jump:
+    """`-j CHAIN` (goto False) or `-g CHAIN` (goto True) to a user-defined chain."""
+    chain: str
+    goto: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TargetExtension:
+    """A target module such as LOG or REJECT, with its options in canonical order."""
+    name: str
+    options: tuple[Option, ...] = ()
+
+    def option(self, name: str) -> Option | None:
+        for opt in self.options:
+            if opt.name == name:
+                return opt
+        return None
+
+
+Target = Union[Verdict, Jump, TargetExtension]
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    packets: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    source: Negatable | None = None          # Address
+    destination: Negatable | None = None     # Address
+    in_interface: Negatable | None = None    # str, iptables spelling (`eth+`)
+    out_interface: Negatable | None = None
+    protocol: Negatable | None = None        # int protocol number
+    fragment: Negatable | None = None        # value True: -f
+    matches: tuple[Match, ...] = ()
+    target: Target | None = None             # None: the rule only matches (counts, side effects)
+    counters: Counters | None = field(default=None, compare=False)
+    loc: SourceLocation | None = field(default=None, compare=False)
+
+    def match(self, module: str) -> Match | None:
+        for m in self.matches:
+            if m.module == module:
+                return m
+        return None
+
+    @property
+    def comment(self) -> str | None:
+        parts = [m.options[0].value for m in self.matches if m.module == "comment"]
+        return " ".join(str(p) for p in parts) if parts else None
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    name: str
+    rules: tuple[Rule, ...] = ()
+    policy: str | None = None                # builtin chains only: ACCEPT or DROP
+    counters: Counters | None = field(default=None, compare=False)
+    loc: SourceLocation | None = field(default=None, compare=False)
+
+    @property
+    def builtin(self) -> bool:
+        return self.policy is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    family: Family
+    name: str                                # filter, nat, mangle, raw, security
+    chains: tuple[Chain, ...] = ()
+
+    def chain(self, name: str) -> Chain | None:
+        for c in self.chains:
+            if c.name == name:
+                return c
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    tables: tuple[Table, ...] = ()
+    source: str = "-"
+
+    def table(self, family: Family, name: str) -> Table | None:
+        for t in self.tables:
+            if t.family == family and t.name == name:
+                return t
+        return None
+
+    @property
+    def families(self) -> tuple[Family, ...]:
+        seen: list[Family] = []
+        for t in self.tables:
+            if t.family not in seen:
+                seen.append(t.family)
+        return tuple(seen)

@@ -1,0 +1,226 @@
+"""Loads the data tables in mappings/ once and indexes them for the frontends and backends."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+
+def _mappings_dir() -> Path:
+    # A source checkout (or editable install) has mappings/ beside the package; an installed
+    # wheel carries it as the package fwmigrate.mapping_data.
+    here = Path(__file__).resolve().parent.parent / "mappings"
+    if here.is_dir():
+        return here
+    return Path(str(resources.files("fwmigrate.mapping_data")))
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    with open(_mappings_dir() / f"{name}.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+# --- match and target option specs ----------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    name: str
+    flags: tuple[str, ...]
+    value: str
+    nargs: int
+    negatable: bool
+    const: tuple[str, ...] | None
+    default: str | None
+    omit: str | None
+    group: str | None
+    required: bool
+    nft: str | None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ExtensionSpec:
+    """A match module or target: its options in canonical (iptables-save) order."""
+    name: str
+    kind: str                        # "match" or "target"
+    options: tuple[OptionSpec, ...]
+    protocols: tuple[str, ...]
+    families: tuple[str, ...]
+    implicit: bool                   # loaded on demand by -p <name>
+    tables: tuple[str, ...] | None
+    chains: tuple[str, ...] | None
+    terminal: bool
+    nft: str | None
+    flag_index: dict[str, OptionSpec]    # every spelling → its option
+    order: dict[str, int]                # option name → canonical position
+
+
+def _option_spec(raw: dict[str, Any]) -> OptionSpec:
+    value = raw["value"]
+    return OptionSpec(
+        name=raw["name"],
+        flags=tuple(raw["flags"]),
+        value=value,
+        nargs=raw.get("nargs", 0 if value == "flag" else 1),
+        negatable=raw.get("negatable", False),
+        const=tuple(raw["const"]) if "const" in raw else None,
+        default=raw.get("default"),
+        omit=raw.get("omit"),
+        group=raw.get("group"),
+        required=raw.get("required", False),
+        nft=raw.get("nft"),
+    )
+
+
+def _extension(name: str, raw: dict[str, Any], kind: str) -> ExtensionSpec:
+    options = tuple(_option_spec(o) for o in raw.get("options", ()))
+    order: dict[str, int] = {}
+    for opt in options:
+        order.setdefault(opt.name, len(order))
+    return ExtensionSpec(
+        name=name,
+        kind=kind,
+        options=options,
+        protocols=tuple(raw.get("protocols", ())),
+        families=tuple(raw.get("families", ("ip", "ip6"))),
+        implicit=raw.get("implicit", bool(raw.get("protocols"))),
+        tables=tuple(raw["tables"]) if "tables" in raw else None,
+        chains=tuple(raw["chains"]) if "chains" in raw else None,
+        terminal=raw.get("terminal", False),
+        nft=raw.get("nft"),
+        flag_index={flag: opt for opt in options for flag in opt.flags},
+        order=order,
+    )
+
+
+@cache
+def match_specs() -> dict[str, ExtensionSpec]:
+    return {name: _extension(name, raw, "match") for name, raw in load("matches").items()}
+
+
+@cache
+def target_specs() -> dict[str, ExtensionSpec]:
+    return {name: _extension(name, raw, "target") for name, raw in load("targets").items()
+            if name.isupper()}
+
+
+# --- tables and chains -----------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class BaseChainSpec:
+    type: str
+    hook: str
+    priority: int
+
+
+@cache
+def iptables_tables() -> dict[str, tuple[str, ...]]:
+    """Table name → its built-in chains in iptables-save order, tables in iptables-save order."""
+    data = {k: v for k, v in load("chains").items() if "chains" in v}
+    ordered = sorted(data.items(), key=lambda kv: kv[1]["order"])
+    return {name: tuple(raw["chains"]) for name, raw in ordered}
+
+
+@cache
+def base_chain(table: str, chain: str) -> BaseChainSpec:
+    raw = load("chains")[table][chain]
+    return BaseChainSpec(raw["type"], raw["hook"], raw["priority"])
+
+
+@cache
+def priority_names() -> dict[int, str]:
+    return {v: k for k, v in load("chains")["priority_names"].items()}
+
+
+# --- protocols, services, ICMP ------------------------------------------------------------------
+
+@cache
+def protocol_numbers() -> dict[str, int]:
+    data = load("protocols")
+    numbers = dict(data["system"])
+    numbers.update(data["builtin"])
+    return numbers
+
+
+@cache
+def protocol_save_names() -> dict[int, str]:
+    """The name iptables-save prints for a protocol number: its own table first, then the system's."""
+    data = load("protocols")
+    names: dict[int, str] = {}
+    for name, num in data["system"].items():
+        names.setdefault(num, name)
+    builtin: dict[int, str] = {}
+    for name, num in data["builtin"].items():
+        builtin.setdefault(num, name)
+    names.update(builtin)
+    names.pop(0, None)
+    return names
+
+
+@cache
+def protocol_nft_names() -> dict[int, str]:
+    return {int(k): v for k, v in load("protocols")["nft_names"].items()}
+
+
+@cache
+def services(proto: str) -> dict[str, int]:
+    data = load("services")
+    return data.get(proto, data["tcp"])
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpName:
+    name: str
+    type: int
+    code_min: int
+    code_max: int
+
+
+@cache
+def icmp_names(family: str) -> tuple[IcmpName, ...]:
+    key = "ipv4" if family == "ip" else "ipv6"
+    return tuple(IcmpName(*row) for row in load("icmp")[key]["iptables"])
+
+
+@cache
+def icmp_nft_types(family: str) -> dict[int, str]:
+    key = "ipv4" if family == "ip" else "ipv6"
+    return {int(k): v for k, v in load("icmp")[key]["nft_types"].items()}
+
+
+@cache
+def icmp_nft_codes(family: str) -> dict[int, dict[int, str]]:
+    key = "ipv4" if family == "ip" else "ipv6"
+    return {int(t): {int(c): n for c, n in codes.items()}
+            for t, codes in load("icmp")[key].get("nft_codes", {}).items()}
+
+
+# --- targets' value tables ---------------------------------------------------------------------
+
+@cache
+def reject_names(family: str) -> tuple[tuple[str, str, str], ...]:
+    return tuple(tuple(row) for row in load("targets")["reject_with"][family]["names"])
+
+
+@cache
+def reject_default(family: str) -> str:
+    return load("targets")["reject_with"][family]["default"]
+
+
+@cache
+def log_levels() -> dict[str, int]:
+    return dict(load("targets")["log_levels"]["accepted"])
+
+
+@cache
+def nft_log_levels() -> tuple[str, ...]:
+    return tuple(load("targets")["log_levels"]["nft"])
+
+
+@cache
+def shell() -> dict[str, Any]:
+    return load("shell")
