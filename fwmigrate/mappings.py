@@ -57,6 +57,7 @@ class ExtensionSpec:
     nft: str | None
     flag_index: dict[str, OptionSpec]    # every spelling → its option
     order: dict[str, int]                # option name → canonical position
+    by_name: dict[str, OptionSpec]       # option name → its (first, non-alias) spec
 
 
 def _option_spec(raw: dict[str, Any]) -> OptionSpec:
@@ -79,8 +80,11 @@ def _option_spec(raw: dict[str, Any]) -> OptionSpec:
 def _extension(name: str, raw: dict[str, Any], kind: str) -> ExtensionSpec:
     options = tuple(_option_spec(o) for o in raw.get("options", ()))
     order: dict[str, int] = {}
+    by_name: dict[str, OptionSpec] = {}
     for opt in options:
         order.setdefault(opt.name, len(order))
+        if opt.const is None:
+            by_name.setdefault(opt.name, opt)
     return ExtensionSpec(
         name=name,
         kind=kind,
@@ -94,6 +98,7 @@ def _extension(name: str, raw: dict[str, Any], kind: str) -> ExtensionSpec:
         nft=raw.get("nft"),
         flag_index={flag: opt for opt in options for flag in opt.flags},
         order=order,
+        by_name=by_name,
     )
 
 

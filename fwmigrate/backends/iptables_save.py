@@ -102,7 +102,7 @@ def value_text(opt: Option, kind: str) -> str | None:
 def _options(spec: mappings.ExtensionSpec, options: tuple[Option, ...]) -> list[str]:
     out: list[str] = []
     for opt in options:
-        ospec = next(o for o in spec.options if o.name == opt.name)
+        ospec = spec.by_name[opt.name]
         if ospec.omit is not None and value_text(opt, ospec.value) == ospec.omit:
             continue
         if opt.negated:
@@ -110,10 +110,6 @@ def _options(spec: mappings.ExtensionSpec, options: tuple[Option, ...]) -> list[
         if ospec.value == "flag" and len(ospec.flags) > 1:
             out.append(f"--{opt.value}")
             continue
-        if ospec.const is not None:
-            # --syn is saved in its long form
-            real = next((o for o in spec.options if o.name == opt.name and o.const is None), ospec)
-            ospec = real
         out.append(_save_flag(ospec))
         text = value_text(opt, ospec.value)
         if text is not None:

@@ -59,6 +59,8 @@ class _Translator:
     def __init__(self, options: NftOptions):
         self.options = options
         self.result = Translation(NftRuleset(()))
+        # (match, family, protocol) → statements: rules repeat the same matches many times
+        self.match_cache: dict[tuple, list[Statement]] = {}
 
     # --- tables -----------------------------------------------------------------------------
 
@@ -157,7 +159,14 @@ class _Translator:
             if match.module == "comment":
                 comments.append(match.options[0].value)
                 continue
-            out += self._match(rule, index, match, ctx)
+            if match.module == "recent":      # depends on the list's plan, not only on itself
+                out += self._match(rule, index, match, ctx)
+                continue
+            key = (match, ctx.family, ctx.proto)
+            cached = self.match_cache.get(key)
+            if cached is None:
+                cached = self.match_cache[key] = self._match(rule, index, match, ctx)
+            out += cached
         if self.options.counters:
             c = rule.counters
             out.append(Counter(c.packets, c.bytes) if c else Counter())
@@ -210,7 +219,7 @@ class _Translator:
         out: list[Statement] = []
         handled: set[str] = set()
         for opt in match.options:
-            ospec = next(o for o in spec.options if o.name == opt.name)
+            ospec = spec.by_name[opt.name]
             if ospec.nft is None:
                 raise Untranslatable(f"-m {match.module} {ospec.flags[0]} has no exact nft "
                                      "equivalent", _REFUSAL_HINTS.get((match.module, opt.name)))

@@ -18,7 +18,7 @@ from .. import mappings
 from ..errors import OptionError, did_you_mean
 from ..ir import (Counters, Family, Jump, Match, Negatable, Option, Rule, SourceLocation,
                   TargetExtension, Verdict)
-from .values import c_uint, parse_value, protocol_number
+from .values import address_list, c_uint, parse_value, protocol_number
 
 VERDICTS = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE"})
 
@@ -124,9 +124,8 @@ class _Parser:
         self.loc = loc
         self.negate_next: int | None = None   # index of a pending `!`
         self.seen: dict[str, int] = {}
-        self.sources: tuple | None = None
-        self.destinations: tuple | None = None
-        self.src_neg = self.dst_neg = False
+        self.addresses: dict[str, tuple[int, bool]] = {}   # source/destination → (word, !)
+        self.rewritten = False            # words were split (--opt=value, -nvL)
         self.iface_in: Negatable | None = None
         self.iface_out: Negatable | None = None
         self.proto: Negatable | None = None
@@ -187,6 +186,7 @@ class _Parser:
                 words[i:i + 1] = [flag, value]
                 n += 1
                 word = flag
+                self.rewritten = True
             if word in _COMMANDS:
                 i = self._command(_COMMANDS[word], word, i)
                 continue
@@ -207,6 +207,7 @@ class _Parser:
                 if all(e in _COMMANDS or e in _PARAMS for e in expanded):
                     words[i:i + 1] = expanded
                     n = len(words)
+                    self.rewritten = True
                     continue
             if word.startswith("-") and len(word) > 1:
                 i = self._extension_option(word, i)
@@ -315,18 +316,9 @@ class _Parser:
             else:
                 self.proto = Negatable(number, negated)
         elif name in ("source", "destination"):
+            # parsed in _expand: the rest of the rule does not depend on the address
             self._once(name, "-s" if name == "source" else "-d", i)
-            try:
-                addrs = parse_value("address_list", (value,), self.family, None)
-            except OptionError as exc:
-                raise OptionError(exc.message, i + 1, exc.hint, exc.offset) from None
-            if len(addrs) > 1 and negated:
-                raise OptionError("! not allowed with multiple source or destination IP "
-                                  "addresses", i)
-            if name == "source":
-                self.sources, self.src_neg = addrs, negated
-            else:
-                self.destinations, self.dst_neg = addrs, negated
+            self.addresses[name] = (i + 1, negated)
         elif name in ("in-interface", "out-interface"):
             self._once(name, "-i" if name == "in-interface" else "-o", i)
             _check_interface(value, i + 1)
@@ -413,7 +405,7 @@ class _Parser:
         if negated and not opt.negatable:
             raise OptionError(f'option "{flag}" cannot be inverted', i)
         for other in ext.options.values():
-            other_spec = _spec_by_name(ext.spec, other.name)
+            other_spec = ext.spec.by_name[other.name]
             if opt.group is not None and other_spec.group == opt.group and (
                     other.name != opt.name or opt.value == "flag"):
                 first, second = sorted([flag, "--" + _given_flag(ext.spec, other)],
@@ -448,7 +440,13 @@ class _Parser:
         elif opt.value in ("comment", "log_prefix") and value != args[0]:
             self.cmd.warnings.append((i + 1, f"{flag} is longer than iptables keeps; "
                                              f"cut to `{value}' as iptables does"))
-        ext.options[opt.name] = Option(opt.name, value, negated)
+        key = (opt.name, value, negated)
+        option = _OPTIONS.get(key)
+        if option is None:
+            if len(_OPTIONS) > _CACHE_LIMIT:
+                _OPTIONS.clear()
+            option = _OPTIONS[key] = Option(opt.name, value, negated)
+        ext.options[opt.name] = option
         return nxt
 
     # --- assembling the rule ----------------------------------------------------------------
@@ -485,24 +483,15 @@ class _Parser:
         if target is None and self.target_name is not None:
             target = self._plain_target()
         self._check_target(target)
-        sources = self.sources or (None,)
-        dests = self.destinations or (None,)
-        if cmd.action == "replace" and (len(sources) > 1 or len(dests) > 1):
-            raise OptionError("Replacement rule does not specify a unique address",
-                              self.seen.get("source", self.seen.get("destination")))
-        rules = []
-        common = dict(in_interface=self.iface_in, out_interface=self.iface_out,
-                      protocol=self.proto, fragment=self.fragment, matches=tuple(matches),
-                      target=target, counters=self.counters, loc=self.loc)
-        for s in sources:
-            for d in dests:
-                rules.append(Rule(
-                    source=None if s is None or (s.is_any and not self.src_neg)
-                    else Negatable(s, self.src_neg),
-                    destination=None if d is None or (d.is_any and not self.dst_neg)
-                    else Negatable(d, self.dst_neg),
-                    **common))
-        cmd.rules = tuple(rules)
+        if cmd.action == "replace":
+            for name in self.addresses:
+                index = self.addresses[name][0]
+                if "," in self.words[index]:
+                    raise OptionError("Replacement rule does not specify a unique address",
+                                      index - 1)
+        cmd.rules = (Rule(in_interface=self.iface_in, out_interface=self.iface_out,
+                          protocol=self.proto, fragment=self.fragment, matches=tuple(matches),
+                          target=target, counters=self.counters),)
         return cmd
 
     def _plain_target(self):
@@ -525,22 +514,16 @@ class _Parser:
 
     def _build(self, ext: _Loaded) -> Match | TargetExtension:
         spec = ext.spec
-        opts = ext.options
-        for opt in spec.options:
-            if opt.name in opts:
-                continue
-            if opt.required and not any(o.name == opt.name for o in spec.options
-                                        if o.name in opts):
-                raise OptionError(_missing(spec, opt), ext.index)
-            if opt.default is not None and not _group_given(spec, opt, opts):
-                value = (opt.default if opt.value == "flag" else
-                         parse_value(opt.value, (opt.default,), self.family, None))
-                opts[opt.name] = Option(opt.name, value, False)
-        ordered = tuple(sorted(opts.values(), key=lambda o: spec.order[o.name]))
-        if spec.kind == "target":
-            return TargetExtension(spec.name, ordered)
-        self._check_match(spec, ext, ordered)
-        return Match(spec.name, ordered)
+        key = (spec, self.family, tuple(ext.options.values()))
+        built = _BUILT.get(key)
+        if built is None:
+            built = _assemble(spec, ext.options, self.family, ext.index)
+            if len(_BUILT) > _CACHE_LIMIT:
+                _BUILT.clear()
+            _BUILT[key] = built
+        if spec.kind == "match":
+            self._check_match(spec, ext, built.options)
+        return built
 
     def _check_match(self, spec, ext: _Loaded, options: tuple[Option, ...]) -> None:
         if spec.protocols:
@@ -553,8 +536,6 @@ class _Parser:
                         ext.index)
                 raise OptionError(f"{spec.name} match requires '-p {spec.protocols[0]}'",
                                   ext.index, hint=f"add -p {spec.protocols[0]} before -m {spec.name}")
-        if spec.name == "recent":
-            _check_recent(options, ext.index)
 
     def _check_target(self, target) -> None:
         if not isinstance(target, TargetExtension):
@@ -578,6 +559,34 @@ class _Parser:
                 raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", idx)
 
 
+# Built matches and targets by (spec, family, options): big dumps repeat the same ones, and
+# sharing one object per distinct match also keeps the IR small.
+_BUILT: dict[tuple, Match | TargetExtension] = {}
+_OPTIONS: dict[tuple, Option] = {}
+_CACHE_LIMIT = 1 << 17
+
+
+def _assemble(spec: mappings.ExtensionSpec, given: dict[str, Option], family: Family,
+              index: int) -> Match | TargetExtension:
+    """Fill in defaults, check required options, put options in canonical order."""
+    opts = dict(given)
+    for opt in spec.options:
+        if opt.name in opts:
+            continue
+        if opt.required:
+            raise OptionError(_missing(spec, opt), index)
+        if opt.default is not None and not _group_given(spec, opt, opts):
+            value = (opt.default if opt.value == "flag" else
+                     parse_value(opt.value, (opt.default,), family, None))
+            opts[opt.name] = Option(opt.name, value, False)
+    ordered = tuple(sorted(opts.values(), key=lambda o: spec.order[o.name]))
+    if spec.kind == "target":
+        return TargetExtension(spec.name, ordered)
+    if spec.name == "recent":
+        _check_recent(ordered, index)
+    return Match(spec.name, ordered)
+
+
 def _short(action: str) -> str:
     for flag, name in _COMMANDS.items():
         if name == action and len(flag) == 2:
@@ -585,18 +594,11 @@ def _short(action: str) -> str:
     return action
 
 
-def _spec_by_name(spec, name: str):
-    for opt in spec.options:
-        if opt.name == name:
-            return opt
-    return None
-
-
 def _given_flag(spec, option: Option) -> str:
     """The flag an option was given with, as far as the IR still knows it."""
     if isinstance(option.value, str) and "--" + option.value in spec.flag_index:
         return option.value
-    return _spec_by_name(spec, option.name).flags[0].lstrip("-")
+    return spec.by_name[option.name].flags[0].lstrip("-")
 
 
 def _flag_position(spec, flag: str) -> int:
@@ -646,6 +648,12 @@ def _proto_name(proto: Negatable | None) -> str | None:
     return "udp" if proto.value == 17 else "tcp"
 
 
+_ADDRESS_FLAGS = ("-s", "-d")
+# parsed commands by their words with the -s/-d values blanked out: big dumps repeat the same
+# rule shape with different addresses, and only the addresses need parsing again
+_TEMPLATES: dict[tuple, tuple[Command, tuple]] = {}
+
+
 def parse_command(words: Sequence[str], family: Family, *, table: str | None = None,
                   loc: SourceLocation | None = None, restore: bool = False) -> Command:
     """Parse the arguments of one iptables invocation (without the program name).
@@ -653,4 +661,57 @@ def parse_command(words: Sequence[str], family: Family, *, table: str | None = N
     `table` is the table a save file's section selects (then -t is refused, as in
     iptables-restore). Raises OptionError whose `index` is the offending word.
     """
-    return _Parser(words, family, table, loc, restore).parse()
+    words = list(words)
+    shape = list(words)
+    blanked = []
+    for flag in _ADDRESS_FLAGS:
+        if flag in shape:
+            k = shape.index(flag) + 1
+            if k < len(shape):
+                shape[k] = None
+                blanked.append(k)
+    key = (family, table, restore, tuple(shape))
+    cached = _TEMPLATES.get(key)
+    if cached is None:
+        parser = _Parser(words, family, table, loc, restore)
+        template = parser.parse()
+        src = parser.addresses.get("source")
+        dst = parser.addresses.get("destination")
+        cached = (template, src, dst)
+        # reuse only when exactly the blanked words were addresses (not, say, a comment "-s")
+        if not parser.rewritten and sorted(a[0] for a in (src, dst) if a) == sorted(blanked):
+            if len(_TEMPLATES) > _CACHE_LIMIT:
+                _TEMPLATES.clear()
+            _TEMPLATES[key] = cached
+        words = parser.words
+    return _expand(*cached, words, family, loc)
+
+
+def _address_selectors(spec: tuple[int, bool] | None, words: list[str], family: Family) -> tuple:
+    if spec is None:
+        return (None,)
+    index, negated = spec
+    try:
+        addrs = address_list(words[index], family)
+    except OptionError as exc:
+        raise OptionError(exc.message, index, exc.hint, exc.offset) from None
+    if len(addrs) > 1 and negated:
+        raise OptionError("! not allowed with multiple source or destination IP addresses",
+                          index - 2)
+    return tuple(None if a.is_any and not negated else Negatable(a, negated) for a in addrs)
+
+
+def _expand(template: Command, src: tuple[int, bool] | None, dst: tuple[int, bool] | None,
+            words: list[str], family: Family, loc: SourceLocation | None) -> Command:
+    """The command with its own addresses and location: one rule per address combination."""
+    rules = template.rules
+    if rules:
+        b = rules[0]
+        rules = tuple(Rule(s, d, b.in_interface, b.out_interface, b.protocol, b.fragment,
+                           b.matches, b.target, b.counters, loc)
+                      for s in _address_selectors(src, words, family)
+                      for d in _address_selectors(dst, words, family))
+    return Command(template.action, family, template.table, template.chain, template.rulenum,
+                   rules, template.policy, template.new_name, template.chain_index,
+                   template.rulenum_index, template.target_index, template.policy_index,
+                   list(template.warnings) if template.warnings else [])

@@ -8,6 +8,7 @@ and a grammar applied afresh to every one of them would dominate the run time.
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from typing import Callable
 
@@ -43,9 +44,16 @@ _MASKED = (_UINT("value") + pp.Opt(pp.Suppress("/") + _UINT("mask"))).set_name("
 _NAT_PORTS = (_UINT("first") + pp.Opt(pp.Suppress("-") + _UINT("last"))).set_name("port[-port]")
 
 
+_WHOLE: dict[int, pp.ParserElement] = {}
+
+
 def _run(grammar: pp.ParserElement, text: str) -> pp.ParseResults:
+    whole = _WHOLE.get(id(grammar))
+    if whole is None:
+        # parse_all=True would build `Empty() + StringEnd()` on every call
+        whole = _WHOLE[id(grammar)] = (grammar + pp.StringEnd()).set_name(grammar.name)
     try:
-        return grammar.parse_string(text, parse_all=True)
+        return whole.parse_string(text)
     except pp.ParseBaseException as exc:
         raise OptionError(f"expected {grammar.name} in `{text}'", offset=exc.loc) from None
 
@@ -84,6 +92,12 @@ def _port(text: str, proto: str | None) -> int:
 
 def parse_port_range(args, family, proto) -> PortRange:
     text = args[0]
+    fast = _FAST_PORTS.match(text)
+    if fast is not None:
+        first = int(fast.group(1))
+        last = first if fast.group(2) is None else int(fast.group(2))
+        if first <= last <= 0xFFFF:
+            return PortRange(first, last)
     res = _run(_PORT_RANGE, text)
     first = _port(res["first"], proto) if res["first"] else 0
     if "colon" not in res:
@@ -157,10 +171,14 @@ def _mask(text: str | None, family: str):
 
 
 def address(text: str, family: str) -> Address:
-    grammar = _ADDRESS[family]
+    fast = _FAST_IPV4.match(text) if family == "ip" else None
+    if fast is not None:
+        result = _fast_ipv4(fast)
+        if result is not None:
+            return result
     try:
-        res = grammar.parse_string(text, parse_all=True)
-    except pp.ParseBaseException:
+        res = _run(_ADDRESS[family], text)
+    except OptionError:
         # a name, or garbage: iptables would try DNS; say what we do instead
         head = text.split("/", 1)[0]
         _ip(head, family)
@@ -175,9 +193,35 @@ def parse_address(args, family, proto) -> Address:
     return address(args[0], family)
 
 
-def parse_address_list(args, family, proto) -> tuple[Address, ...]:
+# Fast paths for the shapes that fill large dumps (a dotted quad with a prefix length, a plain
+# port or port range). They must agree with the grammars above; tests/test_values.py checks
+# that on generated input.
+_FAST_IPV4 = re.compile(r"(0|[1-9]\d?\d?)\.(0|[1-9]\d?\d?)\.(0|[1-9]\d?\d?)\.(0|[1-9]\d?\d?)"
+                        r"(?:/(\d\d?))?\Z")
+_FAST_PORTS = re.compile(r"([1-9]\d{0,4}|0)(?::([1-9]\d{0,4}|0))?\Z")
+_IPV4_MASK_INTS = [(0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33)]
+_IPV4_MASKS = [ipaddress.IPv4Address(m) for m in _IPV4_MASK_INTS]
+
+
+def _fast_ipv4(m: re.Match) -> Address | None:
+    a, b, c, d, plen = m.groups()
+    bits = 32 if plen is None else int(plen)
+    a, b, c, d = int(a), int(b), int(c), int(d)
+    if a > 255 or b > 255 or c > 255 or d > 255 or bits > 32:
+        return None                  # let the grammar say what is wrong
+    value = (a << 24 | b << 16 | c << 8 | d) & _IPV4_MASK_INTS[bits]
+    return Address(ipaddress.IPv4Address(value), _IPV4_MASKS[bits])
+
+
+def address_list(text: str, family: str) -> tuple[Address, ...]:
     """-s/-d: a comma-separated list expands to one rule per address, as iptables does."""
-    return tuple(address(part, family) for part in args[0].split(","))
+    if "," not in text:
+        return (address(text, family),)
+    return tuple(address(part, family) for part in text.split(","))
+
+
+def parse_address_list(args, family, proto) -> tuple[Address, ...]:
+    return address_list(args[0], family)
 
 
 def parse_mask(args, family, proto):
