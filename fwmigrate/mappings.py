@@ -37,6 +37,7 @@ class OptionSpec:
     const: tuple[str, ...] | None
     default: str | None
     omit: str | None
+    neutral: str | None
     group: str | None
     required: bool
     nft: str | None
@@ -71,6 +72,7 @@ def _option_spec(raw: dict[str, Any]) -> OptionSpec:
         const=tuple(raw["const"]) if "const" in raw else None,
         default=raw.get("default"),
         omit=raw.get("omit"),
+        neutral=raw.get("neutral"),
         group=raw.get("group"),
         required=raw.get("required", False),
         nft=raw.get("nft"),

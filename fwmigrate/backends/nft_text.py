@@ -66,7 +66,7 @@ def _compare(s: Compare) -> str:
     left = _expr(s.left)
     if isinstance(s.left, TcpOption):
         return f"{left} {_expr(s.right)}"
-    if isinstance(s.left, BitAnd):
+    if isinstance(s.left, BitAnd) and not isinstance(s.right, SetRef):
         right = "|".join(s.right.names) if isinstance(s.right, FlagList) else _expr(s.right)
         return f"{left} {s.op} {right}"
     if isinstance(s.right, FlagList):

@@ -202,20 +202,24 @@ class _Translator:
         return out
 
     def _protocol_implied(self, rule: Rule) -> bool:
+        """Does a later match test the protocol before anything with a side effect runs?"""
         if rule.protocol.negated:
             return False
         for match in rule.matches:
             if match.module in SIDE_EFFECT_MODULES:
                 return False
-            if match.module in _IMPLYING and match.options:
-                icmp = match.option("icmp-type") or match.option("icmpv6-type")
-                return not (icmp is not None and icmp.value.type is None)
+            if match.module in _IMPLYING:
+                return True
         return False
 
     # --- matches ----------------------------------------------------------------------------
 
     def _match(self, rule: Rule, index: int, match: Match, ctx: _Ctx) -> list[Statement]:
         spec = mappings.match_specs()[match.module]
+        if spec.protocols and not match.options:
+            # `-p tcp -m tcp` alone still needs a readable first-fragment header, as in xt
+            return [Compare(Payload(match.module, "dport"), "==",
+                            Range(Symbol("0"), Symbol("65535")))]
         out: list[Statement] = []
         handled: set[str] = set()
         for opt in match.options:
@@ -332,6 +336,17 @@ def _h_ct_state(self, rule, index, match, opt, ctx) -> list[Statement]:
     return [Compare(Ct("state"), _op(opt.negated), _flags(states, _CT_STATE_ORDER))]
 
 
+def _h_ct_port(self, rule, index, match, opt, ctx) -> list[Statement]:
+    if match.option("ctproto") is None or match.option("ctproto").negated:
+        raise Untranslatable(f"--{opt.name} without --ctproto: nft reads a conntrack port only "
+                             "once it knows the protocol", "add --ctproto tcp (or udp, …)")
+    direction, key = {"ctorigsrcport": ("original", "proto-src"),
+                      "ctorigdstport": ("original", "proto-dst"),
+                      "ctreplsrcport": ("reply", "proto-src"),
+                      "ctrepldstport": ("reply", "proto-dst")}[opt.name]
+    return [Compare(Ct(key, direction), _op(opt.negated), _port(opt.value))]
+
+
 def _h_ct_status(self, rule, index, match, opt, ctx) -> list[Statement]:
     if not opt.value:
         raise Untranslatable("--ctstatus NONE has no nft equivalent")
@@ -357,12 +372,10 @@ def _h_tcp_option(self, rule, index, match, opt, ctx) -> list[Statement]:
 def _h_icmp_type(self, rule, index, match, opt, ctx) -> list[Statement]:
     value: IcmpType = opt.value
     proto = "icmp" if match.module == "icmp" else "icmpv6"
-    if value.type is None:            # `any`
+    if value.type is None:            # `any`: any type, but like xt only with a readable header
         if opt.negated:
             raise Untranslatable("! --icmp-type any never matches")
-        number = 1 if proto == "icmp" else 58
-        left = Payload("ip", "protocol") if ctx.family == "ip" else Meta("l4proto")
-        return [Compare(left, "==", _protocol(number))]
+        return [Compare(Payload(proto, "type"), "==", Range(Symbol("0"), Symbol("255")))]
     family = "ip" if proto == "icmp" else "ip6"
     type_sym = Symbol(mappings.icmp_nft_types(family).get(value.type, str(value.type)))
     if value.code_min == 0 and value.code_max == 0xFF:
@@ -391,7 +404,7 @@ def _h_comment(self, rule, index, match, opt, ctx) -> list[Statement]:
 
 
 _HANDLERS = {
-    "ct_state": _h_ct_state, "ct_status": _h_ct_status, "tcp_flags": _h_tcp_flags,
+    "ct_state": _h_ct_state, "ct_status": _h_ct_status, "ct_port": _h_ct_port, "tcp_flags": _h_tcp_flags,
     "tcp_option": _h_tcp_option, "icmp_type": _h_icmp_type, "limit": _h_limit,
     "recent": _h_recent, "comment": _h_comment,
 }

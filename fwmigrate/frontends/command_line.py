@@ -291,6 +291,9 @@ class _Parser:
             self.fragment = Negatable(True, negated)
             return i + 1
         value = self._take(i + 1, flag)
+        if value == "!" and name in _NEGATABLE:
+            raise OptionError(_intrapositioned(flag), i + 1,
+                              hint=f"write the negation before the option: ! {flag} …")
         if name == "table":
             if self.restore:
                 raise OptionError("The -t option (seen in line) cannot be used in "
@@ -348,6 +351,9 @@ class _Parser:
         self.goto = goto
         self.cmd.target_index = i
         spec = mappings.target_specs().get(name)
+        if spec is None and name in mappings.load("extensions")["targets"]:
+            raise OptionError(f"-j {name} is not supported by fwmigrate yet", i,
+                              hint="see the README for the supported targets")
         if spec is not None and spec.options:
             if goto:
                 raise OptionError(f"goto '{name}' is not a chain", i)
@@ -440,6 +446,10 @@ class _Parser:
         elif opt.value in ("comment", "log_prefix") and value != args[0]:
             self.cmd.warnings.append((i + 1, f"{flag} is longer than iptables keeps; "
                                              f"cut to `{value}' as iptables does"))
+        if opt.neutral is not None and not negated and value == parse_value(
+                opt.value, (opt.neutral,), self.family, proto_name):
+            ext.options.pop(opt.name, None)      # e.g. --dport 0:65535 tests nothing
+            return nxt
         key = (opt.name, value, negated)
         option = _OPTIONS.get(key)
         if option is None:
@@ -504,12 +514,8 @@ class _Parser:
                 raise OptionError('The "nat" table is not intended for filtering, the use of '
                                   'DROP is therefore inhibited.', self.cmd.target_index)
             return Verdict(name)
-        spec = mappings.target_specs().get(name)
-        if spec is not None:
+        if name in mappings.target_specs():
             return TargetExtension(name, ())
-        if name in mappings.load("extensions")["targets"]:
-            raise OptionError(f"-j {name} is not supported by fwmigrate yet",
-                              self.cmd.target_index, hint="see the README for the supported targets")
         return Jump(name, self.goto)
 
     def _build(self, ext: _Loaded) -> Match | TargetExtension:

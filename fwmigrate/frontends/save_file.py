@@ -27,7 +27,7 @@ _PLAIN_PATTERN = r'[^\s"]+'
 _QUOTED_WORD = pp.Regex(_QUOTED_PATTERN).set_name("quoted word")
 _PLAIN_WORD = pp.Regex(_PLAIN_PATTERN).set_name("word")
 _UNTERMINATED = pp.Regex(r'[^\s"]*"(?:[^"\\]|\\.)*$').set_name("unterminated quote")
-_WORD = _QUOTED_WORD | _PLAIN_WORD | _UNTERMINATED
+_WORD = (_QUOTED_WORD | _PLAIN_WORD | _UNTERMINATED).parse_with_tabs()
 
 
 def _unquote(token: str) -> str:

@@ -51,7 +51,8 @@ def _run(grammar: pp.ParserElement, text: str) -> pp.ParseResults:
     whole = _WHOLE.get(id(grammar))
     if whole is None:
         # parse_all=True would build `Empty() + StringEnd()` on every call
-        whole = _WHOLE[id(grammar)] = (grammar + pp.StringEnd()).set_name(grammar.name)
+        whole = _WHOLE[id(grammar)] = (grammar + pp.StringEnd()).set_name(
+            grammar.name).parse_with_tabs()
     try:
         return whole.parse_string(text)
     except pp.ParseBaseException as exc:

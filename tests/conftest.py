@@ -1,0 +1,28 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from netns import kernel_available, namespace  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+
+
+@pytest.fixture
+def netns():
+    reason = kernel_available()
+    if reason:
+        if os.environ.get("FWMIGRATE_REQUIRE_KERNEL"):
+            pytest.fail(f"kernel tests required (FWMIGRATE_REQUIRE_KERNEL) but {reason}")
+        pytest.skip(reason)
+    with namespace() as ns:
+        yield ns
+
+
+@pytest.fixture(scope="session")
+def samples_dir():
+    return SAMPLES

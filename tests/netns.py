@@ -1,0 +1,48 @@
+"""Scratch network namespaces for tests that load rules into the real kernel.
+
+Every namespace is created by the test that uses it and deleted afterwards, even when the test
+fails; nothing here touches the root namespace's ruleset, addresses or routes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from contextlib import contextmanager
+
+
+def kernel_available() -> str | None:
+    """None when namespaces can be used here, else the reason they cannot."""
+    if os.geteuid() != 0:
+        return "needs root to create network namespaces"
+    for tool in ("ip", "nft"):
+        if shutil.which(tool) is None:
+            return f"`{tool}` is not installed"
+    return None
+
+
+def run(cmd: list[str], *, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, input=input, text=True, capture_output=True, check=check)
+
+
+class Namespace:
+    def __init__(self, name: str):
+        self.name = name
+
+    def run(self, *cmd: str, input: str | None = None, check: bool = True):
+        return run(["ip", "netns", "exec", self.name, *cmd], input=input, check=check)
+
+    def nft(self, *args: str, input: str | None = None, check: bool = True):
+        return self.run("nft", *args, input=input, check=check)
+
+
+@contextmanager
+def namespace(prefix: str = "fwm-test"):
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    run(["ip", "netns", "add", name])
+    try:
+        yield Namespace(name)
+    finally:
+        run(["ip", "netns", "del", name], check=False)

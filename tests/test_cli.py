@@ -1,0 +1,127 @@
+"""The command line: help with examples everywhere, exit codes, no tracebacks, - for stdio."""
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from fwmigrate import __version__
+from fwmigrate.cli import main
+
+from conftest import SAMPLES
+
+
+@pytest.fixture
+def runner():
+    return CliRunner(mix_stderr=False) if "mix_stderr" in CliRunner.__init__.__code__.co_varnames \
+        else CliRunner()
+
+
+@pytest.mark.parametrize("command", [[], ["convert"], ["translate"], ["restore-translate"]])
+def test_every_command_has_help_with_examples(runner, command):
+    result = runner.invoke(main, command + ["--help"])
+    assert result.exit_code == 0
+    assert "Examples:" in result.output
+
+
+def test_version(runner):
+    result = runner.invoke(main, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_convert_to_stdout_and_file(runner, tmp_path):
+    result = runner.invoke(main, ["convert", str(SAMPLES / "tutorial.sh"), "--to", "nft"])
+    assert result.exit_code == 0, result.output
+    assert "set KNOCK1 {" in result.stdout
+    out = tmp_path / "fw.nft"
+    result = runner.invoke(main, ["convert", str(SAMPLES / "tutorial.save"), "-o", str(out)])
+    assert result.exit_code == 0
+    assert out.read_text().startswith("#!/usr/sbin/nft -f")
+
+
+def test_convert_reads_stdin(runner):
+    result = runner.invoke(main, ["convert", "-", "--to", "iptables-restore"],
+                           input="iptables -A INPUT -p tcp --dport 22 -j ACCEPT\n")
+    assert result.exit_code == 0
+    assert "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT" in result.stdout
+
+
+def test_errors_exit_nonzero_without_traceback_and_write_nothing(tmp_path):
+    bad = tmp_path / "bad.sh"
+    bad.write_text("iptables -A INPUT -p tcp --dprot 22 -j ACCEPT\n")
+    out = tmp_path / "out.nft"
+    proc = subprocess.run([sys.executable, "-m", "fwmigrate", "convert", str(bad), "-o", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert f"{bad}:1:26: error: unknown option \"--dprot\"" in proc.stderr
+    assert "nothing was written" in proc.stderr
+    assert not out.exists()
+
+
+def test_missing_input_is_a_clear_error(runner):
+    result = runner.invoke(main, ["convert", "/nonexistent/fw.sh"])
+    assert result.exit_code == 1
+    assert "cannot read /nonexistent/fw.sh" in result.output + (result.stderr or "")
+
+
+def test_allow_partial_comments_out_and_reports(runner):
+    script = "iptables -A INPUT -p tcp -m multiport --ports 22,80 -j DROP\niptables -A INPUT -j ACCEPT\n"
+    result = runner.invoke(main, ["convert", "-"], input=script)
+    assert result.exit_code == 1
+    result = runner.invoke(main, ["convert", "-", "--allow-partial"], input=script)
+    assert result.exit_code == 0
+    assert "# NOT TRANSLATED" in result.stdout
+    assert "NOT translated (--allow-partial)" in result.stderr
+    assert "\t\taccept\n" in result.stdout
+
+
+def test_approximate_reports_each_approximation(runner):
+    script = ("iptables -A INPUT -p tcp --dport 22 -m recent --name SSH --set\n"
+              "iptables -A INPUT -p tcp --dport 22 -m recent --name SSH --update --seconds 60 "
+              "--hitcount 4 -j DROP\n")
+    assert runner.invoke(main, ["convert", "-"], input=script).exit_code == 1
+    result = runner.invoke(main, ["convert", "-", "--approximate"], input=script)
+    assert result.exit_code == 0
+    assert "approximated: recent list SSH: --hitcount 4 --seconds 60" in result.stderr
+    assert "# APPROXIMATED: <stdin>:2:1:" in result.stdout
+
+
+def test_flush_ruleset_and_table_name(runner):
+    result = runner.invoke(main, ["convert", str(SAMPLES / "tutorial.sh"), "--flush-ruleset",
+                                  "--table", "fw"])
+    assert "flush ruleset" in result.stdout and "table ip fw {" in result.stdout
+    assert "delete table" not in result.stdout
+    result = runner.invoke(main, ["convert", str(SAMPLES / "tutorial.sh"), "--table", "log"])
+    assert result.exit_code == 1
+
+
+def test_translate_dropin(runner):
+    result = runner.invoke(main, ["translate", "-A", "INPUT", "-p", "tcp", "--dport", "22",
+                                  "-j", "ACCEPT"])
+    assert result.stdout == "nft 'add rule ip filter INPUT tcp dport 22 counter accept'\n"
+    result = runner.invoke(main, ["translate", "-6", "-A", "INPUT", "-s", "2001:db8::/32",
+                                  "-j", "DROP"])
+    assert result.stdout == "nft 'add rule ip6 filter INPUT ip6 saddr 2001:db8::/32 counter drop'\n"
+    result = runner.invoke(main, ["translate", "-t", "nat", "-A", "POSTROUTING", "-o", "eth0",
+                                  "-j", "MASQUERADE"])
+    assert result.stdout == "nft 'add rule ip nat POSTROUTING oifname \"eth0\" counter masquerade'\n"
+    result = runner.invoke(main, ["translate", "-A", "INPUT", "-m", "comment", "--comment",
+                                  "it's", "-j", "ACCEPT"])
+    assert result.stdout == "nft 'add rule ip filter INPUT counter accept comment \"it'\"'\"'s\"'\n"
+
+
+def test_translate_refuses_what_needs_the_live_ruleset(runner):
+    result = runner.invoke(main, ["translate", "-D", "INPUT", "3"])
+    assert result.exit_code == 1
+    assert "handle" in (result.stderr or result.output)
+
+
+def test_restore_translate_dropin(runner):
+    result = runner.invoke(main, ["restore-translate", "-f", str(SAMPLES / "tutorial.save")])
+    assert result.exit_code == 0
+    assert "add chain ip filter INPUT { type filter hook input priority 0; policy drop; }" \
+        in result.stdout
+    assert "add set ip filter KNOCK1 { type ipv4_addr; size 65535; flags dynamic; }" \
+        in result.stdout

@@ -1,0 +1,115 @@
+"""Every error names file:line:col, shows the line with a caret, and is collected with the rest."""
+
+import pytest
+
+from fwmigrate.convert import ConvertOptions, convert
+from fwmigrate.errors import FwmigrateError
+
+
+def errors(text, name="fw.sh", **options):
+    with pytest.raises(FwmigrateError) as info:
+        convert(text, name, ConvertOptions(**options))
+    return [(str(d.loc), d.message) for d in info.value.diagnostics]
+
+
+SCRIPT_CASES = [
+    # (script, expected location, expected message fragment)
+    ("iptables -A INPUT -p tcp --dprot 22 -j ACCEPT\n", "fw.sh:1:26", 'unknown option "--dprot"'),
+    ("iptables -A INPUT -p tcp --dport 99999 -j ACCEPT\n", "fw.sh:1:34",
+     "invalid port/service `99999'"),
+    ("\n\niptables -A NOPE -j ACCEPT\n", "fw.sh:3:13", "No chain/target/match by that name."),
+    ("iptables -N A\niptables -I A 3 -j ACCEPT\n", "fw.sh:2:15", "Index of insertion too big."),
+    ("iptables -N A\niptables -D A 1\n", "fw.sh:2:15", "Index of deletion too big."),
+    ("iptables -N A\niptables -R A 1 -j DROP\n", "fw.sh:2:15", "Index of replacement too big."),
+    ("iptables -D INPUT -j DROP\n", "fw.sh:1:1", "Bad rule (does a matching rule exist"),
+    ("iptables -N A\niptables -A INPUT -j A\niptables -X A\n", "fw.sh:3:13", "Too many links."),
+    ("iptables -N A\niptables -A A -j DROP\niptables -X A\n", "fw.sh:3:13",
+     "Directory not empty."),
+    ("iptables -N A\niptables -N A\n", "fw.sh:2:13", "Chain already exists."),
+    ("iptables -N LOG\n", "fw.sh:1:13", "chain name may not clash with target name"),
+    ("iptables -P A DROP\n", "fw.sh:1:13", "Bad built-in chain name."),
+    ("iptables -P INPUT REJECT\n", "fw.sh:1:19", "Bad policy name."),
+    ("iptables -N A\niptables -N B\niptables -A A -j B\niptables -A B -j A\n"
+     "iptables -A INPUT -j A\n", "fw.sh:5:1", "Too many levels of symbolic links."),
+    ("iptables -A INPUT -m nosuch -j ACCEPT\n", "fw.sh:1:22", "Couldn't load match `nosuch'"),
+    ("iptables -A INPUT -m hashlimit --hashlimit 1/s -j ACCEPT\n", "fw.sh:1:22",
+     "-m hashlimit is not supported by fwmigrate yet"),
+    ("iptables -A INPUT -j TEE --gateway 1.2.3.4\n", "fw.sh:1:22",
+     "-j TEE is not supported by fwmigrate yet"),
+    ("  iptables -A INPUT \\\n     -p tcp --dport bad -j ACCEPT\n", "fw.sh:2:21",
+     "invalid port/service `bad'"),
+    ("if true; then iptables -F; fi\n", "fw.sh:1:1", "cannot evaluate an if statement"),
+    ("iptables -A INPUT -s $(cat /etc/allowed) -j ACCEPT\n", "fw.sh:1:22",
+     "command substitution"),
+    ("iptables -A INPUT -i $WAN -j ACCEPT\n", "fw.sh:1:22", "variable `WAN' is not set"),
+    ("iptables -A INPUT -s $1 -j ACCEPT\n", "fw.sh:1:22", "depends on how the script is run"),
+    ("frobnicate --now\n", "fw.sh:1:1", "unknown command `frobnicate'"),
+    ("iptables-restore < rules.v4\n", "fw.sh:1:1", "cannot follow without running it"),
+    ("echo 'unterminated\n", "fw.sh:1:6", "unterminated single-quoted string"),
+]
+
+
+@pytest.mark.parametrize("script,where,message", SCRIPT_CASES, ids=[c[2] for c in SCRIPT_CASES])
+def test_script_error_location(script, where, message):
+    found = errors(script)
+    assert any(loc == where and message in text for loc, text in found), found
+
+
+def test_all_errors_of_a_file_are_reported():
+    script = ("iptables -A INPUT -p tcp --dprot 22 -j ACCEPT\n"
+              "iptables -A INPUT -j NOPE\n"
+              "iptables -P INPUT MAYBE\n")
+    found = errors(script)
+    assert [loc for loc, _ in found] == ["fw.sh:1:26", "fw.sh:2:22", "fw.sh:3:19"]
+
+
+def test_error_shows_line_caret_and_hint():
+    with pytest.raises(FwmigrateError) as info:
+        convert("iptables -A INPUT -p tcp --dprot 22 -j ACCEPT\n", "fw.sh", ConvertOptions())
+    rendered = info.value.render()
+    assert rendered.splitlines() == [
+        'fw.sh:1:26: error: unknown option "--dprot"',
+        "    iptables -A INPUT -p tcp --dprot 22 -j ACCEPT",
+        "                             ^",
+        "  hint: did you mean --dport?",
+    ]
+
+
+SAVE = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+{rules}
+COMMIT
+"""
+
+SAVE_CASES = [
+    ("-A INPUT -p tcp --dprot 22 -j ACCEPT", "r.save:5:17", 'unknown option "--dprot"'),
+    ("-A INPUT -s 10.0.0.0/40 -j DROP", "r.save:5:13", "invalid mask `40'"),
+    ("-A NOPE -j DROP", "r.save:5:4", "No chain/target/match by that name."),
+    ("[1:2] -A INPUT -j NOPE", "r.save:5:19", "Couldn't load target `NOPE'"),
+    ('-A INPUT -m comment --comment "open -j ACCEPT', "r.save:5:31", "unterminated quoted string"),
+    ("-A INPUT -t nat -j ACCEPT", "r.save:5:10", "cannot be used in iptables-restore"),
+    (":BAD ACCEPT [0:0]", "r.save:5:6", "cannot have a policy"),
+]
+
+
+@pytest.mark.parametrize("line,where,message", SAVE_CASES, ids=[c[2] for c in SAVE_CASES])
+def test_save_error_location(line, where, message):
+    found = errors(SAVE.format(rules=line), "r.save")
+    assert any(loc == where and message in text for loc, text in found), found
+
+
+def test_save_structure_errors():
+    found = errors("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n", "r.save")
+    assert ("r.save:1:1", "table `filter' is never committed") in found
+    found = errors("-A INPUT -j ACCEPT\n*filter\nCOMMIT\n", "r.save", source_kind="save")
+    assert ("r.save:1:1", "rule or chain outside a table") in found
+    found = errors("*bogus\nCOMMIT\n", "r.save")
+    assert found[0][0] == "r.save:1:2" and "unknown table `bogus'" in found[0][1]
+
+
+def test_untranslatable_rule_is_named_not_dropped():
+    found = errors("iptables -A INPUT -p tcp -m multiport --ports 22,80 -j DROP\n")
+    assert found[0][0] == "fw.sh:1:1"
+    assert "cannot translate `-A INPUT -p tcp -m multiport --ports 22,80 -j DROP'" in found[0][1]

@@ -1,0 +1,184 @@
+"""Shell scripts are evaluated statically and in order, never executed."""
+
+import pytest
+
+from fwmigrate.backends.iptables_save import rule_line
+from fwmigrate.errors import Diagnostics
+from fwmigrate.frontends.shell_script import read_script
+
+
+def evaluate(script, **kw):
+    diags = Diagnostics()
+    ruleset = read_script(script, "fw.sh", diags, **kw)
+    return ruleset, diags
+
+
+def rules(script, family="ip", table="filter", **kw):
+    ruleset, diags = evaluate(script, **kw)
+    assert not diags.errors, [d.render() for d in diags.errors]
+    t = ruleset.table(family, table)
+    return [rule_line(c.name, r) for c in t.chains for r in c.rules] if t else []
+
+
+def test_variables_braces_defaults_and_binary_in_a_variable():
+    script = """
+IPT=/sbin/iptables
+WAN="eth0"
+$IPT -A INPUT -i ${WAN} -j ACCEPT
+${IPTABLES:-iptables} -A INPUT -i "$WAN" -p tcp --dport ${PORT:=22} -j ACCEPT
+/usr/sbin/iptables -A INPUT -p tcp --dport $PORT -j DROP
+sudo iptables -A INPUT -j RETURN
+"""
+    assert rules(script) == [
+        "-A INPUT -i eth0 -j ACCEPT",
+        "-A INPUT -i eth0 -p tcp -m tcp --dport 22 -j ACCEPT",
+        "-A INPUT -p tcp -m tcp --dport 22 -j DROP",
+        "-A INPUT -j RETURN",
+    ]
+
+
+def test_unquoted_expansion_splits_words_quoted_does_not():
+    script = 'IPT="iptables -w"\nC="my comment"\n$IPT -A INPUT -m comment --comment "$C" -j ACCEPT\n'
+    assert rules(script) == ['-A INPUT -m comment --comment "my comment" -j ACCEPT']
+
+
+def test_for_loops_including_over_programs():
+    script = """
+PORTS="80 443"
+for p in 22 $PORTS; do
+    iptables -A INPUT -p tcp --dport $p -j ACCEPT
+done
+for ipt in iptables ip6tables; do $ipt -P INPUT DROP; done
+"""
+    assert rules(script) == [f"-A INPUT -p tcp -m tcp --dport {p} -j ACCEPT"
+                             for p in (22, 80, 443)]
+    ruleset, _ = evaluate(script)
+    assert ruleset.table("ip6", "filter").chain("INPUT").policy == "DROP"
+    assert ruleset.table("ip", "filter").chain("INPUT").policy == "DROP"
+
+
+def test_continuations_comments_and_quoting():
+    script = ("# a comment\n"
+              "iptables -A INPUT \\\n"
+              "   -p tcp --dport 22 \\\n"
+              "   -m comment --comment 'it'\\''s #not a comment' -j ACCEPT  # trailing\n")
+    assert rules(script) == [
+        "-A INPUT -p tcp -m tcp --dport 22 -m comment --comment \"it\\'s #not a comment\" -j ACCEPT"]
+
+
+def test_insert_delete_replace_in_order():
+    script = """
+iptables -N C
+iptables -A C -j DROP
+iptables -A C -s 10.0.0.1 -j ACCEPT
+iptables -I C -s 10.0.0.2 -j ACCEPT
+iptables -I C 2 -s 10.0.0.3 -j ACCEPT
+iptables -R C 1 -s 10.0.0.4 -j ACCEPT
+iptables -D C -j DROP
+iptables -D C 3
+"""
+    assert rules(script) == ["-A C -s 10.0.0.4/32 -j ACCEPT", "-A C -s 10.0.0.3/32 -j ACCEPT"]
+
+
+def test_delete_by_spec_matches_the_meaning_not_the_spelling():
+    script = """
+iptables -A INPUT -p tcp --dport 22 -s 10.0.0.1 -j ACCEPT
+iptables -A INPUT -p tcp -m tcp --destination-port 22 -s 10.0.0.1/32 -j ACCEPT
+iptables -D INPUT -s 10.0.0.1/255.255.255.255 -p tcp -m tcp --dport 22 -j ACCEPT
+"""
+    assert rules(script) == ["-A INPUT -s 10.0.0.1/32 -p tcp -m tcp --dport 22 -j ACCEPT"]
+
+
+def test_tutorial_delete_removes_the_earlier_rule(samples_dir):
+    ruleset, diags = evaluate((samples_dir / "tutorial.sh").read_text())
+    assert not diags.errors
+    state0 = ruleset.table("ip", "filter").chain("STATE0")
+    assert [rule_line("STATE0", r) for r in state0.rules] == [
+        "-A STATE0 -p udp -m udp --dport 12345 -m recent --set --name KNOCK1 "
+        "--mask 255.255.255.255 --rsource -j DROP",
+        "-A STATE0 -j LOGDROP"]
+
+
+def test_flush_delete_zero_rename():
+    script = """
+iptables -N A
+iptables -N B
+iptables -A A -j DROP
+iptables -A INPUT -j A
+iptables -E A A2
+iptables -F
+iptables -X
+iptables -Z
+iptables -N KEEP
+"""
+    ruleset, diags = evaluate(script)
+    assert not diags.errors
+    assert [c.name for c in ruleset.table("ip", "filter").chains] == [
+        "INPUT", "FORWARD", "OUTPUT", "KEEP"]
+
+
+def test_rename_updates_jumps():
+    script = "iptables -N A\niptables -A INPUT -j A\niptables -E A B\n"
+    assert rules(script) == ["-A INPUT -j B"]
+
+
+def test_multiple_addresses_expand_and_insert_reversed():
+    script = "iptables -A INPUT -j DROP\niptables -I INPUT -s 10.0.0.1,10.0.0.2 -j ACCEPT\n"
+    assert rules(script) == ["-A INPUT -s 10.0.0.2/32 -j ACCEPT",
+                             "-A INPUT -s 10.0.0.1/32 -j ACCEPT", "-A INPUT -j DROP"]
+
+
+def test_or_handles_failures_and_check_idiom():
+    script = """
+iptables -N A 2>/dev/null || true
+iptables -N A 2>/dev/null || true
+iptables -C INPUT -j A 2>/dev/null || iptables -A INPUT -j A
+iptables -C INPUT -j A 2>/dev/null || iptables -A INPUT -j A
+iptables -N B && iptables -A INPUT -j B
+"""
+    assert rules(script) == ["-A INPUT -j A", "-A INPUT -j B"]
+
+
+def test_failure_outside_a_condition_is_an_error():
+    _, diags = evaluate("iptables -N A\niptables -N A\n")
+    assert [str(d.loc) for d in diags.errors] == ["fw.sh:2:13"]
+
+
+def test_harmless_commands_are_noted_unknown_ones_are_errors():
+    script = "#!/bin/sh\nset -e\nmodprobe ip_conntrack\necho 1 > /proc/sys/net/ipv4/ip_forward\n" \
+             "sysctl -w net.ipv4.ip_forward=1\nfrobnicate\n"
+    _, diags = evaluate(script)
+    assert [d.message for d in diags.errors] == ["unknown command `frobnicate'"]
+    assert len([d for d in diags.items if d.severity == "note"]) == 4
+
+
+def test_skip_unknown_turns_errors_into_warnings():
+    script = "if [ -f x ]; then\n  iptables -F\nfi\nf() { iptables -X; }\niptables -P INPUT DROP\n"
+    _, diags = evaluate(script)
+    assert len(diags.errors) == 2
+    ruleset, diags = evaluate(script, skip_unknown=True)
+    assert not diags.errors and len(diags.warnings) == 2
+    assert ruleset.table("ip", "filter").chain("INPUT").policy == "DROP"
+
+
+def test_exit_stops_evaluation():
+    assert rules("iptables -A INPUT -j ACCEPT\nexit 0\niptables -A INPUT -j DROP\n") == [
+        "-A INPUT -j ACCEPT"]
+
+
+def test_defines_supply_variables_the_script_does_not_set():
+    assert rules("iptables -A INPUT -i $LAN -j ACCEPT\n", variables={"LAN": "br0"}) == [
+        "-A INPUT -i br0 -j ACCEPT"]
+
+
+@pytest.mark.parametrize("program,family", [("ip6tables", "ip6"), ("ip6tables-legacy", "ip6"),
+                                            ("iptables-nft", "ip")])
+def test_program_names(program, family):
+    assert rules(f"{program} -A INPUT -j ACCEPT\n", family=family) == ["-A INPUT -j ACCEPT"]
+
+
+def test_tables_and_hook_restrictions():
+    script = "iptables -t nat -N FWD\niptables -t nat -A FWD -j SNAT --to-source 1.2.3.4\n" \
+             "iptables -t nat -A PREROUTING -j FWD\n"
+    _, diags = evaluate(script)
+    assert any("SNAT target: used from hooks PREROUTING" in d.message for d in diags.errors)

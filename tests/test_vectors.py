@@ -1,0 +1,44 @@
+"""One iptables command → the exact nft rule (or the exact refusal), per option."""
+
+import pytest
+
+from fwmigrate.backends import nft_text
+from fwmigrate.convert import ConvertOptions, read
+from fwmigrate.backends.nft_translate import NftOptions, translate
+from fwmigrate.errors import FwmigrateError
+from vectors import load
+
+VECTORS = load()
+
+
+def translate_vector(vector):
+    """The nft text of the vector's own rule (the last rule the script adds)."""
+    ruleset, _ = read(vector.script, vector.file, ConvertOptions())
+    translation = translate(ruleset, NftOptions())
+    if translation.problems:
+        raise FwmigrateError(translation.problems)
+    last = None
+    for table in ruleset.tables:
+        for chain in table.chains:
+            if chain.rules:
+                last = (table.name, chain.name)
+    assert last is not None, "the vector added no rule"
+    name = last[1] if last[0] == "filter" else f"{last[0]}_{last[1]}"
+    chain = next(c for t in translation.ruleset.tables for c in t.chains if c.name == name)
+    return nft_text.rule_text(chain.rules[-1])
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=str)
+def test_vector(vector):
+    if vector.is_error:
+        with pytest.raises(FwmigrateError) as info:
+            translate_vector(vector)
+        text = "\n".join(d.message for d in info.value.diagnostics)
+        assert vector.expected[len("ERROR "):] in text
+    else:
+        assert translate_vector(vector) == vector.expected
+
+
+def test_every_vector_file_has_vectors():
+    assert len({v.file for v in VECTORS}) >= 10
+    assert len(VECTORS) > 150

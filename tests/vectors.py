@@ -1,0 +1,48 @@
+"""Reads tests/vectors/*.txt (format in tests/vectors/README.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+@dataclass(frozen=True)
+class Vector:
+    file: str
+    line: int
+    program: str          # iptables or ip6tables
+    setup: tuple[str, ...]
+    args: str
+    expected: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.expected.startswith("ERROR ")
+
+    @property
+    def script(self) -> str:
+        lines = [f"{self.program} {s}" for s in self.setup]
+        return "\n".join(lines + [f"{self.program} {self.args}"]) + "\n"
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.args}"
+
+
+def load() -> list[Vector]:
+    out = []
+    for path in sorted(VECTORS.glob("*.txt")):
+        program = "ip6tables" if path.name.startswith("ip6-") else "iptables"
+        setup: list[str] = []
+        for lineno, raw in enumerate(path.read_text().splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if "=>" not in line:
+                setup.append(line)
+                continue
+            args, _, expected = line.partition("=>")
+            out.append(Vector(path.name, lineno, program, tuple(setup), args.strip(),
+                              expected.strip()))
+    return out
