@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import click
 
@@ -28,10 +29,15 @@ def _write(path: str, text: str) -> None:
     if path == "-":
         sys.stdout.write(text)
         return
+    # a temporary file renamed into place: an earlier output is never left half-written
+    tmp = f"{path}.fwmigrate-tmp"
     try:
-        with open(path, "w", encoding="utf-8") as fh:
+        with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.replace(tmp, path)
     except OSError as exc:
+        with suppress(OSError):
+            os.unlink(tmp)
         raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
 
 
@@ -43,6 +49,7 @@ def _bulk_work():
     try:
         yield
     finally:
+        gc.freeze()     # what was built stays; a collection now would only rescan it
         gc.enable()
 
 
@@ -206,5 +213,19 @@ def restore_translate_cmd(path, ipv6):
     sys.stdout.write(out)
 
 
+def run() -> None:
+    """Console entry point: a bug in fwmigrate is reported in one line, not as a traceback
+    (FWMIGRATE_DEBUG=1 shows the traceback)."""
+    try:
+        main()
+    except Exception as exc:            # noqa: BLE001 - last resort, after click's own handling
+        if os.environ.get("FWMIGRATE_DEBUG"):
+            raise
+        click.echo(f"fwmigrate: internal error: {type(exc).__name__}: {exc}\n"
+                   "This is a bug in fwmigrate; please report it with the input that caused it "
+                   "(FWMIGRATE_DEBUG=1 shows the traceback). Nothing was written.", err=True)
+        sys.exit(70)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

@@ -15,7 +15,8 @@ from .backends import nft_text
 from .backends.nft_ast import NftRule
 from .backends.nft_translate import NftOptions, Untranslatable, translate
 from .errors import Diagnostic, Diagnostics, FwmigrateError, OptionError
-from .frontends.command_line import Command, parse_command
+from .frontends.command_line import Command
+from .frontends.templates import parse_command
 from .frontends.save_file import read_save
 from .ir import Chain, Family, Jump, Ruleset, SourceLocation, Table
 

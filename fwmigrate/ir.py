@@ -52,10 +52,7 @@ class Address:
     @property
     def prefixlen(self) -> int | None:
         """Prefix length, or None when the mask is not contiguous (e.g. 255.0.255.0)."""
-        bits = int(self.mask)
-        width = self.addr.max_prefixlen
-        ones = bin(bits).count("1")
-        return ones if bits == ((1 << width) - 1) ^ ((1 << (width - ones)) - 1) else None
+        return _PREFIX_LENGTHS[self.addr.max_prefixlen].get(int(self.mask))
 
     @property
     def is_any(self) -> bool:
@@ -64,6 +61,10 @@ class Address:
     @property
     def is_host(self) -> bool:
         return self.prefixlen == self.addr.max_prefixlen
+
+
+_PREFIX_LENGTHS = {width: {((1 << width) - 1) ^ ((1 << (width - n)) - 1): n
+                           for n in range(width + 1)} for width in (32, 128)}
 
 
 @dataclass(frozen=True, slots=True)

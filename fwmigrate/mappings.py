@@ -10,19 +10,18 @@ from pathlib import Path
 from typing import Any
 
 
-def _mappings_dir() -> Path:
+def _read(name: str) -> bytes:
     # A source checkout (or editable install) has mappings/ beside the package; an installed
-    # wheel carries it as the package fwmigrate.mapping_data.
-    here = Path(__file__).resolve().parent.parent / "mappings"
-    if here.is_dir():
-        return here
-    return Path(str(resources.files("fwmigrate.mapping_data")))
+    # wheel carries the same files as the package data fwmigrate.mapping_data.
+    here = Path(__file__).resolve().parent.parent / "mappings" / f"{name}.toml"
+    if here.is_file():
+        return here.read_bytes()
+    return resources.files("fwmigrate.mapping_data").joinpath(f"{name}.toml").read_bytes()
 
 
 @cache
 def load(name: str) -> dict[str, Any]:
-    with open(_mappings_dir() / f"{name}.toml", "rb") as fh:
-        return tomllib.load(fh)
+    return tomllib.loads(_read(name).decode())
 
 
 # --- match and target option specs ----------------------------------------------------------

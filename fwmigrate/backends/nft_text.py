@@ -136,9 +136,22 @@ def comment_text(comment: str) -> str:
     return comment.replace('"', "'").replace("\n", " ")
 
 
-def rule_text(rule: NftRule) -> str:
-    """One rule's statements as nft text (raises _Unwritable for strings nft cannot hold)."""
-    text = " ".join(_STATEMENTS[type(s)](s) for s in rule.statements)
+def rule_text(rule: NftRule, cache: dict | None = None) -> str:
+    """One rule's statements as nft text (raises _Unwritable for strings nft cannot hold).
+
+    `cache` (id → (statement, text)) lets a writer render statements shared by many rules
+    once; the writer keeps the statements alive, so an id cannot be reused meanwhile.
+    """
+    if cache is None:
+        text = " ".join(_STATEMENTS[type(s)](s) for s in rule.statements)
+    else:
+        words = []
+        for s in rule.statements:
+            hit = cache.get(id(s))
+            if hit is None or hit[0] is not s:
+                hit = cache[id(s)] = (s, _STATEMENTS[type(s)](s))
+            words.append(hit[1])
+        text = " ".join(words)
     if rule.comment:
         text += f" comment {_string(comment_text(rule.comment))}"
     return text
@@ -155,6 +168,7 @@ def _priority(base) -> str:
 class _Writer:
     def __init__(self) -> None:
         self.out = TextOutput("")
+        self.cache: dict[int, tuple] = {}
 
     def problem(self, loc: SourceLocation | None, message: str) -> None:
         self.out.problems.append(Diagnostic(loc, message, "error",
@@ -191,7 +205,7 @@ class _Writer:
                 lines.append(f"\t\t# NOT TRANSLATED ({rule.comment}): {rule.untranslated}")
                 continue
             try:
-                lines.append("\t\t" + rule_text(rule))
+                lines.append("\t\t" + rule_text(rule, self.cache))
             except _Unwritable as exc:
                 self.problem(rule.loc, str(exc))
                 continue
@@ -245,7 +259,8 @@ def _set_spec(s: NftSet) -> str:
     return "{ " + "; ".join(parts) + "; }"
 
 
-def table_commands(table: NftTable, declare_chains: bool = True) -> list[str]:
+def table_commands(table: NftTable, declare_chains: bool = True,
+                   cache: dict | None = None) -> list[str]:
     """One table as `add …` commands, the form iptables-restore-translate prints."""
     where = f"{table.family} {table.name}"
     lines = [f"add table {where}"]
@@ -256,7 +271,7 @@ def table_commands(table: NftTable, declare_chains: bool = True) -> list[str]:
         lines.append(f"add set {where} {s.name} {_set_spec(s)}")
     for chain in table.chains:
         for rule in chain.rules:
-            lines.append(rule_command("add", where, chain.name, rule))
+            lines.append(rule_command("add", where, chain.name, rule, cache=cache))
     return lines
 
 
@@ -268,10 +283,11 @@ def chain_command(where: str, chain: NftChain) -> str:
             f"{b.priority}; policy {b.policy}; }}")
 
 
-def rule_command(verb: str, where: str, chain: str, rule: NftRule, position: str = "") -> str:
+def rule_command(verb: str, where: str, chain: str, rule: NftRule, position: str = "",
+                 cache: dict | None = None) -> str:
     if rule.untranslated is not None:
         return f"# NOT TRANSLATED ({rule.comment}): {rule.untranslated}"
-    return f"{verb} rule {where} {chain}{position} {rule_text(rule)}"
+    return f"{verb} rule {where} {chain}{position} {rule_text(rule, cache)}"
 
 
 def render_commands(ruleset: NftRuleset, header: str) -> TextOutput:
@@ -279,7 +295,7 @@ def render_commands(ruleset: NftRuleset, header: str) -> TextOutput:
     lines = [header] + [f"# {n}" for n in ruleset.notes]
     for table in ruleset.tables:
         try:
-            lines += table_commands(table)
+            lines += table_commands(table, cache=writer.cache)
         except _Unwritable as exc:
             writer.problem(None, str(exc))
     writer.out.text = "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ with allow_partial does the output go on without it (as a visible comment).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from socket import inet_ntoa
 
 from .. import mappings
 from ..errors import Diagnostic
@@ -61,6 +62,7 @@ class _Translator:
         self.result = Translation(NftRuleset(()))
         # (match, family, protocol) → statements: rules repeat the same matches many times
         self.match_cache: dict[tuple, list[Statement]] = {}
+        self.shape_cache: dict[tuple, tuple] = {}
 
     # --- tables -----------------------------------------------------------------------------
 
@@ -152,34 +154,35 @@ class _Translator:
 
     def _statements(self, rule: Rule, ctx: _Ctx) -> tuple[list[Statement], str | None]:
         ctx.proto = rule.protocol.value if rule.protocol and not rule.protocol.negated else None
-        out: list[Statement] = []
-        out += self._selectors(rule, ctx)
-        comments: list[str] = []
-        for index, match in enumerate(rule.matches):
-            if match.module == "comment":
-                comments.append(match.options[0].value)
-                continue
-            if match.module == "recent":      # depends on the list's plan, not only on itself
-                out += self._match(rule, index, match, ctx)
-                continue
-            key = (match, ctx.family, ctx.proto)
-            cached = self.match_cache.get(key)
-            if cached is None:
-                cached = self.match_cache[key] = self._match(rule, index, match, ctx)
-            out += cached
+        parts = (rule.in_interface, rule.out_interface, rule.protocol, rule.fragment,
+                 rule.matches, rule.target)
+        # Rules read from one template share these objects; everything but the addresses is
+        # then translated once. Keyed by identity (the ruleset keeps them alive meanwhile).
+        key = tuple(map(id, parts))
+        cached = self.shape_cache.get(key)
+        if cached is None or any(a is not b for a, b in zip(cached[0], parts)):
+            cached = (parts, *self._shape(rule, ctx))
+            if not any(m.module == "recent" for m in rule.matches):
+                self.shape_cache[key] = cached
+        _parts, interfaces, middle, target, comment = cached
+        out = list(interfaces)
+        ip = ctx.family
+        if rule.source is not None:
+            out.append(_address_compare(_PAYLOADS[ip, "saddr"], rule.source.value,
+                                        rule.source.negated))
+        if rule.destination is not None:
+            out.append(_address_compare(_PAYLOADS[ip, "daddr"], rule.destination.value,
+                                        rule.destination.negated))
+        out += middle
         if self.options.counters:
             c = rule.counters
-            out.append(Counter(c.packets, c.bytes) if c else Counter())
-        out += self._target(rule, ctx)
-        comment = " ".join(comments) if comments else None
-        if comment is not None and len(comment.encode()) > NFT_COMMENT_MAX:
-            comment = comment.encode()[:NFT_COMMENT_MAX].decode(errors="ignore")
-            self.result.notes.append(f"a comment at {rule.loc} is cut to nft's "
-                                     f"{NFT_COMMENT_MAX} bytes")
+            out.append(Counter(c.packets, c.bytes) if c else _COUNTER)
+        out += target
         return out, comment
 
-    def _selectors(self, rule: Rule, ctx: _Ctx) -> list[Statement]:
-        out: list[Statement] = []
+    def _shape(self, rule: Rule, ctx: _Ctx):
+        """Everything but the addresses: interfaces, (protocol, matches), target, comment."""
+        interfaces: list[Statement] = []
         for sel, key in ((rule.in_interface, "iifname"), (rule.out_interface, "oifname")):
             if sel is not None:
                 name = sel.value
@@ -187,19 +190,36 @@ class _Translator:
                     raise Untranslatable(f"interface name {name!r} contains `*', which nft "
                                          "reads as a wildcard")
                 pattern = name[:-1] + "*" if name.endswith("+") else name
-                out.append(Compare(Meta(key), _op(sel.negated), Text(pattern)))
+                interfaces.append(Compare(Meta(key), _op(sel.negated), Text(pattern)))
+        middle: list[Statement] = []
         ip = ctx.family
-        for sel, key in ((rule.source, "saddr"), (rule.destination, "daddr")):
-            if sel is not None:
-                out.append(_address_compare(Payload(ip, key), sel.value, sel.negated))
         if rule.protocol is not None and not self._protocol_implied(rule):
             number = rule.protocol.value
             left = Payload("ip", "protocol") if ip == "ip" else Meta("l4proto")
-            out.append(Compare(left, _op(rule.protocol.negated), _protocol(number)))
+            middle.append(Compare(left, _op(rule.protocol.negated), _protocol(number)))
         if rule.fragment is not None:
-            out.append(Compare(BitAnd(Payload("ip", "frag-off"), Symbol("0x1fff")),
-                               "==" if rule.fragment.negated else "!=", Symbol("0")))
-        return out
+            middle.append(Compare(BitAnd(Payload("ip", "frag-off"), Symbol("0x1fff")),
+                                  "==" if rule.fragment.negated else "!=", Symbol("0")))
+        comments: list[str] = []
+        for index, match in enumerate(rule.matches):
+            if match.module == "comment":
+                comments.append(match.options[0].value)
+                continue
+            if match.module == "recent":      # depends on the list's plan, not only on itself
+                middle += self._match(rule, index, match, ctx)
+                continue
+            key = (match, ctx.family, ctx.proto)
+            cached = self.match_cache.get(key)
+            if cached is None:
+                cached = self.match_cache[key] = self._match(rule, index, match, ctx)
+            middle += cached
+        target = self._target(rule, ctx)
+        comment = " ".join(comments) if comments else None
+        if comment is not None and len(comment.encode()) > NFT_COMMENT_MAX:
+            comment = comment.encode()[:NFT_COMMENT_MAX].decode(errors="ignore")
+            self.result.notes.append(f"a comment at {rule.loc} is cut to nft's "
+                                     f"{NFT_COMMENT_MAX} bytes")
+        return tuple(interfaces), tuple(middle), tuple(target), comment
 
     def _protocol_implied(self, rule: Rule) -> bool:
         """Does a later match test the protocol before anything with a side effect runs?"""
@@ -264,11 +284,21 @@ def _protocol(number: int) -> Symbol:
     return Symbol(mappings.protocol_nft_names().get(number, str(number)))
 
 
+_PAYLOADS = {(ip, key): Payload(ip, key) for ip in ("ip", "ip6") for key in ("saddr", "daddr")}
+_COUNTER = Counter()
+
+
+def _address_text(addr) -> str:
+    if addr.version == 4:       # ipaddress' own str() is several times slower
+        return inet_ntoa(addr.packed)
+    return str(addr)
+
+
 def _address(addr: Address) -> Expr:
     plen = addr.prefixlen
     if plen == addr.addr.max_prefixlen:
-        return Symbol(str(addr.addr))
-    return Prefix(str(addr.addr), plen)
+        return Symbol(_address_text(addr.addr))
+    return Prefix(_address_text(addr.addr), plen)
 
 
 def _address_compare(left: Expr, addr: Address, negated: bool) -> Compare:

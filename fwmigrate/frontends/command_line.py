@@ -18,7 +18,7 @@ from .. import mappings
 from ..errors import OptionError, did_you_mean
 from ..ir import (Counters, Family, Jump, Match, Negatable, Option, Rule, SourceLocation,
                   TargetExtension, Verdict)
-from .values import address_list, c_uint, parse_value, protocol_number
+from .values import c_uint, parse_value, protocol_number
 
 VERDICTS = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE"})
 
@@ -125,7 +125,12 @@ class _Parser:
         self.negate_next: int | None = None   # index of a pending `!`
         self.seen: dict[str, int] = {}
         self.addresses: dict[str, tuple[int, bool]] = {}   # source/destination → (word, !)
+        # word index → (extension, option name) for one-word option values; with `positions`
+        # (extension → where it landed in the rule) this lets templates.py re-read the value
+        self.slots: dict[int, tuple[_Loaded, str]] = {}
+        self.positions: dict[int, int | None] = {}          # id(extension) → match index
         self.rewritten = False            # words were split (--opt=value, -nvL)
+        self.result: Command | None = None
         self.iface_in: Negatable | None = None
         self.iface_out: Negatable | None = None
         self.proto: Negatable | None = None
@@ -450,6 +455,8 @@ class _Parser:
                 opt.value, (opt.neutral,), self.family, proto_name):
             ext.options.pop(opt.name, None)      # e.g. --dport 0:65535 tests nothing
             return nxt
+        if opt.nargs == 1 and opt.const is None:
+            self.slots[i + 1] = (ext, opt.name)
         key = (opt.name, value, negated)
         option = _OPTIONS.get(key)
         if option is None:
@@ -488,7 +495,9 @@ class _Parser:
             built = self._build(ext)
             if ext is self.target:
                 target = built
+                self.positions[id(ext)] = None
             else:
+                self.positions[id(ext)] = len(matches)
                 matches.append(built)
         if target is None and self.target_name is not None:
             target = self._plain_target()
@@ -544,25 +553,28 @@ class _Parser:
                                   ext.index, hint=f"add -p {spec.protocols[0]} before -m {spec.name}")
 
     def _check_target(self, target) -> None:
-        if not isinstance(target, TargetExtension):
-            return
-        spec = mappings.target_specs()[target.name]
-        idx = self.cmd.target_index
-        if spec.tables is not None and self.cmd.table not in spec.tables:
-            raise OptionError(f"{target.name} target: only valid in {' or '.join(spec.tables)} "
-                              f"table, not {self.cmd.table}", idx)
-        if target.name == "REJECT" and target.option("reject-with").value == "tcp-reset":
-            if self.proto is None or self.proto.negated or self.proto.value != 6:
-                raise OptionError("REJECT --reject-with tcp-reset needs -p tcp", idx,
-                                  hint="the kernel refuses TCP RST for non-TCP packets")
-        if target.name in ("MASQUERADE", "REDIRECT") and target.option("to-ports"):
-            if self.proto is None or self.proto.value not in (6, 17, 132, 33):
-                raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", idx)
-        if target.name in ("SNAT", "DNAT"):
-            opt = target.options[0]
-            if opt.value[2] is not None and (self.proto is None
-                                             or self.proto.value not in (6, 17, 132, 33)):
-                raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", idx)
+        check_target(target, self.proto, self.cmd.table, self.cmd.target_index)
+
+
+def check_target(target, proto: Negatable | None, table: str, index: int | None) -> None:
+    """What the kernel would refuse about a target given the rule's protocol and table."""
+    if not isinstance(target, TargetExtension):
+        return
+    spec = mappings.target_specs()[target.name]
+    if spec.tables is not None and table not in spec.tables:
+        raise OptionError(f"{target.name} target: only valid in {' or '.join(spec.tables)} "
+                          f"table, not {table}", index)
+    if target.name == "REJECT" and target.option("reject-with").value == "tcp-reset":
+        if proto is None or proto.negated or proto.value != 6:
+            raise OptionError("REJECT --reject-with tcp-reset needs -p tcp", index,
+                              hint="the kernel refuses TCP RST for non-TCP packets")
+    ports = None
+    if target.name in ("MASQUERADE", "REDIRECT"):
+        ports = target.option("to-ports")
+    elif target.name in ("SNAT", "DNAT"):
+        ports = target.options[0].value[2]
+    if ports is not None and (proto is None or proto.value not in (6, 17, 132, 33)):
+        raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", index)
 
 
 # Built matches and targets by (spec, family, options): big dumps repeat the same ones, and
@@ -654,70 +666,13 @@ def _proto_name(proto: Negatable | None) -> str | None:
     return "udp" if proto.value == 17 else "tcp"
 
 
-_ADDRESS_FLAGS = ("-s", "-d")
-# parsed commands by their words with the -s/-d values blanked out: big dumps repeat the same
-# rule shape with different addresses, and only the addresses need parsing again
-_TEMPLATES: dict[tuple, tuple[Command, tuple]] = {}
+def parse_uncached(words: Sequence[str], family: Family, *, table: str | None = None,
+                   loc: SourceLocation | None = None, restore: bool = False) -> _Parser:
+    """Parse one invocation's words; the parser keeps where each value came from.
 
-
-def parse_command(words: Sequence[str], family: Family, *, table: str | None = None,
-                  loc: SourceLocation | None = None, restore: bool = False) -> Command:
-    """Parse the arguments of one iptables invocation (without the program name).
-
-    `table` is the table a save file's section selects (then -t is refused, as in
-    iptables-restore). Raises OptionError whose `index` is the offending word.
+    Most callers want templates.parse_command, which reuses parses across similar lines.
+    parser.result is the Command; its rule has no addresses yet (see parser.addresses).
     """
-    words = list(words)
-    shape = list(words)
-    blanked = []
-    for flag in _ADDRESS_FLAGS:
-        if flag in shape:
-            k = shape.index(flag) + 1
-            if k < len(shape):
-                shape[k] = None
-                blanked.append(k)
-    key = (family, table, restore, tuple(shape))
-    cached = _TEMPLATES.get(key)
-    if cached is None:
-        parser = _Parser(words, family, table, loc, restore)
-        template = parser.parse()
-        src = parser.addresses.get("source")
-        dst = parser.addresses.get("destination")
-        cached = (template, src, dst)
-        # reuse only when exactly the blanked words were addresses (not, say, a comment "-s")
-        if not parser.rewritten and sorted(a[0] for a in (src, dst) if a) == sorted(blanked):
-            if len(_TEMPLATES) > _CACHE_LIMIT:
-                _TEMPLATES.clear()
-            _TEMPLATES[key] = cached
-        words = parser.words
-    return _expand(*cached, words, family, loc)
-
-
-def _address_selectors(spec: tuple[int, bool] | None, words: list[str], family: Family) -> tuple:
-    if spec is None:
-        return (None,)
-    index, negated = spec
-    try:
-        addrs = address_list(words[index], family)
-    except OptionError as exc:
-        raise OptionError(exc.message, index, exc.hint, exc.offset) from None
-    if len(addrs) > 1 and negated:
-        raise OptionError("! not allowed with multiple source or destination IP addresses",
-                          index - 2)
-    return tuple(None if a.is_any and not negated else Negatable(a, negated) for a in addrs)
-
-
-def _expand(template: Command, src: tuple[int, bool] | None, dst: tuple[int, bool] | None,
-            words: list[str], family: Family, loc: SourceLocation | None) -> Command:
-    """The command with its own addresses and location: one rule per address combination."""
-    rules = template.rules
-    if rules:
-        b = rules[0]
-        rules = tuple(Rule(s, d, b.in_interface, b.out_interface, b.protocol, b.fragment,
-                           b.matches, b.target, b.counters, loc)
-                      for s in _address_selectors(src, words, family)
-                      for d in _address_selectors(dst, words, family))
-    return Command(template.action, family, template.table, template.chain, template.rulenum,
-                   rules, template.policy, template.new_name, template.chain_index,
-                   template.rulenum_index, template.target_index, template.policy_index,
-                   list(template.warnings) if template.warnings else [])
+    parser = _Parser(list(words), family, table, loc, restore)
+    parser.result = parser.parse()
+    return parser

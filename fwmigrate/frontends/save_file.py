@@ -16,7 +16,7 @@ import pyparsing as pp
 from .. import mappings
 from ..errors import Diagnostics, OptionError
 from ..ir import Counters, Family, Ruleset, SourceLocation
-from .command_line import parse_command
+from .templates import parse_command
 from .ruleset_model import (ChainState, CommandError, RulesetModel, check_chain_name, check_loops,
                             hook_violations)
 

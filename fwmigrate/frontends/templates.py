@@ -1,0 +1,200 @@
+"""Parse once, reuse for every line of the same shape: the hot path of large dumps.
+
+Big rulesets repeat a few rule shapes thousands of times with different values:
+`-A ACL-17 -s 10.1.2.0/24 -d 10.20.3.4/32 -p tcp -m tcp --dport 443 … -j ACCEPT`. A line's
+shape is its words with the chain name and every one-word value blanked out. The first line
+of a shape is parsed in full (command_line); later ones re-read only their values and rebuild
+the matches those values belong to. This is exact because in iptables' language a value never
+changes how the words around it are read; a cached shape is only reused when the blanked words
+were, in the full parse, exactly the chain and values (a comment that happens to say `-s` makes
+the shape uncacheable). Checks that depend on a value are run again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from .. import mappings
+from ..errors import OptionError
+from ..ir import Family, Match, Negatable, Option, Rule, SourceLocation, TargetExtension
+from .command_line import (_CACHE_LIMIT, _NO_IN, _NO_OUT, Command, _proto_name, check_target,
+                           parse_uncached)
+from .values import address_list, parse_value
+
+_RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R", "-C"})
+
+
+def _value_flags() -> frozenset[str]:
+    flags = {"-s", "-d"}
+    for specs in (mappings.match_specs(), mappings.target_specs()):
+        for spec in specs.values():
+            flags.update(f for o in spec.options if o.nargs == 1 and o.const is None
+                         for f in o.flags)
+    return frozenset(flags)
+
+
+_VALUE_FLAGS = _value_flags()
+
+
+class _Reparse(Exception):
+    """This line's values change more than the values (e.g. a neutral port): parse in full."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    index: int              # word position
+    text: str               # the word in the line the template was made from
+    position: int | None    # index into rule.matches; None: the target
+    option: str             # option name
+    kind: str               # value grammar
+    neutral: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    command: Command
+    source: tuple[int, bool] | None         # (word, negated) of -s
+    destination: tuple[int, bool] | None
+    chain_blanked: bool
+    slots: tuple[_Slot, ...]
+    # this shape's rule for each combination of values seen so far (values repeat a lot)
+    variants: dict[tuple[str, ...], Rule]
+
+
+_TEMPLATES: dict[tuple, _Template] = {}
+_INTERNED: dict = {}
+
+
+def parse_command(words: Sequence[str], family: Family, *, table: str | None = None,
+                  loc: SourceLocation | None = None, restore: bool = False) -> Command:
+    """Parse the arguments of one iptables invocation (without the program name).
+
+    `table` is the table a save file's section selects (then -t is refused, as in
+    iptables-restore). Raises OptionError whose `index` is the offending word.
+    """
+    words = list(words)
+    shape = list(words)
+    chain_blanked = (len(words) > 1 and words[0] in _RULE_COMMANDS
+                     and words[1] not in _NO_OUT and words[1] not in _NO_IN)
+    if chain_blanked:
+        shape[1] = None
+    blanked = []
+    for k in range(1, len(words)):
+        if words[k - 1] in _VALUE_FLAGS:
+            shape[k] = None
+            blanked.append(k)
+    key = (family, table, restore, tuple(shape))
+    template = _TEMPLATES.get(key)
+    if template is not None:
+        try:
+            return _expand(template, words, family, loc)
+        except _Reparse:
+            pass
+    parser = parse_uncached(words, family, table=table, loc=loc, restore=restore)
+    template = _template(parser, chain_blanked and parser.result.chain_index == 1)
+    recorded = sorted([a[0] for a in (template.source, template.destination) if a]
+                      + [s.index for s in template.slots])
+    if (not parser.rewritten and not parser.result.warnings and recorded == blanked
+            and template.chain_blanked == chain_blanked):
+        if len(_TEMPLATES) > _CACHE_LIMIT:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = template
+    return _expand(template, parser.words, family, loc, reparse=False)
+
+
+def _template(parser, chain_blanked: bool) -> _Template:
+    slots = []
+    for index, (ext, name) in parser.slots.items():
+        spec = ext.spec.by_name[name]
+        slots.append(_Slot(index, parser.words[index], parser.positions.get(id(ext)), name,
+                           spec.value, spec.neutral))
+    return _Template(parser.result, parser.addresses.get("source"),
+                     parser.addresses.get("destination"), chain_blanked, tuple(slots), {})
+
+
+def _address_selectors(spec: tuple[int, bool] | None, words: list[str], family: Family) -> tuple:
+    if spec is None:
+        return (None,)
+    index, negated = spec
+    try:
+        addrs = address_list(words[index], family)
+    except OptionError as exc:
+        raise OptionError(exc.message, index, exc.hint, exc.offset) from None
+    if len(addrs) > 1 and negated:
+        raise OptionError("! not allowed with multiple source or destination IP addresses",
+                          index - 2)
+    return tuple(None if a.is_any and not negated else Negatable(a, negated) for a in addrs)
+
+
+def _intern(obj):
+    found = _INTERNED.get(obj)
+    if found is None:
+        if len(_INTERNED) > _CACHE_LIMIT:
+            _INTERNED.clear()
+        found = _INTERNED[obj] = obj
+    return found
+
+
+def _with_value(built, option: str, value):
+    if built.option(option) is None:
+        raise _Reparse
+    options = tuple(Option(o.name, value, o.negated) if o.name == option else o
+                    for o in built.options)
+    if isinstance(built, Match):
+        return _intern(Match(built.module, options))
+    return _intern(TargetExtension(built.name, options))
+
+
+def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) -> Rule:
+    """The template's rule with this line's option values."""
+    matches = list(rule.matches)
+    target = rule.target
+    proto_name = _proto_name(rule.protocol)
+    for slot in template.slots:
+        text = words[slot.index]
+        if text == slot.text:
+            continue
+        try:
+            value = parse_value(slot.kind, (text,), family, proto_name)
+        except OptionError as exc:
+            raise OptionError(exc.message, slot.index, exc.hint, exc.offset) from None
+        if slot.kind in ("comment", "log_prefix") and value != text:
+            raise _Reparse      # cut to iptables' length: the full parse warns about it
+        if slot.neutral is not None and value == parse_value(slot.kind, (slot.neutral,),
+                                                             family, proto_name):
+            raise _Reparse      # e.g. --dport 0:65535 drops the option altogether
+        if slot.position is None:
+            target = _with_value(target, slot.option, value)
+            check_target(target, rule.protocol, template.command.table,
+                         template.command.target_index)
+        else:
+            matches[slot.position] = _with_value(matches[slot.position], slot.option, value)
+    return Rule(None, None, rule.in_interface, rule.out_interface, rule.protocol, rule.fragment,
+                _intern(tuple(matches)), target, rule.counters, None)
+
+
+def _expand(template: _Template, words: list[str], family: Family, loc: SourceLocation | None,
+            reparse: bool = True) -> Command:
+    """The command with this line's chain, values, addresses and location."""
+    base = template.command
+    rules = base.rules
+    if rules:
+        b = rules[0]
+        if reparse and template.slots:
+            values = tuple(words[slot.index] for slot in template.slots)
+            variant = template.variants.get(values)
+            if variant is None:
+                variant = _revalue(template, words, family, b)
+                if len(template.variants) < 4096:
+                    template.variants[values] = variant
+            b = variant
+        rules = tuple(Rule(s, d, b.in_interface, b.out_interface, b.protocol, b.fragment,
+                           b.matches, b.target, b.counters, loc)
+                      for s in _address_selectors(template.source, words, family)
+                      for d in _address_selectors(template.destination, words, family))
+    return Command(base.action, family, base.table,
+                   words[1] if template.chain_blanked else base.chain, base.rulenum,
+                   rules, base.policy, base.new_name, base.chain_index, base.rulenum_index,
+                   base.target_index, base.policy_index,
+                   list(base.warnings) if base.warnings else [])
