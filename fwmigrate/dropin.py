@@ -8,7 +8,7 @@ and what cannot be translated exactly is an error rather than a silent comment.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import __version__, mappings
 from .backends import nft_text
@@ -16,8 +16,8 @@ from .backends.nft_ast import NftRule
 from .backends.nft_translate import NftOptions, Untranslatable, translate
 from .errors import Diagnostic, Diagnostics, FwmigrateError, OptionError
 from .frontends.command_line import Command
-from .frontends.templates import parse_command
 from .frontends.save_file import read_save
+from .frontends.templates import parse_command
 from .ir import Chain, Family, Jump, Ruleset, SourceLocation, Table
 
 _OPTIONS = NftOptions(counters=True, scheme="iptables-nft")
@@ -119,7 +119,7 @@ def restore_translate(text: str, filename: str, family: Family | None) -> str:
         raise FwmigrateError([Diagnostic(None, exc.message, hint=exc.hint)]) from None
     if translation.problems:
         raise FwmigrateError(translation.problems)
-    stamp = datetime.now(timezone.utc).strftime("%a %b %d %H:%M:%S %Y")
+    stamp = datetime.now(UTC).strftime("%a %b %d %H:%M:%S %Y")
     out = nft_text.render_commands(translation.ruleset,
                                    f"# Translated by fwmigrate {__version__} restore-translate "
                                    f"on {stamp}")

@@ -8,6 +8,7 @@ import pytest
 
 from fwmigrate.convert import ConvertOptions, convert
 from fwmigrate.dropin import restore_translate
+
 from vectors import load
 
 pytestmark = pytest.mark.kernel

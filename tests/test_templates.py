@@ -1,6 +1,7 @@
 """Reusing a parsed shape for similar lines must give exactly what a full parse gives."""
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fwmigrate.errors import OptionError
 from fwmigrate.frontends import templates

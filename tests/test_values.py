@@ -3,7 +3,8 @@
 import ipaddress
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fwmigrate.errors import OptionError
 from fwmigrate.frontends import values

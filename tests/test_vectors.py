@@ -3,9 +3,10 @@
 import pytest
 
 from fwmigrate.backends import nft_text
-from fwmigrate.convert import ConvertOptions, read
 from fwmigrate.backends.nft_translate import NftOptions, translate
+from fwmigrate.convert import ConvertOptions, read
 from fwmigrate.errors import FwmigrateError
+
 from vectors import load
 
 VECTORS = load()

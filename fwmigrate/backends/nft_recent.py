@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..ir import Match, Rule, SourceLocation
-from .nft_ast import (BitAnd, Compare, Limit, NftSet, Payload, SetRef, SetUpdate, Statement,
-                      Symbol)
+from .nft_ast import BitAnd, Compare, Limit, NftSet, Payload, SetRef, SetUpdate, Statement, Symbol
 from .nft_names import Namer
 
 DEFAULT_SIZE = 65535        # nft's default; xt_recent keeps 100 (ip_list_tot), evicting the oldest

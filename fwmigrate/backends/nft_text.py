@@ -8,15 +8,41 @@ inside "…", so a string with `"` or a newline cannot be written and is reporte
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .. import __version__, mappings
 from ..errors import Diagnostic
 from ..ir import SourceLocation
-from .nft_ast import (AnonSet, BitAnd, Compare, Concat, Counter, Ct, FlagList, Limit, Log, Meta,
-                      Nat, NftChain, NftRule, NftRuleset, NftSet, NftTable, Payload, Prefix,
-                      Queue, Range, Reject, SetRef, SetUpdate, Symbol, TcpOption, Text, Verdict)
+from .nft_ast import (
+    AnonSet,
+    BitAnd,
+    Compare,
+    Concat,
+    Counter,
+    Ct,
+    FlagList,
+    Limit,
+    Log,
+    Meta,
+    Nat,
+    NftChain,
+    NftRule,
+    NftRuleset,
+    NftSet,
+    NftTable,
+    Payload,
+    Prefix,
+    Queue,
+    Range,
+    Reject,
+    SetRef,
+    SetUpdate,
+    Symbol,
+    TcpOption,
+    Text,
+    Verdict,
+)
 
 _SHORT_META = frozenset({"iifname", "oifname", "iif", "oif", "mark"})
 # nft accepts these standard priority names only on some hooks

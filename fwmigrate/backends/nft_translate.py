@@ -13,12 +13,51 @@ from socket import inet_ntoa
 
 from .. import mappings
 from ..errors import Diagnostic
-from ..ir import (Address, Chain, IcmpType, Jump, Match, Option, PortRange, Rule, Ruleset,
-                  SourceLocation, Table, TargetExtension, TcpFlags, Verdict)
+from ..ir import (
+    Address,
+    Chain,
+    IcmpType,
+    Jump,
+    Match,
+    Option,
+    PortRange,
+    Rule,
+    Ruleset,
+    SourceLocation,
+    Table,
+    TargetExtension,
+    TcpFlags,
+    Verdict,
+)
 from . import iptables_save
-from .nft_ast import (AnonSet, BaseChain, BitAnd, Compare, Concat, Counter, Ct, Expr, FlagList, Limit,
-                      Log, Meta, Nat, NftChain, NftRule, NftRuleset, NftTable, Payload, Prefix,
-                      Queue, Range, Reject, Statement, Symbol, TcpOption, Text)
+from .nft_ast import (
+    AnonSet,
+    BaseChain,
+    BitAnd,
+    Compare,
+    Concat,
+    Counter,
+    Ct,
+    Expr,
+    FlagList,
+    Limit,
+    Log,
+    Meta,
+    Nat,
+    NftChain,
+    NftRule,
+    NftRuleset,
+    NftTable,
+    Payload,
+    Prefix,
+    Queue,
+    Range,
+    Reject,
+    Statement,
+    Symbol,
+    TcpOption,
+    Text,
+)
 from .nft_ast import Verdict as NftVerdict
 from .nft_names import Namer, chain_name, table_name, writable
 from .nft_recent import SIDE_EFFECT_MODULES, RecentPlan, Untranslatable

@@ -11,14 +11,24 @@ This is the hot path for large save files: plain dict lookups, values parsed thr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from .. import mappings
 from ..errors import OptionError, did_you_mean
-from ..ir import (Counters, Family, Jump, Match, Negatable, Option, Rule, SourceLocation,
-                  TargetExtension, Verdict)
-from .values import c_uint, parse_value, protocol_number
+from ..ir import (
+    Counters,
+    Family,
+    Jump,
+    Match,
+    Negatable,
+    Rule,
+    SourceLocation,
+    TargetExtension,
+    Verdict,
+)
+from .extensions import ExtensionOptions, _implicit_spec, _intrapositioned, _Loaded
+from .values import c_uint, protocol_number
 
 VERDICTS = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE"})
 
@@ -76,44 +86,9 @@ class Command:
     warnings: list[tuple[int | None, str]] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class _Loaded:
-    """An extension being filled in while the command is parsed."""
-    spec: mappings.ExtensionSpec
-    options: dict[str, Option]
-    index: int                      # the word that loaded it
-    implicit: bool = False
+class _Parser(ExtensionOptions):
+    base_flags = frozenset(_COMMANDS) | frozenset(_PARAMS)
 
-
-def _match_spec(name: str) -> mappings.ExtensionSpec | None:
-    specs = mappings.match_specs()
-    spec = specs.get(name)
-    if spec is None:
-        alias = mappings.load("extensions")["match_aliases"].get(name)
-        spec = specs.get(alias) if alias else None
-    return spec
-
-
-def _implicit_spec(proto: int, family: Family) -> mappings.ExtensionSpec | None:
-    return _implicit_specs(family).get(proto)
-
-
-_IMPLICIT_CACHE: dict[str, dict[int, mappings.ExtensionSpec]] = {}
-
-
-def _implicit_specs(family: Family) -> dict[int, mappings.ExtensionSpec]:
-    table = _IMPLICIT_CACHE.get(family)
-    if table is None:
-        table = {}
-        for spec in mappings.match_specs().values():
-            if spec.implicit and family in spec.families:
-                for proto_name in spec.protocols:
-                    table.setdefault(protocol_number(proto_name), spec)
-        _IMPLICIT_CACHE[family] = table
-    return table
-
-
-class _Parser:
     def __init__(self, words: Sequence[str], family: Family, table: str | None,
                  loc: SourceLocation | None, restore: bool):
         self.words = list(words)
@@ -351,123 +326,6 @@ class _Parser:
             return i + 3
         return i + 2
 
-    def _jump(self, name: str, i: int, goto: bool) -> None:
-        self.target_name = name
-        self.goto = goto
-        self.cmd.target_index = i
-        spec = mappings.target_specs().get(name)
-        if spec is None and name in mappings.load("extensions")["targets"]:
-            raise OptionError(f"-j {name} is not supported by fwmigrate yet", i,
-                              hint="see the README for the supported targets")
-        if spec is not None and spec.options:
-            if goto:
-                raise OptionError(f"goto '{name}' is not a chain", i)
-            self.target = _Loaded(spec, {}, i)
-            self.loaded.append(self.target)
-
-    def _load_match(self, name: str, i: int) -> None:
-        if self.negate_next is not None:
-            raise OptionError("unexpected ! flag before --match", self.negate_next)
-        spec = _match_spec(name)
-        if spec is None:
-            known = mappings.load("extensions")["matches"]
-            if name in known:
-                raise OptionError(f"-m {name} is not supported by fwmigrate yet", i,
-                                  hint="see the README for the supported matches")
-            raise OptionError(f"Couldn't load match `{name}':No such file or directory", i,
-                              hint=did_you_mean(name, list(mappings.match_specs()) + known))
-        if self.family not in spec.families:
-            raise OptionError(f"Couldn't load match `{name}':No such file or directory", i,
-                              hint=f"-m {name} is for "
-                                   f"{'iptables' if 'ip' in spec.families else 'ip6tables'}")
-        self.loaded.append(_Loaded(spec, {}, i))
-
-    def _find_owner(self, flag: str) -> tuple[_Loaded, mappings.OptionSpec] | None:
-        for ext in reversed(self.loaded):
-            opt = ext.spec.flag_index.get(flag)
-            if opt is not None:
-                return ext, opt
-        return None
-
-    def _extension_option(self, flag: str, i: int) -> int:
-        found = self._find_owner(flag)
-        if found is None and self.proto is not None:
-            spec = _implicit_spec(self.proto.value, self.family)
-            if spec is not None and not any(e.spec is spec for e in self.loaded):
-                self.loaded.append(_Loaded(spec, {}, i, implicit=True))
-                found = self._find_owner(flag)
-        if found is None:
-            flags = set(_COMMANDS) | set(_PARAMS)
-            for ext in self.loaded:
-                flags |= set(ext.spec.flag_index)
-            if self.proto is not None:
-                spec = _implicit_spec(self.proto.value, self.family)
-                if spec is not None:
-                    flags |= set(spec.flag_index)
-            implicit_owners = [s.protocols[0] for s in mappings.match_specs().values()
-                               if s.implicit and flag in s.flag_index]
-            if self.proto is None and implicit_owners:
-                hint = f"{flag} needs a protocol first, e.g. -p {implicit_owners[0]} {flag} …"
-            else:
-                hint = did_you_mean(flag, flags)
-            raise OptionError(f'unknown option "{flag}"', i, hint=hint)
-        ext, opt = found
-        negated = self._negation(i, flag, True)
-        if negated and not opt.negatable:
-            raise OptionError(f'option "{flag}" cannot be inverted', i)
-        for other in ext.options.values():
-            other_spec = ext.spec.by_name[other.name]
-            if opt.group is not None and other_spec.group == opt.group and (
-                    other.name != opt.name or opt.value == "flag"):
-                first, second = sorted([flag, "--" + _given_flag(ext.spec, other)],
-                                       key=lambda f: _flag_position(ext.spec, f))
-                raise OptionError(f'{ext.spec.name}: option "{first}" cannot be used together '
-                                  f'with "{second}".', i)
-            if other.name == opt.name:
-                raise OptionError(f"Only one `{opt.flags[0]}' allowed"
-                                  if ext.spec.name in ("tcp", "udp", "udplite")
-                                  else f'{ext.spec.name}: option "{flag}" can only be used once',
-                                  i)
-        if opt.const is not None:
-            args = opt.const
-            nxt = i + 1
-        else:
-            args = tuple(self._take(i + 1 + k, flag) for k in range(opt.nargs))
-            if opt.nargs and args[0] == "!":
-                raise OptionError(_intrapositioned(flag), i + 1,
-                                  hint=f"write the negation before the option: ! {flag} …")
-            for k in range(1, opt.nargs):
-                if args[k].startswith("-") or args[k] == "!":
-                    raise OptionError(f"{flag} requires {opt.nargs} args", i + 1 + k)
-            nxt = i + 1 + opt.nargs
-        proto_name = _proto_name(self.proto)
-        try:
-            value = parse_value(opt.value, args, self.family, proto_name)
-        except OptionError as exc:
-            raise OptionError(exc.message, i + 1 if opt.nargs else i, exc.hint,
-                              exc.offset) from None
-        if opt.value == "flag" and len(opt.flags) > 1:
-            value = flag.lstrip("-")
-        elif opt.value in ("comment", "log_prefix") and value != args[0]:
-            self.cmd.warnings.append((i + 1, f"{flag} is longer than iptables keeps; "
-                                             f"cut to `{value}' as iptables does"))
-        if opt.neutral is not None and not negated and value == parse_value(
-                opt.value, (opt.neutral,), self.family, proto_name):
-            ext.options.pop(opt.name, None)      # e.g. --dport 0:65535 tests nothing
-            return nxt
-        if opt.nargs == 1 and opt.const is None:
-            self.slots[i + 1] = (ext, opt.name)
-        key = (opt.name, value, negated)
-        option = _OPTIONS.get(key)
-        if option is None:
-            if len(_OPTIONS) > _CACHE_LIMIT:
-                _OPTIONS.clear()
-            option = _OPTIONS[key] = Option(opt.name, value, negated)
-        ext.options[opt.name] = option
-        return nxt
-
-    # --- assembling the rule ----------------------------------------------------------------
-
     def _finish(self) -> Command:
         cmd = self.cmd
         if not cmd.action:
@@ -527,84 +385,6 @@ class _Parser:
             return TargetExtension(name, ())
         return Jump(name, self.goto)
 
-    def _build(self, ext: _Loaded) -> Match | TargetExtension:
-        spec = ext.spec
-        key = (spec, self.family, tuple(ext.options.values()))
-        built = _BUILT.get(key)
-        if built is None:
-            built = _assemble(spec, ext.options, self.family, ext.index)
-            if len(_BUILT) > _CACHE_LIMIT:
-                _BUILT.clear()
-            _BUILT[key] = built
-        if spec.kind == "match":
-            self._check_match(spec, ext, built.options)
-        return built
-
-    def _check_match(self, spec, ext: _Loaded, options: tuple[Option, ...]) -> None:
-        if spec.protocols:
-            proto = self.proto
-            names = [protocol_number(p) for p in spec.protocols]
-            if proto is None or proto.negated or proto.value not in names:
-                if spec.name == "multiport":
-                    raise OptionError("multiport needs " + ", ".join(
-                        f"`-p {p}'" for p in spec.protocols[:-1]) + f" or `-p {spec.protocols[-1]}'",
-                        ext.index)
-                raise OptionError(f"{spec.name} match requires '-p {spec.protocols[0]}'",
-                                  ext.index, hint=f"add -p {spec.protocols[0]} before -m {spec.name}")
-
-    def _check_target(self, target) -> None:
-        check_target(target, self.proto, self.cmd.table, self.cmd.target_index)
-
-
-def check_target(target, proto: Negatable | None, table: str, index: int | None) -> None:
-    """What the kernel would refuse about a target given the rule's protocol and table."""
-    if not isinstance(target, TargetExtension):
-        return
-    spec = mappings.target_specs()[target.name]
-    if spec.tables is not None and table not in spec.tables:
-        raise OptionError(f"{target.name} target: only valid in {' or '.join(spec.tables)} "
-                          f"table, not {table}", index)
-    if target.name == "REJECT" and target.option("reject-with").value == "tcp-reset":
-        if proto is None or proto.negated or proto.value != 6:
-            raise OptionError("REJECT --reject-with tcp-reset needs -p tcp", index,
-                              hint="the kernel refuses TCP RST for non-TCP packets")
-    ports = None
-    if target.name in ("MASQUERADE", "REDIRECT"):
-        ports = target.option("to-ports")
-    elif target.name in ("SNAT", "DNAT"):
-        ports = target.options[0].value[2]
-    if ports is not None and (proto is None or proto.value not in (6, 17, 132, 33)):
-        raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", index)
-
-
-# Built matches and targets by (spec, family, options): big dumps repeat the same ones, and
-# sharing one object per distinct match also keeps the IR small.
-_BUILT: dict[tuple, Match | TargetExtension] = {}
-_OPTIONS: dict[tuple, Option] = {}
-_CACHE_LIMIT = 1 << 17
-
-
-def _assemble(spec: mappings.ExtensionSpec, given: dict[str, Option], family: Family,
-              index: int) -> Match | TargetExtension:
-    """Fill in defaults, check required options, put options in canonical order."""
-    opts = dict(given)
-    for opt in spec.options:
-        if opt.name in opts:
-            continue
-        if opt.required:
-            raise OptionError(_missing(spec, opt), index)
-        if opt.default is not None and not _group_given(spec, opt, opts):
-            value = (opt.default if opt.value == "flag" else
-                     parse_value(opt.value, (opt.default,), family, None))
-            opts[opt.name] = Option(opt.name, value, False)
-    ordered = tuple(sorted(opts.values(), key=lambda o: spec.order[o.name]))
-    if spec.kind == "target":
-        return TargetExtension(spec.name, ordered)
-    if spec.name == "recent":
-        _check_recent(ordered, index)
-    return Match(spec.name, ordered)
-
-
 def _short(action: str) -> str:
     for flag, name in _COMMANDS.items():
         if name == action and len(flag) == 2:
@@ -612,58 +392,11 @@ def _short(action: str) -> str:
     return action
 
 
-def _given_flag(spec, option: Option) -> str:
-    """The flag an option was given with, as far as the IR still knows it."""
-    if isinstance(option.value, str) and "--" + option.value in spec.flag_index:
-        return option.value
-    return spec.by_name[option.name].flags[0].lstrip("-")
-
-
-def _flag_position(spec, flag: str) -> int:
-    return list(spec.flag_index).index(flag) if flag in spec.flag_index else 0
-
-
-def _group_given(spec, opt, opts) -> bool:
-    if opt.group is None:
-        return False
-    return any(o.group == opt.group and o.name in opts for o in spec.options)
-
-
-def _missing(spec, opt) -> str:
-    if spec.name == "recent":
-        return "recent: you must specify one of `--set', `--rcheck' `--update' or `--remove'"
-    kind = "match" if spec.kind == "match" else "target"
-    return f'{spec.name}: option "{opt.flags[0]}" must be specified' + (
-        "" if kind == "target" else f" with -m {spec.name}")
-
-
-def _check_recent(options: tuple[Option, ...], index: int) -> None:
-    by_name = {o.name: o for o in options}
-    mode = by_name["mode"].value
-    if "reap" in by_name and "seconds" not in by_name:
-        raise OptionError('recent: option "--reap" also requires "--seconds".', index)
-    if mode in ("set", "remove") and ("seconds" in by_name or "hitcount" in by_name):
-        raise OptionError(f"recent: --seconds and --hitcount only work with --rcheck or "
-                          f"--update, not --{mode}", index,
-                          hint="the kernel refuses this rule (Invalid argument)")
-
-
 def _check_interface(name: str, index: int) -> None:
     if len(name) > 15:
         raise OptionError(f"interface name `{name}' must be shorter than IFNAMSIZ (15)", index)
     if not name:
         raise OptionError("empty interface name", index)
-
-
-def _intrapositioned(flag: str) -> str:
-    return (f"`{flag} !' is not accepted by iptables 1.8 (the old intrapositioned "
-            "negation)")
-
-
-def _proto_name(proto: Negatable | None) -> str | None:
-    if proto is None:
-        return None
-    return "udp" if proto.value == 17 else "tcp"
 
 
 def parse_uncached(words: Sequence[str], family: Family, *, table: str | None = None,

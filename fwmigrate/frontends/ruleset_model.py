@@ -10,8 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import mappings
-from ..ir import (Chain, Counters, Family, Jump, Rule, Ruleset, SourceLocation, Table,
-                  TargetExtension)
+from ..ir import (
+    Chain,
+    Counters,
+    Family,
+    Jump,
+    Rule,
+    Ruleset,
+    SourceLocation,
+    Table,
+    TargetExtension,
+)
 from .command_line import VERDICTS, Command
 
 MAX_CHAIN_NAME = 28

@@ -16,9 +16,15 @@ import pyparsing as pp
 from .. import mappings
 from ..errors import Diagnostics, OptionError
 from ..ir import Counters, Family, Ruleset, SourceLocation
+from .ruleset_model import (
+    ChainState,
+    CommandError,
+    RulesetModel,
+    check_chain_name,
+    check_loops,
+    hook_violations,
+)
 from .templates import parse_command
-from .ruleset_model import (ChainState, CommandError, RulesetModel, check_chain_name, check_loops,
-                            hook_violations)
 
 # iptables-restore's word rules: only double quotes group; inside them a backslash escapes the
 # next character; a closing quote ends the word.

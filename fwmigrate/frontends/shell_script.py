@@ -15,10 +15,18 @@ from dataclasses import dataclass
 from .. import mappings
 from ..errors import Diagnostics, OptionError
 from ..ir import Ruleset
-from .templates import parse_command
 from .ruleset_model import CommandError, RulesetModel, hook_violations
-from .shell_syntax import (AndOr, ForLoop, Pipeline, Positions, Simple, Token, Unsupported,
-                           parse_script)
+from .shell_syntax import (
+    AndOr,
+    ForLoop,
+    Pipeline,
+    Positions,
+    Simple,
+    Token,
+    Unsupported,
+    parse_script,
+)
+from .templates import parse_command
 
 _IFS = " \t\n"
 

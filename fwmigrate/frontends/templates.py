@@ -12,14 +12,14 @@ the shape uncacheable). Checks that depend on a value are run again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from .. import mappings
 from ..errors import OptionError
 from ..ir import Family, Match, Negatable, Option, Rule, SourceLocation, TargetExtension
-from .command_line import (_CACHE_LIMIT, _NO_IN, _NO_OUT, Command, _proto_name, check_target,
-                           parse_uncached)
+from .command_line import _NO_IN, _NO_OUT, Command, parse_uncached
+from .extensions import _CACHE_LIMIT, _proto_name, check_target
 from .values import address_list, parse_value
 
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R", "-C"})

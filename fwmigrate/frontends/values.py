@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 import pyparsing as pp
 
 from .. import mappings
 from ..errors import OptionError
-from ..ir import (Address, AddressRange, IcmpType, IntRange, Masked, PortRange, Rate, TcpFlags,
-                  Value)
+from ..ir import Address, AddressRange, IcmpType, IntRange, Masked, PortRange, Rate, TcpFlags, Value
 
 # --- building blocks -------------------------------------------------------------------------
 
