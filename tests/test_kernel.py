@@ -96,3 +96,39 @@ def test_script_and_save_give_the_same_kernel_ruleset(netns, samples_dir):
         return sorted(json.dumps({k: v for k, v in e["rule"].items() if k != "handle"},
                                  sort_keys=True) for e in items if "rule" in e)
     assert rules(from_script) == rules(from_save)
+
+
+def test_inet_table_for_a_single_family_loads(netns, samples_dir):
+    text = _tutorial(samples_dir, "nat-gateway.sh", family="inet")
+    assert "table inet fwmigrate {" in text
+    assert "meta nfproto ipv6 accept" in text
+    netns.nft("-f", "-", input=text)
+    assert "chain nat_POSTROUTING" in netns.nft("list", "table", "inet", "fwmigrate").stdout
+
+
+def test_translate_output_runs_as_nft_commands(netns):
+    from fwmigrate.dropin import translate_command
+    netns.nft("-f", "-", input="table ip filter {\n chain INPUT { type filter hook input "
+                                "priority 0; policy accept; }\n}\n")
+    commands = [
+        ["-N", "KNOCK"],
+        ["-A", "INPUT", "-p", "udp", "--dport", "1234", "-m", "recent", "--name", "K",
+         "--set", "-j", "DROP"],
+        ["-A", "INPUT", "-m", "recent", "--name", "K", "--rcheck", "-j", "KNOCK"],
+        ["-I", "INPUT", "2", "-p", "tcp", "--syn", "-j", "ACCEPT"],
+        ["-A", "KNOCK", "-m", "comment", "--comment", "it's", "-j", "LOG", "--log-prefix", "k: "],
+        ["-P", "INPUT", "DROP"],
+    ]
+    for args in commands:
+        for line in translate_command(args, "ip"):
+            assert line.startswith("nft '") and line.endswith("'")
+            netns.run("sh", "-c", line)
+    listing = netns.nft("list", "table", "ip", "filter").stdout
+    rules = [l.strip() for l in listing.splitlines() if "counter" in l]
+    assert rules == [
+        "udp dport 1234 update @K { ip saddr } counter packets 0 bytes 0 drop",
+        "tcp flags syn / fin,syn,rst,ack counter packets 0 bytes 0 accept",
+        "ip saddr @K counter packets 0 bytes 0 jump KNOCK",
+        'counter packets 0 bytes 0 log prefix "k: " comment "it\'s"',
+    ]
+    assert "policy drop;" in listing

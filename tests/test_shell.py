@@ -149,7 +149,9 @@ def test_harmless_commands_are_noted_unknown_ones_are_errors():
              "sysctl -w net.ipv4.ip_forward=1\nfrobnicate\n"
     _, diags = evaluate(script)
     assert [d.message for d in diags.errors] == ["unknown command `frobnicate'"]
-    assert len([d for d in diags.items if d.severity == "note"]) == 4
+    assert len([d for d in diags.items if d.severity == "note"]) == 2
+    assert [str(d.loc) for d in diags.items if d.severity == "warning"] == ["fw.sh:4:1",
+                                                                           "fw.sh:5:1"]
 
 
 def test_skip_unknown_turns_errors_into_warnings():

@@ -161,6 +161,21 @@ class ShellEvaluator:
         if program == "exit":
             raise _Exit(str(fields[0].pos))
         if program in self.shell["harmless"]:
+            line = self.text[self.text.rfind("\n", 0, node.pos) + 1:self.text.find("\n", node.pos)]
+            if program == "modprobe" and any(f.text.startswith(("nf_conntrack_", "nf_nat_",
+                                                                "ip_conntrack_"))
+                                             for f in fields[1:]):
+                self.diags.warning(self.loc(fields[0].pos), "this loads a connection-tracking "
+                                   "helper module, which the translated ruleset does not do",
+                                   "list the module in /etc/modules-load.d/ (and assign the "
+                                   "helper with a ct helper rule where the kernel requires it)")
+                return True
+            if program != "modprobe" and any(k in line for k in self.shell["kernel_settings"]):
+                self.diags.warning(self.loc(fields[0].pos), "this line changes a kernel setting "
+                                   "(IP forwarding or the like), which is not part of the "
+                                   "ruleset; the translated ruleset does not do it",
+                                   "keep it in /etc/sysctl.d/ so it survives the move")
+                return True
             self.diags.note(self.loc(fields[0].pos), f"`{program}' does not change the firewall;"
                             " skipped")
             return True
