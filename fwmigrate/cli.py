@@ -104,7 +104,8 @@ def main() -> None:
 @click.option("-o", "--output", default="-", show_default=True, metavar="FILE",
               help="Where to write the result; - is standard output.")
 @click.option("--to", "to", type=click.Choice(TARGETS), default="nft", show_default=True,
-              help="Output: an nftables file for `nft -f`, or canonical iptables-restore text.")
+              help="Output: an nftables file for `nft -f`, the same as libnftables JSON "
+                   "(`nft -j -f`), or canonical iptables-restore text.")
 @click.option("--from", "source_kind", type=click.Choice(["auto", "script", "save"]),
               default="auto", show_default=True,
               help="Input kind: a shell script of iptables commands, or iptables-save output.")

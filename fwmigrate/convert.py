@@ -6,15 +6,16 @@ asked for partial output; every problem found is in the raised FwmigrateError.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
-from .backends import iptables_save, nft_text
+from .backends import iptables_save, nft_json, nft_text
 from .backends.nft_translate import NftOptions, Untranslatable, check_table_name, translate
 from .errors import Diagnostic, Diagnostics, FwmigrateError
 from .frontends import detect_kind, read_ruleset
 from .ir import Ruleset
 
-TARGETS = ("nft", "iptables-restore")
+TARGETS = ("nft", "nft-json", "iptables-restore")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ def convert(text: str, filename: str, options: ConvertOptions) -> ConvertResult:
     if options.to == "iptables-restore":
         kind = options.source_kind if options.source_kind != "auto" else detect_kind(text)
         return ConvertResult(_restore_text(ruleset, kind, options), ruleset, diags.warnings)
-    if options.to != "nft":
+    if options.to not in ("nft", "nft-json"):
         raise FwmigrateError([Diagnostic(None, f"unknown output format {options.to!r}")])
     problem = check_table_name(options.table)
     if problem:
@@ -68,16 +69,31 @@ def convert(text: str, filename: str, options: ConvertOptions) -> ConvertResult:
         raise FwmigrateError(translation.problems)
     notes = [f"APPROXIMATED: {a.loc}: {a.message}" for a in translation.approximations]
     notes += [f"NOT TRANSLATED: {p.loc}: {p.message}" for p in translation.problems]
-    rendered = nft_text.render(translation.ruleset, source=filename,
-                               flush_ruleset=options.flush_ruleset, header_notes=notes)
-    if rendered.problems:
-        raise FwmigrateError(rendered.problems)
+    if options.to == "nft-json":
+        text, render_notes = _json_text(translation.ruleset, options)
+    else:
+        rendered = nft_text.render(translation.ruleset, source=filename,
+                                   flush_ruleset=options.flush_ruleset, header_notes=notes)
+        if rendered.problems:
+            raise FwmigrateError(rendered.problems)
+        text, render_notes = rendered.text, rendered.notes
     warnings = diags.warnings + [Diagnostic(None, n, "note") for n in translation.notes
-                                 + rendered.notes]
-    return ConvertResult(rendered.text, ruleset, warnings,
+                                 + render_notes]
+    return ConvertResult(text, ruleset, warnings,
                          [Diagnostic(p.loc, p.message, "warning", p.hint)
                           for p in translation.problems],
                          translation.approximations)
+
+
+def _json_text(model, options: ConvertOptions) -> tuple[str, list[str]]:
+    try:
+        batch = nft_json.commands(model, flush_ruleset=options.flush_ruleset)
+    except nft_json.Unrepresentable as exc:
+        raise FwmigrateError([Diagnostic(None, f"nft's JSON cannot express {exc}",
+                                         hint="use --to nft")]) from None
+    # one command per line: readable, diffable, and still one JSON document for `nft -j -f`
+    lines = ",\n  ".join(json.dumps(cmd) for cmd in batch["nftables"])
+    return '{"nftables": [\n  ' + lines + "\n]}\n", []
 
 
 def _restore_text(ruleset: Ruleset, kind: str, options: ConvertOptions) -> str:

@@ -230,3 +230,8 @@ def nft_log_levels() -> tuple[str, ...]:
 @cache
 def shell() -> dict[str, Any]:
     return load("shell")
+
+
+@cache
+def tcp_option_names() -> dict[int, str]:
+    return {int(k): v for k, v in load("nft_values")["tcp_options"].items()}

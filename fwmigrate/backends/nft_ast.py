@@ -36,8 +36,11 @@ class Ct:
 
 @dataclass(frozen=True, slots=True)
 class TcpOption:
-    """Presence of a TCP option by number (compared with Symbol("exists") / ("missing"))."""
+    """Presence of a TCP option (compared with Symbol("exists") / ("missing")).
+
+    `name` is nft's name for the kind, or None where nft has none (then only the number)."""
     number: int
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,7 @@ _EXPRS: dict[type, Callable] = {
     Payload: lambda e, m: f"{e.protocol} {e.field}",
     Meta: lambda e, m: e.key if e.key in _SHORT_META else f"meta {e.key}",
     Ct: lambda e, m: " ".join(w for w in ("ct", e.direction, e.family, e.key) if w),
-    TcpOption: lambda e, m: f"tcp option {e.number}",
+    TcpOption: lambda e, m: f"tcp option {e.name or e.number}",
     Symbol: lambda e, m: e.text,
     Text: lambda e, m: _string(e.value),
     Prefix: lambda e, m: f"{e.addr}/{e.length}",

@@ -435,7 +435,8 @@ def _h_tcp_option(self, rule, index, match, opt, ctx) -> list[Statement]:
     if opt.value < 2:
         raise Untranslatable(f"--tcp-option {opt.value}: iptables and nft scan one-byte options "
                              "(EOL, NOP) differently at the end of the header")
-    return [Compare(TcpOption(opt.value), "==", Symbol("missing" if opt.negated else "exists"))]
+    option = TcpOption(opt.value, mappings.tcp_option_names().get(opt.value))
+    return [Compare(option, "==", Symbol("missing" if opt.negated else "exists"))]
 
 
 def _h_icmp_type(self, rule, index, match, opt, ctx) -> list[Statement]:

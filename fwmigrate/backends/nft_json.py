@@ -1,0 +1,187 @@
+"""nft model (nft_ast) → libnftables JSON (`man libnftables-json`), the form `apply` sends.
+
+Rendered from the same model as the text backend (never by converting text), so both say the
+same thing by construction; tests load both and compare what the kernel lists. Shapes follow
+what nft 1.0.6 itself lists with `nft -j`; where 1.0.6's JSON parser differs from the text
+one, the difference is noted at the spot (e.g. the "dynamic" set flag is refused in JSON and
+nft infers it from the set statements).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .nft_ast import (AnonSet, BitAnd, Compare, Concat, Counter, Ct, FlagList, Limit, Log, Meta,
+                      Nat, NftChain, NftRule, NftRuleset, NftSet, NftTable, Payload, Prefix,
+                      Queue, Range, Reject, SetRef, SetUpdate, Symbol, TcpOption, Text, Verdict)
+
+Json = Any
+
+
+def _symbol(text: str) -> Json:
+    """nft's constants: numbers as JSON numbers, everything else (names, addresses) as strings."""
+    if text.isdigit():
+        return int(text)
+    if text.lower().startswith("0x"):
+        return int(text, 16)
+    return text
+
+
+class Unrepresentable(Exception):
+    """Something nft's JSON cannot say (its text form can)."""
+
+
+def _no_json(what: str):
+    raise Unrepresentable(what)
+
+
+def _ct(e: Ct) -> Json:
+    key = f"{e.family} {e.key}" if e.family else e.key   # 1.0.6 spells `ct original ip saddr` so
+    out: dict[str, Any] = {"key": key}
+    if e.direction:
+        out["dir"] = e.direction
+    return {"ct": out}
+
+
+def expr(e) -> Json:
+    return _EXPRS[type(e)](e)
+
+
+_EXPRS: dict[type, Callable[[Any], Json]] = {
+    Payload: lambda e: {"payload": {"protocol": e.protocol, "field": e.field}},
+    Meta: lambda e: {"meta": {"key": e.key}},
+    Ct: _ct,
+    TcpOption: lambda e: {"tcp option": {"name": e.name or _no_json(
+        f"TCP option kind {e.number} (nft 1.0.6's JSON knows TCP options only by name)")}},
+    Symbol: lambda e: _symbol(e.text),
+    Text: lambda e: e.value,
+    Prefix: lambda e: {"prefix": {"addr": e.addr, "len": e.length}},
+    Range: lambda e: {"range": [expr(e.low), expr(e.high)]},
+    AnonSet: lambda e: {"set": [expr(i) for i in e.items]},
+    FlagList: lambda e: list(e.names) if len(e.names) != 1 else e.names[0],
+    BitAnd: lambda e: {"&": [expr(e.left), expr(e.mask) if not isinstance(e.mask, FlagList)
+                             else list(e.mask.names)]},
+    Concat: lambda e: {"concat": [expr(i) for i in e.items]},
+    SetRef: lambda e: f"@{e.name}",
+}
+
+
+def _compare(s: Compare) -> Json:
+    left = expr(s.left)
+    if isinstance(s.left, TcpOption):
+        return {"match": {"op": "==", "left": left, "right": s.right.text == "exists"}}
+    if isinstance(s.right, FlagList) and not isinstance(s.left, BitAnd):
+        # "any of these bits": `in`, and `!` for none of them; `==`/`!=` with a list would
+        # compare the whole value instead (and never match)
+        return {"match": {"op": "!" if s.op == "!=" else "in", "left": left,
+                          "right": expr(s.right)}}
+    return {"match": {"op": s.op, "left": left, "right": expr(s.right)}}
+
+
+def _limit(s: Limit) -> Json:
+    return {"limit": {"rate": s.rate, "per": s.per, "burst": s.burst, "burst_unit": "packets",
+                      "inv": s.inverted}}
+
+
+def _set_update(s: SetUpdate) -> Json:
+    out: dict[str, Any] = {"op": s.op, "elem": expr(s.key), "set": f"@{s.set}"}
+    if s.limit is not None:
+        out["stmt"] = [_limit(s.limit)]
+    return {"set": out}
+
+
+def _log(s: Log) -> Json:
+    out: dict[str, Any] = {}
+    if s.prefix is not None:
+        out["prefix"] = s.prefix
+    if s.level is not None:
+        out["level"] = s.level
+    flags = []
+    for flag in s.flags:
+        flags += ["tcp sequence", "tcp options"] if flag == "tcp sequence,options" else [flag]
+    if flags:
+        out["flags"] = flags
+    return {"log": out or None}
+
+
+def _reject(s: Reject) -> Json:
+    if s.kind is None:
+        return {"reject": None}
+    if s.kind == "tcp reset":
+        return {"reject": {"type": "tcp reset"}}
+    return {"reject": {"type": s.kind, "expr": s.code}}
+
+
+def _nat(s: Nat) -> Json:
+    out: dict[str, Any] = {}
+    if s.family:
+        out["family"] = s.family
+    if s.addr is not None:
+        out["addr"] = {"range": [s.addr, s.addr_high]} if s.addr_high else s.addr
+    if s.port is not None:
+        out["port"] = {"range": [s.port, s.port_high]} if s.port_high is not None else s.port
+    if s.flags:
+        out["flags"] = list(s.flags)
+    return {s.kind: out or None}
+
+
+def _verdict(s: Verdict) -> Json:
+    return {s.kind: None} if s.target is None else {s.kind: {"target": s.target}}
+
+
+_STATEMENTS: dict[type, Callable[[Any], Json]] = {
+    Compare: _compare,
+    SetUpdate: _set_update,
+    Limit: _limit,
+    Log: _log,
+    Counter: lambda s: {"counter": None if s.packets is None else
+                        {"packets": s.packets, "bytes": s.bytes}},
+    Verdict: _verdict,
+    Reject: _reject,
+    Nat: _nat,
+    Queue: lambda s: {"queue": {"num": s.num}},
+}
+
+
+def rule(table: NftTable, chain: NftChain, r: NftRule) -> Json:
+    out: dict[str, Any] = {"family": table.family, "table": table.name, "chain": chain.name,
+                           "expr": [_STATEMENTS[type(s)](s) for s in r.statements]}
+    if r.comment:
+        out["comment"] = r.comment
+    return {"rule": out}
+
+
+def nft_set(table: NftTable, s: NftSet) -> Json:
+    # 1.0.6's JSON parser refuses the "dynamic" flag; nft sets it from the set statements
+    out: dict[str, Any] = {"family": table.family, "table": table.name, "name": s.name,
+                           "type": s.type, "size": s.size}
+    if s.timeout is not None:
+        out["flags"] = ["timeout"]
+        out["timeout"] = s.timeout
+    return {"set": out}
+
+
+def chain(table: NftTable, c: NftChain) -> Json:
+    out: dict[str, Any] = {"family": table.family, "table": table.name, "name": c.name}
+    if c.base is not None:
+        out.update(type=c.base.type, hook=c.base.hook, prio=c.base.priority,
+                   policy=c.base.policy)
+    return {"chain": out}
+
+
+def commands(ruleset: NftRuleset, *, flush_ruleset: bool = False) -> Json:
+    """One libnftables JSON batch that replaces fwmigrate's tables (or the whole ruleset)."""
+    cmds: list[Json] = [{"metainfo": {"json_schema_version": 1}}]
+    if flush_ruleset:
+        cmds.append({"flush": {"ruleset": None}})
+    for table in ruleset.tables:
+        ref = {"table": {"family": table.family, "name": table.name}}
+        if not flush_ruleset:
+            # create-if-missing then delete: the table below replaces it in this transaction
+            cmds += [{"add": ref}, {"delete": ref}]
+        cmds.append({"add": ref})
+        cmds += [{"add": nft_set(table, s)} for s in table.sets]
+        cmds += [{"add": chain(table, c)} for c in table.chains]
+        for c in table.chains:
+            cmds += [{"add": rule(table, c, r)} for r in c.rules if r.untranslated is None]
+    return {"nftables": cmds}
