@@ -99,39 +99,56 @@ def main() -> None:
     """
 
 
-@main.command()
+def translation_options(f):
+    """Options shared by every command that reads and translates an input."""
+    for option in reversed([
+        click.option("--from", "source_kind", type=click.Choice(["auto", "script", "save"]),
+                     default="auto", show_default=True,
+                     help="Input kind: a shell script of iptables commands, or iptables-save "
+                          "output."),
+        click.option("--family", type=click.Choice(["ip", "ip6", "inet"]), default=None,
+                     help="Only this family (ip, ip6), or an inet table. Default: one table "
+                          "per family in the input."),
+        click.option("--table", default="fwmigrate", show_default=True,
+                     help="Name of the nft table(s) to create and replace."),
+        click.option("--counters", is_flag=True, help="Add a counter to every rule."),
+        click.option("--approximate", is_flag=True,
+                     help="Where nft cannot say the same thing exactly, use the closest form "
+                          "and report each one (stderr and a comment in the output)."),
+        click.option("--flush-ruleset", is_flag=True,
+                     help="Replace the whole ruleset, removing every other table too (e.g. "
+                          "Docker's). Default: replace only fwmigrate's own tables."),
+        click.option("--skip-unknown", is_flag=True,
+                     help="Skip script lines that cannot be evaluated statically (if, case, "
+                          "$(...), functions) with a warning, instead of failing."),
+        click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
+                     help="Set a shell variable the script uses but does not assign."),
+        click.option("-v", "--verbose", is_flag=True,
+                     help="Also show notes (skipped commands, renames)."),
+    ]):
+        f = option(f)
+    return f
+
+
+def options_from(kw: dict, **extra) -> ConvertOptions:
+    return ConvertOptions(source_kind=kw["source_kind"], family=kw["family"], table=kw["table"],
+                          counters=kw["counters"], approximate=kw["approximate"],
+                          flush_ruleset=kw["flush_ruleset"], skip_unknown=kw["skip_unknown"],
+                          variables=_variables(kw["defines"]), **extra)
+
+
+@main.command("convert")
 @click.argument("input", metavar="INPUT")
 @click.option("-o", "--output", default="-", show_default=True, metavar="FILE",
               help="Where to write the result; - is standard output.")
 @click.option("--to", "to", type=click.Choice(TARGETS), default="nft", show_default=True,
               help="Output: an nftables file for `nft -f`, the same as libnftables JSON "
                    "(`nft -j -f`), or canonical iptables-restore text.")
-@click.option("--from", "source_kind", type=click.Choice(["auto", "script", "save"]),
-              default="auto", show_default=True,
-              help="Input kind: a shell script of iptables commands, or iptables-save output.")
-@click.option("--family", type=click.Choice(["ip", "ip6", "inet"]), default=None,
-              help="Output only this family (ip, ip6), or an inet table. Default: one table "
-                   "per family in the input.")
-@click.option("--table", default="fwmigrate", show_default=True,
-              help="Name of the nft table(s) to create and replace.")
-@click.option("--counters", is_flag=True, help="Add a counter to every rule.")
-@click.option("--approximate", is_flag=True,
-              help="Where nft cannot say the same thing exactly, use the closest form and "
-                   "report each one (stderr and a comment in the output).")
 @click.option("--allow-partial", is_flag=True,
               help="Write the output even if some rules cannot be translated; they become "
                    "comments and are listed on stderr. The firewall then does NOT do the same.")
-@click.option("--flush-ruleset", is_flag=True,
-              help="Start the nft file with `flush ruleset`, removing every other table too "
-                   "(e.g. Docker's). Default: replace only fwmigrate's own tables.")
-@click.option("--skip-unknown", is_flag=True,
-              help="Skip script lines that cannot be evaluated statically (if, case, $(...), "
-                   "functions) with a warning, instead of failing.")
-@click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
-              help="Set a shell variable the script uses but does not assign.")
-@click.option("-v", "--verbose", is_flag=True, help="Also show notes (skipped commands, renames).")
-def convert_cmd(input, output, to, source_kind, family, table, counters, approximate,
-                allow_partial, flush_ruleset, skip_unknown, defines, verbose):
+@translation_options
+def convert_cmd(input, output, to, allow_partial, **kw):
     """Translate an iptables script or iptables-save file.
 
     INPUT is a shell script of iptables/ip6tables commands (read, never run) or an
@@ -145,26 +162,20 @@ def convert_cmd(input, output, to, source_kind, family, table, counters, approxi
       fwmigrate convert dual.sh --family ip6 --counters
     """
     text, name = _read(input)
-    options = ConvertOptions(to=to, source_kind=source_kind, family=family, table=table,
-                             counters=counters, approximate=approximate,
-                             allow_partial=allow_partial, flush_ruleset=flush_ruleset,
-                             skip_unknown=skip_unknown, variables=_variables(defines))
+    options = options_from(kw, to=to, allow_partial=allow_partial)
     try:
         with _bulk_work():
             result = convert(text, name, options)
     except FwmigrateError as exc:
         _fail(exc)
         return
-    _report(result.warnings, verbose)
+    _report(result.warnings, kw["verbose"])
     for a in result.approximations:
         click.echo(Diagnostic(a.loc, "approximated: " + a.message, "warning").render(), err=True)
     for u in result.untranslated:
         click.echo(Diagnostic(u.loc, "NOT translated (--allow-partial): " + u.message,
                               "warning", u.hint).render(), err=True)
     _write(output, result.output)
-
-
-convert_cmd.name = "convert"
 
 
 @main.command(context_settings={"ignore_unknown_options": True,
@@ -212,6 +223,9 @@ def restore_translate_cmd(path, ipv6):
         _fail(exc)
         return
     sys.stdout.write(out)
+
+
+from . import cli_apply  # noqa: E402,F401  (registers apply, rollback, confirm, save, status)
 
 
 def run() -> None:

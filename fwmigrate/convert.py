@@ -10,7 +10,8 @@ import json
 from dataclasses import dataclass, field
 
 from .backends import iptables_save, nft_json, nft_text
-from .backends.nft_translate import NftOptions, Untranslatable, check_table_name, translate
+from .backends.nft_translate import (NftOptions, Translation, Untranslatable, check_table_name,
+                                      translate)
 from .errors import Diagnostic, Diagnostics, FwmigrateError
 from .frontends import detect_kind, read_ruleset
 from .ir import Ruleset
@@ -49,13 +50,10 @@ def read(text: str, filename: str, options: ConvertOptions) -> tuple[Ruleset, Di
     return ruleset, diags
 
 
-def convert(text: str, filename: str, options: ConvertOptions) -> ConvertResult:
+def translate_input(text: str, filename: str,
+                    options: ConvertOptions) -> tuple[Ruleset, Translation, Diagnostics]:
+    """Read and translate to the nft model; raises unless every rule is exact (or allowed)."""
     ruleset, diags = read(text, filename, options)
-    if options.to == "iptables-restore":
-        kind = options.source_kind if options.source_kind != "auto" else detect_kind(text)
-        return ConvertResult(_restore_text(ruleset, kind, options), ruleset, diags.warnings)
-    if options.to not in ("nft", "nft-json"):
-        raise FwmigrateError([Diagnostic(None, f"unknown output format {options.to!r}")])
     problem = check_table_name(options.table)
     if problem:
         raise FwmigrateError([Diagnostic(None, problem, hint="choose another --table")])
@@ -67,22 +65,39 @@ def convert(text: str, filename: str, options: ConvertOptions) -> ConvertResult:
         raise FwmigrateError([Diagnostic(None, exc.message, hint=exc.hint)]) from None
     if translation.problems and not options.allow_partial:
         raise FwmigrateError(translation.problems)
-    notes = [f"APPROXIMATED: {a.loc}: {a.message}" for a in translation.approximations]
-    notes += [f"NOT TRANSLATED: {p.loc}: {p.message}" for p in translation.problems]
+    return ruleset, translation, diags
+
+
+def convert(text: str, filename: str, options: ConvertOptions) -> ConvertResult:
+    if options.to == "iptables-restore":
+        ruleset, diags = read(text, filename, options)
+        kind = options.source_kind if options.source_kind != "auto" else detect_kind(text)
+        return ConvertResult(_restore_text(ruleset, kind, options), ruleset, diags.warnings)
+    if options.to not in ("nft", "nft-json"):
+        raise FwmigrateError([Diagnostic(None, f"unknown output format {options.to!r}")])
+    ruleset, translation, diags = translate_input(text, filename, options)
     if options.to == "nft-json":
         text, render_notes = _json_text(translation.ruleset, options)
     else:
-        rendered = nft_text.render(translation.ruleset, source=filename,
-                                   flush_ruleset=options.flush_ruleset, header_notes=notes)
-        if rendered.problems:
-            raise FwmigrateError(rendered.problems)
-        text, render_notes = rendered.text, rendered.notes
+        text, render_notes = nft_file(translation, filename, options)
     warnings = diags.warnings + [Diagnostic(None, n, "note") for n in translation.notes
                                  + render_notes]
     return ConvertResult(text, ruleset, warnings,
                          [Diagnostic(p.loc, p.message, "warning", p.hint)
                           for p in translation.problems],
                          translation.approximations)
+
+
+def nft_file(translation: Translation, filename: str,
+             options: ConvertOptions) -> tuple[str, list[str]]:
+    """The `nft -f` text of a translation, with approximations and gaps in its header."""
+    notes = [f"APPROXIMATED: {a.loc}: {a.message}" for a in translation.approximations]
+    notes += [f"NOT TRANSLATED: {p.loc}: {p.message}" for p in translation.problems]
+    rendered = nft_text.render(translation.ruleset, source=filename,
+                               flush_ruleset=options.flush_ruleset, header_notes=notes)
+    if rendered.problems:
+        raise FwmigrateError(rendered.problems)
+    return rendered.text, rendered.notes
 
 
 def _json_text(model, options: ConvertOptions) -> tuple[str, list[str]]:

@@ -96,13 +96,16 @@ class OptionError(Exception):
     """A problem in one command's arguments; `index` is the offending word, the caller adds the location."""
 
     def __init__(self, message: str, index: int | None = None, hint: str | None = None,
-                 offset: int = 0):
+                 offset: int = 0, unsupported: bool = False):
         super().__init__(message)
         self.message = message
         self.index = index
         self.hint = hint
         # characters into the word, for errors inside a value (e.g. a bad port in a list)
         self.offset = offset
+        # iptables would accept this; fwmigrate cannot translate it (never a "failure" a
+        # script may handle with `|| true`: the rule would be lost)
+        self.unsupported = unsupported
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

@@ -26,3 +26,17 @@ def netns():
 @pytest.fixture(scope="session")
 def samples_dir():
     return SAMPLES
+
+
+@pytest.fixture
+def netns_pair():
+    """(server, client) namespaces joined by veth; see traffic.py."""
+    reason = kernel_available()
+    if reason:
+        if os.environ.get("FWMIGRATE_REQUIRE_KERNEL"):
+            pytest.fail(f"kernel tests required (FWMIGRATE_REQUIRE_KERNEL) but {reason}")
+        pytest.skip(reason)
+    from traffic import veth_pair
+    with namespace("fwm-srv") as server, namespace("fwm-cli") as client:
+        with veth_pair(server, client):
+            yield server, client

@@ -113,3 +113,24 @@ def test_untranslatable_rule_is_named_not_dropped():
     found = errors("iptables -A INPUT -p tcp -m multiport --ports 22,80 -j DROP\n")
     assert found[0][0] == "fw.sh:1:1"
     assert "cannot translate `-A INPUT -p tcp -m multiport --ports 22,80 -j DROP'" in found[0][1]
+
+
+def test_columns_after_option_equals_value():
+    found = errors("iptables -A INPUT -p tcp --dport=22 --sport 99999 -j ACCEPT\n")
+    assert found[0][0] == "fw.sh:1:45"
+    found = errors(SAVE.format(rules="-A INPUT -p tcp --dport=22 -j BOGUS"), "r.save")
+    assert found[0][0] == "r.save:5:31"
+    found = errors("iptables -A INPUT -p tcp --dport=99999 -j ACCEPT\n")
+    assert found[0][0] == "fw.sh:1:34"
+
+
+def test_save_file_lines_end_only_at_newline():
+    text = SAVE.format(rules='-A INPUT -m comment --comment "a\u2028b" -j ACCEPT\n-A INPUT -j BOGUS')
+    found = errors(text, "r.save")
+    assert found == [("r.save:6:13", "Couldn't load target `BOGUS':No such file or directory")]
+
+
+def test_replace_with_two_addresses_is_refused_after_a_cached_shape():
+    found = errors("iptables -A FORWARD -j ACCEPT\niptables -R FORWARD 1 -s 1.1.1.1 -j DROP\n"
+                   "iptables -R FORWARD 1 -s 2.2.2.2,3.3.3.3 -j DROP\n")
+    assert found == [("fw.sh:3:23", "Replacement rule does not specify a unique address")]

@@ -126,3 +126,26 @@ def test_incomplete_nft_dump_is_refused():
 def test_restore_word_rules(line, words):
     assert [w for w, _ in tokenize(line)] == words
     assert _words(line) == words
+
+
+@pytest.mark.parametrize("line", [
+    "-A POSTROUTING -p tcp -j MASQUERADE --to-ports 1024-2000",
+    "-A PREROUTING -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 3128-3130",
+])
+def test_nat_port_ranges_keep_the_dash(line):
+    text = f"*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" \
+           f":POSTROUTING ACCEPT [0:0]\n{line}\nCOMMIT\n"
+    ruleset, _ = read(text, "n.save", ConvertOptions())
+    assert line in iptables_save.render(ruleset)
+
+
+def test_conntrack_host_addresses_print_without_prefix():
+    text = SAVE_FILTER.format(rule="-A INPUT -m conntrack ! --ctrepldst 1.2.3.4 "
+                                   "--ctorigsrc 10.0.0.0/8 -j ACCEPT")
+    ruleset, _ = read(text, "c.save", ConvertOptions())
+    assert "-m conntrack --ctorigsrc 10.0.0.0/8 ! --ctrepldst 1.2.3.4 -j ACCEPT" in \
+        iptables_save.render(ruleset)
+
+
+SAVE_FILTER = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" \
+              "{rule}\nCOMMIT\n"

@@ -184,3 +184,48 @@ def test_tables_and_hook_restrictions():
              "iptables -t nat -A PREROUTING -j FWD\n"
     _, diags = evaluate(script)
     assert any("SNAT target: used from hooks PREROUTING" in d.message for d in diags.errors)
+
+
+def test_unsupported_rule_is_an_error_even_when_the_script_handles_failures():
+    # iptables accepts these; fwmigrate cannot translate them: never a silent "handled" note
+    for line in ("iptables -A INPUT -m hashlimit --hashlimit-above 5/s --hashlimit-name h "
+                 "-j DROP || true",
+                 "iptables -A INPUT -j NFLOG || :"):
+        _, diags = evaluate(line + "\n")
+        assert any("not supported by fwmigrate yet" in d.message for d in diags.errors), line
+
+
+def test_command_v_is_a_lookup_not_a_run():
+    script = "command -v iptables >/dev/null || exit 1\niptables -P INPUT DROP\n"
+    ruleset, diags = evaluate(script)
+    assert not diags.errors
+    assert ruleset.table("ip", "filter").chain("INPUT").policy == "DROP"
+
+
+def test_nested_default_expansions():
+    script = "WAN=eth0\niptables -A INPUT -i ${WAN:-${DEF}} -j DROP\n" \
+             'iptables -A INPUT -i "${LAN:-${WAN}x}" -j DROP\n'
+    assert rules(script) == ["-A INPUT -i eth0 -j DROP", "-A INPUT -i eth0x -j DROP"]
+
+
+def test_here_document_bodies_are_not_commands():
+    script = ("cat > /usr/local/bin/open-web <<'END'\n"
+              "iptables -I INPUT -p tcp --dport 80 -j ACCEPT\n"
+              "END\n"
+              "cat <<-EOF > /dev/null\n\tiptables -F\n\tEOF\n"
+              "iptables -A INPUT -j DROP\n")
+    assert rules(script) == ["-A INPUT -j DROP"]
+
+
+def test_only_newline_ends_a_line():
+    script = "iptables -A INPUT -m comment --comment 'a\u2028b\x0cc' -j ACCEPT\n" \
+             "iptables -A INPUT -j BOGUS\n"
+    _, diags = evaluate(script)
+    assert [str(d.loc) for d in diags.errors] == ["fw.sh:2:22"]
+
+
+def test_a_script_without_iptables_commands_is_an_error():
+    from fwmigrate.convert import ConvertOptions, convert
+    from fwmigrate.errors import FwmigrateError
+    with pytest.raises(FwmigrateError, match="no iptables commands"):
+        convert("echo hello\n", "fw.sh", ConvertOptions())

@@ -19,7 +19,7 @@ def shape(draw):
     return dict(neg_s=draw(st.booleans()), s=draw(st.booleans()), d=draw(st.booleans()),
                 proto=draw(WORDS(["tcp", "udp", "icmp", None])), dport=draw(st.booleans()),
                 neg_dport=draw(st.booleans()), comment=draw(st.booleans()),
-                multiport=draw(st.booleans()),
+                multiport=draw(st.booleans()), recent=draw(st.booleans()),
                 target=draw(WORDS(["ACCEPT", "REJECT", "LOG", "ACL1"])))
 
 
@@ -38,6 +38,9 @@ def line(draw, sh):
         words += ["-m", "comment", "--comment", draw(WORDS(["x", "-s", "--dport", "y" * 300]))]
     if sh["multiport"]:
         words += ["-m", "multiport", "--dports", draw(WORDS(["22,80", "1:2,3", "9"]))]
+    if sh["recent"]:
+        words += ["-m", "recent", "--name", draw(WORDS(["A", "B"])), "--rcheck", "--seconds",
+                  draw(WORDS(["60", "0", "x"]))]
     words += ["-j", sh["target"]]
     if sh["target"] == "REJECT":
         words += ["--reject-with", draw(WORDS(["tcp-reset", "icmp-host-prohibited"]))]
@@ -89,6 +92,9 @@ TRANSITIONS = [
     # a word that looks like a flag, inside a value
     ("-A ACL1 -m comment --comment x -s 10.0.0.1 -j ACCEPT",
      "-A ACL1 -m comment --comment -s -s 10.0.0.1 -j ACCEPT"),
+    # a value that a check of the whole match refuses
+    ("-A ACL1 -m recent --name A --rcheck --seconds 60 -j DROP",
+     "-A ACL1 -m recent --name A --rcheck --seconds 0 -j DROP"),
     # a bad value where the first line had a good one
     ("-A ACL1 -p tcp --dport 22 -j ACCEPT", "-A ACL1 -p tcp --dport 70000 -j ACCEPT"),
     ("-A ACL1 -s 10.0.0.1 -j ACCEPT", "-A ACL1 ! -s 10.0.0.1,10.0.0.2 -j ACCEPT"),

@@ -76,12 +76,15 @@ def value_text(opt: Option, kind: str) -> str | None:
     v = opt.value
     if kind == "flag":
         return None
+    if kind == "nat_ports":
+        return str(v.first) if v.single else f"{v.first}-{v.last}"
     if isinstance(v, PortRange):
         return _ports(v)
     if kind == "port_list":
         return ",".join(_ports(p) for p in v)
     if isinstance(v, Address):
-        return address(v)
+        # conntrack prints a host address bare; -s/-d and others always with a prefix
+        return str(v.addr) if kind == "ct_address" and v.is_host else address(v)
     if isinstance(v, AddressRange):
         return f"{v.first}-{v.last}"
     if isinstance(v, Rate):
@@ -108,8 +111,6 @@ def value_text(opt: Option, kind: str) -> str | None:
         if ports is not None:
             text += f":{ports.first}" + ("" if ports.single else f"-{ports.last}")
         return text
-    if kind == "nat_ports":
-        return str(v.first) if v.single else f"{v.first}-{v.last}"
     if isinstance(v, ipaddress.IPv4Address | ipaddress.IPv6Address):
         return str(v)
     return str(v)
@@ -119,6 +120,8 @@ def _options(spec: mappings.ExtensionSpec, options: tuple[Option, ...]) -> list[
     out: list[str] = []
     for opt in options:
         ospec = spec.by_name[opt.name]
+        kind = "ct_address" if spec.name == "conntrack" and ospec.value == "address" \
+            else ospec.value
         if ospec.omit is not None and value_text(opt, ospec.value) == ospec.omit:
             continue
         if opt.negated:
@@ -127,7 +130,7 @@ def _options(spec: mappings.ExtensionSpec, options: tuple[Option, ...]) -> list[
             out.append(f"--{opt.value}")
             continue
         out.append(_save_flag(ospec))
-        text = value_text(opt, ospec.value)
+        text = value_text(opt, kind)
         if text is not None:
             out.append(text)
     return out

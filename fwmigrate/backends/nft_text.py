@@ -123,8 +123,10 @@ def _nat(s: Nat) -> str:
         words.append(s.family)
     target = ""
     if s.addr is not None:
-        addr = s.addr + (f"-{s.addr_high}" if s.addr_high else "")
-        target = f"[{addr}]" if ":" in addr and s.port is not None else addr
+        if ":" in s.addr and s.port is not None:      # IPv6 with a port: [a]-[b]:port
+            target = f"[{s.addr}]" + (f"-[{s.addr_high}]" if s.addr_high else "")
+        else:
+            target = s.addr + (f"-{s.addr_high}" if s.addr_high else "")
     if s.port is not None:
         target += f":{s.port}" + (f"-{s.port_high}" if s.port_high is not None else "")
     if target:

@@ -393,8 +393,31 @@ _CT_STATE_ORDER = ("INVALID", "ESTABLISHED", "RELATED", "NEW", "UNTRACKED")
 _CT_STATUS_ORDER = ("EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED", "SNAT", "DNAT")
 
 
+# states a packet without a conntrack entry can have; `ct state` reads them, other ct keys do not
+_NO_ENTRY = frozenset({"INVALID", "UNTRACKED"})
+
+
+def _check_no_entry(match) -> None:
+    """xt_conntrack lets a packet without a conntrack entry through once its state test
+    passes, ignoring the match's other options; nft's other ct keys stop the rule instead."""
+    state = match.option("ctstate")
+    if state is None or len(match.options) == 1:
+        return
+    if any((s in state.value) != state.negated for s in _NO_ENTRY):
+        raise Untranslatable("with this --ctstate a packet without a conntrack entry (INVALID or "
+                             "UNTRACKED) passes iptables' test and skips the other conntrack "
+                             "options, while nft stops the rule at them",
+                             "split the rule: one with --ctstate alone, one with the rest")
+
+
 def _h_ct_state(self, rule, index, match, opt, ctx) -> list[Statement]:
     states = opt.value
+    if match.module == "conntrack":
+        _check_no_entry(match)
+        if {"SNAT", "DNAT"} & states and opt.negated:
+            raise Untranslatable("! --ctstate SNAT/DNAT also holds for packets without a "
+                                 "conntrack entry, where nft's `ct status` does not",
+                                 "use --ctstatus, or split the rule")
     nat = states & {"SNAT", "DNAT"}
     if nat and nat != states:
         raise Untranslatable("--ctstate mixing SNAT/DNAT with connection states means "
@@ -413,7 +436,12 @@ def _h_ct_port(self, rule, index, match, opt, ctx) -> list[Statement]:
                       "ctorigdstport": ("original", "proto-dst"),
                       "ctreplsrcport": ("reply", "proto-src"),
                       "ctrepldstport": ("reply", "proto-dst")}[opt.name]
-    return [Compare(Ct(key, direction), _op(opt.negated), _port(opt.value))]
+    out: list[Statement] = []
+    if self.options.family == "inet":
+        # in an inet table nft needs the family to read a conntrack port
+        out.append(Compare(Meta("nfproto"), "==",
+                           Symbol("ipv4" if ctx.family == "ip" else "ipv6")))
+    return out + [Compare(Ct(key, direction), _op(opt.negated), _port(opt.value))]
 
 
 def _h_ct_status(self, rule, index, match, opt, ctx) -> list[Statement]:
@@ -425,8 +453,10 @@ def _h_ct_status(self, rule, index, match, opt, ctx) -> list[Statement]:
 def _h_tcp_flags(self, rule, index, match, opt, ctx) -> list[Statement]:
     value: TcpFlags = opt.value
     order = ("FIN", "SYN", "RST", "PSH", "ACK", "URG")
-    mask = _flags(value.mask, order)
-    compare = _flags(value.compare & value.mask, order)
+    # the kernel compares (flags & mask) with the whole compare set: bits outside the mask
+    # make the test impossible, and nft is given exactly that test
+    mask = _flags(value.mask, order) if value.mask else Symbol("0x0")
+    compare = _flags(value.compare, order)
     right = compare if compare.names else Symbol("0x0")
     return [Compare(BitAnd(Payload("tcp", "flags"), mask), _op(opt.negated), right)]
 
@@ -436,7 +466,13 @@ def _h_tcp_option(self, rule, index, match, opt, ctx) -> list[Statement]:
         raise Untranslatable(f"--tcp-option {opt.value}: iptables and nft scan one-byte options "
                              "(EOL, NOP) differently at the end of the header")
     option = TcpOption(opt.value, mappings.tcp_option_names().get(opt.value))
-    return [Compare(option, "==", Symbol("missing" if opt.negated else "exists"))]
+    out: list[Statement] = []
+    if opt.negated and not any(o.name != "tcp-option" for o in match.options):
+        # nft's "missing" also holds where there is no TCP header (other protocols, later
+        # fragments); xt's tcp match fails there: test for a readable TCP header first
+        out.append(Compare(Payload("tcp", "dport"), "==", Range(Symbol("0"), Symbol("65535"))))
+    out.append(Compare(option, "==", Symbol("missing" if opt.negated else "exists")))
+    return out
 
 
 def _h_icmp_type(self, rule, index, match, opt, ctx) -> list[Statement]:

@@ -87,6 +87,13 @@ class Command:
 
 
 class _Parser(ExtensionOptions):
+    def located(self, exc: OptionError) -> OptionError:
+        """The error with its word index (and offset) in the words as given."""
+        if exc.index is None or exc.index >= len(self.origin):
+            return exc
+        source, offset = self.origin[exc.index]
+        return OptionError(exc.message, source, exc.hint, exc.offset + offset, exc.unsupported)
+
     base_flags = frozenset(_COMMANDS) | frozenset(_PARAMS)
 
     def __init__(self, words: Sequence[str], family: Family, table: str | None,
@@ -105,6 +112,8 @@ class _Parser(ExtensionOptions):
         self.slots: dict[int, tuple[_Loaded, str]] = {}
         self.positions: dict[int, int | None] = {}          # id(extension) → match index
         self.rewritten = False            # words were split (--opt=value, -nvL)
+        # for each word, the word it came from and where in it (so errors point at the text)
+        self.origin: list[tuple[int, int]] = [(k, 0) for k in range(len(self.words))]
         self.result: Command | None = None
         self.iface_in: Negatable | None = None
         self.iface_out: Negatable | None = None
@@ -164,6 +173,8 @@ class _Parser(ExtensionOptions):
             if word.startswith("--") and "=" in word:
                 flag, _, value = word.partition("=")
                 words[i:i + 1] = [flag, value]
+                source = self.origin[i][0]
+                self.origin[i:i + 1] = [(source, 0), (source, len(flag) + 1)]
                 n += 1
                 word = flag
                 self.rewritten = True
@@ -186,6 +197,7 @@ class _Parser(ExtensionOptions):
                 expanded = ["-" + c for c in word[1:]]
                 if all(e in _COMMANDS or e in _PARAMS for e in expanded):
                     words[i:i + 1] = expanded
+                    self.origin[i:i + 1] = [self.origin[i]] * len(expanded)
                     n = len(words)
                     self.rewritten = True
                     continue
@@ -305,7 +317,11 @@ class _Parser(ExtensionOptions):
         elif name in ("in-interface", "out-interface"):
             self._once(name, "-i" if name == "in-interface" else "-o", i)
             _check_interface(value, i + 1)
-            iface = None if value == "+" else Negatable(value, negated)
+            if value == "+" and negated:
+                raise OptionError(f"`! {flag} +' never matches (every packet has an interface), "
+                                  "so the rule has no effect", i,
+                                  hint="remove the rule", unsupported=True)
+            iface = Negatable(value, negated)
             if name == "in-interface":
                 self.iface_in = iface
             else:
@@ -347,6 +363,11 @@ class _Parser(ExtensionOptions):
             raise OptionError(f"Can't use -o with {cmd.chain}", self.seen["out-interface"])
         if cmd.chain in _NO_IN and self.iface_in is not None:
             raise OptionError(f"Can't use -i with {cmd.chain}", self.seen["in-interface"])
+        # `-i +` matches every interface: iptables keeps no test
+        if self.iface_in is not None and self.iface_in.value == "+":
+            self.iface_in = None
+        if self.iface_out is not None and self.iface_out.value == "+":
+            self.iface_out = None
         matches: list[Match] = []
         target = None
         for ext in self.loaded:
@@ -407,5 +428,15 @@ def parse_uncached(words: Sequence[str], family: Family, *, table: str | None = 
     parser.result is the Command; its rule has no addresses yet (see parser.addresses).
     """
     parser = _Parser(list(words), family, table, loc, restore)
-    parser.result = parser.parse()
+    try:
+        parser.result = parser.parse()
+    except OptionError as exc:
+        raise parser.located(exc) from None
+    if parser.rewritten:   # later errors (unknown chain …) point into the words as given
+        cmd = parser.result
+        for attr in ("chain_index", "rulenum_index", "target_index", "policy_index"):
+            index = getattr(cmd, attr)
+            if index is not None:
+                setattr(cmd, attr, parser.origin[index][0])
+        cmd.warnings = [(None if i is None else parser.origin[i][0], m) for i, m in cmd.warnings]
     return parser

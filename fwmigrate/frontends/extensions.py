@@ -65,7 +65,7 @@ class ExtensionOptions:
         spec = mappings.target_specs().get(name)
         if spec is None and name in mappings.load("extensions")["targets"]:
             raise OptionError(f"-j {name} is not supported by fwmigrate yet", i,
-                              hint="see the README for the supported targets")
+                              hint="see the README for the supported targets", unsupported=True)
         if spec is not None and spec.options:
             if goto:
                 raise OptionError(f"goto '{name}' is not a chain", i)
@@ -80,7 +80,8 @@ class ExtensionOptions:
             known = mappings.load("extensions")["matches"]
             if name in known:
                 raise OptionError(f"-m {name} is not supported by fwmigrate yet", i,
-                                  hint="see the README for the supported matches")
+                                  hint="see the README for the supported matches",
+                                  unsupported=True)
             raise OptionError(f"Couldn't load match `{name}':No such file or directory", i,
                               hint=did_you_mean(name, list(mappings.match_specs()) + known))
         if self.family not in spec.families:
@@ -248,9 +249,15 @@ def _assemble(spec: mappings.ExtensionSpec, given: dict[str, Option], family: Fa
     ordered = tuple(sorted(opts.values(), key=lambda o: spec.order[o.name]))
     if spec.kind == "target":
         return TargetExtension(spec.name, ordered)
-    if spec.name == "recent":
-        _check_recent(ordered, index)
-    return Match(spec.name, ordered)
+    built = Match(spec.name, ordered)
+    check_values(built, index)
+    return built
+
+
+def check_values(match: Match, index: int) -> None:
+    """Checks on a match that depend on its option values (run again when only values change)."""
+    if match.module == "recent":
+        _check_recent(match.options, index)
 
 
 def _given_flag(spec, option: Option) -> str:
@@ -281,6 +288,9 @@ def _missing(spec, opt) -> str:
 def _check_recent(options: tuple[Option, ...], index: int) -> None:
     by_name = {o.name: o for o in options}
     mode = by_name["mode"].value
+    for count in ("seconds", "hitcount"):
+        if count in by_name and by_name[count].value == 0:
+            raise OptionError(f"recent: --{count} must be at least 1", index)
     if "reap" in by_name and "seconds" not in by_name:
         raise OptionError('recent: option "--reap" also requires "--seconds".', index)
     if mode in ("set", "remove") and ("seconds" in by_name or "hitcount" in by_name):

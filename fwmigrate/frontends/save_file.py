@@ -127,7 +127,7 @@ class _Reader:
         self.model = RulesetModel(filename, check_loops_each_command=False)
         self.table: str | None = None
         self.table_line = 0
-        self.lines = text.splitlines()
+        self.lines = text.split("\n")   # only \n ends a line, as for iptables-restore
         diags.lines.setdefault(filename, self.lines)
 
     def loc(self, lineno: int, col: int = 1) -> SourceLocation:
@@ -279,6 +279,9 @@ class _Reader:
 
 def read_save(text: str, filename: str, diags: Diagnostics, family: Family | None = None) -> Ruleset:
     ruleset = _Reader(text, filename, family or detect_family(text), diags).read()
+    if not ruleset.tables and not diags.errors:
+        diags.error(SourceLocation(filename, 1), "no tables in this iptables-save file",
+                    hint="a table starts with a line such as *filter")
     for table in ruleset.tables:
         for rule, message in hook_violations(table):
             diags.error(rule.loc, message)

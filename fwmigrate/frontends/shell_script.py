@@ -59,9 +59,10 @@ class ShellEvaluator:
         self.skip_unknown = skip_unknown
         self.vars: dict[str, str] = dict(variables or {})
         self.model = RulesetModel(filename)
+        self.iptables_commands = 0
         self.positions = Positions(filename, text)
         self.shell = mappings.shell()
-        diags.lines.setdefault(filename, text.splitlines())
+        diags.lines.setdefault(filename, text.split("\n"))
 
     def loc(self, pos: int):
         return self.positions.loc(pos)
@@ -81,6 +82,10 @@ class ShellEvaluator:
         for table in ruleset.tables:
             for rule, message in hook_violations(table):
                 self.diags.error(rule.loc, message)
+        if not self.iptables_commands and not self.diags.errors:
+            self.diags.error(self.loc(0), "no iptables commands found in the script",
+                             hint="give a shell script of iptables/ip6tables commands or an "
+                                  "iptables-save file")
         return ruleset
 
     def run_list(self, commands: list) -> bool:
@@ -146,12 +151,16 @@ class ShellEvaluator:
         except _Unknowable as exc:
             self.unknown(exc.pos, exc.message, exc.hint)
             return True
+        if os.path.basename(fields[0].text) == "command" and len(fields) > 1 \
+                and fields[1].text in ("-v", "-V"):
+            return True                       # `command -v iptables`: a lookup, nothing runs
         fields = self.strip_wrappers(fields)
         if not fields:
             return True
         program = os.path.basename(fields[0].text)
         families = self.shell["iptables_programs"]
         if program in families:
+            self.iptables_commands += 1
             return self.run_iptables(families[program], fields, handled)
         if program in ("export", "readonly", "declare", "typeset", "local"):
             for tok in node.words[1:]:
@@ -208,7 +217,7 @@ class ShellEvaluator:
                                                                       len(fields) - 1)].pos
             if isinstance(exc, OptionError):
                 pos += exc.offset
-            if handled:
+            if handled and not getattr(exc, "unsupported", False):
                 self.diags.note(self.loc(pos), f"iptables would fail here ({exc.message}); the "
                                 "script handles the failure")
             elif not (cmd is not None and cmd.action == "check"):  # -C only reports
@@ -330,8 +339,15 @@ class ShellEvaluator:
 
 def _var_end(text: str, i: int) -> int:
     if text[i + 1:i + 2] == "{":
-        close = text.find("}", i)
-        return close + 1 if close != -1 else len(text)
+        depth = 0
+        for j in range(i + 1, len(text)):
+            if text[j] == "{":
+                depth += 1
+            elif text[j] == "}":
+                depth -= 1
+                if depth == 0:
+                    return j + 1
+        return len(text)
     j = i + 1
     if j < len(text) and (text[j].isdigit() or text[j] in "@*#?$!-"):
         return j + 1

@@ -33,7 +33,8 @@ _DOUBLE = _part(pp.Regex(r'"(?:[^"\\`$]|\\.|\$\([^)]*\)|\$|`[^`]*`)*"', re.S), "
 _ESCAPE = _part(pp.Regex(r"\\(?:.|\n)", re.S), "escape")
 _ARITH = _part(pp.Regex(r"\$\(\("), "unsupported")
 _SUBST = _part(pp.Regex(r"\$\(|`"), "unsupported")
-_VAR = _part(pp.Regex(r"\$(?:\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-])"), "var")
+_VAR = _part(pp.Regex(r"\$(?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-])"),
+             "var")
 _PLAIN = _part(pp.Regex(r"[^\s'\"\\$`;&|<>()]+|\$"), "plain")
 _WORD_PART = _SINGLE | _DOUBLE | _ESCAPE | _ARITH | _SUBST | _VAR | _PLAIN
 
@@ -61,30 +62,73 @@ class Token:
 
 
 def tokenize(text: str) -> list[Token]:
-    """Tokens of a whole script; raises OptionError(offset=…) at a character that cannot start one."""
+    """Tokens of a whole script; raises OptionError(offset=…) at a character that cannot start one.
+
+    A here-document's body (after `<<WORD`, up to the line WORD) is data for its command, not
+    script: it is skipped, and its command gets a `heredoc` token in its place.
+    """
     tokens: list[Token] = []
-    expected = 0
-    for result, start, end in _TOKEN.scan_string(text):
+    offset = 0
+    while True:
+        resume = _scan(text, offset, tokens)
+        if resume is None:
+            return tokens
+        offset = resume
+
+
+def _scan(text: str, offset: int, tokens: list[Token]) -> int | None:
+    """Tokenize from `offset`; returns where to resume after a here-document body, or None."""
+    expected = offset
+    heredoc: tuple[str, bool] | None = None
+    for result, start, end in _TOKEN.scan_string(text[offset:]):
+        start, end = start + offset, end + offset
         gap = text[expected:start]
         if gap.strip(_WS):
             bad = expected + len(gap) - len(gap.lstrip(_WS))
             raise OptionError(_lex_problem(text, bad), offset=bad)
         item = result[0]
+        expected = end
         if isinstance(item, tuple):
             kind, value, pos = item
+            pos += offset
             if kind == "newline":
                 tokens.append(Token("newline", "\n", pos))
+                if heredoc is not None:
+                    return _heredoc_end(text, end, *heredoc, tokens)
             elif kind == "op":
                 tokens.append(Token("op", value, pos))
         else:
-            parts = tuple(item)
-            tokens.append(Token("word", text[start:end].lstrip(_WS), parts[0][2], parts))
-        expected = end
+            parts = tuple((k, t, p + offset) for k, t, p in item)
+            word = Token("word", text[start:end].lstrip(_WS), parts[0][2], parts)
+            if tokens and tokens[-1].kind == "op" and tokens[-1].text.startswith("<<"):
+                heredoc = (word.text.strip("'\"").replace("\\", ""),
+                           tokens[-1].text == "<<-")
+                tokens[-1] = Token("heredoc", tokens[-1].text, tokens[-1].pos)
+                continue
+            tokens.append(word)
     rest = text[expected:]
     if rest.strip(_WS + "\n"):
         bad = expected + len(rest) - len(rest.lstrip(_WS + "\n"))
         raise OptionError(_lex_problem(text, bad), offset=bad)
-    return tokens
+    if heredoc is not None:
+        raise OptionError(f"here-document without its closing `{heredoc[0]}' line",
+                          offset=len(text))
+    return None
+
+
+def _heredoc_end(text: str, body: int, delimiter: str, strip_tabs: bool,
+                 tokens: list[Token]) -> int:
+    pos = body
+    while pos <= len(text):
+        nl = text.find("\n", pos)
+        line = text[pos:nl if nl != -1 else len(text)]
+        if (line.lstrip("\t") if strip_tabs else line) == delimiter:
+            tokens.append(Token("newline", "\n", nl if nl != -1 else len(text)))
+            return nl + 1 if nl != -1 else len(text)
+        if nl == -1:
+            break
+        pos = nl + 1
+    raise OptionError(f"here-document without its closing `{delimiter}' line", offset=body)
 
 
 def _lex_problem(text: str, pos: int) -> str:
@@ -219,6 +263,8 @@ class _Parser:
                 # `name() {` defines a function
                 if len(node.words) == 1 and self._function_ahead():
                     return self.skip_block(tok, "a shell function definition")
+            elif tok.kind == "heredoc":
+                self.i += 1
             elif tok.kind == "op" and tok.text[-1] in "<>&" and tok.text not in ("&", "&&"):
                 self.i += 1
                 nxt = self.peek()
@@ -226,6 +272,10 @@ class _Parser:
                     self.i += 1
             else:
                 break
+        if not node.words and not node.assignments and self.peek() is not None \
+                and self.peek().kind == "op" and self.peek().text not in (";", "&", "&&", "||",
+                                                                          "|"):
+            raise OptionError(f"unexpected `{self.peek().text}'", offset=self.peek().pos)
         return node
 
     def _function_ahead(self) -> bool:

@@ -19,7 +19,7 @@ from .. import mappings
 from ..errors import OptionError
 from ..ir import Family, Match, Negatable, Option, Rule, SourceLocation, TargetExtension
 from .command_line import _NO_IN, _NO_OUT, Command, parse_uncached
-from .extensions import _CACHE_LIMIT, _proto_name, check_target
+from .extensions import _CACHE_LIMIT, _proto_name, check_target, check_values
 from .values import address_list, parse_value
 
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R", "-C"})
@@ -49,6 +49,7 @@ class _Slot:
     option: str             # option name
     kind: str               # value grammar
     neutral: str | None
+    owner: int              # word position of the match or target the value belongs to
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,10 @@ def parse_command(words: Sequence[str], family: Family, *, table: str | None = N
         if len(_TEMPLATES) > _CACHE_LIMIT:
             _TEMPLATES.clear()
         _TEMPLATES[key] = template
-    return _expand(template, parser.words, family, loc, reparse=False)
+    try:
+        return _expand(template, parser.words, family, loc, reparse=False)
+    except OptionError as exc:
+        raise parser.located(exc) from None
 
 
 def _template(parser, chain_blanked: bool) -> _Template:
@@ -108,7 +112,7 @@ def _template(parser, chain_blanked: bool) -> _Template:
     for index, (ext, name) in parser.slots.items():
         spec = ext.spec.by_name[name]
         slots.append(_Slot(index, parser.words[index], parser.positions.get(id(ext)), name,
-                           spec.value, spec.neutral))
+                           spec.value, spec.neutral, ext.index))
     return _Template(parser.result, parser.addresses.get("source"),
                      parser.addresses.get("destination"), chain_blanked, tuple(slots), {})
 
@@ -170,6 +174,7 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
                          template.command.target_index)
         else:
             matches[slot.position] = _with_value(matches[slot.position], slot.option, value)
+            check_values(matches[slot.position], slot.owner)
     return Rule(None, None, rule.in_interface, rule.out_interface, rule.protocol, rule.fragment,
                 _intern(tuple(matches)), target, rule.counters, None)
 
@@ -193,6 +198,9 @@ def _expand(template: _Template, words: list[str], family: Family, loc: SourceLo
                            b.matches, b.target, b.counters, loc)
                       for s in _address_selectors(template.source, words, family)
                       for d in _address_selectors(template.destination, words, family))
+        if base.action == "replace" and len(rules) > 1:
+            index = (template.source or template.destination)[0]
+            raise OptionError("Replacement rule does not specify a unique address", index - 1)
     return Command(base.action, family, base.table,
                    words[1] if template.chain_blanked else base.chain, base.rulenum,
                    rules, base.policy, base.new_name, base.chain_index, base.rulenum_index,

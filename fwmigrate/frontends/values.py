@@ -145,7 +145,8 @@ def _ip(text: str, family: str):
     except ValueError:
         raise OptionError(f"host/network `{text}' not found",
                           hint="give a numeric address; fwmigrate does not resolve host names, "
-                               "whose answer would depend on DNS at translation time") from None
+                               "whose answer would depend on DNS at translation time",
+                          unsupported=not text[:1].isdigit()) from None
     if (ip.version == 4) != (family == "ip"):
         raise OptionError(f"`{text}' is an IPv{ip.version} address, in an "
                           f"{'IPv4' if family == 'ip' else 'IPv6'} rule",
@@ -159,12 +160,14 @@ def _mask(text: str | None, family: str):
     if text is None:
         bits = width
     elif text.isdigit():
-        bits = int(text)
-        if bits > width:
-            raise OptionError(f"invalid mask `{text}' specified")
+        try:
+            bits = c_uint(text, 0, width)       # strtoul base 0, as iptables: 010 is 8
+        except OptionError:
+            raise OptionError(f"invalid mask `{text}' specified") from None
     else:
-        mask = _ip(text, family)
-        return mask
+        if family == "ip" and text.count(".") != 3:
+            raise OptionError(f"invalid mask `{text}' specified")
+        return _ip(text, family)
     full = (1 << width) - 1
     value = full ^ ((1 << (width - bits)) - 1)
     return ipaddress.ip_address(value) if family == "ip" else ipaddress.IPv6Address(value)
@@ -197,7 +200,7 @@ def parse_address(args, family, proto) -> Address:
 # port or port range). They must agree with the grammars above; tests/test_values.py checks
 # that on generated input.
 _FAST_IPV4 = re.compile(r"(0|[1-9]\d?\d?)\.(0|[1-9]\d?\d?)\.(0|[1-9]\d?\d?)\.(0|[1-9]\d?\d?)"
-                        r"(?:/(\d\d?))?\Z")
+                        r"(?:/([1-9]?\d))?\Z")
 _FAST_PORTS = re.compile(r"([1-9]\d{0,4}|0)(?::([1-9]\d{0,4}|0))?\Z")
 _IPV4_MASK_INTS = [(0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33)]
 _IPV4_MASKS = [ipaddress.IPv4Address(m) for m in _IPV4_MASK_INTS]
@@ -388,10 +391,12 @@ def _parse_icmp(text: str, family: str) -> IcmpType:
                           hint="see `iptables -p icmp -h` for names, or give type[/code]")
     res = _run(_ICMP, text)
     type_ = c_uint(res["type"], 0, 255, "ICMP type")
+    if type_ == 255 and family == "ip":
+        return IcmpType(None)          # iptables' `any`, whatever the code
     if "code" in res:
         code = c_uint(res["code"], 0, 255, "ICMP code")
         return IcmpType(type_, code, code)
-    return IcmpType(None if type_ == 255 else type_, 0, 255)
+    return IcmpType(type_, 0, 255)
 
 
 def parse_icmp_type(args, family, proto) -> IcmpType:
@@ -415,6 +420,8 @@ def parse_comment(args, family, proto) -> str:
 
 
 def parse_log_prefix(args, family, proto) -> str:
+    if not args[0]:
+        raise OptionError("--log-prefix needs at least one character")
     if "\n" in args[0]:
         raise OptionError("Newlines not allowed in --log-prefix")
     return _cut(args[0], 29)

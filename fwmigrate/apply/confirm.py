@@ -1,0 +1,114 @@
+"""--confirm: keep the new ruleset only if the operator confirms in time, like iptables-apply.
+
+After the apply a watchdog process is started in its own session (so it survives the SSH
+connection and the shell that started it). It waits until the deadline; unless a confirmation
+has been recorded by then (at the prompt, or by `fwmigrate confirm` from another shell), it
+restores the backup taken just before the apply.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .backup import StateDir, restore_batch
+from .kernel import Kernel, KernelError
+
+POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class Pending:
+    path: Path               # pending/<id>.json
+    backup: Path
+    deadline: float
+    netns: str | None
+
+    @property
+    def confirmed_marker(self) -> Path:
+        return self.path.with_suffix(".confirmed")
+
+    @property
+    def result_file(self) -> Path:
+        return self.path.with_suffix(".result")
+
+
+def _pending_dir(state: StateDir) -> Path:
+    path = state.root / "pending"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def start(state: StateDir, backup: Path, seconds: float, netns: str | None) -> Pending:
+    """Record the pending apply and start the watchdog that rolls back unless confirmed."""
+    ident = f"{os.getpid()}-{int(time.time() * 1000)}"
+    pending = Pending(_pending_dir(state) / f"{ident}-{netns or 'host'}.json", backup,
+                      time.time() + seconds, netns)
+    fd = os.open(pending.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"backup": str(backup), "deadline": pending.deadline, "netns": netns}, fh)
+    child = os.fork()
+    if child == 0:                      # first child: detach, then fork the watchdog
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                _watchdog(pending, state)
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    return pending
+
+
+def _watchdog(pending: Pending, state: StateDir) -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    while time.time() < pending.deadline:
+        if pending.confirmed_marker.exists():
+            _finish(pending, "confirmed")
+            os._exit(0)
+        time.sleep(POLL_SECONDS)
+    if pending.confirmed_marker.exists():
+        _finish(pending, "confirmed")
+        os._exit(0)
+    try:
+        backup = next(b for b in state.list_backups(pending.netns) if b.path == pending.backup)
+        kernel = Kernel()
+        kernel.run(restore_batch(backup, kernel.ruleset()))
+        _finish(pending, "rolled back")
+    except (StopIteration, KernelError, OSError) as exc:
+        _finish(pending, f"rollback failed: {exc}")
+    os._exit(0)
+
+
+def _finish(pending: Pending, result: str) -> None:
+    pending.result_file.write_text(result + "\n")
+    pending.path.unlink(missing_ok=True)
+
+
+def confirm(state: StateDir, netns: str | None) -> Pending | None:
+    """Record the confirmation of the newest pending apply for this namespace."""
+    directory = _pending_dir(state)
+    candidates = sorted(directory.glob(f"*-{netns or 'host'}.json"), key=os.path.getmtime)
+    for path in reversed(candidates):
+        data = json.loads(path.read_text())
+        pending = Pending(path, Path(data["backup"]), data["deadline"], data["netns"])
+        if time.time() <= pending.deadline:
+            pending.confirmed_marker.touch(mode=0o600)
+            return pending
+    return None
+
+
+def wait_for_result(pending: Pending, grace: float = 10.0) -> str | None:
+    """The watchdog's verdict, once it has one (None if it gives none in time)."""
+    until = pending.deadline + grace
+    while time.time() < until:
+        if pending.result_file.exists():
+            return pending.result_file.read_text().strip()
+        time.sleep(POLL_SECONDS)
+    return None

@@ -1,0 +1,110 @@
+"""The kernel's nftables, through libnftables: the official Python bindings (Debian:
+python3-nftables), or `nft -j` when they cannot be imported. Also entering a network namespace.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import subprocess
+from typing import Any
+
+CLONE_NEWNET = 0x40000000
+
+
+class KernelError(Exception):
+    """nftables refused a transaction (nothing of it was applied) or could not be reached."""
+
+
+def enter_netns(name: str) -> None:
+    """Move this (single-threaded) process into the named network namespace for good."""
+    path = name if "/" in name else f"/run/netns/{name}"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise KernelError(f"network namespace {name}: {exc.strerror}"
+                          " (create it with `ip netns add`)") from None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise KernelError(f"cannot enter network namespace {name}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+class Kernel:
+    """Runs libnftables JSON batches; each batch is one transaction, all or nothing."""
+
+    def __init__(self, force_cli: bool = False):
+        self.nft = None
+        self.fallback_reason: str | None = None
+        if not force_cli:
+            try:
+                import nftables  # noqa: PLC0415 - optional: the distribution's bindings
+                self.nft = nftables.Nftables()
+                self.nft.set_json_output(True)
+            except (ImportError, OSError) as exc:
+                self.fallback_reason = (f"the nftables Python bindings cannot be loaded ({exc}); "
+                                        "using `nft -j -f -` instead (Debian: apt install "
+                                        "python3-nftables)")
+        else:
+            self.fallback_reason = "using `nft -j` as asked"
+        if self.nft is None and shutil.which("nft") is None:
+            raise KernelError("neither the nftables Python bindings nor the nft program is "
+                              "available (Debian: apt install nftables python3-nftables)")
+
+    @property
+    def via(self) -> str:
+        return "libnftables (python3-nftables)" if self.nft is not None else "nft -j -f -"
+
+    def run(self, batch: dict[str, Any], *, check: bool = False) -> None:
+        """Apply (or with check=True only validate, in the kernel too) one JSON batch."""
+        if self.nft is not None:
+            self.nft.set_dry_run(check)
+            try:
+                rc, _out, err = self.nft.json_cmd(batch)
+            finally:
+                self.nft.set_dry_run(False)
+        else:
+            args = ["nft", "-j"] + (["-c"] if check else []) + ["-f", "-"]
+            proc = subprocess.run(args, input=json.dumps(batch), text=True, capture_output=True)
+            rc, err = proc.returncode, proc.stderr
+        if rc != 0:
+            raise KernelError(_short(err) or f"nftables refused the transaction (rc {rc})")
+
+    def run_text(self, text: str, *, check: bool = False) -> None:
+        """The same for an `nft -f` text file."""
+        if self.nft is not None:
+            self.nft.set_dry_run(check)
+            self.nft.set_json_output(False)
+            try:
+                rc, _out, err = self.nft.cmd(text)
+            finally:
+                self.nft.set_dry_run(False)
+                self.nft.set_json_output(True)
+        else:
+            args = ["nft"] + (["-c"] if check else []) + ["-f", "-"]
+            proc = subprocess.run(args, input=text, text=True, capture_output=True)
+            rc, err = proc.returncode, proc.stderr
+        if rc != 0:
+            raise KernelError(_short(err) or f"nftables refused the file (rc {rc})")
+
+    def ruleset(self) -> dict[str, Any]:
+        """`nft -j list ruleset`, as data."""
+        if self.nft is not None:
+            rc, out, err = self.nft.json_cmd({"nftables": [{"list": {"ruleset": None}}]})
+            if rc != 0:
+                raise KernelError(_short(err))
+            return out if out else {"nftables": []}
+        proc = subprocess.run(["nft", "-j", "list", "ruleset"], text=True, capture_output=True)
+        if proc.returncode != 0:
+            raise KernelError(_short(proc.stderr))
+        return json.loads(proc.stdout) if proc.stdout.strip() else {"nftables": []}
+
+
+def _short(err: str) -> str:
+    lines = [line for line in (err or "").splitlines() if line.strip()]
+    return "\n".join(lines[:12])

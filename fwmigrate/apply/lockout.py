@@ -1,0 +1,135 @@
+"""The lockout guard: will the SSH session this command runs in survive the new ruleset?
+
+The session (from SSH_CONNECTION, or --keep CLIENT:PORT) is walked through the new ruleset
+as an established connection, both ways: the client's packets in to the server's port, the
+server's replies out. Anything that would drop or reject either is named and the apply is
+refused. A *new* connection from the same client to the same port is walked too: if it would
+be refused (port knocking, say), the user is warned that a reconnect would fail.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+from dataclasses import dataclass, field
+
+from ..ir import Ruleset
+from ..verify.evaluate import Outcome, evaluate
+from ..verify.packet import Packet
+
+_ESTABLISHED = frozenset({"SEEN_REPLY", "ASSURED", "CONFIRMED"})
+
+
+class GuardError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Session:
+    client: ipaddress.IPv4Address | ipaddress.IPv6Address
+    client_port: int | None
+    server: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+    server_port: int
+    iface: str | None
+    origin: str                     # "SSH_CONNECTION" or "--keep"
+
+    def __str__(self) -> str:
+        cport = f":{self.client_port}" if self.client_port else ""
+        server = f"{self.server}:" if self.server else "port "
+        dev = f" on {self.iface}" if self.iface else ""
+        return f"{self.client}{cport} → {server}{self.server_port}{dev} ({self.origin})"
+
+
+@dataclass
+class GuardReport:
+    session: Session
+    cut: list[str] = field(default_factory=list)        # why the session would die
+    reconnect: list[str] = field(default_factory=list)  # why a new connection would fail
+
+
+def session_from_env(ssh_connection: str | None) -> Session | None:
+    """SSH_CONNECTION is `client_ip client_port server_ip server_port`."""
+    if not ssh_connection:
+        return None
+    try:
+        client, cport, server, sport = ssh_connection.split()
+        return Session(ipaddress.ip_address(client), int(cport), ipaddress.ip_address(server),
+                       int(sport), None, "SSH_CONNECTION")
+    except ValueError:
+        raise GuardError(f"cannot read SSH_CONNECTION={ssh_connection!r}") from None
+
+
+def session_from_keep(text: str) -> Session:
+    """--keep CLIENT:PORT (IPv6: [CLIENT]:PORT): the client's address and the server's port."""
+    try:
+        if text.startswith("["):
+            addr, _, port = text[1:].partition("]:")
+        else:
+            addr, _, port = text.rpartition(":")
+        return Session(ipaddress.ip_address(addr), None, None, int(port), None, "--keep")
+    except ValueError:
+        raise GuardError(f"--keep {text!r}: expected CLIENT:PORT, e.g. 192.0.2.7:22 or "
+                         "[2001:db8::7]:22") from None
+
+
+def locate(session: Session) -> Session:
+    """Fill in the server address and interface from the routing table (`ip route get`)."""
+    if session.server is not None and session.iface is not None:
+        return session
+    try:
+        out = subprocess.run(["ip", "-j", "route", "get", str(session.client)],
+                             capture_output=True, text=True, check=True).stdout
+        route = json.loads(out)[0]
+    except (OSError, subprocess.CalledProcessError, ValueError, IndexError):
+        return session
+    server = session.server or (ipaddress.ip_address(route["prefsrc"])
+                                if "prefsrc" in route else None)
+    return Session(session.client, session.client_port, server, session.server_port,
+                   session.iface or route.get("dev"), session.origin)
+
+
+def _problems(outcomes: list[Outcome]) -> list[str]:
+    out = []
+    for o in outcomes:
+        if o.verdict != "ACCEPT":
+            why = o.describe()
+            if o.decided_by and o.decided_by.rule is not None:
+                from ..backends.iptables_save import rule_line
+                why += f": {rule_line(o.decided_by.chain, o.decided_by.rule, False)}"
+            if o.assumptions:
+                why += " (if " + "; ".join(dict.fromkeys(o.assumptions)) + ")"
+            out.append(why)
+    return list(dict.fromkeys(out))
+
+
+def check(ruleset: Ruleset, session: Session) -> GuardReport:
+    family = "ip" if session.client.version == 4 else "ip6"
+    inbound = Packet(family=family, iif=session.iface, saddr=session.client,
+                     daddr=session.server, proto=6, sport=session.client_port,
+                     dport=session.server_port, tcp_flags=frozenset({"ACK"}),
+                     ct_state="established", ct_status=_ESTABLISHED, ct_direction="ORIGINAL",
+                     ct_orig_saddr=session.client, ct_orig_daddr=session.server,
+                     ct_orig_sport=session.client_port, ct_orig_dport=session.server_port)
+    reply = inbound.with_(iif=None, oif=session.iface, saddr=session.server,
+                          daddr=session.client, sport=session.server_port,
+                          dport=session.client_port, ct_direction="REPLY")
+    report = GuardReport(session)
+    for what, packet, hooks in (("your session's packets to the server", inbound,
+                                 ("prerouting", "input")),
+                                ("the server's replies to your session", reply,
+                                 ("output", "postrouting"))):
+        for problem in _problems(evaluate(ruleset, packet, hooks)):
+            report.cut.append(f"{what} would be stopped: {problem}")
+    new = inbound.with_(tcp_flags=frozenset({"SYN"}), ct_state="new", ct_status=frozenset())
+    new_outcomes = evaluate(ruleset, new, ("prerouting", "input"))
+    problems = _problems(new_outcomes)
+    if problems:
+        knocking = any(s.rule is not None and s.rule.match("recent") is not None
+                       for o in new_outcomes for s in o.trace)
+        hint = (" — it passes only after port knocking (the recent lists start empty), so "
+                "knock before you reconnect" if knocking else "")
+        report.reconnect = [f"a new connection from {session.client} to port "
+                            f"{session.server_port} would be refused{hint}: {p}"
+                            for p in problems]
+    return report

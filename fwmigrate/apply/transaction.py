@@ -1,0 +1,132 @@
+"""Apply a translated ruleset: guard, back up, send one transaction, warn about leftovers.
+
+Everything goes to the kernel as one libnftables JSON batch: the whole new ruleset is in
+place, or (if any command of it fails) the old one is untouched.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..backends import nft_json
+from ..backends.nft_ast import NftRuleset
+from ..ir import Ruleset
+from . import lockout
+from .backup import StateDir, restore_batch
+from .kernel import Kernel, KernelError
+
+
+class ApplyRefused(Exception):
+    """The apply was not done (guard, or nothing to roll back to); the message says why."""
+
+    def __init__(self, message: str, details: list[str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    check: bool = False
+    flush_ruleset: bool = False
+    netns: str | None = None
+    state_dir: str = "/var/lib/fwmigrate"
+    keep: str | None = None              # CLIENT:PORT to protect, instead of SSH_CONNECTION
+    force: bool = False                  # apply even if the guard says the session dies
+    use_nft_cli: bool = False
+
+
+@dataclass
+class ApplyReport:
+    via: str
+    checked_only: bool
+    backup: Path | None = None
+    session: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
+          ssh_connection: str | None) -> ApplyReport:
+    kernel = Kernel(force_cli=options.use_nft_cli)
+    report = ApplyReport(kernel.via, options.check)
+    if kernel.fallback_reason and not options.use_nft_cli:
+        report.warnings.append(kernel.fallback_reason)
+    _guard(ruleset, options, ssh_connection, report)
+    batch = nft_json.commands(model, flush_ruleset=options.flush_ruleset)
+    if options.check:
+        kernel.run(batch, check=True)
+        return report
+    current = kernel.ruleset()
+    state = StateDir(options.state_dir)
+    tables = [(t.family, t.name) for t in model.tables]
+    report.backup = state.save_backup(current, "ruleset" if options.flush_ruleset else "tables",
+                                      tables, options.netns).path
+    kernel.run(batch)
+    report.warnings += leftovers(kernel, set(tables), options.flush_ruleset)
+    return report
+
+
+def _guard(ruleset: Ruleset, options: ApplyOptions, ssh_connection: str | None,
+           report: ApplyReport) -> None:
+    try:
+        session = (lockout.session_from_keep(options.keep) if options.keep
+                   else lockout.session_from_env(ssh_connection))
+    except lockout.GuardError as exc:
+        raise ApplyRefused(str(exc)) from None
+    if session is None:
+        return
+    session = lockout.locate(session)
+    report.session = str(session)
+    result = lockout.check(ruleset, session)
+    report.warnings += result.reconnect
+    if result.cut and not options.force:
+        raise ApplyRefused(f"the new ruleset would cut your session {session}",
+                           result.cut + ["nothing was applied; fix the rules, or pass --force "
+                                         "if you are sure (and use --confirm SECONDS)"])
+    if result.cut:
+        report.warnings += [f"--force: {c}" for c in result.cut]
+
+
+def leftovers(kernel: Kernel, ours: set[tuple[str, str]], flushed: bool) -> list[str]:
+    """Other rules that still filter next to ours: legacy iptables, other nft tables."""
+    warnings = []
+    for tool in ("iptables-legacy-save", "ip6tables-legacy-save"):
+        if shutil.which(tool) is None:
+            continue
+        try:
+            out = subprocess.run([tool], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        rules = sum(1 for line in out.splitlines() if line.startswith("-A "))
+        if rules:
+            warnings.append(f"{tool.split('-')[0]} (legacy) still holds {rules} rules; they keep "
+                            "filtering alongside nftables (flush them with "
+                            f"`{tool.split('-')[0]}-legacy -F` once the new ruleset works)")
+    if not flushed:
+        listing = kernel.ruleset()
+        for item in listing.get("nftables", []):
+            rule = item.get("rule")
+            if rule and (rule["family"], rule["table"]) not in ours:
+                warnings.append(f"table {rule['family']} {rule['table']} also has rules; they "
+                                "keep filtering alongside fwmigrate's table (nothing of theirs "
+                                "was changed)")
+                ours = ours | {(rule["family"], rule["table"])}
+    return warnings
+
+
+def rollback(options: ApplyOptions) -> Path:
+    """Restore the newest backup's scope; returns the backup used."""
+    state = StateDir(options.state_dir)
+    backup = state.latest_backup(options.netns)
+    if backup is None:
+        raise ApplyRefused(f"no backup to roll back to in {state.backups} "
+                           f"(namespace {options.netns or 'host'})")
+    kernel = Kernel(force_cli=options.use_nft_cli)
+    kernel.run(restore_batch(backup, kernel.ruleset()))
+    return backup.path
+
+
+__all__ = ["ApplyOptions", "ApplyRefused", "ApplyReport", "KernelError", "apply", "rollback"]

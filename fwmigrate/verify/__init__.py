@@ -1,0 +1,1 @@
+"""Proving a translation: evaluating packets over the IR (and, later, comparing rulesets)."""

@@ -1,0 +1,168 @@
+"""Walk one packet through an IR ruleset, as the kernel would, and say what happens and why.
+
+Chains are followed with jumps, goto and return; tables run in hook order (raw, mangle, nat for
+new connections, filter, security); a verdict of DROP or REJECT ends the walk, ACCEPT ends
+only that table. Rule matches are three-valued: a field the caller does not know (None) makes a
+match "unknown", and the walk then follows both ways, so the result is every outcome that is
+possible with what is known. `limit` is assumed under its limit (and said so). `recent`
+reads and changes the packet's view of the lists as it goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import mappings
+from ..ir import Jump, Rule, Ruleset, Table, TargetExtension, Verdict
+from .matches import match_rule
+from .packet import Packet
+
+# iptables tables in the order their base chains run on each hook
+HOOK_TABLES = {
+    "prerouting": ("raw", "mangle", "nat"),
+    "input": ("mangle", "nat", "filter", "security"),
+    "forward": ("mangle", "filter", "security"),
+    "output": ("raw", "mangle", "nat", "filter", "security"),
+    "postrouting": ("mangle", "nat"),
+}
+_CHAIN_OF_HOOK = {"prerouting": "PREROUTING", "input": "INPUT", "forward": "FORWARD",
+                  "output": "OUTPUT", "postrouting": "POSTROUTING"}
+MAX_OUTCOMES = 256
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class Step:
+    table: str
+    chain: str
+    index: int              # 1-based rule number; 0: the policy
+    rule: Rule | None
+    result: str             # "match", "no match", "assumed match", "assumed no match", "policy"
+
+
+@dataclass
+class Outcome:
+    verdict: str            # ACCEPT, DROP, REJECT, QUEUE
+    decided_by: Step | None  # the rule or policy that decided; None: no table decided
+    trace: list[Step] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    packet: Packet | None = None      # the packet as it left (recent lists updated)
+
+    def describe(self) -> str:
+        step = self.decided_by
+        if step is None:
+            return f"{self.verdict} (no rule decided)"
+        if step.index == 0:
+            return f"{self.verdict} by the policy of {step.table} {step.chain}"
+        where = f" ({step.rule.loc})" if step.rule and step.rule.loc else ""
+        return f"{self.verdict} by rule {step.index} of {step.table} {step.chain}{where}"
+
+
+class _Walk:
+    def __init__(self, ruleset: Ruleset, family: str):
+        self.tables = {t.name: t for t in ruleset.tables if t.family == family}
+
+    def hook(self, hook: str, packet: Packet) -> list[Outcome]:
+        outcomes = [Outcome("ACCEPT", None, [], [], packet)]
+        for table_name in HOOK_TABLES[hook]:
+            table = self.tables.get(table_name)
+            if table is None:
+                continue
+            if table_name == "nat" and packet.ct_state not in ("new", None):
+                continue    # nat chains see only a connection's first packet
+            chain = table.chain(_CHAIN_OF_HOOK[hook])
+            if chain is None:
+                continue
+            next_outcomes = []
+            for o in outcomes:
+                if o.verdict != "ACCEPT":
+                    next_outcomes.append(o)
+                    continue
+                for verdict, step, trace, assumptions, pkt in self.base_chain(table, chain.name,
+                                                                              o.packet):
+                    next_outcomes.append(Outcome(verdict, step or o.decided_by, o.trace + trace,
+                                                 o.assumptions + assumptions, pkt))
+            outcomes = next_outcomes[:MAX_OUTCOMES]
+        return outcomes
+
+    def base_chain(self, table: Table, name: str, packet: Packet):
+        """(verdict, deciding step, trace, assumptions, packet) for every possible way."""
+        for kind, step, trace, assumptions, pkt in self.chain(table, name, packet, 0):
+            if kind == "return":
+                chain = table.chain(name)
+                policy = Step(table.name, name, 0, None, "policy")
+                yield chain.policy, policy, trace + [policy], assumptions, pkt
+            else:
+                yield kind, step, trace, assumptions, pkt
+
+    def chain(self, table: Table, name: str, packet: Packet, depth: int, start: int = 0):
+        """Walk a chain from rule `start`: yields ("return"|verdict, step, trace, assumptions,
+        packet); "return" means the chain ended or returned to its caller."""
+        if depth > MAX_DEPTH:
+            raise RecursionError(f"chain nesting deeper than {MAX_DEPTH} at {name}")
+        chain = table.chain(name)
+        yield from self._rules(table, chain, packet, depth, start, [], [])
+
+    def _rules(self, table, chain, packet, depth, start, trace, assumptions):
+        for index in range(start, len(chain.rules)):
+            rule = chain.rules[index]
+            results = match_rule(rule, packet)
+            if len(results) == 1 and results[0][0] is False:
+                trace = trace + [Step(table.name, chain.name, index + 1, rule, "no match")]
+                packet = results[0][1]
+                continue
+            for matched, pkt, notes in results:
+                label = ("match" if matched and not notes else "assumed match" if matched
+                         else "assumed no match")
+                step = Step(table.name, chain.name, index + 1, rule, label)
+                if not matched:
+                    yield from self._rules(table, chain, pkt, depth, index + 1, trace + [step],
+                                           assumptions + notes)
+                    continue
+                yield from self._target(table, chain, rule, index, pkt, depth,
+                                        trace + [step], assumptions + notes, step)
+            return
+        yield "return", None, trace, assumptions, packet
+
+    def _target(self, table, chain, rule, index, packet, depth, trace, assumptions, step):
+        target = rule.target
+        if target is None or (isinstance(target, TargetExtension)
+                              and not mappings.target_specs()[target.name].terminal):
+            yield from self._rules(table, chain, packet, depth, index + 1, trace, assumptions)
+            return
+        if isinstance(target, Verdict):
+            if target.name == "RETURN":
+                yield "return", None, trace, assumptions, packet
+            else:
+                yield target.name, step, trace, assumptions, packet
+            return
+        if isinstance(target, Jump):
+            for kind, sub, t, a, pkt in self.chain(table, target.chain, packet, depth + 1):
+                if kind != "return":
+                    yield kind, sub, trace + t, assumptions + a, pkt
+                elif target.goto:
+                    yield "return", None, trace + t, assumptions + a, pkt
+                else:
+                    yield from self._rules(table, chain, pkt, depth, index + 1, trace + t,
+                                           assumptions + a)
+            return
+        # REJECT ends the walk; NAT targets end the nat chain like ACCEPT does
+        yield ("REJECT" if target.name == "REJECT" else "ACCEPT"), step, trace, assumptions, \
+            packet
+
+
+def evaluate(ruleset: Ruleset, packet: Packet, hooks: tuple[str, ...]) -> list[Outcome]:
+    """Every possible outcome of the packet passing the given hooks in turn."""
+    walk = _Walk(ruleset, packet.family)
+    outcomes = [Outcome("ACCEPT", None, [], [], packet)]
+    for hook in hooks:
+        done = []
+        for o in outcomes:
+            if o.verdict != "ACCEPT":
+                done.append(o)
+                continue
+            for n in walk.hook(hook, o.packet):
+                done.append(Outcome(n.verdict, n.decided_by or o.decided_by, o.trace + n.trace,
+                                    o.assumptions + n.assumptions, n.packet))
+        outcomes = done[:MAX_OUTCOMES]
+    return outcomes

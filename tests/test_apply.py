@@ -1,0 +1,170 @@
+"""fwmigrate apply / rollback / confirm / save / status against the real kernel, in scratch
+namespaces; the CLI runs as a separate process because it enters the namespace itself."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import SAMPLES
+from traffic import CLIENT_ADDR
+
+pytestmark = pytest.mark.kernel
+TUTORIAL = str(SAMPLES / "tutorial.sh")
+
+
+def fw(*args, input=None, timeout=60):
+    return subprocess.run([sys.executable, "-m", "fwmigrate", *args], input=input, text=True,
+                          capture_output=True, timeout=timeout,
+                          env={k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"})
+
+
+def tables(ns):
+    return ns.nft("list", "tables").stdout
+
+
+@pytest.fixture
+def state(tmp_path):
+    return str(tmp_path / "state")
+
+
+def test_check_applies_nothing(netns_pair, state):
+    server, _ = netns_pair
+    result = fw("apply", TUTORIAL, "--check", "--netns", server.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "check passed" in result.stdout
+    assert "fwmigrate" not in tables(server)
+
+
+def test_apply_status_rollback(netns_pair, state):
+    server, _ = netns_pair
+    server.nft("add", "table", "inet", "someone_else")
+    result = fw("apply", TUTORIAL, "--netns", server.name, "--state-dir", state,
+                "--keep", f"{CLIENT_ADDR}:22")
+    assert result.returncode == 0, result.stderr
+    assert "stays open" in result.stderr
+    assert "knock before you reconnect" in result.stderr
+    assert "table ip fwmigrate" in tables(server)
+    backups = os.listdir(os.path.join(state, "backups"))
+    assert len(backups) == 1
+    assert os.stat(os.path.join(state, "backups", backups[0])).st_mode & 0o777 == 0o600
+    status = json.loads(fw("status", "--json", "--netns", server.name,
+                           "--state-dir", state).stdout)
+    table = status["tables"][0]
+    assert {c["name"]: c["rules"] for c in table["chains"]}["INPUT"] == 8
+    assert sorted(s["name"] for s in table["sets"]) == ["KNOCK1", "KNOCK2", "KNOCK3"]
+    result = fw("rollback", "--netns", server.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "fwmigrate" not in tables(server)
+    assert "someone_else" in tables(server)
+
+
+def test_failing_transaction_changes_nothing(netns):
+    """The last command of the batch fails: the kernel keeps the old ruleset, all of it."""
+    code = """
+import json, sys
+from fwmigrate.apply.kernel import Kernel, KernelError
+from fwmigrate.backends import nft_json
+from fwmigrate.backends.nft_translate import translate
+from fwmigrate.convert import ConvertOptions, read
+k = Kernel()
+k.run({"nftables": [{"add": {"table": {"family": "ip", "name": "fwmigrate"}}},
+                    {"add": {"chain": {"family": "ip", "table": "fwmigrate", "name": "OLD"}}}]})
+before = k.ruleset()
+ruleset, _ = read(open(sys.argv[1]).read(), "t", ConvertOptions())
+batch = nft_json.commands(translate(ruleset).ruleset)
+batch["nftables"].append({"add": {"rule": {"family": "ip", "table": "fwmigrate",
+                                           "chain": "NO_SUCH_CHAIN", "expr": [{"accept": None}]}}})
+try:
+    k.run(batch)
+    print("applied")
+except KernelError as exc:
+    print("refused", exc)
+print(json.dumps(k.ruleset() == before))
+"""
+    out = netns.run(sys.executable, "-c", code, TUTORIAL).stdout.splitlines()
+    assert out[0].startswith("refused")
+    assert out[-1] == "true"
+
+
+def test_lockout_guard_refuses_what_cuts_the_session(netns_pair, state, tmp_path):
+    server, _ = netns_pair
+    script = tmp_path / "cut.sh"
+    script.write_text("iptables -P INPUT DROP\niptables -A INPUT -p tcp --dport 80 -j ACCEPT\n")
+    result = fw("apply", str(script), "--netns", server.name, "--state-dir", state,
+                "--keep", f"{CLIENT_ADDR}:22")
+    assert result.returncode == 3
+    assert "would cut your session 10.99.0.2 → 10.99.0.1:22 on eth1" in result.stderr
+    assert "DROP by the policy of filter INPUT" in result.stderr
+    assert "fwmigrate" not in tables(server)
+    result = fw("apply", str(script), "--netns", server.name, "--state-dir", state,
+                "--keep", f"{CLIENT_ADDR}:22", "--force")
+    assert result.returncode == 0
+    assert "fwmigrate" in tables(server)
+
+
+def test_confirm_timeout_rolls_back(netns_pair, state):
+    server, _ = netns_pair
+    result = fw("apply", TUTORIAL, "--netns", server.name, "--state-dir", state,
+                "--keep", f"{CLIENT_ADDR}:22", "--confirm", "2", input="")
+    assert result.returncode == 3, result.stderr
+    assert "rolled back" in result.stderr
+    assert "fwmigrate" not in tables(server)
+
+
+def test_confirm_from_another_shell_keeps_it(netns_pair, state):
+    server, _ = netns_pair
+    proc = subprocess.Popen([sys.executable, "-m", "fwmigrate", "apply", TUTORIAL, "--netns",
+                             server.name, "--state-dir", state, "--keep", f"{CLIENT_ADDR}:22",
+                             "--confirm", "20"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 15
+    while "fwmigrate" not in tables(server) and time.time() < deadline:
+        time.sleep(0.2)
+    result = fw("confirm", "--netns", server.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "confirmed" in out
+    time.sleep(0.5)
+    assert "fwmigrate" in tables(server)
+
+
+def test_rollback_survives_the_calling_process_dying(netns_pair, state):
+    server, _ = netns_pair
+    proc = subprocess.Popen([sys.executable, "-m", "fwmigrate", "apply", TUTORIAL, "--netns",
+                             server.name, "--state-dir", state, "--keep", f"{CLIENT_ADDR}:22",
+                             "--confirm", "3"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 15
+    while "fwmigrate" not in tables(server) and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)      # the SSH session and its shell are gone
+    proc.wait()
+    assert "fwmigrate" in tables(server)
+    deadline = time.time() + 10
+    while "fwmigrate" in tables(server) and time.time() < deadline:
+        time.sleep(0.2)
+    assert "fwmigrate" not in tables(server)
+
+
+def test_save_writes_atomically_root_owned_0600(netns, tmp_path):
+    target = tmp_path / "etc" / "nftables.conf"
+    target.parent.mkdir()
+    target.write_text("# the old file\n")
+    bad = tmp_path / "bad.sh"
+    bad.write_text("iptables -A INPUT -p tcp --dprot 22 -j ACCEPT\n")
+    assert fw("save", str(bad), "-o", str(target), "--netns", netns.name).returncode == 1
+    assert target.read_text() == "# the old file\n"
+    result = fw("save", TUTORIAL, "-o", str(target), "--netns", netns.name)
+    assert result.returncode == 0, result.stderr
+    st = os.stat(target)
+    assert st.st_mode & 0o777 == 0o600 and st.st_uid == 0
+    assert target.read_text().startswith("#!/usr/sbin/nft -f")
+    assert [p.name for p in target.parent.iterdir()] == ["nftables.conf"]
+    netns.nft("-c", "-f", str(target))
