@@ -225,7 +225,7 @@ def restore_translate_cmd(path, ipv6):
     sys.stdout.write(out)
 
 
-from . import cli_apply  # noqa: E402,F401  (registers apply, rollback, confirm, save, status)
+from . import cli_apply, cli_verify  # noqa: E402,F401  (register their commands)
 
 
 def run() -> None:

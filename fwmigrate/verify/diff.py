@@ -1,0 +1,152 @@
+"""Semantic diff between two IR rulesets: chain by chain, rules aligned, cosmetics ignored.
+
+Both sides are first normalised so that spellings with one meaning compare equal: `-m state`
+is `-m conntrack --ctstate`, a one-port multiport is a plain port match, split `-m tcp`
+matches are one, comments are not rules' meaning, and a built-in chain that is empty with
+policy ACCEPT is the same as no chain at all (nothing filters there either way).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from ..backends.iptables_save import rule_line
+from ..ir import Chain, Match, Option, Rule, Ruleset
+
+_PORT_MODULES = {6: "tcp", 17: "udp"}
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str                  # added, removed, changed, policy
+    family: str
+    table: str
+    chain: str
+    a: Rule | None = None
+    b: Rule | None = None
+    a_index: int | None = None     # 1-based rule numbers
+    b_index: int | None = None
+    a_policy: str | None = None
+    b_policy: str | None = None
+
+    def describe(self) -> str:
+        where = f"{self.family} {self.table} {self.chain}"
+        if self.kind == "policy":
+            return f"{where}: policy {self.a_policy or '(none)'} → {self.b_policy or '(none)'}"
+        lines = [f"{where}: rule {self.kind}"]
+        if self.a is not None:
+            lines.append(f"  - A rule {self.a_index} ({self.a.loc}): "
+                         f"{rule_line(self.chain, self.a, False)}")
+        if self.b is not None:
+            lines.append(f"  + B rule {self.b_index} ({self.b.loc}): "
+                         f"{rule_line(self.chain, self.b, False)}")
+        return "\n".join(lines)
+
+    def as_json(self) -> dict:
+        out = {"kind": self.kind, "family": self.family, "table": self.table,
+               "chain": self.chain}
+        for side in ("a", "b"):
+            rule = getattr(self, side)
+            if rule is not None:
+                out[side] = {"index": getattr(self, f"{side}_index"),
+                             "location": str(rule.loc) if rule.loc else None,
+                             "rule": rule_line(self.chain, rule, False)}
+        if self.kind == "policy":
+            out.update(a_policy=self.a_policy, b_policy=self.b_policy)
+        return out
+
+
+def _normal_match(match: Match, protocol: int | None) -> Match | None:
+    if match.module == "comment":
+        return None
+    if match.module == "state":
+        return Match("conntrack", (Option("ctstate", match.options[0].value,
+                                          match.options[0].negated),))
+    if match.module == "multiport" and protocol in _PORT_MODULES and len(match.options) == 1:
+        opt = match.options[0]
+        if opt.name in ("sports", "dports") and len(opt.value) == 1:
+            return Match(_PORT_MODULES[protocol], (Option(opt.name[:-1], opt.value[0],
+                                                          opt.negated),))
+    return match
+
+
+_SIDE_EFFECTS = frozenset({"recent", "limit", "hashlimit", "connlimit", "quota", "statistic"})
+
+
+def _pure_runs_sorted(matches: list[Match]) -> list[Match]:
+    """Matches without side effects commute: sort each run of them between the others."""
+    out: list[Match] = []
+    run: list[Match] = []
+    for m in matches + [None]:
+        if m is None or m.module in _SIDE_EFFECTS:
+            out += sorted(run, key=lambda x: (x.module, repr(x.options)))
+            run = []
+            if m is not None:
+                out.append(m)
+        else:
+            run.append(m)
+    return out
+
+
+def normal_rule(rule: Rule) -> Rule:
+    protocol = rule.protocol.value if rule.protocol and not rule.protocol.negated else None
+    matches: list[Match] = []
+    for m in rule.matches:
+        n = _normal_match(m, protocol)
+        if n is None:
+            continue
+        if matches and n.module in ("tcp", "udp", "conntrack") and matches[-1].module == \
+                n.module and not {o.name for o in matches[-1].options} & \
+                {o.name for o in n.options}:
+            merged = matches.pop()
+            n = Match(n.module, tuple(sorted(merged.options + n.options, key=lambda o: o.name)))
+        elif n.module in ("tcp", "udp", "conntrack"):
+            n = Match(n.module, tuple(sorted(n.options, key=lambda o: o.name)))
+        matches.append(n)
+    return Rule(rule.source, rule.destination, rule.in_interface, rule.out_interface,
+                rule.protocol, rule.fragment, tuple(_pure_runs_sorted(matches)), rule.target,
+                rule.counters, rule.loc)
+
+
+def _chains(ruleset: Ruleset) -> dict[tuple[str, str, str], Chain]:
+    out = {}
+    for table in ruleset.tables:
+        for chain in table.chains:
+            if chain.builtin and not chain.rules and chain.policy == "ACCEPT":
+                continue
+            out[(table.family, table.name, chain.name)] = chain
+    return out
+
+
+def diff(a: Ruleset, b: Ruleset) -> list[Change]:
+    changes: list[Change] = []
+    ca, cb = _chains(a), _chains(b)
+    order = list(ca) + [k for k in cb if k not in ca]
+    for key in order:
+        family, table, name = key
+        chain_a, chain_b = ca.get(key), cb.get(key)
+        pa = chain_a.policy if chain_a else ("ACCEPT" if chain_b and chain_b.builtin else None)
+        pb = chain_b.policy if chain_b else ("ACCEPT" if chain_a and chain_a.builtin else None)
+        if pa != pb:
+            changes.append(Change("policy", family, table, name, a_policy=pa, b_policy=pb))
+        rules_a = chain_a.rules if chain_a else ()
+        rules_b = chain_b.rules if chain_b else ()
+        keys_a = [normal_rule(r) for r in rules_a]
+        keys_b = [normal_rule(r) for r in rules_b]
+        matcher = difflib.SequenceMatcher(None, keys_a, keys_b, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                continue
+            pairs = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+            for k in range(pairs):
+                changes.append(Change("changed", family, table, name, rules_a[i1 + k],
+                                      rules_b[j1 + k], i1 + k + 1, j1 + k + 1))
+            for i in range(i1 + pairs, i2):
+                changes.append(Change("removed", family, table, name, a=rules_a[i],
+                                      a_index=i + 1))
+            for j in range(j1 + pairs, j2):
+                changes.append(Change("added", family, table, name, b=rules_b[j],
+                                      b_index=j + 1))
+    return changes
+

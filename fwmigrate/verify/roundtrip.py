@@ -1,0 +1,56 @@
+"""`fwmigrate verify INPUT`: translate, load into a throwaway namespace through libnftables,
+read the kernel's ruleset back and compare it with what the input says; and, for the same
+input, write canonical iptables-restore text, read it again and compare."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..backends import iptables_save, nft_json
+from ..convert import ConvertOptions, translate_input
+from ..errors import Diagnostic, Diagnostics, FwmigrateError
+from ..frontends.nft_ruleset import read_nft_json
+from ..frontends.save_file import read_save
+from ..ir import Ruleset
+from .diff import Change, diff
+from .sources import kernel_listing, scratch_namespace
+
+
+@dataclass
+class RoundTripReport:
+    ruleset: Ruleset
+    kernel: list[Change] = field(default_factory=list)     # IR vs the kernel's ruleset
+    restore: list[Change] = field(default_factory=list)    # IR vs iptables-restore text, reread
+    rules: int = 0
+    chains: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.kernel and not self.restore
+
+
+def round_trip(text: str, name: str, options: ConvertOptions) -> RoundTripReport:
+    ruleset, translation, _diags = translate_input(text, name, options)
+    report = RoundTripReport(ruleset, rules=sum(len(c.rules) for t in ruleset.tables
+                                                for c in t.chains),
+                             chains=sum(len(t.chains) for t in ruleset.tables))
+    try:
+        batch = nft_json.commands(translation.ruleset)
+    except nft_json.Unrepresentable as exc:
+        raise FwmigrateError([Diagnostic(None, f"cannot load it through libnftables JSON: {exc}",
+                                         hint="this ruleset can only be loaded as nft text")])
+    with scratch_namespace() as netns:
+        listing = kernel_listing(netns, load_json=batch)
+    diags = Diagnostics()
+    back = read_nft_json(listing, "kernel", diags)
+    if diags.errors:
+        raise FwmigrateError(diags.errors)
+    report.kernel = diff(ruleset, back)
+    for family in ruleset.families:
+        restore_text = iptables_save.render(ruleset, family)
+        reread = read_save(restore_text, f"{name} (as iptables-restore)", diags, family)
+        if diags.errors:
+            raise FwmigrateError(diags.errors)
+        only = Ruleset(tuple(t for t in ruleset.tables if t.family == family), name)
+        report.restore += diff(only, reread)
+    return report
