@@ -150,3 +150,15 @@ def test_verify_cli(netns):
     result = fw("verify", str(SAMPLES / "tutorial.sh"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "kernel round trip: identical (26 rules in 8 chains)" in result.stdout
+
+
+def test_many_port_lists_become_named_sets_with_the_same_meaning(netns):
+    from fwmigrate.backends import nft_sets
+    lines = [f"iptables -A INPUT -s 10.0.{i // 250}.{i % 250} -p tcp -m multiport "
+             f"--dports {80 + i % 3},443 -j ACCEPT" for i in range(nft_sets.THRESHOLD + 10)]
+    script = "\n".join(lines) + "\n"
+    model = translate(ir(script)).ruleset
+    sets = [s for s in model.tables[0].sets if s.elements is not None]
+    assert len(sets) == 3                       # one per distinct literal
+    report = round_trip(script, "many.sh", ConvertOptions())
+    assert report.ok, [c.describe() for c in report.kernel]

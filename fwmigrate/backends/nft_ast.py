@@ -199,11 +199,14 @@ class NftChain:
 @dataclass(frozen=True, slots=True)
 class NftSet:
     name: str
-    type: str                   # ipv4_addr, ipv6_addr
-    size: int
+    type: str                   # ipv4_addr, ipv6_addr, inet_service …
+    size: int | None
     timeout: int | None = None  # seconds
     dynamic: bool = True
     comment: str | None = None
+    # a constant set (the same anonymous set used by many rules, given a name once)
+    elements: tuple[Expr, ...] | None = None
+    interval: bool = False
 
 
 @dataclass(frozen=True, slots=True)

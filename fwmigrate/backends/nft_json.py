@@ -154,10 +154,16 @@ def rule(table: NftTable, chain: NftChain, r: NftRule) -> Json:
 def nft_set(table: NftTable, s: NftSet) -> Json:
     # 1.0.6's JSON parser refuses the "dynamic" flag; nft sets it from the set statements
     out: dict[str, Any] = {"family": table.family, "table": table.name, "name": s.name,
-                           "type": s.type, "size": s.size}
+                           "type": s.type}
+    if s.size is not None:
+        out["size"] = s.size
+    flags = (["timeout"] if s.timeout is not None else []) + (["interval"] if s.interval else [])
+    if flags:
+        out["flags"] = flags
     if s.timeout is not None:
-        out["flags"] = ["timeout"]
         out["timeout"] = s.timeout
+    if s.elements is not None:
+        out["elem"] = [expr(e) for e in s.elements]
     return {"set": out}
 
 

@@ -209,13 +209,18 @@ class _Writer:
         lines = []
         if s.comment:
             lines.append(f"\t# {s.comment}")
+        if s.interval:
+            flags.append("interval")
         lines.append(f"\tset {s.name} {{")
         lines.append(f"\t\ttype {s.type}")
-        lines.append(f"\t\tsize {s.size}")
+        if s.size is not None:
+            lines.append(f"\t\tsize {s.size}")
         if flags:
             lines.append(f"\t\tflags {','.join(flags)}")
         if s.timeout is not None:
             lines.append(f"\t\ttimeout {s.timeout}s")
+        if s.elements is not None:
+            lines.append("\t\telements = { " + ", ".join(_expr(e) for e in s.elements) + " }")
         lines.append("\t}")
         return lines
 
@@ -278,12 +283,15 @@ def render(ruleset: NftRuleset, *, source: str = "-", flush_ruleset: bool = Fals
 
 
 def _set_spec(s: NftSet) -> str:
-    parts = [f"type {s.type}", f"size {s.size}"]
-    flags = (["dynamic"] if s.dynamic else []) + (["timeout"] if s.timeout is not None else [])
+    parts = [f"type {s.type}"] + ([f"size {s.size}"] if s.size is not None else [])
+    flags = (["dynamic"] if s.dynamic else []) + (["timeout"] if s.timeout is not None else []) \
+        + (["interval"] if s.interval else [])
     if flags:
         parts.append(f"flags {','.join(flags)}")
     if s.timeout is not None:
         parts.append(f"timeout {s.timeout}s")
+    if s.elements is not None:
+        parts.append("elements = { " + ", ".join(_expr(e) for e in s.elements) + " }")
     return "{ " + "; ".join(parts) + "; }"
 
 

@@ -61,6 +61,7 @@ from .nft_ast import (
 from .nft_ast import Verdict as NftVerdict
 from .nft_names import Namer, chain_name, table_name, writable
 from .nft_recent import SIDE_EFFECT_MODULES, RecentPlan, Untranslatable
+from .nft_sets import hoist
 
 NFT_COMMENT_MAX = 128
 # matches whose nft form tests the protocol themselves (`tcp dport 22` implies tcp)
@@ -126,7 +127,7 @@ class _Translator:
             else:
                 nft_family = "inet" if opts.family == "inet" else family
                 tables.append(self._table(family, nft_family, opts.table, ipt_tables))
-        self.result.ruleset = NftRuleset(tuple(tables), tuple(self.result.notes))
+        self.result.ruleset = hoist(NftRuleset(tuple(tables), tuple(self.result.notes)))
         return self.result
 
     def _table(self, family: str, nft_family: str, name: str, ipt_tables: list[Table]) -> NftTable:

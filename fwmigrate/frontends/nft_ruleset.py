@@ -41,6 +41,7 @@ class _Context:
     family: str                       # ip / ip6: the view being read
     table_family: str                 # ip / ip6 / inet
     sets: dict[str, _SetInfo] = field(default_factory=dict)
+    constants: dict[str, Any] = field(default_factory=dict)   # named constant sets
 
 
 def _base_chain(chain: dict[str, Any]) -> tuple[str, str] | None:
@@ -89,8 +90,17 @@ class _Reader:
 
     def _table(self, t: dict[str, Any], family: str) -> list[Table]:
         ctx = _Context(family, t["family"])
+        updated = {stmt["set"]["set"].lstrip("@") for r in self._objects("rule", t)
+                   for stmt in r["expr"] if "set" in stmt}
         for s in self._objects("set", t):
-            ctx.sets[s["name"]] = _set_info(s)
+            # fwmigrate's recent lists are address sets the rules update (or that are empty,
+            # when the rules only check them); a named set of constants stands for its literal
+            recent = s["name"] in updated or s.get("timeout") or (
+                s["type"] in ("ipv4_addr", "ipv6_addr") and not s.get("elem"))
+            if recent:
+                ctx.sets[s["name"]] = _set_info(s)
+            else:
+                ctx.constants[s["name"]] = {"set": s.get("elem", [])}
         chains = self._objects("chain", t)
         rules: dict[str, list[dict[str, Any]]] = {c["name"]: [] for c in chains}
         for r in self._objects("rule", t):
@@ -149,7 +159,7 @@ class _Reader:
 
     def _rule(self, r: dict[str, Any], ctx: _Context, owner) -> list[Rule]:
         rules = []
-        for exprs in _expand_sets(r["expr"]):
+        for exprs in _expand_sets(_inline_constants(r["expr"], ctx)):
             lifted = _Lift(ctx, owner)
             for stmt in exprs:
                 lifted.statement(stmt)
@@ -183,6 +193,17 @@ def _splittable(left: Any) -> bool:
     if "meta" in left:
         return {"meta": left["meta"].get("key")} in _SPLITTABLE
     return False
+
+
+def _inline_constants(exprs: list[dict[str, Any]], ctx: _Context) -> list[dict[str, Any]]:
+    out = []
+    for stmt in exprs:
+        body = stmt.get("match")
+        right = body.get("right") if body else None
+        if isinstance(right, str) and right.startswith("@") and right[1:] in ctx.constants:
+            stmt = dict(stmt, match=dict(body, right=ctx.constants[right[1:]]))
+        out.append(stmt)
+    return out
 
 
 def _expand_sets(exprs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
