@@ -225,7 +225,7 @@ def restore_translate_cmd(path, ipv6):
     sys.stdout.write(out)
 
 
-from . import cli_apply, cli_verify  # noqa: E402,F401  (register their commands)
+from . import cli_apply, cli_equiv, cli_verify  # noqa: E402,F401  (register their commands)
 
 
 def run() -> None:

@@ -1,0 +1,152 @@
+"""Packets in words, both ways: `tcp 10.0.0.5:40000 > 10.0.0.1:22 in eth1 ct new` ↔ Packet,
+and the walk of one packet through a ruleset, rule by rule (`fwmigrate explain`)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pyparsing as pp
+
+from .. import mappings
+from ..backends.iptables_save import rule_line
+from ..ir import Ruleset
+from .evaluate import Outcome, evaluate
+from .packet import Packet
+
+_WORD = pp.Regex(r"[^\s:>]+")
+_ADDR = pp.Regex(r"\[[0-9A-Fa-f:.]+\]|[0-9.]+|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+")
+_ENDPOINT = pp.Group(_ADDR("addr") + pp.Opt(pp.Suppress(":") + pp.Word(pp.nums)("port")))
+_CLAUSE = (pp.Group(pp.Keyword("in")("key") + _WORD("value"))
+           | pp.Group(pp.Keyword("out")("key") + _WORD("value"))
+           | pp.Group(pp.Keyword("ct")("key") + _WORD("value"))
+           | pp.Group(pp.Keyword("status")("key") + _WORD("value"))
+           | pp.Group(pp.Keyword("flags")("key") + _WORD("value"))
+           | pp.Group(pp.Keyword("type")("key") + _WORD("value"))
+           | pp.Group(pp.Keyword("hook")("key") + _WORD("value"))
+           | pp.Group(pp.Keyword("recent")("key") + _WORD("value"))
+           | pp.Group(pp.Keyword("frag")("key")))
+PACKET = (_WORD("proto") + _ENDPOINT("src") + pp.Suppress(">") + _ENDPOINT("dst")
+          + pp.ZeroOrMore(_CLAUSE)("clauses") + pp.StringEnd())
+HOOK_PATHS = {"input": ("prerouting", "input"), "forward": ("prerouting", "forward",
+                                                            "postrouting"),
+              "output": ("output", "postrouting"), "prerouting": ("prerouting",),
+              "postrouting": ("postrouting",)}
+
+
+class PacketError(Exception):
+    pass
+
+
+def parse_packet(text: str) -> tuple[Packet, str]:
+    """(packet, hook) from `PROTO SRC[:PORT] > DST[:PORT] [in IF] [out IF] [ct STATE]
+    [status BITS] [flags SYN,ACK] [type T[/C]] [recent LIST[@dst]] [frag] [hook H]`."""
+    try:
+        res = PACKET.parse_string(text)
+    except pp.ParseBaseException as exc:
+        raise PacketError(f"cannot read the packet at column {exc.col}: {exc.msg}\n  {text}\n"
+                          f"  {' ' * (exc.col - 1)}^\n  e.g. \"tcp 10.0.0.5:40000 > 10.0.0.1:22 "
+                          "in eth1 ct new\"") from None
+    proto_name = res["proto"].lower()
+    proto = mappings.protocol_numbers().get(proto_name, int(proto_name)
+                                            if proto_name.isdigit() else None)
+    if proto is None:
+        raise PacketError(f"unknown protocol {res['proto']}")
+    saddr = ipaddress.ip_address(res["src"]["addr"].strip("[]"))
+    daddr = ipaddress.ip_address(res["dst"]["addr"].strip("[]"))
+    fields: dict = dict(family="ip" if saddr.version == 4 else "ip6", saddr=saddr, daddr=daddr,
+                        proto=proto, ct_state="new", ct_status=frozenset(),
+                        ct_direction="ORIGINAL", tcp_flags=frozenset({"SYN"}) if proto == 6
+                        else None)
+    if "port" in res["src"]:
+        fields["sport"] = int(res["src"]["port"])
+    if "port" in res["dst"]:
+        fields["dport"] = int(res["dst"]["port"])
+    hook = "input"
+    recent: dict[str, frozenset] = {}
+    for clause in res.get("clauses", []):
+        key, value = clause["key"], clause.get("value")
+        if key == "in":
+            fields["iif"] = value
+        elif key == "out":
+            fields["oif"] = value
+        elif key == "ct":
+            fields["ct_state"] = value.lower()
+            if value.lower() != "new" and "flags" not in fields and proto == 6:
+                fields["tcp_flags"] = frozenset({"ACK"})
+        elif key == "status":
+            fields["ct_status"] = frozenset(v.upper() for v in value.split(","))
+        elif key == "flags":
+            fields["tcp_flags"] = frozenset(v.upper() for v in value.split(","))
+        elif key == "type":
+            t, _, c = value.partition("/")
+            fields["icmp_type"], fields["icmp_code"] = int(t), int(c) if c else 0
+        elif key == "hook":
+            if value not in HOOK_PATHS:
+                raise PacketError(f"hook {value}: one of {', '.join(HOOK_PATHS)}")
+            hook = value
+        elif key == "recent":
+            name, _, side = value.partition("@")
+            addr = daddr if side == "dst" else saddr
+            recent[name] = recent.get(name, frozenset()) | {addr}
+        elif key == "frag":
+            fields["fragment"] = True
+    fields["ct_orig_saddr"], fields["ct_orig_daddr"] = saddr, daddr
+    fields["ct_orig_sport"], fields["ct_orig_dport"] = fields.get("sport"), fields.get("dport")
+    if hook in ("output", "postrouting"):
+        fields.pop("iif", None)
+        fields["iif"] = ""
+    if hook in ("input", "prerouting"):
+        fields["oif"] = ""
+    return Packet(recent=recent, **fields), hook
+
+
+def describe_packet(p: Packet, hook: str) -> str:
+    proto = mappings.protocol_save_names().get(p.proto, str(p.proto)) if p.proto else "any"
+
+    def end(addr, port):
+        text = f"[{addr}]" if addr is not None and addr.version == 6 and port else str(addr)
+        return text + (f":{port}" if port is not None else "")
+    words = [proto, end(p.saddr, p.sport), ">", end(p.daddr, p.dport)]
+    if p.iif:
+        words += ["in", p.iif]
+    if p.oif:
+        words += ["out", p.oif]
+    if p.ct_state:
+        words += ["ct", p.ct_state]
+    if p.ct_status:
+        words += ["status", ",".join(sorted(p.ct_status))]
+    if p.tcp_flags is not None and p.proto == 6:
+        words += ["flags", ",".join(sorted(p.tcp_flags)) or "NONE"]
+    if p.icmp_type is not None:
+        words += ["type", f"{p.icmp_type}/{p.icmp_code or 0}"]
+    for name, members in sorted(p.recent.items()):
+        if p.saddr in members:
+            words += ["recent", name]
+        if p.daddr in members:
+            words += ["recent", f"{name}@dst"]
+    if p.fragment:
+        words.append("frag")
+    words += ["hook", hook]
+    return " ".join(words)
+
+
+def render_outcome(o: Outcome) -> list[str]:
+    lines = []
+    for step in o.trace:
+        if step.result == "no match":
+            continue
+        if step.index == 0:
+            lines.append(f"  {step.table} {step.chain}: policy → {o.verdict}")
+            continue
+        where = f" ({step.rule.loc})" if step.rule is not None and step.rule.loc else ""
+        text = rule_line(step.chain, step.rule, False) if step.rule is not None else ""
+        lines.append(f"  {step.table} {step.chain} rule {step.index}{where}: {step.result}: "
+                     f"{text}")
+    lines.append(f"  → {o.describe()}")
+    if o.assumptions:
+        lines.append("  (assuming " + "; ".join(dict.fromkeys(o.assumptions)) + ")")
+    return lines
+
+
+def explain(ruleset: Ruleset, packet: Packet, hook: str) -> list[Outcome]:
+    return evaluate(ruleset, packet, HOOK_PATHS[hook])

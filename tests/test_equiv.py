@@ -1,0 +1,136 @@
+"""The equivalence checker (verify --equiv) against the packet evaluator, and its CLI."""
+
+import ipaddress
+import random
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from fwmigrate.convert import ConvertOptions, read
+from fwmigrate.verify.equiv import check, example
+from fwmigrate.verify.evaluate import evaluate
+from fwmigrate.verify.explain import HOOK_PATHS
+from fwmigrate.verify.packet import Packet
+from fwmigrate.verify.space import Space, collect
+
+from conftest import SAMPLES
+
+
+def ir(script):
+    return read(script, "t.sh", ConvertOptions())[0]
+
+
+RULE_PARTS = [
+    "-p tcp --dport 22", "-p tcp --dport 80", "-p udp --dport 53", "-p tcp --dport 1000:2000",
+    "-s 10.0.0.0/8", "-s 10.1.0.0/16", "-d 192.168.1.1", "! -s 10.0.0.0/8", "-i eth0",
+    "-i eth+", "! -i eth1", "-p icmp --icmp-type echo-request", "-m conntrack --ctstate NEW",
+    "-m conntrack --ctstate ESTABLISHED,RELATED", "-p tcp --syn",
+    "-m recent --name L --rcheck", "-m recent --name L --set", "-p tcp -m multiport --dports 22,80",
+]
+TARGETS = ["-j ACCEPT", "-j DROP", "-j RETURN", "-j SUB", "-j REJECT", "-j LOG"]
+
+
+@st.composite
+def ruleset(draw):
+    lines = ["iptables -N SUB"]
+    for chain in ("INPUT", "SUB"):
+        for _ in range(draw(st.integers(0, 5))):
+            part = draw(st.sampled_from(RULE_PARTS))
+            target = draw(st.sampled_from(TARGETS if chain == "INPUT" else TARGETS[:3]))
+            lines.append(f"iptables -A {chain} {part} {target}")
+    lines.append(f"iptables -P INPUT {draw(st.sampled_from(['ACCEPT', 'DROP']))}")
+    return "\n".join(lines) + "\n"
+
+
+def outcomes(ruleset, packet, hook):
+    return sorted((o.verdict, tuple(s.rule.loc.line if s.rule and s.rule.loc else 0
+                                    for s in o.trace if s.result == "match" and s.index == -1))
+                  for o in evaluate(ruleset, packet, HOOK_PATHS[hook]))
+
+
+def verdicts(ruleset, packet, hook):
+    return sorted(o.verdict for o in evaluate(ruleset, packet, HOOK_PATHS[hook]))
+
+
+def packets(space, rng, n=40):
+    for _ in range(n):
+        cube = tuple(1 << rng.randrange(space.fields[name].count) for name in space.order)
+        yield cube
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ruleset(), ruleset())
+def test_checker_agrees_with_the_evaluator(script_a, script_b):
+    a, b = ir(script_a), ir(script_b)
+    results = check(a, b)
+    space = Space("ip")
+    collect(space, a)
+    collect(space, b)
+    space.freeze()
+    differences = [d for r in results for d in r.differences if d.hook == "input"]
+    if differences:
+        # a counterexample really is treated differently by the two rulesets
+        packet = example(space, differences[0].cube)
+        assert verdicts(a, packet, "input") != verdicts(b, packet, "input") or \
+            differences[0].outcome_a[1] != differences[0].outcome_b[1]
+    else:
+        # judged equivalent: no packet drawn from the atoms is treated differently
+        rng = random.Random(0)
+        for cube in packets(space, rng):
+            packet = example(space, cube)
+            if packet.iif in (None, ""):
+                continue
+            assert verdicts(a, packet, "input") == verdicts(b, packet, "input"), packet
+
+
+def test_samples_equal_their_save_files():
+    for name in ("tutorial", "nat-gateway", "dual-stack"):
+        a = read((SAMPLES / f"{name}.sh").read_text(), name, ConvertOptions())[0]
+        b = read((SAMPLES / f"{name}.save").read_text(), name, ConvertOptions())[0]
+        assert all(not r.differences for r in check(a, b)), name
+
+
+def test_a_changed_rule_deep_in_a_chain_is_found():
+    base = "".join(f"iptables -A INPUT -s 10.0.{i // 200}.{i % 200} -p tcp --dport 22 -j ACCEPT\n"
+                   for i in range(2000)) + "iptables -P INPUT DROP\n"
+    changed = base.replace("-s 10.0.7.77 -p tcp --dport 22", "-s 10.0.7.77 -p tcp --dport 23")
+    results = check(ir(base), ir(changed))
+    diffs = [d for r in results for d in r.differences]
+    assert diffs
+    space = Space("ip")
+    collect(space, ir(base))
+    collect(space, ir(changed))
+    space.freeze()
+    packet = example(space, diffs[0].cube)
+    assert packet.saddr == ipaddress.ip_address("10.0.7.77")
+    assert packet.dport in (22, 23)
+
+
+def test_recent_state_changes_count():
+    a = ir("iptables -A INPUT -p udp --dport 1 -m recent --name K --set -j DROP\n")
+    b = ir("iptables -A INPUT -p udp --dport 1 -m recent --name OTHER --set -j DROP\n")
+    diffs = [d for r in check(a, b) for d in r.differences]
+    assert diffs and diffs[0].outcome_a[0] == diffs[0].outcome_b[0] == ("DROP",)
+
+
+def test_cli(tmp_path):
+    a = tmp_path / "a.sh"
+    a.write_text("iptables -A INPUT -p tcp --dport 22 -j ACCEPT\niptables -P INPUT DROP\n")
+    b = tmp_path / "b.sh"
+    b.write_text("iptables -A INPUT -p tcp -m multiport --dports 22 -j ACCEPT\n"
+                 "iptables -P INPUT DROP\n")
+    c = tmp_path / "c.sh"
+    c.write_text("iptables -A INPUT -p tcp --dport 23 -j ACCEPT\niptables -P INPUT DROP\n")
+    run = lambda *args: subprocess.run([sys.executable, "-m", "fwmigrate", *args],
+                                       capture_output=True, text=True)
+    result = run("verify", "--equiv", str(a), str(b))
+    assert result.returncode == 0 and result.stdout.startswith("equivalent")
+    result = run("verify", "--equiv", str(a), str(c))
+    assert result.returncode == 1
+    assert "packet: tcp " in result.stdout and ":22 " in result.stdout
+    assert f"A ({a}): ACCEPT" in result.stdout and f"B ({c}): DROP" in result.stdout
+    packet = result.stdout.split("packet: ")[1].splitlines()[0]
+    explained = run("explain", str(a), "--packet", packet)
+    assert "ACCEPT by rule 1 of filter INPUT" in explained.stdout
