@@ -22,9 +22,15 @@ CLIENT_ADDR = "10.99.0.2"
 OTHER_CLIENT_ADDR = "10.99.0.3"
 
 
+# Every probe runs on one CPU: veth hands a sent packet to the receiving side through the
+# sending CPU's backlog, so probes from different CPUs could overtake each other (a knock
+# processed after the SSH attempt that follows it) on a loaded machine.
+PIN_CPU = "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+
+
 def _py(ns: Namespace, code: str, timeout: float = 10) -> subprocess.CompletedProcess:
     return subprocess.run(["ip", "netns", "exec", ns.name, sys.executable, "-c",
-                           textwrap.dedent(code)], capture_output=True, text=True,
+                           PIN_CPU + textwrap.dedent(code)], capture_output=True, text=True,
                           timeout=timeout)
 
 

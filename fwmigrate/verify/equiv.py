@@ -17,7 +17,7 @@ only the walk to it.
 from __future__ import annotations
 
 import ipaddress
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from ..ir import Jump, Ruleset, TargetExtension, Verdict
@@ -170,6 +170,7 @@ class Difference:
     outcome_b: tuple
     path_a: tuple
     path_b: tuple
+    aspects: tuple[str, ...] = ()      # what differs: "verdict", "actions", "recent lists"
 
 
 @dataclass
@@ -325,8 +326,10 @@ def _cut(cube: tuple, test: tuple, overrides: tuple):
     return tuple(inside), outside
 
 
-def check(a: Ruleset, b: Ruleset, limit: int = MAX_PIECES) -> list[Result]:
-    """Every difference in outcome between a and b, per family (empty lists: equivalent)."""
+def check(a: Ruleset, b: Ruleset, limit: int = MAX_PIECES,
+          max_differences: int = 20) -> list[Result]:
+    """Differences in outcome between a and b, per family (empty lists: equivalent); the
+    search of a family stops after `max_differences` of them."""
     results = []
     _DIFFERENCES.clear()
     for family in sorted(set(a.families) | set(b.families)):
@@ -339,7 +342,7 @@ def check(a: Ruleset, b: Ruleset, limit: int = MAX_PIECES) -> list[Result]:
             compiler = Compiler(space)
             pa = Program(a, family, hook, compiler)
             pb = Program(b, family, hook, Compiler(space))
-            _check_hook(space, hook, pa, pb, result, limit)
+            _check_hook(space, hook, pa, pb, result, limit, max_differences)
         results.append(result)
     return results
 
@@ -356,7 +359,7 @@ def _start_cube(space: Space, hook: str) -> tuple:
 
 
 def _check_hook(space: Space, hook: str, pa: Program, pb: Program, result: Result,
-                limit: int) -> None:
+                limit: int, max_differences: int) -> None:
     walker = _Walker(space, hook, pa, pb)
     work = [(_start_cube(space, hook), walker.start(pa), walker.start(pb))]
     while work:
@@ -369,11 +372,16 @@ def _check_hook(space: Space, hook: str, pa: Program, pb: Program, result: Resul
                 sa.fingerprint(pa) == sb.fingerprint(pb):
             continue                       # the same program is left on both sides
         if sa.outcome is not None and sb.outcome is not None:
-            if (sa.outcome, sa.effects) != (sb.outcome, sb.effects):
+            aspects = tuple(name for name, differs in (
+                ("verdict", sa.outcome != sb.outcome),
+                ("actions", _actions(sa.effects) != _actions(sb.effects)),
+                ("recent lists", not _same_state(space, cube, sa.overrides, sb.overrides)))
+                if differs)
+            if aspects:
                 result.differences.append(Difference(hook, cube, (sa.outcome, sa.effects),
                                                      (sb.outcome, sb.effects), sa.path,
-                                                     sb.path))
-                if len(result.differences) >= 20:
+                                                     sb.path, aspects))
+                if len(result.differences) >= max_differences:
                     return
             continue
         if sa.outcome is None and sb.outcome is None and sa.frames[-1][0] == sb.frames[-1][0] \
@@ -417,6 +425,29 @@ def _check_hook(space: Space, hook: str, pa: Program, pb: Program, result: Resul
             work += [(c, sa, s) for c, s in walker.advance(cube, sb, pb)]
 
 
+def _actions(effects: tuple) -> tuple:
+    """Effects other than recent-list changes (logging and the like), in order."""
+    return tuple(e for e in effects if not e[0].startswith("recent "))
+
+
+def _same_state(space: Space, cube: tuple, over_a: tuple, over_b: tuple) -> bool:
+    """Whether both sides leave every recent list the same for the cube's packets. What
+    counts is the list's final state, not the steps (`--remove` then `--set` is a `--set`);
+    a refreshed entry equals an old one unless some rule tests the age (`--seconds`)."""
+    final_a, final_b = dict(over_a), dict(over_b)
+    for ix in set(final_a) | set(final_b):
+        a, b = final_a.get(ix, cube[ix]), final_b.get(ix, cube[ix])
+        if a != b and _age_blind(space, ix, a) != _age_blind(space, ix, b):
+            return False
+    return True
+
+
+def _age_blind(space: Space, ix: int, mask: int) -> int:
+    if space.fields[space.order[ix]].starts == [0, 1, ABSENT]:      # no --seconds cut
+        return (1 if mask & 0b011 else 0) | (mask & 0b100)
+    return mask
+
+
 _DIFFERENCES: dict[tuple, int] = {}
 
 
@@ -437,8 +468,12 @@ def _replay(before_b: tuple, before_a: tuple, after_a: tuple) -> tuple:
     return before_b + after_a[len(before_a):]
 
 
-def example(space: Space, cube: tuple) -> Packet:
-    """One concrete packet of a cube (the lowest atom of every field)."""
+def example(space: Space, cube: tuple, prefer: dict[str, list] | None = None) -> Packet:
+    """One concrete packet of a cube: for each field the first `prefer` value the cube allows
+    (e.g. addresses that exist on a test network), else the lowest atom's. Rate limits are
+    preferred under their rate."""
+    prefer = prefer or {}
+
     def pick(name):
         if name not in space.index:
             return None
@@ -446,7 +481,18 @@ def example(space: Space, cube: tuple) -> Packet:
         atom = (mask & -mask).bit_length() - 1
         return space.fields[name], atom
 
+    def preferred(name):
+        f, mask = space.fields[name], cube[space.index[name]]
+        for candidate in prefer.get(name, ()):
+            if _atom(f, candidate) is not None and mask >> _atom(f, candidate) & 1:
+                return True, candidate
+        return False, None
+
     def value(name, other=None, highest=False):
+        if name in space.index:
+            found, v = preferred(name)
+            if found:
+                return v
         got = pick(name)
         if got is not None and highest:
             f, _ = got
@@ -481,3 +527,22 @@ def example(space: Space, cube: tuple) -> Packet:
                   ct_state=state.lower(), ct_status=value("ct_status", frozenset()),
                   ct_direction=value("ct_dir", "ORIGINAL"), fragment=value("fragment", False),
                   ct_orig_saddr=saddr, ct_orig_daddr=daddr, recent=recent)
+
+
+def _atom(f, value) -> int | None:
+    """The atom of field f that holds a concrete value."""
+    if hasattr(f, "starts"):
+        try:
+            return bisect_right(f.starts, int(value)) - 1
+        except (TypeError, ValueError):
+            return None
+    if hasattr(f, "combo"):
+        if not set(value) <= set(f.names):
+            return None
+        return sum(1 << k for k, b in enumerate(f.used) if b in value)
+    return f.atom_of(value)
+
+
+def under_limits(space: Space, cube: tuple) -> bool:
+    """Whether the cube holds packets that find every rate limit under its rate."""
+    return all(cube[space.index[name]] & 1 for name in space.order if name.startswith("limit:"))
