@@ -413,10 +413,10 @@ def _rule_outcome(v: RuleVector, chain: str) -> tuple[str, str]:
         ruleset, _ = read(script, v.file, ConvertOptions(source_kind="script"))
     except FwmigrateError as exc:
         message = exc.diagnostics[0].message if exc.diagnostics else str(exc)
-        if v.result == "FAIL":
-            return "rejected", message
         if "not supported by fwmigrate" in message:
             return "unsupported", message
+        if v.result == "FAIL":
+            return "rejected", message
         return "wrongly-rejected", message
     if v.result == "FAIL":
         return "wrongly-accepted", "read without error"

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from socket import inet_ntoa
 
 from .. import mappings
-from ..ir import Address, Option, PortRange
+from ..ir import Address, IntRange, Masked, Option, PortRange
 from .nft_ast import (AnonSet, BitAnd, Compare, Ct, Expr, FlagList, Meta, Payload, Prefix, Range,
-                      Symbol)
+                      Rt, Symbol)
 from .nft_recent import RecentPlan, Untranslatable
 
 L4_NAMES = {6: "tcp", 17: "udp", 136: "udplite", 132: "sctp", 33: "dccp"}
@@ -78,6 +78,8 @@ def selector(text: str, ctx: Ctx) -> Expr:
         return Ct(words[-1], direction, family)
     if words[0] == "meta":
         return Meta(words[1])
+    if words[0] == "rt":
+        return Rt(words[1])
     return Payload(words[0], words[1])
 
 
@@ -99,7 +101,40 @@ def value(opt: Option, kind: str, ctx: Ctx) -> Expr:
         return Symbol(str(v))
     if kind == "ct_dir":
         return Symbol(v.lower())
+    if kind in ("mac", "uint8", "uint16", "uint32"):
+        return Symbol(str(v))
+    if isinstance(v, IntRange):
+        return int_range(v)
+    if kind == "address_range":
+        if int(v.first) > int(v.last):
+            raise Untranslatable(f"{opt.name} {v.first}-{v.last} is empty (first > last)")
+        return Symbol(str(v.first)) if v.first == v.last else \
+            Range(Symbol(str(v.first)), Symbol(str(v.last)))
+    if kind in ("dscp", "dscp_class"):
+        return Symbol(f"{v:#04x}")
+    if kind == "pkttype":
+        return Symbol(mappings.load("nft_values")["pkttype"]["nft"].get(str(v), str(v)))
     raise AssertionError(f"no nft value for {kind}")
+
+
+def int_range(v: IntRange) -> Expr:
+    if v.first == v.last:
+        return Symbol(str(v.first))
+    return Range(Symbol(str(v.first)), Symbol(str(v.last)))
+
+
+def option_compare(ospec: mappings.OptionSpec, opt: Option, ctx: Ctx) -> Compare:
+    """The compare an option's `nft = "selector"` stands for; a mask other than all ones
+    (`--mark 0x1/0xff`) is applied to the packet's side."""
+    left = selector(ospec.nft, ctx)
+    v = opt.value
+    if isinstance(v, Masked):
+        if v.mask != 0xFFFFFFFF:
+            left = BitAnd(left, Symbol(f"{v.mask:#x}"))
+        right: Expr = Symbol(f"{v.value:#x}")
+    else:
+        right = value(opt, ospec.value, ctx)
+    return Compare(left, ospec.nft_op or op(opt.negated), right)
 
 
 def flags(names, order) -> FlagList:

@@ -39,7 +39,8 @@ from .nft_targets import target_statements
 NFT_COMMENT_MAX = 128
 _COUNTER = Counter()
 # matches whose nft form tests the protocol themselves (`tcp dport 22` implies tcp)
-_IMPLYING = frozenset({"tcp", "udp", "udplite", "icmp", "icmp6", "multiport"})
+_IMPLYING = frozenset({"tcp", "udp", "udplite", "icmp", "icmp6", "multiport", "sctp", "dccp",
+                       "esp", "ah", "tcpmss"})
 
 
 @dataclass(slots=True)
