@@ -62,10 +62,16 @@ RULE_LABELS = ("ok", "normalised-differently", "unsupported", "wrongly-rejected"
 DELIBERATE = {
     "libxt_CONNMARK.txlate": "--set-xmark v/m is ctmark = (ctmark & ~m) ^ v; the reference "
                              "xors first and masks after, which differs where v and m overlap",
-    "libxt_statistic.txlate": "--mode nth: xt_statistic starts its counter at --packet and "
-                              "matches when it wraps; numgen inc starts at 0 and counts from 1, "
-                              "so the matching packets are numgen value (every - packet) % "
+    "libxt_statistic.txlate": "--mode nth: xt_statistic matches the packets whose 0-based "
+                              "number is --packet modulo --every; numgen inc gives packet k the "
+                              "value (k + 1) % every, so the value to compare is (packet + 1) % "
                               "every, not --packet",
+    "libxt_devgroup.txlate:16": "the reference inverts --dst-group too, where only --src-group "
+                                "has `!`",
+    "libxt_conntrack.txlate:19": "same bytecode but for the ct key (src / src_ip); nft 1.0.6 "
+                                 "lists the 2-byte prefix compare of `ct original ip saddr` as "
+                                 "0.0.10.100, so the listings differ (not a difference in "
+                                 "meaning)",
     "libxt_NFLOG.txlate": "xt_NFLOG's default --nflog-threshold is 1 (flush every packet); "
                           "nft's log without queue-threshold uses the nfnetlink_log instance's "
                           "(100 by default), so fwmigrate writes queue-threshold 1",

@@ -107,3 +107,16 @@ def test_known_transitions():
         for text in (first, second, first):
             words = text.split()
             assert templated(words) == reference(words), text
+
+
+def test_a_value_is_reread_with_the_grammar_of_its_own_flag():
+    # --or-mark and --set-xmark are one IR option with different grammars: a template made
+    # from one line must re-read the next line's value as --or-mark, not as --set-xmark
+    for value in ("0x10", "0x20"):
+        words = ["-t", "mangle", "-A", "PREROUTING", "-j", "MARK", "--or-mark", value]
+        cmd = templates.parse_command(words, "ip")
+        assert cmd.rules == parse_uncached(words, "ip").result.rules
+    for name in ("EF", "AF11"):
+        words = ["-t", "mangle", "-A", "PREROUTING", "-j", "DSCP", "--set-dscp-class", name]
+        assert templates.parse_command(words, "ip").rules == \
+            parse_uncached(words, "ip").result.rules

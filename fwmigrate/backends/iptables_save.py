@@ -136,6 +136,11 @@ _KIND_TEXT = {
     "probability": lambda v: "%.11f" % (v / 0x80000000),
     "sctp_chunks": lambda v: " ".join(v),
     "xmark": lambda v: f"{v.value:#x}/{v.mask:#x}",
+    "set_tos": lambda v: f"0x{v.value:02x}/0x{v.mask:02x}",
+    "hex32": lambda v: f"{v:#x}",
+    "tc_class": lambda v: f"{v >> 16:04x}:{v & 0xFFFF:04x}",
+    "nflog_prefix": quote,
+    "queue_range": lambda v: f"{v.first}:{v.last}",
 }
 
 

@@ -110,7 +110,9 @@ def parse_command(words: Sequence[str], family: Family, *, table: str | None = N
 def _template(parser, chain_blanked: bool) -> _Template:
     slots = []
     for index, (ext, name) in parser.slots.items():
-        spec = ext.spec.by_name[name]
+        # the flag's own spec: spellings of one option may read their values differently
+        # (MARK's --or-mark and --set-xmark)
+        spec = ext.spec.flag_index.get(parser.words[index - 1], ext.spec.by_name[name])
         slots.append(_Slot(index, parser.words[index], parser.positions.get(id(ext)), name,
                            spec.value, spec.neutral, ext.index))
     return _Template(parser.result, parser.addresses.get("source"),

@@ -588,6 +588,84 @@ def parse_uint16(args, family, proto) -> int:
     return c_uint(args[0], 0, 0xFFFF)
 
 
+# --- targets: marks (stored as xt_MARK revision 2 does: new = (old & ~mask) ^ value) ------------
+
+def _mark_and_mask(text: str) -> tuple[int, int | None]:
+    res = _run(_MASKED, text)
+    return c_uint(res["value"]), (c_uint(res["mask"]) if "mask" in res else None)
+
+
+def parse_xmark(args, family, proto) -> Masked:
+    value, mask = _mark_and_mask(args[0])
+    return Masked(value, 0xFFFFFFFF if mask is None else mask)
+
+
+def parse_set_mark(args, family, proto) -> Masked:
+    value, mask = _mark_and_mask(args[0])
+    return Masked(value, 0xFFFFFFFF if mask is None else mask | value)
+
+
+def parse_and_mark(args, family, proto) -> Masked:
+    return Masked(0, ~c_uint(args[0]) & 0xFFFFFFFF)
+
+
+def parse_or_mark(args, family, proto) -> Masked:
+    bits = c_uint(args[0])
+    return Masked(bits, bits)
+
+
+def parse_xor_mark(args, family, proto) -> Masked:
+    return Masked(c_uint(args[0]), 0)
+
+
+def parse_set_tos(args, family, proto) -> Masked:
+    """-j TOS --set-tos value[/mask] or a name: tos = (tos & ~mask) ^ value (xt_TOS)."""
+    return parse_tos(args, family, proto)
+
+
+def parse_and_tos(args, family, proto) -> Masked:
+    return Masked(0, ~c_uint(args[0], 0, 0xFF) & 0xFF)
+
+
+def parse_or_tos(args, family, proto) -> Masked:
+    bits = c_uint(args[0], 0, 0xFF)
+    return Masked(bits, bits)
+
+
+def parse_xor_tos(args, family, proto) -> Masked:
+    return Masked(c_uint(args[0], 0, 0xFF), 0)
+
+
+def parse_tc_class(args, family, proto) -> int:
+    """--set-class MAJOR:MINOR, both hexadecimal (tc's notation)."""
+    major, colon, minor = args[0].partition(":")
+    try:
+        if not colon:
+            raise ValueError
+        value = int(major, 16) << 16 | int(minor, 16)
+    except ValueError:
+        raise OptionError(f"Bad class value \"{args[0]}\"", hint="MAJOR:MINOR in hex, e.g. 1:10") from None
+    if int(major, 16) > 0xFFFF or int(minor, 16) > 0xFFFF:
+        raise OptionError(f"Bad class value \"{args[0]}\"")
+    return value
+
+
+def parse_nflog_prefix(args, family, proto) -> str:
+    if "\n" in args[0]:
+        raise OptionError("Newlines not allowed in --nflog-prefix")
+    return _cut(args[0], 63)
+
+
+def parse_queue_range(args, family, proto) -> IntRange:
+    first, colon, last = args[0].partition(":")
+    if not colon:
+        raise OptionError(f"Bad range \"{args[0]}\"", hint="first:last")
+    low, high = c_uint(first, 0, 0xFFFF), c_uint(last, 0, 0xFFFF)
+    if low >= high:
+        raise OptionError("--queue-balance: the first queue must be below the last")
+    return IntRange(low, high)
+
+
 def parse_flag(args, family, proto) -> None:
     return None
 
@@ -632,6 +710,19 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "statistic_mode": parse_statistic_mode,
     "probability": parse_probability,
     "sctp_chunks": parse_words,
+    "xmark": parse_xmark,
+    "set_mark": parse_set_mark,
+    "and_mark": parse_and_mark,
+    "or_mark": parse_or_mark,
+    "xor_mark": parse_xor_mark,
+    "hex32": parse_uint32,
+    "set_tos": parse_set_tos,
+    "and_tos": parse_and_tos,
+    "or_tos": parse_or_tos,
+    "xor_tos": parse_xor_tos,
+    "tc_class": parse_tc_class,
+    "nflog_prefix": parse_nflog_prefix,
+    "queue_range": parse_queue_range,
     "flag": parse_flag,
 }
 
