@@ -127,6 +127,9 @@ def parse_port_list(args, family, proto) -> tuple[PortRange, ...]:
 
 
 def parse_nat_ports(args, family, proto) -> PortRange:
+    named = mappings.services(proto or "tcp").get(args[0])
+    if named is not None:           # a service name, even one with a dash (ftp-data)
+        return PortRange(named, named)
     res = _run(_NAT_PORTS, args[0])
     first = c_uint(res["first"], 0, 65535, "port")
     last = c_uint(res["last"], 0, 65535, "port") if "last" in res else first
