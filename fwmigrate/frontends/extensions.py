@@ -294,6 +294,12 @@ def _check_recent(by_name: dict[str, Option], index: int) -> None:
     for count in ("seconds", "hitcount"):
         if count in by_name and by_name[count].value == 0:
             raise OptionError(f"recent: --{count} must be at least 1", index)
+    if "rttl" in by_name and mode not in ("rcheck", "update"):
+        raise OptionError("recent: --rttl may only be used with --rcheck or --update", index)
+    if "hitcount" in by_name and by_name["hitcount"].value > 20:
+        raise OptionError(f"recent: --hitcount {by_name['hitcount'].value} is larger than the "
+                          "kernel allows (20)", index,
+                          hint="xt_recent keeps ip_pkt_list_tot (default 20) hits per address")
     if "reap" in by_name and "seconds" not in by_name:
         raise OptionError('recent: option "--reap" also requires "--seconds".', index)
     if mode in ("set", "remove") and ("seconds" in by_name or "hitcount" in by_name):
