@@ -157,6 +157,7 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
     matches = list(rule.matches)
     target = rule.target
     proto_name = _proto_name(rule.protocol)
+    changed: dict[int, int] = {}       # match position → word that loaded it
     for slot in template.slots:
         text = words[slot.index]
         if text == slot.text:
@@ -176,7 +177,10 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
                          template.command.target_index)
         else:
             matches[slot.position] = _with_value(matches[slot.position], slot.option, value)
-            check_values(matches[slot.position], slot.owner)
+            changed[slot.position] = slot.owner
+    # checks across a match's options run once all of this line's values are in
+    for position, owner in changed.items():
+        check_values(matches[position], owner)
     return Rule(None, None, rule.in_interface, rule.out_interface, rule.protocol, rule.fragment,
                 _intern(tuple(matches)), target, rule.counters, None)
 
