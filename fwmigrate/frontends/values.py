@@ -489,15 +489,23 @@ def parse_mac(args, family, proto) -> str:
     return args[0].lower()
 
 
-def parse_uint16_range(args, family, proto) -> IntRange:
-    """`a:b`, `:b` (from 0), `a:` (to 65535) or `a`."""
+def parse_uint16_range(args, family, proto, top: int = 0xFFFF) -> IntRange:
+    """`a:b`, `:b` (from 0), `a:` (to the top) or `a`."""
     text = args[0]
     first, colon, last = text.partition(":")
-    low = c_uint(first, 0, 0xFFFF) if first else 0
-    high = (c_uint(last, 0, 0xFFFF) if last else 0xFFFF) if colon else low
+    low = c_uint(first, 0, top) if first else 0
+    high = (c_uint(last, 0, top) if last else top) if colon else low
     if low > high:
         raise OptionError(f"invalid range (min > max) `{text}'")
     return IntRange(low, high)
+
+
+def parse_uint32_range(args, family, proto) -> IntRange:
+    return parse_uint16_range(args, family, proto, 0xFFFFFFFF)
+
+
+def parse_word(args, family, proto) -> str:
+    return args[0]
 
 
 def parse_id_range(args, family, proto) -> IntRange:
@@ -704,6 +712,8 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "mac": parse_mac,
     "uint16": parse_uint16,
     "uint16_range": parse_uint16_range,
+    "uint32_range": parse_uint32_range,
+    "word": parse_word,
     "id_range": parse_id_range,
     "tos": parse_tos,
     "dscp": parse_dscp,
