@@ -86,13 +86,9 @@ DELIBERATE = {
 
 # --- reading the vectors ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class TxlateVector:
+class _Located:
     file: str
     line: int
-    family: str                 # ip / ip6
-    args: tuple[str, ...]
-    expected: tuple[str, ...]   # nft command texts, without the leading `nft`
 
     @property
     def id(self) -> str:
@@ -104,7 +100,16 @@ class TxlateVector:
 
 
 @dataclass(frozen=True)
-class RuleVector:
+class TxlateVector(_Located):
+    file: str
+    line: int
+    family: str                 # ip / ip6
+    args: tuple[str, ...]
+    expected: tuple[str, ...]   # nft command texts, without the leading `nft`
+
+
+@dataclass(frozen=True)
+class RuleVector(_Located):
     file: str
     line: int
     family: str
@@ -113,14 +118,6 @@ class RuleVector:
     rule: str
     expected: str               # the iptables-save text of the rule
     result: str                 # OK / FAIL
-
-    @property
-    def id(self) -> str:
-        return f"{self.file}:{self.line}"
-
-    @property
-    def extension(self) -> str:
-        return extension_of(self.file)
 
 
 def extension_of(filename: str) -> str:

@@ -7,13 +7,11 @@ After adding coverage, record it: `python bench/conformance.py --update-expected
 
 import importlib.util
 import json
-import os
 import sys
 
 import pytest
 
 from conftest import ROOT
-from netns import kernel_available
 
 _spec = importlib.util.spec_from_file_location("conformance", ROOT / "bench" / "conformance.py")
 conformance = importlib.util.module_from_spec(_spec)
@@ -35,12 +33,7 @@ def test_rule_vectors_still_read_back_as_iptables_says():
 
 
 @pytest.mark.kernel
-def test_txlate_vectors_stay_equivalent_in_the_kernel():
-    reason = kernel_available()
-    if reason:
-        if os.environ.get("FWMIGRATE_REQUIRE_KERNEL"):
-            pytest.fail(f"kernel tests required (FWMIGRATE_REQUIRE_KERNEL) but {reason}")
-        pytest.skip(reason)
+def test_txlate_vectors_stay_equivalent_in_the_kernel(kernel):
     vectors = conformance.read_txlate(conformance.VENDORED)
     results = conformance.run_txlate(vectors)
     assert not _failures(vectors, results, set(EXPECTED["equivalent"]), ("equivalent",))
