@@ -40,6 +40,8 @@ class OptionSpec:
     group: str | None
     required: bool
     nft: str | None
+    nft_op: str | None = None
+    default_with: str | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -58,6 +60,7 @@ class ExtensionSpec:
     flag_index: dict[str, OptionSpec]    # every spelling → its option
     order: dict[str, int]                # option name → canonical position
     by_name: dict[str, OptionSpec]       # option name → its (first, non-alias) spec
+    need_option: str | None = None       # iptables' message when no option is given
 
 
 def _option_spec(raw: dict[str, Any]) -> OptionSpec:
@@ -75,6 +78,8 @@ def _option_spec(raw: dict[str, Any]) -> OptionSpec:
         group=raw.get("group"),
         required=raw.get("required", False),
         nft=raw.get("nft"),
+        nft_op=raw.get("nft_op"),
+        default_with=raw.get("default_with"),
     )
 
 
@@ -100,6 +105,7 @@ def _extension(name: str, raw: dict[str, Any], kind: str) -> ExtensionSpec:
         flag_index={flag: opt for opt in options for flag in opt.flags},
         order=order,
         by_name=by_name,
+        need_option=raw.get("need_option_text") if raw.get("need_option") else None,
     )
 
 

@@ -13,12 +13,17 @@ SAMPLES = ROOT / "samples"
 
 
 @pytest.fixture
-def netns():
+def kernel():
+    """Skips the test where namespaces cannot be made (fails under FWMIGRATE_REQUIRE_KERNEL)."""
     reason = kernel_available()
     if reason:
         if os.environ.get("FWMIGRATE_REQUIRE_KERNEL"):
             pytest.fail(f"kernel tests required (FWMIGRATE_REQUIRE_KERNEL) but {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture
+def netns(kernel):
     with namespace() as ns:
         yield ns
 
@@ -29,13 +34,8 @@ def samples_dir():
 
 
 @pytest.fixture
-def netns_pair():
+def netns_pair(kernel):
     """(server, client) namespaces joined by veth; see traffic.py."""
-    reason = kernel_available()
-    if reason:
-        if os.environ.get("FWMIGRATE_REQUIRE_KERNEL"):
-            pytest.fail(f"kernel tests required (FWMIGRATE_REQUIRE_KERNEL) but {reason}")
-        pytest.skip(reason)
     from traffic import veth_pair
     with namespace("fwm-srv") as server, namespace("fwm-cli") as client:
         with veth_pair(server, client):

@@ -107,3 +107,24 @@ def test_known_transitions():
         for text in (first, second, first):
             words = text.split()
             assert templated(words) == reference(words), text
+
+
+def test_a_value_is_reread_with_the_grammar_of_its_own_flag():
+    # --or-mark and --set-xmark are one IR option with different grammars: a template made
+    # from one line must re-read the next line's value as --or-mark, not as --set-xmark
+    for value in ("0x10", "0x20"):
+        words = ["-t", "mangle", "-A", "PREROUTING", "-j", "MARK", "--or-mark", value]
+        cmd = templates.parse_command(words, "ip")
+        assert cmd.rules == parse_uncached(words, "ip").result.rules
+    for name in ("EF", "AF11"):
+        words = ["-t", "mangle", "-A", "PREROUTING", "-j", "DSCP", "--set-dscp-class", name]
+        assert templates.parse_command(words, "ip").rules == \
+            parse_uncached(words, "ip").result.rules
+
+
+def test_value_checks_see_the_whole_new_line_not_half_of_it():
+    # --packet must be below --every: checked once both values of the new line are in place
+    first = ["-A", "INPUT", "-m", "statistic", "--mode", "nth", "--every", "10", "--packet", "9"]
+    second = ["-A", "INPUT", "-m", "statistic", "--mode", "nth", "--every", "5", "--packet", "2"]
+    templates.parse_command(first, "ip")
+    assert templates.parse_command(second, "ip").rules == parse_uncached(second, "ip").result.rules

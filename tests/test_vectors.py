@@ -43,3 +43,15 @@ def test_vector(vector):
 def test_every_vector_file_has_vectors():
     assert len({v.file for v in VECTORS}) >= 10
     assert len(VECTORS) > 150
+
+
+def test_tcpmss_is_translated_only_as_a_reported_approximation():
+    script = ("iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN "
+              "-j TCPMSS --clamp-mss-to-pmtu\n")
+    ruleset, _ = read(script, "mss.sh", ConvertOptions())
+    translation = translate(ruleset, NftOptions(approximate=True))
+    assert not translation.problems
+    assert [a.message for a in translation.approximations] == [
+        "TCPMSS: SYNs without an MSS option pass unchanged (xt_TCPMSS adds one)"]
+    rule = next(r for t in translation.ruleset.tables for c in t.chains for r in c.rules)
+    assert nft_text.rule_text(rule).endswith("tcp option maxseg size set rt mtu")

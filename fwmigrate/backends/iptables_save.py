@@ -76,6 +76,9 @@ def value_text(opt: Option, kind: str) -> str | None:
     v = opt.value
     if kind == "flag":
         return None
+    text = _KIND_TEXT.get(kind)
+    if text is not None:
+        return text(v)
     if kind == "nat_ports":
         return str(v.first) if v.single else f"{v.first}-{v.last}"
     if isinstance(v, PortRange):
@@ -114,6 +117,31 @@ def value_text(opt: Option, kind: str) -> str | None:
     if isinstance(v, ipaddress.IPv4Address | ipaddress.IPv6Address):
         return str(v)
     return str(v)
+
+
+def _pkttype_name(number: int) -> str:
+    names = mappings.load("nft_values")["pkttype"]["iptables"]
+    return next((n for n, k in names if k == number), str(number))
+
+
+# value grammars whose text is not decided by the value's type alone
+_KIND_TEXT = {
+    "id_range": lambda v: str(v.first) if v.first == v.last else f"{v.first}-{v.last}",
+    "tos": lambda v: f"0x{v.value:02x}/0x{v.mask:02x}",
+    "dscp": lambda v: f"0x{v:02x}",
+    "dscp_class": lambda v: f"0x{v:02x}",
+    "pkttype": _pkttype_name,
+    "addrtypes": lambda v: ",".join(t for t in mappings.load("nft_values")["addrtypes"]["order"]
+                                    if t in v),
+    "probability": lambda v: "%.11f" % (v / 0x80000000),
+    "sctp_chunks": lambda v: " ".join(v),
+    "xmark": lambda v: f"{v.value:#x}/{v.mask:#x}",
+    "set_tos": lambda v: f"0x{v.value:02x}/0x{v.mask:02x}",
+    "hex32": lambda v: f"{v:#x}",
+    "tc_class": lambda v: f"{v >> 16:04x}:{v & 0xFFFF:04x}",
+    "nflog_prefix": quote,
+    "queue_range": lambda v: f"{v.first}:{v.last}",
+}
 
 
 def _options(spec: mappings.ExtensionSpec, options: tuple[Option, ...]) -> list[str]:

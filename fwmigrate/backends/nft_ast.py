@@ -23,6 +23,14 @@ class Payload:
 
 
 @dataclass(frozen=True, slots=True)
+class RawPayload:
+    """`@nh,8,8`: bits of a header nft has no field name for (the IPv4 TOS byte)."""
+    base: str                   # ll, nh, th
+    offset: int                 # in bits
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
 class Meta:
     key: str                    # iifname, oifname, l4proto, nfproto, mark …
 
@@ -36,11 +44,32 @@ class Ct:
 
 @dataclass(frozen=True, slots=True)
 class TcpOption:
-    """Presence of a TCP option (compared with Symbol("exists") / ("missing")).
+    """A TCP option: its presence (compared with Symbol("exists") / ("missing")), or with
+    `field` one of its fields (`tcp option maxseg size`).
 
     `name` is nft's name for the kind, or None where nft has none (then only the number)."""
     number: int
     name: str | None = None
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rt:
+    key: str                    # classid, mtu (the TCP MSS the route allows)
+
+
+@dataclass(frozen=True, slots=True)
+class Fib:
+    """`fib saddr . iif type`: a route lookup's result for the packet's fields."""
+    flags: tuple[str, ...]      # saddr / daddr, then iif / oif
+    result: str                 # type, oif, oifname
+
+
+@dataclass(frozen=True, slots=True)
+class Numgen:
+    mode: str                   # inc, random
+    mod: int
+    offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +114,14 @@ class BitAnd:
 
 
 @dataclass(frozen=True, slots=True)
+class BinOp:
+    """`left op right` for op in & | ^ >> <<: what a set statement computes."""
+    left: Expr
+    op: str
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True)
 class Concat:
     items: tuple[Expr, ...]
 
@@ -94,15 +131,15 @@ class SetRef:
     name: str
 
 
-Expr = Union[Payload, Meta, Ct, TcpOption, Symbol, Text, Prefix, Range, AnonSet, FlagList, BitAnd, Concat,
-             SetRef]
+Expr = Union[Payload, RawPayload, Meta, Ct, TcpOption, Rt, Fib, Numgen, Symbol, Text, Prefix, Range, AnonSet,
+             FlagList, BitAnd, BinOp, Concat, SetRef]
 
 # --- statements ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Compare:
-    """`left op right`; op is "==" or "!=" (text leaves "==" implicit)."""
+    """`left op right`; op is ==, !=, <, >, <= or >= (text leaves "==" implicit)."""
     left: Expr
     op: str
     right: Expr
@@ -130,6 +167,21 @@ class Log:
     prefix: str | None = None
     level: str | None = None    # None: nft's default (warn), as iptables' default 4
     flags: tuple[str, ...] = ()
+    group: int | None = None    # nfnetlink_log group (NFLOG) instead of the kernel log
+    snaplen: int | None = None
+    queue_threshold: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mangle:
+    """`left set value`: write a packet or connection field (`meta mark set …`)."""
+    left: Expr
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Notrack:
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +216,12 @@ class Nat:
 @dataclass(frozen=True, slots=True)
 class Queue:
     num: int = 0
+    num_high: int | None = None     # a range of queues (`queue num 0-3`)
+    flags: tuple[str, ...] = ()     # bypass, fanout
 
 
-Statement = Union[Compare, SetUpdate, Limit, Log, Counter, Verdict, Reject, Nat, Queue]
+Statement = Union[Compare, SetUpdate, Limit, Log, Counter, Verdict, Reject, Nat, Queue, Mangle,
+                  Notrack]
 
 # --- containers ------------------------------------------------------------------------------
 

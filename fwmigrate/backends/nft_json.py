@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .nft_ast import (AnonSet, BitAnd, Compare, Concat, Counter, Ct, FlagList, Limit, Log, Meta,
-                      Nat, NftChain, NftRule, NftRuleset, NftSet, NftTable, Payload, Prefix,
-                      Queue, Range, Reject, SetRef, SetUpdate, Symbol, TcpOption, Text, Verdict)
+from .nft_ast import (AnonSet, BinOp, BitAnd, Compare, Concat, Counter, Ct, Fib, FlagList, Limit,
+                      Log, Mangle, Meta, Nat, NftChain, NftRule, NftRuleset, NftSet, NftTable,
+                      Notrack, Numgen, Payload, Prefix, Queue, Range, RawPayload, Reject, Rt, SetRef,
+                      SetUpdate, Symbol, TcpOption, Text, Verdict)
 
 Json = Any
 
@@ -52,7 +53,13 @@ _EXPRS: dict[type, Callable[[Any], Json]] = {
     Meta: lambda e: {"meta": {"key": e.key}},
     Ct: _ct,
     TcpOption: lambda e: {"tcp option": {"name": e.name or _no_json(
-        f"TCP option kind {e.number} (nft 1.0.6's JSON knows TCP options only by name)")}},
+        f"TCP option kind {e.number} (nft 1.0.6's JSON knows TCP options only by name)"),
+        **({"field": e.field} if e.field else {})}},
+    Rt: lambda e: {"rt": {"key": e.key}},
+    RawPayload: lambda e: {"payload": {"base": e.base, "offset": e.offset, "len": e.length}},
+    Fib: lambda e: {"fib": {"result": e.result, "flags": list(e.flags)}},
+    Numgen: lambda e: {"numgen": {"mode": e.mode, "mod": e.mod, "offset": e.offset}},
+    BinOp: lambda e: {e.op: [expr(e.left), expr(e.right)]},
     Symbol: lambda e: _symbol(e.text),
     Text: lambda e: e.value,
     Prefix: lambda e: {"prefix": {"addr": e.addr, "len": e.length}},
@@ -68,7 +75,7 @@ _EXPRS: dict[type, Callable[[Any], Json]] = {
 
 def _compare(s: Compare) -> Json:
     left = expr(s.left)
-    if isinstance(s.left, TcpOption):
+    if isinstance(s.left, TcpOption) and s.left.field is None:
         return {"match": {"op": "==", "left": left, "right": s.right.text == "exists"}}
     if isinstance(s.right, FlagList) and not isinstance(s.left, BitAnd):
         # "any of these bits": `in`, and `!` for none of them; `==`/`!=` with a list would
@@ -101,7 +108,18 @@ def _log(s: Log) -> Json:
         flags += ["tcp sequence", "tcp options"] if flag == "tcp sequence,options" else [flag]
     if flags:
         out["flags"] = flags
+    for key, value in (("group", s.group), ("snaplen", s.snaplen),
+                       ("queue-threshold", s.queue_threshold)):
+        if value is not None:
+            out[key] = value
     return {"log": out or None}
+
+
+def _queue(s: Queue) -> Json:
+    out: dict[str, Any] = {"num": s.num if s.num_high is None else {"range": [s.num, s.num_high]}}
+    if s.flags:
+        out["flags"] = list(s.flags) if len(s.flags) > 1 else s.flags[0]
+    return {"queue": out}
 
 
 def _reject(s: Reject) -> Json:
@@ -139,7 +157,9 @@ _STATEMENTS: dict[type, Callable[[Any], Json]] = {
     Verdict: _verdict,
     Reject: _reject,
     Nat: _nat,
-    Queue: lambda s: {"queue": {"num": s.num}},
+    Queue: _queue,
+    Mangle: lambda s: {"mangle": {"key": expr(s.left), "value": expr(s.value)}},
+    Notrack: lambda s: {"notrack": None},
 }
 
 

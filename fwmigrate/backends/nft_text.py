@@ -16,14 +16,17 @@ from ..errors import Diagnostic
 from ..ir import SourceLocation
 from .nft_ast import (
     AnonSet,
+    BinOp,
     BitAnd,
     Compare,
     Concat,
     Counter,
     Ct,
+    Fib,
     FlagList,
     Limit,
     Log,
+    Mangle,
     Meta,
     Nat,
     NftChain,
@@ -31,11 +34,15 @@ from .nft_ast import (
     NftRuleset,
     NftSet,
     NftTable,
+    Notrack,
+    Numgen,
     Payload,
     Prefix,
+    RawPayload,
     Queue,
     Range,
     Reject,
+    Rt,
     SetRef,
     SetUpdate,
     Symbol,
@@ -75,7 +82,12 @@ _EXPRS: dict[type, Callable] = {
     Payload: lambda e, m: f"{e.protocol} {e.field}",
     Meta: lambda e, m: e.key if e.key in _SHORT_META else f"meta {e.key}",
     Ct: lambda e, m: " ".join(w for w in ("ct", e.direction, e.family, e.key) if w),
-    TcpOption: lambda e, m: f"tcp option {e.name or e.number}",
+    TcpOption: lambda e, m: f"tcp option {e.name or e.number}" + (f" {e.field}" if e.field else ""),
+    Rt: lambda e, m: f"rt {e.key}",
+    RawPayload: lambda e, m: f"@{e.base},{e.offset},{e.length}",
+    Fib: lambda e, m: f"fib {' . '.join(e.flags)} {e.result}",
+    Numgen: lambda e, m: f"numgen {e.mode} mod {e.mod}" + (f" offset {e.offset}" if e.offset else ""),
+    BinOp: lambda e, m: f"{_expr(e.left)} {e.op} {_expr(e.right)}",
     Symbol: lambda e, m: e.text,
     Text: lambda e, m: _string(e.value),
     Prefix: lambda e, m: f"{e.addr}/{e.length}",
@@ -90,8 +102,10 @@ _EXPRS: dict[type, Callable] = {
 
 def _compare(s: Compare) -> str:
     left = _expr(s.left)
-    if isinstance(s.left, TcpOption):
+    if isinstance(s.left, TcpOption) and s.left.field is None:
         return f"{left} {_expr(s.right)}"
+    if s.op not in ("==", "!="):
+        return f"{left} {s.op} {_expr(s.right)}"
     if isinstance(s.left, BitAnd) and not isinstance(s.right, SetRef):
         right = "|".join(s.right.names) if isinstance(s.right, FlagList) else _expr(s.right)
         return f"{left} {s.op} {right}"
@@ -114,7 +128,16 @@ def _log(s: Log) -> str:
         words += ["level", s.level]
     for flag in s.flags:
         words += ["flags", flag]
+    for word, value in (("group", s.group), ("snaplen", s.snaplen),
+                        ("queue-threshold", s.queue_threshold)):
+        if value is not None:
+            words += [word, str(value)]
     return " ".join(words)
+
+
+def _queue(s: Queue) -> str:
+    num = str(s.num) if s.num_high is None else f"{s.num}-{s.num_high}"
+    return f"queue num {num}" + (f" {','.join(s.flags)}" if s.flags else "")
 
 
 def _nat(s: Nat) -> str:
@@ -155,7 +178,9 @@ _STATEMENTS: dict[type, Callable] = {
     Verdict: lambda s: s.kind if s.target is None else f"{s.kind} {s.target}",
     Reject: _reject,
     Nat: _nat,
-    Queue: lambda s: f"queue num {s.num}",
+    Queue: _queue,
+    Mangle: lambda s: f"{_expr(s.left)} set {_expr(s.value)}",
+    Notrack: lambda s: "notrack",
 }
 
 

@@ -160,7 +160,7 @@ class ExtensionOptions:
             self.cmd.warnings.append((i + 1, f"{flag} is longer than iptables keeps; "
                                              f"cut to `{value}' as iptables does"))
         if opt.neutral is not None and not negated and value == parse_value(
-                opt.value, (opt.neutral,), self.family, proto_name):
+                opt.value, tuple(opt.neutral.split()), self.family, proto_name):
             ext.options.pop(opt.name, None)      # e.g. --dport 0:65535 tests nothing
             return nxt
         if opt.nargs == 1 and opt.const is None:
@@ -242,10 +242,13 @@ def _assemble(spec: mappings.ExtensionSpec, given: dict[str, Option], family: Fa
             continue
         if opt.required:
             raise OptionError(_missing(spec, opt), index)
-        if opt.default is not None and not _group_given(spec, opt, opts):
+        if opt.default is not None and not _group_given(spec, opt, opts) and (
+                opt.default_with is None or opt.default_with in given):
             value = (opt.default if opt.value == "flag" else
                      parse_value(opt.value, (opt.default,), family, None))
             opts[opt.name] = Option(opt.name, value, False)
+    if spec.need_option and not given:
+        raise OptionError(spec.need_option, index)
     ordered = tuple(sorted(opts.values(), key=lambda o: spec.order[o.name]))
     if spec.kind == "target":
         return TargetExtension(spec.name, ordered)
@@ -256,8 +259,9 @@ def _assemble(spec: mappings.ExtensionSpec, given: dict[str, Option], family: Fa
 
 def check_values(match: Match, index: int) -> None:
     """Checks on a match that depend on its option values (run again when only values change)."""
-    if match.module == "recent":
-        _check_recent(match.options, index)
+    check = _VALUE_CHECKS.get(match.module)
+    if check is not None:
+        check({o.name: o for o in match.options}, index)
 
 
 def _given_flag(spec, option: Option) -> str:
@@ -285,18 +289,53 @@ def _missing(spec, opt) -> str:
         "" if kind == "target" else f" with -m {spec.name}")
 
 
-def _check_recent(options: tuple[Option, ...], index: int) -> None:
-    by_name = {o.name: o for o in options}
+def _check_recent(by_name: dict[str, Option], index: int) -> None:
     mode = by_name["mode"].value
     for count in ("seconds", "hitcount"):
         if count in by_name and by_name[count].value == 0:
             raise OptionError(f"recent: --{count} must be at least 1", index)
+    if "rttl" in by_name and mode not in ("rcheck", "update"):
+        raise OptionError("recent: --rttl may only be used with --rcheck or --update", index)
+    if "hitcount" in by_name and by_name["hitcount"].value > 20:
+        raise OptionError(f"recent: --hitcount {by_name['hitcount'].value} is larger than the "
+                          "kernel allows (20)", index,
+                          hint="xt_recent keeps ip_pkt_list_tot (default 20) hits per address")
     if "reap" in by_name and "seconds" not in by_name:
         raise OptionError('recent: option "--reap" also requires "--seconds".', index)
     if mode in ("set", "remove") and ("seconds" in by_name or "hitcount" in by_name):
         raise OptionError(f"recent: --seconds and --hitcount only work with --rcheck or "
                           f"--update, not --{mode}", index,
                           hint="the kernel refuses this rule (Invalid argument)")
+
+
+def _check_statistic(by_name: dict[str, Option], index: int) -> None:
+    mode = by_name["mode"].value
+    if mode == "random" and "probability" not in by_name:
+        raise OptionError("--probability must be specified when using random mode", index)
+    if mode == "nth" and ("every" not in by_name or "packet" not in by_name):
+        raise OptionError("--every and --packet must be specified when using nth mode", index)
+    if mode == "random" and ("every" in by_name or "packet" in by_name) or \
+            mode == "nth" and "probability" in by_name:
+        raise OptionError(f"statistic: option not valid in {mode} mode", index)
+    if mode == "nth":
+        if by_name["every"].value == 0:
+            raise OptionError("statistic: --every must be at least 1", index)
+        if by_name["packet"].value > by_name["every"].value - 1:
+            raise OptionError("the --packet p must be 0 <= p <= n-1", index)
+
+
+def _check_addrtype(by_name: dict[str, Option], index: int) -> None:
+    if "src-type" not in by_name and "dst-type" not in by_name:
+        raise OptionError("addrtype: you must specify --src-type or --dst-type", index)
+
+
+def _check_owner(by_name: dict[str, Option], index: int) -> None:
+    if "suppl-groups" in by_name and "gid-owner" not in by_name:
+        raise OptionError("owner: --suppl-groups requires --gid-owner", index)
+
+
+_VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
+                 "addrtype": _check_addrtype, "owner": _check_owner}
 
 
 def _intrapositioned(flag: str) -> str:

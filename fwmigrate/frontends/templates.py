@@ -110,7 +110,9 @@ def parse_command(words: Sequence[str], family: Family, *, table: str | None = N
 def _template(parser, chain_blanked: bool) -> _Template:
     slots = []
     for index, (ext, name) in parser.slots.items():
-        spec = ext.spec.by_name[name]
+        # the flag's own spec: spellings of one option may read their values differently
+        # (MARK's --or-mark and --set-xmark)
+        spec = ext.spec.flag_index.get(parser.words[index - 1], ext.spec.by_name[name])
         slots.append(_Slot(index, parser.words[index], parser.positions.get(id(ext)), name,
                            spec.value, spec.neutral, ext.index))
     return _Template(parser.result, parser.addresses.get("source"),
@@ -155,6 +157,7 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
     matches = list(rule.matches)
     target = rule.target
     proto_name = _proto_name(rule.protocol)
+    changed: dict[int, int] = {}       # match position → word that loaded it
     for slot in template.slots:
         text = words[slot.index]
         if text == slot.text:
@@ -174,7 +177,10 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
                          template.command.target_index)
         else:
             matches[slot.position] = _with_value(matches[slot.position], slot.option, value)
-            check_values(matches[slot.position], slot.owner)
+            changed[slot.position] = slot.owner
+    # checks across a match's options run once all of this line's values are in
+    for position, owner in changed.items():
+        check_values(matches[position], owner)
     return Rule(None, None, rule.in_interface, rule.out_interface, rule.protocol, rule.fragment,
                 _intern(tuple(matches)), target, rule.counters, None)
 

@@ -8,6 +8,7 @@ and a grammar applied afresh to every one of them would dominate the run time.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -126,6 +127,9 @@ def parse_port_list(args, family, proto) -> tuple[PortRange, ...]:
 
 
 def parse_nat_ports(args, family, proto) -> PortRange:
+    named = mappings.services(proto or "tcp").get(args[0])
+    if named is not None:           # a service name, even one with a dash (ftp-data)
+        return PortRange(named, named)
     res = _run(_NAT_PORTS, args[0])
     first = c_uint(res["first"], 0, 65535, "port")
     last = c_uint(res["last"], 0, 65535, "port") if "last" in res else first
@@ -475,6 +479,204 @@ def parse_nat_range(args, family, proto) -> tuple:
     return (first_ip, last_ip, ports)
 
 
+# --- link layer, marks, DS field, route types -------------------------------------------------
+
+def parse_mac(args, family, proto) -> str:
+    parts = args[0].split(":")
+    if len(args[0]) != 17 or len(parts) != 6 or not all(
+            len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts):
+        raise OptionError(f"Bad mac address \"{args[0]}\"", hint="six hex pairs: 00:11:22:aa:bb:cc")
+    return args[0].lower()
+
+
+def parse_uint16_range(args, family, proto, top: int = 0xFFFF) -> IntRange:
+    """`a:b`, `:b` (from 0), `a:` (to the top) or `a`."""
+    text = args[0]
+    first, colon, last = text.partition(":")
+    low = c_uint(first, 0, top) if first else 0
+    high = (c_uint(last, 0, top) if last else top) if colon else low
+    if low > high:
+        raise OptionError(f"invalid range (min > max) `{text}'")
+    return IntRange(low, high)
+
+
+def parse_uint32_range(args, family, proto) -> IntRange:
+    return parse_uint16_range(args, family, proto, 0xFFFFFFFF)
+
+
+def parse_word(args, family, proto) -> str:
+    return args[0]
+
+
+def parse_id_range(args, family, proto) -> IntRange:
+    """--uid-owner / --gid-owner: a number, `a-b`, or `root` (0 on every system)."""
+    text = args[0]
+    if text == "root":
+        return IntRange(0, 0)
+    first, dash, last = text.partition("-")
+    if not first[:1].isdigit() or (dash and not last[:1].isdigit()):
+        raise OptionError(f"user or group name `{text}' is not known here",
+                          hint="iptables looks names up in the password database of the "
+                               "machine it runs on; give the number", unsupported=True)
+    low = c_uint(first, 0, 0xFFFFFFFE)
+    high = c_uint(last, 0, 0xFFFFFFFE) if dash else low
+    if low > high:
+        raise OptionError(f"invalid range (min > max) `{text}'")
+    return IntRange(low, high)
+
+
+def parse_masked8(text: str, default_mask: int) -> Masked:
+    res = _run(_MASKED, text)
+    value = c_uint(res["value"], 0, 0xFF)
+    mask = c_uint(res["mask"], 0, 0xFF) if "mask" in res else default_mask
+    return Masked(value, mask)
+
+
+def parse_tos(args, family, proto) -> Masked:
+    """-m tos / -j TOS --set-tos: a symbolic name (value/0x3f) or value[/mask] (mask 0xff)."""
+    for name, value in mappings.load("nft_values")["tos_names"].items():
+        if name.lower() == args[0].lower():
+            return Masked(value, 0x3F)
+    if not args[0][:1].isdigit():
+        raise OptionError(f"Bad TOS value `{args[0]}'",
+                          hint="a number, or " + ", ".join(mappings.load("nft_values")["tos_names"]))
+    return parse_masked8(args[0], 0xFF)
+
+
+def parse_dscp(args, family, proto) -> int:
+    return c_uint(args[0], 0, 0x3F, "DSCP value")
+
+
+def parse_dscp_class(args, family, proto) -> int:
+    for name, value in mappings.load("nft_values")["dscp_classes"].items():
+        if args[0].upper().startswith(name):
+            return value
+    raise OptionError(f"Invalid DSCP value `{args[0]}'",
+                      hint="one of " + ", ".join(mappings.load("nft_values")["dscp_classes"]))
+
+
+def parse_pkttype(args, family, proto) -> int:
+    for name, number in mappings.load("nft_values")["pkttype"]["iptables"]:
+        if name == args[0].lower():
+            return number
+    raise OptionError(f"Bad packet type '{args[0]}'",
+                      hint="unicast, broadcast, multicast or otherhost")
+
+
+def parse_addrtypes(args, family, proto) -> frozenset:
+    order = mappings.load("nft_values")["addrtypes"]["order"]
+    found = set()
+    for word in args[0].split(","):
+        hits = [t for t in order if t.lower().startswith(word.lower())] if word else []
+        if not hits:
+            raise OptionError(f"addrtype: bad type `{word}'", hint="one of " + ", ".join(order))
+        found.add(hits[0])
+    return frozenset(found)
+
+
+def parse_statistic_mode(args, family, proto) -> str:
+    if args[0] not in ("random", "nth"):
+        raise OptionError(f'Bad mode "{args[0]}"', hint="random or nth")
+    return args[0]
+
+
+def parse_probability(args, family, proto) -> int:
+    """Stored as iptables stores it: round(p * 2^31), printed back as that / 2^31."""
+    try:
+        value = float(args[0])
+    except ValueError:
+        raise OptionError(f"invalid probability `{args[0]}'") from None
+    if not 0.0 <= value <= 1.0:
+        raise OptionError(f"probability `{args[0]}' out of range (0-1)")
+    return int(math.floor(value * 0x80000000 + 0.5))
+
+
+def parse_words(args, family, proto) -> tuple:
+    return tuple(args)
+
+
+def parse_uint16(args, family, proto) -> int:
+    return c_uint(args[0], 0, 0xFFFF)
+
+
+# --- targets: marks (stored as xt_MARK revision 2 does: new = (old & ~mask) ^ value) ------------
+
+def _mark_and_mask(text: str) -> tuple[int, int | None]:
+    res = _run(_MASKED, text)
+    return c_uint(res["value"]), (c_uint(res["mask"]) if "mask" in res else None)
+
+
+def parse_xmark(args, family, proto) -> Masked:
+    value, mask = _mark_and_mask(args[0])
+    return Masked(value, 0xFFFFFFFF if mask is None else mask)
+
+
+def parse_set_mark(args, family, proto) -> Masked:
+    value, mask = _mark_and_mask(args[0])
+    return Masked(value, 0xFFFFFFFF if mask is None else mask | value)
+
+
+def parse_and_mark(args, family, proto) -> Masked:
+    return Masked(0, ~c_uint(args[0]) & 0xFFFFFFFF)
+
+
+def parse_or_mark(args, family, proto) -> Masked:
+    bits = c_uint(args[0])
+    return Masked(bits, bits)
+
+
+def parse_xor_mark(args, family, proto) -> Masked:
+    return Masked(c_uint(args[0]), 0)
+
+
+def parse_set_tos(args, family, proto) -> Masked:
+    """-j TOS --set-tos value[/mask] or a name: tos = (tos & ~mask) ^ value (xt_TOS)."""
+    return parse_tos(args, family, proto)
+
+
+def parse_and_tos(args, family, proto) -> Masked:
+    return Masked(0, ~c_uint(args[0], 0, 0xFF) & 0xFF)
+
+
+def parse_or_tos(args, family, proto) -> Masked:
+    bits = c_uint(args[0], 0, 0xFF)
+    return Masked(bits, bits)
+
+
+def parse_xor_tos(args, family, proto) -> Masked:
+    return Masked(c_uint(args[0], 0, 0xFF), 0)
+
+
+def parse_tc_class(args, family, proto) -> int:
+    """--set-class MAJOR:MINOR, both hexadecimal (tc's notation)."""
+    major, colon, minor = args[0].partition(":")
+    try:
+        if not colon:
+            raise ValueError
+        value = int(major, 16) << 16 | int(minor, 16)
+    except ValueError:
+        raise OptionError(f"Bad class value \"{args[0]}\"", hint="MAJOR:MINOR in hex, e.g. 1:10") from None
+    if int(major, 16) > 0xFFFF or int(minor, 16) > 0xFFFF:
+        raise OptionError(f"Bad class value \"{args[0]}\"")
+    return value
+
+
+def parse_nflog_prefix(args, family, proto) -> str:
+    if "\n" in args[0]:
+        raise OptionError("Newlines not allowed in --nflog-prefix")
+    return _cut(args[0], 63)
+
+
+def parse_queue_range(args, family, proto) -> IntRange:
+    first, colon, last = args[0].partition(":")
+    if not colon:
+        raise OptionError(f"Bad range \"{args[0]}\"", hint="first:last")
+    low, high = c_uint(first, 0, 0xFFFF), c_uint(last, 0, 0xFFFF)
+    if low >= high:
+        raise OptionError("--queue-balance: the first queue must be below the last")
+    return IntRange(low, high)
+
+
 def parse_flag(args, family, proto) -> None:
     return None
 
@@ -507,6 +709,33 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "recent_name": parse_recent_name,
     "reject_with": parse_reject_with,
     "nat_range": parse_nat_range,
+    "mac": parse_mac,
+    "uint16": parse_uint16,
+    "uint16_range": parse_uint16_range,
+    "uint32_range": parse_uint32_range,
+    "word": parse_word,
+    "id_range": parse_id_range,
+    "tos": parse_tos,
+    "dscp": parse_dscp,
+    "dscp_class": parse_dscp_class,
+    "pkttype": parse_pkttype,
+    "addrtypes": parse_addrtypes,
+    "statistic_mode": parse_statistic_mode,
+    "probability": parse_probability,
+    "sctp_chunks": parse_words,
+    "xmark": parse_xmark,
+    "set_mark": parse_set_mark,
+    "and_mark": parse_and_mark,
+    "or_mark": parse_or_mark,
+    "xor_mark": parse_xor_mark,
+    "hex32": parse_uint32,
+    "set_tos": parse_set_tos,
+    "and_tos": parse_and_tos,
+    "or_tos": parse_or_tos,
+    "xor_tos": parse_xor_tos,
+    "tc_class": parse_tc_class,
+    "nflog_prefix": parse_nflog_prefix,
+    "queue_range": parse_queue_range,
     "flag": parse_flag,
 }
 

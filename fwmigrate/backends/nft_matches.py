@@ -1,0 +1,289 @@
+"""Match options → nft statements: the compares mappings/matches.toml names, and the handlers
+(`nft = "@name"`) for options whose meaning takes more than one compare.
+
+A handler is called once per match with (translator, rule, match index, match, the option that
+named it, context) and returns statements, or raises Untranslatable with the reason.
+"""
+
+from __future__ import annotations
+
+from .. import mappings
+from ..ir import IcmpType, Masked, Match, Rule, TcpFlags
+from .nft_ast import (AnonSet, BitAnd, Compare, Concat, Ct, Fib, Limit, Meta, Numgen, Payload,
+                      Range, RawPayload, Statement, Symbol, TcpOption)
+from .nft_common import Ctx, flags, int_range, op, option_compare, port
+from .nft_recent import Untranslatable
+
+
+def match_statements(tr, rule: Rule, index: int, match: Match, ctx: Ctx) -> list[Statement]:
+    """The nft statements of one match: a compare per option, or the option's handler."""
+    spec = mappings.match_specs()[match.module]
+    if spec.protocols and not match.options:
+        # `-p tcp -m tcp` alone still needs a readable first-fragment header, as in xt
+        field, top = _WHOLE_RANGE.get(match.module, ("dport", "65535"))
+        return [Compare(Payload(match.module, field), "==", Range(Symbol("0"), Symbol(top)))]
+    out: list[Statement] = []
+    handled: set[str] = set()
+    for opt in match.options:
+        ospec = spec.by_name[opt.name]
+        if ospec.nft is None:
+            raise Untranslatable(f"-m {match.module} {ospec.flags[0]} has no exact nft "
+                                 "equivalent", REFUSAL_HINTS.get((match.module, opt.name)))
+        if ospec.nft.startswith("@"):
+            handler = ospec.nft[1:]
+            if handler in handled:
+                continue
+            handled.add(handler)
+            out += HANDLERS[handler](tr, rule, index, match, opt, ctx)
+        else:
+            out.append(option_compare(ospec, opt, ctx))
+    return out
+
+
+# the field a module without options still reads (the whole range), as xt reads the header
+_WHOLE_RANGE = {"esp": ("spi", "4294967295"), "ah": ("spi", "4294967295")}
+
+
+# --- option handlers ----------------------------------------------------------------------
+
+_CT_STATE_ORDER = ("INVALID", "ESTABLISHED", "RELATED", "NEW", "UNTRACKED")
+_CT_STATUS_ORDER = ("EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED", "SNAT", "DNAT")
+
+
+# states a packet without a conntrack entry can have; `ct state` reads them, other ct keys do not
+_NO_ENTRY = frozenset({"INVALID", "UNTRACKED"})
+
+
+def _check_no_entry(match) -> None:
+    """xt_conntrack lets a packet without a conntrack entry through once its state test
+    passes, ignoring the match's other options; nft's other ct keys stop the rule instead."""
+    state = match.option("ctstate")
+    if state is None or len(match.options) == 1:
+        return
+    if any((s in state.value) != state.negated for s in _NO_ENTRY):
+        raise Untranslatable("with this --ctstate a packet without a conntrack entry (INVALID or "
+                             "UNTRACKED) passes iptables' test and skips the other conntrack "
+                             "options, while nft stops the rule at them",
+                             "split the rule: one with --ctstate alone, one with the rest")
+
+
+def _h_ct_state(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    states = opt.value
+    if match.module == "conntrack":
+        _check_no_entry(match)
+        if {"SNAT", "DNAT"} & states and opt.negated:
+            raise Untranslatable("! --ctstate SNAT/DNAT also holds for packets without a "
+                                 "conntrack entry, where nft's `ct status` does not",
+                                 "use --ctstatus, or split the rule")
+    nat = states & {"SNAT", "DNAT"}
+    if nat and nat != states:
+        raise Untranslatable("--ctstate mixing SNAT/DNAT with connection states means "
+                             "\"either\", which one nft rule cannot say",
+                             "split it into two rules with the same target")
+    if nat:
+        return [Compare(Ct("status"), op(opt.negated), flags(nat, _CT_STATUS_ORDER))]
+    return [Compare(Ct("state"), op(opt.negated), flags(states, _CT_STATE_ORDER))]
+
+
+def _h_ct_port(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    if match.option("ctproto") is None or match.option("ctproto").negated:
+        raise Untranslatable(f"--{opt.name} without --ctproto: nft reads a conntrack port only "
+                             "once it knows the protocol", "add --ctproto tcp (or udp, …)")
+    direction, key = {"ctorigsrcport": ("original", "proto-src"),
+                      "ctorigdstport": ("original", "proto-dst"),
+                      "ctreplsrcport": ("reply", "proto-src"),
+                      "ctrepldstport": ("reply", "proto-dst")}[opt.name]
+    out: list[Statement] = []
+    if tr.options.family == "inet":
+        # in an inet table nft needs the family to read a conntrack port
+        out.append(Compare(Meta("nfproto"), "==",
+                           Symbol("ipv4" if ctx.family == "ip" else "ipv6")))
+    return out + [Compare(Ct(key, direction), op(opt.negated), port(opt.value))]
+
+
+def _h_ct_status(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    if not opt.value:
+        raise Untranslatable("--ctstatus NONE has no nft equivalent")
+    return [Compare(Ct("status"), op(opt.negated), flags(opt.value, _CT_STATUS_ORDER))]
+
+
+def _h_tcp_flags(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    value: TcpFlags = opt.value
+    order = ("FIN", "SYN", "RST", "PSH", "ACK", "URG")
+    # the kernel compares (flags & mask) with the whole compare set: bits outside the mask
+    # make the test impossible, and nft is given exactly that test
+    mask = flags(value.mask, order) if value.mask else Symbol("0x0")
+    compare = flags(value.compare, order)
+    right = compare if compare.names else Symbol("0x0")
+    return [Compare(BitAnd(Payload("tcp", "flags"), mask), op(opt.negated), right)]
+
+
+def _h_tcp_option(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    if opt.value < 2:
+        raise Untranslatable(f"--tcp-option {opt.value}: iptables and nft scan one-byte options "
+                             "(EOL, NOP) differently at the end of the header")
+    option = TcpOption(opt.value, mappings.tcp_option_names().get(opt.value))
+    out: list[Statement] = []
+    if opt.negated and not any(o.name != "tcp-option" for o in match.options):
+        # nft's "missing" also holds where there is no TCP header (other protocols, later
+        # fragments); xt's tcp match fails there: test for a readable TCP header first
+        out.append(Compare(Payload("tcp", "dport"), "==", Range(Symbol("0"), Symbol("65535"))))
+    out.append(Compare(option, "==", Symbol("missing" if opt.negated else "exists")))
+    return out
+
+
+def _h_icmp_type(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    value: IcmpType = opt.value
+    proto = "icmp" if match.module == "icmp" else "icmpv6"
+    if value.type is None:            # `any`: any type, but like xt only with a readable header
+        if opt.negated:
+            raise Untranslatable("! --icmp-type any never matches")
+        return [Compare(Payload(proto, "type"), "==", Range(Symbol("0"), Symbol("255")))]
+    family = "ip" if proto == "icmp" else "ip6"
+    type_sym = Symbol(mappings.icmp_nft_types(family).get(value.type, str(value.type)))
+    if value.code_min == 0 and value.code_max == 0xFF:
+        return [Compare(Payload(proto, "type"), op(opt.negated), type_sym)]
+    codes = mappings.icmp_nft_codes(family).get(value.type, {})
+    code_sym = Symbol(codes.get(value.code_min, str(value.code_min)))
+    if opt.negated:
+        return [Compare(Concat((Payload(proto, "type"), Payload(proto, "code"))), "!=",
+                        AnonSet((Concat((type_sym, code_sym)),)))]
+    return [Compare(Payload(proto, "type"), "==", type_sym),
+            Compare(Payload(proto, "code"), "==", code_sym)]
+
+
+def _h_limit(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    rate = match.option("limit").value
+    burst = match.option("limit-burst").value
+    return [Limit(rate.count, rate.unit, burst)]
+
+
+def _h_recent(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    return ctx.recent.statements(rule, index)
+
+
+def _h_comment(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    return []
+
+
+def _h_addrtype(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    if ctx.family != "ip":
+        raise Untranslatable("-m addrtype for IPv6: xt_addrtype and nft's fib classify IPv6 "
+                             "addresses with different route lookups")
+    iface = match.option("limit-iface")
+    device = {"limit-iface-in": "iif", "limit-iface-out": "oif"}.get(iface.value) if iface else None
+    order = mappings.load("nft_values")["addrtypes"]["order"]
+    out: list[Statement] = []
+    for name, key in (("src-type", "saddr"), ("dst-type", "daddr")):
+        option = match.option(name)
+        if option is None:
+            continue
+        types = [Symbol(t.lower()) for t in order if t in option.value]
+        right = types[0] if len(types) == 1 else AnonSet(tuple(types))
+        left = Fib((key, device) if device else (key,), "type")
+        out.append(Compare(left, op(option.negated), right))
+    return out
+
+
+def _h_tos(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    v: Masked = opt.value
+    if v.value & ~v.mask & 0xFF:
+        raise Untranslatable(f"--tos {v.value:#04x}/{v.mask:#04x} has value bits outside its "
+                             "mask: it never matches (always, inverted)",
+                             "remove the rule, or fix the value")
+    # nft has no TOS field; the byte is read raw (IPv6: the traffic class, 4 bits in)
+    left = TOS_BYTE[ctx.family]
+    if v.mask != 0xFF:
+        left = BitAnd(left, Symbol(f"{v.mask:#04x}"))
+    return [Compare(left, op(opt.negated), Symbol(f"{v.value:#04x}"))]
+
+
+TOS_BYTE = {"ip": RawPayload("nh", 8, 8), "ip6": RawPayload("nh", 4, 8)}
+
+
+def _h_devgroup(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    out: list[Statement] = []
+    for name, key in (("src-group", "iifgroup"), ("dst-group", "oifgroup")):
+        option = match.option(name)
+        if option is None:
+            continue
+        v: Masked = option.value
+        left = Meta(key) if v.mask == 0xFFFFFFFF else BitAnd(Meta(key), Symbol(f"{v.mask:#x}"))
+        # xt compares (group ^ value) & mask with 0: value bits outside the mask do not count
+        out.append(Compare(left, op(option.negated), Symbol(f"{v.value & v.mask:#x}")))
+    return out
+
+
+def _h_owner(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    if match.option("socket-exists") is not None:
+        raise Untranslatable("--socket-exists (does the packet belong to a local socket) has no "
+                             "nft 1.0.6 test")
+    if match.option("suppl-groups") is not None:
+        raise Untranslatable("--suppl-groups (the socket owner's supplementary groups) has no "
+                             "nft equivalent")
+    out: list[Statement] = []
+    for name, key in (("uid-owner", "skuid"), ("gid-owner", "skgid")):
+        option = match.option(name)
+        if option is None:
+            continue
+        if option.negated:
+            raise Untranslatable(f"! --{name}: xt_owner lets a packet without a socket owner "
+                                 "(TCP resets and time-wait replies the kernel sends) pass an "
+                                 f"inverted test, while nft's `meta {key} !=` stops the rule",
+                                 "write the rule without the inversion, e.g. an ACCEPT rule for "
+                                 "the owner before the one for everyone else")
+        out.append(Compare(Meta(key), "==", int_range(option.value)))
+    return out
+
+
+def _h_ah(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    if ctx.family != "ip":
+        raise Untranslatable("ip6tables -m ah finds AH among the extension headers; nft's "
+                             "`ah spi` reads the transport header, which AH never is in IPv6")
+    return [Compare(Payload("ah", "spi"), op(opt.negated), int_range(opt.value))]
+
+
+def _h_tcpmss(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    if opt.negated:
+        raise Untranslatable("! --mss also matches SYNs without an MSS option, where nft's "
+                             "`tcp option maxseg size` stops the rule")
+    return [Compare(TcpOption(2, "maxseg", "size"), "==", int_range(opt.value))]
+
+
+def _h_statistic(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    if match.option("mode").value == "random":
+        p = match.option("probability")
+        # xt: (random & 0x7fffffff) < probability * 2^31, the test inverted by `!`
+        return [Compare(BitAnd(Meta("random"), Symbol("0x7fffffff")), ">=" if p.negated else "<",
+                        Symbol(str(p.value)))]
+    every, packet = match.option("every"), match.option("packet")
+    # xt counts packets from 0 and matches number `packet` modulo `every`; numgen inc gives
+    # the k-th packet (from 0) the value (k + 1) % every
+    nth = (packet.value + 1) % every.value
+    return [Compare(Numgen("inc", every.value), op(every.negated), Symbol(str(nth)))]
+
+
+HANDLERS = {
+    "ct_state": _h_ct_state, "ct_status": _h_ct_status, "ct_port": _h_ct_port, "tcp_flags": _h_tcp_flags,
+    "tcp_option": _h_tcp_option, "icmp_type": _h_icmp_type, "limit": _h_limit,
+    "recent": _h_recent, "comment": _h_comment, "addrtype": _h_addrtype, "tos": _h_tos,
+    "devgroup": _h_devgroup, "owner": _h_owner, "ah": _h_ah, "tcpmss": _h_tcpmss,
+    "statistic": _h_statistic,
+}
+
+REFUSAL_HINTS = {
+    ("multiport", "ports"): "write two rules, one with --sports and one with --dports",
+    ("conntrack", "ctexpire"): "nft compares the remaining time in milliseconds exactly, "
+                               "iptables in whole seconds",
+    ("helper", "helper"): "xt_helper tests the helper of the connection's master (an FTP data "
+                          "connection matches `ftp`); nft's `ct helper` tests the connection's "
+                          "own helper",
+    ("cgroup", "path"): "nft's `socket cgroupv2 level N \"path\"` needs the path's level, which "
+                        "iptables does not record; use --cgroup with a net_cls class id",
+    ("sctp", "chunk-types"): "nft 1.0.6 tests one chunk at a time (`sctp chunk data exists`), "
+                             "not iptables' all/any/only over the whole packet",
+    ("dccp", "dccp-types"): "not translated yet",
+    ("dccp", "dccp-option"): "nft has no DCCP option test",
+    ("ah", "ahlen"): "IPv6 AH header fields have no nft equivalent",
+    ("ah", "ahres"): "IPv6 AH header fields have no nft equivalent",
+}

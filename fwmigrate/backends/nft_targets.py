@@ -1,0 +1,218 @@
+"""Targets → nft statements: verdicts, jumps, and a handler per target extension (TARGETS)."""
+
+from __future__ import annotations
+
+from .. import mappings
+from ..errors import Diagnostic
+from ..ir import Jump, Masked, Rule, TargetExtension, Verdict
+from .nft_ast import (BinOp, Ct, Expr, Log, Mangle, Meta, Nat, Notrack, Payload, Queue, Reject, Rt,
+                      Statement, Symbol, TcpOption)
+from .nft_ast import Verdict as NftVerdict
+from .nft_common import Ctx
+from .nft_recent import Untranslatable
+
+_ALL = 0xFFFFFFFF
+
+
+def target_statements(tr, rule: Rule, ctx: Ctx) -> list[Statement]:
+    """The nft statements of a rule's target (none for a rule without one)."""
+    target = rule.target
+    if target is None:
+        return []
+    if isinstance(target, Verdict):
+        if target.name == "QUEUE":
+            return [Queue(0)]
+        return [NftVerdict(target.name.lower())]
+    if isinstance(target, Jump):
+        return [NftVerdict("goto" if target.goto else "jump", ctx.chains[target.chain])]
+    return TARGETS[target.name](tr, rule, target, ctx)
+
+
+# --- target handlers ----------------------------------------------------------------------
+
+def _t_log(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    prefix = target.option("log-prefix")
+    level = target.option("log-level").value
+    flags = []
+    if target.option("log-tcp-sequence") and target.option("log-tcp-options"):
+        flags.append("tcp sequence,options")
+    elif target.option("log-tcp-sequence"):
+        flags.append("tcp sequence")
+    elif target.option("log-tcp-options"):
+        flags.append("tcp options")
+    if target.option("log-ip-options"):
+        flags.append("ip options")
+    if target.option("log-uid"):
+        flags.append("skuid")
+    if target.option("log-macdecode"):
+        flags.append("ether")
+    return [Log(prefix.value if prefix else None,
+                None if level == 4 else mappings.nft_log_levels()[level], tuple(flags))]
+
+
+def _t_reject(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    name = target.option("reject-with").value
+    statement = next(nft for n, _a, nft in mappings.reject_names(ctx.family) if n == name)
+    words = statement.split()
+    if words == ["reject"]:
+        return [Reject()]
+    if words[2:4] == ["tcp", "reset"]:
+        return [Reject("tcp reset")]
+    return [Reject(words[2], words[4])]
+
+
+def _t_nat(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    kind = target.name.lower() if target.name in ("SNAT", "DNAT") else {
+        "MASQUERADE": "masquerade", "REDIRECT": "redirect"}[target.name]
+    flags = []
+    for opt_name, flag in (("random", "random"), ("random-fully", "fully-random"),
+                           ("persistent", "persistent")):
+        if target.option(opt_name):
+            flags.append(flag)
+    addr = addr_high = None
+    ports = None
+    if kind in ("snat", "dnat"):
+        first, last, ports = target.options[0].value
+        if first is None:
+            raise Untranslatable(f"--to-{'source' if kind == 'snat' else 'destination'} "
+                                 "without an address")
+        addr = str(first)
+        addr_high = str(last) if last != first else None
+    else:
+        opt = target.option("to-ports")
+        ports = opt.value if opt else None
+    family = None
+    if tr.options.family == "inet" and kind in ("snat", "dnat"):
+        family = ctx.family
+    return [Nat(kind, family, addr, addr_high,
+                ports.first if ports else None,
+                ports.last if ports and not ports.single else None, tuple(flags))]
+
+
+def xmark(left: Expr, v: Masked) -> Expr:
+    """(left & ~mask) ^ value, in the shortest form nft takes."""
+    keep = ~v.mask & _ALL
+    if v.mask == _ALL:
+        return Symbol(f"{v.value:#x}")
+    if v.value == 0:
+        return BinOp(left, "&", Symbol(f"{keep:#x}"))
+    if v.value == v.mask:
+        return BinOp(left, "|", Symbol(f"{v.value:#x}"))
+    if v.mask == 0:
+        return BinOp(left, "^", Symbol(f"{v.value:#x}"))
+    return BinOp(BinOp(left, "&", Symbol(f"{keep:#x}")), "^", Symbol(f"{v.value:#x}"))
+
+
+def _t_mark(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    return [Mangle(Meta("mark"), xmark(Meta("mark"), target.option("xmark").value))]
+
+
+def _t_connmark(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    given = target.option("xmark")
+    if given is not None:
+        return [Mangle(Ct("mark"), xmark(Ct("mark"), given.value))]
+    mode = target.option("mode").value
+    nfmask, ctmask = target.option("nfmask").value, target.option("ctmask").value
+    # save: ctmark = (ctmark & ~ctmask) ^ (mark & nfmask); restore: the other way round.
+    # Keeping part of the destination while copying part of the source combines two fields,
+    # which nft 1.0.6 cannot do.
+    dest_mask, src_mask = (ctmask, nfmask) if mode == "save-mark" else (nfmask, ctmask)
+    if dest_mask != _ALL:
+        raise Untranslatable(f"--{mode} keeping part of the destination mark "
+                             f"({'--ctmask' if mode == 'save-mark' else '--nfmask'} "
+                             f"{dest_mask:#x}) combines two marks, which nft cannot do")
+    source: Expr = Meta("mark") if mode == "save-mark" else Ct("mark")
+    if src_mask != _ALL:
+        source = BinOp(source, "&", Symbol(f"{src_mask:#x}"))
+    return [Mangle(Ct("mark") if mode == "save-mark" else Meta("mark"), source)]
+
+
+def _t_dscp(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    return [Mangle(Payload(ctx.family, "dscp"),
+                   Symbol(f"{target.option('set-dscp').value:#04x}"))]
+
+
+def _t_tos(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    v: Masked = target.option("tos").value
+    out: list[Statement] = []
+    for field, shift, width in (("dscp", 2, 0x3F), ("ecn", 0, 0x3)):
+        mask, bits = (v.mask >> shift) & width, (v.value >> shift) & width
+        if mask == width:
+            out.append(Mangle(Payload(ctx.family, field), Symbol(f"{bits:#04x}")))
+        elif mask or bits:
+            raise Untranslatable(f"TOS {v.value:#04x}/{v.mask:#04x} changes part of the "
+                                 f"{field.upper()} bits; nft 1.0.6 can only set a header field "
+                                 "whole", "use -j DSCP, or a mask that covers the DSCP (0xfc) "
+                                 "and/or ECN (0x03) bits wholly")
+    return out
+
+
+def _t_ttl(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    field = Payload("ip", "ttl") if target.name == "TTL" else Payload("ip6", "hoplimit")
+    prefix = target.name.lower()
+    op = target.options[0]
+    if op.name != f"{prefix}-set":
+        raise Untranslatable(f"--{op.name} stops at {'0' if op.name.endswith('dec') else '255'}; "
+                             "nft has no arithmetic on header fields that would")
+    return [Mangle(field, Symbol(str(op.value)))]
+
+
+def _t_tcpmss(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    flags = next((m.option("tcp-flags") for m in rule.matches if m.module == "tcp"), None)
+    if flags is None or flags.negated or "SYN" not in flags.value.compare:
+        raise Untranslatable("iptables refuses TCPMSS on a rule that does not match SYN packets "
+                             "(--tcp-flags SYN,RST SYN)")
+    if not tr.options.approximate:
+        raise Untranslatable("TCPMSS also adds an MSS option to a SYN that has none; nft can only "
+                             "change an option that is there",
+                             "pass --approximate to translate it anyway (SYNs without an MSS "
+                             "option then pass unchanged), and be told so")
+    tr.result.approximations.append(Diagnostic(
+        rule.loc, "TCPMSS: SYNs without an MSS option pass unchanged (xt_TCPMSS adds one)",
+        "warning"))
+    size = target.option("set-mss")
+    value = Rt("mtu") if size is None else Symbol(str(size.value))
+    return [Mangle(TcpOption(2, "maxseg", "size"), value)]
+
+
+def _t_classify(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    value = target.option("set-class").value
+    return [Mangle(Meta("priority"), Symbol(f"{value >> 16:x}:{value & 0xFFFF:x}"))]
+
+
+def _t_ct(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    if target.name == "NOTRACK" or [o.name for o in target.options] == ["notrack"]:
+        return [Notrack()]
+    if [o.name for o in target.options] == ["zone"]:
+        return [Mangle(Ct("zone"), Symbol(str(target.option("zone").value)))]
+    names = ", ".join("--" + o.name for o in target.options) or "no option"
+    raise Untranslatable(f"-j CT with {names}: only --notrack or --zone alone are translated "
+                         "(helpers, timeouts and event masks need nft objects)")
+
+
+def _t_nflog(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    prefix = target.option("nflog-prefix")
+    size = target.option("nflog-size")
+    if target.option("nflog-range") is not None:
+        tr.result.notes.append(f"{rule.loc}: --nflog-range is left out: the kernel never "
+                               "applied it (use --nflog-size)")
+    return [Log(prefix.value if prefix else None, group=target.option("nflog-group").value,
+                snaplen=size.value if size else None,
+                queue_threshold=target.option("nflog-threshold").value)]
+
+
+def _t_nfqueue(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    balance = target.option("queue-balance")
+    flags = tuple(flag for name, flag in (("queue-bypass", "bypass"),
+                                          ("queue-cpu-fanout", "fanout"))
+                  if target.option(name) is not None)
+    if balance is None:
+        return [Queue(target.option("queue-num").value, None, flags)]
+    return [Queue(balance.value.first, balance.value.last, flags)]
+
+
+TARGETS = {"LOG": _t_log, "REJECT": _t_reject, "SNAT": _t_nat, "DNAT": _t_nat,
+           "MASQUERADE": _t_nat, "REDIRECT": _t_nat, "MARK": _t_mark, "CONNMARK": _t_connmark,
+           "DSCP": _t_dscp, "TOS": _t_tos, "TTL": _t_ttl, "HL": _t_ttl, "TCPMSS": _t_tcpmss,
+           "CLASSIFY": _t_classify, "NOTRACK": _t_ct, "CT": _t_ct, "NFLOG": _t_nflog,
+           "NFQUEUE": _t_nfqueue}
