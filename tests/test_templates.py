@@ -98,6 +98,10 @@ TRANSITIONS = [
     # a bad value where the first line had a good one
     ("-A ACL1 -p tcp --dport 22 -j ACCEPT", "-A ACL1 -p tcp --dport 70000 -j ACCEPT"),
     ("-A ACL1 -s 10.0.0.1 -j ACCEPT", "-A ACL1 ! -s 10.0.0.1,10.0.0.2 -j ACCEPT"),
+    # two bad values: the match's error comes first, as in a full parse (found by hypothesis)
+    ("-A ACL1 -p udp -m recent --name A --rcheck --seconds 5 -j REJECT --reject-with "
+     "icmp-host-prohibited",
+     "-A ACL1 -p udp -m recent --name A --rcheck --seconds 0 -j REJECT --reject-with tcp-reset"),
 ]
 
 

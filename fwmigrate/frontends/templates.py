@@ -158,6 +158,7 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
     target = rule.target
     proto_name = _proto_name(rule.protocol)
     changed: dict[int, int] = {}       # match position → word that loaded it
+    target_changed = False
     for slot in template.slots:
         text = words[slot.index]
         if text == slot.text:
@@ -173,14 +174,17 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
             raise _Reparse      # e.g. --dport 0:65535 drops the option altogether
         if slot.position is None:
             target = _with_value(target, slot.option, value)
-            check_target(target, rule.protocol, template.command.table,
-                         template.command.target_index)
+            target_changed = True
         else:
             matches[slot.position] = _with_value(matches[slot.position], slot.option, value)
             changed[slot.position] = slot.owner
-    # checks across a match's options run once all of this line's values are in
+    # checks across a match's options run once all of this line's values are in, in the
+    # full parse's order: matches, then the target
     for position, owner in changed.items():
         check_values(matches[position], owner)
+    if target_changed:
+        check_target(target, rule.protocol, template.command.table,
+                     template.command.target_index)
     return Rule(None, None, rule.in_interface, rule.out_interface, rule.protocol, rule.fragment,
                 _intern(tuple(matches)), target, rule.counters, None)
 
