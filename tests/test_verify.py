@@ -48,12 +48,12 @@ def test_every_vector_round_trips(netns):
 
 def test_round_trip_finds_a_wrong_translation(netns, monkeypatch):
     """The check can fail: make the translator write port 23 for 22 and it must notice."""
-    from fwmigrate.backends import nft_translate
-    original = nft_translate._port
+    from fwmigrate.backends import nft_common
+    original = nft_common.port
 
     def wrong(p):
         return original(type(p)(23, 23)) if p.first == 22 else original(p)
-    monkeypatch.setattr(nft_translate, "_port", wrong)
+    monkeypatch.setattr(nft_common, "port", wrong)
     report = round_trip((SAMPLES / "tutorial.sh").read_text(), "tutorial.sh", ConvertOptions())
     assert not report.ok
     assert any("port 23" in c.describe() for c in report.kernel)
