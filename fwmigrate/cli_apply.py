@@ -75,10 +75,15 @@ def _translate(input: str, kw: dict):
 @click.option("--force", is_flag=True,
               help="Apply even if the lockout guard finds the session would be cut.")
 @click.option("--use-nft-cli", is_flag=True, help="Use `nft -j -f -` instead of the bindings.")
+@click.option("--syntax", type=click.Choice(["auto", "json", "text"]), default="auto",
+              show_default=True,
+              help="How the transaction is written for libnftables: JSON, nft text, or JSON "
+                   "up to 20,000 rules and text beyond (libnftables parses large JSON slowly).")
 @netns_option
 @state_option
 @translation_options
-def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, netns, state_dir, **kw):
+def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, netns, state_dir,
+              **kw):
     """Translate and apply, as one transaction, replacing only fwmigrate's tables.
 
     The current ruleset is saved first (JSON, mode 0600, in STATE_DIR/backups); `fwmigrate
@@ -95,7 +100,8 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, netns, st
     """
     ruleset, translation, _name = _translate(input, kw)
     options = ApplyOptions(check=check, flush_ruleset=kw["flush_ruleset"], netns=netns,
-                           state_dir=state_dir, keep=keep, force=force, use_nft_cli=use_nft_cli)
+                           state_dir=state_dir, keep=keep, force=force, use_nft_cli=use_nft_cli,
+                           syntax=syntax)
     _enter(netns)
     try:
         report = apply(translation.ruleset, ruleset, options, os.environ.get("SSH_CONNECTION"))

@@ -63,6 +63,27 @@ def test_apply_status_rollback(netns_pair, state):
     assert "someone_else" in tables(server)
 
 
+def listing(ns):
+    """The kernel ruleset without handles (they count up with every load)."""
+    items = json.loads(ns.nft("-j", "list", "ruleset").stdout)["nftables"]
+    for item in items:
+        for body in item.values():
+            body.pop("handle", None)
+    return [i for i in items if "metainfo" not in i]
+
+
+@pytest.mark.parametrize("name", ["tutorial.sh", "nat-gateway.sh", "dual-stack.sh"])
+def test_json_and_text_transactions_load_the_same_ruleset(netns, state, name):
+    loaded = {}
+    for syntax in ("json", "text"):
+        result = fw("apply", str(SAMPLES / name), "--syntax", syntax, "--netns", netns.name,
+                    "--state-dir", state)
+        assert result.returncode == 0, result.stderr
+        assert ("JSON" if syntax == "json" else "nft syntax") in result.stdout
+        loaded[syntax] = listing(netns)
+    assert loaded["json"] == loaded["text"]
+
+
 def test_failing_transaction_changes_nothing(netns):
     """The last command of the batch fails: the kernel keeps the old ruleset, all of it."""
     code = """

@@ -94,12 +94,24 @@ class Kernel:
 
     def ruleset(self) -> dict[str, Any]:
         """`nft -j list ruleset`, as data."""
+        return self._list({"ruleset": None}, ["ruleset"])
+
+    def tables(self) -> list[tuple[str, str]]:
+        """(family, name) of every table, without their contents."""
+        listing = self._list({"tables": None}, ["tables"])
+        return [(i["table"]["family"], i["table"]["name"]) for i in listing["nftables"]
+                if "table" in i]
+
+    def table(self, family: str, name: str) -> dict[str, Any]:
+        return self._list({"table": {"family": family, "name": name}}, ["table", family, name])
+
+    def _list(self, what: dict[str, Any], words: list[str]) -> dict[str, Any]:
         if self.nft is not None:
-            rc, out, err = self.nft.json_cmd({"nftables": [{"list": {"ruleset": None}}]})
+            rc, out, err = self.nft.json_cmd({"nftables": [{"list": what}]})
             if rc != 0:
                 raise KernelError(_short(err))
             return out if out else {"nftables": []}
-        proc = subprocess.run(["nft", "-j", "list", "ruleset"], text=True, capture_output=True)
+        proc = subprocess.run(["nft", "-j", "list", *words], text=True, capture_output=True)
         if proc.returncode != 0:
             raise KernelError(_short(proc.stderr))
         return json.loads(proc.stdout) if proc.stdout.strip() else {"nftables": []}
