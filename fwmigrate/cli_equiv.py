@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 import time
 
@@ -13,8 +14,23 @@ from .cli_verify import EXIT_DIFFERENT, EXIT_ERROR, _error, _load
 from .errors import Diagnostics, FwmigrateError
 from .verify.equiv import check, example
 from .verify.explain import PacketError, describe_packet, explain, parse_packet, render_outcome
-from .verify.space import NotModelled
 from .verify.sources import read_any
+from .verify.space import NotModelled, Space, collect
+
+# Counterexamples read best with ordinary values: a TCP SYN of a new connection between two
+# documentation addresses, to a well-known port; the cube decides where these do not fit.
+_READABLE = {"proto": [6, 17, 1, 58], "ct_state": ["NEW"], "tcp_flags": [frozenset({"SYN"})],
+             "fragment": [False], "sport": [40000, 1024], "dport": [22, 80, 443, 53, 1],
+             "icmp_type": [8, 128], "iif": ["eth0"], "oif": ["eth1"]}
+_ADDRESSES = {"ip": ("192.0.2.10", "198.51.100.20"), "ip6": ("2001:db8::10", "2001:db8:1::20")}
+# the difference to show first: a different verdict says most
+_ASPECT_ORDER = ("verdict", "recent lists", "actions")
+
+
+def _readable(family: str) -> dict[str, list]:
+    saddr, daddr = _ADDRESSES.get(family, _ADDRESSES["ip"])
+    return {**_READABLE, "saddr": [ipaddress.ip_address(saddr)],
+            "daddr": [ipaddress.ip_address(daddr)]}
 
 
 def _path(path: tuple) -> list[str]:
@@ -27,9 +43,8 @@ def _path(path: tuple) -> list[str]:
 
 def _label(label: tuple) -> str:
     """An outcome's verdict or effect in words."""
-    from .ir import TargetExtension
     from .backends.iptables_save import rule_words
-    from .ir import Rule
+    from .ir import Rule, TargetExtension
     name = label[0]
     if name.startswith("recent "):
         return f"{name} {label[1]} ({'source' if label[2] == 'rsource' else 'destination'})"
@@ -46,6 +61,9 @@ def _outcome(outcome: tuple) -> str:
     return text
 
 
+MAX_SHOWN = 1000        # the search stops after this many differing packet classes
+
+
 def run_equiv(inputs: tuple[str, ...], kw: dict) -> None:
     if len(inputs) != 2:
         raise click.UsageError("verify --equiv takes two rulesets: A B")
@@ -57,7 +75,7 @@ def run_equiv(inputs: tuple[str, ...], kw: dict) -> None:
             b = _load(inputs[1], diags, kw)
             if diags.errors:
                 raise FwmigrateError(diags.errors)
-            results = check(a, b)
+            results = check(a, b, max_differences=MAX_SHOWN)
     except FwmigrateError as exc:
         _error(exc)
     except NotModelled as exc:
@@ -71,14 +89,17 @@ def run_equiv(inputs: tuple[str, ...], kw: dict) -> None:
                    f"both ({', '.join(r.family for r in results)}; {pieces} packet classes "
                    f"checked in {seconds:.2f} s)")
         return
-    result, first = differences[0]
-    from .verify.space import Space, collect
+    result, first = min(differences, key=lambda rd: min(
+        (_ASPECT_ORDER.index(x) for x in rd[1].aspects), default=len(_ASPECT_ORDER)))
     space = Space(result.family)
     collect(space, a)
     collect(space, b)
     space.freeze()
-    packet = example(space, first.cube)
-    click.echo(f"NOT equivalent ({len(differences)} difference(s) found). For example:")
+    packet = example(space, first.cube, _readable(result.family))
+    capped = any(len(r.differences) >= MAX_SHOWN for r in results)
+    count = f"{'at least ' if capped else ''}{len(differences)} packet class(es) differ"
+    click.echo(f"NOT equivalent ({count}; they differ in {', '.join(first.aspects)}). "
+               "For example:")
     click.echo(f"  packet: {describe_packet(packet, first.hook)}")
     click.echo(f"  A ({a.source}): {_outcome(first.outcome_a)}")
     click.echo("\n".join(_path(first.path_a)))

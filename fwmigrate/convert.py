@@ -10,8 +10,13 @@ import json
 from dataclasses import dataclass, field
 
 from .backends import iptables_save, nft_json, nft_text
-from .backends.nft_translate import (NftOptions, Translation, Untranslatable, check_table_name,
-                                      translate)
+from .backends.nft_translate import (
+    NftOptions,
+    Translation,
+    Untranslatable,
+    check_table_name,
+    translate,
+)
 from .errors import Diagnostic, Diagnostics, FwmigrateError
 from .frontends import detect_kind, read_ruleset
 from .ir import Ruleset

@@ -9,9 +9,9 @@ import sys
 import time
 
 import pytest
+from traffic import CLIENT_ADDR
 
 from conftest import SAMPLES
-from traffic import CLIENT_ADDR
 
 pytestmark = pytest.mark.kernel
 TUTORIAL = str(SAMPLES / "tutorial.sh")

@@ -10,17 +10,32 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from differential import (
+    ADDRESSES,
+    INTERFACE_OF,
+    Probe,
+    compare,
+    fwmigrate_nft,
+    knock_probes,
+    load_legacy,
+    load_nft,
+    network,
+    recent_lists,
+    restore_translate,
+    scenario,
+    seed_recent,
+    standard_probes,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from conftest import SAMPLES
-from differential import (ADDRESSES, INTERFACE_OF, Probe, compare, fwmigrate_nft, knock_probes,
-                          load_legacy, load_nft, network, recent_lists, restore_translate,
-                          scenario, seed_recent, standard_probes)
 from fwmigrate.convert import ConvertOptions, read
 from fwmigrate.errors import Diagnostics
 from fwmigrate.verify.equiv import check, example, under_limits
 from fwmigrate.verify.sources import read_any
 from fwmigrate.verify.space import Space, collect
+
+from conftest import SAMPLES
 
 pytestmark = pytest.mark.kernel
 

@@ -5,14 +5,13 @@ import random
 import subprocess
 import sys
 
-import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fwmigrate.convert import ConvertOptions, read
 from fwmigrate.verify.equiv import check, example
 from fwmigrate.verify.evaluate import evaluate
 from fwmigrate.verify.explain import HOOK_PATHS
-from fwmigrate.verify.packet import Packet
 from fwmigrate.verify.space import Space, collect
 
 from conftest import SAMPLES

@@ -6,10 +6,18 @@ import subprocess
 import sys
 
 import pytest
+from traffic import (
+    CLIENT_ADDR,
+    OTHER_CLIENT_ADDR,
+    SERVER_ADDR,
+    Listener,
+    ping,
+    tcp_connect,
+    udp_exchange,
+    udp_send,
+)
 
 from conftest import SAMPLES
-from traffic import (CLIENT_ADDR, OTHER_CLIENT_ADDR, SERVER_ADDR, Listener, ping, tcp_connect,
-                     udp_exchange, udp_send)
 
 pytestmark = pytest.mark.kernel
 

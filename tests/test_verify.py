@@ -6,8 +6,7 @@ import sys
 
 import pytest
 
-from fwmigrate.backends import nft_json
-from fwmigrate.backends.nft_translate import NftOptions, translate
+from fwmigrate.backends.nft_translate import translate
 from fwmigrate.convert import ConvertOptions, read
 from fwmigrate.errors import Diagnostics
 from fwmigrate.frontends.nft_ruleset import read_nft_json

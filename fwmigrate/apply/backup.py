@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ class StateDir:
     def save_backup(self, listing: dict[str, Any], scope: str,
                     tables: list[tuple[str, str]], netns: str | None) -> Backup:
         self._ensure(self.backups)
-        created = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        created = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         path = self.backups / f"{created}-{netns or 'host'}.json"
         data = {"fwmigrate_backup": 1, "created": created, "netns": netns, "scope": scope,
                 "tables": [list(t) for t in tables], "ruleset": listing}

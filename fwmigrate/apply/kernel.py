@@ -96,15 +96,6 @@ class Kernel:
         """`nft -j list ruleset`, as data."""
         return self._list({"ruleset": None}, ["ruleset"])
 
-    def tables(self) -> list[tuple[str, str]]:
-        """(family, name) of every table, without their contents."""
-        listing = self._list({"tables": None}, ["tables"])
-        return [(i["table"]["family"], i["table"]["name"]) for i in listing["nftables"]
-                if "table" in i]
-
-    def table(self, family: str, name: str) -> dict[str, Any]:
-        return self._list({"table": {"family": family, "name": name}}, ["table", family, name])
-
     def _list(self, what: dict[str, Any], words: list[str]) -> dict[str, Any]:
         if self.nft is not None:
             rc, out, err = self.nft.json_cmd({"nftables": [{"list": what}]})

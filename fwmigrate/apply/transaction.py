@@ -73,7 +73,7 @@ def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
     report.backup = state.save_backup(current, "ruleset" if options.flush_ruleset else "tables",
                                       tables, options.netns).path
     send(kernel, check=False)
-    report.warnings += leftovers(kernel, set(tables), options.flush_ruleset)
+    report.warnings += leftovers(current, set(tables), options.flush_ruleset)
     return report
 
 
@@ -119,8 +119,10 @@ def _guard(ruleset: Ruleset, options: ApplyOptions, ssh_connection: str | None,
         report.warnings += [f"--force: {c}" for c in result.cut]
 
 
-def leftovers(kernel: Kernel, ours: set[tuple[str, str]], flushed: bool) -> list[str]:
-    """Other rules that still filter next to ours: legacy iptables, other nft tables."""
+def leftovers(before: dict, ours: set[tuple[str, str]], flushed: bool) -> list[str]:
+    """Other rules that still filter next to ours: legacy iptables, other nft tables. Other
+    tables are read from the listing taken before the apply (the transaction does not touch
+    them, and listing again costs seconds with a large ruleset loaded)."""
     warnings = []
     for tool in ("iptables-legacy-save", "ip6tables-legacy-save"):
         if shutil.which(tool) is None:
@@ -135,12 +137,15 @@ def leftovers(kernel: Kernel, ours: set[tuple[str, str]], flushed: bool) -> list
                             "filtering alongside nftables (flush them with "
                             f"`{tool.split('-')[0]}-legacy -F` once the new ruleset works)")
     if not flushed:
-        for family, name in kernel.tables():
-            if (family, name) in ours:
-                continue
-            if any("rule" in item for item in kernel.table(family, name).get("nftables", [])):
-                warnings.append(f"table {family} {name} also has rules; they keep filtering "
-                                "alongside fwmigrate's table (nothing of theirs was changed)")
+        warned = set()
+        for item in before.get("nftables", []):
+            rule = item.get("rule")
+            where = (rule["family"], rule["table"]) if rule else None
+            if where and where not in ours and where not in warned:
+                warned.add(where)
+                warnings.append(f"table {where[0]} {where[1]} also has rules; they keep "
+                                "filtering alongside fwmigrate's table (nothing of theirs was "
+                                "changed)")
     return warnings
 
 

@@ -8,8 +8,20 @@ from socket import inet_ntoa
 
 from .. import mappings
 from ..ir import Address, IntRange, Masked, Option, PortRange
-from .nft_ast import (AnonSet, BitAnd, Compare, Ct, Expr, FlagList, Meta, Payload, Prefix, Range,
-                      Rt, Symbol)
+from .nft_ast import (
+    AnonSet,
+    BitAnd,
+    Compare,
+    Ct,
+    Expr,
+    FlagList,
+    Meta,
+    Payload,
+    Prefix,
+    Range,
+    Rt,
+    Symbol,
+)
 from .nft_recent import RecentPlan, Untranslatable
 
 L4_NAMES = {6: "tcp", 17: "udp", 136: "udplite", 132: "sctp", 33: "dccp"}

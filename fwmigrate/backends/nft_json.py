@@ -9,12 +9,45 @@ nft infers it from the set statements).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from .nft_ast import (AnonSet, BinOp, BitAnd, Compare, Concat, Counter, Ct, Fib, FlagList, Limit,
-                      Log, Mangle, Meta, Nat, NftChain, NftRule, NftRuleset, NftSet, NftTable,
-                      Notrack, Numgen, Payload, Prefix, Queue, Range, RawPayload, Reject, Rt, SetRef,
-                      SetUpdate, Symbol, TcpOption, Text, Verdict)
+from .nft_ast import (
+    AnonSet,
+    BinOp,
+    BitAnd,
+    Compare,
+    Concat,
+    Counter,
+    Ct,
+    Fib,
+    FlagList,
+    Limit,
+    Log,
+    Mangle,
+    Meta,
+    Nat,
+    NftChain,
+    NftRule,
+    NftRuleset,
+    NftSet,
+    NftTable,
+    Notrack,
+    Numgen,
+    Payload,
+    Prefix,
+    Queue,
+    Range,
+    RawPayload,
+    Reject,
+    Rt,
+    SetRef,
+    SetUpdate,
+    Symbol,
+    TcpOption,
+    Text,
+    Verdict,
+)
 
 Json = Any
 

@@ -9,8 +9,23 @@ from __future__ import annotations
 
 from .. import mappings
 from ..ir import IcmpType, Masked, Match, Rule, TcpFlags
-from .nft_ast import (AnonSet, BitAnd, Compare, Concat, Ct, Fib, Limit, Meta, Numgen, Payload,
-                      Range, RawPayload, Statement, Symbol, TcpOption)
+from .nft_ast import (
+    AnonSet,
+    BitAnd,
+    Compare,
+    Concat,
+    Ct,
+    Fib,
+    Limit,
+    Meta,
+    Numgen,
+    Payload,
+    Range,
+    RawPayload,
+    Statement,
+    Symbol,
+    TcpOption,
+)
 from .nft_common import Ctx, flags, int_range, op, option_compare, port
 from .nft_recent import Untranslatable
 

@@ -5,8 +5,23 @@ from __future__ import annotations
 from .. import mappings
 from ..errors import Diagnostic
 from ..ir import Jump, Masked, Rule, TargetExtension, Verdict
-from .nft_ast import (BinOp, Ct, Expr, Log, Mangle, Meta, Nat, Notrack, Payload, Queue, Reject, Rt,
-                      Statement, Symbol, TcpOption)
+from .nft_ast import (
+    BinOp,
+    Ct,
+    Expr,
+    Log,
+    Mangle,
+    Meta,
+    Nat,
+    Notrack,
+    Payload,
+    Queue,
+    Reject,
+    Rt,
+    Statement,
+    Symbol,
+    TcpOption,
+)
 from .nft_ast import Verdict as NftVerdict
 from .nft_common import Ctx
 from .nft_recent import Untranslatable

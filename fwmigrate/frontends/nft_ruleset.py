@@ -17,8 +17,24 @@ from typing import Any
 
 from .. import mappings
 from ..errors import Diagnostics
-from ..ir import (Address, Chain, Counters, IcmpType, Jump, Match, Negatable, Option, PortRange,
-                  Rule, Ruleset, SourceLocation, Table, TargetExtension, TcpFlags, Verdict)
+from ..ir import (
+    Address,
+    Chain,
+    Counters,
+    IcmpType,
+    Jump,
+    Match,
+    Negatable,
+    Option,
+    PortRange,
+    Rule,
+    Ruleset,
+    SourceLocation,
+    Table,
+    TargetExtension,
+    TcpFlags,
+    Verdict,
+)
 from .values import canonical_rate, parse_value
 
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import IcmpType, Jump, Match, Option, Rule, TargetExtension, Verdict
-from .space import (ABSENT, CT_STATES, NotModelled, Space, _net, _ports, limit_field,
-                    recent_field)
+from .space import ABSENT, CT_STATES, NotModelled, Space, _net, _ports, limit_field, recent_field
 
 NO_ENTRY = ("INVALID", "UNTRACKED")
 

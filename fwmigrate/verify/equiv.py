@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from ..ir import Jump, Ruleset, TargetExtension, Verdict
 from .compile import CompiledRule, Compiler, Effect, Test, target_label
 from .diff import normal_rule
-from .evaluate import HOOK_TABLES, _CHAIN_OF_HOOK
+from .evaluate import _CHAIN_OF_HOOK, HOOK_TABLES
 from .packet import Packet
 from .space import ABSENT, NotModelled, Space, collect
 
@@ -493,6 +493,8 @@ def example(space: Space, cube: tuple, prefer: dict[str, list] | None = None) ->
             found, v = preferred(name)
             if found:
                 return v
+        elif prefer.get(name):
+            return prefer[name][0]            # no rule tests the field: any value will do
         got = pick(name)
         if got is not None and highest:
             f, _ = got
@@ -519,14 +521,18 @@ def example(space: Space, cube: tuple, prefer: dict[str, list] | None = None) ->
     state = value("ct_state", "NEW")
     proto = value("proto", 253)
     return Packet(family=space.family, iif=value("iif", "other0"), oif=value("oif", "other0"),
-                  saddr=saddr, daddr=daddr, proto=proto, sport=value("sport"),
-                  dport=value("dport"),
+                  saddr=saddr, daddr=daddr, proto=proto,
+                  sport=value("sport") if proto in _PORTED else None,
+                  dport=value("dport") if proto in _PORTED else None,
                   icmp_type=value("icmp_type", 254) if proto in (1, 58) else None,
                   icmp_code=value("icmp_code", 0) if proto in (1, 58) else None,
                   tcp_flags=value("tcp_flags", frozenset()) if proto == 6 else None,
                   ct_state=state.lower(), ct_status=value("ct_status", frozenset()),
                   ct_direction=value("ct_dir", "ORIGINAL"), fragment=value("fragment", False),
                   ct_orig_saddr=saddr, ct_orig_daddr=daddr, recent=recent)
+
+
+_PORTED = {6, 17, 33, 132, 136}        # tcp, udp, dccp, sctp, udplite: packets with ports
 
 
 def _atom(f, value) -> int | None:

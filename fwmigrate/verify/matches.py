@@ -7,7 +7,7 @@ set an address and a later match of the same rule can see it.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..ir import Address, IcmpType, Match, Option, PortRange, Rule
 from .packet import Packet

@@ -7,8 +7,9 @@ import json
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import Diagnostic, Diagnostics, FwmigrateError
 from ..frontends import read_ruleset

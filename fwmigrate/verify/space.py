@@ -13,11 +13,10 @@ cubes is checking every packet.
 
 from __future__ import annotations
 
-import ipaddress
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from ..ir import Match, Option, PortRange, Rule, Ruleset
+from ..ir import Match, PortRange, Rule, Ruleset
 
 CT_STATES = ("NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED")
 CT_STATUS = ("EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED", "SNAT", "DNAT")
