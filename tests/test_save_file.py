@@ -5,7 +5,7 @@ import pytest
 from fwmigrate.backends import iptables_save
 from fwmigrate.convert import ConvertOptions, convert, read
 from fwmigrate.errors import Diagnostics, FwmigrateError
-from fwmigrate.frontends.save_file import _words, read_save, tokenize
+from fwmigrate.frontends.save_file import _first_lines, _words, read_save, tokenize
 from fwmigrate.frontends.shell_script import read_script
 
 CANONICAL = [p for p in ("tutorial.save", "nat-gateway.save", "dual-stack.save")]
@@ -122,6 +122,14 @@ def test_incomplete_nft_dump_is_refused():
     ('--comment ""', ["--comment", ""]),
     ('ab"c d"e', ["abc d", "e"]),
     ("a\tb", ["a", "b"]),
+    # the one-quoted-value fast path and the cases it must leave to the general one
+    ('-j LOG --log-prefix "x: " --log-level 6', ["-j", "LOG", "--log-prefix", "x: ",
+                                                "--log-level", "6"]),
+    ('"a b"', ["a b"]),
+    ('"a b"c', ["a b", "c"]),
+    ('c"a b"', ["ca b"]),
+    ('x "a" "b c"', ["x", "a", "b c"]),
+    (r'x "a\ b" y', ["x", "a b", "y"]),
 ])
 def test_restore_word_rules(line, words):
     assert [w for w, _ in tokenize(line)] == words
@@ -149,3 +157,11 @@ def test_conntrack_host_addresses_print_without_prefix():
 
 SAVE_FILTER = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" \
               "{rule}\nCOMMIT\n"
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r", "\x0c"])
+def test_first_lines_are_those_of_the_whole_text(ending):
+    text = ending.join(f"line {i}" for i in range(50)) + ending
+    for count in (0, 1, 7, 49, 50, 60):
+        for size in (1, 5, 16, 1000):
+            assert _first_lines(text, count, size) == text.splitlines()[:count]

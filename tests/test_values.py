@@ -58,6 +58,29 @@ def test_port_fast_path_agrees_with_the_grammar(first, last):
     assert got == expected
 
 
+@given(st.integers(0, 70000), st.one_of(st.none(), st.integers(0, 70000)),
+       st.sampled_from(["", "0", "0x", " "]))
+def test_nat_port_fast_path_agrees_with_the_grammar(first, last, prefix):
+    text = prefix + (str(first) if last is None else f"{first}-{last}")
+
+    def slow():
+        res = values._run(values._NAT_PORTS, text)
+        a = values.c_uint(res["first"], 0, 65535, "port")
+        b = values.c_uint(res["last"], 0, 65535, "port") if "last" in res else a
+        if a > b:
+            raise OptionError("min > max")
+        return PortRange(a, b)
+    try:
+        expected = slow()
+    except OptionError:
+        expected = None
+    try:
+        got = values.parse_nat_ports((text,), "ip", "tcp")
+    except OptionError:
+        got = None
+    assert got == expected
+
+
 @given(st.lists(st.one_of(st.text(alphabet='ab "\\\t', min_size=1, max_size=6)), max_size=6))
 def test_restore_word_fast_path_agrees_with_the_grammar(parts):
     line = " ".join(parts)

@@ -101,11 +101,11 @@ class RulesetModel:
     # --- commands ---------------------------------------------------------------------------
 
     def apply(self, cmd: Command) -> None:
-        handler = getattr(self, "_" + cmd.action.replace("-", "_"), None)
+        handler = _HANDLERS.get(cmd.action)
         if handler is None:      # list, list-rules, help, version: no effect on the ruleset
             return
-        table = self.table(cmd.family, cmd.table)
-        handler(table, cmd)
+        table = self.tables.get((cmd.family, cmd.table)) or self.table(cmd.family, cmd.table)
+        handler(self, table, cmd)
 
     def _append(self, table: TableState, cmd: Command) -> None:
         chain = table.chain(cmd.chain, cmd.chain_index)
@@ -289,6 +289,11 @@ class RulesetModel:
                            for c in table.chains.values())
             tables.append(Table(family, name, chains))
         return Ruleset(tuple(tables), self.source)
+
+
+_HANDLERS = {action: getattr(RulesetModel, "_" + action.replace("-", "_"))
+             for action in ("append", "insert", "replace", "delete", "check", "new-chain",
+                            "delete-chain", "flush", "zero", "policy", "rename-chain")}
 
 
 def _zeroed(rule: Rule) -> Rule:

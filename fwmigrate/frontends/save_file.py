@@ -72,17 +72,22 @@ _FAST_WORDS = re.compile(f"{_QUOTED_PATTERN}|{_PLAIN_PATTERN}")
 def _words(line: str) -> list[str]:
     if '"' not in line:
         return line.split()
-    words = []
-    end = 0
-    for m in _FAST_WORDS.finditer(line):
-        if line[end:m.start()].strip():
-            return [w for w, _c in tokenize(line)]     # a stray quote: raises, with the column
-        word = m.group()
-        words.append(_unquote(word) if '"' in word else word)
-        end = m.end()
-    if line[end:].strip():
-        return [w for w, _c in tokenize(line)]
-    return words
+    # the usual quoted value: one "…" without escapes, standing alone as a word
+    head, _, rest = line.partition('"')
+    quoted, closed, tail = rest.partition('"')
+    if (closed and '"' not in tail and "\\" not in quoted and (not head or head[-1].isspace())
+            and (not tail or tail[0].isspace())):
+        return [*head.split(), quoted, *tail.split()]
+    if _FAST_WORDS.sub("", line).strip():
+        return [w for w, _c in tokenize(line)]     # a stray quote: raises, with the column
+    return [_unquote_fast(w) if '"' in w else w for w in _FAST_WORDS.findall(line)]
+
+
+def _unquote_fast(word: str) -> str:
+    # the usual quoted word, "text" without escapes, needs no scan
+    if word[0] == '"' and word[-1] == '"' and word.count('"') == 2 and "\\" not in word:
+        return word[1:-1]
+    return _unquote(word)
 
 
 def _counters(text: str) -> Counters | None:
@@ -102,12 +107,22 @@ def detect_family(text: str) -> Family:
         return "ip6"
     if "iptables" in head:
         return "ip"
-    for line in text.splitlines()[:500]:
+    for line in _first_lines(text, 500):
         if line.startswith("-A") and (" -s " in line or " -d " in line):
             for word in line.split():
                 if ":" in word and word.count(":") >= 2 and "/" in word:
                     return "ip6"
     return "ip"
+
+
+def _first_lines(text: str, count: int, size: int = 1 << 16) -> list[str]:
+    """text.splitlines()[:count], without splitting all of a large text."""
+    while size < len(text):
+        lines = text[:size].splitlines()
+        if len(lines) > count:      # the last one may be cut short; the others are whole
+            return lines[:count]
+        size *= 4
+    return text.splitlines()[:count]
 
 
 def looks_like_save(text: str) -> bool:
@@ -142,7 +157,9 @@ class _Reader:
             stripped = line.strip()
             if not stripped:
                 continue
-            if stripped.startswith("#"):
+            if stripped[0] == "-" and self.table is not None:    # most lines: a rule
+                self._rule(line, lineno)
+            elif stripped.startswith("#"):
                 self._comment(stripped, lineno)
             elif stripped.startswith("*"):
                 self._start_table(stripped[1:].strip(), lineno, line)
@@ -238,8 +255,8 @@ class _Reader:
             text = rest
         try:
             words = _words(text)
-            cmd = parse_command(words, self.family, table=self.table,
-                                loc=self.loc(lineno, len(line) - len(text) + 1), restore=True)
+            loc = SourceLocation(self.filename, lineno, len(line) - len(text) + 1)
+            cmd = parse_command(words, self.family, table=self.table, loc=loc, restore=True)
             if counters is not None:
                 cmd.rules = tuple(replace(r, counters=counters) for r in cmd.rules)
             self.model.apply(cmd)

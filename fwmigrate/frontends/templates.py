@@ -12,8 +12,9 @@ the shape uncacheable). Checks that depend on a value are run again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from .. import mappings
 from ..errors import OptionError
@@ -61,6 +62,8 @@ class _Template:
     slots: tuple[_Slot, ...]
     # this shape's rule for each combination of values seen so far (values repeat a lot)
     variants: dict[tuple[str, ...], Rule]
+    # the line's words at the slots, as a key of `variants` (None: the shape has no slots)
+    values_of: Callable[[list[str]], object] | None = None
 
 
 _TEMPLATES: dict[tuple, _Template] = {}
@@ -74,18 +77,16 @@ def parse_command(words: Sequence[str], family: Family, *, table: str | None = N
     `table` is the table a save file's section selects (then -t is refused, as in
     iptables-restore). Raises OptionError whose `index` is the offending word.
     """
-    words = list(words)
-    shape = list(words)
+    if type(words) is not list:
+        words = list(words)
+    # the shape: word k is blanked when word k-1 is a value flag (this runs for every line)
+    shape = [None if flag in _VALUE_FLAGS else word
+             for flag, word in zip(words, words[1:], strict=False)]
     chain_blanked = (len(words) > 1 and words[0] in _RULE_COMMANDS
                      and words[1] not in _NO_OUT and words[1] not in _NO_IN)
     if chain_blanked:
-        shape[1] = None
-    blanked = []
-    for k in range(1, len(words)):
-        if words[k - 1] in _VALUE_FLAGS:
-            shape[k] = None
-            blanked.append(k)
-    key = (family, table, restore, tuple(shape))
+        shape[0] = None
+    key = (family, table, restore, words[0] if words else None, *shape)
     template = _TEMPLATES.get(key)
     if template is not None:
         try:
@@ -96,6 +97,7 @@ def parse_command(words: Sequence[str], family: Family, *, table: str | None = N
     template = _template(parser, chain_blanked and parser.result.chain_index == 1)
     recorded = sorted([a[0] for a in (template.source, template.destination) if a]
                       + [s.index for s in template.slots])
+    blanked = [k for k in range(1, len(words)) if words[k - 1] in _VALUE_FLAGS]
     if (not parser.rewritten and not parser.result.warnings and recorded == blanked
             and template.chain_blanked == chain_blanked):
         if len(_TEMPLATES) > _CACHE_LIMIT:
@@ -115,14 +117,25 @@ def _template(parser, chain_blanked: bool) -> _Template:
         spec = ext.spec.flag_index.get(parser.words[index - 1], ext.spec.by_name[name])
         slots.append(_Slot(index, parser.words[index], parser.positions.get(id(ext)), name,
                            spec.value, spec.neutral, ext.index))
+    values_of = itemgetter(*(s.index for s in slots)) if slots else None
     return _Template(parser.result, parser.addresses.get("source"),
-                     parser.addresses.get("destination"), chain_blanked, tuple(slots), {})
+                     parser.addresses.get("destination"), chain_blanked, tuple(slots), {},
+                     values_of)
+
+
+_ANY = (None,)
+# (word, negated, family) → the selectors it stands for: addresses repeat across a dump
+_SELECTORS: dict[tuple[str, bool, str], tuple] = {}
 
 
 def _address_selectors(spec: tuple[int, bool] | None, words: list[str], family: Family) -> tuple:
     if spec is None:
-        return (None,)
+        return _ANY
     index, negated = spec
+    key = (words[index], negated, family)
+    found = _SELECTORS.get(key)
+    if found is not None:
+        return found
     try:
         addrs = address_list(words[index], family)
     except OptionError as exc:
@@ -130,7 +143,11 @@ def _address_selectors(spec: tuple[int, bool] | None, words: list[str], family: 
     if len(addrs) > 1 and negated:
         raise OptionError("! not allowed with multiple source or destination IP addresses",
                           index - 2)
-    return tuple(None if a.is_any and not negated else Negatable(a, negated) for a in addrs)
+    found = tuple(None if a.is_any and not negated else Negatable(a, negated) for a in addrs)
+    if len(_SELECTORS) > _CACHE_LIMIT:
+        _SELECTORS.clear()
+    _SELECTORS[key] = found
+    return found
 
 
 def _intern(obj):
@@ -196,21 +213,27 @@ def _expand(template: _Template, words: list[str], family: Family, loc: SourceLo
     rules = base.rules
     if rules:
         b = rules[0]
-        if reparse and template.slots:
-            values = tuple(words[slot.index] for slot in template.slots)
+        if reparse and template.values_of is not None:
+            values = template.values_of(words)
             variant = template.variants.get(values)
             if variant is None:
                 variant = _revalue(template, words, family, b)
                 if len(template.variants) < 4096:
                     template.variants[values] = variant
             b = variant
-        rules = tuple(Rule(s, d, b.in_interface, b.out_interface, b.protocol, b.fragment,
-                           b.matches, b.target, b.counters, loc)
-                      for s in _address_selectors(template.source, words, family)
-                      for d in _address_selectors(template.destination, words, family))
-        if base.action == "replace" and len(rules) > 1:
-            index = (template.source or template.destination)[0]
-            raise OptionError("Replacement rule does not specify a unique address", index - 1)
+        sources = _address_selectors(template.source, words, family)
+        destinations = _address_selectors(template.destination, words, family)
+        if len(sources) == 1 and len(destinations) == 1:
+            rules = (Rule(sources[0], destinations[0], b.in_interface, b.out_interface,
+                          b.protocol, b.fragment, b.matches, b.target, b.counters, loc),)
+        else:
+            rules = tuple(Rule(s, d, b.in_interface, b.out_interface, b.protocol, b.fragment,
+                               b.matches, b.target, b.counters, loc)
+                          for s in sources for d in destinations)
+            if base.action == "replace":
+                index = (template.source or template.destination)[0]
+                raise OptionError("Replacement rule does not specify a unique address",
+                                  index - 1)
     return Command(base.action, family, base.table,
                    words[1] if template.chain_blanked else base.chain, base.rulenum,
                    rules, base.policy, base.new_name, base.chain_index, base.rulenum_index,

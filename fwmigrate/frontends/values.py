@@ -130,6 +130,12 @@ def parse_nat_ports(args, family, proto) -> PortRange:
     named = mappings.services(proto or "tcp").get(args[0])
     if named is not None:           # a service name, even one with a dash (ftp-data)
         return PortRange(named, named)
+    fast = _FAST_NAT_PORTS.match(args[0])
+    if fast is not None:
+        first = int(fast.group(1))
+        last = first if fast.group(2) is None else int(fast.group(2))
+        if first <= last <= 0xFFFF:
+            return PortRange(first, last)
     res = _run(_NAT_PORTS, args[0])
     first = c_uint(res["first"], 0, 65535, "port")
     last = c_uint(res["last"], 0, 65535, "port") if "last" in res else first
@@ -206,6 +212,7 @@ def parse_address(args, family, proto) -> Address:
 _FAST_IPV4 = re.compile(r"(0|[1-9]\d?\d?)\.(0|[1-9]\d?\d?)\.(0|[1-9]\d?\d?)\.(0|[1-9]\d?\d?)"
                         r"(?:/([1-9]?\d))?\Z")
 _FAST_PORTS = re.compile(r"([1-9]\d{0,4}|0)(?::([1-9]\d{0,4}|0))?\Z")
+_FAST_NAT_PORTS = re.compile(r"([1-9]\d{0,4}|0)(?:-([1-9]\d{0,4}|0))?\Z")
 _IPV4_MASK_INTS = [(0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33)]
 _IPV4_MASKS = [ipaddress.IPv4Address(m) for m in _IPV4_MASK_INTS]
 
