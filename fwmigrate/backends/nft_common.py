@@ -4,6 +4,7 @@ and the small helpers that turn IR values into nft expressions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 from socket import inet_ntoa
 
 from .. import mappings
@@ -71,7 +72,17 @@ def address(addr: Address) -> Expr:
     return Prefix(address_text(addr.addr), plen)
 
 
+_V4_PREFIXES = {((1 << 32) - 1) ^ ((1 << (32 - n)) - 1): n for n in range(33)}
+
+
 def address_compare(left: Expr, addr: Address, negated: bool) -> Compare:
+    ip = addr.addr
+    if type(ip) is IPv4Address:     # the common case, without ipaddress' slower properties
+        plen = _V4_PREFIXES.get(int(addr.mask))
+        if plen is not None:
+            text = inet_ntoa(int(ip).to_bytes(4, "big"))
+            right = Symbol(text) if plen == 32 else Prefix(text, plen)
+            return Compare(left, "!=" if negated else "==", right)
     if addr.prefixlen is None:
         return Compare(BitAnd(left, Symbol(str(addr.mask))), op(negated), Symbol(str(addr.addr)))
     return Compare(left, op(negated), address(addr))

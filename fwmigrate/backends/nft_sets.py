@@ -33,10 +33,19 @@ def hoist(ruleset: NftRuleset, threshold: int = THRESHOLD) -> NftRuleset:
     return NftRuleset(tuple(_table(t, threshold) for t in ruleset.tables), ruleset.notes)
 
 
+def _hoistable(s) -> str | None:
+    """The set type of a literal set this statement compares with, if it is one to name."""
+    if isinstance(s, Compare) and isinstance(s.right, AnonSet):
+        return _type(s.left)
+    return None
+
+
 def _table(table: NftTable, threshold: int) -> NftTable:
-    count = sum(1 for c in table.chains for r in c.rules for s in r.statements
-                if isinstance(s, Compare) and isinstance(s.right, AnonSet) and _type(s.left))
-    if count < threshold:
+    # (chain, rule) positions of the rules that hold literal sets; most rules hold none
+    found = [(c, r) for c, chain in enumerate(table.chains)
+             for r, rule in enumerate(chain.rules)
+             for s in rule.statements if _hoistable(s)]
+    if len(found) < threshold:
         return table
     taken = {s.name for s in table.sets} | {c.name for c in table.chains}
     named: dict[tuple[str, AnonSet], str] = {}
@@ -55,16 +64,20 @@ def _table(table: NftTable, threshold: int) -> NftTable:
                                interval))
         return named[key]
 
-    chains = []
-    for chain in table.chains:
-        rules = []
-        for rule in chain.rules:
-            statements = []
-            for s in rule.statements:
-                kind = _type(s.left) if isinstance(s, Compare) else None
-                if kind and isinstance(s.right, AnonSet):
-                    s = Compare(s.left, s.op, SetRef(name_for(kind, s.right)))
-                statements.append(s)
-            rules.append(replace(rule, statements=tuple(statements)))
-        chains.append(replace(chain, rules=tuple(rules)))
+    chains = list(table.chains)
+    rules_of: dict[int, list] = {}
+    for c, r in dict.fromkeys(found):       # each rule once, in order
+        rules = rules_of.get(c)
+        if rules is None:
+            rules = rules_of[c] = list(chains[c].rules)
+        rule = rules[r]
+        statements = []
+        for s in rule.statements:
+            kind = _hoistable(s)
+            if kind:
+                s = Compare(s.left, s.op, SetRef(name_for(kind, s.right)))
+            statements.append(s)
+        rules[r] = replace(rule, statements=tuple(statements))
+    for c, rules in rules_of.items():
+        chains[c] = replace(chains[c], rules=tuple(rules))
     return replace(table, sets=tuple(sets), chains=tuple(chains))

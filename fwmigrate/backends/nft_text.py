@@ -193,7 +193,7 @@ def rule_text(rule: NftRule, cache: dict | None = None) -> str:
     """One rule's statements as nft text (raises _Unwritable for strings nft cannot hold).
 
     `cache` (id → (statement, text)) lets a writer render statements shared by many rules
-    once; the writer keeps the statements alive, so an id cannot be reused meanwhile.
+    once; an entry keeps its statement alive, so no other statement can have that id.
     """
     if cache is None:
         text = " ".join(_STATEMENTS[type(s)](s) for s in rule.statements)
@@ -201,7 +201,7 @@ def rule_text(rule: NftRule, cache: dict | None = None) -> str:
         words = []
         for s in rule.statements:
             hit = cache.get(id(s))
-            if hit is None or hit[0] is not s:
+            if hit is None:
                 hit = cache[id(s)] = (s, _STATEMENTS[type(s)](s))
             words.append(hit[1])
         text = " ".join(words)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .. import mappings
 from ..errors import Diagnostic
-from ..ir import Chain, Rule, Ruleset, SourceLocation, Table
+from ..ir import Chain, Negatable, Rule, Ruleset, SourceLocation, Table
 from . import iptables_save
 from .nft_ast import (
     BaseChain,
@@ -59,6 +59,8 @@ class _Translator:
         # (match, family, protocol) → statements: rules repeat the same matches many times
         self.match_cache: dict[tuple, list[Statement]] = {}
         self.shape_cache: dict[tuple, tuple] = {}
+        # (id of a -s/-d selector, family, field) → (selector, compare)
+        self.address_cache: dict[tuple, tuple] = {}
 
     # --- tables -----------------------------------------------------------------------------
 
@@ -146,35 +148,40 @@ class _Translator:
             self.result.problems.append(Diagnostic(
                 rule.loc, f"cannot translate `{text}' exactly: {exc.message}", "error", exc.hint))
             return NftRule((), exc.message, rule.loc, untranslated=f"-t {table.name} {text}")
-        return NftRule(tuple(statements), comment, rule.loc)
+        return NftRule(statements, comment, rule.loc)
 
-    def _statements(self, rule: Rule, ctx: Ctx) -> tuple[list[Statement], str | None]:
-        ctx.proto = rule.protocol.value if rule.protocol and not rule.protocol.negated else None
+    def _statements(self, rule: Rule, ctx: Ctx) -> tuple[tuple[Statement, ...], str | None]:
         parts = (rule.in_interface, rule.out_interface, rule.protocol, rule.fragment,
                  rule.matches, rule.target)
         # Rules read from one template share these objects; everything but the addresses is
-        # then translated once. Keyed by identity (the ruleset keeps them alive meanwhile).
+        # then translated once. Keyed by identity: an entry keeps its parts alive, so no other
+        # object can have their ids while it is there.
         key = tuple(map(id, parts))
         cached = self.shape_cache.get(key)
-        if cached is None or any(a is not b for a, b in zip(cached[0], parts)):
+        if cached is None:
+            ctx.proto = rule.protocol.value if rule.protocol and not rule.protocol.negated \
+                else None
             cached = (parts, *self._shape(rule, ctx))
             if not any(m.module == "recent" for m in rule.matches):
                 self.shape_cache[key] = cached
         _parts, interfaces, middle, target, comment = cached
-        out = list(interfaces)
-        ip = ctx.family
-        if rule.source is not None:
-            out.append(address_compare(PAYLOADS[ip, "saddr"], rule.source.value,
-                                        rule.source.negated))
-        if rule.destination is not None:
-            out.append(address_compare(PAYLOADS[ip, "daddr"], rule.destination.value,
-                                        rule.destination.negated))
-        out += middle
+        source = () if rule.source is None else (self._address(rule.source, ctx.family, "saddr"),)
+        destination = () if rule.destination is None else \
+            (self._address(rule.destination, ctx.family, "daddr"),)
+        counter = ()
         if self.options.counters:
             c = rule.counters
-            out.append(Counter(c.packets, c.bytes) if c else _COUNTER)
-        out += target
-        return out, comment
+            counter = (Counter(c.packets, c.bytes) if c else _COUNTER,)
+        return (*interfaces, *source, *destination, *middle, *counter, *target), comment
+
+    def _address(self, selector: Negatable, ip: str, side: str) -> Compare:
+        # the reader shares one selector among the rules with the same address text
+        key = (id(selector), ip, side)
+        hit = self.address_cache.get(key)
+        if hit is None:
+            hit = self.address_cache[key] = (selector, address_compare(
+                PAYLOADS[ip, side], selector.value, selector.negated))
+        return hit[1]
 
     def _shape(self, rule: Rule, ctx: Ctx):
         """Everything but the addresses: interfaces, (protocol, matches), target, comment."""
