@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import sys
 from contextlib import contextmanager, suppress
@@ -85,7 +86,25 @@ def _variables(defines: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Commands whose modules are imported only when one of them is run or listed: apply,
+    verify and explain bring machinery that convert and restore-translate do not need, and
+    importing it would lengthen every run."""
+
+    lazy = {"apply": "cli_apply", "rollback": "cli_apply", "confirm": "cli_apply",
+            "save": "cli_apply", "status": "cli_apply", "diff": "cli_verify",
+            "verify": "cli_verify", "explain": "cli_equiv"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            importlib.import_module(f"{__package__}.{self.lazy[name]}")   # registers it
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fwmigrate")
 def main() -> None:
     """Move Linux firewalls from iptables to nftables without changing what they do.
@@ -223,9 +242,6 @@ def restore_translate_cmd(path, ipv6):
         _fail(exc)
         return
     sys.stdout.write(out)
-
-
-from . import cli_apply, cli_equiv, cli_verify  # noqa: E402,F401  (register their commands)
 
 
 def run() -> None:

@@ -25,6 +25,18 @@ def test_every_command_has_help_with_examples(runner, command):
     assert "Examples:" in result.output
 
 
+def test_lazily_loaded_commands_are_all_listed():
+    # cli.py imports the apply/verify/explain modules only when one of their commands runs;
+    # its list of them must name every command those modules define
+    import importlib
+
+    from fwmigrate import cli
+    for module in set(cli._Commands.lazy.values()):
+        importlib.import_module(f"fwmigrate.{module}")
+    eager = {"convert", "translate", "restore-translate"}
+    assert set(main.commands) == eager | set(cli._Commands.lazy)
+
+
 def test_version(runner):
     result = runner.invoke(main, ["--version"])
     assert result.exit_code == 0 and __version__ in result.output
