@@ -13,7 +13,7 @@ the shape uncacheable). Checks that depend on a value are run again.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 
 from .. import mappings
@@ -36,6 +36,7 @@ def _value_flags() -> frozenset[str]:
 
 
 _VALUE_FLAGS = _value_flags()
+_BLANK_AFTER = dict.fromkeys(_VALUE_FLAGS)
 
 
 class _Reparse(Exception):
@@ -64,6 +65,11 @@ class _Template:
     variants: dict[tuple[str, ...], Rule]
     # the line's words at the slots, as a key of `variants` (None: the shape has no slots)
     values_of: Callable[[list[str]], object] | None = None
+    # (slot number, word, id of a match or target) → (that object, it with the word's value);
+    # keyed by identity, so each entry keeps the object it was made from
+    rebuilt: dict[tuple[int, str, int], tuple] = field(default_factory=dict)
+    # ids of a line's matches → (those matches, their interned tuple)
+    match_tuples: dict[tuple[int, ...], tuple] = field(default_factory=dict)
 
 
 _TEMPLATES: dict[tuple, _Template] = {}
@@ -79,9 +85,9 @@ def parse_command(words: Sequence[str], family: Family, *, table: str | None = N
     """
     if type(words) is not list:
         words = list(words)
-    # the shape: word k is blanked when word k-1 is a value flag (this runs for every line)
-    shape = [None if flag in _VALUE_FLAGS else word
-             for flag, word in zip(words, words[1:], strict=False)]
+    # the shape: word k is blanked when word k-1 is a value flag (this runs for every line;
+    # _BLANK_AFTER.get(flag, word) is None after a value flag, else the word)
+    shape = list(map(_BLANK_AFTER.get, words, words[1:]))
     chain_blanked = (len(words) > 1 and words[0] in _RULE_COMMANDS
                      and words[1] not in _NO_OUT and words[1] not in _NO_IN)
     if chain_blanked:
@@ -169,6 +175,20 @@ def _with_value(built, option: str, value):
     return _intern(TargetExtension(built.name, options))
 
 
+_MEMO_LIMIT = 4096      # entries per template: values repeat, or are unique and not worth keeping
+
+
+def _rebuilt(template: _Template, number: int, text: str, built, option: str, value):
+    """`built` (a match or the target) with this value of slot `number`, which reads `text`."""
+    key = (number, text, id(built))
+    hit = template.rebuilt.get(key)
+    if hit is None:
+        hit = (built, _with_value(built, option, value))
+        if len(template.rebuilt) < _MEMO_LIMIT:
+            template.rebuilt[key] = hit
+    return hit[1]
+
+
 def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) -> Rule:
     """The template's rule with this line's option values."""
     matches = list(rule.matches)
@@ -176,7 +196,7 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
     proto_name = _proto_name(rule.protocol)
     changed: dict[int, int] = {}       # match position → word that loaded it
     target_changed = False
-    for slot in template.slots:
+    for number, slot in enumerate(template.slots):
         text = words[slot.index]
         if text == slot.text:
             continue
@@ -190,10 +210,11 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
                                                              family, proto_name):
             raise _Reparse      # e.g. --dport 0:65535 drops the option altogether
         if slot.position is None:
-            target = _with_value(target, slot.option, value)
+            target = _rebuilt(template, number, text, target, slot.option, value)
             target_changed = True
         else:
-            matches[slot.position] = _with_value(matches[slot.position], slot.option, value)
+            matches[slot.position] = _rebuilt(template, number, text, matches[slot.position],
+                                              slot.option, value)
             changed[slot.position] = slot.owner
     # checks across a match's options run once all of this line's values are in, in the
     # full parse's order: matches, then the target
@@ -202,8 +223,17 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
     if target_changed:
         check_target(target, rule.protocol, template.command.table,
                      template.command.target_index)
+    interned = rule.matches
+    if changed:
+        key = tuple(map(id, matches))
+        hit = template.match_tuples.get(key)
+        if hit is None:
+            hit = (tuple(matches), _intern(tuple(matches)))
+            if len(template.match_tuples) < _MEMO_LIMIT:
+                template.match_tuples[key] = hit
+        interned = hit[1]
     return Rule(None, None, rule.in_interface, rule.out_interface, rule.protocol, rule.fragment,
-                _intern(tuple(matches)), target, rule.counters, None)
+                interned, target, rule.counters, None)
 
 
 def _expand(template: _Template, words: list[str], family: Family, loc: SourceLocation | None,

@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from socket import inet_aton
 
 import pyparsing as pp
 
@@ -209,8 +210,8 @@ def parse_address(args, family, proto) -> Address:
 # Fast paths for the shapes that fill large dumps (a dotted quad with a prefix length, a plain
 # port or port range). They must agree with the grammars above; tests/test_values.py checks
 # that on generated input.
-_FAST_IPV4 = re.compile(r"(0|[1-9]\d?\d?)\.(0|[1-9]\d?\d?)\.(0|[1-9]\d?\d?)\.(0|[1-9]\d?\d?)"
-                        r"(?:/([1-9]?\d))?\Z")
+_FAST_IPV4 = re.compile(r"((?:0|[1-9]\d?\d?)\.(?:0|[1-9]\d?\d?)\.(?:0|[1-9]\d?\d?)"
+                        r"\.(?:0|[1-9]\d?\d?))(?:/([1-9]?\d))?\Z")
 _FAST_PORTS = re.compile(r"([1-9]\d{0,4}|0)(?::([1-9]\d{0,4}|0))?\Z")
 _FAST_NAT_PORTS = re.compile(r"([1-9]\d{0,4}|0)(?:-([1-9]\d{0,4}|0))?\Z")
 _IPV4_MASK_INTS = [(0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33)]
@@ -218,13 +219,15 @@ _IPV4_MASKS = [ipaddress.IPv4Address(m) for m in _IPV4_MASK_INTS]
 
 
 def _fast_ipv4(m: re.Match) -> Address | None:
-    a, b, c, d, plen = m.groups()
+    quad, plen = m.groups()
     bits = 32 if plen is None else int(plen)
-    a, b, c, d = int(a), int(b), int(c), int(d)
-    if a > 255 or b > 255 or c > 255 or d > 255 or bits > 32:
+    try:
+        value = int.from_bytes(inet_aton(quad), "big")     # refuses a part above 255
+    except OSError:
         return None                  # let the grammar say what is wrong
-    value = (a << 24 | b << 16 | c << 8 | d) & _IPV4_MASK_INTS[bits]
-    return Address(ipaddress.IPv4Address(value), _IPV4_MASKS[bits])
+    if bits > 32:
+        return None
+    return Address(ipaddress.IPv4Address(value & _IPV4_MASK_INTS[bits]), _IPV4_MASKS[bits])
 
 
 def address_list(text: str, family: str) -> tuple[Address, ...]:
