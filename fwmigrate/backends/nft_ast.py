@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from ..ir import SourceLocation
+from ..ir import SourceLocation, quick_init
 
 # --- expressions -----------------------------------------------------------------------------
 
@@ -72,6 +72,7 @@ class Numgen:
     offset: int = 0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Symbol:
     """A constant as nft spells it: a number, a keyword (`echo-request`), an address."""
@@ -84,6 +85,7 @@ class Text:
     value: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Prefix:
     addr: str
@@ -137,6 +139,7 @@ Expr = Union[Payload, RawPayload, Meta, Ct, TcpOption, Rt, Fib, Numgen, Symbol, 
 # --- statements ------------------------------------------------------------------------------
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Compare:
     """`left op right`; op is ==, !=, <, >, <= or >= (text leaves "==" implicit)."""
@@ -226,6 +229,7 @@ Statement = Union[Compare, SetUpdate, Limit, Log, Counter, Verdict, Reject, Nat,
 # --- containers ------------------------------------------------------------------------------
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NftRule:
     statements: tuple[Statement, ...]

@@ -44,7 +44,8 @@ def _table(table: NftTable, threshold: int) -> NftTable:
     # (chain, rule) positions of the rules that hold literal sets; most rules hold none
     found = [(c, r) for c, chain in enumerate(table.chains)
              for r, rule in enumerate(chain.rules)
-             for s in rule.statements if _hoistable(s)]
+             for s in rule.statements
+             if isinstance(s, Compare) and isinstance(s.right, AnonSet) and _type(s.left)]
     if len(found) < threshold:
         return table
     taken = {s.name for s in table.sets} | {c.name for c in table.chains}

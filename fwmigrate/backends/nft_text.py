@@ -101,6 +101,11 @@ _EXPRS: dict[type, Callable] = {
 
 
 def _compare(s: Compare) -> str:
+    if type(s.left) is Payload and type(s.right) in _PLAIN_RIGHT and s.op in ("==", "!="):
+        # an address or a port against a header field, the most common compare by far
+        left = f"{s.left.protocol} {s.left.field}"
+        right = _EXPRS[type(s.right)](s.right, False)
+        return f"{left} {right}" if s.op == "==" else f"{left} != {right}"
     left = _expr(s.left)
     if isinstance(s.left, TcpOption) and s.left.field is None:
         return f"{left} {_expr(s.right)}"
@@ -113,6 +118,9 @@ def _compare(s: Compare) -> str:
         # a flag list tests "any of these bits"; `!=` would compare the whole value instead
         return f"{left} {'! ' if s.op == '!=' else ''}{_expr(s.right)}"
     return f"{left} {_expr(s.right)}" if s.op == "==" else f"{left} != {_expr(s.right)}"
+
+
+_PLAIN_RIGHT = frozenset({Symbol, Prefix})
 
 
 def _limit(s: Limit) -> str:

@@ -100,10 +100,16 @@ class _Translator:
                     if chain.builtin == builtin_pass:
                         wanted = chain_name(self.options.scheme, t.name, chain.name)
                         names[chain.name] = namer.claim(wanted, chain.name, "chain")
+        plain: set[int] = set()     # ids of match tuples without recent (the ruleset holds them)
         for t in ipt_tables:
             for chain in t.chains:
                 for rule in chain.rules:
-                    recent.add(rule)
+                    if id(rule.matches) in plain:
+                        continue
+                    if any(m.module == "recent" for m in rule.matches):
+                        recent.add(rule)
+                    else:
+                        plain.add(id(rule.matches))
         recent.plan()
         chains: list[NftChain] = []
         for t in ipt_tables:
@@ -141,16 +147,6 @@ class _Translator:
     # --- rules ------------------------------------------------------------------------------
 
     def _rule(self, table: Table, chain: Chain, rule: Rule, ctx: Ctx) -> NftRule:
-        try:
-            statements, comment = self._statements(rule, ctx)
-        except Untranslatable as exc:
-            text = iptables_save.rule_line(chain.name, rule, with_counters=False)
-            self.result.problems.append(Diagnostic(
-                rule.loc, f"cannot translate `{text}' exactly: {exc.message}", "error", exc.hint))
-            return NftRule((), exc.message, rule.loc, untranslated=f"-t {table.name} {text}")
-        return NftRule(statements, comment, rule.loc)
-
-    def _statements(self, rule: Rule, ctx: Ctx) -> tuple[tuple[Statement, ...], str | None]:
         parts = (rule.in_interface, rule.out_interface, rule.protocol, rule.fragment,
                  rule.matches, rule.target)
         # Rules read from one template share these objects; everything but the addresses is
@@ -161,7 +157,14 @@ class _Translator:
         if cached is None:
             ctx.proto = rule.protocol.value if rule.protocol and not rule.protocol.negated \
                 else None
-            cached = (parts, *self._shape(rule, ctx))
+            try:
+                cached = (parts, *self._shape(rule, ctx))
+            except Untranslatable as exc:
+                text = iptables_save.rule_line(chain.name, rule, with_counters=False)
+                self.result.problems.append(Diagnostic(
+                    rule.loc, f"cannot translate `{text}' exactly: {exc.message}", "error",
+                    exc.hint))
+                return NftRule((), exc.message, rule.loc, untranslated=f"-t {table.name} {text}")
             if not any(m.module == "recent" for m in rule.matches):
                 self.shape_cache[key] = cached
         _parts, interfaces, middle, target, comment = cached
@@ -172,7 +175,8 @@ class _Translator:
         if self.options.counters:
             c = rule.counters
             counter = (Counter(c.packets, c.bytes) if c else _COUNTER,)
-        return (*interfaces, *source, *destination, *middle, *counter, *target), comment
+        return NftRule((*interfaces, *source, *destination, *middle, *counter, *target), comment,
+                       rule.loc)
 
     def _address(self, selector: Negatable, ip: str, side: str) -> Compare:
         # the reader shares one selector among the rules with the same address text

@@ -110,6 +110,9 @@ class RulesetModel:
     def _append(self, table: TableState, cmd: Command) -> None:
         chain = table.chain(cmd.chain, cmd.chain_index)
         self._check_targets(table, chain, cmd)
+        if not self.check_loops_each_command:      # a save file: checked at COMMIT
+            chain.rules.extend(cmd.rules)
+            return
         before = self._snapshot(chain, cmd)
         chain.rules.extend(cmd.rules)
         self._after_jump(table, chain, before)
@@ -369,12 +372,16 @@ def hook_violations(table: Table) -> list[tuple[Rule, str]]:
     problems = []
     specs = mappings.target_specs()
     for chain in table.chains:
-        hooks = reached_from.get(chain.name, set())
+        hooks = reached_from.get(chain.name)
+        if not hooks:           # no built-in chain reaches it: nothing to check
+            continue
         for rule in chain.rules:
             if not isinstance(rule.target, TargetExtension):
                 continue
             allowed = specs[rule.target.name].chains
-            bad = sorted(h for h in hooks if allowed is not None and h not in allowed)
+            if allowed is None:
+                continue
+            bad = sorted(h for h in hooks if h not in allowed)
             if bad:
                 problems.append((rule, f"{rule.target.name} target: used from hooks "
                                  f"{', '.join(bad)}, but only usable from {'/'.join(allowed)}"))

@@ -251,8 +251,10 @@ def _expand(template: _Template, words: list[str], family: Family, loc: SourceLo
                 if len(template.variants) < 4096:
                     template.variants[values] = variant
             b = variant
-        sources = _address_selectors(template.source, words, family)
-        destinations = _address_selectors(template.destination, words, family)
+        sources = _ANY if template.source is None else \
+            _address_selectors(template.source, words, family)
+        destinations = _ANY if template.destination is None else \
+            _address_selectors(template.destination, words, family)
         if len(sources) == 1 and len(destinations) == 1:
             rules = (Rule(sources[0], destinations[0], b.in_interface, b.out_interface,
                           b.protocol, b.fragment, b.matches, b.target, b.counters, loc),)
