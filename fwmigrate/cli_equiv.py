@@ -37,7 +37,8 @@ def _path(path: tuple) -> list[str]:
     lines = []
     for (table, chain), index, rule in path:
         where = f" ({rule.loc})" if rule.loc else ""
-        lines.append(f"    {table} {chain} rule {index + 1}{where}: {rule_line(chain, rule, False)}")
+        text = rule_line(chain, rule, False)
+        lines.append(f"    {table} {chain} rule {index + 1}{where}: {text}")
     return lines or ["    (no rule matched)"]
 
 
@@ -123,7 +124,8 @@ def explain_cmd(input, spec):
 
     \b
     Examples:
-      fwmigrate explain samples/tutorial.sh --packet "tcp 10.0.0.5:40000 > 10.0.0.1:22 in eth1 ct new"
+      fwmigrate explain samples/tutorial.sh \\
+          --packet "tcp 10.0.0.5:40000 > 10.0.0.1:22 in eth1 ct new"
       fwmigrate explain rules.v4 --packet "udp 192.0.2.1:5353 > 10.0.0.1:53 in eth0"
     """
     try:

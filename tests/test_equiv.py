@@ -122,8 +122,9 @@ def test_cli(tmp_path):
                  "iptables -P INPUT DROP\n")
     c = tmp_path / "c.sh"
     c.write_text("iptables -A INPUT -p tcp --dport 23 -j ACCEPT\niptables -P INPUT DROP\n")
-    run = lambda *args: subprocess.run([sys.executable, "-m", "fwmigrate", *args],
-                                       capture_output=True, text=True)
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "fwmigrate", *args], capture_output=True,
+                              text=True)
     result = run("verify", "--equiv", str(a), str(b))
     assert result.returncode == 0 and result.stdout.startswith("equivalent")
     result = run("verify", "--equiv", str(a), str(c))

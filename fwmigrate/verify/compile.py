@@ -106,7 +106,7 @@ class Compiler:
             elif opt.name == "tcp-flags":
                 flags = self.space.fields["tcp_flags"]
                 v = opt.value
-                want = flags.mask_where(lambda c: (c & v.mask) == v.compare)
+                want = flags.mask_where(lambda c, v=v: (c & v.mask) == v.compare)
                 tests["tcp_flags"] = self.neg("tcp_flags", want, opt.negated)
             else:
                 return [Test((self.cube(**tests),)), self.opaque(m, opt)]
@@ -172,7 +172,7 @@ class Compiler:
             if opt.name == "ctstatus":
                 bits = opt.value
                 want = self.space.fields["ct_status"].mask_where(
-                    (lambda c: bool(c & bits)) if bits else
+                    (lambda c, bits=bits: bool(c & bits)) if bits else
                     (lambda c: not (c - {"SNAT", "DNAT"})))
                 narrow("ct_status", self.neg("ct_status", want, opt.negated))
             elif opt.name == "ctproto":

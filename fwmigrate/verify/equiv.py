@@ -271,8 +271,9 @@ class _Walker:
         key, i = side.frames[-1]
         after = side.frames[:-1] + ((key, i + 1),)
         target = rule.target
-        s = lambda frames, **kw: Side(side.base, frames, kw.get("effects", side.effects),
-                                      side.overrides, kw.get("outcome"), side.path)
+        def s(frames, **kw):
+            return Side(side.base, frames, kw.get("effects", side.effects), side.overrides,
+                        kw.get("outcome"), side.path)
         if target is None:
             return s(after)
         if isinstance(target, Jump):
