@@ -101,7 +101,11 @@ def run_equiv(inputs: tuple[str, ...], kw: dict) -> None:
     count = f"{'at least ' if capped else ''}{len(differences)} packet class(es) differ"
     click.echo(f"NOT equivalent ({count}; they differ in {', '.join(first.aspects)}). "
                "For example:")
-    click.echo(f"  packet: {describe_packet(packet, first.hook)}")
+    mark = ""
+    if "mark" in space.index:         # the packet model has no mark; name the atom's first
+        atoms = first.cube[space.index["mark"]]
+        mark = f" (mark {space.fields['mark'].example((atoms & -atoms).bit_length() - 1):#x})"
+    click.echo(f"  packet: {describe_packet(packet, first.hook)}{mark}")
     click.echo(f"  A ({a.source}): {_outcome(first.outcome_a)}")
     click.echo("\n".join(_path(first.path_a)))
     click.echo(f"  B ({b.source}): {_outcome(first.outcome_b)}")

@@ -134,3 +134,25 @@ def test_cli(tmp_path):
     packet = result.stdout.split("packet: ")[1].splitlines()[0]
     explained = run("explain", str(a), "--packet", packet)
     assert "ACCEPT by rule 1 of filter INPUT" in explained.stdout
+
+
+def test_a_non_terminal_target_lets_the_chain_go_on():
+    """MARK (like every non-terminal target) does not end the table: what follows decides."""
+    a = ir("iptables -t mangle -A PREROUTING -j MARK --set-mark 1\n"
+           "iptables -t mangle -A PREROUTING -p tcp --dport 22 -j DROP\n")
+    b = ir("iptables -t mangle -A PREROUTING -j MARK --set-mark 1\n"
+           "iptables -t mangle -A PREROUTING -p tcp --dport 22 -j ACCEPT\n")
+    diffs = [d for r in check(a, b) for d in r.differences]
+    assert diffs and {d.outcome_a[0] for d in diffs} == {("DROP",)}
+
+
+def test_marks_set_by_one_table_are_seen_by_the_next():
+    """A mark is a modelled field: set exactly by MARK, tested by -m mark, across tables."""
+    a = ir("iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 7\n"
+           "iptables -A INPUT -m mark --mark 7 -j DROP\n")
+    b = ir("iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 7\n"
+           "iptables -A INPUT -p tcp --dport 22 -j DROP\n")
+    assert all(not r.differences for r in check(a, b))
+    c = ir("iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 8\n"
+           "iptables -A INPUT -m mark --mark 7 -j DROP\n")
+    assert any(r.differences for r in check(a, c))

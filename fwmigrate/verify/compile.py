@@ -10,7 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import IcmpType, Jump, Match, Option, Rule, TargetExtension, Verdict
-from .space import ABSENT, CT_STATES, NotModelled, Space, _net, _ports, limit_field, recent_field
+from .space import (
+    ABSENT,
+    CT_STATES,
+    NotModelled,
+    Space,
+    _net,
+    _ports,
+    limit_field,
+    mark_interval,
+    recent_field,
+)
 
 NO_ENTRY = ("INVALID", "UNTRACKED")
 
@@ -237,6 +247,17 @@ class Compiler:
         if mode.value == "rcheck":
             return [test]
         return [test, Effect(self.ix[name], fresh, ("recent update",) + label)]
+
+    def m_mark(self, m: Match, chain_key) -> list:
+        steps = []
+        for opt in m.options:
+            span = mark_interval(opt.value) if opt.name == "mark" else None
+            if span is None:
+                steps.append(self.opaque(m, opt))
+                continue
+            want = self.space.fields["mark"].mask(*span)
+            steps.append(Test((self.cube(mark=self.neg("mark", want, opt.negated)),)))
+        return steps
 
     def m_comment(self, m: Match, chain_key) -> list:
         return []
