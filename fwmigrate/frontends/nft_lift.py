@@ -55,10 +55,12 @@ def strip_prefix(name: str, table: str) -> str:
 class Lift:
     """One nft rule's statements → selectors, matches and targets (maybe several rules)."""
 
-    def __init__(self, ctx: LiftContext, owner: dict[str, tuple[str, str | None]], table: str):
+    def __init__(self, ctx: LiftContext, owner: dict[str, tuple[str, str | None]], table: str,
+                 builtin: str | None = None):
         self.ctx = ctx
         self.owner = owner
         self.table = table               # the iptables table the rule's chain belongs to
+        self.builtin = builtin           # its built-in chain, None for a user-defined one
         self.sel: dict[str, Negatable] = {}
         self.matches: list[Match] = []
         self.targets: list = []          # non-terminal targets, then at most one terminal one
@@ -109,6 +111,9 @@ class Lift:
             if spec.tables is not None and self.table not in spec.tables:
                 raise Unrepresentable(f"{target.name} in the {self.table} table (iptables has "
                                       f"it only in {', '.join(spec.tables)})")
+            if spec.chains is not None and self.builtin not in (None, *spec.chains):
+                raise Unrepresentable(f"{target.name} in {self.builtin} (iptables allows it "
+                                      f"only from {', '.join(spec.chains)})")
         self.targets.append(target)
 
     def _limit(self, body: dict[str, Any]) -> None:

@@ -110,7 +110,7 @@ class _Reader:
             ir_rules = []
             for r in rules.get(c["name"], []):
                 try:
-                    ir_rules += self._rule(r, ctx, owner, table)
+                    ir_rules += self._rule(r, ctx, owner, table, builtin)
                 except Unrepresentable as exc:
                     self.diags.error(self.loc(r), f"rule cannot be read into iptables terms: "
                                                   f"{exc}")
@@ -129,10 +129,11 @@ class _Reader:
             result.append(Table(family, table, tuple(chains_of)))
         return result
 
-    def _rule(self, r: dict[str, Any], ctx: LiftContext, owner, table: str) -> list[Rule]:
+    def _rule(self, r: dict[str, Any], ctx: LiftContext, owner, table: str,
+              builtin: str | None) -> list[Rule]:
         rules = []
         for exprs in _expand_sets(_inline_constants(r["expr"], ctx)):
-            lifted = Lift(ctx, owner, table)
+            lifted = Lift(ctx, owner, table, builtin)
             for stmt in exprs:
                 lifted.statement(stmt)
                 if lifted.skip:
