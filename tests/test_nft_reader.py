@@ -125,11 +125,8 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "iptables -t mangle -A PREROUTING -j MARK --xor-mark 0",
     "iptables -t mangle -A OUTPUT -j CLASSIFY --set-class ffff:ffff",
     "iptables -A INPUT -j NFLOG",
-    # iptables-save prints --packet 0, which iptables needs; fwmigrate's save form leaves it
-    # out (omit = "0" in matches.toml) and then refuses its own output
-    pytest.param("iptables -A INPUT -m statistic --mode nth --every 3 --packet 0 -j DROP",
-                 marks=pytest.mark.xfail(strict=True, reason="--packet 0 left out of the "
-                                                             "iptables-restore text")),
+    # iptables-save prints --packet 0, which iptables needs (it was once left out)
+    "iptables -A INPUT -m statistic --mode nth --every 3 --packet 0 -j DROP",
     "iptables -A INPUT -m addrtype --src-type LOCAL --dst-type UNICAST --limit-iface-in",
     "iptables -A INPUT -p sctp -m sctp -j DROP",
     "iptables -A INPUT -p udplite -m multiport --dports 1,2 -j DROP",
