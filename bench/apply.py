@@ -80,6 +80,20 @@ def load_only(python: str, save: Path) -> float:
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
+def methods_for(save: Path, translated: Path, state: Path, ours: list[str], python: str):
+    """(name, run) per tool; each run loads the file once and returns its wall time."""
+    return [
+        ("iptables-nft-restore", lambda: in_fresh_namespace(["iptables-nft-restore"], save)),
+        ("iptables-legacy-restore", lambda: in_fresh_namespace(["iptables-legacy-restore"],
+                                                               save)),
+        ("nft -f (iptables-restore-translate)", lambda: in_fresh_namespace(
+            ["nft", "-f", str(translated)])),
+        ("fwmigrate apply", lambda: in_fresh_namespace(
+            ours + ["apply", str(save), "--state-dir", str(state)])),
+        ("fwmigrate apply, load only", lambda: load_only(python, save)),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -104,18 +118,7 @@ def main() -> None:
                 ["iptables-restore-translate", "-f", str(save)], capture_output=True, text=True,
                 check=True).stdout)
             state = Path(tmp) / "state"
-            python = str(Path(sys.executable))
-            methods = [
-                ("iptables-nft-restore", lambda: in_fresh_namespace(
-                    ["iptables-nft-restore"], save)),
-                ("iptables-legacy-restore", lambda: in_fresh_namespace(
-                    ["iptables-legacy-restore"], save)),
-                ("nft -f (iptables-restore-translate)", lambda: in_fresh_namespace(
-                    ["nft", "-f", str(translated)])),
-                ("fwmigrate apply", lambda: in_fresh_namespace(
-                    ours + ["apply", str(save), "--state-dir", str(state)])),
-                ("fwmigrate apply, load only", lambda: load_only(python, save)),
-            ]
+            methods = methods_for(save, translated, state, ours, str(Path(sys.executable)))
             results: dict[str, float] = {}
             for name, run in methods:
                 if name.startswith("nft -f") and args.skip_translate_at and \

@@ -47,7 +47,8 @@ def main() -> None:
     args = parser.parse_args()
     reference = shutil.which("iptables-restore-translate")
     if reference is None:
-        raise SystemExit("iptables-restore-translate is not installed (Debian: apt install iptables)")
+        raise SystemExit("iptables-restore-translate is not installed "
+                         "(Debian: apt install iptables)")
     ours = fwmigrate_command()
     print(f"{'rules':>8} {'tool':<28} {'median s':>9} {'min s':>7} {'peak MiB':>9} {'µs/rule':>8}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,7 +18,8 @@ SERVICE_PORTS = [22, 25, 53, 80, 110, 123, 143, 389, 443, 465, 587, 636, 993, 99
 def _ip(rng: random.Random, net: str = "") -> str:
     if net:
         return f"{net}.{rng.randint(1, 254)}"
-    return f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    return (f"{rng.randint(1, 223)}.{rng.randint(0, 255)}."
+            f"{rng.randint(0, 255)}.{rng.randint(1, 254)}")
 
 
 def generate(rules: int, seed: int = 1) -> str:
@@ -26,7 +27,7 @@ def generate(rules: int, seed: int = 1) -> str:
     user_chains = [f"ACL-{i:03d}" for i in range(max(rules // 500, 4))]
     filter_rules: list[str] = []
     nat_rules: list[str] = []
-    for i in range(rules):
+    for _ in range(rules):
         kind = rng.random()
         chain = rng.choice(user_chains)
         if kind < 0.40:
@@ -34,8 +35,10 @@ def generate(rules: int, seed: int = 1) -> str:
         elif kind < 0.75:
             port = rng.choice(SERVICE_PORTS) if rng.random() < 0.9 else rng.randint(1024, 65535)
             proto = "udp" if port in (53, 123, 1194, 5060) else "tcp"
-            src = f"-s 10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.0/24 " if rng.random() < 0.5 else ""
-            filter_rules.append(f"-A {chain} {src}-d {_ip(rng, '10.20.' + str(rng.randint(0, 63)))}/32 "
+            src = (f"-s 10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.0/24 "
+                   if rng.random() < 0.5 else "")
+            dst = _ip(rng, "10.20." + str(rng.randint(0, 63)))
+            filter_rules.append(f"-A {chain} {src}-d {dst}/32 "
                                 f"-p {proto} -m {proto} --dport {port} "
                                 f"-m conntrack --ctstate NEW -j ACCEPT")
         elif kind < 0.85:
@@ -45,7 +48,8 @@ def generate(rules: int, seed: int = 1) -> str:
                              f"-j DNAT --to-destination {_ip(rng, '10.30.1')}:{port}")
         elif kind < 0.92:
             filter_rules.append(f"-A {chain} -i eth{rng.randint(0, 3)} -m limit --limit 5/min "
-                                f"--limit-burst 10 -j LOG --log-prefix \"{chain} drop: \" --log-level 6")
+                                f"--limit-burst 10 -j LOG --log-prefix \"{chain} drop: \" "
+                                "--log-level 6")
         elif kind < 0.97:
             filter_rules.append(f"-A {chain} -p tcp -m multiport --dports 80,443,8080 "
                                 f"-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")

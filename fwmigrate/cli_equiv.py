@@ -37,7 +37,8 @@ def _path(path: tuple) -> list[str]:
     lines = []
     for (table, chain), index, rule in path:
         where = f" ({rule.loc})" if rule.loc else ""
-        lines.append(f"    {table} {chain} rule {index + 1}{where}: {rule_line(chain, rule, False)}")
+        text = rule_line(chain, rule, False)
+        lines.append(f"    {table} {chain} rule {index + 1}{where}: {text}")
     return lines or ["    (no rule matched)"]
 
 
@@ -100,7 +101,11 @@ def run_equiv(inputs: tuple[str, ...], kw: dict) -> None:
     count = f"{'at least ' if capped else ''}{len(differences)} packet class(es) differ"
     click.echo(f"NOT equivalent ({count}; they differ in {', '.join(first.aspects)}). "
                "For example:")
-    click.echo(f"  packet: {describe_packet(packet, first.hook)}")
+    mark = ""
+    if "mark" in space.index:         # the packet model has no mark; name the atom's first
+        atoms = first.cube[space.index["mark"]]
+        mark = f" (mark {space.fields['mark'].example((atoms & -atoms).bit_length() - 1):#x})"
+    click.echo(f"  packet: {describe_packet(packet, first.hook)}{mark}")
     click.echo(f"  A ({a.source}): {_outcome(first.outcome_a)}")
     click.echo("\n".join(_path(first.path_a)))
     click.echo(f"  B ({b.source}): {_outcome(first.outcome_b)}")
@@ -123,7 +128,8 @@ def explain_cmd(input, spec):
 
     \b
     Examples:
-      fwmigrate explain samples/tutorial.sh --packet "tcp 10.0.0.5:40000 > 10.0.0.1:22 in eth1 ct new"
+      fwmigrate explain samples/tutorial.sh \\
+          --packet "tcp 10.0.0.5:40000 > 10.0.0.1:22 in eth1 ct new"
       fwmigrate explain rules.v4 --packet "udp 192.0.2.1:5353 > 10.0.0.1:53 in eth0"
     """
     try:

@@ -160,7 +160,8 @@ def protocol_numbers() -> dict[str, int]:
 
 @cache
 def protocol_save_names() -> dict[int, str]:
-    """The name iptables-save prints for a protocol number: its own table first, then the system's."""
+    """The name iptables-save prints for a protocol number: its own table first, then the
+    system's."""
     data = load("protocols")
     names: dict[int, str] = {}
     for name, num in data["system"].items():
@@ -241,3 +242,59 @@ def shell() -> dict[str, Any]:
 @cache
 def tcp_option_names() -> dict[int, str]:
     return {int(k): v for k, v in load("nft_values")["tcp_options"].items()}
+
+
+# --- names nft lists instead of numbers (read back by frontends/nft_lift_values.py) ----------
+
+@cache
+def nft_dscp_values() -> dict[str, int]:
+    """nft's DSCP names → value: iptables' class names in lower case, and nft's own."""
+    data = load("nft_values")
+    names = {name.lower(): value for name, value in data["dscp_classes"].items()}
+    names.update(data["dscp_nft_only"])
+    return names
+
+
+@cache
+def nft_ecn_values() -> dict[str, int]:
+    return dict(load("nft_values")["ecn"])
+
+
+@cache
+def nft_pkttypes() -> dict[str, int]:
+    """nft's packet type names → number (the inverse of what the backend writes)."""
+    return {name: int(number) for number, name in load("nft_values")["pkttype"]["nft"].items()}
+
+
+@cache
+def addrtype_order() -> tuple[str, ...]:
+    """Route types in the kernel's bit order; nft's fib names are these in lower case."""
+    return tuple(load("nft_values")["addrtypes"]["order"])
+
+
+@cache
+def nft_tc_handles() -> dict[str, int]:
+    return dict(load("nft_values")["tc_handles"])
+
+
+# nft reads the names of device groups and realms from iproute2's tables, as `ip` does; the
+# directory moved to /usr/share in newer iproute2
+_IPROUTE2_DIRS = (Path("/etc/iproute2"), Path("/usr/share/iproute2"))
+
+
+@cache
+def iproute2_names(table: str) -> dict[str, int]:
+    """`group` or `rt_realms`: name → number, as nft lists them (the first file found)."""
+    for directory in _IPROUTE2_DIRS:
+        path = directory / table
+        if path.is_file():
+            names: dict[str, int] = {}
+            for line in path.read_text(errors="replace").splitlines():
+                words = line.split("#", 1)[0].split()
+                if len(words) >= 2:
+                    try:
+                        names.setdefault(words[1], int(words[0], 0))
+                    except ValueError:
+                        continue
+            return names
+    return {}

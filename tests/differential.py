@@ -175,7 +175,8 @@ def ping(src, dst):
                 break
             icmp = data if v6 else data[(data[0] & 15) * 4:]
             kind = icmp[0]
-            if kind == (129 if v6 else 0) and peer[0] == dst and icmp[4:6] == struct.pack('!H', ident):
+            mine = icmp[4:6] == struct.pack('!H', ident)
+            if kind == (129 if v6 else 0) and peer[0] == dst and mine:
                 return 'reply'
             if kind == (1 if v6 else 3) and ours(icmp[8:], v6, ident):
                 return 'unreachable'
@@ -250,7 +251,7 @@ class Network:
             fw.run("ip", "link", "set", ifname, "up")
             self.ns[side].run("ip", "link", "set", f"{side}{tag}", "name", "eth0")
             self.ns[side].run("ip", "link", "set", "eth0", "up")
-        for role, ns in self.ns.items():
+        for ns in self.ns.values():
             ns.run("ip", "link", "set", "lo", "up")
         for a in ADDRESSES["fw"]:
             ifname = "eth1" if a.startswith(("192.168.10.", "fd00:10:")) else "eth0"
@@ -293,7 +294,7 @@ class Network:
             self.agents[origin].send([probes[k] for k in ks])
         out: list[str] = [""] * len(probes)
         for origin, ks in by_origin.items():
-            for k, result in zip(ks, self.agents[origin].receive()):
+            for k, result in zip(ks, self.agents[origin].receive(), strict=True):
                 out[k] = result
         return out
 
@@ -453,7 +454,8 @@ def compare(load_a, load_b, steps: list[list[Probe]]) -> list[Mismatch]:
     a = run_scenario(load_a, steps)
     b = run_scenario(load_b, steps)
     probes = [p for step in steps for p in step]
-    return [Mismatch(i, p, x, y) for i, (p, x, y) in enumerate(zip(probes, a, b)) if x != y]
+    return [Mismatch(i, p, x, y)
+            for i, (p, x, y) in enumerate(zip(probes, a, b, strict=True)) if x != y]
 
 
 def fwmigrate_nft(source: str) -> str:

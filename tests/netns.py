@@ -23,7 +23,8 @@ def kernel_available() -> str | None:
     return None
 
 
-def run(cmd: list[str], *, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run(cmd: list[str], *, input: str | None = None,
+        check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, input=input, text=True, capture_output=True, check=check)
 
 

@@ -79,7 +79,8 @@ def test_missing_input_is_a_clear_error(runner):
 
 
 def test_allow_partial_comments_out_and_reports(runner):
-    script = "iptables -A INPUT -p tcp -m multiport --ports 22,80 -j DROP\niptables -A INPUT -j ACCEPT\n"
+    script = ("iptables -A INPUT -p tcp -m multiport --ports 22,80 -j DROP\n"
+              "iptables -A INPUT -j ACCEPT\n")
     result = runner.invoke(main, ["convert", "-"], input=script)
     assert result.exit_code == 1
     result = runner.invoke(main, ["convert", "-", "--allow-partial"], input=script)
@@ -118,7 +119,8 @@ def test_translate_dropin(runner):
     assert result.stdout == "nft 'add rule ip6 filter INPUT ip6 saddr 2001:db8::/32 counter drop'\n"
     result = runner.invoke(main, ["translate", "-t", "nat", "-A", "POSTROUTING", "-o", "eth0",
                                   "-j", "MASQUERADE"])
-    assert result.stdout == "nft 'add rule ip nat POSTROUTING oifname \"eth0\" counter masquerade'\n"
+    assert result.stdout == \
+        "nft 'add rule ip nat POSTROUTING oifname \"eth0\" counter masquerade'\n"
     result = runner.invoke(main, ["translate", "-A", "INPUT", "-m", "comment", "--comment",
                                   "it's", "-j", "ACCEPT"])
     assert result.stdout == "nft 'add rule ip filter INPUT counter accept comment \"it'\"'\"'s\"'\n"

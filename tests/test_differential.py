@@ -236,7 +236,7 @@ def probes_from_atoms(space: Space, rng) -> list[Probe]:
         for _ in range(60):
             cube = tuple(1 << rng.randrange(space.fields[n].count) for n in space.order)
             cube = tuple(c if not n.startswith(("limit:", "recent:")) else space.full[k]
-                         for k, (n, c) in enumerate(zip(space.order, cube)))
+                         for k, (n, c) in enumerate(zip(space.order, cube, strict=True)))
             realized, _why = realize(space, hook, cube)
             if realized and realized[0] not in probes and not realized[1]:
                 probes.append(realized[0])

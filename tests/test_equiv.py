@@ -122,8 +122,9 @@ def test_cli(tmp_path):
                  "iptables -P INPUT DROP\n")
     c = tmp_path / "c.sh"
     c.write_text("iptables -A INPUT -p tcp --dport 23 -j ACCEPT\niptables -P INPUT DROP\n")
-    run = lambda *args: subprocess.run([sys.executable, "-m", "fwmigrate", *args],
-                                       capture_output=True, text=True)
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "fwmigrate", *args], capture_output=True,
+                              text=True)
     result = run("verify", "--equiv", str(a), str(b))
     assert result.returncode == 0 and result.stdout.startswith("equivalent")
     result = run("verify", "--equiv", str(a), str(c))
@@ -133,3 +134,25 @@ def test_cli(tmp_path):
     packet = result.stdout.split("packet: ")[1].splitlines()[0]
     explained = run("explain", str(a), "--packet", packet)
     assert "ACCEPT by rule 1 of filter INPUT" in explained.stdout
+
+
+def test_a_non_terminal_target_lets_the_chain_go_on():
+    """MARK (like every non-terminal target) does not end the table: what follows decides."""
+    a = ir("iptables -t mangle -A PREROUTING -j MARK --set-mark 1\n"
+           "iptables -t mangle -A PREROUTING -p tcp --dport 22 -j DROP\n")
+    b = ir("iptables -t mangle -A PREROUTING -j MARK --set-mark 1\n"
+           "iptables -t mangle -A PREROUTING -p tcp --dport 22 -j ACCEPT\n")
+    diffs = [d for r in check(a, b) for d in r.differences]
+    assert diffs and {d.outcome_a[0] for d in diffs} == {("DROP",)}
+
+
+def test_marks_set_by_one_table_are_seen_by_the_next():
+    """A mark is a modelled field: set exactly by MARK, tested by -m mark, across tables."""
+    a = ir("iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 7\n"
+           "iptables -A INPUT -m mark --mark 7 -j DROP\n")
+    b = ir("iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 7\n"
+           "iptables -A INPUT -p tcp --dport 22 -j DROP\n")
+    assert all(not r.differences for r in check(a, b))
+    c = ir("iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 8\n"
+           "iptables -A INPUT -m mark --mark 7 -j DROP\n")
+    assert any(r.differences for r in check(a, c))

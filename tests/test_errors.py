@@ -125,7 +125,8 @@ def test_columns_after_option_equals_value():
 
 
 def test_save_file_lines_end_only_at_newline():
-    text = SAVE.format(rules='-A INPUT -m comment --comment "a\u2028b" -j ACCEPT\n-A INPUT -j BOGUS')
+    text = SAVE.format(
+        rules='-A INPUT -m comment --comment "a\u2028b" -j ACCEPT\n-A INPUT -j BOGUS')
     found = errors(text, "r.save")
     assert found == [("r.save:6:13", "Couldn't load target `BOGUS':No such file or directory")]
 

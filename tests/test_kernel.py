@@ -124,7 +124,7 @@ def test_translate_output_runs_as_nft_commands(netns):
             assert line.startswith("nft '") and line.endswith("'")
             netns.run("sh", "-c", line)
     listing = netns.nft("list", "table", "ip", "filter").stdout
-    rules = [l.strip() for l in listing.splitlines() if "counter" in l]
+    rules = [line.strip() for line in listing.splitlines() if "counter" in line]
     assert rules == [
         "udp dport 1234 update @K { ip saddr } counter packets 0 bytes 0 drop",
         "tcp flags syn / fin,syn,rst,ack counter packets 0 bytes 0 accept",

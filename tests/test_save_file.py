@@ -12,7 +12,7 @@ CANONICAL = [p for p in ("tutorial.save", "nat-gateway.save", "dual-stack.save")
 
 
 def body(text):
-    return [l for l in text.splitlines() if l and not l.startswith("#")]
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
 
 
 @pytest.mark.parametrize("name", CANONICAL)

@@ -38,7 +38,8 @@ sudo iptables -A INPUT -j RETURN
 
 
 def test_unquoted_expansion_splits_words_quoted_does_not():
-    script = 'IPT="iptables -w"\nC="my comment"\n$IPT -A INPUT -m comment --comment "$C" -j ACCEPT\n'
+    script = ('IPT="iptables -w"\nC="my comment"\n'
+              '$IPT -A INPUT -m comment --comment "$C" -j ACCEPT\n')
     assert rules(script) == ['-A INPUT -m comment --comment "my comment" -j ACCEPT']
 
 
@@ -63,7 +64,8 @@ def test_continuations_comments_and_quoting():
               "   -p tcp --dport 22 \\\n"
               "   -m comment --comment 'it'\\''s #not a comment' -j ACCEPT  # trailing\n")
     assert rules(script) == [
-        "-A INPUT -p tcp -m tcp --dport 22 -m comment --comment \"it\\'s #not a comment\" -j ACCEPT"]
+        "-A INPUT -p tcp -m tcp --dport 22 -m comment --comment \"it\\'s #not a comment\" "
+        "-j ACCEPT"]
 
 
 def test_insert_delete_replace_in_order():

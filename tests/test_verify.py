@@ -37,7 +37,8 @@ def test_samples_round_trip_through_the_kernel(netns, name):
 def test_every_vector_round_trips(netns):
     failures = []
     for v in load():
-        if v.is_error or "queue" in v.expected or "option 99" in v.expected:
+        # no nft_queue in the test kernel; tcp option 99 has no name libnftables JSON takes
+        if v.is_error or "queue num" in v.expected or "option 99" in v.expected:
             continue
         report = round_trip(v.script, v.file, ConvertOptions())
         if not report.ok:
@@ -85,10 +86,10 @@ table inet filter {
 
 def test_what_the_reader_cannot_represent_is_reported(netns):
     netns.nft("-f", "-", input="table ip t {\n chain c { type filter hook input priority 0; "
-                                "\n  meta mark 0x1 accept\n }\n}\n")
+                                "\n  ct zone 5 accept\n }\n}\n")
     diags = Diagnostics()
     read_nft_json(json.loads(netns.nft("-j", "list", "ruleset").stdout), "k", diags)
-    assert any("meta mark" in d.message for d in diags.errors)
+    assert any("ct zone" in d.message for d in diags.errors)
 
 
 def test_diff_ignores_cosmetics():

@@ -122,13 +122,18 @@ class Listener:
             print('ready', flush=True)
             while True:
                 ready = select.select([s for _, s in socks], [], [])[0]
-                for kind, s in socks:
+                for kind, s in list(socks):
                     if s not in ready:
                         continue
                     if kind == 'tcp':
                         c, _ = s.accept()
                         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
-                        c.close()
+                        # keep it until the client closes: closing first would send a reset
+                        # that can reach the client before its connect() has returned
+                        socks.append(('conn', c))
+                    elif kind == 'conn':
+                        s.close()
+                        socks.remove((kind, s))
                     else:
                         data, peer = s.recvfrom(100)
                         s.sendto(data, peer)

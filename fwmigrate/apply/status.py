@@ -62,8 +62,9 @@ def render(data: dict[str, Any]) -> str:
             lines.append(f"  chain {c['name']}: {c['rules']} rules{hook}")
         for s in t["sets"]:
             timeout = f", entries expire after {s['timeout']}s" if s["timeout"] else ""
+            count = len(s["members"])
             lines.append(f"  set {s['name']} ({s['type']}{timeout}): "
-                         f"{len(s['members']) or 'no'} member{'s' if len(s['members']) != 1 else ''}")
+                         f"{count or 'no'} member{'s' if count != 1 else ''}")
             for m in s["members"]:
                 left = f" ({m['expires_in']}s left)" if m["expires_in"] is not None else ""
                 lines.append(f"    {m['address']}{left}")

@@ -1,250 +1,285 @@
-"""One nft match expression (libnftables JSON) → the iptables selector or match option with
-the same meaning. The inverse of backends/nft_translate.py, used by nft_ruleset.py."""
+"""One nft rule's statements (libnftables JSON) → iptables rules: the built-in selectors, the
+matches, and one target per rule. Match expressions are lifted by nft_lift_matches.py,
+statements that act on the packet by nft_lift_targets.py; this module keeps what ties them
+together: the order of tests and actions, recent lists from set statements, and the checks
+that the result means what the nft rule means."""
 
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import mappings
-from ..ir import Address, IcmpType, Option, PortRange, TcpFlags
+from ..ir import Jump, Match, Negatable, Option, Rule, SourceLocation, TargetExtension, Verdict
+from . import nft_lift_targets as targets
+from .nft_lift_matches import lift_match
+from .nft_lift_values import Unrepresentable
+from .values import canonical_rate
 
-_TCP_FLAGS = ("FIN", "SYN", "RST", "PSH", "ACK", "URG")
-_CT_ADDR = {("original", "saddr"): "ctorigsrc", ("original", "daddr"): "ctorigdst",
-            ("reply", "saddr"): "ctreplsrc", ("reply", "daddr"): "ctrepldst"}
-_CT_PORT = {("original", "proto-src"): "ctorigsrcport", ("original", "proto-dst"): "ctorigdstport",
-            ("reply", "proto-src"): "ctreplsrcport", ("reply", "proto-dst"): "ctrepldstport"}
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+_RATE_SCALE = 10000
 
-
-def _unrepresentable(what: str):
-    from .nft_ruleset import Unrepresentable
-    raise Unrepresentable(what)
-
-
-def _address(value: Any, family: str) -> Address:
-    if isinstance(value, dict) and "prefix" in value:
-        text = f"{value['prefix']['addr']}/{value['prefix']['len']}"
-    elif isinstance(value, str):
-        text = value
-    else:
-        _unrepresentable(f"address {value!r} (a set or range of addresses)")
-    net = ipaddress.ip_network(text, strict=False)
-    if (net.version == 4) != (family == "ip"):
-        _unrepresentable(f"an IPv{net.version} address in an {family} rule")
-    return Address(net.network_address, net.netmask)
+# matches that change state or draw a random number each time they are tested: a rule with
+# them cannot become several iptables rules (each would test them again)
+SIDE_EFFECTS = frozenset({"limit", "recent", "statistic"})
 
 
-def _port_ranges(value: Any) -> tuple[PortRange, ...]:
-    items = value["set"] if isinstance(value, dict) and "set" in value else [value]
-    out = []
-    for item in items:
-        if isinstance(item, dict) and "range" in item:
-            out.append(PortRange(*item["range"]))
-        elif isinstance(item, int):
-            out.append(PortRange(item, item))
+def _stateful(match: Match) -> bool:
+    """Testing it changes what the next test of it sees (a random draw does not: testing the
+    protocol before or after it gives the same answer)."""
+    if match.module == "statistic":
+        return match.options[0].value == "nth"
+    return match.module in SIDE_EFFECTS
+
+
+@dataclass
+class SetInfo:
+    name: str
+    timeout: int | None
+    list_name: str                    # the recent list it stands for
+
+
+@dataclass
+class LiftContext:
+    family: str                       # ip / ip6: the view being read
+    table_family: str                 # ip / ip6 / inet
+    sets: dict[str, SetInfo] = field(default_factory=dict)
+    constants: dict[str, Any] = field(default_factory=dict)   # named constant sets
+
+
+def strip_prefix(name: str, table: str) -> str:
+    return name[len(table) + 1:] if table != "filter" and name.startswith(f"{table}_") else name
+
+
+class Lift:
+    """One nft rule's statements → selectors, matches and targets (maybe several rules)."""
+
+    def __init__(self, ctx: LiftContext, owner: dict[str, tuple[str, str | None]], table: str,
+                 builtin: str | None = None):
+        self.ctx = ctx
+        self.owner = owner
+        self.table = table               # the iptables table the rule's chain belongs to
+        self.builtin = builtin           # its built-in chain, None for a user-defined one
+        self.sel: dict[str, Negatable] = {}
+        self.matches: list[Match] = []
+        self.targets: list = []          # non-terminal targets, then at most one terminal one
+        self.skip = False                # the rule cannot match in this family's view
+        self.recent: dict | None = None  # a recent match being assembled from set statements
+        self.side_effect_seen = False    # a stateful match came before (see _stateful)
+        self.implied_protocol: int | None = None   # tested by a port match (`tcp dport …`)
+
+    # --- statements -------------------------------------------------------------------------
+
+    def statement(self, stmt: dict[str, Any]) -> None:
+        (kind, body), = stmt.items()
+        if kind == "match":
+            self._match(body)
+        elif kind == "counter":
+            return
+        elif kind == "set":
+            self._set_statement(body)
+        elif kind == "limit":
+            self._limit(body)
+        elif kind in ("accept", "drop", "return"):
+            self.target(Verdict(kind.upper()))
+        elif kind in ("jump", "goto"):
+            table = self.owner.get(body["target"], ("filter", None))[0]
+            self.target(Jump(strip_prefix(body["target"], table), kind == "goto"))
+        elif kind in ("snat", "dnat", "masquerade", "redirect"):
+            targets.nat(self, kind, body)
+        elif kind in _TARGET_STATEMENTS:
+            _TARGET_STATEMENTS[kind](self, body)
         else:
-            _unrepresentable(f"port {item!r}")
-    return tuple(out)
+            raise Unrepresentable(f"the `{kind}` statement")
 
+    def target(self, target) -> None:
+        """Add a target after those before it; each becomes a rule of its own with the same
+        matches, which must then give the same answer as when nft tested them once."""
+        self._flush_recent()
+        for earlier in self.targets:
+            if not isinstance(earlier, TargetExtension) or mappings.target_specs()[
+                    earlier.name].terminal:
+                raise Unrepresentable("more than one verdict in one rule")
+            changes = targets.CHANGES.get(earlier.name)
+            read = {m.module for m in self.matches}
+            if changes is None or changes & read:
+                raise Unrepresentable(f"{earlier.name} followed by another action, in a rule "
+                                      f"whose tests read what {earlier.name} changes")
+        if isinstance(target, TargetExtension):
+            spec = mappings.target_specs()[target.name]
+            if spec.tables is not None and self.table not in spec.tables:
+                raise Unrepresentable(f"{target.name} in the {self.table} table (iptables has "
+                                      f"it only in {', '.join(spec.tables)})")
+            if spec.chains is not None and self.builtin not in (None, *spec.chains):
+                raise Unrepresentable(f"{target.name} in {self.builtin} (iptables allows it "
+                                      f"only from {', '.join(spec.chains)})")
+        self.targets.append(target)
 
-def _protocol(value: Any) -> int:
-    if isinstance(value, int):
-        return value
-    if not isinstance(value, str):
-        _unrepresentable(f"protocol {value!r} (several at once)")
-    names = {v: int(k) for k, v in mappings.protocol_nft_names().items()}
-    if value in names:
-        return names[value]
-    number = mappings.protocol_numbers().get(value)
-    if number is None:
-        _unrepresentable(f"protocol {value}")
-    return number
+    def _limit(self, body: dict[str, Any]) -> None:
+        if body.get("burst_unit", "packets") != "packets" or body.get("rate_unit", "packets") \
+                != "packets":
+            raise Unrepresentable("a byte-rate limit")
+        if body.get("inv"):
+            raise Unrepresentable("`limit rate over` (iptables' limit cannot invert)")
+        period = _RATE_SCALE * _UNIT_SECONDS[body["per"]] // body["rate"]
+        rate = canonical_rate(period)
+        burst = body.get("burst", 5) or 5
+        self._flush_recent()
+        self.append_match(Match("limit", (Option("limit", rate), Option("limit-burst", burst))))
 
+    # --- recent lists, from fwmigrate's set statements ----------------------------------------
 
-def _icmp_number(value: Any, family: str, kind: str) -> int:
-    if isinstance(value, int):
-        return value
-    table = (mappings.icmp_nft_types(family) if kind == "type" else
-             {c: n for codes in mappings.icmp_nft_codes(family).values() for c, n in codes.items()})
-    for number, name in table.items():
-        if name == value:
-            return number
-    _unrepresentable(f"ICMP {kind} {value}")
+    def _set_statement(self, body: dict[str, Any]) -> None:
+        info = self.ctx.sets.get(body["set"].lstrip("@"))
+        if info is None or body.get("stmt"):
+            raise Unrepresentable(f"a set statement on {body['set']}")
+        if self.targets:
+            raise Unrepresentable("a set statement after an action")
+        key, mask = _recent_key(body["elem"])
+        rec = self.recent
+        if rec is not None and rec["list"] == info.list_name and rec["key"] == (key, mask):
+            rec["ops"].append(body["op"])
+            return
+        self._flush_recent()
+        self.recent = {"list": info.list_name, "key": (key, mask), "ops": [body["op"]],
+                       "test": None}
 
+    def _recent_test(self, key: str, mask, info: SetInfo, negated: bool) -> None:
+        self._flush_recent()
+        self.recent = {"list": info.list_name, "key": (key, mask), "ops": [],
+                       "test": (info, negated)}
 
-def _flags(value: Any) -> frozenset[str]:
-    if value == 0:
-        return frozenset()
-    items = [value] if isinstance(value, str) else value
-    return frozenset(i.upper().replace("-", "_") for i in items)
-
-
-def _lift_match(lift, left: Any, right: Any, op: str, negated: bool) -> None:
-    ctx = lift.ctx
-    if "meta" in left:
-        key = left["meta"]["key"]
-        if key in ("iifname", "oifname"):
-            name = right[:-1] + "+" if isinstance(right, str) and right.endswith("*") else right
-            lift.selector("in_interface" if key == "iifname" else "out_interface", name, negated)
-        elif key in ("l4proto", "protocol") and key == "l4proto":
-            lift.selector("protocol", _protocol(right), negated)
-        elif key == "nfproto":
-            wanted = {"ipv4": "ip", "ipv6": "ip6"}.get(right)
-            if (wanted == ctx.family) == negated:
-                lift.skip = True       # this rule never sees this family's packets
+    def _flush_recent(self) -> None:
+        rec, self.recent = self.recent, None
+        if rec is None:
+            return
+        ops, test = rec["ops"], rec["test"]
+        key, mask = rec["key"]
+        if test is None and ops and all(op == "update" for op in ops):
+            mode, negated, seconds = "set", False, None
+        elif test is None and ops and all(op == "delete" for op in ops):
+            mode, negated, seconds = "remove", False, None
+        elif test is not None and not ops:
+            mode, negated, seconds = "rcheck", test[1], test[0].timeout
+        elif test is not None and all(op == "update" for op in ops) and not test[1]:
+            mode, negated, seconds = "update", False, test[0].timeout
+        elif test is not None and all(op == "delete" for op in ops) and not test[1]:
+            mode, negated, seconds = "remove", False, None
         else:
-            _unrepresentable(f"meta {key}")
-        return
-    if "payload" in left:
-        proto, fieldname = left["payload"]["protocol"], left["payload"]["field"]
-        if proto in ("ip", "ip6"):
-            if proto != ctx.family:
-                lift.skip = True       # an inet rule for the other family
-                return
-            if fieldname in ("saddr", "daddr"):
-                lift.selector("source" if fieldname == "saddr" else "destination",
-                              _address(right, ctx.family), negated)
-            elif fieldname in ("protocol", "nexthdr") and proto == "ip":
-                lift.selector("protocol", _protocol(right), negated)
-            else:
-                _unrepresentable(f"{proto} {fieldname}")
-            return
-        if proto in ("tcp", "udp") and fieldname in ("sport", "dport"):
-            lift.implied_protocol = lift.implied_protocol or {"tcp": 6, "udp": 17}[proto]
-            ranges = _port_ranges(right)
-            if ranges == (PortRange(0, 65535),) and not negated:
-                lift.add_match(proto, None)            # any port: only a header to read
-            elif len(ranges) == 1 and not (isinstance(right, dict) and "set" in right):
-                lift.add_match(proto, Option(fieldname, ranges[0], negated))
-            else:
-                lift.add_match("multiport", Option(fieldname + "s", ranges, negated))
-            return
-        if proto in ("icmp", "icmpv6") and fieldname in ("type", "code"):
-            if ctx.table_family == "inet" and ctx.family != ("ip" if proto == "icmp" else "ip6"):
-                lift.skip = True       # in inet, icmp implies IPv4 and icmpv6 IPv6
-                return
-            _icmp(lift, proto, fieldname, right, negated)
-            return
-        if proto == "tcp" and fieldname == "flags":
-            # nft lists `tcp flags & (…) == 0x0` as `! …`, and a one-bit test as `in`
-            flags = _flags(right)
-            if op == "!":
-                lift.add_match("tcp", Option("tcp-flags", TcpFlags(flags, frozenset())))
-                return
-            if op == "in" and len(flags) == 1:
-                lift.add_match("tcp", Option("tcp-flags", TcpFlags(flags, flags)))
-                return
-            _unrepresentable("a tcp flags test iptables cannot write")
-        _unrepresentable(f"{proto} {fieldname}")
-    if "&" in left:
-        inner, mask = left["&"]
-        payload = inner.get("payload", {}) if isinstance(inner, dict) else {}
-        if payload.get("protocol") == "ip" and payload.get("field") == "frag-off" \
-                and mask == 8191 and right == 0:
-            lift.selector("fragment", True, op == "==")
-            return
-        if payload.get("protocol") == "tcp" and payload.get("field") == "flags":
-            compare = frozenset() if right == 0 else _flags(right)
-            maskset = frozenset() if mask == 0 else _flags(mask)
-            lift.add_match("tcp", Option("tcp-flags", TcpFlags(maskset, compare), negated))
-            return
-        if payload.get("protocol") == ctx.family and payload.get("field") in ("saddr", "daddr"):
-            mask_ip = ipaddress.ip_address(mask)
-            addr = ipaddress.ip_address(right)
-            lift.selector("source" if payload["field"] == "saddr" else "destination",
-                          Address(type(addr)(int(addr) & int(mask_ip)), mask_ip), negated)
-            return
-        _unrepresentable("a masked comparison")
-    if "ct" in left:
-        _ct(lift, left["ct"], right, op, negated)
-        return
-    if "tcp option" in left:
-        names = {v: k for k, v in mappings.tcp_option_names().items()}
-        name = left["tcp option"]["name"]
-        number = names.get(name, int(name) if str(name).isdigit() else None)
-        if number is None or not isinstance(right, bool):
-            _unrepresentable(f"tcp option {name}")
-        lift.add_match("tcp", Option("tcp-option", number, negated=not right))
-        return
-    if "concat" in left:
-        _icmp_pair(lift, left["concat"], right, negated)
-        return
-    _unrepresentable(f"the expression {list(left)[0]}")
+            raise Unrepresentable("set statements that are not one recent match")
+        options = [Option("mode", mode, negated)]
+        if seconds:
+            options.append(Option("seconds", seconds))
+        options += [Option("name", rec["list"]),
+                    Option("mask", mask if mask is not None else _full_mask(self.ctx.family)),
+                    Option("side", "rsource" if key == "saddr" else "rdest")]
+        self.matches.append(Match("recent", tuple(options)))
+        self.side_effect_seen = self.side_effect_seen or mode != "rcheck"
 
+    # --- matches ------------------------------------------------------------------------------
 
-def _icmp(lift, proto: str, fieldname: str, right: Any, negated: bool) -> None:
-    family = "ip" if proto == "icmp" else "ip6"
-    module = "icmp" if proto == "icmp" else "icmp6"
-    option = "icmp-type" if proto == "icmp" else "icmpv6-type"
-    if fieldname == "type":
-        if isinstance(right, dict) and "range" in right and right["range"][1] == 255 \
-                and _icmp_number(right["range"][0], family, "type") == 0 and proto == "icmp":
-            lift.add_match(module, Option(option, IcmpType(None), negated))
+    def _match(self, body: dict[str, Any]) -> None:
+        if self.targets:
+            # iptables tests all of a rule's matches before its target acts
+            raise Unrepresentable("a test after an action")
+        left, right, op = body["left"], body["right"], body["op"]
+        negated = op in ("!=", "!")
+        if isinstance(right, str) and right.startswith("@"):
+            info = self.ctx.sets.get(right[1:])
+            if info is None:
+                raise Unrepresentable(f"a lookup in set {right}")
+            key, mask = _recent_key(left)
+            self._recent_test(key, mask, info, negated)
             return
-        lift.add_match(module, Option(option, IcmpType(_icmp_number(right, family, "type")),
-                                      negated))
-        return
-    last = lift.matches[-1] if lift.matches else None
-    current = last.option(option) if last is not None and last.module == module else None
-    if current is None or current.negated or negated or current.value.code_min != 0 \
-            or current.value.code_max != 255:
-        _unrepresentable(f"{proto} code without its type")
-    code = _icmp_number(right, family, "code")
-    lift.matches[-1] = type(last)(module, (Option(option, IcmpType(current.value.type, code,
-                                                                     code)),))
+        self._flush_recent()
+        lift_match(self, left, right, op, negated)
 
-
-def _icmp_pair(lift, items: list, right: Any, negated: bool) -> None:
-    protos = {i.get("payload", {}).get("protocol") for i in items}
-    fields = [i.get("payload", {}).get("field") for i in items]
-    elems = right.get("set") if isinstance(right, dict) else None
-    if len(protos) != 1 or fields != ["type", "code"] or not negated or not elems \
-            or len(elems) != 1:
-        _unrepresentable("a concatenation")
-    proto = protos.pop()
-    family = "ip" if proto == "icmp" else "ip6"
-    type_, code = elems[0]["concat"]
-    t = _icmp_number(type_, family, "type")
-    c = _icmp_number(code, family, "code")
-    module, option = ("icmp", "icmp-type") if proto == "icmp" else ("icmp6", "icmpv6-type")
-    lift.add_match(module, Option(option, IcmpType(t, c, c), True))
-
-
-def _ct(lift, ct: dict[str, Any], right: Any, op: str, negated: bool) -> None:
-    key, direction = ct["key"], ct.get("dir")
-    family = None
-    if " " in key:                          # 1.0.6 lists `ct original ip saddr` so
-        family, key = key.split(" ", 1)
-    if key == "state":
-        lift.add_match("conntrack", Option("ctstate", _flags(right), negated))
-    elif key == "status":
-        states = _flags(right)
-        nat = states & {"SNAT", "DNAT"}
-        if nat and nat == states:
-            lift.add_match("conntrack", Option("ctstate", nat, negated))
-        elif nat:
-            _unrepresentable("ct status mixing snat/dnat with other bits")
+    def add_match(self, module: str, option: Option | None) -> None:
+        """Add an option to the previous match of this module if it can take it (as iptables
+        keeps `--sport 1 --dport 2` in one tcp match), else start a new match; None: only
+        make sure the match is there (`tcp dport 0-65535` tests a readable header)."""
+        spec = mappings.match_specs()[module]
+        last = self.matches[-1] if self.matches else None
+        if option is None:
+            if last is None or last.module != module:
+                self.append_match(Match(module, ()))
+            return
+        group = spec.by_name[option.name].group
+        if last is not None and last.module == module and not any(
+                o.name == option.name or (group and spec.by_name[o.name].group == group)
+                for o in last.options):
+            self.matches.pop()
+            options = tuple(sorted(last.options + (option,), key=lambda o: spec.order[o.name]))
+            self.matches.append(Match(module, options))
         else:
-            lift.add_match("conntrack", Option("ctstatus", states, negated))
-    elif key == "direction":
-        if negated:
-            _unrepresentable("ct direction !=")
-        lift.add_match("conntrack", Option("ctdir", str(right).upper()))
-    elif key == "protocol" or key == "l3proto":
-        if key == "l3proto":
-            _unrepresentable("ct l3proto")
-        lift.add_match("conntrack", Option("ctproto", _protocol(right), negated))
-    elif (direction or "original", key) in _CT_ADDR:
-        if family is not None and family != lift.ctx.family:
-            lift.skip = True
-            return
-        lift.add_match("conntrack", Option(_CT_ADDR[(direction or "original", key)],
-                                           _address(right, lift.ctx.family), negated))
-    elif (direction or "original", key) in _CT_PORT:
-        ranges = _port_ranges(right)
-        if len(ranges) != 1:
-            _unrepresentable("a set of conntrack ports")
-        lift.add_match("conntrack", Option(_CT_PORT[(direction or "original", key)], ranges[0],
-                                           negated))
-    else:
-        _unrepresentable(f"ct {key}")
+            self.append_match(Match(module, (option,)))
+
+    def append_match(self, match: Match) -> None:
+        self.matches.append(match)
+        self.side_effect_seen = self.side_effect_seen or _stateful(match)
+
+    def selector(self, name: str, value, negated: bool) -> None:
+        if name in self.sel:
+            raise Unrepresentable(f"two tests of the same field ({name})")
+        self.sel[name] = Negatable(value, negated)
+
+    # --- result ------------------------------------------------------------------------------
+
+    def rules(self, loc: SourceLocation) -> list[Rule]:
+        self._flush_recent()
+        s = self.sel
+        protocol = s.get("protocol")
+        needed = _needed_protocol(self.matches) or self.implied_protocol
+        if needed is not None and protocol is None:
+            if self.side_effect_seen and self.matches and \
+                    _first_protocol_match(self.matches) > _first_side_effect(self.matches):
+                raise Unrepresentable("a protocol test after a statement with a side effect")
+            protocol = Negatable(needed)
+        base = dict(source=s.get("source"), destination=s.get("destination"),
+                    in_interface=s.get("in_interface"), out_interface=s.get("out_interface"),
+                    protocol=protocol, fragment=s.get("fragment"), loc=loc)
+        targets_ = self.targets or [None]
+        if len(targets_) > 1 and any(m.module in SIDE_EFFECTS for m in self.matches):
+            raise Unrepresentable("several actions in one rule whose matches have side effects")
+        return [Rule(matches=tuple(self.matches), target=t, **base) for t in targets_]
+
+
+_TARGET_STATEMENTS = {"log": targets.log, "reject": targets.reject, "queue": targets.queue,
+                      "mangle": targets.mangle, "notrack": targets.notrack}
+
+
+def _full_mask(family: str):
+    return ipaddress.ip_address((1 << 32) - 1) if family == "ip" else \
+        ipaddress.IPv6Address((1 << 128) - 1)
+
+
+def _recent_key(expr: Any) -> tuple[str, Any]:
+    mask = None
+    if isinstance(expr, dict) and "&" in expr:
+        expr, mask_text = expr["&"]
+        mask = ipaddress.ip_address(mask_text)
+    payload = expr.get("payload", {}) if isinstance(expr, dict) else {}
+    if payload.get("field") not in ("saddr", "daddr") or \
+            payload.get("protocol") not in ("ip", "ip6"):
+        raise Unrepresentable("a set keyed by something other than an address")
+    return payload["field"], mask
+
+
+def _protocol_of(match: Match) -> int | None:
+    """The protocol a match module needs (-p tcp for -m tcp, -m tcpmss), None: any or several."""
+    protocols = mappings.match_specs()[match.module].protocols
+    return mappings.protocol_numbers()[protocols[0]] if len(protocols) == 1 else None
+
+
+def _needed_protocol(matches: list[Match]) -> int | None:
+    return next((p for p in map(_protocol_of, matches) if p is not None), None)
+
+
+def _first_protocol_match(matches: list[Match]) -> int:
+    return next((i for i, m in enumerate(matches)
+                 if mappings.match_specs()[m.module].protocols), len(matches))
+
+
+def _first_side_effect(matches: list[Match]) -> int:
+    return next((i for i, m in enumerate(matches) if _stateful(m)), len(matches))

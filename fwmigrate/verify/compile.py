@@ -10,7 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import IcmpType, Jump, Match, Option, Rule, TargetExtension, Verdict
-from .space import ABSENT, CT_STATES, NotModelled, Space, _net, _ports, limit_field, recent_field
+from .space import (
+    ABSENT,
+    CT_STATES,
+    NotModelled,
+    Space,
+    _net,
+    _ports,
+    limit_field,
+    mark_interval,
+    recent_field,
+)
 
 NO_ENTRY = ("INVALID", "UNTRACKED")
 
@@ -106,7 +116,7 @@ class Compiler:
             elif opt.name == "tcp-flags":
                 flags = self.space.fields["tcp_flags"]
                 v = opt.value
-                want = flags.mask_where(lambda c: (c & v.mask) == v.compare)
+                want = flags.mask_where(lambda c, v=v: (c & v.mask) == v.compare)
                 tests["tcp_flags"] = self.neg("tcp_flags", want, opt.negated)
             else:
                 return [Test((self.cube(**tests),)), self.opaque(m, opt)]
@@ -172,7 +182,7 @@ class Compiler:
             if opt.name == "ctstatus":
                 bits = opt.value
                 want = self.space.fields["ct_status"].mask_where(
-                    (lambda c: bool(c & bits)) if bits else
+                    (lambda c, bits=bits: bool(c & bits)) if bits else
                     (lambda c: not (c - {"SNAT", "DNAT"})))
                 narrow("ct_status", self.neg("ct_status", want, opt.negated))
             elif opt.name == "ctproto":
@@ -237,6 +247,17 @@ class Compiler:
         if mode.value == "rcheck":
             return [test]
         return [test, Effect(self.ix[name], fresh, ("recent update",) + label)]
+
+    def m_mark(self, m: Match, chain_key) -> list:
+        steps = []
+        for opt in m.options:
+            span = mark_interval(opt.value) if opt.name == "mark" else None
+            if span is None:
+                steps.append(self.opaque(m, opt))
+                continue
+            want = self.space.fields["mark"].mask(*span)
+            steps.append(Test((self.cube(mark=self.neg("mark", want, opt.negated)),)))
+        return steps
 
     def m_comment(self, m: Match, chain_key) -> list:
         return []

@@ -3,7 +3,9 @@
 Both sides are first normalised so that spellings with one meaning compare equal: `-m state`
 is `-m conntrack --ctstate`, a one-port multiport is a plain port match, split `-m tcp`
 matches are one, comments are not rules' meaning, and a built-in chain that is empty with
-policy ACCEPT is the same as no chain at all (nothing filters there either way).
+policy ACCEPT is the same as no chain at all (nothing filters there either way). Targets and
+matches that say one thing two ways (-j NOTRACK and -j CT --notrack, -j TOS on the DSCP bits
+and -j DSCP) are written one way.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import difflib
 from dataclasses import dataclass
 
 from ..backends.iptables_save import rule_line
-from ..ir import Chain, Match, Option, Rule, Ruleset
+from ..ir import Chain, Masked, Match, Option, Rule, Ruleset, TargetExtension, Verdict
 
 _PORT_MODULES = {6: "tcp", 17: "udp"}
 
@@ -57,12 +59,25 @@ class Change:
         return out
 
 
+_DSCP_BITS = 0xFC          # the DSCP field's place in the TOS byte
+
+
 def _normal_match(match: Match, protocol: int | None) -> Match | None:
     if match.module == "comment":
         return None
     if match.module == "state":
         return Match("conntrack", (Option("ctstate", match.options[0].value,
                                           match.options[0].negated),))
+    opt = match.options[0] if match.options else None
+    if match.module == "tos" and opt.value.mask == _DSCP_BITS \
+            and not opt.value.value & ~_DSCP_BITS:
+        # (tos & 0xfc) == V is the DSCP test of V >> 2
+        return Match("dscp", (Option("dscp", opt.value.value >> 2, opt.negated),))
+    if match.module == "devgroup":
+        # xt_devgroup ignores the value's bits outside the mask
+        return Match("devgroup", tuple(Option(o.name, Masked(o.value.value & o.value.mask,
+                                                             o.value.mask), o.negated)
+                                       for o in match.options))
     if match.module == "multiport" and protocol in _PORT_MODULES and len(match.options) == 1:
         opt = match.options[0]
         if opt.name in ("sports", "dports") and len(opt.value) == 1:
@@ -89,6 +104,23 @@ def _pure_runs_sorted(matches: list[Match]) -> list[Match]:
     return out
 
 
+def _normal_target(target):
+    if not isinstance(target, TargetExtension):
+        return target
+    if target.name == "NOTRACK":
+        return TargetExtension("CT", (Option("notrack"),))
+    if target.name == "NFQUEUE" and target.options == (Option("queue-num", 0),):
+        return Verdict("QUEUE")              # NF_QUEUE is queue 0, without bypass
+    if target.name == "NFLOG":
+        # the kernel never applied --nflog-range (the backend leaves it out, saying so)
+        return TargetExtension("NFLOG", tuple(o for o in target.options
+                                              if o.name != "nflog-range"))
+    if target.name == "TOS" and target.options[0].value.mask == _DSCP_BITS \
+            and not target.options[0].value.value & ~_DSCP_BITS:
+        return TargetExtension("DSCP", (Option("set-dscp", target.options[0].value.value >> 2),))
+    return target
+
+
 def normal_rule(rule: Rule) -> Rule:
     protocol = rule.protocol.value if rule.protocol and not rule.protocol.negated else None
     matches: list[Match] = []
@@ -105,8 +137,8 @@ def normal_rule(rule: Rule) -> Rule:
             n = Match(n.module, tuple(sorted(n.options, key=lambda o: o.name)))
         matches.append(n)
     return Rule(rule.source, rule.destination, rule.in_interface, rule.out_interface,
-                rule.protocol, rule.fragment, tuple(_pure_runs_sorted(matches)), rule.target,
-                rule.counters, rule.loc)
+                rule.protocol, rule.fragment, tuple(_pure_runs_sorted(matches)),
+                _normal_target(rule.target), rule.counters, rule.loc)
 
 
 def _chains(ruleset: Ruleset) -> dict[tuple[str, str, str], Chain]:

@@ -20,12 +20,13 @@ import ipaddress
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
+from .. import mappings
 from ..ir import Jump, Ruleset, TargetExtension, Verdict
 from .compile import CompiledRule, Compiler, Effect, Test, target_label
 from .diff import normal_rule
 from .evaluate import _CHAIN_OF_HOOK, HOOK_TABLES
 from .packet import Packet
-from .space import ABSENT, NotModelled, Space, collect
+from .space import ABSENT, NotModelled, Space, collect, exact_mark
 
 HOOKS = ("prerouting", "input", "forward", "output", "postrouting")
 # interfaces a packet has at each hook ("" is none)
@@ -271,8 +272,9 @@ class _Walker:
         key, i = side.frames[-1]
         after = side.frames[:-1] + ((key, i + 1),)
         target = rule.target
-        s = lambda frames, **kw: Side(side.base, frames, kw.get("effects", side.effects),
-                                      side.overrides, kw.get("outcome"), side.path)
+        def s(frames, **kw):
+            return Side(side.base, frames, kw.get("effects", side.effects), side.overrides,
+                        kw.get("outcome"), side.path)
         if target is None:
             return s(after)
         if isinstance(target, Jump):
@@ -289,9 +291,15 @@ class _Walker:
             return s((), outcome=(target.name,))
         assert isinstance(target, TargetExtension)
         label = target_label(target)
-        if target.name == "LOG":
+        if not mappings.target_specs()[target.name].terminal:
+            # LOG, MARK, DSCP …: an action on the way, and the next rule runs
+            value = exact_mark(target)
+            if value is not None:
+                ix = self.space.index["mark"]
+                over = _set(side.overrides, ix, self.space.fields["mark"].mask(value, value))
+                return Side(side.base, after, side.effects + (label,), over, None, side.path)
             return s(after, effects=side.effects + (label,))
-        if target.name in ("REJECT", "QUEUE"):
+        if target.name in ("REJECT", "QUEUE", "NFQUEUE"):
             return s((), outcome=label)
         # NAT: the table's decision is made; the next table runs
         return self._enter(Side(side.base + 1, (), side.effects + (label,), side.overrides,
@@ -436,6 +444,8 @@ def _same_state(space: Space, cube: tuple, over_a: tuple, over_b: tuple) -> bool
     a refreshed entry equals an old one unless some rule tests the age (`--seconds`)."""
     final_a, final_b = dict(over_a), dict(over_b)
     for ix in set(final_a) | set(final_b):
+        if not space.order[ix].startswith("recent:"):
+            continue                 # a mark lives with the packet; MARK is an action
         a, b = final_a.get(ix, cube[ix]), final_b.get(ix, cube[ix])
         if a != b and _age_blind(space, ix, a) != _age_blind(space, ix, b):
             return False

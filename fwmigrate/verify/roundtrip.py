@@ -38,7 +38,8 @@ def round_trip(text: str, name: str, options: ConvertOptions) -> RoundTripReport
         batch = nft_json.commands(translation.ruleset)
     except nft_json.Unrepresentable as exc:
         raise FwmigrateError([Diagnostic(None, f"cannot load it through libnftables JSON: {exc}",
-                                         hint="this ruleset can only be loaded as nft text")])
+                                         hint="this ruleset can only be loaded as nft text")
+                               ]) from None
     with scratch_namespace() as netns:
         listing = kernel_listing(netns, load_json=batch)
     diags = Diagnostics()

@@ -213,6 +213,32 @@ def _collect_rule(space: Space, rule: Rule, chain_key: tuple, seen: dict) -> Non
         f("proto", Names).add(rule.protocol.value)
     for m in rule.matches:
         _collect_match(space, m, chain_key, seen)
+    value = exact_mark(rule.target)
+    if value is not None:
+        f("mark", lambda: Intervals(32)).add(value, value)
+
+
+MARK_BITS = (1 << 32) - 1
+
+
+def mark_interval(masked) -> tuple[int, int] | None:
+    """The marks `-m mark --mark V/M` accepts, as one interval when M keeps the high bits
+    (0xffffffff, 0xffff0000 …); None for other masks (the test is then opaque)."""
+    low = MARK_BITS ^ masked.mask
+    if low & (low + 1):
+        return None
+    first = masked.value & masked.mask
+    return first, first | low
+
+
+def exact_mark(target) -> int | None:
+    """The mark a `MARK --set-mark V` target sets (whole-mark writes only), else None."""
+    if getattr(target, "name", None) != "MARK":
+        return None
+    for opt in target.options:
+        if opt.name == "xmark" and opt.value.mask == MARK_BITS:
+            return opt.value.value
+    return None
 
 
 def _collect_match(space: Space, m: Match, chain_key: tuple, seen: dict) -> None:
@@ -242,6 +268,8 @@ def _collect_match(space: Space, m: Match, chain_key: tuple, seen: dict) -> None
             f("proto", Names).add(opt.value)
         elif name == "ctdir":
             f("ct_dir", lambda: Names(["ORIGINAL", "REPLY"]))
+        elif m.module == "mark" and name == "mark" and mark_interval(opt.value):
+            f("mark", lambda: Intervals(32)).add(*mark_interval(opt.value))
         elif m.module == "recent":
             continue
         elif m.module in ("limit", "comment"):

@@ -1,0 +1,244 @@
+"""nft statements that act on a packet (libnftables JSON) → the iptables target with the same
+effect: the inverse of backends/nft_targets.py, used by nft_lift.py.
+
+Each function takes the rule being lifted and the statement's body, and hands the target to
+`lift.target()`, which checks that the rule's targets can be iptables rules one after another.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from .. import mappings
+from ..ir import IntRange, Masked, Option, PortRange, TargetExtension, Verdict
+from .nft_lift_values import ALL_ONES, dscp, ecn, number, tc_class, unrepresentable
+
+# match modules whose answer a target's change can turn: a rule whose statements are a target
+# and then more becomes one iptables rule per target, each testing the matches again, which
+# is only the same when the earlier targets changed nothing those matches read. None: unknown.
+CHANGES: dict[str, frozenset[str] | None] = {
+    "LOG": frozenset(), "NFLOG": frozenset(), "CLASSIFY": frozenset(),
+    "MARK": frozenset({"mark"}), "CONNMARK": frozenset({"connmark", "mark"}),
+    "DSCP": frozenset({"dscp", "tos"}), "TOS": frozenset({"dscp", "tos"}),
+    "TTL": frozenset({"ttl"}), "HL": frozenset({"hl"}),
+    "CT": frozenset({"conntrack", "state", "connmark"}),
+}
+
+
+def log(lift, body: dict[str, Any] | None) -> None:
+    body = body or {}
+    if "group" in body:
+        _nflog(lift, body)
+        return
+    options = []
+    if "prefix" in body:
+        options.append(Option("log-prefix", body["prefix"]))
+    level = body.get("level", "warn")
+    if level not in mappings.nft_log_levels():
+        unrepresentable(f"log level {level}")
+    options.append(Option("log-level", mappings.nft_log_levels().index(level)))
+    flags = body.get("flags", [])
+    flags = ["tcp sequence", "tcp options", "ip options", "skuid", "ether"] \
+        if flags == "all" else ([flags] if isinstance(flags, str) else flags)
+    for nft_flag, option in (("tcp sequence", "log-tcp-sequence"),
+                             ("tcp options", "log-tcp-options"),
+                             ("ip options", "log-ip-options"), ("skuid", "log-uid"),
+                             ("ether", "log-macdecode")):
+        if nft_flag in flags:
+            options.append(Option(option))
+    if "snaplen" in body or "queue-threshold" in body:
+        unrepresentable("log snaplen / queue-threshold without a group")
+    lift.target(TargetExtension("LOG", tuple(options)))
+
+
+def _nflog(lift, body: dict[str, Any]) -> None:
+    if body.get("level") or body.get("flags"):
+        unrepresentable("log group with a level or flags")
+    options = []
+    if "prefix" in body:
+        options.append(Option("nflog-prefix", body["prefix"]))
+    options.append(Option("nflog-group", number(body["group"], "log group")))
+    if "snaplen" in body:
+        options.append(Option("nflog-size", number(body["snaplen"], "log snaplen")))
+    # nft lists no queue-threshold when it is 0 (the log instance's own threshold applies),
+    # which is also what xt_NFLOG does with --nflog-threshold 0
+    options.append(Option("nflog-threshold", number(body.get("queue-threshold", 0),
+                                                    "log queue-threshold")))
+    lift.target(TargetExtension("NFLOG", tuple(options)))
+
+
+def reject(lift, body: dict[str, Any] | None) -> None:
+    kind = (body or {}).get("type")
+    code = (body or {}).get("expr")
+    if kind is None or (kind in ("icmp", "icmpv6", "icmpx") and code == "port-unreachable"):
+        statement = "reject"
+    elif kind == "tcp reset":
+        statement = "reject with tcp reset"
+        # nft lists `meta l4proto tcp reject with tcp reset` without the protocol test,
+        # which the reject statement implies
+        lift.implied_protocol = lift.implied_protocol or 6
+    else:
+        statement = f"reject with {kind} type {code}"
+    for name, _alias, nft in mappings.reject_names(lift.ctx.family):
+        if nft == statement:
+            lift.target(TargetExtension("REJECT", (Option("reject-with", name),)))
+            return
+    unrepresentable(f"reject {kind} {code}")
+
+
+def nat(lift, kind: str, body: dict[str, Any] | None) -> None:
+    body = body or {}
+    flags = body.get("flags", [])
+    flags = [flags] if isinstance(flags, str) else flags
+    options = []
+    port = body.get("port")
+    ports = None
+    if port is not None:
+        low, high = (port["range"] if isinstance(port, dict) else (port, port))
+        ports = PortRange(low, high)
+    if kind in ("snat", "dnat"):
+        addr = body.get("addr")
+        if addr is None:
+            unrepresentable(f"{kind} without an address")
+        first, last = addr["range"] if isinstance(addr, dict) else (addr, addr)
+        value = (ipaddress.ip_address(first), ipaddress.ip_address(last), ports)
+        options.append(Option("to-source" if kind == "snat" else "to-destination", value))
+    elif ports is not None:
+        options.append(Option("to-ports", ports))
+    for nft_flag, option in (("random", "random"), ("fully-random", "random-fully"),
+                             ("persistent", "persistent")):
+        if nft_flag in flags:
+            options.append(Option(option))
+    name = {"snat": "SNAT", "dnat": "DNAT", "masquerade": "MASQUERADE",
+            "redirect": "REDIRECT"}[kind]
+    spec = mappings.target_specs()[name]
+    options.sort(key=lambda o: spec.order[o.name])
+    lift.target(TargetExtension(name, tuple(options)))
+
+
+def queue(lift, body: dict[str, Any] | None) -> None:
+    body = body or {}
+    num = body.get("num", 0)
+    flags = body.get("flags", [])
+    flags = [flags] if isinstance(flags, str) else list(flags)
+    if set(flags) - {"bypass", "fanout"}:
+        unrepresentable(f"queue flags {', '.join(flags)}")
+    if isinstance(num, dict) and "range" in num:
+        first, last = (number(n, "queue num") for n in num["range"])
+        options = [Option("queue-balance", IntRange(first, last))]
+    elif isinstance(num, int) and num == 0 and not flags:
+        lift.target(Verdict("QUEUE"))          # NF_QUEUE itself is queue 0
+        return
+    elif isinstance(num, int):
+        options = [Option("queue-num", num)]
+    else:
+        unrepresentable("queue to a number computed per packet")
+    options += [Option(name) for flag, name in (("bypass", "queue-bypass"),
+                                                ("fanout", "queue-cpu-fanout")) if flag in flags]
+    lift.target(TargetExtension("NFQUEUE", tuple(options)))
+
+
+def notrack(lift, body: Any) -> None:
+    # iptables-save prints -j NOTRACK as the CT target it stands for
+    lift.target(TargetExtension("CT", (Option("notrack"),)))
+
+
+# --- mangle: `… set …` --------------------------------------------------------------------------
+
+def mangle(lift, body: dict[str, Any]) -> None:
+    key, value = body["key"], body["value"]
+    if not isinstance(key, dict) or len(key) != 1:
+        unrepresentable(f"setting {key!r}")
+    (kind, what), = key.items()
+    if kind == "meta" and what["key"] == "mark":
+        _set_mark(lift, "meta mark", value)
+    elif kind == "ct" and what["key"] == "mark" and "dir" not in what:
+        _set_mark(lift, "ct mark", value)
+    elif kind == "ct" and what["key"] == "zone" and "dir" not in what:
+        lift.target(TargetExtension("CT", (Option("zone", number(value, "ct zone")),)))
+    elif kind == "meta" and what["key"] == "priority":
+        lift.target(TargetExtension("CLASSIFY", (Option("set-class", tc_class(value)),)))
+    elif kind == "payload" and what.get("protocol") in ("ip", "ip6"):
+        if what["protocol"] != lift.ctx.family:
+            lift.skip = True        # an inet rule for the other family
+        else:
+            _set_header(lift, what["field"], value)
+    elif kind == "tcp option":
+        unrepresentable("tcp option … set: xt_TCPMSS also adds an MSS option to a SYN without "
+                        "one, which nft cannot")
+    else:
+        unrepresentable(f"setting {kind} {what.get('key') or what.get('field') or ''}".strip())
+
+
+def _set_mark(lift, key: str, value: Any) -> None:
+    """`meta mark set …` / `ct mark set …` → MARK or CONNMARK. Any chain of &, |, ^ with
+    constants is (source & keep) ^ flip, which is --set-xmark flip/~keep on the same mark;
+    the other mark, masked, is --save-mark / --restore-mark."""
+    source, keep, flip = _xmark(value)
+    name = "MARK" if key == "meta mark" else "CONNMARK"
+    if source in (None, key):
+        lift.target(TargetExtension(name, (Option("xmark", Masked(flip, ~keep & ALL_ONES)),)))
+    elif flip == 0 and key == "ct mark":
+        lift.target(TargetExtension("CONNMARK", (Option("mode", "save-mark"),
+                                                 Option("nfmask", keep),
+                                                 Option("ctmask", ALL_ONES))))
+    elif flip == 0:
+        lift.target(TargetExtension("CONNMARK", (Option("mode", "restore-mark"),
+                                                 Option("nfmask", ALL_ONES),
+                                                 Option("ctmask", keep))))
+    else:
+        unrepresentable(f"{key} set from the other mark with bits set or flipped (CONNMARK "
+                        "copies a masked mark, nothing more)")
+
+
+def _xmark(expr: Any) -> tuple[str | None, int, int]:
+    """(the mark read, AND mask, XOR value) of an expression: source & mask ^ value."""
+    if isinstance(expr, dict) and len(expr) == 1:
+        (kind, body), = expr.items()
+        if kind == "meta" and body.get("key") == "mark":
+            return "meta mark", ALL_ONES, 0
+        if kind == "ct" and body.get("key") == "mark" and "dir" not in body:
+            return "ct mark", ALL_ONES, 0
+        if kind in ("&", "|", "^"):
+            source, keep, flip = _xmark(body[0])
+            c = number(body[1], "mark")
+            if kind == "&":
+                return source, keep & c, flip & c
+            if kind == "|":
+                return source, keep & ~c & ALL_ONES, (flip & ~c) | c
+            return source, keep, flip ^ c
+        unrepresentable(f"a mark set from {kind}")
+    return None, 0, number(expr, "mark")
+
+
+def _set_header(lift, field: str, value: Any) -> None:
+    """ip/ip6 dscp, ecn, ttl, hoplimit set. DSCP and ECN are the TOS byte's parts: one alone is
+    -j DSCP / -j TOS on the ECN bits, both (as the backend writes -j TOS) one TOS target."""
+    if field == "ttl":
+        lift.target(TargetExtension("TTL", (Option("ttl-set", number(value, "ttl")),)))
+    elif field == "hoplimit":
+        lift.target(TargetExtension("HL", (Option("hl-set", number(value, "hoplimit")),)))
+    elif field in ("dscp", "ecn"):
+        bits, mask = (dscp(value) << 2, 0xFC) if field == "dscp" else (ecn(value), 0x03)
+        last = lift.targets[-1] if lift.targets else None
+        other = _tos_part(last)
+        if other is not None and other[1] == 0xFF ^ mask:
+            lift.targets.pop()
+            lift.target(TargetExtension("TOS", (Option("tos", Masked(bits | other[0], 0xFF)),)))
+        elif field == "dscp":
+            lift.target(TargetExtension("DSCP", (Option("set-dscp", bits >> 2),)))
+        else:
+            lift.target(TargetExtension("TOS", (Option("tos", Masked(bits, mask)),)))
+    else:
+        unrepresentable(f"setting {lift.ctx.family} {field}")
+
+
+def _tos_part(target: Any) -> tuple[int, int] | None:
+    if not isinstance(target, TargetExtension):
+        return None
+    if target.name == "DSCP":
+        return target.options[0].value << 2, 0xFC
+    if target.name == "TOS" and target.options[0].value.mask in (0xFC, 0x03):
+        return target.options[0].value.value, target.options[0].value.mask
+    return None
