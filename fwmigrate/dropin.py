@@ -32,7 +32,8 @@ def translate_command(args: list[str], family: Family) -> list[str]:
     try:
         cmd = parse_command(list(args), family, loc=SourceLocation("<command line>", 1))
     except OptionError as exc:
-        where = f" (at `{args[exc.index]}')" if exc.index is not None and exc.index < len(args) else ""
+        known = exc.index is not None and exc.index < len(args)
+        where = f" (at `{args[exc.index]}')" if known else ""
         raise FwmigrateError([Diagnostic(None, exc.message + where, hint=exc.hint)]) from None
     where = f"{family} {cmd.table}"
     handler = _COMMANDS.get(cmd.action)

@@ -1,4 +1,5 @@
-"""Diagnostics: every problem names file:line:col, shows the line with a caret, and may carry a hint."""
+"""Diagnostics: every problem names file:line:col, shows the line with a caret, and may carry
+a hint."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ class FwmigrateError(Exception):
 
 
 class Diagnostics:
-    """Collects errors and warnings so that a whole file is checked, not just up to the first error."""
+    """Collects errors and warnings so that a whole file is checked, not just up to the first
+    error."""
 
     def __init__(self, lines: dict[str, list[str]] | None = None):
         self.items: list[Diagnostic] = []
@@ -93,7 +95,8 @@ class Diagnostics:
 
 
 class OptionError(Exception):
-    """A problem in one command's arguments; `index` is the offending word, the caller adds the location."""
+    """A problem in one command's arguments; `index` is the offending word, the caller adds the
+    location."""
 
     def __init__(self, message: str, index: int | None = None, hint: str | None = None,
                  offset: int = 0, unsupported: bool = False):

@@ -47,7 +47,8 @@ _NEWLINE = pp.Regex(r"\n").set_whitespace_chars(_WS).set_parse_action(
     lambda s, loc, toks: ("newline", "\n", loc))
 _CONTINUATION = pp.Regex(r"\\\n").set_whitespace_chars(_WS).set_parse_action(
     lambda s, loc, toks: ("continuation", "", loc))
-_TOKEN = (_COMMENT | _CONTINUATION | _NEWLINE | _OPERATOR | _WORD).set_whitespace_chars(_WS).parse_with_tabs()
+_TOKEN = (_COMMENT | _CONTINUATION | _NEWLINE | _OPERATOR | _WORD) \
+    .set_whitespace_chars(_WS).parse_with_tabs()
 
 RESERVED = frozenset({"if", "then", "else", "elif", "fi", "case", "esac", "while", "until",
                       "for", "do", "done", "function", "select", "{", "}", "!", "[[", "]]"})
