@@ -116,6 +116,14 @@ def test_a_difference_in_a_later_table_is_found():
     assert diffs and {d.hook for d in diffs} == {"input"}
 
 
+def test_one_target_said_two_ways_is_the_same_action():
+    a = ir("iptables -t raw -A PREROUTING -p udp --dport 53 -j NOTRACK\n")
+    b = ir("iptables -t raw -A PREROUTING -p udp --dport 53 -j CT --notrack\n")
+    assert all(not r.differences for r in check(a, b))
+    c = ir("iptables -t raw -A PREROUTING -p udp --dport 53 -j CT --zone 1\n")
+    assert any(r.differences for r in check(a, c))
+
+
 def test_recent_state_changes_count():
     a = ir("iptables -A INPUT -p udp --dport 1 -m recent --name K --set -j DROP\n")
     b = ir("iptables -A INPUT -p udp --dport 1 -m recent --name OTHER --set -j DROP\n")
