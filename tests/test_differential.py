@@ -31,7 +31,7 @@ from differential import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fwmigrate.convert import ConvertOptions, read
+from fwmigrate.convert import ConvertOptions, convert, read
 from fwmigrate.errors import Diagnostics
 from fwmigrate.verify.equiv import check, example, under_limits
 from fwmigrate.verify.sources import read_any
@@ -298,3 +298,34 @@ def test_rulesets_judged_equivalent_behave_the_same_in_the_kernel(kernel, tmp_pa
     steps = scenario([], probes) if "recent" in save else scenario(probes)
     mismatches = compare(legacy(save), nft(translated), steps)
     assert not mismatches, save + "\n".join(map(str, mismatches))
+
+
+def test_tcpmss_with_an_mss_test_behaves_the_same_in_the_kernel(kernel):
+    """TCPMSS on SYNs that carry an MSS (-m tcpmss): clamping to a route with a lower MTU and
+    --set-mss give the same MSS under iptables-legacy and our nft; the listener reports it."""
+    save = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+            ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            "-A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -m tcpmss --mss 1000:65535 "
+            "-j TCPMSS --clamp-mss-to-pmtu\n"
+            "-A FORWARD -d 192.168.10.20/32 -p tcp -m tcp --tcp-flags SYN,RST SYN -m tcpmss "
+            "--mss 1201:65535 -j TCPMSS --set-mss 1200\nCOMMIT\n")
+
+    def narrow_route(then):
+        def load(fw):
+            fw.run("ip", "route", "replace", "198.51.100.0/24", "via", "203.0.113.50", "mtu",
+                   "1300")
+            then(fw)
+        return load
+
+    probes = [Probe("tcp", "lan", "192.168.10.2", "198.51.100.7", 80),
+              Probe("tcp", "lan", "192.168.10.2", "203.0.113.50", 80),
+              Probe("tcp", "wan", "203.0.113.50", "192.168.10.20", 80),
+              Probe("tcp", "wan", "198.51.100.7", "192.168.10.2", 80)]
+    steps = scenario(probes)
+    translated = convert(save, "tcpmss.save", ConvertOptions()).output
+    a = run_scenario(narrow_route(legacy(save)), steps)
+    b = run_scenario(narrow_route(nft(translated)), steps)
+    assert a == b, (a, b)
+    # 1300 - 40 = 1260 and 1200, less 12 bytes of timestamps; 1448 untouched
+    assert [x.split()[-1] for x in a] == ["mss=1248", "mss=1448", "mss=1188", "mss=1248"], a
+
