@@ -103,6 +103,14 @@ def test_list_size_must_be_positive():
         nft("iptables -A INPUT -m recent --name A --set\n", recent_list_size=0)
 
 
+def test_only_lists_without_a_window_are_said_to_shrink_only_by_remove():
+    plain = nft("iptables -A INPUT -m recent --name A --set\n"
+                "iptables -A INPUT -m recent --name A --rcheck -j DROP\n")
+    windowed = nft("iptables -A INPUT -m recent --name A --set\n"
+                   "iptables -A INPUT -m recent --name A --rcheck --seconds 9 -j DROP\n")
+    assert "shrinks only by --remove" in plain and "shrinks only by --remove" not in windowed
+
+
 def test_no_recent_no_capacity_note():
     assert "xt_recent" not in nft("iptables -A INPUT -p tcp --dport 22 -j ACCEPT\n")
 

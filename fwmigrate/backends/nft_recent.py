@@ -152,13 +152,17 @@ class RecentPlan:
 
     def capacity_notes(self) -> list[str]:
         """What the output says once about the sets' size (nothing without recent lists)."""
-        if not any(not e.problem for e in self.lists.values()):
+        planned = [e for e in self.lists.values() if not e.problem]
+        if not planned:
             return []
-        return [f"Each xt_recent list is a set of at most {self.size} addresses "
+        note = (f"Each xt_recent list is a set of at most {self.size} addresses "
                 f"({self.size_origin}).\nxt_recent keeps {XT_RECENT_LIST_TOT} per list "
                 "(ip_list_tot) and forgets the oldest for a new one; a full set takes\nno new "
                 "address, and the rule that would add it does not match (its verdict is "
-                "skipped).\nA list checked without --seconds shrinks only by --remove."]
+                "skipped).")
+        if any(e.base for e in planned):
+            note += "\nA list checked without --seconds shrinks only by --remove."
+        return [note]
 
     # --- per rule ---------------------------------------------------------------------------
 
