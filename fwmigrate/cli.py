@@ -134,6 +134,10 @@ def translation_options(f):
         click.option("--approximate", is_flag=True,
                      help="Where nft cannot say the same thing exactly, use the closest form "
                           "and report each one (stderr and a comment in the output)."),
+        click.option("--recent-list-size", type=int, default=None, metavar="N",
+                     help="How many addresses each -m recent list's nft set holds (default "
+                          "65535). xt_recent keeps 100 and forgets the oldest; a full nft set "
+                          "takes no new address and the rule adding it does not match."),
         click.option("--flush-ruleset", is_flag=True,
                      help="Replace the whole ruleset, removing every other table too (e.g. "
                           "Docker's). Default: replace only fwmigrate's own tables."),
@@ -153,7 +157,8 @@ def options_from(kw: dict, **extra) -> ConvertOptions:
     return ConvertOptions(source_kind=kw["source_kind"], family=kw["family"], table=kw["table"],
                           counters=kw["counters"], approximate=kw["approximate"],
                           flush_ruleset=kw["flush_ruleset"], skip_unknown=kw["skip_unknown"],
-                          variables=_variables(kw["defines"]), **extra)
+                          variables=_variables(kw["defines"]),
+                          recent_list_size=kw["recent_list_size"], **extra)
 
 
 @main.command("convert")

@@ -36,6 +36,7 @@ class ConvertOptions:
     flush_ruleset: bool = False
     skip_unknown: bool = False
     variables: tuple[tuple[str, str], ...] = ()
+    recent_list_size: int | None = None   # None: the default (backends/nft_recent.py)
 
 
 @dataclass(slots=True)
@@ -62,10 +63,13 @@ def translate_input(text: str, filename: str,
     problem = check_table_name(options.table)
     if problem:
         raise FwmigrateError([Diagnostic(None, problem, hint="choose another --table")])
+    if options.recent_list_size is not None and not 0 < options.recent_list_size < 2**32:
+        raise FwmigrateError([Diagnostic(None, f"--recent-list-size {options.recent_list_size}"
+                                               ": a set holds 1 to 4294967295 elements")])
     try:
         translation = translate(ruleset, NftOptions(
             table=options.table, family=options.family, counters=options.counters,
-            approximate=options.approximate))
+            approximate=options.approximate, recent_list_size=options.recent_list_size))
     except Untranslatable as exc:
         raise FwmigrateError([Diagnostic(None, exc.message, hint=exc.hint)]) from None
     if translation.problems and not options.allow_partial:

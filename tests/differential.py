@@ -11,8 +11,14 @@ recent lists and rate-limit buckets start empty):
                                                         fd00:113::1         2001:db8:1::7
 
 `fw` is the firewall under test and routes between the two sides (forwarding is switched on
-in that namespace only). Every namespace runs one agent process: it listens on a fixed set of
-TCP and UDP ports on each of its addresses (TCP answers "<local> <peer>", UDP echoes the same)
+in that namespace only). With `containers=True` it is also a Docker host: two more namespaces
+sit behind interfaces named like Docker's bridges (a veth each, not a bridge):
+
+    ctr   172.17.0.2 ──veth── docker0          172.17.0.1/16   fw
+    ctr2  172.18.0.2 ──veth── br-3f2a1c9d8e7b  172.18.0.1/16   fw
+ Every namespace runs one agent process: it listens on a fixed set of
+TCP and UDP ports on each of its addresses (TCP answers "<local> <peer> mss=<n>", the MSS the
+connection got, which shows TCPMSS; UDP echoes "<local> <peer>")
 and runs probes on request, so one probe costs a pipe round trip instead of a process start.
 """
 
@@ -29,7 +35,7 @@ from dataclasses import dataclass
 
 from netns import Namespace, namespace, run
 
-TCP_PORTS = (22, 25, 53, 80, 443, 465, 2222, 3128, 8080, 9100, 1234)
+TCP_PORTS = (22, 25, 53, 80, 443, 465, 2222, 3128, 5432, 8080, 9100, 1234)
 UDP_PORTS = (53, 54, 67, 123, 1234, 12345, 23456, 34567)
 PROBE_TIMEOUT = 0.6
 
@@ -40,6 +46,10 @@ ADDRESSES = {
 }
 # which side of fw a client namespace is on
 INTERFACE_OF = {"lan": "eth1", "wan": "eth0"}
+# Docker's default bridge and a user-defined network, one container each: (interface in fw,
+# its address there, the container's address)
+CONTAINERS = {"ctr": ("docker0", "172.17.0.1", "172.17.0.2"),
+              "ctr2": ("br-3f2a1c9d8e7b", "172.18.0.1", "172.18.0.2")}
 
 
 @dataclass(frozen=True)
@@ -79,7 +89,8 @@ def serve_tcp(s, local):
         c, peer = s.accept()
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
         try:
-            c.sendall(f'{local} {bare(peer[0])}\n'.encode())
+            mss = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
+            c.sendall(f'{local} {bare(peer[0])} mss={mss}\n'.encode())
             c.settimeout(5)
             c.recv(10)            # the client closes first; then drop without TIME_WAIT
         except OSError:
@@ -240,8 +251,9 @@ class Agent:
 class Network:
     """The three namespaces, wired and addressed, with an agent in each."""
 
-    def __init__(self, stack: ExitStack):
+    def __init__(self, stack: ExitStack, containers: bool = False):
         tag = uuid.uuid4().hex[:6]
+        self.addresses = {role: list(addrs) for role, addrs in ADDRESSES.items()}
         self.ns = {role: stack.enter_context(namespace(f"fwd-{role}")) for role in ADDRESSES}
         fw = self.ns["fw"]
         for side, ifname in INTERFACE_OF.items():
@@ -270,12 +282,31 @@ class Network:
         wan.run("ip", "-6", "route", "add", "default", "via", "fd00:113::1")
         fw.run("ip", "route", "add", "198.51.100.0/24", "via", "203.0.113.50")
         fw.run("ip", "-6", "route", "add", "2001:db8:1::/48", "via", "fd00:113::50")
+        if containers:
+            self._containers(stack, tag)
         fw.run("sysctl", "-qw", "net.ipv4.ip_forward=1")
         fw.run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
         self.agents = {}
         for role, ns in self.ns.items():
-            self.agents[role] = Agent(ns, ADDRESSES[role])
+            self.agents[role] = Agent(ns, self.addresses[role])
             stack.callback(self.agents[role].close)
+
+    def _containers(self, stack: ExitStack, tag: str) -> None:
+        fw = self.ns["fw"]
+        for role, (ifname, gateway, addr) in CONTAINERS.items():
+            ns = self.ns[role] = stack.enter_context(namespace(f"fwd-{role}"))
+            run(["ip", "link", "add", f"fw{role}{tag}", "netns", fw.name, "type", "veth",
+                 "peer", "name", f"{role}{tag}", "netns", ns.name])
+            fw.run("ip", "link", "set", f"fw{role}{tag}", "name", ifname)
+            fw.run("ip", "link", "set", ifname, "up")
+            ns.run("ip", "link", "set", f"{role}{tag}", "name", "eth0")
+            ns.run("ip", "link", "set", "eth0", "up")
+            ns.run("ip", "link", "set", "lo", "up")
+            self._address(fw, gateway, ifname, 16)
+            self._address(ns, addr, "eth0", 16)
+            ns.run("ip", "route", "add", "default", "via", gateway)
+            self.addresses[role] = [addr]
+            self.addresses["fw"].append(gateway)
 
     @staticmethod
     def _address(ns: Namespace, addr: str, ifname: str, plen: int):
@@ -327,10 +358,10 @@ def load_nft(fw: Namespace, nft_text: str) -> None:
 
 
 @contextmanager
-def network(load):
+def network(load, containers: bool = False):
     """A fresh topology with `load(fw_namespace)` applied to the firewall."""
     with ExitStack() as stack:
-        net = Network(stack)
+        net = Network(stack, containers)
         load(net.ns["fw"])
         yield net
 
@@ -427,13 +458,44 @@ def knock_probes() -> list[Probe]:
             *knock(other, 12345, 23456, 34567), ssh(me), ssh(other)]
 
 
+def docker_probes() -> list[Probe]:
+    """A Docker host's traffic (needs containers=True): published ports from both sides and
+    from the host itself, containers reached directly, containers going out (masqueraded),
+    to the host, to each other (isolated), and to a published port from a bridge."""
+    ctr, ctr2, wan, lan = "172.17.0.2", "172.18.0.2", "203.0.113.50", "192.168.10.2"
+    probes = [Probe("tcp", "wan", wan, "203.0.113.1", 8080),
+              Probe("tcp", "lan", lan, "192.168.10.1", 8080),
+              Probe("tcp", "wan", wan, "203.0.113.1", 5432),
+              Probe("tcp", "lan", lan, "192.168.10.1", 5432),
+              Probe("tcp", "fw", "203.0.113.1", "203.0.113.1", 8080),
+              Probe("tcp", "fw", "192.168.10.1", "192.168.10.1", 5432)]
+    for origin, src in (("lan", lan), ("wan", wan)):
+        for dst, port in ((ctr, 80), (ctr, 22), (ctr, 8080), (ctr2, 5432), (ctr2, 80)):
+            probes.append(Probe("tcp", origin, src, dst, port))
+        probes += [Probe("ping", origin, src, ctr), Probe("udp", origin, src, ctr2, 53)]
+    for origin, src, gateway in (("ctr", ctr, "172.17.0.1"), ("ctr2", ctr2, "172.18.0.1")):
+        for port in (22, 80, 9100):
+            probes.append(Probe("tcp", origin, src, gateway, port))
+            probes.append(Probe("tcp", origin, src, wan, port))
+            probes.append(Probe("tcp", origin, src, lan, port))
+        probes += [Probe("udp", origin, src, gateway, 53), Probe("udp", origin, src, wan, 53),
+                   Probe("ping", origin, src, wan), Probe("ping", origin, src, gateway),
+                   Probe("tcp", origin, src, "203.0.113.1", 8080),
+                   Probe("tcp", origin, src, "192.168.10.1", 5432),
+                   Probe("tcp", origin, src, "172.18.0.1" if origin == "ctr" else "172.17.0.1",
+                         9100)]
+    probes += [Probe("tcp", "ctr", ctr, ctr2, 5432), Probe("tcp", "ctr2", ctr2, ctr, 80),
+               Probe("ping", "ctr", ctr, ctr2)]
+    return probes
+
+
 def scenario(independent: list[Probe], ordered: list[Probe] = ()) -> list[list[Probe]]:
     """Independent probes in one step, then each ordered probe in a step of its own."""
     return [independent] + [[p] for p in ordered]
 
 
-def run_scenario(load, steps: list[list[Probe]]) -> list[str]:
-    with network(load) as net:
+def run_scenario(load, steps: list[list[Probe]], containers: bool = False) -> list[str]:
+    with network(load, containers) as net:
         return net.run(steps)
 
 
@@ -448,11 +510,12 @@ class Mismatch:
         return f"#{self.index} {self.probe}: {self.a} vs {self.b}"
 
 
-def compare(load_a, load_b, steps: list[list[Probe]]) -> list[Mismatch]:
+def compare(load_a, load_b, steps: list[list[Probe]],
+            containers: bool = False) -> list[Mismatch]:
     """Run the scenario against both loads (each in a fresh network) and list the probes
     whose outcomes differ."""
-    a = run_scenario(load_a, steps)
-    b = run_scenario(load_b, steps)
+    a = run_scenario(load_a, steps, containers)
+    b = run_scenario(load_b, steps, containers)
     probes = [p for step in steps for p in step]
     return [Mismatch(i, p, x, y)
             for i, (p, x, y) in enumerate(zip(probes, a, b, strict=True)) if x != y]

@@ -72,7 +72,8 @@ def listing(ns):
     return [i for i in items if "metainfo" not in i]
 
 
-@pytest.mark.parametrize("name", ["tutorial.sh", "nat-gateway.sh", "dual-stack.sh"])
+@pytest.mark.parametrize("name", ["tutorial.sh", "nat-gateway.sh", "dual-stack.sh",
+                                  "docker-host.save", "mangle-raw.save"])
 def test_json_and_text_transactions_load_the_same_ruleset(netns, state, name):
     loaded = {}
     for syntax in ("json", "text"):

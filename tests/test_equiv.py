@@ -107,6 +107,23 @@ def test_a_changed_rule_deep_in_a_chain_is_found():
     assert packet.dport in (22, 23)
 
 
+def test_a_difference_in_a_later_table_is_found():
+    """Pruning compares what is left to run: that includes the base chains of the tables
+    after the current one (here nat INPUT is the same on both sides, filter INPUT is not)."""
+    base = ("iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE\n"
+            "iptables -A INPUT -p udp --dport 123 -j ACCEPT\niptables -P INPUT DROP\n")
+    diffs = [d for r in check(ir(base), ir(base.replace("123", "124"))) for d in r.differences]
+    assert diffs and {d.hook for d in diffs} == {"input"}
+
+
+def test_one_target_said_two_ways_is_the_same_action():
+    a = ir("iptables -t raw -A PREROUTING -p udp --dport 53 -j NOTRACK\n")
+    b = ir("iptables -t raw -A PREROUTING -p udp --dport 53 -j CT --notrack\n")
+    assert all(not r.differences for r in check(a, b))
+    c = ir("iptables -t raw -A PREROUTING -p udp --dport 53 -j CT --zone 1\n")
+    assert any(r.differences for r in check(a, c))
+
+
 def test_recent_state_changes_count():
     a = ir("iptables -A INPUT -p udp --dport 1 -m recent --name K --set -j DROP\n")
     b = ir("iptables -A INPUT -p udp --dport 1 -m recent --name OTHER --set -j DROP\n")
@@ -148,11 +165,18 @@ def test_a_non_terminal_target_lets_the_chain_go_on():
 
 def test_marks_set_by_one_table_are_seen_by_the_next():
     """A mark is a modelled field: set exactly by MARK, tested by -m mark, across tables."""
-    a = ir("iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 7\n"
+    # a packet may arrive with any mark: the first rule makes it known
+    clear = "iptables -t mangle -A INPUT -j MARK --set-mark 0\n"
+    a = ir(clear + "iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 7\n"
            "iptables -A INPUT -m mark --mark 7 -j DROP\n")
-    b = ir("iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 7\n"
+    b = ir(clear + "iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 7\n"
            "iptables -A INPUT -p tcp --dport 22 -j DROP\n")
     assert all(not r.differences for r in check(a, b))
-    c = ir("iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 8\n"
+    c = ir(clear + "iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 8\n"
            "iptables -A INPUT -m mark --mark 7 -j DROP\n")
     assert any(r.differences for r in check(a, c))
+    # without it, a packet marked 7 before the input hook is what tells a and b apart
+    mark_only = ("iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 7\n"
+                 "iptables -A INPUT -m mark --mark 7 -j DROP\n")
+    port_only = mark_only.replace("-m mark --mark 7", "-p tcp --dport 22")
+    assert any(r.differences for r in check(ir(mark_only), ir(port_only)))

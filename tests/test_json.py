@@ -24,7 +24,8 @@ def cases():
         if v.file in TEXT_CANNOT_SAY and '"' in v.args:
             continue
         out.append((str(v), v.script))
-    for name in ("tutorial.sh", "tutorial.save", "nat-gateway.sh", "dual-stack.sh"):
+    for name in ("tutorial.sh", "tutorial.save", "nat-gateway.sh", "dual-stack.sh",
+                 "docker-host.save", "mangle-raw.save"):
         out.append((name, (SAMPLES / name).read_text()))
     return out
 

@@ -74,3 +74,107 @@ def test_list_names_nft_cannot_write_are_renamed_and_reported():
     out = nft("iptables -A INPUT -m recent --name log --set\n")
     assert "set log_ {" in out
     assert "set log is called log_ in nft" in out
+
+
+# --- capacity (issue 5): every set's size is explicit and says where it came from ----------
+
+def test_sets_are_sized_by_the_documented_default_and_say_so():
+    out = nft("iptables -A INPUT -m recent --name SSH --set\n"
+              "iptables -A INPUT -m recent --name SSH --update --seconds 60 -j DROP\n")
+    assert "\t# xt_recent list SSH, seen within 60s; size 65535: the --recent-list-size " \
+           "default\n\tset SSH {\n\t\ttype ipv4_addr\n\t\tsize 65535\n" in out
+    header = out.split("\ntable ")[0]
+    assert "# xt_recent keeps 100 per list (ip_list_tot) and forgets the oldest" in header
+    assert "a full set takes\n# no new address, and the rule that would add it does not match" \
+        in header
+
+
+def test_list_size_option_sizes_every_set_of_every_list():
+    out = nft("iptables -A INPUT -m recent --name A --set\n"
+              "iptables -A INPUT -m recent --name A --rcheck --seconds 5 -j DROP\n"
+              "iptables -A INPUT -m recent --name A --rcheck -j LOG\n"
+              "iptables -A INPUT -p udp -m recent --name B --set\n", recent_list_size=500)
+    assert out.count("\t\tsize 500\n") == 3 and "size 65535" not in out
+    assert out.count("size 500: --recent-list-size 500\n") == 3
+
+
+def test_list_size_must_be_positive():
+    with pytest.raises(FwmigrateError, match="--recent-list-size"):
+        nft("iptables -A INPUT -m recent --name A --set\n", recent_list_size=0)
+
+
+def test_only_lists_without_a_window_are_said_to_shrink_only_by_remove():
+    plain = nft("iptables -A INPUT -m recent --name A --set\n"
+                "iptables -A INPUT -m recent --name A --rcheck -j DROP\n")
+    windowed = nft("iptables -A INPUT -m recent --name A --set\n"
+                   "iptables -A INPUT -m recent --name A --rcheck --seconds 9 -j DROP\n")
+    assert "shrinks only by --remove" in plain and "shrinks only by --remove" not in windowed
+
+
+def test_no_recent_no_capacity_note():
+    assert "xt_recent" not in nft("iptables -A INPUT -p tcp --dport 22 -j ACCEPT\n")
+
+
+def test_cli_option(tmp_path):
+    import subprocess
+    import sys
+    script = tmp_path / "fw.sh"
+    script.write_text("iptables -A INPUT -m recent --name A --set -j DROP\n")
+    run = [sys.executable, "-m", "fwmigrate", "convert", str(script)]
+    out = subprocess.run(run + ["--recent-list-size", "1000"], capture_output=True, text=True)
+    assert out.returncode == 0 and "\t\tsize 1000\n" in out.stdout
+    bad = subprocess.run(run + ["--recent-list-size", "0"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--recent-list-size" in bad.stderr
+
+
+# in the kernel: what a full list does in each implementation
+
+_SENDER = """
+import socket, sys
+out = []
+for i in range(2, 2 + int(sys.argv[1])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((f"127.0.0.{i}", 0))
+    try:
+        s.sendto(b"x", ("127.0.0.1", 9999))
+        out.append("passed")
+    except PermissionError:          # the output hook dropped it
+        out.append("dropped")
+    s.close()
+print(" ".join(out))
+"""
+_FULL = "iptables -A OUTPUT -p udp --dport 9999 -m recent --name S --set -j DROP\n"
+
+
+def _send(ns, count):
+    import sys
+    return ns.run(sys.executable, "-c", _SENDER, str(count)).stdout.split()
+
+
+@pytest.mark.kernel
+def test_a_full_set_takes_no_new_address_and_that_rule_does_not_match(netns):
+    """What the output's note claims: with room for 3, sources 4 and 5 are not added and their
+    packets are not dropped; the 3 addresses already in keep being refreshed and dropped."""
+    netns.run("ip", "link", "set", "lo", "up")
+    netns.nft("-f", "-", input=nft(_FULL, recent_list_size=3))
+    assert _send(netns, 5) == ["dropped"] * 3 + ["passed"] * 2
+    listed = netns.nft("list", "set", "ip", "fwmigrate", "S").stdout
+    assert "127.0.0.4" in listed and "127.0.0.5" not in listed and "127.0.0.6" not in listed
+    assert _send(netns, 5) == ["dropped"] * 3 + ["passed"] * 2
+
+
+@pytest.mark.kernel
+def test_xt_recent_forgets_the_oldest_instead(netns):
+    """The same rule in iptables-legacy: every packet is dropped, the list keeps ip_list_tot
+    addresses, the oldest gone."""
+    import shutil
+    if shutil.which("iptables-legacy") is None:
+        pytest.skip("iptables-legacy is not installed")
+    netns.run("ip", "link", "set", "lo", "up")
+    netns.run("iptables-legacy", "-A", "OUTPUT", "-p", "udp", "--dport", "9999", "-m",
+              "recent", "--name", "S", "--set", "-j", "DROP")
+    total = int(netns.run("cat", "/sys/module/xt_recent/parameters/ip_list_tot").stdout)
+    assert _send(netns, total + 2) == ["dropped"] * (total + 2)
+    held = netns.run("cat", "/proc/net/xt_recent/S").stdout
+    assert held.count("src=") == total
+    assert "src=127.0.0.2 " not in held and f"src=127.0.0.{total + 3} " in held

@@ -8,7 +8,8 @@ from fwmigrate.errors import Diagnostics, FwmigrateError
 from fwmigrate.frontends.save_file import _first_lines, _words, read_save, tokenize
 from fwmigrate.frontends.shell_script import read_script
 
-CANONICAL = [p for p in ("tutorial.save", "nat-gateway.save", "dual-stack.save")]
+CANONICAL = [p for p in ("tutorial.save", "nat-gateway.save", "dual-stack.save",
+                         "docker-host.save", "mangle-raw.save")]
 
 
 def body(text):

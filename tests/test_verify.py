@@ -34,6 +34,29 @@ def test_samples_round_trip_through_the_kernel(netns, name):
     assert report.ok, [c.describe() for c in report.kernel + report.restore]
 
 
+@pytest.mark.parametrize("to", ["nft", "nft-json"])
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.iterdir()))
+def test_samples_are_equivalent_to_their_translations(netns, tmp_path, name, to):
+    """verify --equiv SAMPLE TRANSLATION: nft text is loaded and listed back, a JSON
+    command batch (what --to nft-json writes) too, then compared packet class by class."""
+    out = tmp_path / f"out.{to}"
+    out.write_text(fw("convert", str(SAMPLES / name), "--to", to).stdout)
+    result = fw("verify", "--equiv", str(SAMPLES / name), str(out))
+    assert result.returncode == 0 and result.stdout.startswith("equivalent"), result.stdout
+
+
+def test_a_changed_translation_is_not_equivalent(netns, tmp_path):
+    """The same comparison fails when the translation drifts, in text and JSON alike."""
+    for to, old, new in (("nft", "udp dport 123 accept", "udp dport 124 accept"),
+                         ("nft-json", '"right": 123}', '"right": 124}')):
+        text = fw("convert", str(SAMPLES / "nat-gateway.save"), "--to", to).stdout
+        assert old in text
+        out = tmp_path / f"out.{to}"
+        out.write_text(text.replace(old, new))
+        result = fw("verify", "--equiv", str(SAMPLES / "nat-gateway.save"), str(out))
+        assert result.returncode == 1 and ":123 " in result.stdout, result.stdout
+
+
 def test_every_vector_round_trips(netns):
     failures = []
     for v in load():

@@ -35,6 +35,7 @@ class NftOptions:
     counters: bool = False
     approximate: bool = False
     scheme: str = "fwmigrate"       # or "iptables-nft" (the drop-in commands)
+    recent_list_size: int | None = None   # None: nft_recent.DEFAULT_SIZE
 
 
 

@@ -100,8 +100,14 @@ def _h_ct_state(tr, rule, index, match, opt, ctx) -> list[Statement]:
     return [Compare(Ct("state"), op(opt.negated), flags(states, _CT_STATE_ORDER))]
 
 
+_PORT_PROTOCOLS = frozenset({6, 17, 33, 132, 136})     # tcp udp dccp sctp udplite
+
+
 def _h_ct_port(tr, rule, index, match, opt, ctx) -> list[Statement]:
-    if match.option("ctproto") is None or match.option("ctproto").negated:
+    ctproto = match.option("ctproto")
+    # a conntrack entry has its packets' protocol, so `-p tcp` says `--ctproto tcp` too; nft
+    # only needs some protocol test before the port to know the port's type
+    if (ctproto is None and ctx.proto not in _PORT_PROTOCOLS) or (ctproto and ctproto.negated):
         raise Untranslatable(f"--{opt.name} without --ctproto: nft reads a conntrack port only "
                              "once it knows the protocol", "add --ctproto tcp (or udp, …)")
     direction, key = {"ctorigsrcport": ("original", "proto-src"),
@@ -279,7 +285,8 @@ def _h_statistic(tr, rule, index, match, opt, ctx) -> list[Statement]:
 
 
 HANDLERS = {
-    "ct_state": _h_ct_state, "ct_status": _h_ct_status, "ct_port": _h_ct_port, "tcp_flags": _h_tcp_flags,
+    "ct_state": _h_ct_state, "ct_status": _h_ct_status, "ct_port": _h_ct_port,
+    "tcp_flags": _h_tcp_flags,
     "tcp_option": _h_tcp_option, "icmp_type": _h_icmp_type, "limit": _h_limit,
     "recent": _h_recent, "comment": _h_comment, "addrtype": _h_addrtype, "tos": _h_tos,
     "devgroup": _h_devgroup, "owner": _h_owner, "ah": _h_ah, "tcpmss": _h_tcpmss,

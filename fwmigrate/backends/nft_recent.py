@@ -20,7 +20,14 @@ from ..ir import Match, Rule, SourceLocation
 from .nft_ast import BitAnd, Compare, Limit, NftSet, Payload, SetRef, SetUpdate, Statement, Symbol
 from .nft_names import Namer
 
-DEFAULT_SIZE = 65535        # nft's default; xt_recent keeps 100 (ip_list_tot), evicting the oldest
+# How many addresses a list's set holds. xt_recent keeps ip_list_tot (100) per list and, when
+# full, forgets the least recently seen address to take the new one: --set always matches. A
+# full nft set takes no new element, and the rule whose `update @set` failed stops there (its
+# verdict is skipped; shown in a namespace by tests/test_recent.py). No size is exact, so the
+# default keeps that failure far away: nft's own limit, made explicit. Below it the difference
+# is the other way round: nft still holds addresses xt_recent would have forgotten.
+DEFAULT_SIZE = 65535
+XT_RECENT_LIST_TOT = 100    # xt_recent's module parameter ip_list_tot, its default
 SIDE_EFFECT_MODULES = frozenset({"recent", "limit", "hashlimit", "connlimit", "quota",
                                  "statistic"})
 
@@ -75,8 +82,11 @@ def result_matters(rule: Rule, index: int) -> bool:
 class RecentPlan:
     """The sets for every recent list of one nft table, and the statements each rule needs."""
 
-    def __init__(self, family: str, namer: Namer, approximate: bool):
+    def __init__(self, family: str, namer: Namer, approximate: bool, size: int | None = None):
         self.family = family
+        self.size = DEFAULT_SIZE if size is None else size
+        self.size_origin = ("the --recent-list-size default" if size is None
+                            else f"--recent-list-size {size}")
         self.ip = "ip" if family == "ip" else "ip6"
         self.namer = namer
         self.approximate = approximate
@@ -123,20 +133,36 @@ class RecentPlan:
 
     def sets(self) -> list[NftSet]:
         addr_type = "ipv4_addr" if self.family == "ip" else "ipv6_addr"
+        size, why = self.size, f"; size {self.size}: {self.size_origin}"
         out = []
         for entry in self.lists.values():
             if entry.problem:
                 continue
             what = f"xt_recent list {entry.name}"
             if entry.base:
-                out.append(NftSet(entry.base, addr_type, DEFAULT_SIZE, None, True, what))
+                out.append(NftSet(entry.base, addr_type, size, None, True, what + why))
             for seconds, name in entry.windows.items():
-                out.append(NftSet(name, addr_type, DEFAULT_SIZE, seconds, True,
-                                  f"{what}, seen within {seconds}s"))
+                out.append(NftSet(name, addr_type, size, seconds, True,
+                                  f"{what}, seen within {seconds}s{why}"))
             for (hits, seconds), name in entry.meters.items():
-                out.append(NftSet(name, addr_type, DEFAULT_SIZE, seconds, True,
-                                  f"{what}: approximates --hitcount {hits} --seconds {seconds}"))
+                out.append(NftSet(name, addr_type, size, seconds, True,
+                                  f"{what}: approximates --hitcount {hits} --seconds {seconds}"
+                                  + why))
         return out
+
+    def capacity_notes(self) -> list[str]:
+        """What the output says once about the sets' size (nothing without recent lists)."""
+        planned = [e for e in self.lists.values() if not e.problem]
+        if not planned:
+            return []
+        note = (f"Each xt_recent list is a set of at most {self.size} addresses "
+                f"({self.size_origin}).\nxt_recent keeps {XT_RECENT_LIST_TOT} per list "
+                "(ip_list_tot) and forgets the oldest for a new one; a full set takes\nno new "
+                "address, and the rule that would add it does not match (its verdict is "
+                "skipped).")
+        if any(e.base for e in planned):
+            note += "\nA list checked without --seconds shrinks only by --remove."
+        return [note]
 
     # --- per rule ---------------------------------------------------------------------------
 
@@ -147,7 +173,8 @@ class RecentPlan:
             raise Untranslatable(entry.problem, "give every rule of the list the same --mask")
         use = _use(match, result_matters(rule, index), rule.loc)
         key = Payload(self.ip, "saddr" if use.side == "rsource" else "daddr")
-        full = "255.255.255.255" if self.family == "ip" else "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+        full = ("255.255.255.255" if self.family == "ip"
+                else "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
         if str(use.mask) != full:
             key = BitAnd(key, Symbol(str(use.mask)))
         if use.negated and use.mode != "rcheck":

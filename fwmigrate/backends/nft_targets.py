@@ -177,15 +177,31 @@ def _t_tcpmss(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     if flags is None or flags.negated or "SYN" not in flags.value.compare:
         raise Untranslatable("iptables refuses TCPMSS on a rule that does not match SYN packets "
                              "(--tcp-flags SYN,RST SYN)")
-    if not tr.options.approximate:
-        raise Untranslatable("TCPMSS also adds an MSS option to a SYN that has none; nft can only "
-                             "change an option that is there",
-                             "pass --approximate to translate it anyway (SYNs without an MSS "
-                             "option then pass unchanged), and be told so")
-    tr.result.approximations.append(Diagnostic(
-        rule.loc, "TCPMSS: SYNs without an MSS option pass unchanged (xt_TCPMSS adds one)",
-        "warning"))
     size = target.option("set-mss")
+    # with a (non-inverted) -m tcpmss test the rule only sees SYNs that carry an MSS option,
+    # where xt_TCPMSS and nft do the same: lower it, never raise it. Clamping reads the
+    # smaller MTU of the route and of the reverse route in both; nft writes 536 where that
+    # exceeds 65535, which IPv4 routes never do (capped at 65520) but IPv6 loopback does.
+    # (A route MTU of 40 bytes or less, where xt drops and nft writes 536, carries no TCP.)
+    guard = rule.match("tcpmss")
+    has_option = guard is not None and not guard.option("mss").negated
+    if has_option and (size is not None or ctx.family == "ip"):
+        return [Mangle(TcpOption(2, "maxseg", "size"),
+                       Rt("mtu") if size is None else Symbol(str(size.value)))]
+    if has_option:
+        why = ("--clamp-mss-to-pmtu over an IPv6 route with an MTU above 65535 (loopback): "
+               "xt_TCPMSS lowers the MSS to the MTU less 60, nft's `rt mtu` gives 536")
+    else:
+        why = ("TCPMSS also adds an MSS option to a SYN that has none; nft can only change an "
+               "option that is there")
+    if not tr.options.approximate:
+        raise Untranslatable(why, "if SYNs without an MSS option may pass unchanged, say so "
+                             "in the rule with -m tcpmss --mss 1:65535, which nft translates "
+                             "exactly; or pass --approximate, and be told so"
+                             if not has_option else "use --set-mss, or pass --approximate")
+    tr.result.approximations.append(Diagnostic(
+        rule.loc, "TCPMSS: SYNs without an MSS option pass unchanged (xt_TCPMSS adds one)"
+        if not has_option else "TCPMSS: " + why, "warning"))
     value = Rt("mtu") if size is None else Symbol(str(size.value))
     return [Mangle(TcpOption(2, "maxseg", "size"), value)]
 

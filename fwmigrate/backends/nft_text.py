@@ -86,7 +86,8 @@ _EXPRS: dict[type, Callable] = {
     Rt: lambda e, m: f"rt {e.key}",
     RawPayload: lambda e, m: f"@{e.base},{e.offset},{e.length}",
     Fib: lambda e, m: f"fib {' . '.join(e.flags)} {e.result}",
-    Numgen: lambda e, m: f"numgen {e.mode} mod {e.mod}" + (f" offset {e.offset}" if e.offset else ""),
+    Numgen: lambda e, m: f"numgen {e.mode} mod {e.mod}"
+    + (f" offset {e.offset}" if e.offset else ""),
     BinOp: lambda e, m: f"{_expr(e.left)} {e.op} {_expr(e.right)}",
     Symbol: lambda e, m: e.text,
     Text: lambda e, m: _string(e.value),
@@ -296,13 +297,14 @@ def render(ruleset: NftRuleset, *, source: str = "-", flush_ruleset: bool = Fals
     writer = _Writer()
     lines = ["#!/usr/sbin/nft -f", f"# Translated by fwmigrate {__version__} from {source}"]
     for note in list(ruleset.notes) + list(header_notes or []):
-        lines.append(f"# {note}")
+        lines += [f"# {line}" for line in note.split("\n")]
     if flush_ruleset:
         lines.append("# Replaces the whole ruleset (--flush-ruleset).")
         lines += ["", "flush ruleset"]
     else:
         names = ", ".join(f"{t.family} {t.name}" for t in ruleset.tables)
-        lines.append(f"# Replaces only table {names}; other tables (e.g. Docker's) stay as they are.")
+        lines.append(f"# Replaces only table {names}; other tables (e.g. Docker's) stay as "
+                     "they are.")
         lines.append("")
         for table in ruleset.tables:
             # create-if-missing, then delete: the new table below replaces it in one transaction
@@ -361,7 +363,7 @@ def rule_command(verb: str, where: str, chain: str, rule: NftRule, position: str
 
 def render_commands(ruleset: NftRuleset, header: str) -> TextOutput:
     writer = _Writer()
-    lines = [header] + [f"# {n}" for n in ruleset.notes]
+    lines = [header] + [f"# {line}" for n in ruleset.notes for line in n.split("\n")]
     for table in ruleset.tables:
         try:
             lines += table_commands(table, cache=writer.cache)

@@ -90,7 +90,8 @@ class _Translator:
 
     def _table(self, family: str, nft_family: str, name: str, ipt_tables: list[Table]) -> NftTable:
         namer = Namer()
-        recent = RecentPlan(family, namer, self.options.approximate)
+        recent = RecentPlan(family, namer, self.options.approximate,
+                            self.options.recent_list_size)
         chain_maps: dict[str, dict[str, str]] = {}
         # base chains claim their names first, so a user chain never takes one of them
         for builtin_pass in (True, False):
@@ -118,6 +119,9 @@ class _Translator:
                 chains.append(self._chain(t, chain, ctx, nft_family))
         for loc, text in recent.approximations:
             self.result.approximations.append(Diagnostic(loc, text, "warning"))
+        for note in recent.capacity_notes():
+            if note not in self.result.notes:       # said once, for all tables
+                self.result.notes.append(note)
         for kind, original, new in namer.renamed:
             self.result.notes.append(f"{kind} {original} is called {new} in nft ({original!r} "
                                      "cannot be written as an nft name)")

@@ -22,7 +22,7 @@ CHANGES: dict[str, frozenset[str] | None] = {
     "MARK": frozenset({"mark"}), "CONNMARK": frozenset({"connmark", "mark"}),
     "DSCP": frozenset({"dscp", "tos"}), "TOS": frozenset({"dscp", "tos"}),
     "TTL": frozenset({"ttl"}), "HL": frozenset({"hl"}),
-    "CT": frozenset({"conntrack", "state", "connmark"}),
+    "CT": frozenset({"conntrack", "state", "connmark"}), "TCPMSS": frozenset({"tcpmss"}),
 }
 
 
@@ -164,11 +164,28 @@ def mangle(lift, body: dict[str, Any]) -> None:
             lift.skip = True        # an inet rule for the other family
         else:
             _set_header(lift, what["field"], value)
+    elif kind == "tcp option" and what == {"name": "maxseg", "field": "size"}:
+        _set_mss(lift, value)
     elif kind == "tcp option":
-        unrepresentable("tcp option … set: xt_TCPMSS also adds an MSS option to a SYN without "
-                        "one, which nft cannot")
+        unrepresentable(f"setting tcp option {what.get('name')}")
     else:
         unrepresentable(f"setting {kind} {what.get('key') or what.get('field') or ''}".strip())
+
+
+def _set_mss(lift, value: Any) -> None:
+    """`tcp option maxseg size set …` is TCPMSS only where the rule already tests the MSS
+    option's value (-m tcpmss --mss): xt_TCPMSS also adds the option to a SYN without one."""
+    if not any(m.module == "tcpmss" and not m.options[0].negated for m in lift.matches):
+        unrepresentable("tcp option maxseg size set without a test of the MSS value first: "
+                        "xt_TCPMSS also adds an MSS option to a SYN without one, which nft "
+                        "cannot")
+    if value == {"rt": {"key": "mtu"}}:
+        if lift.ctx.family != "ip":
+            unrepresentable("tcp option maxseg size set rt mtu in IPv6: nft gives 536 where "
+                            "the route MTU exceeds 65535 (loopback), xt_TCPMSS the MTU less 60")
+        lift.target(TargetExtension("TCPMSS", (Option("clamp-mss-to-pmtu"),)))
+    else:
+        lift.target(TargetExtension("TCPMSS", (Option("set-mss", number(value, "MSS")),)))
 
 
 def _set_mark(lift, key: str, value: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import IcmpType, Jump, Match, Option, Rule, TargetExtension, Verdict
+from .diff import normal_target
 from .space import (
     ABSENT,
     CT_STATES,
@@ -276,4 +277,8 @@ def target_label(target) -> tuple:
     if isinstance(target, Jump):
         return ("goto" if target.goto else "jump", target.chain)
     assert isinstance(target, TargetExtension)
+    # one action said two ways (-j NOTRACK and -j CT --notrack) is one action
+    target = normal_target(target)
+    if not isinstance(target, TargetExtension):
+        return target_label(target)
     return (target.name, target.options)

@@ -104,7 +104,7 @@ def _pure_runs_sorted(matches: list[Match]) -> list[Match]:
     return out
 
 
-def _normal_target(target):
+def normal_target(target):
     if not isinstance(target, TargetExtension):
         return target
     if target.name == "NOTRACK":
@@ -138,7 +138,7 @@ def normal_rule(rule: Rule) -> Rule:
         matches.append(n)
     return Rule(rule.source, rule.destination, rule.in_interface, rule.out_interface,
                 rule.protocol, rule.fragment, tuple(_pure_runs_sorted(matches)),
-                _normal_target(rule.target), rule.counters, rule.loc)
+                normal_target(rule.target), rule.counters, rule.loc)
 
 
 def _chains(ruleset: Ruleset) -> dict[tuple[str, str, str], Chain]:

@@ -61,6 +61,7 @@ class Program:
         self._suffix: dict[tuple[str, str], list[int]] = {}
         self._deep: dict[tuple[str, str], int] = {}
         self._index: dict[tuple[str, str], _ChainIndex] = {}
+        self._later: dict[int, int] = {}
 
     def index(self, key: tuple[str, str]) -> _ChainIndex:
         if key not in self._index:
@@ -73,6 +74,14 @@ class Program:
             self._deep[key] = 0                       # a loop cannot recurse forever
             self._deep[key] = self.suffix(key)[0]
         return self._deep[key]
+
+    def later(self, base: int) -> int:
+        """A hash of the base chains that run after base chain number `base` (the next
+        tables on the hook, each from its start)."""
+        if base not in self._later:
+            self._later[base] = hash(tuple((key, self.deep(key))
+                                           for key in self.bases[base + 1:]))
+        return self._later[base]
 
     def suffix(self, key: tuple[str, str]) -> list[int]:
         if key not in self._suffix:
@@ -160,7 +169,10 @@ class Side:
     def fingerprint(self, program: Program) -> tuple:
         if self.outcome is not None:
             return ("done", self.outcome)
-        return (self.base, tuple(program.suffix(key)[i] for key, i in self.frames))
+        # what is left: the rest of this base chain (deep through the call frames) and the
+        # base chains of the tables after it
+        return (self.base, program.later(self.base),
+                tuple(program.suffix(key)[i] for key, i in self.frames))
 
 
 @dataclass

@@ -84,11 +84,24 @@ def read_any(text: str, name: str, diags: Diagnostics, **frontend) -> Ruleset:
         except ValueError as exc:
             diags.error(None, f"{name}: not valid JSON ({exc})")
             return Ruleset((), name)
+        if _is_batch(listing):
+            # commands (what `convert --to nft-json` writes), not a listing: let the kernel
+            # run them and list the result, as for nft text
+            with scratch_namespace() as netns:
+                return read_nft_json(kernel_listing(netns, load_json=listing), name, diags)
         return read_nft_json(listing, name, diags)
     if looks_like_nft_text(text):
         with scratch_namespace() as netns:
             return read_nft_json(kernel_listing(netns, load_text=text), name, diags)
     return read_ruleset(text, name, diags, **frontend)
+
+
+_COMMANDS = frozenset({"add", "create", "insert", "replace", "delete", "destroy", "flush"})
+
+
+def _is_batch(document: Any) -> bool:
+    items = document.get("nftables", []) if isinstance(document, dict) else []
+    return any(isinstance(i, dict) and _COMMANDS & i.keys() for i in items)
 
 
 def read_live(netns: str | None, diags: Diagnostics) -> Ruleset:
