@@ -12,6 +12,7 @@ import ipaddress
 from datetime import UTC, datetime
 
 from .. import __version__, mappings
+from ..frontends.limit_values import normal_connlimit
 from ..frontends.limit_values import save_words as hashlimit_save_words
 from ..frontends.values import CT_STATES, CT_STATUS, TCP_FLAGS
 from ..ir import (
@@ -173,12 +174,9 @@ def _match(match: Match) -> list[str]:
     if match.module == "hashlimit":      # its burst and expiry print relative to the rate
         return ["-m", "hashlimit", *hashlimit_save_words({o.name: o for o in match.options})]
     spec = mappings.match_specs()[match.module]
-    options = match.options
-    if match.module == "connlimit" and options[0].negated:
-        # the kernel keeps one flag: `! --connlimit-upto N` is `--connlimit-above N`
-        flipped = Option("above" if options[0].name == "upto" else "upto", options[0].value)
-        options = (flipped, *options[1:])
-    return ["-m", match.module, *_options(spec, options)]
+    if match.module == "connlimit":
+        match = normal_connlimit(match)
+    return ["-m", match.module, *_options(spec, match.options)]
 
 
 def _neg(sel, flag: str, text: str) -> list[str]:

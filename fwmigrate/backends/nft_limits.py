@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ..frontends.limit_values import DEFAULT_HTABLE_SIZE, hashlimit_config, packet_rate
+from ..frontends.limit_values import hashlimit_config, hashlimit_size, packet_rate
 from ..ir import Rule, SourceLocation
 from .nft_ast import BitAnd, Concat, CtCount, Limit, NftSet, Payload, SetUpdate, Statement, Symbol
 from .nft_names import Namer
@@ -47,18 +47,6 @@ _KEY_ORDER = (("dstip", "daddr"), ("dstport", "dport"), ("srcip", "saddr"), ("sr
 
 def _cfg(match) -> dict:
     return hashlimit_config({o.name: o for o in match.options})
-
-
-def hashlimit_size(cfg: dict) -> tuple[int, str]:
-    """The kernel's table capacity for this configuration, and where it comes from."""
-    size = cfg["size"] or DEFAULT_HTABLE_SIZE
-    if cfg["max"]:
-        if cfg["max"] >= size:
-            return cfg["max"], "--hashlimit-htable-max"
-        return size, "--hashlimit-htable-max, raised to the table size as the kernel does"
-    if cfg["size"]:
-        return 8 * size, "8 × --hashlimit-htable-size, as the kernel does"
-    return 8 * size, "the kernel's default on a machine with more than 1 GiB of memory"
 
 
 class LimitPlan:

@@ -13,6 +13,7 @@ A hashlimit rate is kept as (kind, avg, mult):
 from __future__ import annotations
 
 from ..errors import OptionError
+from ..ir import Match, Option
 
 SCALE = 1_000_000                  # XT_HASHLIMIT_SCALE_v2
 BURST_MAX = 1_000_000              # XT_HASHLIMIT_BURST_MAX
@@ -184,6 +185,18 @@ def hashlimit_config(opts: dict) -> dict:
             "rate_match": "rate-match" in opts, "interval": interval}
 
 
+def hashlimit_size(cfg: dict) -> tuple[int, str]:
+    """The kernel's table capacity for this configuration, and where it comes from."""
+    size = cfg["size"] or DEFAULT_HTABLE_SIZE
+    if cfg["max"]:
+        if cfg["max"] >= size:
+            return cfg["max"], "--hashlimit-htable-max"
+        return size, "--hashlimit-htable-max, raised to the table size as the kernel does"
+    if cfg["size"]:
+        return 8 * size, "8 × --hashlimit-htable-size, as the kernel does"
+    return 8 * size, "the kernel's default on a machine with more than 1 GiB of memory"
+
+
 def check_hashlimit(opts: dict, index: int) -> None:
     if "upto" not in opts and "above" not in opts:
         raise OptionError("You have to specify --hashlimit", index,
@@ -251,3 +264,36 @@ def save_words(opts: dict) -> list[str]:
         if cfg["interval"] != 1:
             words += ["--hashlimit-rate-interval", str(cfg["interval"])]
     return words
+
+
+# --- one meaning, one form (verify/diff.py) ---------------------------------------------------
+
+def normal_hashlimit(match: Match) -> Match:
+    """What the kernel does with a hashlimit, in one form: the stored configuration, the
+    table's real capacity; without a key and --hashlimit-upto it is a plain limit."""
+    from .values import canonical_rate     # values.py imports this module's grammars
+
+    cfg = hashlimit_config({o.name: o for o in match.options})
+    rate = Option("above" if cfg["above"] else "upto", (cfg["kind"], cfg["avg"], 1))
+    burst = Option("burst", cfg["burst"])
+    if cfg["kind"] == "packets" and not cfg["mode"] and not cfg["rate_match"]:
+        if not cfg["above"] and cfg["avg"] // 100:
+            return Match("limit", (Option("limit", canonical_rate(cfg["avg"] // 100)),
+                                   Option("limit-burst", cfg["burst"])))
+        return Match("hashlimit", (rate, burst))
+    options = [rate, burst, Option("mode", cfg["mode"]), Option("name", cfg["name"]),
+               Option("htable-max", hashlimit_size(cfg)[0]),
+               Option("htable-expire", cfg["expire_ms"])]
+    options += [Option(k, cfg[k]) for k in ("srcmask", "dstmask") if cfg[k] is not None]
+    if cfg["rate_match"]:
+        options += [Option("rate-match"), Option("rate-interval", cfg["interval"])]
+    return Match("hashlimit", tuple(options))
+
+
+def normal_connlimit(match: Match) -> Match:
+    """`! --connlimit-upto N` is `--connlimit-above N` (the kernel keeps one flag)."""
+    first = match.options[0]
+    if not first.negated:
+        return match
+    flipped = Option("above" if first.name == "upto" else "upto", first.value)
+    return Match("connlimit", (flipped, *match.options[1:]))
