@@ -271,7 +271,7 @@ def save_words(opts: dict) -> list[str]:
 def normal_hashlimit(match: Match) -> Match:
     """What the kernel does with a hashlimit, in one form: the stored configuration, the
     table's real capacity; without a key and --hashlimit-upto it is a plain limit."""
-    from .values import canonical_rate     # values.py imports this module's grammars
+    from .values import canonical_rate  # values.py imports this module's grammars
 
     cfg = hashlimit_config({o.name: o for o in match.options})
     rate = Option("above" if cfg["above"] else "upto", (cfg["kind"], cfg["avg"], 1))
