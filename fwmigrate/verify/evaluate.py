@@ -107,7 +107,9 @@ class _Walk:
         for index in range(start, len(chain.rules)):
             rule = chain.rules[index]
             results = match_rule(rule, packet)
-            if len(results) == 1 and results[0][0] is False:
+            # a "no match" that rests on an assumption (a limit taken as not reached) is kept
+            # as a step of its own, so the assumption is reported
+            if len(results) == 1 and results[0][0] is False and not results[0][2]:
                 trace = trace + [Step(table.name, chain.name, index + 1, rule, "no match")]
                 packet = results[0][1]
                 continue
