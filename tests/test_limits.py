@@ -73,6 +73,13 @@ def test_short_expiry_refused_exactly_approximated_on_request():
     assert any("garbage collector" in d.message for d in result.approximations)
 
 
+def test_a_table_without_key_shared_by_rules_is_refused():
+    rule = "-m hashlimit --hashlimit-upto 10/sec --hashlimit-burst 10 --hashlimit-name one"
+    with pytest.raises(FwmigrateError) as info:
+        nft(f"iptables -A INPUT {rule}\niptables -A FORWARD {rule}\n")
+    assert "one bucket shared by several rules" in info.value.render()
+
+
 def test_connlimit_gets_a_set_per_rule():
     out = nft("iptables -A INPUT -p tcp --syn -m connlimit --connlimit-above 2 -j DROP\n"
               "iptables -A INPUT -p tcp --syn -m connlimit --connlimit-above 2 -j DROP\n").output
@@ -107,6 +114,7 @@ def test_translation_is_equivalent():
     ("--hashlimit-burst 3", "--hashlimit-burst 4"),
     ("--connlimit-above 10", "--connlimit-above 11"),
     ("--connlimit-above 10", "--connlimit-upto 10"),
+    ("--hashlimit-name ssh", "--hashlimit-name other"),
 ])
 def test_a_changed_limit_is_a_difference(old, new):
     assert _differences(LIMITED, LIMITED.replace(old, new))
@@ -190,3 +198,18 @@ def test_hashlimit_drops_over_the_burst_per_source(netns_pair, how):
         listener.close()
     assert first == [True, True, True, False, False]
     assert other == [True, True, True, False]
+
+
+def test_keyless_limits_over_their_rate_differ_by_rate():
+    def rules(rate):
+        return (f"iptables -A INPUT -m hashlimit --hashlimit-above {rate} --hashlimit-burst 10 "
+                "--hashlimit-name one -j DROP\n")
+    assert _differences(rules("10/sec"), rules("11/sec"))
+    assert not _differences(rules("10/sec"), rules("10/sec").replace("name one", "name two"))
+
+
+def test_a_mask_of_an_address_outside_the_key_changes_nothing():
+    a = "iptables -A INPUT -m hashlimit --hashlimit-upto 10/sec --hashlimit-mode dstip " \
+        "--hashlimit-name t -j ACCEPT\n"
+    assert not _differences(a, a.replace("--hashlimit-name", "--hashlimit-srcmask 24 "
+                                                              "--hashlimit-name"))

@@ -111,6 +111,11 @@ class LimitPlan:
         set_name = self.set_names.get(name)
         if set_name is None:            # one rule, no key: one bucket, a plain limit
             return [limit]
+        if not cfg["mode"]:
+            raise Untranslatable(f"hashlimit table {name} has no --hashlimit-mode: one bucket "
+                                 "shared by several rules, where nft's limit statements each "
+                                 "keep their own", "give each rule its own --hashlimit-name, "
+                                 "or key the table with --hashlimit-mode")
         key = self._key(rule, index, cfg)
         if not any(s.name == set_name for s in self.out):
             size, why = hashlimit_size(cfg)

@@ -284,7 +284,9 @@ def normal_hashlimit(match: Match) -> Match:
     options = [rate, burst, Option("mode", cfg["mode"]), Option("name", cfg["name"]),
                Option("htable-max", hashlimit_size(cfg)[0]),
                Option("htable-expire", cfg["expire_ms"])]
-    options += [Option(k, cfg[k]) for k in ("srcmask", "dstmask") if cfg[k] is not None]
+    # a mask of an address the key does not hold changes nothing
+    options += [Option(k, cfg[k]) for k, ip in (("srcmask", "srcip"), ("dstmask", "dstip"))
+                if cfg[k] is not None and ip in cfg["mode"]]
     if cfg["rate_match"]:
         options += [Option("rate-match"), Option("rate-interval", cfg["interval"])]
     return Match("hashlimit", tuple(options))

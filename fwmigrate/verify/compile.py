@@ -233,7 +233,7 @@ class Compiler:
         normal = normal_hashlimit(m)
         if normal.module == "limit":
             return self.m_limit(normal, chain_key)
-        name = hashlimit_field(normal)
+        name = hashlimit_field(normal, self.limit_seen, chain_key)
         over = normal.options[0].name == "above"
         return [Test((self.cube(**{name: self.mask(name, over)}),))]
 

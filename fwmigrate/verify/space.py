@@ -290,7 +290,7 @@ def _collect_match(space: Space, m: Match, chain_key: tuple, seen: dict) -> None
     elif m.module == "hashlimit":
         normal = normal_hashlimit(m)
         name = limit_field(normal, seen, chain_key) if normal.module == "limit" \
-            else hashlimit_field(normal)
+            else hashlimit_field(normal, seen, chain_key)
         f(name, lambda: Names([False, True]))
     elif m.module == "connlimit":
         f(connlimit_field(m, seen, chain_key), lambda: Names([False, True]))
@@ -312,12 +312,19 @@ def limit_field(m: Match, seen: dict, chain_key: tuple) -> str:
     return f"limit:{chain_key}:{opts['limit']}:{opts['limit-burst']}:{seen[key]}"
 
 
-def hashlimit_field(normal: Match) -> str:
+def hashlimit_field(normal: Match, seen: dict, chain_key: tuple) -> str:
     """Whether the packet's key is over its rate in this hashlimit table. The table's buckets
     are shared by every rule naming it, so the field is the table's (name and configuration,
-    as diff.normal_hashlimit gives them), not the rule's; the key's own state is not split
-    further (a false alarm is possible, a hidden difference is not)."""
-    return "limit:hashlimit:" + ":".join(f"{o.name}={o.value!r}" for o in normal.options[1:])
+    as limit_values.normal_hashlimit gives them, whichever of upto/above tests it), not the
+    rule's. A table without a key and without a name in its normal form (`limit rate over`)
+    is one bucket per rule, paired like a limit."""
+    rate = normal.options[0].value
+    rest = ":".join(f"{o.name}={o.value!r}" for o in normal.options[1:])
+    if not any(o.name == "name" for o in normal.options):
+        key = (chain_key, "hashlimit", rate, rest)
+        seen[key] = seen.get(key, -1) + 1
+        return f"limit:hashlimit:{chain_key}:{rate!r}:{rest}:{seen[key]}"
+    return f"limit:hashlimit:{rate!r}:{rest}"
 
 
 def connlimit_field(m: Match, seen: dict, chain_key: tuple) -> str:
