@@ -22,10 +22,12 @@ from differential import (
     network,
     recent_lists,
     restore_translate,
-    run_scenario as run_scenario_outcomes,
     scenario,
     seed_recent,
     standard_probes,
+)
+from differential import (
+    run_scenario as run_scenario_outcomes,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
