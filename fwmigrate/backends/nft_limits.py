@@ -62,6 +62,7 @@ class LimitPlan:
         self.set_names: dict[str, str] = {}
         self.out: list[NftSet] = []
         self.approximations: list[tuple[SourceLocation | None, str]] = []
+        self.notes: list[str] = []          # the sizes chosen, for the header and -v
         self.connlimits = 0
 
     def add(self, rule: Rule) -> None:
@@ -119,6 +120,8 @@ class LimitPlan:
         key = self._key(rule, index, cfg)
         if not any(s.name == set_name for s in self.out):
             size, why = hashlimit_size(cfg)
+            self.notes.append(f"set {set_name} (hashlimit table {name}) holds at most {size} "
+                              f"keys: {why}")
             self.out.append(NftSet(set_name, self._key_type(cfg), size, expire // 1000, True,
                                    f"xt_hashlimit table {name}: size {size} ({why}); when it is "
                                    "full iptables drops the packet, nft's rule does not match"))
@@ -186,6 +189,9 @@ class LimitPlan:
         if opts["mask"].value != full:
             key = BitAnd(key, Symbol(_mask_text(self.family, opts["mask"].value)))
         self.connlimits += 1
+        if self.connlimits == 1:
+            self.notes.append(f"connlimit sets hold at most {CONNLIMIT_SIZE} addresses each, "
+                              "the default nf_conntrack_max; raise their size if you raised it")
         name = self.namer.claim(f"connlimit{self.connlimits}", "connlimit", "set")
         addr = "ipv4_addr" if self.family == "ip" else "ipv6_addr"
         self.out.append(NftSet(name, addr, CONNLIMIT_SIZE, None, True,

@@ -123,6 +123,7 @@ class _Translator:
             ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options, limits=limits)
             for chain in t.chains:
                 chains.append(self._chain(t, chain, ctx, nft_family))
+        self.result.notes += limits.notes
         for loc, text in recent.approximations + limits.approximations:
             self.result.approximations.append(Diagnostic(loc, text, "warning"))
         for kind, original, new in namer.renamed:
