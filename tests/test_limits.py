@@ -213,3 +213,27 @@ def test_a_mask_of_an_address_outside_the_key_changes_nothing():
         "--hashlimit-name t -j ACCEPT\n"
     assert not _differences(a, a.replace("--hashlimit-name", "--hashlimit-srcmask 24 "
                                                               "--hashlimit-name"))
+
+
+@pytest.mark.kernel
+def test_a_full_table_is_where_iptables_and_nft_differ(netns_pair):
+    """Documented, not hidden: a key that finds xt_hashlimit's table full is dropped by the
+    kernel; nft's rule just does not match it (the set is sized like the table, so only
+    traffic that would fill the kernel's table sees this)."""
+    server, client = netns_pair
+    rule = ("iptables -A INPUT -p udp -m udp --dport 9000 -m hashlimit --hashlimit-upto 100/sec "
+            "--hashlimit-mode srcip --hashlimit-htable-size 1 --hashlimit-htable-max 1 "
+            "--hashlimit-name full -j ACCEPT\n")
+    outcomes = {}
+    for how in ("legacy", "nft"):
+        server.run("iptables-legacy", "-F", check=False)
+        server.nft("flush", "ruleset")
+        _load(server, how, rule)
+        listener = Listener(server, SERVER_ADDR, udp_ports=(9000,))
+        try:
+            outcomes[how] = [udp_exchange(client, src, SERVER_ADDR, 9000, timeout=0.5)
+                             for src in (CLIENT_ADDR, OTHER_CLIENT_ADDR)]
+        finally:
+            listener.close()
+    assert "\t\tsize 1\n" in nft(rule).output
+    assert outcomes == {"legacy": [True, False], "nft": [True, True]}
