@@ -111,7 +111,7 @@ def parse_hashlimit_mode(args, family, proto) -> frozenset:
 
 def parse_hashlimit_name(args, family, proto) -> str:
     text = args[0]
-    if not text or len(text) > 255:
+    if not text or len(text) >= 255:         # char name[255], NUL included
         raise OptionError(f"bad --hashlimit-name `{text}'")
     return text
 
