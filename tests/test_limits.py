@@ -85,7 +85,7 @@ def test_connlimit_gets_a_set_per_rule():
               "iptables -A INPUT -p tcp --syn -m connlimit --connlimit-above 2 -j DROP\n").output
     assert "add @connlimit1 { ip saddr ct count over 2 } drop" in out
     assert "add @connlimit2 { ip saddr ct count over 2 } drop" in out
-    assert "\t\tsize 262144\n" in out and "the default nf_conntrack_max" in out
+    assert "\t\tsize 262144\n" in out and "the largest default nf_conntrack_max" in out
 
 
 # --- the equivalence checker and the evaluator --------------------------------------------

@@ -22,7 +22,7 @@ Sizes: a full nft set refuses new elements and the rule then does not match. xt_
 table holds --hashlimit-htable-max entries (else 8 × --hashlimit-htable-size, else 65536 on a
 machine with more than 1 GiB of memory) and drops the packet when full; the set gets the same
 size. xt_connlimit has no limit; a key exists only while it has a tracked connection, so the
-set gets the default nf_conntrack_max (262144).
+set gets the largest default nf_conntrack_max (262144: 64-bit, more than 4 GiB of memory).
 """
 
 from __future__ import annotations
@@ -191,13 +191,14 @@ class LimitPlan:
         self.connlimits += 1
         if self.connlimits == 1:
             self.notes.append(f"connlimit sets hold at most {CONNLIMIT_SIZE} addresses each, "
-                              "the default nf_conntrack_max; raise their size if you raised it")
+                              "the largest default nf_conntrack_max; raise their size if your "
+                              "nf_conntrack_max is higher")
         name = self.namer.claim(f"connlimit{self.connlimits}", "connlimit", "set")
         addr = "ipv4_addr" if self.family == "ip" else "ipv6_addr"
         self.out.append(NftSet(name, addr, CONNLIMIT_SIZE, None, True,
                                f"xt_connlimit of the rule at {rule.loc}: size {CONNLIMIT_SIZE} "
-                               "(the default nf_conntrack_max); when it is full nft's rule "
-                               "does not match"))
+                               "(the largest default nf_conntrack_max); when it is full nft's "
+                               "rule does not match"))
         return [SetUpdate("add", name, key, CtCount(direction.value, inverted=above))]
 
 
