@@ -107,10 +107,12 @@ class _Walk:
         for index in range(start, len(chain.rules)):
             rule = chain.rules[index]
             results = match_rule(rule, packet)
-            # a "no match" that rests on an assumption (a limit taken as not reached) is kept
-            # as a step of its own, so the assumption is reported
-            if len(results) == 1 and results[0][0] is False and not results[0][2]:
-                trace = trace + [Step(table.name, chain.name, index + 1, rule, "no match")]
+            if len(results) == 1 and results[0][0] is False:
+                # a "no match" may rest on an assumption (a limit taken as not reached): keep it
+                notes = results[0][2]
+                trace = trace + [Step(table.name, chain.name, index + 1, rule,
+                                      "assumed no match" if notes else "no match")]
+                assumptions = assumptions + notes
                 packet = results[0][1]
                 continue
             for matched, pkt, notes in results:
