@@ -81,6 +81,11 @@ DELIBERATE = {
     "libxt_connlimit.txlate": "the reference's set has no size: nft caps it at 65535 addresses "
                               "and the rule stops matching when it is full; fwmigrate sizes "
                               "the set on purpose",
+    "libxt_hashlimit.txlate:4": "the reference's meter holds at most 65535 keys and then stops "
+                                "matching; xt_hashlimit's table holds 65536 by default (8 × 8192 "
+                                "buckets on a machine with more than 1 GiB of memory), and "
+                                "fwmigrate sizes its set the same (a named timeout set updated "
+                                "by the rule, which also lists differently from a meter)",
 }
 
 

@@ -329,3 +329,26 @@ def test_tcpmss_with_an_mss_test_behaves_the_same_in_the_kernel(kernel):
     # 1300 - 40 = 1260 and 1200, less 12 bytes of timestamps; 1448 untouched
     assert [x.split()[-1] for x in a] == ["mss=1248", "mss=1448", "mss=1188", "mss=1248"], a
 
+
+def test_hashlimit_and_connlimit_behave_the_same_in_the_kernel(kernel, tmp_path):
+    """Per-source buckets: a burst of 2 then silence for each source, the same under
+    iptables-legacy and fwmigrate's nft (connlimit's held connections: tests/test_limits.py)."""
+    save = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A INPUT -p udp -m udp --dport 1234 -m hashlimit --hashlimit-above 1/min "
+            "--hashlimit-burst 2 --hashlimit-mode srcip --hashlimit-name h "
+            "--hashlimit-htable-expire 120000 -j DROP\n"
+            "-A INPUT -p tcp -m tcp --dport 80 -m connlimit --connlimit-above 5 -j DROP\n"
+            "COMMIT\n")
+    (tmp_path / "fw.save").write_text(save)
+    me, other, fw = "192.168.10.2", "192.168.10.20", "192.168.10.1"
+    ordered = [Probe("udp", "lan", src, fw, 1234) for src in (me, me, me, other, me, other,
+                                                              other)]
+    ordered += [Probe("tcp", "lan", me, fw, 80)]
+    steps = scenario([], ordered)
+    translated = fwmigrate_nft(str(tmp_path / "fw.save"))
+    assert not compare(legacy(save), nft(translated), steps)
+    # the limit acts: each source's third datagram goes unanswered
+    kinds = [o.split()[0] for o in run_scenario(nft(translated), steps)]
+    assert kinds[:7] == ["answered"] * 2 + [kinds[2]] + ["answered"] + [kinds[2]] + \
+        ["answered", kinds[2]]
+    assert kinds[2] != "answered"

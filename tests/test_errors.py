@@ -32,8 +32,8 @@ SCRIPT_CASES = [
     ("iptables -N A\niptables -N B\niptables -A A -j B\niptables -A B -j A\n"
      "iptables -A INPUT -j A\n", "fw.sh:5:1", "Too many levels of symbolic links."),
     ("iptables -A INPUT -m nosuch -j ACCEPT\n", "fw.sh:1:22", "Couldn't load match `nosuch'"),
-    ("iptables -A INPUT -m hashlimit --hashlimit 1/s -j ACCEPT\n", "fw.sh:1:22",
-     "-m hashlimit is not supported by fwmigrate yet"),
+    ("iptables -A INPUT -m quota --quota 1000 -j ACCEPT\n", "fw.sh:1:22",
+     "-m quota is not supported by fwmigrate yet"),
     ("iptables -A INPUT -j TEE --gateway 1.2.3.4\n", "fw.sh:1:22",
      "-j TEE is not supported by fwmigrate yet"),
     ("  iptables -A INPUT \\\n     -p tcp --dport bad -j ACCEPT\n", "fw.sh:2:21",

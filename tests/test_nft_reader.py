@@ -104,6 +104,21 @@ def test_queue_to_a_computed_number_is_refused():
     ("-A INPUT -j NFLOG --nflog-range 5", "-A INPUT -j NFLOG"),
     ("-A INPUT -m tos --tos 0x28/0xfc", "-A INPUT -m dscp --dscp 0x0a"),
     ("-A INPUT -m devgroup --src-group 0x15/0xf", "-A INPUT -m devgroup --src-group 0x5/0xf"),
+    ("-A INPUT -m connlimit ! --connlimit-upto 2", "-A INPUT -m connlimit --connlimit-above 2"),
+    # 60/min is stored as 1/sec, with the table's default expiry of one minute
+    ("-A INPUT -m hashlimit --hashlimit-upto 60/min --hashlimit-mode srcip --hashlimit-name a",
+     "-A INPUT -m hashlimit --hashlimit-upto 1/sec --hashlimit-mode srcip --hashlimit-name a "
+     "--hashlimit-htable-expire 60000"),
+    ("-A INPUT -m hashlimit ! --hashlimit-upto 1/sec --hashlimit-mode srcip --hashlimit-name a",
+     "-A INPUT -m hashlimit --hashlimit-above 1/sec --hashlimit-mode srcip --hashlimit-name a"),
+    # the kernel raises --hashlimit-htable-max to the table size; 8 × the size without max
+    ("-A INPUT -m hashlimit --hashlimit-upto 1/sec --hashlimit-mode srcip --hashlimit-name a "
+     "--hashlimit-htable-max 100",
+     "-A INPUT -m hashlimit --hashlimit-upto 1/sec --hashlimit-mode srcip --hashlimit-name a "
+     "--hashlimit-htable-size 1024"),
+    # one bucket, no key, not inverted: xt_limit's test
+    ("-A INPUT -m hashlimit --hashlimit-upto 10/sec --hashlimit-burst 10 --hashlimit-name one",
+     "-A INPUT -m limit --limit 10/sec --limit-burst 10"),
 ])
 def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     def ir(args):
@@ -131,6 +146,18 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "iptables -A INPUT -p sctp -m sctp -j DROP",
     "iptables -A INPUT -p udplite -m multiport --dports 1,2 -j DROP",
     "iptables -A OUTPUT -m owner --gid-owner 0 -j ACCEPT",
+    # hashlimit without a key, inverted: `limit rate over`, read back as a hashlimit
+    "iptables -A INPUT -m hashlimit --hashlimit-above 10/sec --hashlimit-burst 10 "
+    "--hashlimit-name one -j DROP",
+    # two rules sharing one table share one set
+    "iptables -A INPUT -p tcp -m tcp --dport 22 -m hashlimit --hashlimit-above 3/min "
+    "--hashlimit-burst 3 --hashlimit-mode srcip --hashlimit-name ssh -j DROP\n"
+    "iptables -A FORWARD -p tcp -m tcp --dport 22 -m hashlimit --hashlimit-above 3/min "
+    "--hashlimit-burst 3 --hashlimit-mode srcip --hashlimit-name ssh -j DROP",
+    # a capacity below the default table size
+    "iptables -A INPUT -m hashlimit --hashlimit-upto 20/min --hashlimit-mode dstip "
+    "--hashlimit-htable-size 100 --hashlimit-name small -j ACCEPT",
+    "iptables -A INPUT -m connlimit ! --connlimit-upto 2 -j DROP",
 ])
 def test_backend_form_round_trips(kernel, script):
     report = round_trip(script + "\n", "t.sh", ConvertOptions())

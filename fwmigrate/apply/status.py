@@ -47,6 +47,8 @@ def _member(elem: Any) -> dict[str, Any]:
 def _text(value: Any) -> str:
     if isinstance(value, dict) and "prefix" in value:
         return f"{value['prefix']['addr']}/{value['prefix']['len']}"
+    if isinstance(value, dict) and "concat" in value:      # a hashlimit key: address . port
+        return " . ".join(_text(v) for v in value["concat"])
     return str(value)
 
 
@@ -63,7 +65,8 @@ def render(data: dict[str, Any]) -> str:
         for s in t["sets"]:
             timeout = f", entries expire after {s['timeout']}s" if s["timeout"] else ""
             count = len(s["members"])
-            lines.append(f"  set {s['name']} ({s['type']}{timeout}): "
+            kind = " . ".join(s["type"]) if isinstance(s["type"], list) else s["type"]
+            lines.append(f"  set {s['name']} ({kind}{timeout}): "
                          f"{count or 'no'} member{'s' if count != 1 else ''}")
             for m in s["members"]:
                 left = f" ({m['expires_in']}s left)" if m["expires_in"] is not None else ""

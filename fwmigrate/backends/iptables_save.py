@@ -12,6 +12,8 @@ import ipaddress
 from datetime import UTC, datetime
 
 from .. import __version__, mappings
+from ..frontends.limit_values import normal_connlimit
+from ..frontends.limit_values import save_words as hashlimit_save_words
 from ..frontends.values import CT_STATES, CT_STATUS, TCP_FLAGS
 from ..ir import (
     Address,
@@ -169,7 +171,11 @@ def _save_flag(ospec: mappings.OptionSpec) -> str:
 
 
 def _match(match: Match) -> list[str]:
+    if match.module == "hashlimit":      # its burst and expiry print relative to the rate
+        return ["-m", "hashlimit", *hashlimit_save_words({o.name: o for o in match.options})]
     spec = mappings.match_specs()[match.module]
+    if match.module == "connlimit":
+        match = normal_connlimit(match)
     return ["-m", match.module, *_options(spec, match.options)]
 
 

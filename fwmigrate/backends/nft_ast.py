@@ -157,12 +157,20 @@ class Limit:
 
 
 @dataclass(frozen=True, slots=True)
+class CtCount:
+    """`ct count [over] N`: the element's tracked connections (connlimit), this one included."""
+    count: int
+    inverted: bool = False      # over: true above N; else true up to N
+
+
+@dataclass(frozen=True, slots=True)
 class SetUpdate:
-    """`add|update|delete @set { key [limit …] }` from the packet path."""
+    """`add|update|delete @set { key [limit …|ct count …] }` from the packet path."""
     op: str
     set: str
     key: Expr
-    limit: Limit | None = None      # a per-element limit (meter); the rule goes on when it matches
+    # a per-element statement (meter, connlimit); the rule goes on when it matches
+    limit: Limit | CtCount | None = None
 
 
 @dataclass(frozen=True, slots=True)

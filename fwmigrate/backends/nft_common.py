@@ -47,6 +47,7 @@ class Ctx:
     recent: RecentPlan
     options: NftOptions
     proto: int | None = None
+    limits: object = None           # nft_limits.LimitPlan: hashlimit tables, connlimit sets
 
 
 def op(negated: bool) -> str:

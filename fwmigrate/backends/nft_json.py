@@ -20,6 +20,7 @@ from .nft_ast import (
     Concat,
     Counter,
     Ct,
+    CtCount,
     Fib,
     FlagList,
     Limit,
@@ -125,7 +126,9 @@ def _limit(s: Limit) -> Json:
 
 def _set_update(s: SetUpdate) -> Json:
     out: dict[str, Any] = {"op": s.op, "elem": expr(s.key), "set": f"@{s.set}"}
-    if s.limit is not None:
+    if isinstance(s.limit, CtCount):
+        out["stmt"] = [{"ct count": {"val": s.limit.count, "inv": s.limit.inverted}}]
+    elif s.limit is not None:
         out["stmt"] = [_limit(s.limit)]
     return {"set": out}
 
@@ -206,8 +209,10 @@ def rule(table: NftTable, chain: NftChain, r: NftRule) -> Json:
 
 def nft_set(table: NftTable, s: NftSet) -> Json:
     # 1.0.6's JSON parser refuses the "dynamic" flag; nft sets it from the set statements
+    # a concatenated key type is a list in JSON
+    kind: Any = s.type.split(" . ") if " . " in s.type else s.type
     out: dict[str, Any] = {"family": table.family, "table": table.name, "name": s.name,
-                           "type": s.type}
+                           "type": kind}
     if s.size is not None:
         out["size"] = s.size
     flags = (["timeout"] if s.timeout is not None else []) + (["interval"] if s.interval else [])

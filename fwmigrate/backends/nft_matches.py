@@ -183,6 +183,14 @@ def _h_recent(tr, rule, index, match, opt, ctx) -> list[Statement]:
     return ctx.recent.statements(rule, index)
 
 
+def _h_hashlimit(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    return ctx.limits.hashlimit(rule, index)
+
+
+def _h_connlimit(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    return ctx.limits.connlimit(rule, index)
+
+
 def _h_comment(tr, rule, index, match, opt, ctx) -> list[Statement]:
     return []
 
@@ -290,7 +298,7 @@ HANDLERS = {
     "tcp_option": _h_tcp_option, "icmp_type": _h_icmp_type, "limit": _h_limit,
     "recent": _h_recent, "comment": _h_comment, "addrtype": _h_addrtype, "tos": _h_tos,
     "devgroup": _h_devgroup, "owner": _h_owner, "ah": _h_ah, "tcpmss": _h_tcpmss,
-    "statistic": _h_statistic,
+    "statistic": _h_statistic, "hashlimit": _h_hashlimit, "connlimit": _h_connlimit,
 }
 
 REFUSAL_HINTS = {

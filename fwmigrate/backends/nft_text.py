@@ -22,6 +22,7 @@ from .nft_ast import (
     Concat,
     Counter,
     Ct,
+    CtCount,
     Fib,
     FlagList,
     Limit,
@@ -129,6 +130,12 @@ def _limit(s: Limit) -> str:
     return f"limit rate {over}{s.rate}/{s.per} burst {s.burst} packets"
 
 
+def _element_statement(s) -> str:
+    if isinstance(s, CtCount):
+        return f"ct count {'over ' if s.inverted else ''}{s.count}"
+    return _limit(s)
+
+
 def _log(s: Log) -> str:
     words = ["log"]
     if s.prefix is not None:
@@ -179,7 +186,7 @@ def _reject(s: Reject) -> str:
 _STATEMENTS: dict[type, Callable] = {
     Compare: _compare,
     SetUpdate: lambda s: f"{s.op} @{s.set} {{ {_expr(s.key)}"
-                         + (f" {_limit(s.limit)}" if s.limit else "") + " }",
+                         + (f" {_element_statement(s.limit)}" if s.limit else "") + " }",
     Limit: _limit,
     Log: _log,
     Counter: lambda s: "counter" if s.packets is None else

@@ -31,6 +31,8 @@ from .nft_ast import (
 )
 from .nft_ast import Verdict as NftVerdict
 from .nft_common import PAYLOADS, Ctx, NftOptions, address_compare, op, protocol
+from .nft_limits import PLANNED as LIMIT_PLANNED
+from .nft_limits import LimitPlan
 from .nft_matches import match_statements
 from .nft_names import Namer, chain_name, table_name, writable
 from .nft_recent import SIDE_EFFECT_MODULES, RecentPlan, Untranslatable
@@ -38,6 +40,8 @@ from .nft_sets import hoist
 from .nft_targets import target_statements
 
 NFT_COMMENT_MAX = 128
+# matches translated from a plan of the whole table (sets), never from a cache
+_PLANNED = frozenset({"recent"}) | LIMIT_PLANNED
 _COUNTER = Counter()
 # matches whose nft form tests the protocol themselves (`tcp dport 22` implies tcp)
 _IMPLYING = frozenset({"tcp", "udp", "udplite", "icmp", "icmp6", "multiport", "sctp", "dccp",
@@ -92,6 +96,7 @@ class _Translator:
         namer = Namer()
         recent = RecentPlan(family, namer, self.options.approximate,
                             self.options.recent_list_size)
+        limits = LimitPlan(family, namer, self.options.approximate)
         chain_maps: dict[str, dict[str, str]] = {}
         # base chains claim their names first, so a user chain never takes one of them
         for builtin_pass in (True, False):
@@ -107,17 +112,20 @@ class _Translator:
                 for rule in chain.rules:
                     if id(rule.matches) in plain:
                         continue
-                    if any(m.module == "recent" for m in rule.matches):
+                    if any(m.module in _PLANNED for m in rule.matches):
                         recent.add(rule)
+                        limits.add(rule)
                     else:
                         plain.add(id(rule.matches))
         recent.plan()
+        limits.plan()
         chains: list[NftChain] = []
         for t in ipt_tables:
-            ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options)
+            ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options, limits=limits)
             for chain in t.chains:
                 chains.append(self._chain(t, chain, ctx, nft_family))
-        for loc, text in recent.approximations:
+        self.result.notes += limits.notes
+        for loc, text in recent.approximations + limits.approximations:
             self.result.approximations.append(Diagnostic(loc, text, "warning"))
         for note in recent.capacity_notes():
             if note not in self.result.notes:       # said once, for all tables
@@ -127,7 +135,7 @@ class _Translator:
                                      "cannot be written as an nft name)")
         return NftTable(nft_family, table_name(self.options.scheme, name, ipt_tables[0].name
                                                if ipt_tables else "filter"),
-                        tuple(recent.sets()), tuple(chains))
+                        tuple(recent.sets() + limits.sets()), tuple(chains))
 
     def _chain(self, table: Table, chain: Chain, ctx: Ctx, nft_family: str) -> NftChain:
         rules = []
@@ -169,7 +177,7 @@ class _Translator:
                     rule.loc, f"cannot translate `{text}' exactly: {exc.message}", "error",
                     exc.hint))
                 return NftRule((), exc.message, rule.loc, untranslated=f"-t {table.name} {text}")
-            if not any(m.module == "recent" for m in rule.matches):
+            if not any(m.module in _PLANNED for m in rule.matches):
                 self.shape_cache[key] = cached
         _parts, interfaces, middle, target, comment = cached
         source = () if rule.source is None else (self._address(rule.source, ctx.family, "saddr"),)
@@ -216,7 +224,7 @@ class _Translator:
             if match.module == "comment":
                 comments.append(match.options[0].value)
                 continue
-            if match.module == "recent":      # depends on the list's plan, not only on itself
+            if match.module in _PLANNED:      # depends on the table's plan, not only on itself
                 middle += match_statements(self, rule, index, match, ctx)
                 continue
             key = (match, ctx.family, ctx.proto)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from .. import mappings
 from ..errors import OptionError, did_you_mean
 from ..ir import Family, Match, Negatable, Option, TargetExtension
+from .limit_values import check_connlimit, check_hashlimit
 from .values import parse_value, protocol_number
 
 
@@ -335,7 +336,8 @@ def _check_owner(by_name: dict[str, Option], index: int) -> None:
 
 
 _VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
-                 "addrtype": _check_addrtype, "owner": _check_owner}
+                 "addrtype": _check_addrtype, "owner": _check_owner,
+                 "hashlimit": check_hashlimit, "connlimit": check_connlimit}
 
 
 def _intrapositioned(flag: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import mappings
 from ..ir import Jump, Match, Negatable, Option, Rule, SourceLocation, TargetExtension, Verdict
+from . import nft_lift_limits as limits
 from . import nft_lift_targets as targets
 from .nft_lift_matches import lift_match
 from .nft_lift_values import Unrepresentable
@@ -22,7 +23,7 @@ _RATE_SCALE = 10000
 
 # matches that change state or draw a random number each time they are tested: a rule with
 # them cannot become several iptables rules (each would test them again)
-SIDE_EFFECTS = frozenset({"limit", "recent", "statistic"})
+SIDE_EFFECTS = frozenset({"limit", "recent", "statistic", "hashlimit", "connlimit"})
 
 
 def _stateful(match: Match) -> bool:
@@ -38,6 +39,7 @@ class SetInfo:
     name: str
     timeout: int | None
     list_name: str                    # the recent list it stands for
+    size: int | None = None
 
 
 @dataclass
@@ -46,6 +48,7 @@ class LiftContext:
     table_family: str                 # ip / ip6 / inet
     sets: dict[str, SetInfo] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)   # named constant sets
+    anonymous_limits: int = 0         # `limit rate over` read so far (each a hashlimit table)
 
 
 def strip_prefix(name: str, table: str) -> str:
@@ -120,8 +123,10 @@ class Lift:
         if body.get("burst_unit", "packets") != "packets" or body.get("rate_unit", "packets") \
                 != "packets":
             raise Unrepresentable("a byte-rate limit")
-        if body.get("inv"):
-            raise Unrepresentable("`limit rate over` (iptables' limit cannot invert)")
+        if body.get("inv"):             # iptables' limit cannot invert; hashlimit can
+            self._flush_recent()
+            limits.limit_over(self, body)
+            return
         period = _RATE_SCALE * _UNIT_SECONDS[body["per"]] // body["rate"]
         rate = canonical_rate(period)
         burst = body.get("burst", 5) or 5
@@ -132,10 +137,21 @@ class Lift:
 
     def _set_statement(self, body: dict[str, Any]) -> None:
         info = self.ctx.sets.get(body["set"].lstrip("@"))
-        if info is None or body.get("stmt"):
+        if info is None:
             raise Unrepresentable(f"a set statement on {body['set']}")
         if self.targets:
             raise Unrepresentable("a set statement after an action")
+        if body.get("stmt"):
+            kinds = [next(iter(st)) for st in body["stmt"]]
+            self._flush_recent()
+            if kinds == ["limit"]:
+                limits.hashlimit(self, body, info)
+            elif kinds == ["ct count"]:
+                limits.connlimit(self, body, info)
+            else:
+                raise Unrepresentable(f"a set statement on {body['set']} with "
+                                      f"{', '.join(kinds)}")
+            return
         key, mask = _recent_key(body["elem"])
         rec = self.recent
         if rec is not None and rec["list"] == info.list_name and rec["key"] == (key, mask):

@@ -197,7 +197,7 @@ def _set_info(s: dict[str, Any]) -> SetInfo:
     name = s["name"]
     suffix = f"_{timeout}s"
     list_name = name[:-len(suffix)] if timeout and name.endswith(suffix) else name
-    return SetInfo(name, timeout, list_name)
+    return SetInfo(name, timeout, list_name, s.get("size"))
 
 
 def read_nft_json(listing: dict[str, Any], source: str, diags: Diagnostics) -> Ruleset:

@@ -19,6 +19,7 @@ import pyparsing as pp
 from .. import mappings
 from ..errors import OptionError
 from ..ir import Address, AddressRange, IcmpType, IntRange, Masked, PortRange, Rate, TcpFlags, Value
+from .limit_values import PARSERS as LIMIT_PARSERS
 
 # --- building blocks -------------------------------------------------------------------------
 
@@ -748,6 +749,9 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "queue_range": parse_queue_range,
     "flag": parse_flag,
 }
+
+
+PARSERS.update(LIMIT_PARSERS)       # hashlimit and connlimit, in their own module
 
 
 @lru_cache(maxsize=1 << 16)

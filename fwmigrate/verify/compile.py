@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import IcmpType, Jump, Match, Option, Rule, TargetExtension, Verdict
 from .diff import normal_target
 from .space import (
@@ -18,6 +19,8 @@ from .space import (
     Space,
     _net,
     _ports,
+    connlimit_field,
+    hashlimit_field,
     limit_field,
     mark_interval,
     recent_field,
@@ -226,6 +229,19 @@ class Compiler:
     def m_limit(self, m: Match, chain_key) -> list:
         name = limit_field(m, self.limit_seen, chain_key)
         return [Test((self.cube(**{name: self.mask(name, False)}),))]
+
+    def m_hashlimit(self, m: Match, chain_key) -> list:
+        normal = normal_hashlimit(m)
+        if normal.module == "limit":
+            return self.m_limit(normal, chain_key)
+        name = hashlimit_field(normal, self.limit_seen, chain_key)
+        over = normal.options[0].name == "above"
+        return [Test((self.cube(**{name: self.mask(name, over)}),))]
+
+    def m_connlimit(self, m: Match, chain_key) -> list:
+        name = connlimit_field(m, self.limit_seen, chain_key)
+        over = normal_connlimit(m).options[0].name == "above"
+        return [Test((self.cube(**{name: self.mask(name, over)}),))]
 
     def m_recent(self, m: Match, chain_key) -> list:
         opts = {o.name: o for o in m.options}

@@ -14,6 +14,7 @@ import difflib
 from dataclasses import dataclass
 
 from ..backends.iptables_save import rule_line
+from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import Chain, Masked, Match, Option, Rule, Ruleset, TargetExtension, Verdict
 
 _PORT_MODULES = {6: "tcp", 17: "udp"}
@@ -65,6 +66,10 @@ _DSCP_BITS = 0xFC          # the DSCP field's place in the TOS byte
 def _normal_match(match: Match, protocol: int | None) -> Match | None:
     if match.module == "comment":
         return None
+    if match.module == "hashlimit":
+        return normal_hashlimit(match)
+    if match.module == "connlimit":
+        return normal_connlimit(match)
     if match.module == "state":
         return Match("conntrack", (Option("ctstate", match.options[0].value,
                                           match.options[0].negated),))

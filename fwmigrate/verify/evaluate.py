@@ -108,7 +108,11 @@ class _Walk:
             rule = chain.rules[index]
             results = match_rule(rule, packet)
             if len(results) == 1 and results[0][0] is False:
-                trace = trace + [Step(table.name, chain.name, index + 1, rule, "no match")]
+                # a "no match" may rest on an assumption (a limit taken as not reached): keep it
+                notes = results[0][2]
+                trace = trace + [Step(table.name, chain.name, index + 1, rule,
+                                      "assumed no match" if notes else "no match")]
+                assumptions = assumptions + notes
                 packet = results[0][1]
                 continue
             for matched, pkt, notes in results:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import Address, IcmpType, Match, Option, PortRange, Rule
 from .packet import Packet
 
@@ -198,6 +199,15 @@ def _match(p: Packet, match: Match) -> list[tuple[Tri, Packet, list[str]]]:
     if match.module == "limit":
         rate = match.option("limit").value
         return [(True, p, [f"limit {rate.count}/{rate.unit} taken as not exceeded"])]
+    if match.module in ("hashlimit", "connlimit"):
+        # as for limit: under the rate / connection count, so --*-upto matches, --*-above not
+        normal = normal_connlimit(match) if match.module == "connlimit" else \
+            normal_hashlimit(match)
+        if normal.module == "limit":
+            return _match(p, normal)
+        above = normal.options[0].name == "above"
+        what = "its rate" if match.module == "hashlimit" else "its connection count"
+        return [(not above, p, [f"-m {match.module} taken as under {what}"])]
     test = _OPTION_TESTS.get(match.module)
     if test is None:
         return [(None, p, [f"-m {match.module} is not modelled"])]

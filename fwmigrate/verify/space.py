@@ -16,6 +16,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
+from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import Match, PortRange, Rule, Ruleset
 
 CT_STATES = ("NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED")
@@ -272,7 +273,7 @@ def _collect_match(space: Space, m: Match, chain_key: tuple, seen: dict) -> None
             f("mark", lambda: Intervals(32)).add(*mark_interval(opt.value))
         elif m.module == "recent":
             continue
-        elif m.module in ("limit", "comment"):
+        elif m.module in ("limit", "comment", "hashlimit", "connlimit"):
             continue
         else:
             f(f"opaque:{m.module}:{name}:{opt.value!r}:{opt.negated}",
@@ -286,6 +287,13 @@ def _collect_match(space: Space, m: Match, chain_key: tuple, seen: dict) -> None
             ages.add(0, opts["seconds"].value - 1)       # seen within the window
     elif m.module == "limit":
         f(limit_field(m, seen, chain_key), lambda: Names([False, True]))
+    elif m.module == "hashlimit":
+        normal = normal_hashlimit(m)
+        name = limit_field(normal, seen, chain_key) if normal.module == "limit" \
+            else hashlimit_field(normal, seen, chain_key)
+        f(name, lambda: Names([False, True]))
+    elif m.module == "connlimit":
+        f(connlimit_field(m, seen, chain_key), lambda: Names([False, True]))
 
 
 def recent_field(m: Match) -> str:
@@ -302,6 +310,32 @@ def limit_field(m: Match, seen: dict, chain_key: tuple) -> str:
     key = (chain_key, opts["limit"], opts["limit-burst"])
     seen[key] = seen.get(key, -1) + 1
     return f"limit:{chain_key}:{opts['limit']}:{opts['limit-burst']}:{seen[key]}"
+
+
+def hashlimit_field(normal: Match, seen: dict, chain_key: tuple) -> str:
+    """Whether the packet's key is over its rate in this hashlimit table. The table's buckets
+    are shared by every rule naming it, so the field is the table's (name and configuration,
+    as limit_values.normal_hashlimit gives them, whichever of upto/above tests it), not the
+    rule's. A table without a key and without a name in its normal form (`limit rate over`)
+    is one bucket per rule, paired like a limit."""
+    rate = normal.options[0].value
+    rest = ":".join(f"{o.name}={o.value!r}" for o in normal.options[1:])
+    if not any(o.name == "name" for o in normal.options):
+        key = (chain_key, "hashlimit", rate, rest)
+        seen[key] = seen.get(key, -1) + 1
+        return f"limit:hashlimit:{chain_key}:{rate!r}:{rest}:{seen[key]}"
+    return f"limit:hashlimit:{rate!r}:{rest}"
+
+
+def connlimit_field(m: Match, seen: dict, chain_key: tuple) -> str:
+    """Whether the packet's key has more connections than this connlimit allows. Each rule
+    counts on its own; the two rulesets' connlimits pair up by chain, count, mask, side and
+    order among such matches."""
+    opts = normal_connlimit(m).options
+    key = (chain_key, "connlimit", opts[0].value, opts[1].value, opts[2].value)
+    seen[key] = seen.get(key, -1) + 1
+    return f"limit:connlimit:{chain_key}:{opts[0].value}:{opts[1].value}:{opts[2].value}:" \
+           f"{seen[key]}"
 
 
 ABSENT = (1 << 32) - 1        # a recent list's "age" for an address it does not hold
