@@ -140,6 +140,10 @@ def translation_options(f):
         click.option("--skip-unknown", is_flag=True,
                      help="Skip script lines that cannot be evaluated statically (if, case, "
                           "$(...), functions) with a warning, instead of failing."),
+        click.option("--ipsets", "ipsets", default=None, metavar="FILE",
+                     help="The sets the rules name in -m set / -j SET: `ipset save` output "
+                          "(or an `ipset restore` file). They become named nft sets with "
+                          "their members."),
         click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
                      help="Set a shell variable the script uses but does not assign."),
         click.option("-v", "--verbose", is_flag=True,
@@ -153,7 +157,8 @@ def options_from(kw: dict, **extra) -> ConvertOptions:
     return ConvertOptions(source_kind=kw["source_kind"], family=kw["family"], table=kw["table"],
                           counters=kw["counters"], approximate=kw["approximate"],
                           flush_ruleset=kw["flush_ruleset"], skip_unknown=kw["skip_unknown"],
-                          variables=_variables(kw["defines"]), **extra)
+                          variables=_variables(kw["defines"]),
+                          ipsets=_read(kw["ipsets"]) if kw.get("ipsets") else None, **extra)
 
 
 @main.command("convert")
@@ -179,6 +184,7 @@ def convert_cmd(input, output, to, allow_partial, **kw):
       fwmigrate convert rules.v4 --to nft -o /etc/nftables.d/fw.nft
       fwmigrate convert firewall.sh --to iptables-restore | iptables-restore --test
       fwmigrate convert dual.sh --family ip6 --counters
+      fwmigrate convert rules.v4 --ipsets <(ipset save) --to nft
     """
     text, name = _read(input)
     options = options_from(kw, to=to, allow_partial=allow_partial)

@@ -7,7 +7,7 @@ asked for partial output; every problem found is in the raised FwmigrateError.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .backends import iptables_save, nft_json, nft_text
 from .backends.nft_translate import (
@@ -19,6 +19,7 @@ from .backends.nft_translate import (
 )
 from .errors import Diagnostic, Diagnostics, FwmigrateError
 from .frontends import detect_kind, read_ruleset
+from .frontends.ipset_save import read_ipsets
 from .ir import Ruleset
 
 TARGETS = ("nft", "nft-json", "iptables-restore")
@@ -36,6 +37,7 @@ class ConvertOptions:
     flush_ruleset: bool = False
     skip_unknown: bool = False
     variables: tuple[tuple[str, str], ...] = ()
+    ipsets: tuple[str, str] | None = None    # (text, file name) of `ipset save` output
 
 
 @dataclass(slots=True)
@@ -51,6 +53,9 @@ def read(text: str, filename: str, options: ConvertOptions) -> tuple[Ruleset, Di
     diags = Diagnostics()
     ruleset = read_ruleset(text, filename, diags, kind=options.source_kind,
                            skip_unknown=options.skip_unknown, variables=dict(options.variables))
+    if options.ipsets is not None:
+        sets_text, sets_name = options.ipsets
+        ruleset = replace(ruleset, ipsets=read_ipsets(sets_text, sets_name, diags))
     diags.raise_if_errors()
     return ruleset, diags
 

@@ -133,8 +133,16 @@ class SetRef:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class SetElem:
+    """A member of a named set with its own timeout (seconds) or comment."""
+    value: Expr
+    timeout: int | None = None
+    comment: str | None = None
+
+
 Expr = Union[Payload, RawPayload, Meta, Ct, TcpOption, Rt, Fib, Numgen, Symbol, Text, Prefix, Range, AnonSet,
-             FlagList, BitAnd, BinOp, Concat, SetRef]
+             FlagList, BitAnd, BinOp, Concat, SetRef, SetElem]
 
 # --- statements ------------------------------------------------------------------------------
 
@@ -163,6 +171,7 @@ class SetUpdate:
     set: str
     key: Expr
     limit: Limit | None = None      # a per-element limit (meter); the rule goes on when it matches
+    timeout: int | None = None      # the element's own timeout (seconds), not the set's
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +275,7 @@ class NftSet:
     # a constant set (the same anonymous set used by many rules, given a name once)
     elements: tuple[Expr, ...] | None = None
     interval: bool = False
+    counter: bool = False           # every element counts the packets that find it
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ class Ctx:
     recent: RecentPlan
     options: NftOptions
     proto: int | None = None
+    ipsets: object = None           # nft_ipsets.IpsetPlan of the table
 
 
 def op(negated: bool) -> str:

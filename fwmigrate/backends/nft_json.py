@@ -41,6 +41,7 @@ from .nft_ast import (
     RawPayload,
     Reject,
     Rt,
+    SetElem,
     SetRef,
     SetUpdate,
     Symbol,
@@ -103,6 +104,9 @@ _EXPRS: dict[type, Callable[[Any], Json]] = {
                              else list(e.mask.names)]},
     Concat: lambda e: {"concat": [expr(i) for i in e.items]},
     SetRef: lambda e: f"@{e.name}",
+    SetElem: lambda e: {"elem": {"val": expr(e.value),
+                                 **({"timeout": e.timeout} if e.timeout else {}),
+                                 **({"comment": e.comment} if e.comment is not None else {})}},
 }
 
 
@@ -124,7 +128,10 @@ def _limit(s: Limit) -> Json:
 
 
 def _set_update(s: SetUpdate) -> Json:
-    out: dict[str, Any] = {"op": s.op, "elem": expr(s.key), "set": f"@{s.set}"}
+    elem = expr(s.key)
+    if s.timeout is not None:
+        elem = {"elem": {"val": elem, "timeout": s.timeout}}
+    out: dict[str, Any] = {"op": s.op, "elem": elem, "set": f"@{s.set}"}
     if s.limit is not None:
         out["stmt"] = [_limit(s.limit)]
     return {"set": out}
@@ -206,8 +213,9 @@ def rule(table: NftTable, chain: NftChain, r: NftRule) -> Json:
 
 def nft_set(table: NftTable, s: NftSet) -> Json:
     # 1.0.6's JSON parser refuses the "dynamic" flag; nft sets it from the set statements
+    types = s.type.split(" . ")
     out: dict[str, Any] = {"family": table.family, "table": table.name, "name": s.name,
-                           "type": s.type}
+                           "type": types[0] if len(types) == 1 else types}
     if s.size is not None:
         out["size"] = s.size
     flags = (["timeout"] if s.timeout is not None else []) + (["interval"] if s.interval else [])
@@ -215,7 +223,9 @@ def nft_set(table: NftTable, s: NftSet) -> Json:
         out["flags"] = flags
     if s.timeout is not None:
         out["timeout"] = s.timeout
-    if s.elements is not None:
+    if s.counter:
+        out["stmt"] = [{"counter": None}]
+    if s.elements:
         out["elem"] = [expr(e) for e in s.elements]
     return {"set": out}
 

@@ -177,6 +177,13 @@ def _h_recent(tr, rule, index, match, opt, ctx) -> list[Statement]:
     return ctx.recent.statements(rule, index)
 
 
+def _h_ipset(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    ref = match.option("match-set")
+    skip = match.option("update-counters")
+    return ctx.ipsets.match(rule, ref.negated, ref.value, skip is not None and skip.negated,
+                            ctx.proto)
+
+
 def _h_comment(tr, rule, index, match, opt, ctx) -> list[Statement]:
     return []
 
@@ -283,7 +290,7 @@ HANDLERS = {
     "tcp_option": _h_tcp_option, "icmp_type": _h_icmp_type, "limit": _h_limit,
     "recent": _h_recent, "comment": _h_comment, "addrtype": _h_addrtype, "tos": _h_tos,
     "devgroup": _h_devgroup, "owner": _h_owner, "ah": _h_ah, "tcpmss": _h_tcpmss,
-    "statistic": _h_statistic,
+    "statistic": _h_statistic, "ipset": _h_ipset,
 }
 
 REFUSAL_HINTS = {
@@ -301,4 +308,8 @@ REFUSAL_HINTS = {
     ("dccp", "dccp-option"): "nft has no DCCP option test",
     ("ah", "ahlen"): "IPv6 AH header fields have no nft equivalent",
     ("ah", "ahres"): "IPv6 AH header fields have no nft equivalent",
+    ("set", "return-nomatch"): "it only changes the result for nomatch members, which nft "
+                               "sets cannot hold",
+    **{("set", f"{what}-{cmp}"): "nft cannot compare an ipset member's counters"
+       for what in ("packets", "bytes") for cmp in ("eq", "lt", "gt")},
 }

@@ -43,6 +43,7 @@ from .nft_ast import (
     RawPayload,
     Reject,
     Rt,
+    SetElem,
     SetRef,
     SetUpdate,
     Symbol,
@@ -97,6 +98,8 @@ _EXPRS: dict[type, Callable] = {
     BitAnd: lambda e, m: f"{_expr(e.left)} & {_expr(e.mask, True)}",
     Concat: lambda e, m: " . ".join(_expr(i) for i in e.items),
     SetRef: lambda e, m: f"@{e.name}",
+    SetElem: lambda e, m: _expr(e.value) + (f" timeout {e.timeout}s" if e.timeout else "")
+    + (f" comment {_string(e.comment)}" if e.comment is not None else ""),
 }
 
 
@@ -178,6 +181,7 @@ def _reject(s: Reject) -> str:
 _STATEMENTS: dict[type, Callable] = {
     Compare: _compare,
     SetUpdate: lambda s: f"{s.op} @{s.set} {{ {_expr(s.key)}"
+                         + (f" timeout {s.timeout}s" if s.timeout is not None else "")
                          + (f" {_limit(s.limit)}" if s.limit else "") + " }",
     Limit: _limit,
     Log: _log,
@@ -252,8 +256,17 @@ class _Writer:
             lines.append(f"\t\tflags {','.join(flags)}")
         if s.timeout is not None:
             lines.append(f"\t\ttimeout {s.timeout}s")
-        if s.elements is not None:
-            lines.append("\t\telements = { " + ", ".join(_expr(e) for e in s.elements) + " }")
+        if s.counter:
+            lines.append("\t\tcounter")
+        if s.elements:
+            try:
+                items = [_expr(e) for e in s.elements]
+            except _Unwritable as exc:
+                self.problem(None, f"set {s.name}: {exc}")
+                items = []
+            # a long list (a blocklist) reads and diffs better one member per line
+            sep = ",\n\t\t\t     " if len(items) > 8 else ", "
+            lines.append("\t\telements = { " + sep.join(items) + " }")
         lines.append("\t}")
         return lines
 
@@ -323,7 +336,9 @@ def _set_spec(s: NftSet) -> str:
         parts.append(f"flags {','.join(flags)}")
     if s.timeout is not None:
         parts.append(f"timeout {s.timeout}s")
-    if s.elements is not None:
+    if s.counter:
+        parts.append("counter")
+    if s.elements:
         parts.append("elements = { " + ", ".join(_expr(e) for e in s.elements) + " }")
     return "{ " + "; ".join(parts) + "; }"
 
