@@ -238,14 +238,15 @@ def _elements(s: IpSet, family: str, notes: list[str]) -> tuple[tuple, bool]:
     dims = TYPES[s.type]
     interval = "net" in dims
     entries = list(s.entries)
+    for values, options in entries:
+        if any(o.name == "nomatch" for o in options):
+            raise Untranslatable(f"ipset {s.name} has a nomatch member ({_show(values)}): an "
+                                 "exception inside a network, which nft sets cannot hold")
     if s.type == "hash:net":
         entries = _merged(s, entries, notes)
     out = []
     for values, options in entries:
         opts = {o.name: o.value for o in options}
-        if "nomatch" in opts:
-            raise Untranslatable(f"ipset {s.name} has a nomatch member ({_show(values)}): an "
-                                 "exception inside a network, which nft sets cannot hold")
         parts: list = []
         for dim, v in zip(dims, values, strict=True):
             parts += _value(dim, v, s)
