@@ -123,7 +123,9 @@ class IpsetPlan:
 
     def sets(self) -> list[NftSet]:
         out = []
-        for use in self.used.values():
+        order = list(self.known)
+        # in the order of the --ipsets file, whichever rule used a set first
+        for use in sorted(self.used.values(), key=lambda u: order.index(u.ipset.name)):
             if use.problem:
                 continue
             s = use.ipset

@@ -265,7 +265,7 @@ class _Writer:
                 self.problem(None, f"set {s.name}: {exc}")
                 items = []
             # a long list (a blocklist) reads and diffs better one member per line
-            sep = ",\n\t\t\t     " if len(items) > 8 else ", "
+            sep = ",\n\t\t\t     " if sum(len(i) + 2 for i in items) > 72 else ", "
             lines.append("\t\telements = { " + sep.join(items) + " }")
         lines.append("\t}")
         return lines
