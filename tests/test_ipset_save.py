@@ -13,7 +13,8 @@ SAVED = """\
 create blocklist hash:net family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x72f284bd
 add blocklist 192.0.2.0/24
 add blocklist 198.51.100.7
-create allow hash:ip,port family inet hashsize 1024 maxelem 1000 timeout 3600 counters comment bucketsize 12 initval 0x9cf472a3
+create allow hash:ip,port family inet hashsize 1024 maxelem 1000 timeout 3600 counters \
+comment bucketsize 12 initval 0x9cf472a3
 add allow 203.0.113.5,tcp:22 timeout 1187 packets 4 bytes 240 comment "admin host"
 add allow 203.0.113.6,udp:53 timeout 95 packets 0 bytes 0
 create ports bitmap:port range 0-1023

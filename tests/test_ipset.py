@@ -1,0 +1,134 @@
+"""ipsets end to end: the CLI's --ipsets, and the kernel showing that iptables-legacy with the
+real ipsets and fwmigrate's nft sets treat the same packets the same way."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from fwmigrate.convert import ConvertOptions, convert
+
+from conftest import SAMPLES
+
+RULES = SAMPLES / "ipset-blocklist.save"
+IPSETS = SAMPLES / "ipset-blocklist.ipsets"
+
+
+def fw(*args, input=None):
+    return subprocess.run([sys.executable, "-m", "fwmigrate", *args], capture_output=True,
+                          text=True, input=input)
+
+
+def test_convert_takes_the_sets_from_ipsets():
+    out = fw("convert", str(RULES), "--ipsets", str(IPSETS), "--to", "nft")
+    assert out.returncode == 0, out.stderr
+    assert "ip saddr @blocklist drop" in out.stdout
+    assert "192.0.2.128/25" in out.stdout
+
+
+def test_without_ipsets_a_rule_naming_a_set_is_refused_with_a_hint():
+    out = fw("convert", str(RULES), "--to", "nft")
+    assert out.returncode == 1 and out.stdout == ""
+    assert "the type and members of ipset blocklist are not known" in out.stderr
+    assert "hint: pass the sets with --ipsets FILE" in out.stderr
+
+
+def test_errors_in_the_ipsets_file_name_its_line():
+    out = fw("convert", str(RULES), "--ipsets", "-", input="create blocklist hash:net\n"
+             "add blocklist 10.0.0.300/8\n")
+    assert out.returncode == 1
+    assert "<stdin>:2:15: error:" in out.stderr
+
+
+def test_nft_json_declares_the_same_sets():
+    text = RULES.read_text()
+    options = dict(ipsets=(IPSETS.read_text(), "s.ipsets"))
+    out = convert(text, "r.save", ConvertOptions(to="nft-json", **options)).output
+    assert '"type": ["ipv4_addr", "inet_proto", "inet_service"]' in out
+    assert '{"elem": {"val": {"concat": ["203.0.113.50", "tcp", 22]}, "comment": "ops bastion"}}' \
+        in out
+
+
+def test_a_set_without_family_is_declared_in_each_family_table():
+    sets = "create low bitmap:port range 0-100\nadd low 22\n"
+    script = ("iptables -A INPUT -p tcp -m set --match-set low dst -j DROP\n"
+              "ip6tables -A INPUT -p tcp -m set --match-set low dst -j DROP\n")
+    out = convert(script, "s.sh", ConvertOptions(ipsets=(sets, "s.ipsets"))).output
+    assert out.count("set low {") == 2        # a constant set means the same in each table
+
+
+def test_a_set_changed_by_set_and_used_from_two_nft_tables_is_refused():
+    """iptables-nft's naming gives each iptables table its own nft table: a set -j SET
+    changes would be two sets."""
+    from fwmigrate.backends.nft_translate import NftOptions, translate
+    from fwmigrate.convert import read
+    script = ("iptables -A INPUT -p tcp -j SET --add-set seen src\n"
+              "iptables -t mangle -A PREROUTING -m set --match-set seen src -j ACCEPT\n")
+    ruleset, _ = read(script, "s.sh", ConvertOptions(ipsets=("create seen hash:ip\n", "i")))
+    assert not translate(ruleset).problems
+    problems = translate(ruleset, NftOptions(scheme="iptables-nft")).problems
+    assert [p.message for p in problems] == [
+        "ipset seen is changed by -j SET and used from several nft tables (ip filter, ip "
+        "mangle); an nft set belongs to one table, so each would have its own copy"]
+
+
+def test_overlapping_networks_are_merged_and_said_so():
+    sets = "create b hash:net\nadd b 10.0.0.0/8\nadd b 10.1.0.0/16\nadd b 192.0.2.0/24\n"
+    result = convert("iptables -A INPUT -m set --match-set b src -j DROP\n", "s.sh",
+                     ConvertOptions(ipsets=(sets, "s.ipsets")))
+    assert "elements = { 10.0.0.0/8, 192.0.2.0/24 }" in result.output
+    assert any("overlapping networks merged" in w.message for w in result.warnings)
+
+
+# --- the kernel -------------------------------------------------------------------------------
+
+@pytest.mark.kernel
+def test_blocked_sources_are_dropped_and_allowed_ones_accepted_in_both(netns):
+    from differential import (
+        Probe,
+        fwmigrate_nft,
+        load_legacy,
+        load_nft,
+        network,
+        scenario,
+        standard_probes,
+    )
+
+    def legacy(fw_ns):
+        fw_ns.run("ipset", "restore", input=IPSETS.read_text())
+        load_legacy(fw_ns, RULES.read_text())
+
+    nft_text = fwmigrate_nft(str(RULES), "--ipsets", str(IPSETS))
+    bastion, blocked, lan_admin, lan_other = ("203.0.113.50", "198.51.100.7", "192.168.10.2",
+                                              "192.168.10.20")
+    checks = [Probe("tcp", "wan", bastion, "203.0.113.1", 22),       # admin: accepted
+              Probe("tcp", "wan", bastion, "203.0.113.1", 9100),
+              Probe("tcp", "wan", blocked, "203.0.113.1", 22),       # blocklist: dropped
+              Probe("tcp", "wan", blocked, "203.0.113.1", 80),
+              Probe("tcp", "lan", lan_admin, "192.168.10.1", 22),
+              Probe("tcp", "lan", lan_other, "192.168.10.1", 22),    # not admin: rejected
+              Probe("tcp", "lan", lan_admin, blocked, 80)]           # forwarded to a blocked net
+    # the honeypot: touching port 23 puts the source in `scanners` (-j SET), and then even
+    # the bastion's SSH is dropped
+    honeypot = [Probe("tcp", "wan", bastion, "203.0.113.1", 22),
+                Probe("tcp", "wan", bastion, "203.0.113.1", 23),
+                Probe("tcp", "wan", bastion, "203.0.113.1", 22)]
+    steps = scenario(standard_probes() + checks, honeypot)
+    outcomes = {}
+    for name, load in (("legacy", legacy), ("nft", lambda ns: load_nft(ns, nft_text))):
+        with network(load) as net:
+            outcomes[name] = net.run(steps)
+            if name == "nft":
+                listing = net.ns["fw"].nft("list", "set", "ip", "fwmigrate", "scanners").stdout
+                assert bastion in listing
+    probes = [p for step in steps for p in step]
+    differ = [f"{p}: {a} vs {b}" for p, a, b in zip(probes, outcomes["legacy"], outcomes["nft"],
+                                                    strict=True) if a != b]
+    assert not differ, "\n".join(differ)
+    got = dict(zip(map(str, probes[-len(checks) - 3:-3]), outcomes["nft"][-len(checks) - 3:-3],
+                   strict=True))
+    words = [got[str(p)].split()[0] for p in checks]
+    assert words == ["open", "open", "timeout", "timeout", "open", "refused", "timeout"], got
+    assert [o.split()[0] for o in outcomes["nft"][-3:]] == ["open", "refused", "timeout"]
