@@ -276,6 +276,9 @@ class NftSet:
     elements: tuple[Expr, ...] | None = None
     interval: bool = False
     counter: bool = False           # every element counts the packets that find it
+    # the ipset it stands for, (name, type): written as the set's own comment, which the
+    # kernel keeps, so that reading the ruleset back finds the ipset again
+    ipset: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,7 +134,7 @@ class IpsetPlan:
             comment = (f"ipset {s.name} ({s.type}, range {rng.value})" if rng else
                        f"ipset {s.name} ({s.type}, maxelem {s.maxelem} as size)")
             out.append(NftSet(use.name, key, s.maxelem, s.timeout, use.dynamic, comment,
-                              use.elements, use.interval, s.counters))
+                              use.elements, use.interval, s.counters, (s.name, s.type)))
         return out
 
     def notes(self) -> list[str]:

@@ -225,6 +225,9 @@ def nft_set(table: NftTable, s: NftSet) -> Json:
         out["timeout"] = s.timeout
     if s.counter:
         out["stmt"] = [{"counter": None}]
+    if s.ipset:
+        # nft 1.0.6 takes the comment but does not keep it from JSON (text keeps it)
+        out["comment"] = f"ipset {s.ipset[0]} {s.ipset[1]}"
     if s.elements:
         out["elem"] = [expr(e) for e in s.elements]
     return {"set": out}

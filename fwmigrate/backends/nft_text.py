@@ -258,6 +258,8 @@ class _Writer:
             lines.append(f"\t\ttimeout {s.timeout}s")
         if s.counter:
             lines.append("\t\tcounter")
+        if s.ipset and '"' not in ipset_comment(s):
+            lines.append(f"\t\tcomment {_string(ipset_comment(s))}")
         if s.elements:
             try:
                 items = [_expr(e) for e in s.elements]
@@ -328,6 +330,10 @@ def render(ruleset: NftRuleset, *, source: str = "-", flush_ruleset: bool = Fals
     return writer.out
 
 
+def ipset_comment(s: NftSet) -> str:
+    return f"ipset {s.ipset[0]} {s.ipset[1]}"
+
+
 def _set_spec(s: NftSet) -> str:
     parts = [f"type {s.type}"] + ([f"size {s.size}"] if s.size is not None else [])
     flags = (["dynamic"] if s.dynamic else []) + (["timeout"] if s.timeout is not None else []) \
@@ -338,6 +344,8 @@ def _set_spec(s: NftSet) -> str:
         parts.append(f"timeout {s.timeout}s")
     if s.counter:
         parts.append("counter")
+    if s.ipset and '"' not in ipset_comment(s):
+        parts.append(f"comment {_string(ipset_comment(s))}")
     if s.elements:
         parts.append("elements = { " + ", ".join(_expr(e) for e in s.elements) + " }")
     return "{ " + "; ".join(parts) + "; }"
