@@ -132,3 +132,69 @@ def test_blocked_sources_are_dropped_and_allowed_ones_accepted_in_both(netns):
     words = [got[str(p)].split()[0] for p in checks]
     assert words == ["open", "open", "timeout", "timeout", "open", "refused", "timeout"], got
     assert [o.split()[0] for o in outcomes["nft"][-3:]] == ["open", "refused", "timeout"]
+
+
+# --- the equivalence checker ------------------------------------------------------------------
+
+def _ruleset(script, sets):
+    from fwmigrate.convert import read
+    return read(script, "r.sh", ConvertOptions(ipsets=(sets, "s.ipsets")))[0]
+
+
+def _differences(a, b):
+    from fwmigrate.verify.equiv import check
+    return sum(len(r.differences) for r in check(a, b))
+
+
+LOOKUP = "iptables -A INPUT -m set --match-set b src -j DROP\n"
+
+
+def test_membership_of_known_fixed_members_is_an_address_test():
+    sets = "create b hash:net\nadd b 10.0.0.0/8\nadd b 192.0.2.7\n"
+    same = "iptables -A INPUT -s 10.0.0.0/8 -j DROP\niptables -A INPUT -s 192.0.2.7 -j DROP\n"
+    assert _differences(_ruleset(LOOKUP, sets), _ruleset(same, "")) == 0
+    assert _differences(_ruleset(LOOKUP, sets), _ruleset(same.replace("/8", "/9"), "")) > 0
+    negated = LOOKUP.replace("-m set --match-set", "-m set ! --match-set")
+    assert _differences(_ruleset(negated, sets), _ruleset(LOOKUP, sets)) > 0
+
+
+def test_the_same_lookup_with_other_members_differs():
+    from fwmigrate.verify.equiv import check, example
+    a = _ruleset(LOOKUP, "create b hash:ip\nadd b 192.0.2.1\n")
+    b = _ruleset(LOOKUP, "create b hash:ip\nadd b 192.0.2.2\n")
+    result = check(a, b)[0]
+    assert result.differences
+    from fwmigrate.verify.space import Space, collect
+    space = Space("ip")
+    collect(space, a)
+    collect(space, b)
+    space.freeze()
+    packet = example(space, result.differences[0].cube)
+    assert str(packet.saddr) in ("192.0.2.1", "192.0.2.2")
+
+
+def test_a_set_that_changes_stays_an_independent_condition():
+    """-j SET writes it (or its members time out): what is in it depends on earlier packets."""
+    sets = "create b hash:ip\nadd b 10.0.0.1\n"
+    written = LOOKUP + "iptables -A INPUT -p tcp -j SET --add-set b src\n"
+    as_address = "iptables -A INPUT -s 10.0.0.1 -j DROP\n" \
+                 "iptables -A INPUT -p tcp -j SET --add-set b src\n"
+    assert _differences(_ruleset(written, sets), _ruleset(written, sets)) == 0
+    assert _differences(_ruleset(written, sets), _ruleset(as_address, sets)) > 0
+    timed = "create b hash:ip timeout 60\nadd b 10.0.0.1 timeout 30\n"
+    assert _differences(_ruleset(LOOKUP, timed), _ruleset(as_address.split("\n")[0] + "\n",
+                                                          timed)) > 0
+
+
+@pytest.mark.kernel
+def test_verify_equiv_proves_the_sample_and_catches_other_members(netns, tmp_path):
+    nft_file = tmp_path / "out.nft"
+    nft_file.write_text(fw("convert", str(RULES), "--ipsets", str(IPSETS)).stdout)
+    same = fw("verify", "--equiv", str(RULES), str(nft_file), "--ipsets", str(IPSETS))
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert same.stdout.startswith("equivalent")
+    other = tmp_path / "other.ipsets"
+    other.write_text(IPSETS.read_text().replace("100.64.7.0/24", "100.64.0.0/16"))
+    changed = fw("verify", "--equiv", str(RULES), str(nft_file), "--ipsets", str(other))
+    assert changed.returncode == 1
+    assert "packet: tcp 100.64." in changed.stdout

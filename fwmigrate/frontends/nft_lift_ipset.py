@@ -7,10 +7,11 @@ it); the lookup key says the directions: `ip saddr . meta l4proto . th dport @S`
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from .. import mappings
-from ..ir import Match, Option, TargetExtension
+from ..ir import Address, IpSet, Match, Option, TargetExtension
 from .nft_lift_values import Unrepresentable
 
 _SIDES = {"saddr": "src", "daddr": "dst", "sport": "src", "dport": "dst"}
@@ -21,6 +22,38 @@ def ipset_of(comment: str | None) -> tuple[str, str] | None:
     """(ipset name, type) from a set's comment as fwmigrate writes it."""
     words = (comment or "").split()
     return (words[1], words[2]) if len(words) == 3 and words[0] == "ipset" else None
+
+
+_ADDRESS_TYPES = ("hash:ip", "hash:net", "bitmap:ip")
+
+
+def ipset_from_nft(s: dict[str, Any], ipset: tuple[str, str]) -> IpSet:
+    """The IpSet a listed nft set stands for; members are read for sets of addresses (what
+    the equivalence checker can model), the other types keep their name and type only."""
+    family = {"ipv4_addr": "ip", "ipv6_addr": "ip6"}.get(
+        s["type"] if isinstance(s["type"], str) else s["type"][0])
+    entries = []
+    if ipset[1] in _ADDRESS_TYPES:
+        for elem in s.get("elem", []):
+            options: tuple = ()
+            if isinstance(elem, dict) and "elem" in elem:
+                if elem["elem"].get("timeout"):
+                    options = (Option("timeout", elem["elem"]["timeout"]),)
+                elem = elem["elem"]["val"]
+            for net in _networks(elem):
+                entries.append(((Address(net.network_address, net.netmask),), options))
+    return IpSet(ipset[0], ipset[1], family, tuple(entries), s.get("timeout"))
+
+
+def _networks(elem: Any) -> list:
+    if isinstance(elem, str):
+        return [ipaddress.ip_network(elem)]
+    if "prefix" in elem:
+        return [ipaddress.ip_network(f"{elem['prefix']['addr']}/{elem['prefix']['len']}")]
+    if "range" in elem:
+        first, last = map(ipaddress.ip_address, elem["range"])
+        return list(ipaddress.summarize_address_range(first, last))
+    raise Unrepresentable(f"a set element {elem!r}")
 
 
 def directions(key: Any) -> tuple[tuple[str, ...], str | None]:

@@ -15,9 +15,9 @@ from typing import Any
 
 from .. import mappings
 from ..errors import Diagnostics
-from ..ir import Chain, Match, Option, Rule, Ruleset, SourceLocation, Table
+from ..ir import Chain, IpSet, Match, Option, Rule, Ruleset, SourceLocation, Table
 from .nft_lift import Lift, LiftContext, SetInfo, strip_prefix
-from .nft_lift_ipset import ipset_of
+from .nft_lift_ipset import ipset_from_nft, ipset_of
 from .nft_lift_values import Unrepresentable
 
 
@@ -37,6 +37,7 @@ class _Reader:
     def __init__(self, listing: dict[str, Any], source: str, diags: Diagnostics,
                  ipsets: dict[str, tuple[str, str]] | None = None):
         self.ipsets = ipsets or {}
+        self.found: dict[str, IpSet] = {}       # the ipsets the sets stand for, by ipset name
         self.items = listing.get("nftables", [])
         self.source = source
         self.diags = diags
@@ -57,7 +58,7 @@ class _Reader:
                                          "family has no iptables counterpart")
                     continue
                 tables += self._table(t, family)
-        return Ruleset(tuple(tables), self.source)
+        return Ruleset(tuple(tables), self.source, tuple(self.found.values()))
 
     def _objects(self, kind: str, table: dict[str, Any]) -> list[dict[str, Any]]:
         return [i[kind] for i in self.items if kind in i
@@ -71,6 +72,7 @@ class _Reader:
             ipset = ipset_of(s.get("comment")) or self.ipsets.get(s["name"])
             if ipset is not None:
                 ctx.ipsets[s["name"]] = ipset
+                self.found.setdefault(ipset[0], ipset_from_nft(s, ipset))
                 continue
             # fwmigrate's recent lists are address sets the rules update (or that are empty,
             # when the rules only check them); a named set of constants stands for its literal
