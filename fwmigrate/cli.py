@@ -230,7 +230,9 @@ def translate(ipv6, args):
 @click.option("-f", "--file", "path", required=True, metavar="FILE",
               help="The iptables-save file; - reads standard input.")
 @click.option("-6", "ipv6", is_flag=True, help="The file is ip6tables-save output.")
-def restore_translate_cmd(path, ipv6):
+@click.option("--ipsets", "ipsets", default=None, metavar="FILE",
+              help="`ipset save` output for the sets the rules name (-m set, -j SET).")
+def restore_translate_cmd(path, ipv6, ipsets):
     """Translate an iptables-save file, like iptables-restore-translate.
 
     The output uses iptables-nft's table and chain names and loads with `nft -f`.
@@ -243,7 +245,8 @@ def restore_translate_cmd(path, ipv6):
     text, name = _read(path)
     try:
         with _bulk_work():
-            out = restore_translate(text, name, "ip6" if ipv6 else None)
+            out = restore_translate(text, name, "ip6" if ipv6 else None,
+                                    _read(ipsets) if ipsets else None)
     except FwmigrateError as exc:
         _fail(exc)
         return

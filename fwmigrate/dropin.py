@@ -8,6 +8,7 @@ and what cannot be translated exactly is an error rather than a silent comment.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from . import __version__, mappings
@@ -16,6 +17,7 @@ from .backends.nft_ast import NftRule
 from .backends.nft_translate import NftOptions, Untranslatable, translate
 from .errors import Diagnostic, Diagnostics, FwmigrateError, OptionError
 from .frontends.command_line import Command
+from .frontends.ipset_save import read_ipsets
 from .frontends.save_file import read_save
 from .frontends.templates import parse_command
 from .ir import Chain, Family, Jump, Ruleset, SourceLocation, Table
@@ -109,10 +111,14 @@ _REFUSED = {
 }
 
 
-def restore_translate(text: str, filename: str, family: Family | None) -> str:
-    """An iptables-save file → `add table/chain/set/rule` lines that `nft -f` loads."""
+def restore_translate(text: str, filename: str, family: Family | None,
+                      ipsets: tuple[str, str] | None = None) -> str:
+    """An iptables-save file → `add table/chain/set/rule` lines that `nft -f` loads;
+    `ipsets`: (text, file name) of `ipset save` output for the sets the rules name."""
     diags = Diagnostics()
     ruleset = read_save(text, filename, diags, family)
+    if ipsets is not None:
+        ruleset = replace(ruleset, ipsets=read_ipsets(*ipsets, diags))
     diags.raise_if_errors()
     try:
         translation = translate(ruleset, _OPTIONS)

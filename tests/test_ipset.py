@@ -198,3 +198,16 @@ def test_verify_equiv_proves_the_sample_and_catches_other_members(netns, tmp_pat
     changed = fw("verify", "--equiv", str(RULES), str(nft_file), "--ipsets", str(other))
     assert changed.returncode == 1
     assert "packet: tcp 100.64." in changed.stdout
+
+
+def test_restore_translate_takes_ipsets_too():
+    out = fw("restore-translate", "-f", str(RULES), "--ipsets", str(IPSETS))
+    assert out.returncode == 0, out.stderr
+    assert 'add set ip filter blocklist { type ipv4_addr; size 131072; flags interval; ' \
+           'comment "ipset blocklist hash:net"; elements = {' in out.stdout
+    assert "add rule ip filter INPUT ip saddr @blocklist counter drop" in out.stdout
+
+
+def test_explain_names_a_set_lookup_it_assumes():
+    out = fw("explain", str(RULES), "--packet", "tcp 198.51.100.7:40000 > 203.0.113.1:22 in eth0")
+    assert "`-m set --match-set blocklist src` matches" in out.stdout

@@ -232,6 +232,12 @@ def _known(packet: Packet, what: str) -> bool | None:
     return None
 
 
+def _match_text(match: Match) -> str:
+    """The match as iptables-save writes it (the assumption a branch makes about it)."""
+    from ..backends.iptables_save import rule_words
+    return " ".join(rule_words(Rule(matches=(match,))))
+
+
 def match_rule(rule: Rule, packet: Packet) -> list[tuple[bool, Packet, list[str]]]:
     """Every way the rule can go: (matched, packet after its side effects, assumptions)."""
     branches: list[tuple[Packet, list[str]]] = [(packet, [])]
@@ -245,8 +251,7 @@ def match_rule(rule: Rule, packet: Packet) -> list[tuple[bool, Packet, list[str]
                 results = [(value if value is not None else _known(pkt, what), pkt, [])]
             else:
                 results = _match(pkt, match)
-                what = f"-m {match.module} " + " ".join(
-                    ("! " if o.negated else "") + f"--{o.name} {o.value}" for o in match.options)
+                what = _match_text(match)
                 results = [(r if r is not None else _known(after, what), after, extra)
                            for r, after, extra in results]
             for result, after, extra in results:
