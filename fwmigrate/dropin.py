@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from . import __version__, mappings
 from .backends import nft_text
 from .backends.nft_ast import NftRule
+from .backends.nft_ipsets import NO_IPSETS_HINT
 from .backends.nft_translate import NftOptions, Untranslatable, translate
 from .errors import Diagnostic, Diagnostics, FwmigrateError, OptionError
 from .frontends.command_line import Command
@@ -23,6 +24,9 @@ from .frontends.templates import parse_command
 from .ir import Chain, Family, Jump, Ruleset, SourceLocation, Table
 
 _OPTIONS = NftOptions(counters=True, scheme="iptables-nft")
+_ONE_COMMAND_IPSETS = ("an ipset's type and members come from `ipset save`: use `fwmigrate "
+                       "restore-translate -f RULES --ipsets FILE` or `fwmigrate convert RULES "
+                       "--ipsets FILE`")
 
 
 def _shell_quote(text: str) -> str:
@@ -57,7 +61,9 @@ def _rules(cmd: Command, verb: str) -> list[str]:
     except Untranslatable as exc:
         raise FwmigrateError([Diagnostic(None, exc.message, hint=exc.hint)]) from None
     if translation.problems:
-        raise FwmigrateError(translation.problems)
+        # one command has no --ipsets of its own: say where the sets can be given
+        raise FwmigrateError([replace(p, hint=_ONE_COMMAND_IPSETS) if p.hint == NO_IPSETS_HINT
+                              else p for p in translation.problems])
     table = translation.ruleset.tables[0]
     lines = [f"add set {cmd.family} {cmd.table} {s.name} {nft_text._set_spec(s)}"
              for s in table.sets]

@@ -211,3 +211,11 @@ def test_restore_translate_takes_ipsets_too():
 def test_explain_names_a_set_lookup_it_assumes():
     out = fw("explain", str(RULES), "--packet", "tcp 198.51.100.7:40000 > 203.0.113.1:22 in eth0")
     assert "`-m set --match-set blocklist src` matches" in out.stdout
+
+
+def test_translate_of_one_command_says_where_the_sets_can_be_given():
+    out = fw("translate", "-A", "INPUT", "-m", "set", "--match-set", "blocked", "src", "-j",
+             "DROP")
+    assert out.returncode == 1
+    assert "the type and members of ipset blocked are not known" in out.stderr
+    assert "restore-translate -f RULES --ipsets FILE" in out.stderr
