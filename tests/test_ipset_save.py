@@ -85,6 +85,18 @@ COMMIT
     assert [v for v, _ in sets["c"].entries] == [(_host("10.0.0.1"),), (_host("10.0.0.3"),)]
 
 
+def test_sets_of_types_not_translated_are_still_read():
+    """An unused set fwmigrate cannot translate must not stop the file being read."""
+    text = ("create nets hash:ip family inet netmask 24\nadd nets 10.0.1.0/24\n"
+            "create group list:set size 8\nadd group nets\n"
+            "create byif hash:net,iface\nadd byif 10.0.0.0/8,eth0\n")
+    sets, diags = _read(text)
+    assert not diags.items
+    assert sets["nets"].option("netmask").value == 24
+    assert sets["group"].entries[0][0] == ("nets",)
+    assert sets["byif"].entries[0][0] == ("10.0.0.0/8", "eth0")
+
+
 def test_port_members_default_to_tcp_and_accept_service_names():
     sets, diags = _read("create s hash:ip,port\nadd s 10.0.0.1,80\nadd s 10.0.0.1,udp:domain\n")
     assert not diags.items

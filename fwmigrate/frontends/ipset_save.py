@@ -306,7 +306,8 @@ def _address(text: str, target: _Set, host: bool) -> Address:
 
 
 def _ip(text: str, target: _Set) -> Address:
-    return _address(text, target, host=True)
+    # with a netmask ipset stores (and saves) the network each address falls in
+    return _address(text, target, host="netmask" not in target.options)
 
 
 def _net(text: str, target: _Set) -> Address:
