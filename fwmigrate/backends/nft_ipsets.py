@@ -63,7 +63,7 @@ class _Use:
     ipset: IpSet
     name: str                                   # in nft
     dynamic: bool = False
-    problem: str | None = None
+    problem: Untranslatable | None = None       # why it cannot be declared (every use says so)
     elements: tuple = ()
     interval: bool = False
     notes: list[str] = field(default_factory=list)
@@ -85,7 +85,7 @@ class IpsetPlan:
         use = self.used.get(name)
         if use is not None:
             if use.problem:
-                raise Untranslatable(use.problem)
+                raise use.problem
             return use
         ipset = self.known.get(name)
         if ipset is None:
@@ -99,7 +99,7 @@ class IpsetPlan:
             self._check(ipset)
             use.elements, use.interval = _elements(ipset, self.family, use.notes)
         except Untranslatable as exc:
-            use.problem = exc.message
+            use.problem = exc
             self.used[name] = use
             raise
         self.used[name] = use
@@ -131,8 +131,13 @@ class IpsetPlan:
             s = use.ipset
             key = " . ".join(_type_name(d, s, self.family) for d in TYPES[s.type])
             rng = s.option("range")
-            comment = (f"ipset {s.name} ({s.type}, range {rng.value})" if rng else
-                       f"ipset {s.name} ({s.type}, maxelem {s.maxelem} as size)")
+            # nft's default size is 65535 and ipset's default maxelem 65536: always written
+            comment = (f"ipset {s.name}: {s.type}, range {rng.value} (size: its {s.maxelem} "
+                       "members)" if rng else
+                       f"ipset {s.name}: {s.type}, size = its maxelem ({s.maxelem})")
+            if s.timeout is not None and any(o.name == "timeout" for _, opts in s.entries
+                                             for o in opts):
+                comment += "; members keep the time they had left when saved"
             out.append(NftSet(use.name, key, s.maxelem, s.timeout, use.dynamic, comment,
                               use.elements, use.interval, s.counters, (s.name, s.type)))
         return out
