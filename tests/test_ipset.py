@@ -213,6 +213,37 @@ def test_explain_names_a_set_lookup_it_assumes():
     assert "`-m set --match-set blocklist src` matches" in out.stdout
 
 
+def test_explain_with_ipsets_answers_lookups_in_known_sets():
+    def run(packet):
+        return fw("explain", str(RULES), "--ipsets", str(IPSETS), "--packet", packet).stdout
+    blocked = run("tcp 198.51.100.7:40000 > 203.0.113.1:22 in eth0 ct new")
+    assert "way" not in blocked                     # one way: nothing left to assume
+    assert blocked.strip().endswith("→ DROP by rule 2 of filter INPUT "
+                                    f"({RULES}:7:1)")
+    admin = run("tcp 203.0.113.50:40000 > 203.0.113.1:22 in eth0 ct new")
+    # scanners is written by -j SET: still both ways; admin (hash:ip,port) is answered
+    assert "match: -A INPUT -m set --match-set admin src,dst" in admin
+    assert "the members of ipset scanners are not known here" in admin
+    udp = run("udp 203.0.113.50:40000 > 203.0.113.1:22 in eth0 ct new")
+    assert "ACCEPT by rule 9" not in udp            # admin holds tcp:22, not udp:22
+
+
+def test_the_lockout_guard_knows_who_is_in_the_sets_when_they_are_loaded():
+    import ipaddress
+
+    from fwmigrate.apply.lockout import Session, check
+    from fwmigrate.convert import read
+    ruleset = read(RULES.read_text(), "r.save",
+                   ConvertOptions(ipsets=(IPSETS.read_text(), "s.ipsets")))[0]
+
+    def session(client):
+        return Session(ipaddress.ip_address(client), 40000, ipaddress.ip_address("203.0.113.1"),
+                       22, "eth0", "--keep")
+    assert not check(ruleset, session("203.0.113.50")).cut       # the bastion stays
+    cut = check(ruleset, session("198.51.100.7")).cut            # on the blocklist
+    assert cut and all("--match-set blocklist src -j DROP" in c for c in cut)
+
+
 def test_translate_of_one_command_says_where_the_sets_can_be_given():
     out = fw("translate", "-A", "INPUT", "-m", "set", "--match-set", "blocked", "src", "-j",
              "DROP")
