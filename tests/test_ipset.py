@@ -324,3 +324,22 @@ def test_ipv6_sets_port_sets_and_net_port_sets_behave_the_same(netns, tmp_path):
     assert got["tcp wan 203.0.113.50 > 203.0.113.1:22"] == "timeout"
     assert got["udp lan 192.168.10.2 > 192.168.10.1:53"] == "answered"
     assert got["udp wan 203.0.113.50 > 203.0.113.1:53"] != "answered"
+
+
+@pytest.mark.kernel
+def test_applied_sets_read_back_as_ipsets_from_the_live_ruleset(netns, tmp_path):
+    import os
+    env = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "fwmigrate", *args], capture_output=True,
+                              text=True, env=env, timeout=60)
+    applied = run("apply", str(RULES), "--ipsets", str(IPSETS), "--netns", netns.name,
+                  "--state-dir", str(tmp_path))
+    assert applied.returncode == 0, applied.stderr
+    assert "nft syntax (the sets keep their `ipset NAME TYPE` comments" in applied.stdout
+    live = run("diff", str(RULES), "--live", "--netns", netns.name)
+    assert live.returncode == 0 and "same" in live.stdout, live.stdout + live.stderr
+    status = run("status", "--netns", netns.name).stdout
+    assert "set admin (ipv4_addr . inet_proto . inet_service): 4 members" in status
+    assert "    203.0.113.50 . tcp . 22" in status
