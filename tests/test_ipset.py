@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from fwmigrate.convert import ConvertOptions, convert
+from fwmigrate.errors import FwmigrateError
 
 from conftest import SAMPLES
 
@@ -343,3 +344,17 @@ def test_applied_sets_read_back_as_ipsets_from_the_live_ruleset(netns, tmp_path)
     status = run("status", "--netns", netns.name).stdout
     assert "set admin (ipv4_addr . inet_proto . inet_service): 4 members" in status
     assert "    203.0.113.50 . tcp . 22" in status
+
+
+def test_a_script_running_ipset_is_refused_with_the_way_around_it():
+    script = ("ipset create bl hash:net\nipset add bl 10.0.0.0/8\n"
+              "iptables -A INPUT -m set --match-set bl src -j DROP\n")
+    with pytest.raises(FwmigrateError) as info:
+        convert(script, "fw.sh", ConvertOptions())
+    first = info.value.diagnostics[0]
+    assert (first.loc.line, first.hint) == (1, "give the sets as `ipset save` prints them with "
+                                               "--ipsets FILE, and pass --skip-unknown to step "
+                                               "over the script's ipset lines")
+    out = convert(script, "fw.sh", ConvertOptions(
+        skip_unknown=True, ipsets=("create bl hash:net\nadd bl 10.0.0.0/8\n", "s"))).output
+    assert "ip saddr @bl drop" in out

@@ -31,6 +31,10 @@ from .templates import parse_command
 _IFS = " \t\n"
 
 
+_IPSET_HINT = ("give the sets as `ipset save` prints them with --ipsets FILE, and pass "
+               "--skip-unknown to step over the script's ipset lines")
+
+
 class _Exit(Exception):
     """`exit` in the script: nothing after it runs."""
 
@@ -191,6 +195,7 @@ class ShellEvaluator:
         if program in self.shell["refused"]:
             self.unknown(fields[0].pos, f"`{program}' changes the firewall in a way fwmigrate "
                          "cannot follow without running it",
+                         _IPSET_HINT if program == "ipset" else
                          "convert its input file directly (e.g. fwmigrate convert FILE)")
             return True
         self.unknown(fields[0].pos, f"unknown command `{program}'",
