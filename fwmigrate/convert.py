@@ -7,7 +7,7 @@ asked for partial output; every problem found is in the raised FwmigrateError.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .backends import iptables_save, nft_json, nft_text
 from .backends.nft_translate import (
@@ -51,11 +51,10 @@ class ConvertResult:
 
 def read(text: str, filename: str, options: ConvertOptions) -> tuple[Ruleset, Diagnostics]:
     diags = Diagnostics()
+    ipsets = read_ipsets(*options.ipsets, diags) if options.ipsets is not None else ()
     ruleset = read_ruleset(text, filename, diags, kind=options.source_kind,
-                           skip_unknown=options.skip_unknown, variables=dict(options.variables))
-    if options.ipsets is not None:
-        sets_text, sets_name = options.ipsets
-        ruleset = replace(ruleset, ipsets=read_ipsets(sets_text, sets_name, diags))
+                           skip_unknown=options.skip_unknown, variables=dict(options.variables),
+                           ipsets=ipsets)
     diags.raise_if_errors()
     return ruleset, diags
 

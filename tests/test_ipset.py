@@ -346,15 +346,43 @@ def test_applied_sets_read_back_as_ipsets_from_the_live_ruleset(netns, tmp_path)
     assert "    203.0.113.50 . tcp . 22" in status
 
 
-def test_a_script_running_ipset_is_refused_with_the_way_around_it():
-    script = ("ipset create bl hash:net\nipset add bl 10.0.0.0/8\n"
-              "iptables -A INPUT -m set --match-set bl src -j DROP\n")
+SCRIPT = """\
+BAD="192.0.2.0/24 198.51.100.0/24"
+ipset create bad hash:net -exist 2>/dev/null || true
+ipset flush bad
+for net in $BAD; do
+    ipset add bad $net
+done
+ipset -exist add allow 10.0.0.1,tcp:22
+ipset list bad >/dev/null
+ipset add nosuch 1.2.3.4 || echo "not there"
+iptables -A INPUT -m set --match-set bad src -j DROP
+iptables -A INPUT -m set --match-set allow src,dst -j ACCEPT
+"""
+
+
+def test_a_script_s_ipset_commands_make_the_sets_from_what_ipsets_gives():
+    result = convert(SCRIPT, "fw.sh", ConvertOptions(
+        ipsets=("create allow hash:ip,port\nadd allow 10.0.0.9,udp:53\n", "kernel.ipsets")))
+    assert "elements = { 192.0.2.0/24, 198.51.100.0/24 }" in result.output
+    assert "elements = { 10.0.0.9 . udp . 53, 10.0.0.1 . tcp . 22 }" in result.output
+    assert any("`ipset list' does not change the firewall" in w.message
+               for w in result.warnings)
+    # without --ipsets, `allow` was never created: the -exist add fails, not handled
     with pytest.raises(FwmigrateError) as info:
-        convert(script, "fw.sh", ConvertOptions())
+        convert(SCRIPT, "fw.sh", ConvertOptions())
+    (error,) = info.value.diagnostics
+    assert (error.loc.line, error.loc.col) == (7, 18)
+    assert error.message == "ipset: set allow does not exist (no `create' line before this one)"
+
+
+@pytest.mark.parametrize("line, what", [
+    ("ipset restore < /etc/ipsets.conf", "`ipset restore'"),
+    ("ipset test bad 10.0.0.1 && iptables -A INPUT -j DROP", "`ipset test'"),
+])
+def test_ipset_commands_a_script_cannot_be_followed_in_are_refused(line, what):
+    with pytest.raises(FwmigrateError) as info:
+        convert(line + "\niptables -A INPUT -j ACCEPT\n", "fw.sh", ConvertOptions())
     first = info.value.diagnostics[0]
-    assert (first.loc.line, first.hint) == (1, "give the sets as `ipset save` prints them with "
-                                               "--ipsets FILE, and pass --skip-unknown to step "
-                                               "over the script's ipset lines")
-    out = convert(script, "fw.sh", ConvertOptions(
-        skip_unknown=True, ipsets=("create bl hash:net\nadd bl 10.0.0.0/8\n", "s"))).output
-    assert "ip saddr @bl drop" in out
+    assert what in first.message and "cannot follow without running it" in first.message
+    assert "--ipsets FILE" in first.hint and "--skip-unknown" in first.hint

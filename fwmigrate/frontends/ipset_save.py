@@ -52,10 +52,15 @@ _COMMANDS = {"create": "create", "-N": "create", "n": "create", "add": "add", "-
 MAX_EXPANSION = 65536
 
 
-class _Error(Exception):
+class IpsetError(Exception):
+    """A command ipset would refuse; `col` is where (a column, or a script's offset)."""
+
     def __init__(self, message: str, col: int, hint: str | None = None):
         super().__init__(message)
         self.message, self.col, self.hint = message, col, hint
+
+
+_Error = IpsetError
 
 
 class _Set:
@@ -65,6 +70,19 @@ class _Set:
         self.name, self.type, self.family, self.options, self.loc = \
             name, type_, family, options, loc
         self.members: dict[tuple, tuple[Option, ...]] = {}
+
+    @classmethod
+    def from_ir(cls, s: IpSet) -> _Set:
+        options: dict[str, object] = {o.name: o.value for o in s.options}
+        options.update(maxelem=s.maxelem, family="inet6" if s.family == "ip6" else "inet")
+        if s.timeout is not None:
+            options["timeout"] = s.timeout
+        for flag in ("counters", "comment"):
+            if getattr(s, flag):
+                options[flag] = None
+        made = cls(s.name, s.type, s.family, options, s.loc)
+        made.members = dict(s.entries)
+        return made
 
     def ir(self) -> IpSet:
         opts = dict(self.options)
@@ -95,29 +113,54 @@ def _bitmap_size(range_text: str | None) -> int | None:
         return None
 
 
+class IpsetReplay:
+    """The sets a sequence of ipset commands leaves, starting from `base` (what the kernel
+    had before): an `ipset save` file, or the ipset lines of a script, one command at a time."""
+
+    def __init__(self, base: tuple[IpSet, ...] = ()):
+        self.sets: dict[str, _Set] = {s.name: _Set.from_ir(s) for s in base}
+
+    def run(self, words: list[tuple[str, int]], loc: SourceLocation) -> None:
+        """One command's words (text, position) without `ipset`; raises IpsetError."""
+        _command(words, self.sets, loc)
+
+    def result(self) -> tuple[IpSet, ...]:
+        return tuple(s.ir() for s in self.sets.values())
+
+
+# ipset commands that change nothing (scripts print or check sets with them)
+READ_ONLY = frozenset({"list", "-L", "l", "save", "-S", "s", "version", "-V", "v", "help",
+                       "-H", "h", "-v"})
+CHANGING = frozenset(_COMMANDS)
+
+
 def read_ipsets(text: str, filename: str, diags: Diagnostics) -> tuple[IpSet, ...]:
     """Every set the file leaves behind; problems go to `diags` (all of them)."""
     diags.lines.setdefault(filename, text.splitlines())
-    sets: dict[str, _Set] = {}
+    replay = IpsetReplay()
     for lineno, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#") or stripped == "COMMIT":
             continue
         words = tokenize(line)
+        if words[0][0] == "ipset":
+            if len(words) == 1:
+                diags.error(SourceLocation(filename, lineno, words[0][1]),
+                            "`ipset' without a command")
+                continue
+            words = words[1:]
         try:
-            _command(words, sets, SourceLocation(filename, lineno, words[0][1]))
-        except _Error as exc:
+            replay.run(words, SourceLocation(filename, lineno, words[0][1]))
+        except IpsetError as exc:
             diags.error(SourceLocation(filename, lineno, exc.col), exc.message, exc.hint)
-    return tuple(s.ir() for s in sets.values())
+    return replay.result()
 
 
 def _command(words, sets: dict[str, _Set], loc: SourceLocation) -> None:
-    if words[0][0] == "ipset":
-        words = words[1:]
-        if not words:
-            raise _Error("`ipset' without a command", loc.col)
     exist = any(w in ("-exist", "-!") for w, _ in words)
     words = [(w, c) for w, c in words if w not in ("-exist", "-!")]
+    if not words:
+        raise IpsetError("an ipset command without a verb (create, add …)", loc.col)
     verb, col = words[0]
     command = _COMMANDS.get(verb)
     if command is None:
