@@ -144,6 +144,10 @@ def translation_options(f):
         click.option("--skip-unknown", is_flag=True,
                      help="Skip script lines that cannot be evaluated statically (if, case, "
                           "$(...), functions) with a warning, instead of failing."),
+        click.option("--ipsets", "ipsets", default=None, metavar="FILE",
+                     help="The sets the rules name in -m set / -j SET: `ipset save` output "
+                          "(or an `ipset restore` file). They become named nft sets with "
+                          "their members."),
         click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
                      help="Set a shell variable the script uses but does not assign."),
         click.option("-v", "--verbose", is_flag=True,
@@ -158,7 +162,8 @@ def options_from(kw: dict, **extra) -> ConvertOptions:
                           counters=kw["counters"], approximate=kw["approximate"],
                           flush_ruleset=kw["flush_ruleset"], skip_unknown=kw["skip_unknown"],
                           variables=_variables(kw["defines"]),
-                          recent_list_size=kw["recent_list_size"], **extra)
+                          recent_list_size=kw["recent_list_size"],
+                          ipsets=_read(kw["ipsets"]) if kw.get("ipsets") else None, **extra)
 
 
 @main.command("convert")
@@ -184,6 +189,7 @@ def convert_cmd(input, output, to, allow_partial, **kw):
       fwmigrate convert rules.v4 --to nft -o /etc/nftables.d/fw.nft
       fwmigrate convert firewall.sh --to iptables-restore | iptables-restore --test
       fwmigrate convert dual.sh --family ip6 --counters
+      fwmigrate convert rules.v4 --ipsets <(ipset save) --to nft
     """
     text, name = _read(input)
     options = options_from(kw, to=to, allow_partial=allow_partial)
@@ -229,7 +235,9 @@ def translate(ipv6, args):
 @click.option("-f", "--file", "path", required=True, metavar="FILE",
               help="The iptables-save file; - reads standard input.")
 @click.option("-6", "ipv6", is_flag=True, help="The file is ip6tables-save output.")
-def restore_translate_cmd(path, ipv6):
+@click.option("--ipsets", "ipsets", default=None, metavar="FILE",
+              help="`ipset save` output for the sets the rules name (-m set, -j SET).")
+def restore_translate_cmd(path, ipv6, ipsets):
     """Translate an iptables-save file, like iptables-restore-translate.
 
     The output uses iptables-nft's table and chain names and loads with `nft -f`.
@@ -242,7 +250,8 @@ def restore_translate_cmd(path, ipv6):
     text, name = _read(path)
     try:
         with _bulk_work():
-            out = restore_translate(text, name, "ip6" if ipv6 else None)
+            out = restore_translate(text, name, "ip6" if ipv6 else None,
+                                    _read(ipsets) if ipsets else None)
     except FwmigrateError as exc:
         _fail(exc)
         return

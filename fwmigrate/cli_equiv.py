@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import sys
 import time
+from dataclasses import replace
 
 import click
 
@@ -12,6 +13,7 @@ from .backends.iptables_save import rule_line
 from .cli import _bulk_work, _read, main
 from .cli_verify import EXIT_DIFFERENT, EXIT_ERROR, _error, _load
 from .errors import Diagnostics, FwmigrateError
+from .frontends.ipset_save import read_ipsets
 from .verify.equiv import check, example
 from .verify.explain import PacketError, describe_packet, explain, parse_packet, render_outcome
 from .verify.sources import read_any
@@ -119,7 +121,10 @@ def run_equiv(inputs: tuple[str, ...], kw: dict) -> None:
 @click.argument("input", metavar="INPUT")
 @click.option("--packet", "spec", required=True, metavar="PACKET",
               help='e.g. "tcp 10.0.0.5:40000 > 10.0.0.1:22 in eth1 ct new"')
-def explain_cmd(input, spec):
+@click.option("--ipsets", "ipsets", default=None, metavar="FILE",
+              help="`ipset save` output: lookups in sets whose members it lists (and no rule "
+                   "changes) are answered; other lookups are followed both ways.")
+def explain_cmd(input, spec, ipsets):
     """Show the path one packet takes through a ruleset, rule by rule, and the verdict.
 
     PACKET: PROTO SRC[:PORT] > DST[:PORT] [in IF] [out IF] [ct new|established|related|invalid]
@@ -140,6 +145,8 @@ def explain_cmd(input, spec):
     text, name = _read(input)
     try:
         ruleset = read_any(text, name, diags)
+        if ipsets and not ruleset.ipsets:
+            ruleset = replace(ruleset, ipsets=read_ipsets(*_read(ipsets), diags))
     except FwmigrateError as exc:
         _error(exc)
     if diags.errors:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
 import click
 
 from .cli import _bulk_work, _read, main, options_from, translation_options
 from .errors import Diagnostics, FwmigrateError
+from .frontends.ipset_save import read_ipsets
 from .verify.diff import diff
 from .verify.roundtrip import round_trip
 from .verify.sources import read_any, read_live
@@ -30,11 +32,16 @@ def _load(path: str, diags: Diagnostics, kw: dict | None = None):
         click.echo(f"fwmigrate: {exc.message}", err=True)
         sys.exit(EXIT_ERROR)
     frontend = {}
+    options = None
     if kw:
         options = options_from(kw)
         frontend = dict(kind=options.source_kind, skip_unknown=options.skip_unknown,
                         variables=dict(options.variables))
-    return read_any(text, name, diags, **frontend)
+    ruleset = read_any(text, name, diags, **frontend)
+    if options is not None and options.ipsets is not None and not ruleset.ipsets:
+        # the sets an iptables input names (an nft input brings its own members)
+        ruleset = replace(ruleset, ipsets=read_ipsets(*options.ipsets, diags))
+    return ruleset
 
 
 @main.command("diff")

@@ -19,6 +19,7 @@ from .backends.nft_translate import (
 )
 from .errors import Diagnostic, Diagnostics, FwmigrateError
 from .frontends import detect_kind, read_ruleset
+from .frontends.ipset_save import read_ipsets
 from .ir import Ruleset
 
 TARGETS = ("nft", "nft-json", "iptables-restore")
@@ -37,6 +38,7 @@ class ConvertOptions:
     skip_unknown: bool = False
     variables: tuple[tuple[str, str], ...] = ()
     recent_list_size: int | None = None   # None: the default (backends/nft_recent.py)
+    ipsets: tuple[str, str] | None = None    # (text, file name) of `ipset save` output
 
 
 @dataclass(slots=True)
@@ -50,8 +52,10 @@ class ConvertResult:
 
 def read(text: str, filename: str, options: ConvertOptions) -> tuple[Ruleset, Diagnostics]:
     diags = Diagnostics()
+    ipsets = read_ipsets(*options.ipsets, diags) if options.ipsets is not None else ()
     ruleset = read_ruleset(text, filename, diags, kind=options.source_kind,
-                           skip_unknown=options.skip_unknown, variables=dict(options.variables))
+                           skip_unknown=options.skip_unknown, variables=dict(options.variables),
+                           ipsets=ipsets)
     diags.raise_if_errors()
     return ruleset, diags
 

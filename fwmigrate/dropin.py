@@ -8,19 +8,25 @@ and what cannot be translated exactly is an error rather than a silent comment.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from . import __version__, mappings
 from .backends import nft_text
 from .backends.nft_ast import NftRule
+from .backends.nft_ipsets import NO_IPSETS_HINT
 from .backends.nft_translate import NftOptions, Untranslatable, translate
 from .errors import Diagnostic, Diagnostics, FwmigrateError, OptionError
 from .frontends.command_line import Command
+from .frontends.ipset_save import read_ipsets
 from .frontends.save_file import read_save
 from .frontends.templates import parse_command
 from .ir import Chain, Family, Jump, Ruleset, SourceLocation, Table
 
 _OPTIONS = NftOptions(counters=True, scheme="iptables-nft")
+_ONE_COMMAND_IPSETS = ("an ipset's type and members come from `ipset save`: use `fwmigrate "
+                       "restore-translate -f RULES --ipsets FILE` or `fwmigrate convert RULES "
+                       "--ipsets FILE`")
 
 
 def _shell_quote(text: str) -> str:
@@ -55,7 +61,9 @@ def _rules(cmd: Command, verb: str) -> list[str]:
     except Untranslatable as exc:
         raise FwmigrateError([Diagnostic(None, exc.message, hint=exc.hint)]) from None
     if translation.problems:
-        raise FwmigrateError(translation.problems)
+        # one command has no --ipsets of its own: say where the sets can be given
+        raise FwmigrateError([replace(p, hint=_ONE_COMMAND_IPSETS) if p.hint == NO_IPSETS_HINT
+                              else p for p in translation.problems])
     table = translation.ruleset.tables[0]
     lines = [f"add set {cmd.family} {cmd.table} {s.name} {nft_text._set_spec(s)}"
              for s in table.sets]
@@ -109,10 +117,14 @@ _REFUSED = {
 }
 
 
-def restore_translate(text: str, filename: str, family: Family | None) -> str:
-    """An iptables-save file → `add table/chain/set/rule` lines that `nft -f` loads."""
+def restore_translate(text: str, filename: str, family: Family | None,
+                      ipsets: tuple[str, str] | None = None) -> str:
+    """An iptables-save file → `add table/chain/set/rule` lines that `nft -f` loads;
+    `ipsets`: (text, file name) of `ipset save` output for the sets the rules name."""
     diags = Diagnostics()
     ruleset = read_save(text, filename, diags, family)
+    if ipsets is not None:
+        ruleset = replace(ruleset, ipsets=read_ipsets(*ipsets, diags))
     diags.raise_if_errors()
     try:
         translation = translate(ruleset, _OPTIONS)

@@ -257,9 +257,34 @@ class Table:
 
 
 @dataclass(frozen=True, slots=True)
+class IpSet:
+    """An ipset as `ipset save` lists it: what `-m set` and `-j SET` rules name.
+
+    The rules only name a set; its type (the key a lookup builds) and its contents live in
+    the kernel, so they come from a second input (`--ipsets`). `entries` holds one
+    (values, options) pair per member: a value per dimension of the type (Address for ip/net,
+    (protocol number, port) for port, an int for bitmap:port, str for mac, the words as written
+    for types fwmigrate does not read), and the add options (timeout, comment, nomatch, …)."""
+    name: str
+    type: str                                # hash:ip, hash:net, hash:ip,port, bitmap:port …
+    family: Family | None                    # None: ipset matches both (hash:mac, bitmap:port)
+    entries: tuple[tuple[tuple, tuple[Option, ...]], ...] = ()
+    timeout: int | None = None               # default entry timeout, seconds (0 never happens)
+    counters: bool = False
+    comment: bool = False
+    maxelem: int = 65536
+    options: tuple[Option, ...] = ()         # the other create options: netmask, range, …
+    loc: SourceLocation | None = field(default=None, compare=False)
+
+    def option(self, name: str) -> Option | None:
+        return next((o for o in self.options if o.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
 class Ruleset:
     tables: tuple[Table, ...] = ()
     source: str = "-"
+    ipsets: tuple[IpSet, ...] = ()           # from --ipsets; empty when none were given
 
     def table(self, family: Family, name: str) -> Table | None:
         for t in self.tables:
@@ -274,3 +299,6 @@ class Ruleset:
             if t.family not in seen:
                 seen.append(t.family)
         return tuple(seen)
+
+    def ipset(self, name: str) -> IpSet | None:
+        return next((s for s in self.ipsets if s.name == name), None)

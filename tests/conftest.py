@@ -12,6 +12,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 
 
+def sample_inputs() -> list[Path]:
+    """The samples to translate; a NAME.ipsets file is the --ipsets of NAME.save/.sh."""
+    return sorted(p for p in SAMPLES.iterdir() if p.suffix != ".ipsets")
+
+
+def ipsets_of(sample: Path) -> tuple[str, str] | None:
+    """ConvertOptions.ipsets for a sample: its companion `ipset save` file, if any."""
+    path = sample.with_suffix(".ipsets")
+    return (path.read_text(), f"samples/{path.name}") if path.exists() else None
+
+
 @pytest.fixture
 def kernel():
     """Skips the test where namespaces cannot be made (fails under FWMIGRATE_REQUIRE_KERNEL)."""

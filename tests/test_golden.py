@@ -7,11 +7,11 @@ import pytest
 
 from fwmigrate.convert import ConvertOptions, convert
 
-from conftest import ROOT, SAMPLES
+from conftest import ROOT, SAMPLES, ipsets_of, sample_inputs
 
 GOLDEN = ROOT / "tests" / "golden"
 CASES = []
-for sample in sorted(SAMPLES.iterdir()):
+for sample in sample_inputs():
     CASES.append((sample.name, "nft", None))
     families = ("ip", "ip6") if sample.name.startswith("dual-stack") else (None,)
     CASES += [(sample.name, "iptables-restore", f) for f in families]
@@ -27,7 +27,8 @@ def golden_name(sample, to, family):
 @pytest.mark.parametrize("sample,to,family", CASES, ids=lambda c: str(c))
 def test_sample_matches_golden(sample, to, family):
     text = (SAMPLES / sample).read_text()
-    out = convert(text, f"samples/{sample}", ConvertOptions(to=to, family=family)).output
+    out = convert(text, f"samples/{sample}", ConvertOptions(
+        to=to, family=family, ipsets=ipsets_of(SAMPLES / sample))).output
     out = _STAMP.sub("# (timestamp)", out)
     path = GOLDEN / golden_name(sample, to, family)
     if os.environ.get("FWMIGRATE_UPDATE_GOLDEN"):

@@ -29,7 +29,8 @@ def test_every_vector_loads(netns):
         for n, vector in enumerate(v for v in load() if not v.is_error):
             if (vector.program == "ip6tables") != (family == "ip6") or _kernel_lacks(vector):
                 continue
-            out = convert(vector.script, vector.file, ConvertOptions(table=f"v{n}")).output
+            out = convert(vector.script, vector.file,
+                          ConvertOptions(table=f"v{n}", ipsets=vector.ipsets_input)).output
             parts.append(out)
         result = netns.nft("-c", "-f", "-", input="\n".join(parts), check=False)
         assert result.returncode == 0, result.stderr

@@ -43,6 +43,17 @@ def test_save_forms_match_iptables_legacy_save(netns):
         table = _table(args)
         netns.run(program, "-t", table, "-F")
         netns.run(program, "-t", table, "-X")
+        if vector.ipsets:
+            # iptables-legacy refuses a rule naming a set the kernel does not have
+            netns.run("ipset", "destroy", check=False)
+            lacking = set()
+            for line in vector.ipsets:
+                words = shlex.split(line)
+                made = netns.run(*words, check=False)
+                if made.returncode and "set type not supported" in made.stderr:
+                    lacking.add(words[2])       # this kernel has no such set type (hash:mac)
+            if lacking & set(shlex.split(vector.args)):
+                continue
         for setup in vector.setup:
             netns.run(program, *shlex.split(setup))
         loaded = netns.run(program, *args, check=False)

@@ -14,7 +14,7 @@ VECTORS = load()
 
 def translate_vector(vector):
     """The nft text of the vector's own rule (the last rule the script adds)."""
-    ruleset, _ = read(vector.script, vector.file, ConvertOptions())
+    ruleset, _ = read(vector.script, vector.file, ConvertOptions(ipsets=vector.ipsets_input))
     translation = translate(ruleset, NftOptions())
     if translation.problems:
         raise FwmigrateError(translation.problems)

@@ -13,7 +13,7 @@ from fwmigrate.frontends.nft_ruleset import read_nft_json
 from fwmigrate.verify.diff import diff
 from fwmigrate.verify.roundtrip import round_trip
 
-from conftest import SAMPLES
+from conftest import SAMPLES, ipsets_of, sample_inputs
 from vectors import load
 
 pytestmark = pytest.mark.kernel
@@ -28,9 +28,10 @@ def ir(script, name="t.sh"):
     return read(script, name, ConvertOptions())[0]
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.iterdir()))
+@pytest.mark.parametrize("name", [p.name for p in sample_inputs()])
 def test_samples_round_trip_through_the_kernel(netns, name):
-    report = round_trip((SAMPLES / name).read_text(), name, ConvertOptions())
+    report = round_trip((SAMPLES / name).read_text(), name,
+                        ConvertOptions(ipsets=ipsets_of(SAMPLES / name)))
     assert report.ok, [c.describe() for c in report.kernel + report.restore]
 
 
@@ -63,7 +64,7 @@ def test_every_vector_round_trips(netns):
         # no nft_queue in the test kernel; tcp option 99 has no name libnftables JSON takes
         if v.is_error or "queue num" in v.expected or "option 99" in v.expected:
             continue
-        report = round_trip(v.script, v.file, ConvertOptions())
+        report = round_trip(v.script, v.file, ConvertOptions(ipsets=v.ipsets_input))
         if not report.ok:
             failures.append((str(v), [c.describe() for c in report.kernel + report.restore]))
     assert not failures

@@ -16,6 +16,7 @@ class Vector:
     setup: tuple[str, ...]
     args: str
     expected: str
+    ipsets: tuple[str, ...] = ()      # `ipset …` set-up lines: the --ipsets file, in order
 
     @property
     def is_error(self) -> bool:
@@ -26,6 +27,13 @@ class Vector:
         lines = [f"{self.program} {s}" for s in self.setup]
         return "\n".join(lines + [f"{self.program} {self.args}"]) + "\n"
 
+    @property
+    def ipsets_input(self) -> tuple[str, str] | None:
+        """ConvertOptions.ipsets for the vector (None when its file declares no ipset)."""
+        if not self.ipsets:
+            return None
+        return "\n".join(self.ipsets) + "\n", f"{self.file} (ipset lines)"
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.args}"
 
@@ -35,14 +43,15 @@ def load() -> list[Vector]:
     for path in sorted(VECTORS.glob("*.txt")):
         program = "ip6tables" if path.name.startswith("ip6-") else "iptables"
         setup: list[str] = []
+        ipsets: list[str] = []
         for lineno, raw in enumerate(path.read_text().splitlines(), 1):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
             if "=>" not in line:
-                setup.append(line)
+                (ipsets if line.startswith("ipset ") else setup).append(line)
                 continue
             args, _, expected = line.partition("=>")
             out.append(Vector(path.name, lineno, program, tuple(setup), args.strip(),
-                              expected.strip()))
+                              expected.strip(), tuple(ipsets)))
     return out

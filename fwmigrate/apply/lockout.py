@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..ir import Ruleset
 from ..verify.evaluate import Outcome, evaluate
+from ..verify.ipsets import known_sets
 from ..verify.packet import Packet
 
 _ESTABLISHED = frozenset({"SEEN_REPLY", "ASSURED", "CONFIRMED"})
@@ -110,7 +111,9 @@ def check(ruleset: Ruleset, session: Session) -> GuardReport:
                      dport=session.server_port, tcp_flags=frozenset({"ACK"}),
                      ct_state="established", ct_status=_ESTABLISHED, ct_direction="ORIGINAL",
                      ct_orig_saddr=session.client, ct_orig_daddr=session.server,
-                     ct_orig_sport=session.client_port, ct_orig_dport=session.server_port)
+                     ct_orig_sport=session.client_port, ct_orig_dport=session.server_port,
+                     # the ipsets hold what --ipsets gave them, as the recent lists start empty
+                     ipsets=known_sets(ruleset, family, as_loaded=True))
     reply = inbound.with_(iif=None, oif=session.iface, saddr=session.server,
                           daddr=session.client, sport=session.server_port,
                           dport=session.client_port, ct_direction="REPLY")

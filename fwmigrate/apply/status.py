@@ -30,7 +30,8 @@ def status(kernel: Kernel, tables: set[tuple[str, str]] | None) -> dict[str, Any
                 entry["chains"].append(chain)
             obj = item.get("set")
             if obj and (obj["family"], obj["table"]) == (family, name):
-                entry["sets"].append({"name": obj["name"], "type": obj["type"],
+                kind = obj["type"] if isinstance(obj["type"], str) else " . ".join(obj["type"])
+                entry["sets"].append({"name": obj["name"], "type": kind,
                                       "timeout": obj.get("timeout"),
                                       "members": [_member(e) for e in obj.get("elem", [])]})
         out["tables"].append(entry)
@@ -47,8 +48,10 @@ def _member(elem: Any) -> dict[str, Any]:
 def _text(value: Any) -> str:
     if isinstance(value, dict) and "prefix" in value:
         return f"{value['prefix']['addr']}/{value['prefix']['len']}"
-    if isinstance(value, dict) and "concat" in value:      # a hashlimit key: address . port
+    if isinstance(value, dict) and "concat" in value:       # a hashlimit key or an ipset member
         return " . ".join(_text(v) for v in value["concat"])
+    if isinstance(value, dict) and "range" in value:
+        return "-".join(_text(v) for v in value["range"])
     return str(value)
 
 

@@ -81,14 +81,18 @@ def _transaction(model: NftRuleset, options: ApplyOptions, report: ApplyReport):
     """The one batch to send, as JSON or as nft text (see the module's docstring)."""
     rules = sum(len(c.rules) for t in model.tables for c in t.chains)
     syntax = options.syntax
+    # nft 1.0.6 keeps a set's comment from text, not from JSON; an ipset's set needs it to be
+    # read back as the ipset (`diff --live`, status)
+    ipsets = any(s.ipset for t in model.tables for s in t.sets)
     if syntax == "auto":
-        syntax = "json" if rules <= JSON_RULE_LIMIT else "text"
+        syntax = "json" if rules <= JSON_RULE_LIMIT and not ipsets else "text"
     if syntax == "text":
         out = nft_text.render(model, flush_ruleset=options.flush_ruleset)
         if not out.problems:
-            report.via += ", nft syntax" + (
-                f" ({rules:,} rules: libnftables parses that much JSON about 2.5x slower)"
-                if options.syntax == "auto" else "")
+            why = (f" ({rules:,} rules: libnftables parses that much JSON about 2.5x slower)"
+                   if rules > JSON_RULE_LIMIT else
+                   " (the sets keep their `ipset NAME TYPE` comments, which JSON loses)")
+            report.via += ", nft syntax" + (why if options.syntax == "auto" else "")
             return lambda kernel, check: kernel.run_text(out.text, check=check)
         if options.syntax == "text":
             raise ApplyRefused("the ruleset cannot be written in nft syntax",

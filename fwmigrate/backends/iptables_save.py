@@ -143,6 +143,7 @@ _KIND_TEXT = {
     "tc_class": lambda v: f"{v >> 16:04x}:{v & 0xFFFF:04x}",
     "nflog_prefix": quote,
     "queue_range": lambda v: f"{v.first}:{v.last}",
+    "set_ref": lambda v: f"{v[0]} {','.join(v[1])}",
 }
 
 

@@ -133,8 +133,16 @@ class SetRef:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class SetElem:
+    """A member of a named set with its own timeout (seconds) or comment."""
+    value: Expr
+    timeout: int | None = None
+    comment: str | None = None
+
+
 Expr = Union[Payload, RawPayload, Meta, Ct, TcpOption, Rt, Fib, Numgen, Symbol, Text, Prefix, Range, AnonSet,
-             FlagList, BitAnd, BinOp, Concat, SetRef]
+             FlagList, BitAnd, BinOp, Concat, SetRef, SetElem]
 
 # --- statements ------------------------------------------------------------------------------
 
@@ -171,6 +179,7 @@ class SetUpdate:
     key: Expr
     # a per-element statement (meter, connlimit); the rule goes on when it matches
     limit: Limit | CtCount | None = None
+    timeout: int | None = None      # the element's own timeout (seconds), not the set's
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +283,10 @@ class NftSet:
     # a constant set (the same anonymous set used by many rules, given a name once)
     elements: tuple[Expr, ...] | None = None
     interval: bool = False
+    counter: bool = False           # every element counts the packets that find it
+    # the ipset it stands for, (name, type): written as the set's own comment, which the
+    # kernel keeps, so that reading the ruleset back finds the ipset again
+    ipset: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ class Ctx:
     options: NftOptions
     proto: int | None = None
     limits: object = None           # nft_limits.LimitPlan: hashlimit tables, connlimit sets
+    ipsets: object = None           # nft_ipsets.IpsetPlan of the table
 
 
 def op(negated: bool) -> str:

@@ -42,6 +42,7 @@ from .nft_ast import (
     RawPayload,
     Reject,
     Rt,
+    SetElem,
     SetRef,
     SetUpdate,
     Symbol,
@@ -104,6 +105,9 @@ _EXPRS: dict[type, Callable[[Any], Json]] = {
                              else list(e.mask.names)]},
     Concat: lambda e: {"concat": [expr(i) for i in e.items]},
     SetRef: lambda e: f"@{e.name}",
+    SetElem: lambda e: {"elem": {"val": expr(e.value),
+                                 **({"timeout": e.timeout} if e.timeout else {}),
+                                 **({"comment": e.comment} if e.comment is not None else {})}},
 }
 
 
@@ -125,7 +129,10 @@ def _limit(s: Limit) -> Json:
 
 
 def _set_update(s: SetUpdate) -> Json:
-    out: dict[str, Any] = {"op": s.op, "elem": expr(s.key), "set": f"@{s.set}"}
+    elem = expr(s.key)
+    if s.timeout is not None:
+        elem = {"elem": {"val": elem, "timeout": s.timeout}}
+    out: dict[str, Any] = {"op": s.op, "elem": elem, "set": f"@{s.set}"}
     if isinstance(s.limit, CtCount):
         out["stmt"] = [{"ct count": {"val": s.limit.count, "inv": s.limit.inverted}}]
     elif s.limit is not None:
@@ -209,10 +216,9 @@ def rule(table: NftTable, chain: NftChain, r: NftRule) -> Json:
 
 def nft_set(table: NftTable, s: NftSet) -> Json:
     # 1.0.6's JSON parser refuses the "dynamic" flag; nft sets it from the set statements
-    # a concatenated key type is a list in JSON
-    kind: Any = s.type.split(" . ") if " . " in s.type else s.type
+    types = s.type.split(" . ")
     out: dict[str, Any] = {"family": table.family, "table": table.name, "name": s.name,
-                           "type": kind}
+                           "type": types[0] if len(types) == 1 else types}
     if s.size is not None:
         out["size"] = s.size
     flags = (["timeout"] if s.timeout is not None else []) + (["interval"] if s.interval else [])
@@ -220,7 +226,12 @@ def nft_set(table: NftTable, s: NftSet) -> Json:
         out["flags"] = flags
     if s.timeout is not None:
         out["timeout"] = s.timeout
-    if s.elements is not None:
+    if s.counter:
+        out["stmt"] = [{"counter": None}]
+    if s.ipset:
+        # nft 1.0.6 takes the comment but does not keep it from JSON (text keeps it)
+        out["comment"] = f"ipset {s.ipset[0]} {s.ipset[1]}"
+    if s.elements:
         out["elem"] = [expr(e) for e in s.elements]
     return {"set": out}
 

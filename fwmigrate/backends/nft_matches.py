@@ -189,6 +189,11 @@ def _h_hashlimit(tr, rule, index, match, opt, ctx) -> list[Statement]:
 
 def _h_connlimit(tr, rule, index, match, opt, ctx) -> list[Statement]:
     return ctx.limits.connlimit(rule, index)
+def _h_ipset(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    ref = match.option("match-set")
+    skip = match.option("update-counters")
+    return ctx.ipsets.match(rule, ref.negated, ref.value, skip is not None and skip.negated,
+                            ctx.proto)
 
 
 def _h_comment(tr, rule, index, match, opt, ctx) -> list[Statement]:
@@ -299,6 +304,7 @@ HANDLERS = {
     "recent": _h_recent, "comment": _h_comment, "addrtype": _h_addrtype, "tos": _h_tos,
     "devgroup": _h_devgroup, "owner": _h_owner, "ah": _h_ah, "tcpmss": _h_tcpmss,
     "statistic": _h_statistic, "hashlimit": _h_hashlimit, "connlimit": _h_connlimit,
+    "ipset": _h_ipset,
 }
 
 REFUSAL_HINTS = {
@@ -316,4 +322,8 @@ REFUSAL_HINTS = {
     ("dccp", "dccp-option"): "nft has no DCCP option test",
     ("ah", "ahlen"): "IPv6 AH header fields have no nft equivalent",
     ("ah", "ahres"): "IPv6 AH header fields have no nft equivalent",
+    ("set", "return-nomatch"): "it only changes the result for nomatch members, which nft "
+                               "sets cannot hold",
+    **{("set", f"{what}-{cmp}"): "nft cannot compare an ipset member's counters"
+       for what in ("packets", "bytes") for cmp in ("eq", "lt", "gt")},
 }

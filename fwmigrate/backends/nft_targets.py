@@ -242,8 +242,24 @@ def _t_nfqueue(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     return [Queue(balance.value.first, balance.value.last, flags)]
 
 
+def _t_set(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    if target.option("map-set") is not None:
+        raise Untranslatable("-j SET --map-set (mark, priority or queue from the ipset member) "
+                             "has no exact nft equivalent")
+    out: list[Statement] = []
+    add = target.option("add-set")
+    if add is not None:
+        timeout = target.option("timeout")
+        out += ctx.ipsets.update(rule, "update" if target.option("exist") else "add",
+                                 add.value, timeout.value if timeout else None, ctx.proto)
+    delete = target.option("del-set")
+    if delete is not None:
+        out += ctx.ipsets.update(rule, "delete", delete.value, None, ctx.proto)
+    return out
+
+
 TARGETS = {"LOG": _t_log, "REJECT": _t_reject, "SNAT": _t_nat, "DNAT": _t_nat,
            "MASQUERADE": _t_nat, "REDIRECT": _t_nat, "MARK": _t_mark, "CONNMARK": _t_connmark,
            "DSCP": _t_dscp, "TOS": _t_tos, "TTL": _t_ttl, "HL": _t_ttl, "TCPMSS": _t_tcpmss,
            "CLASSIFY": _t_classify, "NOTRACK": _t_ct, "CT": _t_ct, "NFLOG": _t_nflog,
-           "NFQUEUE": _t_nfqueue}
+           "NFQUEUE": _t_nfqueue, "SET": _t_set}

@@ -44,6 +44,7 @@ from .nft_ast import (
     RawPayload,
     Reject,
     Rt,
+    SetElem,
     SetRef,
     SetUpdate,
     Symbol,
@@ -99,6 +100,8 @@ _EXPRS: dict[type, Callable] = {
     BitAnd: lambda e, m: f"{_expr(e.left)} & {_expr(e.mask, True)}",
     Concat: lambda e, m: " . ".join(_expr(i) for i in e.items),
     SetRef: lambda e, m: f"@{e.name}",
+    SetElem: lambda e, m: _expr(e.value) + (f" timeout {e.timeout}s" if e.timeout else "")
+    + (f" comment {_string(e.comment)}" if e.comment is not None else ""),
 }
 
 
@@ -186,6 +189,7 @@ def _reject(s: Reject) -> str:
 _STATEMENTS: dict[type, Callable] = {
     Compare: _compare,
     SetUpdate: lambda s: f"{s.op} @{s.set} {{ {_expr(s.key)}"
+                         + (f" timeout {s.timeout}s" if s.timeout is not None else "")
                          + (f" {_element_statement(s.limit)}" if s.limit else "") + " }",
     Limit: _limit,
     Log: _log,
@@ -260,8 +264,19 @@ class _Writer:
             lines.append(f"\t\tflags {','.join(flags)}")
         if s.timeout is not None:
             lines.append(f"\t\ttimeout {s.timeout}s")
-        if s.elements is not None:
-            lines.append("\t\telements = { " + ", ".join(_expr(e) for e in s.elements) + " }")
+        if s.counter:
+            lines.append("\t\tcounter")
+        if s.ipset and '"' not in ipset_comment(s):
+            lines.append(f"\t\tcomment {_string(ipset_comment(s))}")
+        if s.elements:
+            try:
+                items = [_expr(e) for e in s.elements]
+            except _Unwritable as exc:
+                self.problem(None, f"set {s.name}: {exc}")
+                items = []
+            # a long list (a blocklist) reads and diffs better one member per line
+            sep = ",\n\t\t\t     " if sum(len(i) + 2 for i in items) > 72 else ", "
+            lines.append("\t\telements = { " + sep.join(items) + " }")
         lines.append("\t}")
         return lines
 
@@ -324,6 +339,10 @@ def render(ruleset: NftRuleset, *, source: str = "-", flush_ruleset: bool = Fals
     return writer.out
 
 
+def ipset_comment(s: NftSet) -> str:
+    return f"ipset {s.ipset[0]} {s.ipset[1]}"
+
+
 def _set_spec(s: NftSet) -> str:
     parts = [f"type {s.type}"] + ([f"size {s.size}"] if s.size is not None else [])
     flags = (["dynamic"] if s.dynamic else []) + (["timeout"] if s.timeout is not None else []) \
@@ -332,7 +351,11 @@ def _set_spec(s: NftSet) -> str:
         parts.append(f"flags {','.join(flags)}")
     if s.timeout is not None:
         parts.append(f"timeout {s.timeout}s")
-    if s.elements is not None:
+    if s.counter:
+        parts.append("counter")
+    if s.ipset and '"' not in ipset_comment(s):
+        parts.append(f"comment {_string(ipset_comment(s))}")
+    if s.elements:
         parts.append("elements = { " + ", ".join(_expr(e) for e in s.elements) + " }")
     return "{ " + "; ".join(parts) + "; }"
 

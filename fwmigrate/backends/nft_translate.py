@@ -31,6 +31,7 @@ from .nft_ast import (
 )
 from .nft_ast import Verdict as NftVerdict
 from .nft_common import PAYLOADS, Ctx, NftOptions, address_compare, op, protocol
+from .nft_ipsets import IpsetPlan
 from .nft_limits import PLANNED as LIMIT_PLANNED
 from .nft_limits import LimitPlan
 from .nft_matches import match_statements
@@ -41,7 +42,7 @@ from .nft_targets import target_statements
 
 NFT_COMMENT_MAX = 128
 # matches translated from a plan of the whole table (sets), never from a cache
-_PLANNED = frozenset({"recent"}) | LIMIT_PLANNED
+_PLANNED = frozenset({"recent", "set"}) | LIMIT_PLANNED
 _COUNTER = Counter()
 # matches whose nft form tests the protocol themselves (`tcp dport 22` implies tcp)
 _IMPLYING = frozenset({"tcp", "udp", "udplite", "icmp", "icmp6", "multiport", "sctp", "dccp",
@@ -65,11 +66,15 @@ class _Translator:
         self.shape_cache: dict[tuple, tuple] = {}
         # (id of a -s/-d selector, family, field) → (selector, compare)
         self.address_cache: dict[tuple, tuple] = {}
+        self.ipsets: tuple = ()
+        # ipset → (nft table, updated there by -j SET) for every table that uses it
+        self.ipset_tables: dict[str, list[tuple[str, bool]]] = {}
 
     # --- tables -----------------------------------------------------------------------------
 
     def translate(self, ruleset: Ruleset) -> Translation:
         opts = self.options
+        self.ipsets = ruleset.ipsets
         families = list(ruleset.families)
         if opts.family in ("ip", "ip6"):
             if opts.family not in families:
@@ -89,6 +94,13 @@ class _Translator:
             else:
                 nft_family = "inet" if opts.family == "inet" else family
                 tables.append(self._table(family, nft_family, opts.table, ipt_tables))
+        for set_name, uses in self.ipset_tables.items():
+            if len(uses) > 1 and any(dynamic for _, dynamic in uses):
+                self.result.problems.append(Diagnostic(None, (
+                    f"ipset {set_name} is changed by -j SET and used from several nft tables "
+                    f"({', '.join(w for w, _ in uses)}); an nft set belongs to one table, so "
+                    "each would have its own copy"), "error",
+                    "use the set from one family's rules only"))
         self.result.ruleset = hoist(NftRuleset(tuple(tables), tuple(self.result.notes)))
         return self.result
 
@@ -120,10 +132,18 @@ class _Translator:
         recent.plan()
         limits.plan()
         chains: list[NftChain] = []
+        ipsets = IpsetPlan(family, namer, self.ipsets)
         for t in ipt_tables:
-            ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options, limits=limits)
+            ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options, limits=limits,
+                      ipsets=ipsets)
             for chain in t.chains:
                 chains.append(self._chain(t, chain, ctx, nft_family))
+        nft_name = table_name(self.options.scheme, name,
+                              ipt_tables[0].name if ipt_tables else "filter")
+        where = f"{nft_family} {nft_name}"
+        for set_name, use in ipsets.used.items():
+            self.ipset_tables.setdefault(set_name, []).append((where, use.dynamic))
+        self.result.notes += ipsets.notes()
         self.result.notes += limits.notes
         for loc, text in recent.approximations + limits.approximations:
             self.result.approximations.append(Diagnostic(loc, text, "warning"))
@@ -133,9 +153,8 @@ class _Translator:
         for kind, original, new in namer.renamed:
             self.result.notes.append(f"{kind} {original} is called {new} in nft ({original!r} "
                                      "cannot be written as an nft name)")
-        return NftTable(nft_family, table_name(self.options.scheme, name, ipt_tables[0].name
-                                               if ipt_tables else "filter"),
-                        tuple(recent.sets() + limits.sets()), tuple(chains))
+        return NftTable(nft_family, nft_name, tuple(recent.sets() + limits.sets() + ipsets.sets()),
+                        tuple(chains))
 
     def _chain(self, table: Table, chain: Chain, ctx: Ctx, nft_family: str) -> NftChain:
         rules = []
@@ -177,7 +196,8 @@ class _Translator:
                     rule.loc, f"cannot translate `{text}' exactly: {exc.message}", "error",
                     exc.hint))
                 return NftRule((), exc.message, rule.loc, untranslated=f"-t {table.name} {text}")
-            if not any(m.module in _PLANNED for m in rule.matches):
+            if not any(m.module in _PLANNED for m in rule.matches) and not (
+                    rule.target is not None and getattr(rule.target, "name", None) == "SET"):
                 self.shape_cache[key] = cached
         _parts, interfaces, middle, target, comment = cached
         source = () if rule.source is None else (self._address(rule.source, ctx.family, "saddr"),)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..errors import Diagnostics
-from ..ir import Family, Ruleset
+from ..ir import Family, IpSet, Ruleset
 from .save_file import looks_like_save, read_save
 from .shell_script import read_script
 
@@ -15,13 +17,17 @@ def detect_kind(text: str) -> str:
 
 def read_ruleset(text: str, filename: str, diags: Diagnostics, *, kind: str = "auto",
                  family: Family | None = None, skip_unknown: bool = False,
-                 variables: dict[str, str] | None = None) -> Ruleset:
-    """Read a script or a save file into the IR; problems go to `diags` (all of them)."""
+                 variables: dict[str, str] | None = None,
+                 ipsets: tuple[IpSet, ...] = ()) -> Ruleset:
+    """Read a script or a save file into the IR; problems go to `diags` (all of them).
+    `ipsets`: the sets the kernel has (--ipsets); a script's ipset commands start from them."""
     if kind == "auto":
         kind = detect_kind(text)
     if kind == "save":
-        return read_save(text, filename, diags, family)
-    return read_script(text, filename, diags, skip_unknown=skip_unknown, variables=variables)
+        ruleset = read_save(text, filename, diags, family)
+        return replace(ruleset, ipsets=ipsets) if ipsets else ruleset
+    return read_script(text, filename, diags, skip_unknown=skip_unknown, variables=variables,
+                       ipsets=ipsets)
 
 
 __all__ = ["detect_kind", "read_ruleset"]

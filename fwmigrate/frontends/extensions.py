@@ -252,6 +252,9 @@ def _assemble(spec: mappings.ExtensionSpec, given: dict[str, Option], family: Fa
         raise OptionError(spec.need_option, index)
     ordered = tuple(sorted(opts.values(), key=lambda o: spec.order[o.name]))
     if spec.kind == "target":
+        check = _TARGET_CHECKS.get(spec.name)
+        if check is not None:
+            check(opts, index)
         return TargetExtension(spec.name, ordered)
     built = Match(spec.name, ordered)
     check_values(built, index)
@@ -333,6 +336,17 @@ def _check_addrtype(by_name: dict[str, Option], index: int) -> None:
 def _check_owner(by_name: dict[str, Option], index: int) -> None:
     if "suppl-groups" in by_name and "gid-owner" not in by_name:
         raise OptionError("owner: --suppl-groups requires --gid-owner", index)
+
+
+def _check_set_target(by_name: dict[str, Option], index: int) -> None:
+    if not {"add-set", "del-set", "map-set"} & by_name.keys():
+        raise OptionError("SET target: you must specify --add-set, --del-set or --map-set",
+                          index)
+    if ("timeout" in by_name or "exist" in by_name) and "add-set" not in by_name:
+        raise OptionError("SET target: --timeout and --exist go with --add-set", index)
+
+
+_TARGET_CHECKS = {"SET": _check_set_target}
 
 
 _VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,

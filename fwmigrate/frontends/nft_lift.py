@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import mappings
 from ..ir import Jump, Match, Negatable, Option, Rule, SourceLocation, TargetExtension, Verdict
+from . import nft_lift_ipset
 from . import nft_lift_limits as limits
 from . import nft_lift_targets as targets
 from .nft_lift_matches import lift_match
@@ -49,6 +50,7 @@ class LiftContext:
     sets: dict[str, SetInfo] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)   # named constant sets
     anonymous_limits: int = 0         # `limit rate over` read so far (each a hashlimit table)
+    ipsets: dict[str, tuple[str, str]] = field(default_factory=dict)  # set → (ipset, type)
 
 
 def strip_prefix(name: str, table: str) -> str:
@@ -136,6 +138,11 @@ class Lift:
     # --- recent lists, from fwmigrate's set statements ----------------------------------------
 
     def _set_statement(self, body: dict[str, Any]) -> None:
+        ipset = self.ctx.ipsets.get(body["set"].lstrip("@"))
+        if ipset is not None:
+            self._flush_recent()
+            nft_lift_ipset.update(self, body, ipset)
+            return
         info = self.ctx.sets.get(body["set"].lstrip("@"))
         if info is None:
             raise Unrepresentable(f"a set statement on {body['set']}")
@@ -201,6 +208,10 @@ class Lift:
             raise Unrepresentable("a test after an action")
         left, right, op = body["left"], body["right"], body["op"]
         negated = op in ("!=", "!")
+        if isinstance(right, str) and right[1:] in self.ctx.ipsets and right.startswith("@"):
+            self._flush_recent()
+            nft_lift_ipset.lookup(self, left, self.ctx.ipsets[right[1:]], negated)
+            return
         if isinstance(right, str) and right.startswith("@"):
             info = self.ctx.sets.get(right[1:])
             if info is None:

@@ -15,8 +15,9 @@ from typing import Any
 
 from .. import mappings
 from ..errors import Diagnostics
-from ..ir import Chain, Match, Option, Rule, Ruleset, SourceLocation, Table
+from ..ir import Chain, IpSet, Match, Option, Rule, Ruleset, SourceLocation, Table
 from .nft_lift import Lift, LiftContext, SetInfo, strip_prefix
+from .nft_lift_ipset import ipset_from_nft, ipset_of
 from .nft_lift_values import Unrepresentable
 
 
@@ -33,7 +34,10 @@ def _base_chain(chain: dict[str, Any]) -> tuple[str, str] | None:
 
 
 class _Reader:
-    def __init__(self, listing: dict[str, Any], source: str, diags: Diagnostics):
+    def __init__(self, listing: dict[str, Any], source: str, diags: Diagnostics,
+                 ipsets: dict[str, tuple[str, str]] | None = None):
+        self.ipsets = ipsets or {}
+        self.found: dict[str, IpSet] = {}       # the ipsets the sets stand for, by ipset name
         self.items = listing.get("nftables", [])
         self.source = source
         self.diags = diags
@@ -54,7 +58,7 @@ class _Reader:
                                          "family has no iptables counterpart")
                     continue
                 tables += self._table(t, family)
-        return Ruleset(tuple(tables), self.source)
+        return Ruleset(tuple(tables), self.source, tuple(self.found.values()))
 
     def _objects(self, kind: str, table: dict[str, Any]) -> list[dict[str, Any]]:
         return [i[kind] for i in self.items if kind in i
@@ -65,6 +69,11 @@ class _Reader:
         updated = {stmt["set"]["set"].lstrip("@") for r in self._objects("rule", t)
                    for stmt in r["expr"] if "set" in stmt}
         for s in self._objects("set", t):
+            ipset = ipset_of(s.get("comment")) or self.ipsets.get(s["name"])
+            if ipset is not None:
+                ctx.ipsets[s["name"]] = ipset
+                self.found.setdefault(ipset[0], ipset_from_nft(s, ipset))
+                continue
             # fwmigrate's recent lists are address sets the rules update (or that are empty,
             # when the rules only check them); a named set of constants stands for its literal
             recent = s["name"] in updated or s.get("timeout") or (
@@ -200,8 +209,11 @@ def _set_info(s: dict[str, Any]) -> SetInfo:
     return SetInfo(name, timeout, list_name, s.get("size"))
 
 
-def read_nft_json(listing: dict[str, Any], source: str, diags: Diagnostics) -> Ruleset:
-    reader = _Reader(listing, source, diags)
+def read_nft_json(listing: dict[str, Any], source: str, diags: Diagnostics,
+                  ipsets: dict[str, tuple[str, str]] | None = None) -> Ruleset:
+    """`ipsets`: nft set name → (ipset name, type) for sets that stand for ipsets where the
+    listing lost fwmigrate's `ipset NAME TYPE` comment (nft 1.0.6 drops it from JSON input)."""
+    reader = _Reader(listing, source, diags, ipsets)
     ruleset = reader.read()
     for problem in reader.problems:
         diags.error(SourceLocation(source, 1), problem)

@@ -10,11 +10,12 @@ warning (the user then knows which rules may be missing).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import mappings
 from ..errors import Diagnostics, OptionError
-from ..ir import Ruleset
+from ..ir import IpSet, Ruleset
+from .ipset_save import CHANGING, READ_ONLY, IpsetError, IpsetReplay
 from .ruleset_model import CommandError, RulesetModel, hook_violations
 from .shell_syntax import (
     AndOr,
@@ -29,6 +30,10 @@ from .shell_syntax import (
 from .templates import parse_command
 
 _IFS = " \t\n"
+
+
+_IPSET_HINT = ("give the sets as `ipset save` prints them with --ipsets FILE, and pass "
+               "--skip-unknown to step over this line")
 
 
 class _Exit(Exception):
@@ -52,13 +57,16 @@ class Field:
 
 class ShellEvaluator:
     def __init__(self, text: str, filename: str, diags: Diagnostics, *,
-                 skip_unknown: bool = False, variables: dict[str, str] | None = None):
+                 skip_unknown: bool = False, variables: dict[str, str] | None = None,
+                 ipsets: tuple[IpSet, ...] = ()):
         self.text = text
         self.filename = filename
         self.diags = diags
         self.skip_unknown = skip_unknown
         self.vars: dict[str, str] = dict(variables or {})
         self.model = RulesetModel(filename)
+        # the sets: what --ipsets says the kernel has, then what the script's ipset lines do
+        self.ipsets = IpsetReplay(ipsets)
         self.iptables_commands = 0
         self.positions = Positions(filename, text)
         self.shell = mappings.shell()
@@ -78,7 +86,7 @@ class ShellEvaluator:
         except _Exit as stop:
             self.diags.note(self.loc(int(str(stop))), "the script exits here; what follows is "
                             "not evaluated")
-        ruleset = self.model.freeze()
+        ruleset = replace(self.model.freeze(), ipsets=self.ipsets.result())
         for table in ruleset.tables:
             for rule, message in hook_violations(table):
                 self.diags.error(rule.loc, message)
@@ -120,6 +128,28 @@ class ShellEvaluator:
                          "--skip-unknown to skip it (its rules will then be missing)")
             return True
         raise AssertionError(node)
+
+    def run_ipset(self, fields: list[Field], handled: bool) -> bool:
+        """An ipset command: creating, filling and emptying sets is followed (the rules'
+        sets then come from the script); reading them changes nothing; `restore` from a file
+        and `test` (whose answer a script may act on) are not followed."""
+        words = [(f.text, f.pos) for f in fields[1:] if f.text not in ("-q", "-quiet")]
+        verb = next((w for w, _ in words if w not in ("-exist", "-!")), None)
+        if verb in READ_ONLY:
+            self.diags.note(self.loc(fields[0].pos), f"`ipset {verb}' does not change the "
+                            "firewall; skipped")
+            return True
+        if verb not in CHANGING:
+            self.unknown(fields[0].pos, f"`ipset {verb or ''}' changes or reads the sets in a "
+                         "way fwmigrate cannot follow without running it", _IPSET_HINT)
+            return True
+        try:
+            self.ipsets.run(words, self.loc(fields[0].pos))
+        except IpsetError as exc:
+            if not handled:             # `|| true`: the script expects it may fail
+                self.diags.error(self.loc(exc.col), f"ipset: {exc.message}", exc.hint)
+            return False
+        return True
 
     def unknown(self, pos: int, message: str, hint: str | None = None) -> None:
         if self.skip_unknown:
@@ -188,9 +218,12 @@ class ShellEvaluator:
             self.diags.note(self.loc(fields[0].pos), f"`{program}' does not change the firewall;"
                             " skipped")
             return True
+        if program == "ipset":
+            return self.run_ipset(fields, handled)
         if program in self.shell["refused"]:
             self.unknown(fields[0].pos, f"`{program}' changes the firewall in a way fwmigrate "
                          "cannot follow without running it",
+                         _IPSET_HINT if program == "ipset" else
                          "convert its input file directly (e.g. fwmigrate convert FILE)")
             return True
         self.unknown(fields[0].pos, f"unknown command `{program}'",
@@ -361,6 +394,7 @@ def _split(value: str) -> list[str]:
 
 
 def read_script(text: str, filename: str, diags: Diagnostics, *, skip_unknown: bool = False,
-                variables: dict[str, str] | None = None) -> Ruleset:
+                variables: dict[str, str] | None = None,
+                ipsets: tuple[IpSet, ...] = ()) -> Ruleset:
     return ShellEvaluator(text, filename, diags, skip_unknown=skip_unknown,
-                          variables=variables).run()
+                          variables=variables, ipsets=ipsets).run()

@@ -688,6 +688,22 @@ def parse_queue_range(args, family, proto) -> IntRange:
     return IntRange(low, high)
 
 
+def parse_set_ref(args, family, proto) -> tuple[str, tuple[str, ...]]:
+    """--match-set / --add-set NAME FLAGS: the ipset's name and src/dst per dimension."""
+    name, flags = args
+    if not name or len(name) > 31:
+        raise OptionError(f"ipset name {name!r} is empty or longer than 31 characters")
+    dirs = tuple(flags.split(","))
+    if not 1 <= len(dirs) <= 6 or any(d not in ("src", "dst") for d in dirs):
+        raise OptionError(f"bad set direction flags {flags!r}",
+                          hint="src or dst per dimension, separated by commas (src,dst)")
+    return name, dirs
+
+
+def parse_uint64(args, family, proto) -> int:
+    return c_uint(args[0], 0, 0xFFFFFFFFFFFFFFFF)
+
+
 def parse_flag(args, family, proto) -> None:
     return None
 
@@ -747,6 +763,8 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "tc_class": parse_tc_class,
     "nflog_prefix": parse_nflog_prefix,
     "queue_range": parse_queue_range,
+    "set_ref": parse_set_ref,
+    "uint64": parse_uint64,
     "flag": parse_flag,
 }
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import IcmpType, Jump, Match, Option, Rule, TargetExtension, Verdict
 from .diff import normal_target
+from .ipsets import lookup_field
 from .space import (
     ABSENT,
     CT_STATES,
@@ -53,6 +54,8 @@ class Compiler:
         self.space = space
         self.ix = space.index
         self.limit_seen: dict[tuple, int] = {}     # per chain: see start_chain
+        # ipsets whose lookups are address tests (verify/ipsets.py), set per ruleset
+        self.ipsets: dict[str, list[tuple[int, int]]] = {}
 
     def skip_unless_new(self) -> CompiledRule:
         not_new = self.space.all("ct_state") ^ self.mask("ct_state", "NEW")
@@ -278,6 +281,18 @@ class Compiler:
 
     def m_comment(self, m: Match, chain_key) -> list:
         return []
+
+    def m_set(self, m: Match, chain_key) -> list:
+        opt = m.options[0]
+        members = self.ipsets.get(opt.value[0])
+        if members is None or len(m.options) > 1:
+            return [self.opaque(m, o) for o in m.options]
+        name = lookup_field(m)
+        f = self.space.fields[name]
+        mask = 0
+        for first, last in members:
+            mask |= f.mask(first, last)
+        return [Test((self.cube(**{name: self.neg(name, mask, opt.negated)}),))]
 
 
 _SKIP_NAT = Rule(matches=(Match("conntrack", (Option("ctstate", frozenset({"NEW"}), True),)),),

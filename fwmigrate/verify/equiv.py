@@ -25,6 +25,7 @@ from ..ir import Jump, Ruleset, TargetExtension, Verdict
 from .compile import CompiledRule, Compiler, Effect, Test, target_label
 from .diff import normal_rule
 from .evaluate import _CHAIN_OF_HOOK, HOOK_TABLES
+from .ipsets import exact_sets
 from .packet import Packet
 from .space import ABSENT, NotModelled, Space, collect, exact_mark
 
@@ -39,6 +40,7 @@ class Program:
     """One ruleset, one family, one hook: its base chains in order and compiled rules."""
 
     def __init__(self, ruleset: Ruleset, family: str, hook: str, compiler: Compiler):
+        compiler.ipsets = exact_sets(ruleset, family)
         self.chains: dict[tuple[str, str], list[CompiledRule]] = {}
         self.policies: dict[tuple[str, str], str] = {}
         self.bases: list[tuple[str, str]] = []
@@ -92,7 +94,7 @@ class Program:
                 deep = 0
                 if isinstance(target, Jump):
                     deep = self.deep((key[0], target.chain))
-                hashes.append(hash((normal_rule(rule.rule), _target_key(target), deep,
+                hashes.append(hash((_meaning(rule), _target_key(target), deep,
                                     hashes[-1])))
             self._suffix[key] = hashes[::-1]
         return self._suffix[key]
@@ -419,7 +421,7 @@ def _check_hook(space: Space, hook: str, pa: Program, pb: Program, result: Resul
                               None, sb.path)
         ra = walker.current(sa, pa) if sa.outcome is None else None
         rb = walker.current(sb, pb) if sb.outcome is None else None
-        if ra is not None and rb is not None and normal_rule(ra.rule) == normal_rule(rb.rule) \
+        if ra is not None and rb is not None and _meaning(ra) == _meaning(rb) \
                 and sa.overrides == sb.overrides:
             # lockstep: one split serves both sides
             matched, missed = walker.split(cube, sa, ra)
@@ -473,13 +475,21 @@ def _age_blind(space: Space, ix: int, mask: int) -> int:
 _DIFFERENCES: dict[tuple, int] = {}
 
 
+def _meaning(rule: CompiledRule):
+    """What makes two rules the same for the lockstep walk: the rule, and for a lookup in an
+    ipset also its compiled test (the same name can hold other members on the other side)."""
+    if any(m.module == "set" for m in rule.rule.matches):
+        return normal_rule(rule.rule), rule.steps
+    return normal_rule(rule.rule)
+
+
 def _first_difference(pa: Program, pb: Program, key: tuple[str, str]) -> int:
     """The first rule number where the two programs' copies of a chain differ."""
     cache_key = (id(pa), id(pb), key)
     if cache_key not in _DIFFERENCES:
         ra, rb = pa.chains.get(key, []), pb.chains.get(key, [])
         n = 0
-        while n < min(len(ra), len(rb)) and normal_rule(ra[n].rule) == normal_rule(rb[n].rule):
+        while n < min(len(ra), len(rb)) and _meaning(ra[n]) == _meaning(rb[n]):
             n += 1
         _DIFFERENCES[cache_key] = n
     return _DIFFERENCES[cache_key]

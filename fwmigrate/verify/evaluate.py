@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from .. import mappings
 from ..ir import Jump, Rule, Ruleset, Table, TargetExtension, Verdict
+from .ipsets import known_sets
 from .matches import match_rule
 from .packet import Packet
 
@@ -158,6 +159,8 @@ class _Walk:
 def evaluate(ruleset: Ruleset, packet: Packet, hooks: tuple[str, ...]) -> list[Outcome]:
     """Every possible outcome of the packet passing the given hooks in turn."""
     walk = _Walk(ruleset, packet.family)
+    if ruleset.ipsets and not packet.ipsets:
+        packet = packet.with_(ipsets=known_sets(ruleset, packet.family))
     outcomes = [Outcome("ACCEPT", None, [], [], packet)]
     for hook in hooks:
         done = []

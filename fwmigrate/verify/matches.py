@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..backends.nft_ipsets import PORT_PROTOCOLS
+from ..frontends.ipset_save import DIMENSIONS
 from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import Address, IcmpType, Match, Option, PortRange, Rule
+from .ipsets import member
 from .packet import Packet
 
 Tri = bool | None
@@ -193,9 +196,36 @@ def _with_list(p: Packet, name: str, members: frozenset) -> Packet:
     return p.with_(recent=lists)
 
 
+def _in_ipset(p: Packet, match: Match) -> Tri:
+    """Membership of the packet's key in a set whose members are known (verify/ipsets.py)."""
+    opt = match.options[0]
+    s = p.ipsets[opt.value[0]]
+    values: list = []
+    for dim, direction in zip(DIMENSIONS[s.type], opt.value[1], strict=False):
+        src = direction == "src"
+        if dim in ("ip", "net"):
+            values.append(p.saddr if src else p.daddr)
+        elif p.proto is None:
+            values.append(None)
+        elif p.proto not in PORT_PROTOCOLS or p.fragment:
+            return _neg(False, opt.negated)     # no port ipset reads: no member has one
+        else:
+            port = p.sport if src else p.dport
+            values.append(port if s.type == "bitmap:port" or port is None else (p.proto, port))
+    if len(values) < len(DIMENSIONS[s.type]) or any(v is None for v in values):
+        return None
+    return _neg(member(s, values), opt.negated)
+
+
 def _match(p: Packet, match: Match) -> list[tuple[Tri, Packet, list[str]]]:
     if match.module == "recent":
         return _recent(p, match)
+    if match.module == "set":
+        name = match.options[0].value[0]
+        if len(match.options) == 1 and name in p.ipsets:
+            return [(_in_ipset(p, match), p, [])]
+        return [(None, p, [f"the members of ipset {name} are not known here (no --ipsets, "
+                           "or -j SET or timeouts change them)"])]
     if match.module == "limit":
         rate = match.option("limit").value
         return [(True, p, [f"limit {rate.count}/{rate.unit} taken as not exceeded"])]
@@ -242,6 +272,12 @@ def _known(packet: Packet, what: str) -> bool | None:
     return None
 
 
+def _match_text(match: Match) -> str:
+    """The match as iptables-save writes it (the assumption a branch makes about it)."""
+    from ..backends.iptables_save import rule_words
+    return " ".join(rule_words(Rule(matches=(match,))))
+
+
 def match_rule(rule: Rule, packet: Packet) -> list[tuple[bool, Packet, list[str]]]:
     """Every way the rule can go: (matched, packet after its side effects, assumptions)."""
     branches: list[tuple[Packet, list[str]]] = [(packet, [])]
@@ -255,8 +291,7 @@ def match_rule(rule: Rule, packet: Packet) -> list[tuple[bool, Packet, list[str]
                 results = [(value if value is not None else _known(pkt, what), pkt, [])]
             else:
                 results = _match(pkt, match)
-                what = f"-m {match.module} " + " ".join(
-                    ("! " if o.negated else "") + f"--{o.name} {o.value}" for o in match.options)
+                what = _match_text(match)
                 results = [(r if r is not None else _known(after, what), after, extra)
                            for r, after, extra in results]
             for result, after, extra in results:

@@ -36,6 +36,9 @@ class Packet:
     fragment: bool = False
     # the addresses in each recent list (as the list stores them); missing: empty
     recent: dict[str, frozenset] = field(default_factory=dict)
+    # ipset name → IpSet, for the sets whose members are known (verify/ipsets.py known_sets);
+    # a lookup in any other set is an unknown
+    ipsets: dict = field(default_factory=dict)
     # answers already assumed for tests on unknown fields, so that one walk stays consistent
     # (a packet cannot both match `-i eth1` in one rule and not in the next)
     assumed: frozenset = frozenset()

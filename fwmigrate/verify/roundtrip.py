@@ -4,14 +4,15 @@ input, write canonical iptables-restore text, read it again and compare."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..backends import iptables_save, nft_json
 from ..convert import ConvertOptions, translate_input
 from ..errors import Diagnostic, Diagnostics, FwmigrateError
+from ..frontends.ipset_save import DIMENSIONS
 from ..frontends.nft_ruleset import read_nft_json
 from ..frontends.save_file import read_save
-from ..ir import Ruleset
+from ..ir import Ruleset, TargetExtension
 from .diff import Change, diff
 from .sources import kernel_listing, scratch_namespace
 
@@ -29,6 +30,38 @@ class RoundTripReport:
         return not self.kernel and not self.restore
 
 
+def _set_directions_used(ruleset: Ruleset) -> Ruleset:
+    """The ruleset with each -m set / -j SET giving only the directions its ipset uses:
+    `--match-set S src,dst` on a one-dimension set tests the source alone (ipset ignores the
+    rest), and that is all its nft lookup can say."""
+    if not ruleset.ipsets:
+        return ruleset
+    dims = {s.name: len(DIMENSIONS[s.type]) for s in ruleset.ipsets}
+
+    def trim(options):
+        return tuple(replace(o, value=(o.value[0], o.value[1][:dims[o.value[0]]]))
+                     if o.name in _SET_REFS and o.value[0] in dims else o for o in options)
+
+    tables = []
+    for t in ruleset.tables:
+        chains = []
+        for c in t.chains:
+            rules = []
+            for r in c.rules:
+                matches = tuple(replace(m, options=trim(m.options)) if m.module == "set"
+                                else m for m in r.matches)
+                target = r.target
+                if isinstance(target, TargetExtension) and target.name == "SET":
+                    target = replace(target, options=trim(target.options))
+                rules.append(replace(r, matches=matches, target=target))
+            chains.append(replace(c, rules=tuple(rules)))
+        tables.append(replace(t, chains=tuple(chains)))
+    return replace(ruleset, tables=tuple(tables))
+
+
+_SET_REFS = frozenset({"match-set", "add-set", "del-set"})
+
+
 def round_trip(text: str, name: str, options: ConvertOptions) -> RoundTripReport:
     ruleset, translation, _diags = translate_input(text, name, options)
     report = RoundTripReport(ruleset, rules=sum(len(c.rules) for t in ruleset.tables
@@ -43,10 +76,11 @@ def round_trip(text: str, name: str, options: ConvertOptions) -> RoundTripReport
     with scratch_namespace() as netns:
         listing = kernel_listing(netns, load_json=batch)
     diags = Diagnostics()
-    back = read_nft_json(listing, "kernel", diags)
+    ipsets = {s.name: s.ipset for t in translation.ruleset.tables for s in t.sets if s.ipset}
+    back = read_nft_json(listing, "kernel", diags, ipsets)
     if diags.errors:
         raise FwmigrateError(diags.errors)
-    report.kernel = diff(ruleset, back)
+    report.kernel = diff(_set_directions_used(ruleset), back)
     for family in ruleset.families:
         restore_text = iptables_save.render(ruleset, family)
         reread = read_save(restore_text, f"{name} (as iptables-restore)", diags, family)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import Match, PortRange, Rule, Ruleset
+from .ipsets import exact_sets, lookup_field
 
 CT_STATES = ("NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED")
 CT_STATUS = ("EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED", "SNAT", "DNAT")
@@ -192,16 +193,18 @@ def collect(space: Space, ruleset: Ruleset) -> None:
     f("proto", Names)
     f("fragment", lambda: Names([False, True]))
     f("ct_state", lambda: Names(list(CT_STATES)))
+    sets = exact_sets(ruleset, space.family)
     for table in ruleset.tables:
         if table.family != space.family:
             continue
         for chain in table.chains:
             seen: dict[tuple, int] = {}
             for rule in chain.rules:
-                _collect_rule(space, rule, (table.name, chain.name), seen)
+                _collect_rule(space, rule, (table.name, chain.name), seen, sets)
 
 
-def _collect_rule(space: Space, rule: Rule, chain_key: tuple, seen: dict) -> None:
+def _collect_rule(space: Space, rule: Rule, chain_key: tuple, seen: dict,
+                  sets: dict | None = None) -> None:
     f = space.field
     if rule.in_interface:
         f("iif", Names).add(rule.in_interface.value)
@@ -213,6 +216,12 @@ def _collect_rule(space: Space, rule: Rule, chain_key: tuple, seen: dict) -> Non
     if rule.protocol:
         f("proto", Names).add(rule.protocol.value)
     for m in rule.matches:
+        if m.module == "set" and sets and m.options[0].value[0] in sets \
+                and len(m.options) == 1:
+            addresses = f(lookup_field(m), lambda: Intervals(space.width))
+            for first, last in sets[m.options[0].value[0]]:
+                addresses.add(first, last)
+            continue
         _collect_match(space, m, chain_key, seen)
     value = exact_mark(rule.target)
     if value is not None:
