@@ -88,12 +88,32 @@ def read_any(text: str, name: str, diags: Diagnostics, **frontend) -> Ruleset:
             # commands (what `convert --to nft-json` writes), not a listing: let the kernel
             # run them and list the result, as for nft text
             with scratch_namespace() as netns:
-                return read_nft_json(kernel_listing(netns, load_json=listing), name, diags)
+                loaded = kernel_listing(netns, load_json=listing)
+            return read_nft_json(_with_set_comments(loaded, listing), name, diags)
         return read_nft_json(listing, name, diags)
     if looks_like_nft_text(text):
         with scratch_namespace() as netns:
             return read_nft_json(kernel_listing(netns, load_text=text), name, diags)
     return read_ruleset(text, name, diags, **frontend)
+
+
+def _with_set_comments(loaded: dict, batch: dict) -> dict:
+    """The kernel's listing, with the set comments the batch gave: nft 1.0.6 ignores a set's
+    "comment" in JSON input, and the comment is what names an ipset's type for the reader."""
+    comments = {}
+    for command in batch.get("nftables", []):
+        for body in command.values():
+            if isinstance(body, dict) and isinstance(body.get("set"), dict):
+                s = body["set"]
+                if "comment" in s:
+                    comments[s.get("family"), s.get("table"), s.get("name")] = s["comment"]
+    for item in loaded.get("nftables", []):
+        s = item.get("set")
+        if s is not None and "comment" not in s:
+            comment = comments.get((s.get("family"), s.get("table"), s.get("name")))
+            if comment is not None:
+                s["comment"] = comment
+    return loaded
 
 
 _COMMANDS = frozenset({"add", "create", "insert", "replace", "delete", "destroy", "flush"})
