@@ -104,6 +104,7 @@ def test_queue_to_a_computed_number_is_refused():
     ("-A INPUT -j NFLOG --nflog-range 5", "-A INPUT -j NFLOG"),
     ("-A INPUT -m tos --tos 0x28/0xfc", "-A INPUT -m dscp --dscp 0x0a"),
     ("-A INPUT -m devgroup --src-group 0x15/0xf", "-A INPUT -m devgroup --src-group 0x5/0xf"),
+    ("-A INPUT -m ecn ! --ecn-ip-ect 1", "-A INPUT -m tos ! --tos 0x01/0x03"),
 ])
 def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     def ir(args):
@@ -131,6 +132,11 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "iptables -A INPUT -p sctp -m sctp -j DROP",
     "iptables -A INPUT -p udplite -m multiport --dports 1,2 -j DROP",
     "iptables -A OUTPUT -m owner --gid-owner 0 -j ACCEPT",
+    "iptables -A INPUT -m ecn ! --ecn-ip-ect 0 -j DROP",
+    "iptables -A INPUT -p tcp ! -f -m ecn ! --ecn-tcp-ece --ecn-tcp-cwr --ecn-ip-ect 2 -j DROP",
+    "iptables -A INPUT -p tcp ! -f -m ecn --ecn-tcp-ece -j DROP",
+    "ip6tables -A INPUT -m ecn --ecn-ip-ect 3 -j DROP",
+    "iptables -A OUTPUT -j CLASSIFY --set-class 1:2",
 ])
 def test_backend_form_round_trips(kernel, script):
     report = round_trip(script + "\n", "t.sh", ConvertOptions())

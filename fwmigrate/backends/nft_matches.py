@@ -216,6 +216,32 @@ def _h_tos(tr, rule, index, match, opt, ctx) -> list[Statement]:
 TOS_BYTE = {"ip": RawPayload("nh", 8, 8), "ip6": RawPayload("nh", 4, 8)}
 
 
+_ECN_CODEPOINTS = ("not-ect", "ect1", "ect0", "ce")     # nft's names of the values 0-3
+
+
+def _h_ecn(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    out: list[Statement] = []
+    ect = match.option("ecn-ip-ect")
+    if ect is not None:
+        out.append(Compare(Payload(ctx.family, "ecn"), op(ect.negated),
+                           Symbol(_ECN_CODEPOINTS[ect.value])))
+    for name, bit in (("ecn-tcp-ece", "ecn"), ("ecn-tcp-cwr", "cwr")):
+        option = match.option(name)
+        if option is None:
+            continue
+        if ctx.family != "ip" or rule.fragment is None or not rule.fragment.negated:
+            # xt_ecn reads "the TCP header" at the transport offset of every packet, in a
+            # later fragment the payload; nft's tcp flags read nothing there
+            raise Untranslatable(f"--{name}: xt_ecn also reads the flags of later fragments "
+                                 "(from their payload bytes), where nft's `tcp flags` reads "
+                                 "nothing",
+                                 "add `! -f` (IPv4) so that the rule skips later fragments; "
+                                 "then the two agree")
+        out.append(Compare(BitAnd(Payload("tcp", "flags"), Symbol(bit)), op(option.negated),
+                           Symbol(bit)))
+    return out
+
+
 def _h_devgroup(tr, rule, index, match, opt, ctx) -> list[Statement]:
     out: list[Statement] = []
     for name, key in (("src-group", "iifgroup"), ("dst-group", "oifgroup")):
@@ -283,7 +309,7 @@ HANDLERS = {
     "tcp_option": _h_tcp_option, "icmp_type": _h_icmp_type, "limit": _h_limit,
     "recent": _h_recent, "comment": _h_comment, "addrtype": _h_addrtype, "tos": _h_tos,
     "devgroup": _h_devgroup, "owner": _h_owner, "ah": _h_ah, "tcpmss": _h_tcpmss,
-    "statistic": _h_statistic,
+    "statistic": _h_statistic, "ecn": _h_ecn,
 }
 
 REFUSAL_HINTS = {

@@ -190,6 +190,13 @@ class ExtensionOptions:
         return built
 
     def _check_match(self, spec, ext: _Loaded, options: tuple[Option, ...]) -> None:
+        for opt in options:
+            needed = _OPTION_PROTOCOL.get((spec.name, opt.name))
+            if needed is not None and (self.proto is None or self.proto.negated
+                                       or self.proto.value != needed[0]):
+                raise OptionError(needed[1], ext.index,
+                                  hint=f"the kernel refuses the rule (Invalid argument) "
+                                       f"without -p {needed[2]}")
         if spec.protocols:
             proto = self.proto
             names = [protocol_number(p) for p in spec.protocols]
@@ -224,6 +231,14 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
         ports = target.options[0].value[2]
     if ports is not None and (proto is None or proto.value not in (6, 17, 132, 33)):
         raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", index)
+
+
+# options the kernel accepts only with one protocol (the module itself works with any):
+# (module, option) → (protocol number, the kernel's message, -p name)
+_OPTION_PROTOCOL = {
+    ("ecn", name): (6, "ECN match: cannot match TCP bits in rule for non-tcp packets", "tcp")
+    for name in ("ecn-tcp-ece", "ecn-tcp-cwr")
+}
 
 
 # Built matches and targets by (spec, family, options): big dumps repeat the same ones, and

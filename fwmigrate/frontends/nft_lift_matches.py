@@ -198,7 +198,11 @@ def _payload(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> 
     elif proto == "tcp" and fieldname == "flags":
         # nft lists `tcp flags & (…) == 0x0` as `! …`, and a one-bit test as `in`
         tested = flags(right)
-        if op == "!":
+        if tested & _ECN_FLAGS:
+            if op not in ("!", "in"):
+                unrepresentable("a tcp flags test of ecn/cwr iptables cannot write")
+            _ecn_flags(lift, tested, tested if op == "in" else frozenset(), False)
+        elif op == "!":
             lift.add_match("tcp", Option("tcp-flags", TcpFlags(tested, frozenset())))
         elif op == "in" and len(tested) == 1:
             lift.add_match("tcp", Option("tcp-flags", TcpFlags(tested, tested)))
@@ -231,7 +235,10 @@ def _masked(lift, body: list, right: Any, op: str, negated: bool) -> None:
     elif payload.get("protocol") == "tcp" and payload.get("field") == "flags":
         compare_set = frozenset() if right == 0 else flags(right)
         maskset = frozenset() if mask == 0 else flags(mask)
-        lift.add_match("tcp", Option("tcp-flags", TcpFlags(maskset, compare_set), negated))
+        if (maskset | compare_set) & _ECN_FLAGS:
+            _ecn_flags(lift, maskset, compare_set, negated)
+        else:
+            lift.add_match("tcp", Option("tcp-flags", TcpFlags(maskset, compare_set), negated))
     elif payload.get("protocol") == ctx.family and payload.get("field") in ("saddr", "daddr"):
         mask_ip = address(mask, ctx.family).addr
         addr = address(right, ctx.family).addr
@@ -249,6 +256,19 @@ def _masked(lift, body: list, right: Any, op: str, negated: bool) -> None:
         compare(lift, f"ct {inner['ct']['key']}", right, op, number(mask, "mask"))
     else:
         unrepresentable("a masked comparison")
+
+
+# nft's names of TCP's ECE and CWR flags, which iptables tests with -m ecn (not -m tcp)
+_ECN_FLAGS = frozenset({"ECN", "CWR"})
+
+
+def _ecn_flags(lift, mask: frozenset, compare: frozenset, negated: bool) -> None:
+    """`tcp flags & ecn == ecn` (set) / `== 0` or `!= ecn` (clear): one -m ecn option."""
+    if len(mask) != 1 or not mask <= _ECN_FLAGS or not compare <= mask:
+        unrepresentable("a tcp flags test mixing ecn/cwr with other flags")
+    name = "ecn-tcp-ece" if mask == {"ECN"} else "ecn-tcp-cwr"
+    lift.implied_protocol = lift.implied_protocol or 6     # nft lists the tcp test implied
+    lift.add_match("ecn", Option(name, None, negated == bool(compare)))
 
 
 def _ct(lift, ct: dict[str, Any], right: Any, op: str, negated: bool) -> None:

@@ -557,6 +557,10 @@ def parse_dscp(args, family, proto) -> int:
     return c_uint(args[0], 0, 0x3F, "DSCP value")
 
 
+def parse_ecn_codepoint(args, family, proto) -> int:
+    return c_uint(args[0], 0, 3, "ECN IP codepoint")
+
+
 def parse_dscp_class(args, family, proto) -> int:
     for name, value in mappings.load("nft_values")["dscp_classes"].items():
         if args[0].upper().startswith(name):
@@ -728,6 +732,7 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "tos": parse_tos,
     "dscp": parse_dscp,
     "dscp_class": parse_dscp_class,
+    "ecn_codepoint": parse_ecn_codepoint,
     "pkttype": parse_pkttype,
     "addrtypes": parse_addrtypes,
     "statistic_mode": parse_statistic_mode,

@@ -121,10 +121,27 @@ def _normal_target(target):
     return target
 
 
+def _split_ecn(matches: tuple[Match, ...]) -> list[Match]:
+    """-m ecn --ecn-ip-ect V is the TOS byte's ECN bits == V (nft lists it as `ip ecn`, read
+    back as -m tos); its TCP flag tests stay an ecn match of their own."""
+    out: list[Match] = []
+    for m in matches:
+        if m.module != "ecn":
+            out.append(m)
+            continue
+        tcp = tuple(o for o in m.options if o.name != "ecn-ip-ect")
+        ect = m.option("ecn-ip-ect")
+        if ect is not None:
+            out.append(Match("tos", (Option("tos", Masked(ect.value, 0x03), ect.negated),)))
+        if tcp:
+            out.append(Match("ecn", tcp))
+    return out
+
+
 def normal_rule(rule: Rule) -> Rule:
     protocol = rule.protocol.value if rule.protocol and not rule.protocol.negated else None
     matches: list[Match] = []
-    for m in rule.matches:
+    for m in _split_ecn(rule.matches):
         n = _normal_match(m, protocol)
         if n is None:
             continue
