@@ -137,6 +137,8 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "iptables -A INPUT -p tcp ! -f -m ecn --ecn-tcp-ece -j DROP",
     "ip6tables -A INPUT -m ecn --ecn-ip-ect 3 -j DROP",
     "iptables -A OUTPUT -j CLASSIFY --set-class 1:2",
+    "iptables -A INPUT -p tcp -j AUDIT --type drop",
+    "ip6tables -t mangle -A FORWARD -j AUDIT --type reject",
 ])
 def test_backend_form_round_trips(kernel, script):
     report = round_trip(script + "\n", "t.sh", ConvertOptions())

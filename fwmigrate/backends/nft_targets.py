@@ -65,6 +65,11 @@ def _t_log(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
                 None if level == 4 else mappings.nft_log_levels()[level], tuple(flags))]
 
 
+def _t_audit(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    # the same audit record as xt_AUDIT; --type is not part of it (Linux 4.12 and later)
+    return [Log(level="audit")]
+
+
 def _t_reject(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     name = target.option("reject-with").value
     statement = next(nft for n, _a, nft in mappings.reject_names(ctx.family) if n == name)
@@ -230,4 +235,4 @@ TARGETS = {"LOG": _t_log, "REJECT": _t_reject, "SNAT": _t_nat, "DNAT": _t_nat,
            "MASQUERADE": _t_nat, "REDIRECT": _t_nat, "MARK": _t_mark, "CONNMARK": _t_connmark,
            "DSCP": _t_dscp, "TOS": _t_tos, "TTL": _t_ttl, "HL": _t_ttl, "TCPMSS": _t_tcpmss,
            "CLASSIFY": _t_classify, "NOTRACK": _t_ct, "CT": _t_ct, "NFLOG": _t_nflog,
-           "NFQUEUE": _t_nfqueue}
+           "NFQUEUE": _t_nfqueue, "AUDIT": _t_audit}

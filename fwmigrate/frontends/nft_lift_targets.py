@@ -31,6 +31,12 @@ def log(lift, body: dict[str, Any] | None) -> None:
     if "group" in body:
         _nflog(lift, body)
         return
+    if body.get("level") == "audit":
+        if len(body) > 1:
+            unrepresentable("log level audit with a prefix, flags or group")
+        # xt_AUDIT's record has no --type since Linux 4.12: any is the same target
+        lift.target(TargetExtension("AUDIT", (Option("type", "accept"),)))
+        return
     options = []
     if "prefix" in body:
         options.append(Option("log-prefix", body["prefix"]))

@@ -561,6 +561,14 @@ def parse_ecn_codepoint(args, family, proto) -> int:
     return c_uint(args[0], 0, 3, "ECN IP codepoint")
 
 
+def parse_audit_type(args, family, proto) -> str:
+    # libxt_AUDIT compares the keyword's length only, ignoring case ("ACCEPTED" is accept)
+    for name in ("accept", "drop", "reject"):
+        if args[0][:len(name)].lower() == name:
+            return name
+    raise OptionError(f'Bad action type value "{args[0]}"', hint="accept, drop or reject")
+
+
 def parse_dscp_class(args, family, proto) -> int:
     for name, value in mappings.load("nft_values")["dscp_classes"].items():
         if args[0].upper().startswith(name):
@@ -733,6 +741,7 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "dscp": parse_dscp,
     "dscp_class": parse_dscp_class,
     "ecn_codepoint": parse_ecn_codepoint,
+    "audit_type": parse_audit_type,
     "pkttype": parse_pkttype,
     "addrtypes": parse_addrtypes,
     "statistic_mode": parse_statistic_mode,

@@ -276,4 +276,6 @@ def target_label(target) -> tuple:
     if isinstance(target, Jump):
         return ("goto" if target.goto else "jump", target.chain)
     assert isinstance(target, TargetExtension)
+    if target.name == "AUDIT":
+        return ("AUDIT",)           # the kernel ignores --type (Linux 4.12+)
     return (target.name, target.options)

@@ -109,6 +109,8 @@ def _normal_target(target):
         return target
     if target.name == "NOTRACK":
         return TargetExtension("CT", (Option("notrack"),))
+    if target.name == "AUDIT":
+        return TargetExtension("AUDIT", ())     # the kernel ignores --type (Linux 4.12+)
     if target.name == "NFQUEUE" and target.options == (Option("queue-num", 0),):
         return Verdict("QUEUE")              # NF_QUEUE is queue 0, without bypass
     if target.name == "NFLOG":
