@@ -78,6 +78,22 @@ DELIBERATE = {
     "libxt_tcp.txlate:31": "! --tcp-option: nft's `missing` also holds without a readable TCP "
                            "header (later fragments), where xt_tcp fails; fwmigrate tests for "
                            "the header first",
+    "libip6t_ah.txlate": "ip6t_ah's --ahlen is the whole header in bytes, (hdrlength + 2) * 4 "
+                         "in nft's terms, and --ahres means the reserved field is 0; the "
+                         "reference compares the raw length field and tests reserved == 1",
+    "libip6t_frag.txlate:4": "ip6t_frag's --fragres means the reserved byte and the two "
+                             "reserved bits of the offset field are 0 (frag reserved 0 frag "
+                             "reserved2 0); the reference tests reserved == 1",
+    "libip6t_hbh.txlate:4": "--hbh-len is the whole header in bytes, (hdrlength + 1) * 8: no "
+                            "header is 22 bytes long, so ! --hbh-len 22 holds for every one "
+                            "(the reference compares the raw length field with 22)",
+    "libip6t_rt.txlate:4": "--rt-len is the whole header in bytes, (hdrlength + 1) * 8: no "
+                           "header is 22 bytes long, so ! --rt-len 22 holds for every one "
+                           "(the reference compares the raw length field with 22)",
+    "libip6t_mh.txlate": "ip6tables' -p mh finds the mobility header past an AH header, as "
+                         "nft's `mh type` (an extension header lookup) does; the reference's "
+                         "`meta l4proto mobility-header` stops at AH (tests/"
+                         "test_exthdr_kernel.py sends such a packet)",
     "libxt_connlimit.txlate": "the reference's set has no size: nft caps it at 65535 addresses "
                               "and the rule stops matching when it is full; fwmigrate sizes "
                               "the set on purpose",

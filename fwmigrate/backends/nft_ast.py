@@ -54,6 +54,14 @@ class TcpOption:
 
 
 @dataclass(frozen=True, slots=True)
+class Exthdr:
+    """An IPv6 extension header's field (`frag id`, `rt type`, `mh type`), found wherever it is
+    in the header chain; without a field, its presence (compared with `exists`/`missing`)."""
+    name: str                   # frag, rt, hbh, dst, mh
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Rt:
     key: str                    # classid, mtu (the TCP MSS the route allows)
 
@@ -133,7 +141,8 @@ class SetRef:
     name: str
 
 
-Expr = Union[Payload, RawPayload, Meta, Ct, TcpOption, Rt, Fib, Numgen, Symbol, Text, Prefix, Range, AnonSet,
+Expr = Union[Payload, RawPayload, Meta, Ct, TcpOption, Exthdr, Rt, Fib, Numgen, Symbol, Text,
+             Prefix, Range, AnonSet,
              FlagList, BitAnd, BinOp, Concat, SetRef]
 
 # --- statements ------------------------------------------------------------------------------

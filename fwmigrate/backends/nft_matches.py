@@ -15,6 +15,7 @@ from .nft_ast import (
     Compare,
     Concat,
     Ct,
+    Exthdr,
     Fib,
     Limit,
     Meta,
@@ -27,12 +28,15 @@ from .nft_ast import (
     TcpOption,
 )
 from .nft_common import Ctx, flags, int_range, op, option_compare, port
+from .nft_exthdr import EXTHDR_MODULES, h_ah, h_exthdr
 from .nft_recent import Untranslatable
 
 
 def match_statements(tr, rule: Rule, index: int, match: Match, ctx: Ctx) -> list[Statement]:
     """The nft statements of one match: a compare per option, or the option's handler."""
     spec = mappings.match_specs()[match.module]
+    if match.module in EXTHDR_MODULES and not match.options:
+        return [Compare(Exthdr(match.module), "==", Symbol("exists"))]     # only the header
     if spec.protocols and not match.options:
         # `-p tcp -m tcp` alone still needs a readable first-fragment header, as in xt
         field, top = _WHOLE_RANGE.get(match.module, ("dport", "65535"))
@@ -277,13 +281,6 @@ def _h_owner(tr, rule, index, match, opt, ctx) -> list[Statement]:
     return out
 
 
-def _h_ah(tr, rule, index, match, opt, ctx) -> list[Statement]:
-    if ctx.family != "ip":
-        raise Untranslatable("ip6tables -m ah finds AH among the extension headers; nft's "
-                             "`ah spi` reads the transport header, which AH never is in IPv6")
-    return [Compare(Payload("ah", "spi"), op(opt.negated), int_range(opt.value))]
-
-
 def _h_tcpmss(tr, rule, index, match, opt, ctx) -> list[Statement]:
     if opt.negated:
         raise Untranslatable("! --mss also matches SYNs without an MSS option, where nft's "
@@ -308,8 +305,8 @@ HANDLERS = {
     "ct_state": _h_ct_state, "ct_status": _h_ct_status, "ct_port": _h_ct_port, "tcp_flags": _h_tcp_flags,
     "tcp_option": _h_tcp_option, "icmp_type": _h_icmp_type, "limit": _h_limit,
     "recent": _h_recent, "comment": _h_comment, "addrtype": _h_addrtype, "tos": _h_tos,
-    "devgroup": _h_devgroup, "owner": _h_owner, "ah": _h_ah, "tcpmss": _h_tcpmss,
-    "statistic": _h_statistic, "ecn": _h_ecn,
+    "devgroup": _h_devgroup, "owner": _h_owner, "ah": h_ah, "tcpmss": _h_tcpmss,
+    "statistic": _h_statistic, "ecn": _h_ecn, "exthdr": h_exthdr,
 }
 
 REFUSAL_HINTS = {
@@ -325,6 +322,10 @@ REFUSAL_HINTS = {
                              "not iptables' all/any/only over the whole packet",
     ("dccp", "dccp-types"): "not translated yet",
     ("dccp", "dccp-option"): "nft has no DCCP option test",
-    ("ah", "ahlen"): "IPv6 AH header fields have no nft equivalent",
-    ("ah", "ahres"): "IPv6 AH header fields have no nft equivalent",
+    ("rt", "rt-0-res"): "nft 1.0.6 reads no reserved field of a type 0 routing header",
+    ("rt", "rt-0-addrs"): "xt_rt compares the type 0 routing header's address list (strictly "
+                          "or as a subsequence); nft has no such test",
+    ("rt", "rt-0-not-strict"): "goes with --rt-0-addrs, which has no nft equivalent",
+    ("hbh", "hbh-opts"): "xt_hbh walks the options in order; nft has no such test",
+    ("dst", "dst-opts"): "xt_hbh walks the options in order; nft has no such test",
 }

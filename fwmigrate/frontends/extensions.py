@@ -197,7 +197,7 @@ class ExtensionOptions:
                 raise OptionError(needed[1], ext.index,
                                   hint=f"the kernel refuses the rule (Invalid argument) "
                                        f"without -p {needed[2]}")
-        if spec.protocols:
+        if spec.protocols and self.family in spec.protocol_families:
             proto = self.proto
             names = [protocol_number(p) for p in spec.protocols]
             if proto is None or proto.negated or proto.value not in names:

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import mappings
 from ..ir import Address, IcmpType, Masked, Match, Option, PortRange, TcpFlags
+from . import nft_lift_exthdr as exthdrs
 from . import nft_lift_tos as tos
 from .nft_lift_values import (
     ALL_ONES,
@@ -50,8 +51,6 @@ _NOT_INVERTIBLE = {
     "owner": "`meta skuid/skgid !=` stops the rule at a packet without a socket owner, which "
              "iptables' ! --uid-owner / ! --gid-owner lets pass",
 }
-_IPV4_ONLY = {"ah": "`ah spi` in IPv6 reads the transport header, which AH never is there; "
-                    "ip6tables -m ah finds AH among the extension headers"}
 
 _UINT_MAX = {"uint8": 0xFF, "uint16": 0xFFFF, "uint32": ALL_ONES}
 
@@ -126,8 +125,6 @@ def compare(lift, selector: str, right: Any, op: str, mask: int | None = None) -
             unrepresentable(_NOT_INVERTIBLE[module])
         if negated and not ospec.negatable:
             continue
-        if module in _IPV4_ONLY and lift.ctx.family != "ip":
-            unrepresentable(_IPV4_ONLY[module])
         value = _decode(ospec.value, right, selector, mask, lift.ctx.family)
         if ospec.value in _UINT_MAX and not 0 <= value <= _UINT_MAX[ospec.value]:
             unrepresentable(f"{selector} {op} {right}")
@@ -158,7 +155,12 @@ def _meta(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> Non
         name = right[:-1] + "+" if isinstance(right, str) and right.endswith("*") else right
         lift.selector("in_interface" if key == "iifname" else "out_interface", name, negated)
     elif key == "l4proto":
-        lift.selector("protocol", protocol(right), negated)
+        number_ = protocol(right)
+        if number_ == 51 and lift.ctx.family == "ip6":
+            # ip6_tables skips AH to find the protocol: ip6tables' -p ah never holds for AH
+            unrepresentable("meta l4proto ah in IPv6 (ip6tables' -p ah never matches an AH "
+                            "packet; -m ah finds the header)")
+        lift.selector("protocol", number_, negated)
     elif key == "nfproto":
         wanted = {"ipv4": "ip", "ipv6": "ip6"}.get(right)
         if (wanted == lift.ctx.family) == negated:
@@ -195,6 +197,8 @@ def _payload(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> 
             lift.skip = True       # in inet, icmp implies IPv4 and icmpv6 IPv6
             return
         _icmp(lift, proto, fieldname, right, negated)
+    elif proto == "ah" and fieldname in ("hdrlength", "reserved"):
+        exthdrs.ah_field(lift, fieldname, right, op, negated)
     elif proto == "tcp" and fieldname == "flags":
         # nft lists `tcp flags & (…) == 0x0` as `! …`, and a one-bit test as `in`
         tested = flags(right)
@@ -420,6 +424,7 @@ def _icmp(lift, proto: str, fieldname: str, right: Any, negated: bool) -> None:
 
 
 _BY_KIND = {"meta": _meta, "payload": _payload, "&": _masked, "ct": _ct,
-            "tcp option": _tcp_option, "concat": _concat, "fib": _fib, "numgen": _numgen}
+            "tcp option": _tcp_option, "concat": _concat, "fib": _fib, "numgen": _numgen,
+            "exthdr": exthdrs.exthdr}
 
 __all__ = ["compare", "lift_match"]

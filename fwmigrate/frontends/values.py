@@ -569,6 +569,24 @@ def parse_audit_type(args, family, proto) -> str:
     raise OptionError(f'Bad action type value "{args[0]}"', hint="accept, drop or reject")
 
 
+def _mh_type(text: str) -> int:
+    names = mappings.load("nft_values")["mh_types"]
+    if text.lower() in names:
+        return names[text.lower()]
+    if not text[:1].isdigit():
+        raise OptionError(f"Invalid MH type `{text}'", hint="a number, or " + ", ".join(names))
+    return c_uint(text, 0, 255, "MH type")
+
+
+def parse_mh_types(args, family, proto) -> IntRange:
+    first, colon, last = args[0].partition(":")
+    low = _mh_type(first) if first else 0
+    high = (_mh_type(last) if last else 255) if colon else low
+    if low > high:
+        raise OptionError(f"invalid range (min > max) `{args[0]}'")
+    return IntRange(low, high)
+
+
 def parse_dscp_class(args, family, proto) -> int:
     for name, value in mappings.load("nft_values")["dscp_classes"].items():
         if args[0].upper().startswith(name):
@@ -742,6 +760,7 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "dscp_class": parse_dscp_class,
     "ecn_codepoint": parse_ecn_codepoint,
     "audit_type": parse_audit_type,
+    "mh_types": parse_mh_types,
     "pkttype": parse_pkttype,
     "addrtypes": parse_addrtypes,
     "statistic_mode": parse_statistic_mode,

@@ -14,7 +14,17 @@ import difflib
 from dataclasses import dataclass
 
 from ..backends.iptables_save import rule_line
-from ..ir import Chain, Masked, Match, Option, Rule, Ruleset, TargetExtension, Verdict
+from ..ir import (
+    Chain,
+    IntRange,
+    Masked,
+    Match,
+    Option,
+    Rule,
+    Ruleset,
+    TargetExtension,
+    Verdict,
+)
 
 _PORT_MODULES = {6: "tcp", 17: "udp"}
 
@@ -62,9 +72,37 @@ class Change:
 _DSCP_BITS = 0xFC          # the DSCP field's place in the TOS byte
 
 
+# header lengths in bytes the kernel compares: (unit, smallest, largest) a header can have
+_LENGTHS = {"rt-len": (8, 8, 2048), "hbh-len": (8, 8, 2048), "dst-len": (8, 8, 2048),
+            "ahlen": (4, 8, 1028)}
+
+
+def _tests_nothing(module: str, opt: Option) -> bool:
+    """Options the kernel does not test: --fraglen, ip6t_ah's --ahlen 0, and `! --rt-len N`
+    where no header is N bytes long (every header differs)."""
+    if module == "frag" and opt.name == "fraglen":
+        return True
+    if opt.name == "ahlen" and opt.value == 0:
+        return True
+    if opt.name in _LENGTHS and opt.negated:
+        unit, low, high = _LENGTHS[opt.name]
+        return opt.value % unit != 0 or not low <= opt.value <= high
+    return False
+
+
+def _byte_field(opt: Option) -> Option:
+    """--rt-segsleft 2:300 is 2:255: the field has 8 bits."""
+    if opt.name == "rt-segsleft" and opt.value.last > 255 >= opt.value.first:
+        return Option(opt.name, IntRange(opt.value.first, 255), opt.negated)
+    return opt
+
+
 def _normal_match(match: Match, protocol: int | None) -> Match | None:
     if match.module == "comment":
         return None
+    if match.module in ("frag", "rt", "hbh", "dst", "ah"):
+        match = Match(match.module, tuple(_byte_field(o) for o in match.options
+                                          if not _tests_nothing(match.module, o)))
     if match.module == "state":
         return Match("conntrack", (Option("ctstate", match.options[0].value,
                                           match.options[0].negated),))
