@@ -302,8 +302,9 @@ def _h_statistic(tr, rule, index, match, opt, ctx) -> list[Statement]:
 
 
 HANDLERS = {
-    "ct_state": _h_ct_state, "ct_status": _h_ct_status, "ct_port": _h_ct_port, "tcp_flags": _h_tcp_flags,
-    "tcp_option": _h_tcp_option, "icmp_type": _h_icmp_type, "limit": _h_limit,
+    "ct_state": _h_ct_state, "ct_status": _h_ct_status, "ct_port": _h_ct_port,
+    "tcp_flags": _h_tcp_flags, "tcp_option": _h_tcp_option, "icmp_type": _h_icmp_type,
+    "limit": _h_limit,
     "recent": _h_recent, "comment": _h_comment, "addrtype": _h_addrtype, "tos": _h_tos,
     "devgroup": _h_devgroup, "owner": _h_owner, "ah": h_ah, "tcpmss": _h_tcpmss,
     "statistic": _h_statistic, "ecn": _h_ecn, "exthdr": h_exthdr,
