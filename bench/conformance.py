@@ -469,6 +469,43 @@ def table(per_ext: dict, overall: Counter, labels, title: str) -> str:
     return "\n".join(lines)
 
 
+_CANNOT = re.compile(r"^cannot translate `.*' exactly: ")
+_AT = re.compile(r" \(at `[^']*'\)$")
+
+
+def refusal_reason(v: TxlateVector) -> str:
+    """Why fwmigrate refuses the vector, in one line: the message (without the rule it
+    repeats), and the hint where it says more."""
+    try:
+        translate_command(list(v.args), v.family)
+    except FwmigrateError as exc:
+        diag = exc.diagnostics[0] if exc.diagnostics else None
+        message, hint = (diag.message, diag.hint) if diag else (str(exc), None)
+    except OptionError as exc:
+        message, hint = exc.message, exc.hint
+    else:
+        return "(translated now)"
+    message = _AT.sub("", _CANNOT.sub("", message))
+    return message + (f" ({hint})" if hint and not hint.startswith("see the README") else "")
+
+
+def refusals_markdown(vectors: list[TxlateVector], results: dict) -> str:
+    """The refused *.txlate vectors by extension, one line per distinct reason."""
+    by_ext: dict[str, dict[str, list[TxlateVector]]] = defaultdict(lambda: defaultdict(list))
+    for v in vectors:
+        if results[v.id][0] == "refused":
+            by_ext[v.extension][refusal_reason(v)].append(v)
+    total = sum(len(vs) for reasons in by_ext.values() for vs in reasons.values())
+    lines = [f"Refused `*.txlate` vectors ({total}), by extension and reason:", "",
+             "| extension | vectors | why fwmigrate refuses |", "|---|---|---|"]
+    for ext in sorted(by_ext, key=lambda e: (-sum(map(len, by_ext[e].values())), e.lower())):
+        for reason, vs in sorted(by_ext[ext].items(), key=lambda item: -len(item[1])):
+            where = ", ".join(f"{v.file}:{v.line}" for v in vs)
+            text = reason.replace("|", "\\|")
+            lines.append(f"| {ext} | {len(vs)} ({where}) | {text} |")
+    return "\n".join(lines)
+
+
 def run(source: Path) -> dict:
     txlate = read_txlate(source)
     rules = read_rule_tests(source)
@@ -495,6 +532,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--update-expected", action="store_true",
                     help=f"record what passes now in {EXPECTED.relative_to(ROOT)}")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every vector not passing")
+    ap.add_argument("--refusals-markdown", action="store_true",
+                    help="print only the refused *.txlate vectors, by extension with the reason, "
+                         "as a Markdown table (for the README)")
     ap.add_argument("--kernel-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.kernel_worker:
@@ -506,6 +546,9 @@ def main(argv: list[str] | None = None) -> int:
     outcome = run(args.source)
     txlate, tx_results = outcome["txlate"]
     rules, rule_results = outcome["rules"]
+    if args.refusals_markdown:
+        print(refusals_markdown(txlate, tx_results))
+        return 0
     per_ext, overall = totals(tx_results, txlate, TXLATE_LABELS)
     print(table(per_ext, overall, TXLATE_LABELS, "*.txlate"))
     print()

@@ -8,7 +8,7 @@ named it, context) and returns statements, or raises Untranslatable with the rea
 from __future__ import annotations
 
 from .. import mappings
-from ..ir import IcmpType, Masked, Match, Rule, TcpFlags
+from ..ir import IcmpType, IntRange, Masked, Match, Rule, TcpFlags
 from .nft_ast import (
     AnonSet,
     BitAnd,
@@ -39,8 +39,8 @@ def match_statements(tr, rule: Rule, index: int, match: Match, ctx: Ctx) -> list
         return [Compare(Exthdr(match.module), "==", Symbol("exists"))]     # only the header
     if spec.protocols and not match.options:
         # `-p tcp -m tcp` alone still needs a readable first-fragment header, as in xt
-        field, top = _WHOLE_RANGE.get(match.module, ("dport", "65535"))
-        return [Compare(Payload(match.module, field), "==", Range(Symbol("0"), Symbol(top)))]
+        proto, field, top = _WHOLE_RANGE.get(match.module, (match.module, "dport", "65535"))
+        return [Compare(Payload(proto, field), "==", Range(Symbol("0"), Symbol(top)))]
     out: list[Statement] = []
     handled: set[str] = set()
     for opt in match.options:
@@ -60,7 +60,8 @@ def match_statements(tr, rule: Rule, index: int, match: Match, ctx: Ctx) -> list
 
 
 # the field a module without options still reads (the whole range), as xt reads the header
-_WHOLE_RANGE = {"esp": ("spi", "4294967295"), "ah": ("spi", "4294967295")}
+_WHOLE_RANGE = {"esp": ("esp", "spi", "4294967295"), "ah": ("ah", "spi", "4294967295"),
+                "ipcomp": ("comp", "cpi", "65535")}
 
 
 # --- option handlers ----------------------------------------------------------------------
@@ -281,6 +282,18 @@ def _h_owner(tr, rule, index, match, opt, ctx) -> list[Statement]:
     return out
 
 
+def _h_ipcomp(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    cpi = match.option("ipcompspi")          # always there (default 0); --compres: untested
+    v = cpi.value
+    if v.first > 0xFFFF:        # xt compares the 16-bit CPI with 32-bit bounds
+        if not cpi.negated:
+            raise Untranslatable(f"--ipcompspi {v.first}:{v.last} never matches (the CPI has "
+                                 "16 bits)", "remove the rule, or fix the value")
+        return [Compare(Payload("comp", "cpi"), "==", Range(Symbol("0"), Symbol("65535")))]
+    right = int_range(IntRange(v.first, min(v.last, 0xFFFF)))
+    return [Compare(Payload("comp", "cpi"), op(cpi.negated), right)]
+
+
 def _h_tcpmss(tr, rule, index, match, opt, ctx) -> list[Statement]:
     if opt.negated:
         raise Untranslatable("! --mss also matches SYNs without an MSS option, where nft's "
@@ -307,7 +320,7 @@ HANDLERS = {
     "limit": _h_limit,
     "recent": _h_recent, "comment": _h_comment, "addrtype": _h_addrtype, "tos": _h_tos,
     "devgroup": _h_devgroup, "owner": _h_owner, "ah": h_ah, "tcpmss": _h_tcpmss,
-    "statistic": _h_statistic, "ecn": _h_ecn, "exthdr": h_exthdr,
+    "statistic": _h_statistic, "ecn": _h_ecn, "exthdr": h_exthdr, "ipcomp": _h_ipcomp,
 }
 
 REFUSAL_HINTS = {

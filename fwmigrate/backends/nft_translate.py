@@ -43,7 +43,7 @@ _COUNTER = Counter()
 # (mh: nft's `mh type` finds the mobility header as ip6_tables' -p mh does, past any AH, where
 # `meta l4proto` stops at AH)
 _IMPLYING = frozenset({"tcp", "udp", "udplite", "icmp", "icmp6", "multiport", "sctp", "dccp",
-                       "esp", "ah", "tcpmss", "mh"})
+                       "esp", "ah", "tcpmss", "mh", "ipcomp"})
 
 
 @dataclass(slots=True)

@@ -53,6 +53,11 @@ def _implicit_specs(family: Family) -> dict[int, mappings.ExtensionSpec]:
 
 
 
+def _why_not(name: str, kind: str) -> str:
+    return mappings.load("extensions")["not_translated"].get(
+        name, f"see the README for the supported {kind}")
+
+
 class ExtensionOptions:
     """The extension half of the parser (the parser supplies words, proto, loaded, cmd …)."""
 
@@ -65,7 +70,7 @@ class ExtensionOptions:
         spec = mappings.target_specs().get(name)
         if spec is None and name in mappings.load("extensions")["targets"]:
             raise OptionError(f"-j {name} is not supported by fwmigrate yet", i,
-                              hint="see the README for the supported targets", unsupported=True)
+                              hint=_why_not(name, "targets"), unsupported=True)
         if spec is not None and spec.options:
             if goto:
                 raise OptionError(f"goto '{name}' is not a chain", i)
@@ -80,8 +85,7 @@ class ExtensionOptions:
             known = mappings.load("extensions")["matches"]
             if name in known:
                 raise OptionError(f"-m {name} is not supported by fwmigrate yet", i,
-                                  hint="see the README for the supported matches",
-                                  unsupported=True)
+                                  hint=_why_not(name, "matches"), unsupported=True)
             raise OptionError(f"Couldn't load match `{name}':No such file or directory", i,
                               hint=did_you_mean(name, list(mappings.match_specs()) + known))
         if self.family not in spec.families:
@@ -206,7 +210,8 @@ class ExtensionOptions:
                         f"`-p {p}'" for p in spec.protocols[:-1]) + f" or `-p {spec.protocols[-1]}'",
                         ext.index)
                 raise OptionError(f"{spec.name} match requires '-p {spec.protocols[0]}'",
-                                  ext.index, hint=f"add -p {spec.protocols[0]} before -m {spec.name}")
+                                  ext.index, hint=f"the kernel refuses the rule without it; add "
+                                                  f"-p {spec.protocols[0]} before -m {spec.name}")
 
     def _check_target(self, target) -> None:
         check_target(target, self.proto, self.cmd.table, self.cmd.target_index)
@@ -219,7 +224,8 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
     spec = mappings.target_specs()[target.name]
     if spec.tables is not None and table not in spec.tables:
         raise OptionError(f"{target.name} target: only valid in {' or '.join(spec.tables)} "
-                          f"table, not {table}", index)
+                          f"table, not {table}", index,
+                          hint="the kernel refuses the rule in another table")
     if target.name == "REJECT" and target.option("reject-with").value == "tcp-reset":
         if proto is None or proto.negated or proto.value != 6:
             raise OptionError("REJECT --reject-with tcp-reset needs -p tcp", index,

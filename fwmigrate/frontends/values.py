@@ -298,7 +298,8 @@ def parse_rate(args, family, proto) -> Rate:
 def parse_burst(args, family, proto) -> int:
     value = c_uint(args[0], 0, 10000, "burst")
     if value == 0:
-        raise OptionError("--limit-burst must be at least 1")
+        raise OptionError("--limit-burst must be at least 1",
+                          hint="the kernel refuses a burst of 0 (xt_limit: ERANGE)")
     return value
 
 
