@@ -40,7 +40,8 @@ _CT_PORT = {("original", "proto-src"): "ctorigsrcport", ("original", "proto-dst"
 
 # options the backend writes through a handler (`nft = "@…"` in matches.toml) whose nft form
 # is still one compare of one selector
-_HANDLED = {"ah spi": ("ah", "ahspi"), "comp cpi": ("ipcomp", "ipcompspi"), "tcp option maxseg size": ("tcpmss", "mss"),
+_HANDLED = {"ah spi": ("ah", "ahspi"), "comp cpi": ("ipcomp", "ipcompspi"),
+            "tcp option maxseg size": ("tcpmss", "mss"),
             "meta skuid": ("owner", "uid-owner"), "meta skgid": ("owner", "gid-owner"),
             "meta iifgroup": ("devgroup", "src-group"), "meta oifgroup": ("devgroup", "dst-group")}
 
