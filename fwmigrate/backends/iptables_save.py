@@ -106,14 +106,17 @@ def value_text(opt: Option, kind: str) -> str | None:
         return str(v.first) if v.first == v.last else f"{v.first}:{v.last}"
     if kind in ("comment", "log_prefix"):
         return quote(v)
-    if kind == "nat_range":
+    if kind in ("nat_range", "dnat_range"):
         first, last, ports = v
+        base = None
+        if isinstance(ports, tuple):            # a DNAT port shift
+            ports, base = ports
         text = "" if first is None else str(first) if last == first else f"{first}-{last}"
         if isinstance(first, ipaddress.IPv6Address) and ports is not None:
             text = f"[{text}]"
         if ports is not None:
             text += f":{ports.first}" + ("" if ports.single else f"-{ports.last}")
-        return text
+        return text if base is None else f"{text}/{base}"
     if isinstance(v, ipaddress.IPv4Address | ipaddress.IPv6Address):
         return str(v)
     return str(v)

@@ -93,6 +93,12 @@ def _t_nat(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     ports = None
     if kind in ("snat", "dnat"):
         first, last, ports = target.options[0].value
+        if isinstance(ports, tuple):
+            raise Untranslatable("a DNAT port shift (:first-last/base) gives each original "
+                                 "port its own new port (first + port - base, within the "
+                                 "range); nft 1.0.6's dnat has no port offset",
+                                 "write one rule per original port (or per range shifted "
+                                 "alike) with its own --to-destination")
         if first is None:
             raise Untranslatable(f"--to-{'source' if kind == 'snat' else 'destination'} "
                                  "without an address")

@@ -490,6 +490,21 @@ def parse_nat_range(args, family, proto) -> tuple:
     return (first_ip, last_ip, ports)
 
 
+def parse_dnat_range(args, family, proto) -> tuple:
+    """DNAT --to-destination: a nat range whose ports may end in `/base`, a port shift
+    (revision 2, NF_NAT_RANGE_PROTO_OFFSET): the ports slot is then (ports, base)."""
+    text = args[0]
+    head, slash, base_text = text.rpartition("/")
+    if not slash or "]" in base_text or ":" not in head:
+        return parse_nat_range(args, family, proto)
+    first, last, ports = parse_nat_range((head,), family, proto)
+    if ports is None:
+        return parse_nat_range(args, family, proto)
+    named = mappings.services(proto or "tcp").get(base_text)
+    base = named if named is not None else c_uint(base_text, 1, 65535, "base port")
+    return (first, last, (ports, base))
+
+
 # --- link layer, marks, DS field, route types -------------------------------------------------
 
 def parse_mac(args, family, proto) -> str:
@@ -750,6 +765,7 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "recent_name": parse_recent_name,
     "reject_with": parse_reject_with,
     "nat_range": parse_nat_range,
+    "dnat_range": parse_dnat_range,
     "mac": parse_mac,
     "uint16": parse_uint16,
     "uint16_range": parse_uint16_range,
