@@ -156,3 +156,16 @@ def test_marks_set_by_one_table_are_seen_by_the_next():
     c = ir("iptables -t mangle -A INPUT -p tcp --dport 22 -j MARK --set-mark 8\n"
            "iptables -A INPUT -m mark --mark 7 -j DROP\n")
     assert any(r.differences for r in check(a, c))
+
+
+def test_a_match_without_options_is_a_test_not_always_true():
+    # `-m frag` alone tests for a fragment header (the checker does not model it): it must
+    # not pass for a rule that matches every packet
+    for a, b in (("ip6tables -A INPUT -m frag -j DROP\n", "ip6tables -A INPUT -j DROP\n"),
+                 ("ip6tables -A INPUT -m rt -j DROP\n", "ip6tables -A INPUT -m hbh -j DROP\n"),
+                 ("iptables -A INPUT -p esp -m esp -j DROP\n",
+                  "iptables -A INPUT -p esp -j DROP\n")):
+        diffs = [d for r in check(ir(a), ir(b)) for d in r.differences]
+        assert diffs, (a, b)
+    same = "ip6tables -A INPUT -m frag -j DROP\n"
+    assert not [d for r in check(ir(same), ir(same)) for d in r.differences]
