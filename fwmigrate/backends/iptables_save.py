@@ -138,6 +138,8 @@ _KIND_TEXT = {
                                     if t in v),
     "probability": lambda v: "%.11f" % (v / 0x80000000),
     "sctp_chunks": lambda v: " ".join(v),
+    "dccp_types": lambda v: _ordered(v, tuple(mappings.load("nft_values")["dccp_types"]
+                                              ["iptables"])),
     "xmark": lambda v: f"{v.value:#x}/{v.mask:#x}",
     "set_tos": lambda v: f"0x{v.value:02x}/0x{v.mask:02x}",
     "hex32": lambda v: f"{v:#x}",

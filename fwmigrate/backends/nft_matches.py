@@ -294,6 +294,14 @@ def _h_ipcomp(tr, rule, index, match, opt, ctx) -> list[Statement]:
     return [Compare(Payload("comp", "cpi"), op(cpi.negated), right)]
 
 
+def _h_dccp_types(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    table = mappings.load("nft_values")["dccp_types"]
+    types = [Symbol(nft) for name, nft in zip(table["iptables"], table["nft"], strict=True)
+             if name in opt.value]
+    return [Compare(Payload("dccp", "type"), op(opt.negated),
+                    types[0] if len(types) == 1 else AnonSet(tuple(types)))]
+
+
 def _h_tcpmss(tr, rule, index, match, opt, ctx) -> list[Statement]:
     if opt.negated:
         raise Untranslatable("! --mss also matches SYNs without an MSS option, where nft's "
@@ -321,6 +329,7 @@ HANDLERS = {
     "recent": _h_recent, "comment": _h_comment, "addrtype": _h_addrtype, "tos": _h_tos,
     "devgroup": _h_devgroup, "owner": _h_owner, "ah": h_ah, "tcpmss": _h_tcpmss,
     "statistic": _h_statistic, "ecn": _h_ecn, "exthdr": h_exthdr, "ipcomp": _h_ipcomp,
+    "dccp_types": _h_dccp_types,
 }
 
 REFUSAL_HINTS = {
@@ -334,7 +343,6 @@ REFUSAL_HINTS = {
                         "iptables does not record; use --cgroup with a net_cls class id",
     ("sctp", "chunk-types"): "nft 1.0.6 tests one chunk at a time (`sctp chunk data exists`), "
                              "not iptables' all/any/only over the whole packet",
-    ("dccp", "dccp-types"): "not translated yet",
     ("dccp", "dccp-option"): "nft has no DCCP option test",
     ("rt", "rt-0-res"): "nft 1.0.6 reads no reserved field of a type 0 routing header",
     ("rt", "rt-0-addrs"): "xt_rt compares the type 0 routing header's address list (strictly "

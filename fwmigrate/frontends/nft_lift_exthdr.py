@@ -1,6 +1,6 @@
 """IPv6 extension header tests in nft (`frag id`, `rt type`, `exthdr hbh exists`, `mh type`,
 and `ah` fields in IPv6) → -m frag / rt / hbh / dst / mh / ah: the inverse of the backend's
-exthdr and ah handlers (backends/nft_matches.py).
+exthdr and ah handlers (backends/nft_exthdr.py); and `dccp type` → -m dccp --dccp-types.
 
 Header lengths: nft compares the raw length field, iptables the whole header in bytes.
 """
@@ -107,6 +107,23 @@ def ah_field(lift, field: str, right: Any, op: str, negated: bool) -> None:
         lift.add_match("ah", Option("ahres", None))
     else:
         unrepresentable(f"ah {field} {op} {right}")
+
+
+def dccp_type(lift, right: Any, op: str, negated: bool) -> None:
+    if op not in ("==", "!="):
+        unrepresentable(f"dccp type {op}")
+    table = mappings.load("nft_values")["dccp_types"]
+    numbers = {name: n for n, name in enumerate(table["nft"])}
+    items = right["set"] if isinstance(right, dict) and "set" in right else [right]
+    types = set()
+    for item in items:
+        if isinstance(item, dict):
+            unrepresentable("a range of dccp types")
+        n = numbers.get(item, item) if isinstance(item, str) else item
+        if not isinstance(n, int) or not 0 <= n < len(table["iptables"]):
+            unrepresentable(f"dccp type {item} (iptables names types 0-10 only)")
+        types.add(table["iptables"][n])
+    lift.add_match("dccp", Option("dccp-types", frozenset(types), negated))
 
 
 _FIELDS = {

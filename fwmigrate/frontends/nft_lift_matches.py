@@ -198,6 +198,8 @@ def _payload(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> 
             lift.skip = True       # in inet, icmp implies IPv4 and icmpv6 IPv6
             return
         _icmp(lift, proto, fieldname, right, negated)
+    elif proto == "dccp" and fieldname == "type":
+        exthdrs.dccp_type(lift, right, op, negated)
     elif proto == "ah" and fieldname in ("hdrlength", "reserved"):
         exthdrs.ah_field(lift, fieldname, right, op, negated)
     elif proto == "tcp" and fieldname == "flags":

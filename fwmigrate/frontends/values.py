@@ -362,6 +362,11 @@ def _word_set(text: str, allowed: tuple[str, ...], what: str, extra: dict | None
     return frozenset(found)
 
 
+def parse_dccp_types(args, family, proto) -> frozenset:
+    names = tuple(mappings.load("nft_values")["dccp_types"]["iptables"])
+    return _word_set(args[0], names, "DCCP type")
+
+
 def parse_ct_states(args, family, proto) -> frozenset:
     return _word_set(args[0], CT_STATES, "ctstate value")
 
@@ -777,6 +782,7 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "dscp_class": parse_dscp_class,
     "ecn_codepoint": parse_ecn_codepoint,
     "audit_type": parse_audit_type,
+    "dccp_types": parse_dccp_types,
     "mh_types": parse_mh_types,
     "pkttype": parse_pkttype,
     "addrtypes": parse_addrtypes,
