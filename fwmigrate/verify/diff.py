@@ -78,9 +78,9 @@ _LENGTHS = {"rt-len": (8, 8, 2048), "hbh-len": (8, 8, 2048), "dst-len": (8, 8, 2
 
 
 def _tests_nothing(module: str, opt: Option) -> bool:
-    """Options the kernel does not test: --fraglen, ip6t_ah's --ahlen 0, and `! --rt-len N`
+    """Options the kernel does not test: --fraglen, --compres, ip6t_ah's --ahlen 0, `! --rt-len N`
     where no header is N bytes long (every header differs)."""
-    if module == "frag" and opt.name == "fraglen":
+    if (module, opt.name) in (("frag", "fraglen"), ("ipcomp", "compres")):
         return True
     if opt.name == "ahlen" and opt.value == 0:
         return True
@@ -90,17 +90,21 @@ def _tests_nothing(module: str, opt: Option) -> bool:
     return False
 
 
+_FIELD_TOP = {"rt-segsleft": 255, "ipcompspi": 0xFFFF}
+
+
 def _byte_field(opt: Option) -> Option:
-    """--rt-segsleft 2:300 is 2:255: the field has 8 bits."""
-    if opt.name == "rt-segsleft" and opt.value.last > 255 >= opt.value.first:
-        return Option(opt.name, IntRange(opt.value.first, 255), opt.negated)
+    """--rt-segsleft 2:300 is 2:255: the field has 8 bits (the IPComp CPI 16)."""
+    top = _FIELD_TOP.get(opt.name)
+    if top is not None and opt.value.last > top >= opt.value.first:
+        return Option(opt.name, IntRange(opt.value.first, top), opt.negated)
     return opt
 
 
 def _normal_match(match: Match, protocol: int | None) -> Match | None:
     if match.module == "comment":
         return None
-    if match.module in ("frag", "rt", "hbh", "dst", "ah"):
+    if match.module in ("frag", "rt", "hbh", "dst", "ah", "ipcomp"):
         match = Match(match.module, tuple(_byte_field(o) for o in match.options
                                           if not _tests_nothing(match.module, o)))
     if match.module == "state":
