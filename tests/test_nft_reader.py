@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fwmigrate import mappings
-from fwmigrate.convert import ConvertOptions, read
+from fwmigrate.convert import ConvertOptions, convert, read
 from fwmigrate.errors import Diagnostics
 from fwmigrate.frontends.nft_ruleset import read_nft_json
 from fwmigrate.verify.diff import diff
@@ -143,3 +143,14 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
 def test_backend_form_round_trips(kernel, script):
     report = round_trip(script + "\n", "t.sh", ConvertOptions())
     assert report.ok, [c.describe() for c in report.kernel + report.restore]
+
+
+@pytest.mark.kernel
+def test_time_rules_mean_utc_whatever_the_loading_timezone(netns):
+    # xt_time works in UTC; nft would read "12:00" in the loader's timezone, a number not
+    script = "iptables -A INPUT -m time --timestart 12:00 --datestart 2021-01-01 -j DROP\n"
+    text = convert(script, "t.sh", ConvertOptions()).output
+    netns.run("env", "TZ=Asia/Tokyo", "nft", "-f", "-", input=text)
+    listing = netns.run("env", "TZ=UTC", "nft", "list", "chain", "ip", "fwmigrate", "INPUT").stdout
+    assert 'meta time >= "2021-01-01 00:00:00"' in listing
+    assert 'meta hour "12:00"-"23:59:59"' in listing

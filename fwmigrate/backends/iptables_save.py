@@ -9,10 +9,11 @@ normalised (10.0.0.1/32, --dport 1024:65535, icmp types as numbers), user chains
 from __future__ import annotations
 
 import ipaddress
+import time
 from datetime import UTC, datetime
 
 from .. import __version__, mappings
-from ..frontends.values import CT_STATES, CT_STATUS, TCP_FLAGS
+from ..frontends.values import CT_STATES, CT_STATUS, TCP_FLAGS, WEEKDAYS
 from ..ir import (
     Address,
     AddressRange,
@@ -138,6 +139,10 @@ _KIND_TEXT = {
                                     if t in v),
     "probability": lambda v: "%.11f" % (v / 0x80000000),
     "sctp_chunks": lambda v: " ".join(v),
+    "time_of_day": lambda v: f"{v // 3600:02d}:{v // 60 % 60:02d}:{v % 60:02d}",
+    "time_date": lambda v: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(v)),
+    "weekdays": lambda v: ",".join(d for i, d in enumerate(WEEKDAYS, 1) if i in v),
+    "monthdays": lambda v: ",".join(str(d) for d in sorted(v)),
     "dccp_types": lambda v: _ordered(v, tuple(mappings.load("nft_values")["dccp_types"]
                                               ["iptables"])),
     "xmark": lambda v: f"{v.value:#x}/{v.mask:#x}",

@@ -30,6 +30,7 @@ from .nft_ast import (
 from .nft_common import Ctx, flags, int_range, op, option_compare, port
 from .nft_exthdr import EXTHDR_MODULES, h_ah, h_exthdr
 from .nft_recent import Untranslatable
+from .nft_time import h_time
 
 
 def match_statements(tr, rule: Rule, index: int, match: Match, ctx: Ctx) -> list[Statement]:
@@ -329,7 +330,7 @@ HANDLERS = {
     "recent": _h_recent, "comment": _h_comment, "addrtype": _h_addrtype, "tos": _h_tos,
     "devgroup": _h_devgroup, "owner": _h_owner, "ah": h_ah, "tcpmss": _h_tcpmss,
     "statistic": _h_statistic, "ecn": _h_ecn, "exthdr": h_exthdr, "ipcomp": _h_ipcomp,
-    "dccp_types": _h_dccp_types,
+    "dccp_types": _h_dccp_types, "time": h_time,
 }
 
 REFUSAL_HINTS = {

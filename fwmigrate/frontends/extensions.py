@@ -158,6 +158,8 @@ class ExtensionOptions:
         except OptionError as exc:
             raise OptionError(exc.message, i + 1 if opt.nargs else i, exc.hint,
                               exc.offset) from None
+        if negated and opt.value in _FOLDED:      # libxt_time keeps `!` as the other days
+            value, negated = _FOLDED[opt.value] - value, False
         if opt.value == "flag" and len(opt.flags) > 1:
             value = flag.lstrip("-")
         elif opt.value in ("comment", "log_prefix") and value != args[0]:
@@ -238,6 +240,9 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
     if ports is not None and (proto is None or proto.value not in (6, 17, 132, 33)):
         raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", index)
 
+
+# day sets whose `!` iptables stores as the complement (and iptables-save prints so)
+_FOLDED = {"weekdays": frozenset(range(1, 8)), "monthdays": frozenset(range(1, 32))}
 
 # options the kernel accepts only with one protocol (the module itself works with any):
 # (module, option) → (protocol number, the kernel's message, -p name)
@@ -355,8 +360,15 @@ def _check_owner(by_name: dict[str, Option], index: int) -> None:
         raise OptionError("owner: --suppl-groups requires --gid-owner", index)
 
 
+def _check_time(by_name: dict[str, Option], index: int) -> None:
+    if "contiguous" in by_name and ("timestart" not in by_name or
+                                    by_name["timestart"].value < by_name["timestop"].value):
+        raise OptionError("time: --contiguous only makes sense when stoptime is smaller than "
+                          "starttime", index)
+
+
 _VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
-                 "addrtype": _check_addrtype, "owner": _check_owner}
+                 "addrtype": _check_addrtype, "owner": _check_owner, "time": _check_time}
 
 
 def _intrapositioned(flag: str) -> str:

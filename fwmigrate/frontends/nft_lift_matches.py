@@ -16,6 +16,7 @@ from .. import mappings
 from ..ir import Address, IcmpType, Masked, Match, Option, PortRange, TcpFlags
 from . import nft_lift_exthdr as exthdrs
 from . import nft_lift_tos as tos
+from .nft_lift_time import meta_time
 from .nft_lift_values import (
     ALL_ONES,
     address,
@@ -166,6 +167,8 @@ def _meta(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> Non
         wanted = {"ipv4": "ip", "ipv6": "ip6"}.get(right)
         if (wanted == lift.ctx.family) == negated:
             lift.skip = True       # this rule never sees this family's packets
+    elif key in ("time", "hour", "day"):
+        meta_time(lift, key, right, op)
     else:
         compare(lift, f"meta {key}", right, op)
 

@@ -104,6 +104,10 @@ def _byte_field(opt: Option) -> Option:
 def _normal_match(match: Match, protocol: int | None) -> Match | None:
     if match.module == "comment":
         return None
+    if match.module == "time" and not any(o.name in ("weekdays", "monthdays")
+                                          for o in match.options):
+        # --contiguous only moves the day that --weekdays/--monthdays test
+        match = Match("time", tuple(o for o in match.options if o.name != "contiguous"))
     if match.module in ("frag", "rt", "hbh", "dst", "ah", "ipcomp"):
         match = Match(match.module, tuple(_byte_field(o) for o in match.options
                                           if not _tests_nothing(match.module, o)))
