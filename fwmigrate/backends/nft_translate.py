@@ -195,10 +195,13 @@ class _Translator:
         for sel, key in ((rule.in_interface, "iifname"), (rule.out_interface, "oifname")):
             if sel is not None:
                 name = sel.value
-                if "*" in name[:-1] or name.endswith("*"):
-                    raise Untranslatable(f"interface name {name!r} contains `*', which nft "
-                                         "reads as a wildcard")
-                pattern = name[:-1] + "*" if name.endswith("+") else name
+                # nft reads only a last `*` as a wildcard (`\*` is the character itself)
+                if name.endswith("+"):
+                    pattern = name[:-1] + "*"
+                elif name.endswith("*"):
+                    pattern = name[:-1] + "\\*"
+                else:
+                    pattern = name
                 interfaces.append(Compare(Meta(key), op(sel.negated), Text(pattern)))
         middle: list[Statement] = []
         ip = ctx.family

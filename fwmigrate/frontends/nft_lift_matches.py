@@ -154,7 +154,11 @@ def lift_match(lift, left: Any, right: Any, op: str, negated: bool) -> None:
 def _meta(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> None:
     key = body["key"]
     if key in ("iifname", "oifname"):
-        name = right[:-1] + "+" if isinstance(right, str) and right.endswith("*") else right
+        name = right
+        if isinstance(right, str) and right.endswith("\\*"):
+            name = right[:-2] + "*"                 # an escaped star is the character
+        elif isinstance(right, str) and right.endswith("*"):
+            name = right[:-1] + "+"
         lift.selector("in_interface" if key == "iifname" else "out_interface", name, negated)
     elif key == "l4proto":
         number_ = protocol(right)
