@@ -506,7 +506,9 @@ def refusals_markdown(vectors: list[TxlateVector], results: dict) -> str:
              "| extension | vectors | why fwmigrate refuses |", "|---|---|---|"]
     for ext in sorted(by_ext, key=lambda e: (-sum(map(len, by_ext[e].values())), e.lower())):
         for reason, vs in sorted(by_ext[ext].items(), key=lambda item: -len(item[1])):
-            where = ", ".join(f"{v.file}:{v.line}" for v in vs)
+            where = ", ".join(sorted({v.file for v in vs})) + ":" + ",".join(
+                str(v.line) for v in vs) if len({v.file for v in vs}) == 1 else \
+                ", ".join(f"{v.file}:{v.line}" for v in vs)
             text = reason.replace("|", "\\|")
             lines.append(f"| {ext} | {len(vs)} ({where}) | {text} |")
     return "\n".join(lines)
