@@ -101,13 +101,24 @@ def _byte_field(opt: Option) -> Option:
     return opt
 
 
+def _normal_time(match: Match) -> Match:
+    """--contiguous only moves the day that --weekdays/--monthdays test; a time window that
+    lets every second pass (start == stop, start == stop + 1, the whole day) tests nothing."""
+    drop = set()
+    if not any(o.name in ("weekdays", "monthdays") for o in match.options):
+        drop.add("contiguous")
+    start, stop = match.option("timestart"), match.option("timestop")
+    if start is not None and stop is not None and (
+            start.value in (stop.value, stop.value + 1) or (start.value, stop.value) == (0, 86399)):
+        drop |= {"timestart", "timestop"}
+    return Match("time", tuple(o for o in match.options if o.name not in drop))
+
+
 def _normal_match(match: Match, protocol: int | None) -> Match | None:
     if match.module == "comment":
         return None
-    if match.module == "time" and not any(o.name in ("weekdays", "monthdays")
-                                          for o in match.options):
-        # --contiguous only moves the day that --weekdays/--monthdays test
-        match = Match("time", tuple(o for o in match.options if o.name != "contiguous"))
+    if match.module == "time":
+        match = _normal_time(match)
     if match.module in ("frag", "rt", "hbh", "dst", "ah", "ipcomp"):
         match = Match(match.module, tuple(_byte_field(o) for o in match.options
                                           if not _tests_nothing(match.module, o)))
