@@ -197,6 +197,12 @@ class Notrack:
 
 
 @dataclass(frozen=True, slots=True)
+class Dup:
+    """`dup to ADDR`: a copy of the packet routed to ADDR (xt_TEE)."""
+    addr: str
+
+
+@dataclass(frozen=True, slots=True)
 class Counter:
     packets: int | None = None
     bytes: int | None = None
@@ -233,7 +239,7 @@ class Queue:
 
 
 Statement = Union[Compare, SetUpdate, Limit, Log, Counter, Verdict, Reject, Nat, Queue, Mangle,
-                  Notrack]
+                  Notrack, Dup]
 
 # --- containers ------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from .nft_ast import (
     Concat,
     Counter,
     Ct,
+    Dup,
     Exthdr,
     Fib,
     FlagList,
@@ -195,6 +196,7 @@ _STATEMENTS: dict[type, Callable[[Any], Json]] = {
     Queue: _queue,
     Mangle: lambda s: {"mangle": {"key": expr(s.left), "value": expr(s.value)}},
     Notrack: lambda s: {"notrack": None},
+    Dup: lambda s: {"dup": {"addr": s.addr}},
 }
 
 

@@ -8,6 +8,7 @@ from ..ir import Jump, Masked, Rule, TargetExtension, Verdict
 from .nft_ast import (
     BinOp,
     Ct,
+    Dup,
     Expr,
     Log,
     Mangle,
@@ -68,6 +69,15 @@ def _t_log(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
 def _t_audit(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     # the same audit record as xt_AUDIT; --type is not part of it (Linux 4.12 and later)
     return [Log(level="audit")]
+
+
+def _t_tee(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    if target.option("oif") is not None:
+        raise Untranslatable("TEE --oif: xt_TEE follows the named device as it comes and goes; "
+                             "nft's `dup to … device` looks it up once, when the rule loads "
+                             "(and fails if it is not there)", "leave --oif out if the route "
+                             "to the gateway is enough")
+    return [Dup(str(target.option("gateway").value))]
 
 
 def _t_reject(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
@@ -241,4 +251,4 @@ TARGETS = {"LOG": _t_log, "REJECT": _t_reject, "SNAT": _t_nat, "DNAT": _t_nat,
            "MASQUERADE": _t_nat, "REDIRECT": _t_nat, "MARK": _t_mark, "CONNMARK": _t_connmark,
            "DSCP": _t_dscp, "TOS": _t_tos, "TTL": _t_ttl, "HL": _t_ttl, "TCPMSS": _t_tcpmss,
            "CLASSIFY": _t_classify, "NOTRACK": _t_ct, "CT": _t_ct, "NFLOG": _t_nflog,
-           "NFQUEUE": _t_nfqueue, "AUDIT": _t_audit}
+           "NFQUEUE": _t_nfqueue, "AUDIT": _t_audit, "TEE": _t_tee}

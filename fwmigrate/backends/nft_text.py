@@ -22,6 +22,7 @@ from .nft_ast import (
     Concat,
     Counter,
     Ct,
+    Dup,
     Exthdr,
     Fib,
     FlagList,
@@ -191,6 +192,7 @@ _STATEMENTS: dict[type, Callable] = {
     Queue: _queue,
     Mangle: lambda s: f"{_expr(s.left)} set {_expr(s.value)}",
     Notrack: lambda s: "notrack",
+    Dup: lambda s: f"dup to {s.addr}",
 }
 
 

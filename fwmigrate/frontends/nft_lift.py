@@ -246,7 +246,7 @@ class Lift:
 
 
 _TARGET_STATEMENTS = {"log": targets.log, "reject": targets.reject, "queue": targets.queue,
-                      "mangle": targets.mangle, "notrack": targets.notrack}
+                      "mangle": targets.mangle, "notrack": targets.notrack, "dup": targets.dup}
 
 
 def _full_mask(family: str):

@@ -145,6 +145,16 @@ def queue(lift, body: dict[str, Any] | None) -> None:
     lift.target(TargetExtension("NFQUEUE", tuple(options)))
 
 
+def dup(lift, body: dict[str, Any]) -> None:
+    """`dup to ADDR` (no device: see the backend) is -j TEE --gateway ADDR."""
+    if not isinstance(body, dict) or set(body) != {"addr"}:
+        unrepresentable("dup with a device (xt_TEE follows --oif; nft looked it up once)")
+    gateway = ipaddress.ip_address(body["addr"])
+    if (gateway.version == 4) != (lift.ctx.family == "ip"):
+        unrepresentable(f"dup to {gateway} in an IPv{6 if lift.ctx.family == 'ip6' else 4} rule")
+    lift.target(TargetExtension("TEE", (Option("gateway", gateway),)))
+
+
 def notrack(lift, body: Any) -> None:
     # iptables-save prints -j NOTRACK as the CT target it stands for
     lift.target(TargetExtension("CT", (Option("notrack"),)))

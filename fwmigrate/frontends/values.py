@@ -416,6 +416,20 @@ def parse_monthdays(args, family, proto) -> frozenset:
     return frozenset(days)
 
 
+def parse_ip_address(args, family, proto):
+    """One numeric address of the rule's family (TEE --gateway)."""
+    try:
+        ip = ipaddress.ip_address(args[0])
+    except ValueError:
+        raise OptionError(f"Invalid IP address {args[0]}",
+                          hint="a numeric address; fwmigrate does not resolve host names") \
+            from None
+    if (ip.version == 4) != (family == "ip"):
+        raise OptionError(f"`{args[0]}' is an IPv{ip.version} address, in an "
+                          f"{'IPv4' if family == 'ip' else 'IPv6'} rule")
+    return ip
+
+
 def parse_dccp_types(args, family, proto) -> frozenset:
     names = tuple(mappings.load("nft_values")["dccp_types"]["iptables"])
     return _word_set(args[0], names, "DCCP type")
@@ -837,6 +851,7 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "ecn_codepoint": parse_ecn_codepoint,
     "audit_type": parse_audit_type,
     "dccp_types": parse_dccp_types,
+    "ip_address": parse_ip_address,
     "time_date": parse_time_date,
     "time_of_day": parse_time_of_day,
     "weekdays": parse_weekdays,
