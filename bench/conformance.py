@@ -78,6 +78,28 @@ DELIBERATE = {
     "libxt_tcp.txlate:31": "! --tcp-option: nft's `missing` also holds without a readable TCP "
                            "header (later fragments), where xt_tcp fails; fwmigrate tests for "
                            "the header first",
+    "libxt_time.txlate": "xt_time compares whole seconds: --datestop D holds until D + 1 s "
+                         "(nft: meta time < D+1; the reference's range ends at D.000000000), "
+                         "and iptables' default --datestop 2038-01-19T03:14:07 is a bound the "
+                         "kernel applies, which the reference leaves out with --timestart/stop",
+    "libxt_dccp.txlate": "xt_dccp's INVALID is the packet type 10 only (a bit per type in a "
+                         "mask); the reference tests 10-15",
+    "libip6t_ah.txlate": "ip6t_ah's --ahlen is the whole header in bytes, (hdrlength + 2) * 4 "
+                         "in nft's terms, and --ahres means the reserved field is 0; the "
+                         "reference compares the raw length field and tests reserved == 1",
+    "libip6t_frag.txlate:4": "ip6t_frag's --fragres means the reserved byte and the two "
+                             "reserved bits of the offset field are 0 (frag reserved 0 frag "
+                             "reserved2 0); the reference tests reserved == 1",
+    "libip6t_hbh.txlate:4": "--hbh-len is the whole header in bytes, (hdrlength + 1) * 8: no "
+                            "header is 22 bytes long, so ! --hbh-len 22 holds for every one "
+                            "(the reference compares the raw length field with 22)",
+    "libip6t_rt.txlate:4": "--rt-len is the whole header in bytes, (hdrlength + 1) * 8: no "
+                           "header is 22 bytes long, so ! --rt-len 22 holds for every one "
+                           "(the reference compares the raw length field with 22)",
+    "libip6t_mh.txlate": "ip6tables' -p mh finds the mobility header past an AH header, as "
+                         "nft's `mh type` (an extension header lookup) does; the reference's "
+                         "`meta l4proto mobility-header` stops at AH (tests/"
+                         "test_exthdr_kernel.py sends such a packet)",
     "libxt_connlimit.txlate": "the reference's set has no size: nft caps it at 65535 addresses "
                               "and the rule stops matching when it is full; fwmigrate sizes "
                               "the set on purpose",
@@ -458,6 +480,45 @@ def table(per_ext: dict, overall: Counter, labels, title: str) -> str:
     return "\n".join(lines)
 
 
+_CANNOT = re.compile(r"^cannot translate `.*' exactly: ")
+_AT = re.compile(r" \(at `[^']*'\)$")
+
+
+def refusal_reason(v: TxlateVector) -> str:
+    """Why fwmigrate refuses the vector, in one line: the message (without the rule it
+    repeats), and the hint where it says more."""
+    try:
+        translate_command(list(v.args), v.family)
+    except FwmigrateError as exc:
+        diag = exc.diagnostics[0] if exc.diagnostics else None
+        message, hint = (diag.message, diag.hint) if diag else (str(exc), None)
+    except OptionError as exc:
+        message, hint = exc.message, exc.hint
+    else:
+        return "(translated now)"
+    message = _AT.sub("", _CANNOT.sub("", message))
+    return message + (f" ({hint})" if hint and not hint.startswith("see the README") else "")
+
+
+def refusals_markdown(vectors: list[TxlateVector], results: dict) -> str:
+    """The refused *.txlate vectors by extension, one line per distinct reason."""
+    by_ext: dict[str, dict[str, list[TxlateVector]]] = defaultdict(lambda: defaultdict(list))
+    for v in vectors:
+        if results[v.id][0] == "refused":
+            by_ext[v.extension][refusal_reason(v)].append(v)
+    total = sum(len(vs) for reasons in by_ext.values() for vs in reasons.values())
+    lines = [f"Refused `*.txlate` vectors ({total}), by extension and reason:", "",
+             "| extension | vectors | why fwmigrate refuses |", "|---|---|---|"]
+    for ext in sorted(by_ext, key=lambda e: (-sum(map(len, by_ext[e].values())), e.lower())):
+        for reason, vs in sorted(by_ext[ext].items(), key=lambda item: -len(item[1])):
+            where = ", ".join(sorted({v.file for v in vs})) + ":" + ",".join(
+                str(v.line) for v in vs) if len({v.file for v in vs}) == 1 else \
+                ", ".join(f"{v.file}:{v.line}" for v in vs)
+            text = reason.replace("|", "\\|")
+            lines.append(f"| {ext} | {len(vs)} ({where}) | {text} |")
+    return "\n".join(lines)
+
+
 def run(source: Path) -> dict:
     txlate = read_txlate(source)
     rules = read_rule_tests(source)
@@ -484,6 +545,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--update-expected", action="store_true",
                     help=f"record what passes now in {EXPECTED.relative_to(ROOT)}")
     ap.add_argument("-v", "--verbose", action="store_true", help="list every vector not passing")
+    ap.add_argument("--refusals-markdown", action="store_true",
+                    help="print only the refused *.txlate vectors, by extension with the reason, "
+                         "as a Markdown table (for the README)")
     ap.add_argument("--kernel-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.kernel_worker:
@@ -495,6 +559,9 @@ def main(argv: list[str] | None = None) -> int:
     outcome = run(args.source)
     txlate, tx_results = outcome["txlate"]
     rules, rule_results = outcome["rules"]
+    if args.refusals_markdown:
+        print(refusals_markdown(txlate, tx_results))
+        return 0
     per_ext, overall = totals(tx_results, txlate, TXLATE_LABELS)
     print(table(per_ext, overall, TXLATE_LABELS, "*.txlate"))
     print()

@@ -61,6 +61,7 @@ class ExtensionSpec:
     order: dict[str, int]                # option name → canonical position
     by_name: dict[str, OptionSpec]       # option name → its (first, non-alias) spec
     need_option: str | None = None       # iptables' message when no option is given
+    protocol_families: tuple[str, ...] = ("ip", "ip6")   # where the kernel needs `protocols`
 
 
 def _option_spec(raw: dict[str, Any]) -> OptionSpec:
@@ -106,6 +107,7 @@ def _extension(name: str, raw: dict[str, Any], kind: str) -> ExtensionSpec:
         order=order,
         by_name=by_name,
         need_option=raw.get("need_option_text") if raw.get("need_option") else None,
+        protocol_families=tuple(raw.get("protocol_families", ("ip", "ip6"))),
     )
 
 

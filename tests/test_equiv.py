@@ -180,3 +180,16 @@ def test_marks_set_by_one_table_are_seen_by_the_next():
                  "iptables -A INPUT -m mark --mark 7 -j DROP\n")
     port_only = mark_only.replace("-m mark --mark 7", "-p tcp --dport 22")
     assert any(r.differences for r in check(ir(mark_only), ir(port_only)))
+
+
+def test_a_match_without_options_is_a_test_not_always_true():
+    # `-m frag` alone tests for a fragment header (the checker does not model it): it must
+    # not pass for a rule that matches every packet
+    for a, b in (("ip6tables -A INPUT -m frag -j DROP\n", "ip6tables -A INPUT -j DROP\n"),
+                 ("ip6tables -A INPUT -m rt -j DROP\n", "ip6tables -A INPUT -m hbh -j DROP\n"),
+                 ("iptables -A INPUT -p esp -m esp -j DROP\n",
+                  "iptables -A INPUT -p esp -j DROP\n")):
+        diffs = [d for r in check(ir(a), ir(b)) for d in r.differences]
+        assert diffs, (a, b)
+    same = "ip6tables -A INPUT -m frag -j DROP\n"
+    assert not [d for r in check(ir(same), ir(same)) for d in r.differences]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fwmigrate import mappings
-from fwmigrate.convert import ConvertOptions, read
+from fwmigrate.convert import ConvertOptions, convert, read
 from fwmigrate.errors import Diagnostics
 from fwmigrate.frontends.nft_ruleset import read_nft_json
 from fwmigrate.verify.diff import diff
@@ -119,6 +119,7 @@ def test_queue_to_a_computed_number_is_refused():
     # one bucket, no key, not inverted: xt_limit's test
     ("-A INPUT -m hashlimit --hashlimit-upto 10/sec --hashlimit-burst 10 --hashlimit-name one",
      "-A INPUT -m limit --limit 10/sec --limit-burst 10"),
+    ("-A INPUT -m ecn ! --ecn-ip-ect 1", "-A INPUT -m tos ! --tos 0x01/0x03"),
 ])
 def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     def ir(args):
@@ -158,7 +159,25 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "iptables -A INPUT -m hashlimit --hashlimit-upto 20/min --hashlimit-mode dstip "
     "--hashlimit-htable-size 100 --hashlimit-name small -j ACCEPT",
     "iptables -A INPUT -m connlimit ! --connlimit-upto 2 -j DROP",
+    "iptables -A INPUT -m ecn ! --ecn-ip-ect 0 -j DROP",
+    "iptables -A INPUT -p tcp ! -f -m ecn ! --ecn-tcp-ece --ecn-tcp-cwr --ecn-ip-ect 2 -j DROP",
+    "iptables -A INPUT -p tcp ! -f -m ecn --ecn-tcp-ece -j DROP",
+    "ip6tables -A INPUT -m ecn --ecn-ip-ect 3 -j DROP",
+    "iptables -A OUTPUT -j CLASSIFY --set-class 1:2",
+    "iptables -A INPUT -p tcp -j AUDIT --type drop",
+    "ip6tables -t mangle -A FORWARD -j AUDIT --type reject",
 ])
 def test_backend_form_round_trips(kernel, script):
     report = round_trip(script + "\n", "t.sh", ConvertOptions())
     assert report.ok, [c.describe() for c in report.kernel + report.restore]
+
+
+@pytest.mark.kernel
+def test_time_rules_mean_utc_whatever_the_loading_timezone(netns):
+    # xt_time works in UTC; nft would read "12:00" in the loader's timezone, a number not
+    script = "iptables -A INPUT -m time --timestart 12:00 --datestart 2021-01-01 -j DROP\n"
+    text = convert(script, "t.sh", ConvertOptions()).output
+    netns.run("env", "TZ=Asia/Tokyo", "nft", "-f", "-", input=text)
+    listing = netns.run("env", "TZ=UTC", "nft", "list", "chain", "ip", "fwmigrate", "INPUT").stdout
+    assert 'meta time >= "2021-01-01 00:00:00"' in listing
+    assert 'meta hour "12:00"-"23:59:59"' in listing

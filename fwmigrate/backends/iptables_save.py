@@ -9,12 +9,13 @@ normalised (10.0.0.1/32, --dport 1024:65535, icmp types as numbers), user chains
 from __future__ import annotations
 
 import ipaddress
+import time
 from datetime import UTC, datetime
 
 from .. import __version__, mappings
 from ..frontends.limit_values import normal_connlimit
 from ..frontends.limit_values import save_words as hashlimit_save_words
-from ..frontends.values import CT_STATES, CT_STATUS, TCP_FLAGS
+from ..frontends.values import CT_STATES, CT_STATUS, TCP_FLAGS, WEEKDAYS
 from ..ir import (
     Address,
     AddressRange,
@@ -108,14 +109,17 @@ def value_text(opt: Option, kind: str) -> str | None:
         return str(v.first) if v.first == v.last else f"{v.first}:{v.last}"
     if kind in ("comment", "log_prefix"):
         return quote(v)
-    if kind == "nat_range":
+    if kind in ("nat_range", "dnat_range"):
         first, last, ports = v
+        base = None
+        if isinstance(ports, tuple):            # a DNAT port shift
+            ports, base = ports
         text = "" if first is None else str(first) if last == first else f"{first}-{last}"
         if isinstance(first, ipaddress.IPv6Address) and ports is not None:
             text = f"[{text}]"
         if ports is not None:
             text += f":{ports.first}" + ("" if ports.single else f"-{ports.last}")
-        return text
+        return text if base is None else f"{text}/{base}"
     if isinstance(v, ipaddress.IPv4Address | ipaddress.IPv6Address):
         return str(v)
     return str(v)
@@ -137,6 +141,12 @@ _KIND_TEXT = {
                                     if t in v),
     "probability": lambda v: "%.11f" % (v / 0x80000000),
     "sctp_chunks": lambda v: " ".join(v),
+    "time_of_day": lambda v: f"{v // 3600:02d}:{v // 60 % 60:02d}:{v % 60:02d}",
+    "time_date": lambda v: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(v)),
+    "weekdays": lambda v: ",".join(d for i, d in enumerate(WEEKDAYS, 1) if i in v),
+    "monthdays": lambda v: ",".join(str(d) for d in sorted(v)),
+    "dccp_types": lambda v: _ordered(v, tuple(mappings.load("nft_values")["dccp_types"]
+                                              ["iptables"])),
     "xmark": lambda v: f"{v.value:#x}/{v.mask:#x}",
     "set_tos": lambda v: f"0x{v.value:02x}/0x{v.mask:02x}",
     "hex32": lambda v: f"{v:#x}",

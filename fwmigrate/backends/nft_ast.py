@@ -54,6 +54,14 @@ class TcpOption:
 
 
 @dataclass(frozen=True, slots=True)
+class Exthdr:
+    """An IPv6 extension header's field (`frag id`, `rt type`, `mh type`), found wherever it is
+    in the header chain; without a field, its presence (compared with `exists`/`missing`)."""
+    name: str                   # frag, rt, hbh, dst, mh
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Rt:
     key: str                    # classid, mtu (the TCP MSS the route allows)
 
@@ -141,8 +149,8 @@ class SetElem:
     comment: str | None = None
 
 
-Expr = Union[Payload, RawPayload, Meta, Ct, TcpOption, Rt, Fib, Numgen, Symbol, Text, Prefix, Range, AnonSet,
-             FlagList, BitAnd, BinOp, Concat, SetRef, SetElem]
+Expr = Union[Payload, RawPayload, Meta, Ct, TcpOption, Exthdr, Rt, Fib, Numgen, Symbol, Text,
+             Prefix, Range, AnonSet, FlagList, BitAnd, BinOp, Concat, SetRef, SetElem]
 
 # --- statements ------------------------------------------------------------------------------
 
@@ -205,6 +213,12 @@ class Notrack:
 
 
 @dataclass(frozen=True, slots=True)
+class Dup:
+    """`dup to ADDR`: a copy of the packet routed to ADDR (xt_TEE)."""
+    addr: str
+
+
+@dataclass(frozen=True, slots=True)
 class Counter:
     packets: int | None = None
     bytes: int | None = None
@@ -241,7 +255,7 @@ class Queue:
 
 
 Statement = Union[Compare, SetUpdate, Limit, Log, Counter, Verdict, Reject, Nat, Queue, Mangle,
-                  Notrack]
+                  Notrack, Dup]
 
 # --- containers ------------------------------------------------------------------------------
 

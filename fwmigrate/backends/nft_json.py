@@ -21,6 +21,8 @@ from .nft_ast import (
     Counter,
     Ct,
     CtCount,
+    Dup,
+    Exthdr,
     Fib,
     FlagList,
     Limit,
@@ -90,6 +92,7 @@ _EXPRS: dict[type, Callable[[Any], Json]] = {
     TcpOption: lambda e: {"tcp option": {"name": e.name or _no_json(
         f"TCP option kind {e.number} (nft 1.0.6's JSON knows TCP options only by name)"),
         **({"field": e.field} if e.field else {})}},
+    Exthdr: lambda e: {"exthdr": {"name": e.name, **({"field": e.field} if e.field else {})}},
     Rt: lambda e: {"rt": {"key": e.key}},
     RawPayload: lambda e: {"payload": {"base": e.base, "offset": e.offset, "len": e.length}},
     Fib: lambda e: {"fib": {"result": e.result, "flags": list(e.flags)}},
@@ -113,7 +116,7 @@ _EXPRS: dict[type, Callable[[Any], Json]] = {
 
 def _compare(s: Compare) -> Json:
     left = expr(s.left)
-    if isinstance(s.left, TcpOption) and s.left.field is None:
+    if isinstance(s.left, (TcpOption, Exthdr)) and s.left.field is None:
         return {"match": {"op": "==", "left": left, "right": s.right.text == "exists"}}
     if isinstance(s.right, FlagList) and not isinstance(s.left, BitAnd):
         # "any of these bits": `in`, and `!` for none of them; `==`/`!=` with a list would
@@ -203,6 +206,7 @@ _STATEMENTS: dict[type, Callable[[Any], Json]] = {
     Queue: _queue,
     Mangle: lambda s: {"mangle": {"key": expr(s.left), "value": expr(s.value)}},
     Notrack: lambda s: {"notrack": None},
+    Dup: lambda s: {"dup": {"addr": s.addr}},
 }
 
 

@@ -8,13 +8,14 @@ named it, context) and returns statements, or raises Untranslatable with the rea
 from __future__ import annotations
 
 from .. import mappings
-from ..ir import IcmpType, Masked, Match, Rule, TcpFlags
+from ..ir import IcmpType, IntRange, Masked, Match, Rule, TcpFlags
 from .nft_ast import (
     AnonSet,
     BitAnd,
     Compare,
     Concat,
     Ct,
+    Exthdr,
     Fib,
     Limit,
     Meta,
@@ -27,16 +28,20 @@ from .nft_ast import (
     TcpOption,
 )
 from .nft_common import Ctx, flags, int_range, op, option_compare, port
+from .nft_exthdr import EXTHDR_MODULES, h_ah, h_exthdr
 from .nft_recent import Untranslatable
+from .nft_time import h_time
 
 
 def match_statements(tr, rule: Rule, index: int, match: Match, ctx: Ctx) -> list[Statement]:
     """The nft statements of one match: a compare per option, or the option's handler."""
     spec = mappings.match_specs()[match.module]
+    if match.module in EXTHDR_MODULES and not match.options:
+        return [Compare(Exthdr(match.module), "==", Symbol("exists"))]     # only the header
     if spec.protocols and not match.options:
         # `-p tcp -m tcp` alone still needs a readable first-fragment header, as in xt
-        field, top = _WHOLE_RANGE.get(match.module, ("dport", "65535"))
-        return [Compare(Payload(match.module, field), "==", Range(Symbol("0"), Symbol(top)))]
+        proto, field, top = _WHOLE_RANGE.get(match.module, (match.module, "dport", "65535"))
+        return [Compare(Payload(proto, field), "==", Range(Symbol("0"), Symbol(top)))]
     out: list[Statement] = []
     handled: set[str] = set()
     for opt in match.options:
@@ -56,7 +61,8 @@ def match_statements(tr, rule: Rule, index: int, match: Match, ctx: Ctx) -> list
 
 
 # the field a module without options still reads (the whole range), as xt reads the header
-_WHOLE_RANGE = {"esp": ("spi", "4294967295"), "ah": ("spi", "4294967295")}
+_WHOLE_RANGE = {"esp": ("esp", "spi", "4294967295"), "ah": ("ah", "spi", "4294967295"),
+                "ipcomp": ("comp", "cpi", "65535")}
 
 
 # --- option handlers ----------------------------------------------------------------------
@@ -235,6 +241,32 @@ def _h_tos(tr, rule, index, match, opt, ctx) -> list[Statement]:
 TOS_BYTE = {"ip": RawPayload("nh", 8, 8), "ip6": RawPayload("nh", 4, 8)}
 
 
+_ECN_CODEPOINTS = ("not-ect", "ect1", "ect0", "ce")     # nft's names of the values 0-3
+
+
+def _h_ecn(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    out: list[Statement] = []
+    ect = match.option("ecn-ip-ect")
+    if ect is not None:
+        out.append(Compare(Payload(ctx.family, "ecn"), op(ect.negated),
+                           Symbol(_ECN_CODEPOINTS[ect.value])))
+    for name, bit in (("ecn-tcp-ece", "ecn"), ("ecn-tcp-cwr", "cwr")):
+        option = match.option(name)
+        if option is None:
+            continue
+        if ctx.family != "ip" or rule.fragment is None or not rule.fragment.negated:
+            # xt_ecn reads "the TCP header" at the transport offset of every packet, in a
+            # later fragment the payload; nft's tcp flags read nothing there
+            raise Untranslatable(f"--{name}: xt_ecn also reads the flags of later fragments "
+                                 "(from their payload bytes), where nft's `tcp flags` reads "
+                                 "nothing",
+                                 "add `! -f` (IPv4) so that the rule skips later fragments; "
+                                 "then the two agree")
+        out.append(Compare(BitAnd(Payload("tcp", "flags"), Symbol(bit)), op(option.negated),
+                           Symbol(bit)))
+    return out
+
+
 def _h_devgroup(tr, rule, index, match, opt, ctx) -> list[Statement]:
     out: list[Statement] = []
     for name, key in (("src-group", "iifgroup"), ("dst-group", "oifgroup")):
@@ -270,11 +302,24 @@ def _h_owner(tr, rule, index, match, opt, ctx) -> list[Statement]:
     return out
 
 
-def _h_ah(tr, rule, index, match, opt, ctx) -> list[Statement]:
-    if ctx.family != "ip":
-        raise Untranslatable("ip6tables -m ah finds AH among the extension headers; nft's "
-                             "`ah spi` reads the transport header, which AH never is in IPv6")
-    return [Compare(Payload("ah", "spi"), op(opt.negated), int_range(opt.value))]
+def _h_ipcomp(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    cpi = match.option("ipcompspi")          # always there (default 0); --compres: untested
+    v = cpi.value
+    if v.first > 0xFFFF:        # xt compares the 16-bit CPI with 32-bit bounds
+        if not cpi.negated:
+            raise Untranslatable(f"--ipcompspi {v.first}:{v.last} never matches (the CPI has "
+                                 "16 bits)", "remove the rule, or fix the value")
+        return [Compare(Payload("comp", "cpi"), "==", Range(Symbol("0"), Symbol("65535")))]
+    right = int_range(IntRange(v.first, min(v.last, 0xFFFF)))
+    return [Compare(Payload("comp", "cpi"), op(cpi.negated), right)]
+
+
+def _h_dccp_types(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    table = mappings.load("nft_values")["dccp_types"]
+    types = [Symbol(nft) for name, nft in zip(table["iptables"], table["nft"], strict=True)
+             if name in opt.value]
+    return [Compare(Payload("dccp", "type"), op(opt.negated),
+                    types[0] if len(types) == 1 else AnonSet(tuple(types)))]
 
 
 def _h_tcpmss(tr, rule, index, match, opt, ctx) -> list[Statement]:
@@ -299,12 +344,13 @@ def _h_statistic(tr, rule, index, match, opt, ctx) -> list[Statement]:
 
 HANDLERS = {
     "ct_state": _h_ct_state, "ct_status": _h_ct_status, "ct_port": _h_ct_port,
-    "tcp_flags": _h_tcp_flags,
-    "tcp_option": _h_tcp_option, "icmp_type": _h_icmp_type, "limit": _h_limit,
+    "tcp_flags": _h_tcp_flags, "tcp_option": _h_tcp_option, "icmp_type": _h_icmp_type,
+    "limit": _h_limit,
     "recent": _h_recent, "comment": _h_comment, "addrtype": _h_addrtype, "tos": _h_tos,
-    "devgroup": _h_devgroup, "owner": _h_owner, "ah": _h_ah, "tcpmss": _h_tcpmss,
-    "statistic": _h_statistic, "hashlimit": _h_hashlimit, "connlimit": _h_connlimit,
-    "ipset": _h_ipset,
+    "devgroup": _h_devgroup, "owner": _h_owner, "ah": h_ah, "tcpmss": _h_tcpmss,
+    "statistic": _h_statistic, "ecn": _h_ecn, "exthdr": h_exthdr, "ipcomp": _h_ipcomp,
+    "dccp_types": _h_dccp_types, "time": h_time, "hashlimit": _h_hashlimit,
+    "connlimit": _h_connlimit, "ipset": _h_ipset,
 }
 
 REFUSAL_HINTS = {
@@ -318,10 +364,13 @@ REFUSAL_HINTS = {
                         "iptables does not record; use --cgroup with a net_cls class id",
     ("sctp", "chunk-types"): "nft 1.0.6 tests one chunk at a time (`sctp chunk data exists`), "
                              "not iptables' all/any/only over the whole packet",
-    ("dccp", "dccp-types"): "not translated yet",
     ("dccp", "dccp-option"): "nft has no DCCP option test",
-    ("ah", "ahlen"): "IPv6 AH header fields have no nft equivalent",
-    ("ah", "ahres"): "IPv6 AH header fields have no nft equivalent",
+    ("rt", "rt-0-res"): "nft 1.0.6 reads no reserved field of a type 0 routing header",
+    ("rt", "rt-0-addrs"): "xt_rt compares the type 0 routing header's address list (strictly "
+                          "or as a subsequence); nft has no such test",
+    ("rt", "rt-0-not-strict"): "goes with --rt-0-addrs, which has no nft equivalent",
+    ("hbh", "hbh-opts"): "xt_hbh walks the options in order; nft has no such test",
+    ("dst", "dst-opts"): "xt_hbh walks the options in order; nft has no such test",
     ("set", "return-nomatch"): "it only changes the result for nomatch members, which nft "
                                "sets cannot hold",
     **{("set", f"{what}-{cmp}"): "nft cannot compare an ipset member's counters"

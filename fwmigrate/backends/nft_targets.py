@@ -8,6 +8,7 @@ from ..ir import Jump, Masked, Rule, TargetExtension, Verdict
 from .nft_ast import (
     BinOp,
     Ct,
+    Dup,
     Expr,
     Log,
     Mangle,
@@ -65,6 +66,20 @@ def _t_log(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
                 None if level == 4 else mappings.nft_log_levels()[level], tuple(flags))]
 
 
+def _t_audit(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    # the same audit record as xt_AUDIT; --type is not part of it (Linux 4.12 and later)
+    return [Log(level="audit")]
+
+
+def _t_tee(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    if target.option("oif") is not None:
+        raise Untranslatable("TEE --oif: xt_TEE follows the named device as it comes and goes; "
+                             "nft's `dup to … device` looks it up once, when the rule loads "
+                             "(and fails if it is not there)", "leave --oif out if the route "
+                             "to the gateway is enough")
+    return [Dup(str(target.option("gateway").value))]
+
+
 def _t_reject(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     name = target.option("reject-with").value
     statement = next(nft for n, _a, nft in mappings.reject_names(ctx.family) if n == name)
@@ -88,6 +103,12 @@ def _t_nat(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     ports = None
     if kind in ("snat", "dnat"):
         first, last, ports = target.options[0].value
+        if isinstance(ports, tuple):
+            raise Untranslatable("a DNAT port shift (:first-last/base) gives each original "
+                                 "port its own new port (first + port - base, within the "
+                                 "range); nft 1.0.6's dnat has no port offset",
+                                 "write one rule per original port (or per range shifted "
+                                 "alike) with its own --to-destination")
         if first is None:
             raise Untranslatable(f"--to-{'source' if kind == 'snat' else 'destination'} "
                                  "without an address")
@@ -262,4 +283,4 @@ TARGETS = {"LOG": _t_log, "REJECT": _t_reject, "SNAT": _t_nat, "DNAT": _t_nat,
            "MASQUERADE": _t_nat, "REDIRECT": _t_nat, "MARK": _t_mark, "CONNMARK": _t_connmark,
            "DSCP": _t_dscp, "TOS": _t_tos, "TTL": _t_ttl, "HL": _t_ttl, "TCPMSS": _t_tcpmss,
            "CLASSIFY": _t_classify, "NOTRACK": _t_ct, "CT": _t_ct, "NFLOG": _t_nflog,
-           "NFQUEUE": _t_nfqueue, "SET": _t_set}
+           "NFQUEUE": _t_nfqueue, "SET": _t_set, "AUDIT": _t_audit, "TEE": _t_tee}

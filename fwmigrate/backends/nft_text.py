@@ -23,6 +23,8 @@ from .nft_ast import (
     Counter,
     Ct,
     CtCount,
+    Dup,
+    Exthdr,
     Fib,
     FlagList,
     Limit,
@@ -85,6 +87,7 @@ _EXPRS: dict[type, Callable] = {
     Meta: lambda e, m: e.key if e.key in _SHORT_META else f"meta {e.key}",
     Ct: lambda e, m: " ".join(w for w in ("ct", e.direction, e.family, e.key) if w),
     TcpOption: lambda e, m: f"tcp option {e.name or e.number}" + (f" {e.field}" if e.field else ""),
+    Exthdr: lambda e, m: f"{e.name} {e.field}" if e.field else f"exthdr {e.name}",
     Rt: lambda e, m: f"rt {e.key}",
     RawPayload: lambda e, m: f"@{e.base},{e.offset},{e.length}",
     Fib: lambda e, m: f"fib {' . '.join(e.flags)} {e.result}",
@@ -112,7 +115,7 @@ def _compare(s: Compare) -> str:
         right = _EXPRS[type(s.right)](s.right, False)
         return f"{left} {right}" if s.op == "==" else f"{left} != {right}"
     left = _expr(s.left)
-    if isinstance(s.left, TcpOption) and s.left.field is None:
+    if isinstance(s.left, (TcpOption, Exthdr)) and s.left.field is None:
         return f"{left} {_expr(s.right)}"
     if s.op not in ("==", "!="):
         return f"{left} {s.op} {_expr(s.right)}"
@@ -201,6 +204,7 @@ _STATEMENTS: dict[type, Callable] = {
     Queue: _queue,
     Mangle: lambda s: f"{_expr(s.left)} set {_expr(s.value)}",
     Notrack: lambda s: "notrack",
+    Dup: lambda s: f"dup to {s.addr}",
 }
 
 

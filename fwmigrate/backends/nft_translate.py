@@ -45,8 +45,10 @@ NFT_COMMENT_MAX = 128
 _PLANNED = frozenset({"recent", "set"}) | LIMIT_PLANNED
 _COUNTER = Counter()
 # matches whose nft form tests the protocol themselves (`tcp dport 22` implies tcp)
+# (mh: nft's `mh type` finds the mobility header as ip6_tables' -p mh does, past any AH, where
+# `meta l4proto` stops at AH)
 _IMPLYING = frozenset({"tcp", "udp", "udplite", "icmp", "icmp6", "multiport", "sctp", "dccp",
-                       "esp", "ah", "tcpmss"})
+                       "esp", "ah", "tcpmss", "mh", "ipcomp"})
 
 
 @dataclass(slots=True)
@@ -225,13 +227,20 @@ class _Translator:
         for sel, key in ((rule.in_interface, "iifname"), (rule.out_interface, "oifname")):
             if sel is not None:
                 name = sel.value
-                if "*" in name[:-1] or name.endswith("*"):
-                    raise Untranslatable(f"interface name {name!r} contains `*', which nft "
-                                         "reads as a wildcard")
-                pattern = name[:-1] + "*" if name.endswith("+") else name
+                # nft reads only a last `*` as a wildcard (`\*` is the character itself)
+                if name.endswith("+"):
+                    pattern = name[:-1] + "*"
+                elif name.endswith("*"):
+                    pattern = name[:-1] + "\\*"
+                else:
+                    pattern = name
                 interfaces.append(Compare(Meta(key), op(sel.negated), Text(pattern)))
         middle: list[Statement] = []
         ip = ctx.family
+        if ip == "ip6" and rule.protocol is not None and rule.protocol.value == 51:
+            raise Untranslatable("ip6tables' -p ah never matches an AH packet (ip6_tables skips "
+                                 "AH to find the protocol), while nft's meta l4proto ah does",
+                                 "use -m ah without -p to test for AH")
         if rule.protocol is not None and not self._protocol_implied(rule):
             number = rule.protocol.value
             left = Payload("ip", "protocol") if ip == "ip" else Meta("l4proto")

@@ -54,6 +54,11 @@ def _implicit_specs(family: Family) -> dict[int, mappings.ExtensionSpec]:
 
 
 
+def _why_not(name: str, kind: str) -> str:
+    return mappings.load("extensions")["not_translated"].get(
+        name, f"see the README for the supported {kind}")
+
+
 class ExtensionOptions:
     """The extension half of the parser (the parser supplies words, proto, loaded, cmd …)."""
 
@@ -66,7 +71,7 @@ class ExtensionOptions:
         spec = mappings.target_specs().get(name)
         if spec is None and name in mappings.load("extensions")["targets"]:
             raise OptionError(f"-j {name} is not supported by fwmigrate yet", i,
-                              hint="see the README for the supported targets", unsupported=True)
+                              hint=_why_not(name, "targets"), unsupported=True)
         if spec is not None and spec.options:
             if goto:
                 raise OptionError(f"goto '{name}' is not a chain", i)
@@ -81,8 +86,7 @@ class ExtensionOptions:
             known = mappings.load("extensions")["matches"]
             if name in known:
                 raise OptionError(f"-m {name} is not supported by fwmigrate yet", i,
-                                  hint="see the README for the supported matches",
-                                  unsupported=True)
+                                  hint=_why_not(name, "matches"), unsupported=True)
             raise OptionError(f"Couldn't load match `{name}':No such file or directory", i,
                               hint=did_you_mean(name, list(mappings.match_specs()) + known))
         if self.family not in spec.families:
@@ -155,6 +159,8 @@ class ExtensionOptions:
         except OptionError as exc:
             raise OptionError(exc.message, i + 1 if opt.nargs else i, exc.hint,
                               exc.offset) from None
+        if negated and opt.value in _FOLDED:      # libxt_time keeps `!` as the other days
+            value, negated = _FOLDED[opt.value] - value, False
         if opt.value == "flag" and len(opt.flags) > 1:
             value = flag.lstrip("-")
         elif opt.value in ("comment", "log_prefix") and value != args[0]:
@@ -191,7 +197,14 @@ class ExtensionOptions:
         return built
 
     def _check_match(self, spec, ext: _Loaded, options: tuple[Option, ...]) -> None:
-        if spec.protocols:
+        for opt in options:
+            needed = _OPTION_PROTOCOL.get((spec.name, opt.name))
+            if needed is not None and (self.proto is None or self.proto.negated
+                                       or self.proto.value != needed[0]):
+                raise OptionError(needed[1], ext.index,
+                                  hint=f"the kernel refuses the rule (Invalid argument) "
+                                       f"without -p {needed[2]}")
+        if spec.protocols and self.family in spec.protocol_families:
             proto = self.proto
             names = [protocol_number(p) for p in spec.protocols]
             if proto is None or proto.negated or proto.value not in names:
@@ -200,7 +213,8 @@ class ExtensionOptions:
                         f"`-p {p}'" for p in spec.protocols[:-1]) + f" or `-p {spec.protocols[-1]}'",
                         ext.index)
                 raise OptionError(f"{spec.name} match requires '-p {spec.protocols[0]}'",
-                                  ext.index, hint=f"add -p {spec.protocols[0]} before -m {spec.name}")
+                                  ext.index, hint=f"the kernel refuses the rule without it; add "
+                                                  f"-p {spec.protocols[0]} before -m {spec.name}")
 
     def _check_target(self, target) -> None:
         check_target(target, self.proto, self.cmd.table, self.cmd.target_index)
@@ -213,7 +227,8 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
     spec = mappings.target_specs()[target.name]
     if spec.tables is not None and table not in spec.tables:
         raise OptionError(f"{target.name} target: only valid in {' or '.join(spec.tables)} "
-                          f"table, not {table}", index)
+                          f"table, not {table}", index,
+                          hint="the kernel refuses the rule in another table")
     if target.name == "REJECT" and target.option("reject-with").value == "tcp-reset":
         if proto is None or proto.negated or proto.value != 6:
             raise OptionError("REJECT --reject-with tcp-reset needs -p tcp", index,
@@ -225,6 +240,17 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
         ports = target.options[0].value[2]
     if ports is not None and (proto is None or proto.value not in (6, 17, 132, 33)):
         raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", index)
+
+
+# day sets whose `!` iptables stores as the complement (and iptables-save prints so)
+_FOLDED = {"weekdays": frozenset(range(1, 8)), "monthdays": frozenset(range(1, 32))}
+
+# options the kernel accepts only with one protocol (the module itself works with any):
+# (module, option) → (protocol number, the kernel's message, -p name)
+_OPTION_PROTOCOL = {
+    ("ecn", name): (6, "ECN match: cannot match TCP bits in rule for non-tcp packets", "tcp")
+    for name in ("ecn-tcp-ece", "ecn-tcp-cwr")
+}
 
 
 # Built matches and targets by (spec, family, options): big dumps repeat the same ones, and
@@ -349,8 +375,15 @@ def _check_set_target(by_name: dict[str, Option], index: int) -> None:
 _TARGET_CHECKS = {"SET": _check_set_target}
 
 
+def _check_time(by_name: dict[str, Option], index: int) -> None:
+    if "contiguous" in by_name and ("timestart" not in by_name or
+                                    by_name["timestart"].value < by_name["timestop"].value):
+        raise OptionError("time: --contiguous only makes sense when stoptime is smaller than "
+                          "starttime", index)
+
+
 _VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
-                 "addrtype": _check_addrtype, "owner": _check_owner,
+                 "addrtype": _check_addrtype, "owner": _check_owner, "time": _check_time,
                  "hashlimit": check_hashlimit, "connlimit": check_connlimit}
 
 

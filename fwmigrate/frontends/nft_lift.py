@@ -257,7 +257,7 @@ class Lift:
         self._flush_recent()
         s = self.sel
         protocol = s.get("protocol")
-        needed = _needed_protocol(self.matches) or self.implied_protocol
+        needed = _needed_protocol(self.matches, self.ctx.family) or self.implied_protocol
         if needed is not None and protocol is None:
             if self.side_effect_seen and self.matches and \
                     _first_protocol_match(self.matches) > _first_side_effect(self.matches):
@@ -273,7 +273,7 @@ class Lift:
 
 
 _TARGET_STATEMENTS = {"log": targets.log, "reject": targets.reject, "queue": targets.queue,
-                      "mangle": targets.mangle, "notrack": targets.notrack}
+                      "mangle": targets.mangle, "notrack": targets.notrack, "dup": targets.dup}
 
 
 def _full_mask(family: str):
@@ -293,14 +293,17 @@ def _recent_key(expr: Any) -> tuple[str, Any]:
     return payload["field"], mask
 
 
-def _protocol_of(match: Match) -> int | None:
-    """The protocol a match module needs (-p tcp for -m tcp, -m tcpmss), None: any or several."""
-    protocols = mappings.match_specs()[match.module].protocols
-    return mappings.protocol_numbers()[protocols[0]] if len(protocols) == 1 else None
+def _protocol_of(match: Match, family: str) -> int | None:
+    """The protocol a match module needs (-p tcp for -m tcp, -m tcpmss), None: any or several
+    (or none in this family: ip6tables -m ah)."""
+    spec = mappings.match_specs()[match.module]
+    if len(spec.protocols) != 1 or family not in spec.protocol_families:
+        return None
+    return mappings.protocol_numbers()[spec.protocols[0]]
 
 
-def _needed_protocol(matches: list[Match]) -> int | None:
-    return next((p for p in map(_protocol_of, matches) if p is not None), None)
+def _needed_protocol(matches: list[Match], family: str) -> int | None:
+    return next((p for p in (_protocol_of(m, family) for m in matches) if p is not None), None)
 
 
 def _first_protocol_match(matches: list[Match]) -> int:

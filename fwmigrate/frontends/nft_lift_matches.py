@@ -14,7 +14,9 @@ from typing import Any
 
 from .. import mappings
 from ..ir import Address, IcmpType, Masked, Match, Option, PortRange, TcpFlags
+from . import nft_lift_exthdr as exthdrs
 from . import nft_lift_tos as tos
+from .nft_lift_time import meta_time
 from .nft_lift_values import (
     ALL_ONES,
     address,
@@ -39,7 +41,8 @@ _CT_PORT = {("original", "proto-src"): "ctorigsrcport", ("original", "proto-dst"
 
 # options the backend writes through a handler (`nft = "@…"` in matches.toml) whose nft form
 # is still one compare of one selector
-_HANDLED = {"ah spi": ("ah", "ahspi"), "tcp option maxseg size": ("tcpmss", "mss"),
+_HANDLED = {"ah spi": ("ah", "ahspi"), "comp cpi": ("ipcomp", "ipcompspi"),
+            "tcp option maxseg size": ("tcpmss", "mss"),
             "meta skuid": ("owner", "uid-owner"), "meta skgid": ("owner", "gid-owner"),
             "meta iifgroup": ("devgroup", "src-group"), "meta oifgroup": ("devgroup", "dst-group")}
 
@@ -50,8 +53,6 @@ _NOT_INVERTIBLE = {
     "owner": "`meta skuid/skgid !=` stops the rule at a packet without a socket owner, which "
              "iptables' ! --uid-owner / ! --gid-owner lets pass",
 }
-_IPV4_ONLY = {"ah": "`ah spi` in IPv6 reads the transport header, which AH never is there; "
-                    "ip6tables -m ah finds AH among the extension headers"}
 
 _UINT_MAX = {"uint8": 0xFF, "uint16": 0xFFFF, "uint32": ALL_ONES}
 
@@ -126,8 +127,6 @@ def compare(lift, selector: str, right: Any, op: str, mask: int | None = None) -
             unrepresentable(_NOT_INVERTIBLE[module])
         if negated and not ospec.negatable:
             continue
-        if module in _IPV4_ONLY and lift.ctx.family != "ip":
-            unrepresentable(_IPV4_ONLY[module])
         value = _decode(ospec.value, right, selector, mask, lift.ctx.family)
         if ospec.value in _UINT_MAX and not 0 <= value <= _UINT_MAX[ospec.value]:
             unrepresentable(f"{selector} {op} {right}")
@@ -155,14 +154,25 @@ def lift_match(lift, left: Any, right: Any, op: str, negated: bool) -> None:
 def _meta(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> None:
     key = body["key"]
     if key in ("iifname", "oifname"):
-        name = right[:-1] + "+" if isinstance(right, str) and right.endswith("*") else right
+        name = right
+        if isinstance(right, str) and right.endswith("\\*"):
+            name = right[:-2] + "*"                 # an escaped star is the character
+        elif isinstance(right, str) and right.endswith("*"):
+            name = right[:-1] + "+"
         lift.selector("in_interface" if key == "iifname" else "out_interface", name, negated)
     elif key == "l4proto":
-        lift.selector("protocol", protocol(right), negated)
+        number_ = protocol(right)
+        if number_ == 51 and lift.ctx.family == "ip6":
+            # ip6_tables skips AH to find the protocol: ip6tables' -p ah never holds for AH
+            unrepresentable("meta l4proto ah in IPv6 (ip6tables' -p ah never matches an AH "
+                            "packet; -m ah finds the header)")
+        lift.selector("protocol", number_, negated)
     elif key == "nfproto":
         wanted = {"ipv4": "ip", "ipv6": "ip6"}.get(right)
         if (wanted == lift.ctx.family) == negated:
             lift.skip = True       # this rule never sees this family's packets
+    elif key in ("time", "hour", "day"):
+        meta_time(lift, key, right, op)
     else:
         compare(lift, f"meta {key}", right, op)
 
@@ -195,10 +205,18 @@ def _payload(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> 
             lift.skip = True       # in inet, icmp implies IPv4 and icmpv6 IPv6
             return
         _icmp(lift, proto, fieldname, right, negated)
+    elif proto == "dccp" and fieldname == "type":
+        exthdrs.dccp_type(lift, right, op, negated)
+    elif proto == "ah" and fieldname in ("hdrlength", "reserved"):
+        exthdrs.ah_field(lift, fieldname, right, op, negated)
     elif proto == "tcp" and fieldname == "flags":
         # nft lists `tcp flags & (…) == 0x0` as `! …`, and a one-bit test as `in`
         tested = flags(right)
-        if op == "!":
+        if tested & _ECN_FLAGS:
+            if op not in ("!", "in"):
+                unrepresentable("a tcp flags test of ecn/cwr iptables cannot write")
+            _ecn_flags(lift, tested, tested if op == "in" else frozenset(), False)
+        elif op == "!":
             lift.add_match("tcp", Option("tcp-flags", TcpFlags(tested, frozenset())))
         elif op == "in" and len(tested) == 1:
             lift.add_match("tcp", Option("tcp-flags", TcpFlags(tested, tested)))
@@ -231,7 +249,10 @@ def _masked(lift, body: list, right: Any, op: str, negated: bool) -> None:
     elif payload.get("protocol") == "tcp" and payload.get("field") == "flags":
         compare_set = frozenset() if right == 0 else flags(right)
         maskset = frozenset() if mask == 0 else flags(mask)
-        lift.add_match("tcp", Option("tcp-flags", TcpFlags(maskset, compare_set), negated))
+        if (maskset | compare_set) & _ECN_FLAGS:
+            _ecn_flags(lift, maskset, compare_set, negated)
+        else:
+            lift.add_match("tcp", Option("tcp-flags", TcpFlags(maskset, compare_set), negated))
     elif payload.get("protocol") == ctx.family and payload.get("field") in ("saddr", "daddr"):
         mask_ip = address(mask, ctx.family).addr
         addr = address(right, ctx.family).addr
@@ -249,6 +270,19 @@ def _masked(lift, body: list, right: Any, op: str, negated: bool) -> None:
         compare(lift, f"ct {inner['ct']['key']}", right, op, number(mask, "mask"))
     else:
         unrepresentable("a masked comparison")
+
+
+# nft's names of TCP's ECE and CWR flags, which iptables tests with -m ecn (not -m tcp)
+_ECN_FLAGS = frozenset({"ECN", "CWR"})
+
+
+def _ecn_flags(lift, mask: frozenset, compare: frozenset, negated: bool) -> None:
+    """`tcp flags & ecn == ecn` (set) / `== 0` or `!= ecn` (clear): one -m ecn option."""
+    if len(mask) != 1 or not mask <= _ECN_FLAGS or not compare <= mask:
+        unrepresentable("a tcp flags test mixing ecn/cwr with other flags")
+    name = "ecn-tcp-ece" if mask == {"ECN"} else "ecn-tcp-cwr"
+    lift.implied_protocol = lift.implied_protocol or 6     # nft lists the tcp test implied
+    lift.add_match("ecn", Option(name, None, negated == bool(compare)))
 
 
 def _ct(lift, ct: dict[str, Any], right: Any, op: str, negated: bool) -> None:
@@ -400,6 +434,7 @@ def _icmp(lift, proto: str, fieldname: str, right: Any, negated: bool) -> None:
 
 
 _BY_KIND = {"meta": _meta, "payload": _payload, "&": _masked, "ct": _ct,
-            "tcp option": _tcp_option, "concat": _concat, "fib": _fib, "numgen": _numgen}
+            "tcp option": _tcp_option, "concat": _concat, "fib": _fib, "numgen": _numgen,
+            "exthdr": exthdrs.exthdr}
 
 __all__ = ["compare", "lift_match"]

@@ -31,6 +31,12 @@ def log(lift, body: dict[str, Any] | None) -> None:
     if "group" in body:
         _nflog(lift, body)
         return
+    if body.get("level") == "audit":
+        if len(body) > 1:
+            unrepresentable("log level audit with a prefix, flags or group")
+        # xt_AUDIT's record has no --type since Linux 4.12: any is the same target
+        lift.target(TargetExtension("AUDIT", (Option("type", "accept"),)))
+        return
     options = []
     if "prefix" in body:
         options.append(Option("log-prefix", body["prefix"]))
@@ -137,6 +143,16 @@ def queue(lift, body: dict[str, Any] | None) -> None:
     options += [Option(name) for flag, name in (("bypass", "queue-bypass"),
                                                 ("fanout", "queue-cpu-fanout")) if flag in flags]
     lift.target(TargetExtension("NFQUEUE", tuple(options)))
+
+
+def dup(lift, body: dict[str, Any]) -> None:
+    """`dup to ADDR` (no device: see the backend) is -j TEE --gateway ADDR."""
+    if not isinstance(body, dict) or set(body) != {"addr"}:
+        unrepresentable("dup with a device (xt_TEE follows --oif; nft looked it up once)")
+    gateway = ipaddress.ip_address(body["addr"])
+    if (gateway.version == 4) != (lift.ctx.family == "ip"):
+        unrepresentable(f"dup to {gateway} in an IPv{6 if lift.ctx.family == 'ip6' else 4} rule")
+    lift.target(TargetExtension("TEE", (Option("gateway", gateway),)))
 
 
 def notrack(lift, body: Any) -> None:

@@ -7,6 +7,7 @@ and a grammar applied afresh to every one of them would dominate the run time.
 
 from __future__ import annotations
 
+import calendar
 import ipaddress
 import math
 import re
@@ -299,7 +300,8 @@ def parse_rate(args, family, proto) -> Rate:
 def parse_burst(args, family, proto) -> int:
     value = c_uint(args[0], 0, 10000, "burst")
     if value == 0:
-        raise OptionError("--limit-burst must be at least 1")
+        raise OptionError("--limit-burst must be at least 1",
+                          hint="the kernel refuses a burst of 0 (xt_limit: ERANGE)")
     return value
 
 
@@ -360,6 +362,78 @@ def _word_set(text: str, allowed: tuple[str, ...], what: str, extra: dict | None
         else:
             raise OptionError(f"Bad {what} `{word}'", hint="one of " + ", ".join(allowed))
     return frozenset(found)
+
+
+# --- xt_time ---------------------------------------------------------------------------------
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")      # xt_time's bits 1-7
+
+
+def parse_time_date(args, family, proto) -> int:
+    """YYYY[-MM[-DD[Thh[:mm[:ss]]]]] in UTC, as libxt_time reads it → seconds since 1970."""
+    m = re.fullmatch(r"(\d+)(?:-(\d+)(?:-(\d+)(?:T(\d+)(?::(\d+)(?::(\d+))?)?)?)?)?", args[0])
+    bad = OptionError(f'Invalid date "{args[0]}" specified. Should be '
+                      "YYYY[-MM[-DD[Thh[:mm[:ss]]]]]")
+    if m is None:
+        raise bad
+    year, month, day, hour, minute, second = (int(g) if g is not None else d for g, d in
+                                              zip(m.groups(), (1970, 1, 1, 0, 0, 0), strict=True))
+    if not (1970 <= year <= 2038 and 1 <= month <= 12 and 1 <= day <= 31 and hour <= 23
+            and minute <= 59 and second <= 59):
+        raise bad
+    # mktime (in UTC) normalises month 0 / day 0 and days past the month's end, as here
+    return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+
+
+def parse_time_of_day(args, family, proto) -> int:
+    m = re.fullmatch(r"(\d+):(\d+)(?::(\d+))?", args[0])
+    if m is None or int(m.group(1)) > 23 or int(m.group(2)) > 59 or int(m.group(3) or 0) > 59:
+        raise OptionError(f'invalid time "{args[0]}" specified, should be hh:mm[:ss] format '
+                          "and within the boundaries")
+    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3) or 0)
+
+
+def parse_weekdays(args, family, proto) -> frozenset:
+    days = set()
+    for word in args[0].split(","):
+        if word.isdigit() and 1 <= int(word) <= 7:
+            days.add(int(word))
+            continue
+        # libxt_time compares the first two letters, case-sensitively
+        found = [i for i, name in enumerate(WEEKDAYS, 1) if word[:2] and name.startswith(word[:2])]
+        if not found:
+            raise OptionError(f"No, {word[:2]} is not a day of the week.",
+                              hint="Mon … Sun (two letters are enough) or 1 … 7")
+        days.update(found)
+    return frozenset(days)
+
+
+def parse_monthdays(args, family, proto) -> frozenset:
+    days = set()
+    for word in args[0].split(","):
+        if not word.isdigit() or not 1 <= int(word) <= 31:
+            raise OptionError(f"Illegal day of month: \"{word}\"")
+        days.add(int(word))
+    return frozenset(days)
+
+
+def parse_ip_address(args, family, proto):
+    """One numeric address of the rule's family (TEE --gateway)."""
+    try:
+        ip = ipaddress.ip_address(args[0])
+    except ValueError:
+        raise OptionError(f"Invalid IP address {args[0]}",
+                          hint="a numeric address; fwmigrate does not resolve host names") \
+            from None
+    if (ip.version == 4) != (family == "ip"):
+        raise OptionError(f"`{args[0]}' is an IPv{ip.version} address, in an "
+                          f"{'IPv4' if family == 'ip' else 'IPv6'} rule")
+    return ip
+
+
+def parse_dccp_types(args, family, proto) -> frozenset:
+    names = tuple(mappings.load("nft_values")["dccp_types"]["iptables"])
+    return _word_set(args[0], names, "DCCP type")
 
 
 def parse_ct_states(args, family, proto) -> frozenset:
@@ -490,6 +564,21 @@ def parse_nat_range(args, family, proto) -> tuple:
     return (first_ip, last_ip, ports)
 
 
+def parse_dnat_range(args, family, proto) -> tuple:
+    """DNAT --to-destination: a nat range whose ports may end in `/base`, a port shift
+    (revision 2, NF_NAT_RANGE_PROTO_OFFSET): the ports slot is then (ports, base)."""
+    text = args[0]
+    head, slash, base_text = text.rpartition("/")
+    if not slash or "]" in base_text or ":" not in head:
+        return parse_nat_range(args, family, proto)
+    first, last, ports = parse_nat_range((head,), family, proto)
+    if ports is None:
+        return parse_nat_range(args, family, proto)
+    named = mappings.services(proto or "tcp").get(base_text)
+    base = named if named is not None else c_uint(base_text, 1, 65535, "base port")
+    return (first, last, (ports, base))
+
+
 # --- link layer, marks, DS field, route types -------------------------------------------------
 
 def parse_mac(args, family, proto) -> str:
@@ -556,6 +645,36 @@ def parse_tos(args, family, proto) -> Masked:
 
 def parse_dscp(args, family, proto) -> int:
     return c_uint(args[0], 0, 0x3F, "DSCP value")
+
+
+def parse_ecn_codepoint(args, family, proto) -> int:
+    return c_uint(args[0], 0, 3, "ECN IP codepoint")
+
+
+def parse_audit_type(args, family, proto) -> str:
+    # libxt_AUDIT compares the keyword's length only, ignoring case ("ACCEPTED" is accept)
+    for name in ("accept", "drop", "reject"):
+        if args[0][:len(name)].lower() == name:
+            return name
+    raise OptionError(f'Bad action type value "{args[0]}"', hint="accept, drop or reject")
+
+
+def _mh_type(text: str) -> int:
+    names = mappings.load("nft_values")["mh_types"]
+    if text.lower() in names:
+        return names[text.lower()]
+    if not text[:1].isdigit():
+        raise OptionError(f"Invalid MH type `{text}'", hint="a number, or " + ", ".join(names))
+    return c_uint(text, 0, 255, "MH type")
+
+
+def parse_mh_types(args, family, proto) -> IntRange:
+    first, colon, last = args[0].partition(":")
+    low = _mh_type(first) if first else 0
+    high = (_mh_type(last) if last else 255) if colon else low
+    if low > high:
+        raise OptionError(f"invalid range (min > max) `{args[0]}'")
+    return IntRange(low, high)
 
 
 def parse_dscp_class(args, family, proto) -> int:
@@ -736,6 +855,7 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "recent_name": parse_recent_name,
     "reject_with": parse_reject_with,
     "nat_range": parse_nat_range,
+    "dnat_range": parse_dnat_range,
     "mac": parse_mac,
     "uint16": parse_uint16,
     "uint16_range": parse_uint16_range,
@@ -745,6 +865,15 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "tos": parse_tos,
     "dscp": parse_dscp,
     "dscp_class": parse_dscp_class,
+    "ecn_codepoint": parse_ecn_codepoint,
+    "audit_type": parse_audit_type,
+    "dccp_types": parse_dccp_types,
+    "ip_address": parse_ip_address,
+    "time_date": parse_time_date,
+    "time_of_day": parse_time_of_day,
+    "weekdays": parse_weekdays,
+    "monthdays": parse_monthdays,
+    "mh_types": parse_mh_types,
     "pkttype": parse_pkttype,
     "addrtypes": parse_addrtypes,
     "statistic_mode": parse_statistic_mode,

@@ -24,6 +24,7 @@ from .space import (
     hashlimit_field,
     limit_field,
     mark_interval,
+    opaque_name,
     recent_field,
 )
 
@@ -103,14 +104,17 @@ class Compiler:
         handler = getattr(self, "m_" + m.module, None)
         if handler is not None:
             return handler(m, chain_key)
+        if not m.options:
+            # still a test (`-m frag`: a fragment header; `-m esp`: a readable header)
+            return [self.opaque(m, None)]
         return [self.opaque(m, opt) for opt in m.options]
 
     def opaque(self, m: Match, opt) -> Test:
         """A test the space does not model: a field of its own, so both rulesets' copies of
         the same test pair up (and differ only where one has it and the other does not)."""
-        name = f"opaque:{m.module}:{opt.name}:{opt.value!r}:{opt.negated}"
+        name = opaque_name(m, opt)
         if name not in self.ix:
-            raise NotModelled(f"-m {m.module} --{opt.name}")
+            raise NotModelled(f"-m {m.module}" + (f" --{opt.name}" if opt else ""))
         return Test((self.cube(**{name: self.mask(name, True)}),))
 
     def _l4(self, m: Match) -> list:
@@ -312,4 +316,6 @@ def target_label(target) -> tuple:
     target = normal_target(target)
     if not isinstance(target, TargetExtension):
         return target_label(target)
+    if target.name == "AUDIT":
+        return ("AUDIT",)           # the kernel ignores --type (Linux 4.12+)
     return (target.name, target.options)

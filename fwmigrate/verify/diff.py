@@ -15,7 +15,17 @@ from dataclasses import dataclass
 
 from ..backends.iptables_save import rule_line
 from ..frontends.limit_values import normal_connlimit, normal_hashlimit
-from ..ir import Chain, Masked, Match, Option, Rule, Ruleset, TargetExtension, Verdict
+from ..ir import (
+    Chain,
+    IntRange,
+    Masked,
+    Match,
+    Option,
+    Rule,
+    Ruleset,
+    TargetExtension,
+    Verdict,
+)
 
 _PORT_MODULES = {6: "tcp", 17: "udp"}
 
@@ -63,6 +73,48 @@ class Change:
 _DSCP_BITS = 0xFC          # the DSCP field's place in the TOS byte
 
 
+# header lengths in bytes the kernel compares: (unit, smallest, largest) a header can have
+_LENGTHS = {"rt-len": (8, 8, 2048), "hbh-len": (8, 8, 2048), "dst-len": (8, 8, 2048),
+            "ahlen": (4, 8, 1028)}
+
+
+def _tests_nothing(module: str, opt: Option) -> bool:
+    """Options the kernel does not test: --fraglen, --compres, ip6t_ah's --ahlen 0, `! --rt-len N`
+    where no header is N bytes long (every header differs)."""
+    if (module, opt.name) in (("frag", "fraglen"), ("ipcomp", "compres")):
+        return True
+    if opt.name == "ahlen" and opt.value == 0:
+        return True
+    if opt.name in _LENGTHS and opt.negated:
+        unit, low, high = _LENGTHS[opt.name]
+        return opt.value % unit != 0 or not low <= opt.value <= high
+    return False
+
+
+_FIELD_TOP = {"rt-segsleft": 255, "ipcompspi": 0xFFFF}
+
+
+def _byte_field(opt: Option) -> Option:
+    """--rt-segsleft 2:300 is 2:255: the field has 8 bits (the IPComp CPI 16)."""
+    top = _FIELD_TOP.get(opt.name)
+    if top is not None and opt.value.last > top >= opt.value.first:
+        return Option(opt.name, IntRange(opt.value.first, top), opt.negated)
+    return opt
+
+
+def _normal_time(match: Match) -> Match:
+    """--contiguous only moves the day that --weekdays/--monthdays test; a time window that
+    lets every second pass (start == stop, start == stop + 1, the whole day) tests nothing."""
+    drop = set()
+    if not any(o.name in ("weekdays", "monthdays") for o in match.options):
+        drop.add("contiguous")
+    start, stop = match.option("timestart"), match.option("timestop")
+    if start is not None and stop is not None and (
+            start.value in (stop.value, stop.value + 1) or (start.value, stop.value) == (0, 86399)):
+        drop |= {"timestart", "timestop"}
+    return Match("time", tuple(o for o in match.options if o.name not in drop))
+
+
 def _normal_match(match: Match, protocol: int | None) -> Match | None:
     if match.module == "comment":
         return None
@@ -70,6 +122,11 @@ def _normal_match(match: Match, protocol: int | None) -> Match | None:
         return normal_hashlimit(match)
     if match.module == "connlimit":
         return normal_connlimit(match)
+    if match.module == "time":
+        match = _normal_time(match)
+    if match.module in ("frag", "rt", "hbh", "dst", "ah", "ipcomp"):
+        match = Match(match.module, tuple(_byte_field(o) for o in match.options
+                                          if not _tests_nothing(match.module, o)))
     if match.module == "state":
         return Match("conntrack", (Option("ctstate", match.options[0].value,
                                           match.options[0].negated),))
@@ -114,6 +171,8 @@ def normal_target(target):
         return target
     if target.name == "NOTRACK":
         return TargetExtension("CT", (Option("notrack"),))
+    if target.name == "AUDIT":
+        return TargetExtension("AUDIT", ())     # the kernel ignores --type (Linux 4.12+)
     if target.name == "NFQUEUE" and target.options == (Option("queue-num", 0),):
         return Verdict("QUEUE")              # NF_QUEUE is queue 0, without bypass
     if target.name == "NFLOG":
@@ -126,10 +185,27 @@ def normal_target(target):
     return target
 
 
+def _split_ecn(matches: tuple[Match, ...]) -> list[Match]:
+    """-m ecn --ecn-ip-ect V is the TOS byte's ECN bits == V (nft lists it as `ip ecn`, read
+    back as -m tos); its TCP flag tests stay an ecn match of their own."""
+    out: list[Match] = []
+    for m in matches:
+        if m.module != "ecn":
+            out.append(m)
+            continue
+        tcp = tuple(o for o in m.options if o.name != "ecn-ip-ect")
+        ect = m.option("ecn-ip-ect")
+        if ect is not None:
+            out.append(Match("tos", (Option("tos", Masked(ect.value, 0x03), ect.negated),)))
+        if tcp:
+            out.append(Match("ecn", tcp))
+    return out
+
+
 def normal_rule(rule: Rule) -> Rule:
     protocol = rule.protocol.value if rule.protocol and not rule.protocol.negated else None
     matches: list[Match] = []
-    for m in rule.matches:
+    for m in _split_ecn(rule.matches):
         n = _normal_match(m, protocol)
         if n is None:
             continue

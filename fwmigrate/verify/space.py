@@ -251,6 +251,17 @@ def exact_mark(target) -> int | None:
     return None
 
 
+# modules whose test without options the checker models (a readable transport header)
+_OPTIONLESS_MODELLED = frozenset({"tcp", "udp", "udplite", "comment"})
+
+
+def opaque_name(m: Match, opt) -> str:
+    """The field of a test the checker does not model; opt None: the module's own test."""
+    if opt is None:
+        return f"opaque:{m.module}"
+    return f"opaque:{m.module}:{opt.name}:{opt.value!r}:{opt.negated}"
+
+
 def _collect_match(space: Space, m: Match, chain_key: tuple, seen: dict) -> None:
     f = space.field
     for opt in m.options:
@@ -285,8 +296,9 @@ def _collect_match(space: Space, m: Match, chain_key: tuple, seen: dict) -> None
         elif m.module in ("limit", "comment", "hashlimit", "connlimit"):
             continue
         else:
-            f(f"opaque:{m.module}:{name}:{opt.value!r}:{opt.negated}",
-              lambda: Names([False, True]))
+            f(opaque_name(m, opt), lambda: Names([False, True]))
+    if not m.options and m.module not in _OPTIONLESS_MODELLED:
+        f(opaque_name(m, None), lambda: Names([False, True]))
     if m.module == "recent":
         opts = {o.name: o for o in m.options}
         ages = f(recent_field(m), lambda: Intervals(32))
