@@ -206,16 +206,16 @@ def rule_text(rule: NftRule, cache: dict | None = None) -> str:
     if cache is None:
         text = " ".join(_STATEMENTS[type(s)](s) for s in rule.statements)
     else:
-        words = []
-        for s in rule.statements:
-            hit = cache.get(id(s))
-            if hit is None:
-                hit = cache[id(s)] = (s, _STATEMENTS[type(s)](s))
-            words.append(hit[1])
-        text = " ".join(words)
+        get = cache.get
+        text = " ".join([(get(id(s)) or _remember(cache, s))[1] for s in rule.statements])
     if rule.comment:
         text += f" comment {_string(comment_text(rule.comment))}"
     return text
+
+
+def _remember(cache: dict, statement) -> tuple:
+    hit = cache[id(statement)] = (statement, _STATEMENTS[type(statement)](statement))
+    return hit
 
 
 def _priority(base) -> str:
@@ -339,8 +339,9 @@ def table_commands(table: NftTable, declare_chains: bool = True,
     for s in table.sets:
         lines.append(f"add set {where} {s.name} {_set_spec(s)}")
     for chain in table.chains:
-        for rule in chain.rules:
-            lines.append(rule_command("add", where, chain.name, rule, cache=cache))
+        head = f"add rule {where} {chain.name} "       # rule_command's, once per chain
+        lines += [head + rule_text(rule, cache) if rule.untranslated is None
+                  else rule_command("add", where, chain.name, rule) for rule in chain.rules]
     return lines
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from ..errors import Diagnostics
 from ..ir import Family, Ruleset
 from .save_file import looks_like_save, read_save
-from .shell_script import read_script
 
 
 def detect_kind(text: str) -> str:
@@ -21,6 +20,9 @@ def read_ruleset(text: str, filename: str, diags: Diagnostics, *, kind: str = "a
         kind = detect_kind(text)
     if kind == "save":
         return read_save(text, filename, diags, family)
+    # imported here: save files (restore-translate, large dumps) start faster without the
+    # shell grammar
+    from .shell_script import read_script
     return read_script(text, filename, diags, skip_unknown=skip_unknown, variables=variables)
 
 
