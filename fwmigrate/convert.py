@@ -106,7 +106,7 @@ def nft_file(translation: Translation, filename: str,
 
 
 def _json_text(model, options: ConvertOptions) -> tuple[str, list[str]]:
-    from .backends import nft_json      # only --to nft-json needs it (shorter start for others)
+    from .backends import nft_json  # only --to nft-json needs it (shorter start for others)
     try:
         batch = nft_json.commands(model, flush_ruleset=options.flush_ruleset)
     except nft_json.Unrepresentable as exc:
