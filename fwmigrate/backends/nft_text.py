@@ -206,16 +206,16 @@ def rule_text(rule: NftRule, cache: dict | None = None) -> str:
     if cache is None:
         text = " ".join(_STATEMENTS[type(s)](s) for s in rule.statements)
     else:
-        get = cache.get
-        text = " ".join([(get(id(s)) or _remember(cache, s))[1] for s in rule.statements])
+        words = []
+        for s in rule.statements:
+            hit = cache.get(id(s))
+            if hit is None:
+                hit = cache[id(s)] = (s, _STATEMENTS[type(s)](s))
+            words.append(hit[1])
+        text = " ".join(words)
     if rule.comment:
         text += f" comment {_string(comment_text(rule.comment))}"
     return text
-
-
-def _remember(cache: dict, statement) -> tuple:
-    hit = cache[id(statement)] = (statement, _STATEMENTS[type(statement)](statement))
-    return hit
 
 
 def _priority(base) -> str:
