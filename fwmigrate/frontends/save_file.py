@@ -256,7 +256,7 @@ class _Reader:
                 return
             text = rest
         try:
-            words = _words(text)
+            words = text.split() if '"' not in text else _words(text)     # _words' usual case
             loc = SourceLocation(self.filename, lineno, len(line) - len(text) + 1)
             # most lines: `-A` of a shape seen before, straight into its chain
             fast = append_rules(words, self.family, self.table, loc, counters) \

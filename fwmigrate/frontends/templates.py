@@ -78,7 +78,7 @@ class _Template:
     # (slot number, word, id of a match or target) → (that object, it with the word's value);
     # keyed by identity, so each entry keeps the object it was made from
     rebuilt: dict[tuple[int, str, int], tuple] = field(default_factory=dict)
-    # ids of a line's matches → (those matches, their interned tuple)
+    # ids of a line's matches → those matches, as the tuple rules share
     match_tuples: dict[tuple[int, ...], tuple] = field(default_factory=dict)
     # for append_rules: the user chain an -A rule jumps to, None for any other target,
     # _NOT_APPEND for other commands
@@ -94,7 +94,6 @@ class _Template:
 
 _NOT_APPEND = object()     # _Template.jump of a command other than `-A CHAIN …`
 _TEMPLATES: dict[tuple, _Template] = {}
-_INTERNED: dict = {}
 
 
 def _shape_key(words: list[str], family: Family, table: str | None,
@@ -238,11 +237,12 @@ def _known_selectors(spec: tuple[int, bool] | None, family: Family) -> dict[str,
     return _SELECTORS.setdefault((spec[1], family), {})
 
 
-def _address_selectors(spec: tuple[int, bool], words: list[str], family: Family) -> tuple:
-    """The selectors of the -s/-d word at spec (word index, negated), parsed and remembered."""
+def _address_selectors(spec: tuple[int, bool], words: list[str], family: Family,
+                       known: dict[str, tuple]) -> tuple:
+    """The selectors of the -s/-d word at spec (word index, negated); `known` is the template's
+    _SELECTORS entry for them, where a new word is remembered."""
     index, negated = spec
     word = words[index]
-    known = _known_selectors(spec, family)
     found = known.get(word)
     if found is not None:
         return found
@@ -264,23 +264,17 @@ def _address_selectors(spec: tuple[int, bool], words: list[str], family: Family)
     return found
 
 
-def _intern(obj):
-    found = _INTERNED.get(obj)
-    if found is None:
-        if len(_INTERNED) > _CACHE_LIMIT:
-            _INTERNED.clear()
-        found = _INTERNED[obj] = obj
-    return found
-
-
 def _with_value(built, option: str, value):
     if built.option(option) is None:
         raise _Reparse
     options = tuple(Option(o.name, value, o.negated) if o.name == option else o
                     for o in built.options)
+    # not interned by value: _rebuilt's memo already shares one object per word, which is
+    # what the translator's identity caches need; hashing each new object cost more (a
+    # deep hash of its options, for values that are mostly unique, such as DNAT addresses)
     if isinstance(built, Match):
-        return _intern(Match(built.module, options))
-    return _intern(TargetExtension(built.name, options))
+        return Match(built.module, options)
+    return TargetExtension(built.name, options)
 
 
 _MEMO_LIMIT = 4096      # entries per template: values repeat, or are unique and not worth keeping
@@ -331,17 +325,17 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
     if target_changed:
         check_target(target, rule.protocol, template.command.table,
                      template.command.target_index)
-    interned = rule.matches
+    shared = rule.matches
     if changed:
+        # one tuple per combination of match objects (the entry keeps them alive)
         key = tuple(map(id, matches))
-        hit = template.match_tuples.get(key)
-        if hit is None:
-            hit = (tuple(matches), _intern(tuple(matches)))
+        shared = template.match_tuples.get(key)
+        if shared is None:
+            shared = tuple(matches)
             if len(template.match_tuples) < _MEMO_LIMIT:
-                template.match_tuples[key] = hit
-        interned = hit[1]
+                template.match_tuples[key] = shared
     return Rule(None, None, rule.in_interface, rule.out_interface, rule.protocol, rule.fragment,
-                interned, target, rule.counters, None)
+                shared, target, rule.counters, None)
 
 
 def _rules(template: _Template, words: list[str], family: Family, loc: SourceLocation | None,
@@ -363,11 +357,13 @@ def _rules(template: _Template, words: list[str], family: Family, loc: SourceLoc
         counters = b.counters
     # the usual case inline: an address seen before, looked up by its word
     spec = template.source
-    sources = _ANY if spec is None else (template.known_sources.get(words[spec[0]])
-                                         or _address_selectors(spec, words, family))
+    known = template.known_sources
+    sources = _ANY if spec is None else (known.get(words[spec[0]])
+                                         or _address_selectors(spec, words, family, known))
     spec = template.destination
-    destinations = _ANY if spec is None else (template.known_destinations.get(words[spec[0]])
-                                              or _address_selectors(spec, words, family))
+    known = template.known_destinations
+    destinations = _ANY if spec is None else (known.get(words[spec[0]])
+                                              or _address_selectors(spec, words, family, known))
     if len(sources) == 1 and len(destinations) == 1:
         return (Rule(sources[0], destinations[0], b.in_interface, b.out_interface, b.protocol,
                      b.fragment, b.matches, b.target, counters, loc),)
