@@ -208,9 +208,9 @@ def rule_text(rule: NftRule, cache: dict | None = None) -> str:
     else:
         words = []
         for s in rule.statements:
-            hit = cache.get(id(s))
+            hit = cache.get(key := id(s))
             if hit is None:
-                hit = cache[id(s)] = (s, _STATEMENTS[type(s)](s))
+                hit = cache[key] = (s, _STATEMENTS[type(s)](s))
             words.append(hit[1])
         text = " ".join(words)
     if rule.comment:
@@ -368,5 +368,6 @@ def render_commands(ruleset: NftRuleset, header: str) -> TextOutput:
             lines += table_commands(table, cache=writer.cache)
         except _Unwritable as exc:
             writer.problem(None, str(exc))
-    writer.out.text = "\n".join(lines) + "\n"
+    lines.append("")        # the final newline, without copying the whole text once more
+    writer.out.text = "\n".join(lines)
     return writer.out
