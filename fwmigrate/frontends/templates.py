@@ -31,7 +31,7 @@ from ..ir import (
 )
 from .command_line import _NO_IN, _NO_OUT, Command, parse_uncached
 from .extensions import _CACHE_LIMIT, _proto_name, check_target, check_values
-from .values import address_list, parse_value
+from .values import address, address_list, parse_value
 
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R", "-C"})
 
@@ -247,7 +247,8 @@ def _address_selectors(spec: tuple[int, bool], words: list[str], family: Family,
     if found is not None:
         return found
     try:
-        addrs = address_list(word, family)
+        # address_list, one call fewer in its usual case
+        addrs = (address(word, family),) if "," not in word else address_list(word, family)
     except OptionError as exc:
         raise OptionError(exc.message, index, exc.hint, exc.offset) from None
     if len(addrs) == 1:         # most words: one address
