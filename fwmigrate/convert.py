@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .backends import iptables_save, nft_json, nft_text
+from .backends import iptables_save, nft_text
 from .backends.nft_translate import (
     NftOptions,
     Translation,
@@ -114,6 +114,7 @@ def nft_file(translation: Translation, filename: str,
 
 
 def _json_text(model, options: ConvertOptions) -> tuple[str, list[str]]:
+    from .backends import nft_json  # only --to nft-json needs it (shorter start for others)
     try:
         batch = nft_json.commands(model, flush_ruleset=options.flush_ruleset)
     except nft_json.Unrepresentable as exc:

@@ -118,9 +118,12 @@ _REFUSED = {
 
 
 def restore_translate(text: str, filename: str, family: Family | None,
-                      ipsets: tuple[str, str] | None = None) -> str:
-    """An iptables-save file → `add table/chain/set/rule` lines that `nft -f` loads;
-    `ipsets`: (text, file name) of `ipset save` output for the sets the rules name."""
+                      ipsets: tuple[str, str] | None = None, keep: list | None = None) -> str:
+    """An iptables-save file → `add table/chain/set/rule` lines that `nft -f` loads.
+
+    `ipsets`: (text, file name) of `ipset save` output for the sets the rules name. `keep`
+    receives the models built on the way, for a caller that exits right after (freeing them
+    object by object is a tenth of a second on 100,000 rules)."""
     diags = Diagnostics()
     ruleset = read_save(text, filename, diags, family)
     if ipsets is not None:
@@ -132,6 +135,8 @@ def restore_translate(text: str, filename: str, family: Family | None,
         raise FwmigrateError([Diagnostic(None, exc.message, hint=exc.hint)]) from None
     if translation.problems:
         raise FwmigrateError(translation.problems)
+    if keep is not None:
+        keep += (diags, ruleset, translation)
     stamp = datetime.now(UTC).strftime("%a %b %d %H:%M:%S %Y")
     out = nft_text.render_commands(translation.ruleset,
                                    f"# Translated by fwmigrate {__version__} restore-translate "

@@ -139,3 +139,30 @@ def test_restore_translate_dropin(runner):
         in result.stdout
     assert "add set ip filter KNOCK1 { type ipv4_addr; size 65535; flags dynamic; }" \
         in result.stdout
+
+
+def test_console_command_exits_at_once_with_its_status_and_whole_output(tmp_path):
+    # run() ends the process with os._exit once stdout and stderr are flushed: the output
+    # through a pipe must still be complete, and each status the one click or _fail chose
+    lines = ["*filter", ":INPUT ACCEPT [0:0]", ":ACL - [0:0]"]
+    lines += [f"-A ACL -s 10.{i // 250}.{i % 250}.1/32 -j DROP" for i in range(3000)]
+    good = tmp_path / "rules.v4"
+    good.write_text("\n".join(lines + ["COMMIT", ""]))
+    bad = tmp_path / "bad.v4"
+    bad.write_text("*filter\n-A NOPE -j DROP\nCOMMIT\n")
+
+    def fwmigrate(*args):
+        return subprocess.run([sys.executable, "-m", "fwmigrate", *args],
+                              capture_output=True, text=True)
+
+    proc = fwmigrate("restore-translate", "-f", str(good))
+    assert proc.returncode == 0 and proc.stderr == ""
+    rules = [line for line in proc.stdout.splitlines() if line.startswith("add rule")]
+    assert len(rules) == 3000 and proc.stdout.endswith("counter drop\n")
+    small = tmp_path / "small.v4"       # an output that stays in stdout's buffer until flushed
+    small.write_text("\n".join(lines[:4] + ["COMMIT", ""]))
+    assert fwmigrate("restore-translate", "-f", str(small)).stdout.endswith("counter drop\n")
+    proc = fwmigrate("restore-translate", "-f", str(bad))
+    assert proc.returncode == 1 and "nothing was written" in proc.stderr
+    assert fwmigrate("restore-translate").returncode == 2          # click: missing -f
+    assert fwmigrate("--version").stdout.startswith("fwmigrate, version")

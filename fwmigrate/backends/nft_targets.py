@@ -24,7 +24,7 @@ from .nft_ast import (
     TcpOption,
 )
 from .nft_ast import Verdict as NftVerdict
-from .nft_common import Ctx
+from .nft_common import Ctx, address_text
 from .nft_recent import Untranslatable
 
 _ALL = 0xFFFFFFFF
@@ -112,8 +112,8 @@ def _t_nat(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
         if first is None:
             raise Untranslatable(f"--to-{'source' if kind == 'snat' else 'destination'} "
                                  "without an address")
-        addr = str(first)
-        addr_high = str(last) if last != first else None
+        addr = address_text(first)
+        addr_high = address_text(last) if last != first else None
     else:
         opt = target.option("to-ports")
         ports = opt.value if opt else None

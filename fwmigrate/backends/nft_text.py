@@ -224,9 +224,9 @@ def rule_text(rule: NftRule, cache: dict | None = None) -> str:
     else:
         words = []
         for s in rule.statements:
-            hit = cache.get(id(s))
+            hit = cache.get(key := id(s))
             if hit is None:
-                hit = cache[id(s)] = (s, _STATEMENTS[type(s)](s))
+                hit = cache[key] = (s, _STATEMENTS[type(s)](s))
             words.append(hit[1])
         text = " ".join(words)
     if rule.comment:
@@ -375,8 +375,9 @@ def table_commands(table: NftTable, declare_chains: bool = True,
     for s in table.sets:
         lines.append(f"add set {where} {s.name} {_set_spec(s)}")
     for chain in table.chains:
-        for rule in chain.rules:
-            lines.append(rule_command("add", where, chain.name, rule, cache=cache))
+        head = f"add rule {where} {chain.name} "       # rule_command's, once per chain
+        lines += [head + rule_text(rule, cache) if rule.untranslated is None
+                  else rule_command("add", where, chain.name, rule) for rule in chain.rules]
     return lines
 
 
@@ -403,5 +404,6 @@ def render_commands(ruleset: NftRuleset, header: str) -> TextOutput:
             lines += table_commands(table, cache=writer.cache)
         except _Unwritable as exc:
             writer.problem(None, str(exc))
-    writer.out.text = "\n".join(lines) + "\n"
+    lines.append("")        # the final newline, without copying the whole text once more
+    writer.out.text = "\n".join(lines)
     return writer.out

@@ -180,37 +180,44 @@ class _Translator:
     # --- rules ------------------------------------------------------------------------------
 
     def _rule(self, table: Table, chain: Chain, rule: Rule, ctx: Ctx) -> NftRule:
-        parts = (rule.in_interface, rule.out_interface, rule.protocol, rule.fragment,
-                 rule.matches, rule.target)
         # Rules read from one template share these objects; everything but the addresses is
         # then translated once. Keyed by identity: an entry keeps its parts alive, so no other
         # object can have their ids while it is there.
-        key = tuple(map(id, parts))
+        key = (id(rule.matches), id(rule.target), id(rule.protocol), id(rule.in_interface),
+               id(rule.out_interface), id(rule.fragment))
         cached = self.shape_cache.get(key)
         if cached is None:
             ctx.proto = rule.protocol.value if rule.protocol and not rule.protocol.negated \
                 else None
             try:
-                cached = (parts, *self._shape(rule, ctx))
+                interfaces, middle, target, comment = self._shape(rule, ctx)
             except Untranslatable as exc:
                 text = iptables_save.rule_line(chain.name, rule, with_counters=False)
                 self.result.problems.append(Diagnostic(
                     rule.loc, f"cannot translate `{text}' exactly: {exc.message}", "error",
                     exc.hint))
                 return NftRule((), exc.message, rule.loc, untranslated=f"-t {table.name} {text}")
+            # what follows the addresses, with the counter most rules have
+            tail = (*middle, _COUNTER, *target) if self.options.counters else (*middle, *target)
+            cached = ((rule.matches, rule.target, rule.protocol, rule.in_interface,
+                       rule.out_interface, rule.fragment), interfaces, middle, target, tail,
+                      comment)
             if not any(m.module in _PLANNED for m in rule.matches) and not (
                     rule.target is not None and getattr(rule.target, "name", None) == "SET"):
                 self.shape_cache[key] = cached
-        _parts, interfaces, middle, target, comment = cached
-        source = () if rule.source is None else (self._address(rule.source, ctx.family, "saddr"),)
-        destination = () if rule.destination is None else \
-            (self._address(rule.destination, ctx.family, "daddr"),)
-        counter = ()
-        if self.options.counters:
+        _parts, interfaces, middle, target, tail, comment = cached
+        if self.options.counters and rule.counters is not None:
             c = rule.counters
-            counter = (Counter(c.packets, c.bytes) if c else _COUNTER,)
-        return NftRule((*interfaces, *source, *destination, *middle, *counter, *target), comment,
-                       rule.loc)
+            tail = (*middle, Counter(c.packets, c.bytes), *target)
+        source = rule.source
+        destination = rule.destination
+        if source is None and destination is None:
+            return NftRule(interfaces + tail if interfaces else tail, comment, rule.loc)
+        addresses = (self._address(source, ctx.family, "saddr"),) if destination is None else \
+            (self._address(destination, ctx.family, "daddr"),) if source is None else \
+            (self._address(source, ctx.family, "saddr"),
+             self._address(destination, ctx.family, "daddr"))
+        return NftRule((*interfaces, *addresses, *tail), comment, rule.loc)
 
     def _address(self, selector: Negatable, ip: str, side: str) -> Compare:
         # the reader shares one selector among the rules with the same address text

@@ -7,7 +7,6 @@ from dataclasses import replace
 from ..errors import Diagnostics
 from ..ir import Family, IpSet, Ruleset
 from .save_file import looks_like_save, read_save
-from .shell_script import read_script
 
 
 def detect_kind(text: str) -> str:
@@ -26,6 +25,9 @@ def read_ruleset(text: str, filename: str, diags: Diagnostics, *, kind: str = "a
     if kind == "save":
         ruleset = read_save(text, filename, diags, family)
         return replace(ruleset, ipsets=ipsets) if ipsets else ruleset
+    # imported here: save files (restore-translate, large dumps) start faster without the
+    # shell grammar
+    from .shell_script import read_script
     return read_script(text, filename, diags, skip_unknown=skip_unknown, variables=variables,
                        ipsets=ipsets)
 

@@ -65,6 +65,20 @@ class TableState:
                                hint=_chain_hint(name, self))
         return chain
 
+    def extend(self, name: str, rules: tuple[Rule, ...], jump: str | None) -> bool:
+        """Append a save file's rules when the chain exists and a jump leads to a user chain
+        (the checks of -A); False, with nothing changed, when the command must go through
+        RulesetModel.apply to report what is wrong."""
+        chain = self.chains.get(name)
+        if chain is None:
+            return False
+        if jump is not None:
+            dest = self.chains.get(jump)
+            if dest is None or dest.policy is not None:
+                return False
+        chain.rules.extend(rules)
+        return True
+
     def references(self, name: str) -> int:
         return sum(1 for c in self.chains.values() for r in c.rules
                    if isinstance(r.target, Jump) and r.target.chain == name)

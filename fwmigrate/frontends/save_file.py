@@ -20,11 +20,12 @@ from .ruleset_model import (
     ChainState,
     CommandError,
     RulesetModel,
+    TableState,
     check_chain_name,
     check_loops,
     hook_violations,
 )
-from .templates import parse_command
+from .templates import append_rules, parse_command
 
 # iptables-restore's word rules: only double quotes group; inside them a backslash escapes the
 # next character; a closing quote ends the word.
@@ -141,6 +142,7 @@ class _Reader:
         self.diags = diags
         self.model = RulesetModel(filename, check_loops_each_command=False)
         self.table: str | None = None
+        self.table_state: TableState | None = None     # the model's state of self.table
         self.table_line = 0
         self.lines = text.split("\n")   # only \n ends a line, as for iptables-restore
         diags.lines.setdefault(filename, self.lines)
@@ -199,7 +201,7 @@ class _Reader:
             return
         self.table = name
         self.table_line = lineno
-        self.model.reset_table(self.family, name)
+        self.table_state = self.model.reset_table(self.family, name)
 
     def _declare(self, text: str, lineno: int, line: str) -> None:
         parts = text[1:].split()
@@ -254,8 +256,14 @@ class _Reader:
                 return
             text = rest
         try:
-            words = _words(text)
+            words = text.split() if '"' not in text else _words(text)     # _words' usual case
             loc = SourceLocation(self.filename, lineno, len(line) - len(text) + 1)
+            # most lines: `-A` of a shape seen before, straight into its chain
+            fast = append_rules(words, self.family, self.table, loc, counters) \
+                if words and words[0] == "-A" else None
+            state = self.table_state
+            if fast is not None and state.family == self.family and state.extend(*fast):
+                return
             cmd = parse_command(words, self.family, table=self.table, loc=loc, restore=True)
             if counters is not None:
                 cmd.rules = tuple(replace(r, counters=counters) for r in cmd.rules)

@@ -18,10 +18,20 @@ from operator import itemgetter
 
 from .. import mappings
 from ..errors import OptionError
-from ..ir import Family, Match, Negatable, Option, Rule, SourceLocation, TargetExtension
+from ..ir import (
+    Counters,
+    Family,
+    Jump,
+    Match,
+    Negatable,
+    Option,
+    Rule,
+    SourceLocation,
+    TargetExtension,
+)
 from .command_line import _NO_IN, _NO_OUT, Command, parse_uncached
 from .extensions import _CACHE_LIMIT, _proto_name, check_target, check_values
-from .values import address_list, parse_value
+from .values import address, address_list, parse_value
 
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R", "-C"})
 
@@ -68,12 +78,35 @@ class _Template:
     # (slot number, word, id of a match or target) → (that object, it with the word's value);
     # keyed by identity, so each entry keeps the object it was made from
     rebuilt: dict[tuple[int, str, int], tuple] = field(default_factory=dict)
-    # ids of a line's matches → (those matches, their interned tuple)
+    # ids of a line's matches → those matches, as the tuple rules share
     match_tuples: dict[tuple[int, ...], tuple] = field(default_factory=dict)
+    # for append_rules: the user chain an -A rule jumps to, None for any other target,
+    # _NOT_APPEND for other commands
+    jump: object = None
+    # the _SELECTORS entries of this template's -s and -d
+    known_sources: dict[str, tuple] = field(default_factory=dict)
+    known_destinations: dict[str, tuple] = field(default_factory=dict)
+    # see _fits
+    structure_of: Callable[[list[str]], object] = tuple
+    structure: object = None
+    free_of: Callable[[list[str]], tuple] = tuple
 
 
+_NOT_APPEND = object()     # _Template.jump of a command other than `-A CHAIN …`
 _TEMPLATES: dict[tuple, _Template] = {}
-_INTERNED: dict = {}
+
+
+def _shape_key(words: list[str], family: Family, table: str | None,
+               restore: bool) -> tuple[tuple, bool]:
+    """The line's shape (the key of _TEMPLATES) and whether its chain word is blanked."""
+    # word k is blanked when word k-1 is a value flag (this runs for every line;
+    # _BLANK_AFTER.get(flag, word) is None after a value flag, else the word)
+    shape = list(map(_BLANK_AFTER.get, words, words[1:]))
+    chain_blanked = (len(words) > 1 and words[0] in _RULE_COMMANDS
+                     and words[1] not in _NO_OUT and words[1] not in _NO_IN)
+    if chain_blanked:
+        shape[0] = None
+    return (family, table, restore, words[0] if words else None, *shape), chain_blanked
 
 
 def parse_command(words: Sequence[str], family: Family, *, table: str | None = None,
@@ -85,14 +118,7 @@ def parse_command(words: Sequence[str], family: Family, *, table: str | None = N
     """
     if type(words) is not list:
         words = list(words)
-    # the shape: word k is blanked when word k-1 is a value flag (this runs for every line;
-    # _BLANK_AFTER.get(flag, word) is None after a value flag, else the word)
-    shape = list(map(_BLANK_AFTER.get, words, words[1:]))
-    chain_blanked = (len(words) > 1 and words[0] in _RULE_COMMANDS
-                     and words[1] not in _NO_OUT and words[1] not in _NO_IN)
-    if chain_blanked:
-        shape[0] = None
-    key = (family, table, restore, words[0] if words else None, *shape)
+    key, chain_blanked = _shape_key(words, family, table, restore)
     template = _TEMPLATES.get(key)
     if template is not None:
         try:
@@ -108,11 +134,64 @@ def parse_command(words: Sequence[str], family: Family, *, table: str | None = N
             and template.chain_blanked == chain_blanked):
         if len(_TEMPLATES) > _CACHE_LIMIT:
             _TEMPLATES.clear()
+            _QUICK.clear()
         _TEMPLATES[key] = template
     try:
         return _expand(template, parser.words, family, loc, reparse=False)
     except OptionError as exc:
         raise parser.located(exc) from None
+
+
+# Save files: a first look at a line by its length and the words at even positions, where
+# iptables-save writes options (`-A C -s X -p tcp -m tcp --dport N -j ACCEPT`), which is
+# cheaper than its shape. What it finds is checked with _fits, so a line gets a template only
+# if it has that template's shape (a line whose even words are values merely adds entries).
+_QUICK: dict[tuple, list[_Template]] = {}
+_CANDIDATES = 16      # templates per first look (e.g. one per -i interface or -p protocol)
+_HOOK_CHAINS = _NO_OUT | _NO_IN
+
+
+def _NO_WORDS(words: list[str]) -> tuple:
+    return ()
+
+
+def _fits(template: _Template, words: list[str]) -> bool:
+    """Does the line have the template's shape? Same words where the template's words are not
+    blanked, no value flag among the blanked ones (it would blank the next word too), and a
+    blanked chain is not one that decides which interfaces are allowed."""
+    return (template.structure_of(words) == template.structure
+            and _VALUE_FLAGS.isdisjoint(template.free_of(words))
+            and not (template.chain_blanked and words[1] in _HOOK_CHAINS))
+
+
+def append_rules(words: list[str], family: Family, table: str, loc: SourceLocation,
+                 counters: Counters | None) -> tuple[str, tuple[Rule, ...], str | None] | None:
+    """A save file's `-A` line of a shape seen before: (chain, rules, chain its target jumps
+    to), without building a Command; None when the line needs parse_command.
+
+    A cached shape parsed without warnings, so the only checks left are the model's (does the
+    chain exist, does the jump lead to a user chain); the caller makes them, and on failure
+    runs the line through parse_command and the model, which report the error."""
+    quick = (family, table, len(words), *words[::2])
+    candidates = _QUICK.get(quick)
+    if candidates is None:
+        if len(_QUICK) > _CACHE_LIMIT:
+            _QUICK.clear()
+        candidates = _QUICK[quick] = []
+    for template in candidates:
+        if _fits(template, words):
+            break
+    else:
+        template = _TEMPLATES.get(_shape_key(words, family, table, True)[0])
+        if template is None or template.jump is _NOT_APPEND:
+            return None
+        if len(candidates) < _CANDIDATES:
+            candidates.append(template)
+    try:
+        rules = _rules(template, words, family, loc, counters)
+    except _Reparse:
+        return None
+    return (words[1] if template.chain_blanked else template.command.chain), rules, template.jump
 
 
 def _template(parser, chain_blanked: bool) -> _Template:
@@ -124,44 +203,65 @@ def _template(parser, chain_blanked: bool) -> _Template:
         slots.append(_Slot(index, parser.words[index], parser.positions.get(id(ext)), name,
                            spec.value, spec.neutral, ext.index))
     values_of = itemgetter(*(s.index for s in slots)) if slots else None
-    return _Template(parser.result, parser.addresses.get("source"),
-                     parser.addresses.get("destination"), chain_blanked, tuple(slots), {},
-                     values_of)
+    cmd = parser.result
+    jump = _NOT_APPEND
+    if cmd.action == "append" and cmd.chain_index == 1:
+        target = cmd.rules[0].target if cmd.rules else None
+        jump = target.chain if isinstance(target, Jump) else None
+    source = parser.addresses.get("source")
+    destination = parser.addresses.get("destination")
+    # for _fits: the words a line of this shape shares with this one, and the others
+    free = [a[0] for a in (source, destination) if a] + [s.index for s in slots] \
+        + ([1] if chain_blanked else [])
+    fixed = [k for k in range(len(parser.words)) if k not in free]
+    structure_of = itemgetter(*fixed)
+    free_of = itemgetter(*free, *free[:1]) if free else _NO_WORDS       # always a tuple
+    structure = structure_of(parser.words)
+    if not _VALUE_FLAGS.isdisjoint(free_of(parser.words)):
+        structure = object()        # _fits never holds: such a line always gets its shape
+    return _Template(cmd, source, destination, chain_blanked, tuple(slots), {}, values_of,
+                     jump=jump, known_sources=_known_selectors(source, parser.family),
+                     known_destinations=_known_selectors(destination, parser.family),
+                     structure_of=structure_of, structure=structure, free_of=free_of)
 
 
 _ANY = (None,)
-# (word, negated, family) → the selectors it stands for: addresses repeat across a dump
-_SELECTORS: dict[tuple[str, bool, str], tuple] = {}
+# (negated, family) → {word: the selectors it stands for}: addresses repeat across a dump.
+# A template holds its inner dicts, so that a line looks its addresses up by the word alone.
+_SELECTORS: dict[tuple[bool, str], dict[str, tuple]] = {}
 
 
-def _address_selectors(spec: tuple[int, bool] | None, words: list[str], family: Family) -> tuple:
+def _known_selectors(spec: tuple[int, bool] | None, family: Family) -> dict[str, tuple]:
     if spec is None:
-        return _ANY
+        return {}
+    return _SELECTORS.setdefault((spec[1], family), {})
+
+
+def _address_selectors(spec: tuple[int, bool], words: list[str], family: Family,
+                       known: dict[str, tuple]) -> tuple:
+    """The selectors of the -s/-d word at spec (word index, negated); `known` is the template's
+    _SELECTORS entry for them, where a new word is remembered."""
     index, negated = spec
-    key = (words[index], negated, family)
-    found = _SELECTORS.get(key)
+    word = words[index]
+    found = known.get(word)
     if found is not None:
         return found
     try:
-        addrs = address_list(words[index], family)
+        # address_list, one call fewer in its usual case
+        addrs = (address(word, family),) if "," not in word else address_list(word, family)
     except OptionError as exc:
         raise OptionError(exc.message, index, exc.hint, exc.offset) from None
-    if len(addrs) > 1 and negated:
-        raise OptionError("! not allowed with multiple source or destination IP addresses",
-                          index - 2)
-    found = tuple(None if a.is_any and not negated else Negatable(a, negated) for a in addrs)
-    if len(_SELECTORS) > _CACHE_LIMIT:
-        _SELECTORS.clear()
-    _SELECTORS[key] = found
-    return found
-
-
-def _intern(obj):
-    found = _INTERNED.get(obj)
-    if found is None:
-        if len(_INTERNED) > _CACHE_LIMIT:
-            _INTERNED.clear()
-        found = _INTERNED[obj] = obj
+    if len(addrs) == 1:         # most words: one address
+        a = addrs[0]
+        found = (None if a.is_any and not negated else Negatable(a, negated),)
+    else:
+        if negated:
+            raise OptionError("! not allowed with multiple source or destination IP addresses",
+                              index - 2)
+        found = tuple(None if a.is_any else Negatable(a, False) for a in addrs)
+    if len(known) > _CACHE_LIMIT:
+        known.clear()
+    known[word] = found
     return found
 
 
@@ -170,9 +270,12 @@ def _with_value(built, option: str, value):
         raise _Reparse
     options = tuple(Option(o.name, value, o.negated) if o.name == option else o
                     for o in built.options)
+    # not interned by value: _rebuilt's memo already shares one object per word, which is
+    # what the translator's identity caches need; hashing each new object cost more (a
+    # deep hash of its options, for values that are mostly unique, such as DNAT addresses)
     if isinstance(built, Match):
-        return _intern(Match(built.module, options))
-    return _intern(TargetExtension(built.name, options))
+        return Match(built.module, options)
+    return TargetExtension(built.name, options)
 
 
 _MEMO_LIMIT = 4096      # entries per template: values repeat, or are unique and not worth keeping
@@ -223,49 +326,61 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
     if target_changed:
         check_target(target, rule.protocol, template.command.table,
                      template.command.target_index)
-    interned = rule.matches
+    shared = rule.matches
     if changed:
+        # one tuple per combination of match objects (the entry keeps them alive)
         key = tuple(map(id, matches))
-        hit = template.match_tuples.get(key)
-        if hit is None:
-            hit = (tuple(matches), _intern(tuple(matches)))
+        shared = template.match_tuples.get(key)
+        if shared is None:
+            shared = tuple(matches)
             if len(template.match_tuples) < _MEMO_LIMIT:
-                template.match_tuples[key] = hit
-        interned = hit[1]
+                template.match_tuples[key] = shared
     return Rule(None, None, rule.in_interface, rule.out_interface, rule.protocol, rule.fragment,
-                interned, target, rule.counters, None)
+                shared, target, rule.counters, None)
+
+
+def _rules(template: _Template, words: list[str], family: Family, loc: SourceLocation | None,
+           counters: Counters | None = None, reparse: bool = True) -> tuple[Rule, ...]:
+    """The template's rules with this line's values, addresses, location (and counters)."""
+    rules = template.command.rules
+    if not rules:
+        return rules
+    b = rules[0]
+    if reparse and template.values_of is not None:
+        values = template.values_of(words)
+        variant = template.variants.get(values)
+        if variant is None:
+            variant = _revalue(template, words, family, b)
+            if len(template.variants) < 4096:
+                template.variants[values] = variant
+        b = variant
+    if counters is None:
+        counters = b.counters
+    # the usual case inline: an address seen before, looked up by its word
+    spec = template.source
+    known = template.known_sources
+    sources = _ANY if spec is None else (known.get(words[spec[0]])
+                                         or _address_selectors(spec, words, family, known))
+    spec = template.destination
+    known = template.known_destinations
+    destinations = _ANY if spec is None else (known.get(words[spec[0]])
+                                              or _address_selectors(spec, words, family, known))
+    if len(sources) == 1 and len(destinations) == 1:
+        return (Rule(sources[0], destinations[0], b.in_interface, b.out_interface, b.protocol,
+                     b.fragment, b.matches, b.target, counters, loc),)
+    if template.command.action == "replace":
+        index = (template.source or template.destination)[0]
+        raise OptionError("Replacement rule does not specify a unique address", index - 1)
+    return tuple(Rule(s, d, b.in_interface, b.out_interface, b.protocol, b.fragment,
+                      b.matches, b.target, counters, loc)
+                 for s in sources for d in destinations)
 
 
 def _expand(template: _Template, words: list[str], family: Family, loc: SourceLocation | None,
             reparse: bool = True) -> Command:
     """The command with this line's chain, values, addresses and location."""
     base = template.command
-    rules = base.rules
-    if rules:
-        b = rules[0]
-        if reparse and template.values_of is not None:
-            values = template.values_of(words)
-            variant = template.variants.get(values)
-            if variant is None:
-                variant = _revalue(template, words, family, b)
-                if len(template.variants) < 4096:
-                    template.variants[values] = variant
-            b = variant
-        sources = _ANY if template.source is None else \
-            _address_selectors(template.source, words, family)
-        destinations = _ANY if template.destination is None else \
-            _address_selectors(template.destination, words, family)
-        if len(sources) == 1 and len(destinations) == 1:
-            rules = (Rule(sources[0], destinations[0], b.in_interface, b.out_interface,
-                          b.protocol, b.fragment, b.matches, b.target, b.counters, loc),)
-        else:
-            rules = tuple(Rule(s, d, b.in_interface, b.out_interface, b.protocol, b.fragment,
-                               b.matches, b.target, b.counters, loc)
-                          for s in sources for d in destinations)
-            if base.action == "replace":
-                index = (template.source or template.destination)[0]
-                raise OptionError("Replacement rule does not specify a unique address",
-                                  index - 1)
+    rules = _rules(template, words, family, loc, reparse=reparse)
     return Command(base.action, family, base.table,
                    words[1] if template.chain_blanked else base.chain, base.rulenum,
                    rules, base.policy, base.new_name, base.chain_index, base.rulenum_index,
