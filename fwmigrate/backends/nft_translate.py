@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from .. import mappings
 from ..errors import Diagnostic
 from ..ir import Chain, Negatable, Rule, Ruleset, SourceLocation, Table
-from . import iptables_save
+from . import iptables_save, nft_inet
 from .nft_ast import (
     BaseChain,
     BitAnd,
@@ -29,7 +29,6 @@ from .nft_ast import (
     Symbol,
     Text,
 )
-from .nft_ast import Verdict as NftVerdict
 from .nft_common import PAYLOADS, Ctx, NftOptions, address_compare, op, protocol
 from .nft_matches import match_statements
 from .nft_names import Namer, chain_name, table_name, writable
@@ -72,34 +71,78 @@ class _Translator:
                 raise Untranslatable(f"the input has no {'IPv4' if opts.family == 'ip' else 'IPv6'}"
                                      " rules", "leave out --family to translate what it has")
             families = [opts.family]
-        if opts.family == "inet" and len(families) > 1:
-            raise Untranslatable("merging IPv4 and IPv6 rules into one inet table is not "
-                                 "supported yet", "use --family ip and --family ip6, or leave "
-                                 "out --family to get one table per family")
         tables: list[NftTable] = []
+        if opts.family == "inet" and opts.scheme != "iptables-nft" and families:
+            # one inet table for whatever families the input has (nft_inet merges them)
+            tables.append(self._table("inet", opts.table, [
+                (family, [t for t in ruleset.tables if t.family == family])
+                for family in families]))
+            families = []
         for family in families:
             ipt_tables = [t for t in ruleset.tables if t.family == family]
             if opts.scheme == "iptables-nft":
                 for t in ipt_tables:
-                    tables.append(self._table(family, family, t.name, [t]))
+                    tables.append(self._table(family, t.name, [(family, [t])]))
             else:
-                nft_family = "inet" if opts.family == "inet" else family
-                tables.append(self._table(family, nft_family, opts.table, ipt_tables))
+                tables.append(self._table(family, opts.table, [(family, ipt_tables)]))
         self.result.ruleset = hoist(NftRuleset(tuple(tables), tuple(self.result.notes)))
         return self.result
 
-    def _table(self, family: str, nft_family: str, name: str, ipt_tables: list[Table]) -> NftTable:
+    def _table(self, nft_family: str, name: str,
+               parts: list[tuple[str, list[Table]]]) -> NftTable:
+        """One nft table for the iptables tables of one family, or of both (inet)."""
         namer = Namer()
-        recent = RecentPlan(family, namer, self.options.approximate)
+        chain_maps = self._claim_chains(namer, [t for _family, ts in parts for t in ts])
+        sets = []
+        chains_of: list[list[NftChain]] = []
+        for family, ipt_tables in parts:
+            suffix = mappings.inet()["ip6_set_suffix"] if nft_family == "inet" and \
+                family == "ip6" else ""
+            recent = self._recent_plan(family, namer, suffix, ipt_tables)
+            chains: list[NftChain] = []
+            for t in ipt_tables:
+                ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options)
+                chains += [self._chain(t, chain, ctx) for chain in t.chains]
+            chains_of.append(chains)
+            sets += recent.sets()
+            for loc, text in recent.approximations:
+                self.result.approximations.append(Diagnostic(loc, text, "warning"))
+            if suffix and recent.lists:
+                self.result.notes.append(
+                    f"the IPv6 recent lists {', '.join(recent.lists)} are the sets "
+                    f"{', '.join(n + suffix for n in recent.lists)} (an nft set holds one "
+                    "address family; IPv4 and IPv6 lists were separate in xt_recent too)")
+        if nft_family != "inet":
+            chains = chains_of[0]
+        elif len(parts) == 1:
+            chains = [nft_inet.alone(c, parts[0][0]) for c in chains_of[0]]
+        else:
+            chains = nft_inet.merge_chains(*chains_of)
+        for kind, original, new in namer.renamed:
+            self.result.notes.append(f"{kind} {original} is called {new} in nft ({original!r} "
+                                     "cannot be written as an nft name)")
+        first = parts[0][1]
+        return NftTable(nft_family, table_name(self.options.scheme, name, first[0].name
+                                               if first else "filter"),
+                        tuple(sets), tuple(chains))
+
+    def _claim_chains(self, namer: Namer, ipt_tables: list[Table]) -> dict[str, dict[str, str]]:
+        """nft chain names by iptables table and chain; one name for a chain both families
+        have, so that their rules meet in one chain."""
         chain_maps: dict[str, dict[str, str]] = {}
         # base chains claim their names first, so a user chain never takes one of them
         for builtin_pass in (True, False):
             for t in ipt_tables:
                 names = chain_maps.setdefault(t.name, {})
                 for chain in t.chains:
-                    if chain.builtin == builtin_pass:
+                    if chain.builtin == builtin_pass and chain.name not in names:
                         wanted = chain_name(self.options.scheme, t.name, chain.name)
                         names[chain.name] = namer.claim(wanted, chain.name, "chain")
+        return chain_maps
+
+    def _recent_plan(self, family: str, namer: Namer, suffix: str,
+                     ipt_tables: list[Table]) -> RecentPlan:
+        recent = RecentPlan(family, namer, self.options.approximate, suffix)
         plain: set[int] = set()     # ids of match tuples without recent (the ruleset holds them)
         for t in ipt_tables:
             for chain in t.chains:
@@ -111,28 +154,10 @@ class _Translator:
                     else:
                         plain.add(id(rule.matches))
         recent.plan()
-        chains: list[NftChain] = []
-        for t in ipt_tables:
-            ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options)
-            for chain in t.chains:
-                chains.append(self._chain(t, chain, ctx, nft_family))
-        for loc, text in recent.approximations:
-            self.result.approximations.append(Diagnostic(loc, text, "warning"))
-        for kind, original, new in namer.renamed:
-            self.result.notes.append(f"{kind} {original} is called {new} in nft ({original!r} "
-                                     "cannot be written as an nft name)")
-        return NftTable(nft_family, table_name(self.options.scheme, name, ipt_tables[0].name
-                                               if ipt_tables else "filter"),
-                        tuple(recent.sets()), tuple(chains))
+        return recent
 
-    def _chain(self, table: Table, chain: Chain, ctx: Ctx, nft_family: str) -> NftChain:
+    def _chain(self, table: Table, chain: Chain, ctx: Ctx) -> NftChain:
         rules = []
-        if nft_family == "inet" and chain.builtin:
-            # an inet chain sees both families; the other one passes untouched, as it did
-            # when only this family's iptables had rules
-            other = "ipv6" if ctx.family == "ip" else "ipv4"
-            rules.append(NftRule((Compare(Meta("nfproto"), "==", Symbol(other)),
-                                  NftVerdict("accept"))))
         for rule in chain.rules:
             rules.append(self._rule(table, chain, rule, ctx))
         base = None

@@ -78,6 +78,14 @@ def reject(lift, body: dict[str, Any] | None) -> None:
         # nft lists `meta l4proto tcp reject with tcp reset` without the protocol test,
         # which the reject statement implies
         lift.implied_protocol = lift.implied_protocol or 6
+    elif kind == "icmpx":
+        # family-neutral: the family's own name for what the kernel sends (inet tables)
+        names = {n for n, _a, _nft in mappings.reject_names(lift.ctx.family)}
+        for name, icmpx in mappings.reject_icmpx().items():
+            if icmpx == code and name in names:
+                lift.target(TargetExtension("REJECT", (Option("reject-with", name),)))
+                return
+        unrepresentable(f"reject with icmpx {code}")
     else:
         statement = f"reject with {kind} type {code}"
     for name, _alias, nft in mappings.reject_names(lift.ctx.family):

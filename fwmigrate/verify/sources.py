@@ -84,11 +84,22 @@ def read_any(text: str, name: str, diags: Diagnostics, **frontend) -> Ruleset:
         except ValueError as exc:
             diags.error(None, f"{name}: not valid JSON ({exc})")
             return Ruleset((), name)
+        if _is_batch(listing):
+            # commands (`fwmigrate convert --to nft-json`), not a listing: the kernel says
+            # what they build
+            with scratch_namespace() as netns:
+                return read_nft_json(kernel_listing(netns, load_json=listing), name, diags)
         return read_nft_json(listing, name, diags)
     if looks_like_nft_text(text):
         with scratch_namespace() as netns:
             return read_nft_json(kernel_listing(netns, load_text=text), name, diags)
     return read_ruleset(text, name, diags, **frontend)
+
+
+def _is_batch(listing: Any) -> bool:
+    items = listing.get("nftables", []) if isinstance(listing, dict) else []
+    return any(isinstance(i, dict) and i.keys() & {"add", "create", "insert", "delete", "flush"}
+               for i in items)
 
 
 def read_live(netns: str | None, diags: Diagnostics) -> Ruleset:
