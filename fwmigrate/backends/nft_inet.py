@@ -23,9 +23,12 @@ same nft name are merged. Why the merged chain is exact:
   chain's policy, and when both have them the merge is refused.
 - A base chain only one family has (an idle one, empty with policy accept, counts as absent)
   lets the other family's packets pass first, as they did with no iptables chain. A user chain
-  only one family has is kept as it is: only that family's rules jump to it.
-The pass and policy rules carry fixed comments (mappings/chains.toml [inet]) so that the nft
-reader can give them back their meaning.
+  only one family has keeps its rules as they are: only that family's rules jump to it. Its
+  first rule returns the other family's packets, which never come: it is there so that the
+  chain reads back as that family's only (nft's JSON listing drops chain comments, and which
+  family reaches a chain does not tell whether the other one also had it).
+The pass, absent and policy rules carry fixed comments (mappings/chains.toml [inet]) so that
+the nft reader can give them back their meaning.
 """
 
 from __future__ import annotations
@@ -72,6 +75,12 @@ def nfproto(family: str) -> Compare:
 def pass_rule(family: str) -> NftRule:
     """First rule of a base chain that only the other family has: `family` passes it."""
     return NftRule((nfproto(family), Verdict("accept")), mappings.inet_comment("pass", family))
+
+
+def absent_rule(family: str) -> NftRule:
+    """First rule of a user chain that only the other family has: says so to the reader
+    (`family` never jumps there; if it did, it would come back)."""
+    return NftRule((nfproto(family), Verdict("return")), mappings.inet_comment("absent", family))
 
 
 def policy_rule(family: str, policy: str) -> NftRule:
@@ -216,7 +225,14 @@ def _lcs(a: list, b: list) -> list[tuple[int, int]]:
 def tagged(rule: NftRule, family: str) -> NftRule:
     if rule.untranslated is not None or not needs_tag(rule, family):
         return rule
-    return replace(rule, statements=(nfproto(family), *rule.statements))
+    tag = nfproto(family)
+    if any(isinstance(s, Reject) and s.kind == "tcp reset" for s in rule.statements):
+        # nft 1.0.6 lists `meta nfproto ipv6 … reject with tcp reset` without the nfproto test
+        # (it takes it for the reject's dependency): the kernel has it, but reading the rule
+        # back would not. An inet chain sees only IPv4 and IPv6, so `!= ipv4` says the same
+        # and is listed as written.
+        tag = Compare(Meta("nfproto"), "!=", Symbol(NFPROTO[_OTHER[family]]))
+    return replace(rule, statements=(tag, *rule.statements))
 
 
 def _both(a: NftRule, b: NftRule) -> NftRule:
@@ -243,9 +259,8 @@ def merge_rules(v4: tuple[NftRule, ...], v6: tuple[NftRule, ...]) -> tuple[NftRu
 
 def alone(chain: NftChain, family: str) -> NftChain:
     """A chain only `family` has, in an inet table."""
-    if chain.base is None:
-        return chain
-    return replace(chain, rules=(pass_rule(_OTHER[family]), *chain.rules))
+    first = pass_rule(_OTHER[family]) if chain.base else absent_rule(_OTHER[family])
+    return replace(chain, rules=(first, *chain.rules))
 
 
 def _idle(chain: NftChain) -> bool:

@@ -136,6 +136,11 @@ class Lift:
             raise Unrepresentable(f"a set statement on {body['set']}")
         if self.targets:
             raise Unrepresentable("a set statement after an action")
+        if _key_family(body["elem"]) != self.ctx.family:
+            # an inet rule for the other family: nft lists it without its `meta nfproto`,
+            # which the address in the set statement implies
+            self.skip = True
+            return
         key, mask = _recent_key(body["elem"])
         rec = self.recent
         if rec is not None and rec["list"] == info.list_name and rec["key"] == (key, mask):
@@ -189,6 +194,9 @@ class Lift:
             info = self.ctx.sets.get(right[1:])
             if info is None:
                 raise Unrepresentable(f"a lookup in set {right}")
+            if _key_family(left) != self.ctx.family:
+                self.skip = True            # an inet rule for the other family
+                return
             key, mask = _recent_key(left)
             self._recent_test(key, mask, info, negated)
             return
@@ -252,6 +260,14 @@ _TARGET_STATEMENTS = {"log": targets.log, "reject": targets.reject, "queue": tar
 def _full_mask(family: str):
     return ipaddress.ip_address((1 << 32) - 1) if family == "ip" else \
         ipaddress.IPv6Address((1 << 128) - 1)
+
+
+def _key_family(expr: Any) -> str | None:
+    """ip / ip6: the header a set key reads its address from."""
+    if isinstance(expr, dict) and "&" in expr:
+        expr = expr["&"][0]
+    payload = expr.get("payload", {}) if isinstance(expr, dict) else {}
+    return payload.get("protocol")
 
 
 def _recent_key(expr: Any) -> tuple[str, Any]:

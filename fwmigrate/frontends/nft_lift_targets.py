@@ -71,6 +71,10 @@ def _nflog(lift, body: dict[str, Any]) -> None:
 def reject(lift, body: dict[str, Any] | None) -> None:
     kind = (body or {}).get("type")
     code = (body or {}).get("expr")
+    if kind in ("icmp", "icmpv6") and lift.ctx.table_family == "inet" and \
+            lift.ctx.family != ("ip" if kind == "icmp" else "ip6"):
+        lift.skip = True        # in inet, nft restricts it to its family
+        return
     if kind is None or (kind in ("icmp", "icmpv6", "icmpx") and code == "port-unreachable"):
         statement = "reject"
     elif kind == "tcp reset":

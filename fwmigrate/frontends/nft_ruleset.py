@@ -88,7 +88,6 @@ class _Reader:
                                          f"{c.get('prio')} matches no iptables built-in chain")
                     continue
                 owner[c["name"]] = where
-        reached_by_rules: set[str] = set()     # chains some base chain jumps to
         changed = True
         while changed:
             changed = False
@@ -97,11 +96,9 @@ class _Reader:
                     for target in _targets(r):
                         if target not in owner:
                             owner[target] = (table, None)
-                            reached_by_rules.add(target)
                             changed = True
         inet = t["family"] == "inet"
         lifted: list[tuple[str, Chain]] = []        # (nft chain name, the family's chain)
-        jumps: dict[str, set[str]] = {}             # targets of the rules this family runs
         for c in chains:
             if c["name"] not in owner:
                 # no base chain reaches it: its table is what fwmigrate's prefix says
@@ -112,33 +109,20 @@ class _Reader:
             name = builtin or strip_prefix(c["name"], table)
             chain_rules = rules.get(c["name"], [])
             policy = c.get("policy", "accept").upper() if builtin else None
-            if builtin and inet:
+            if inet:
                 chain_rules, policy = _inet_view(chain_rules, policy, family)
+                if chain_rules is None:
+                    continue                # the other family's user chain
             ir_rules = []
             for r in chain_rules:
                 try:
-                    got = self._rule(r, ctx, owner, table, builtin)
+                    ir_rules += self._rule(r, ctx, owner, table, builtin)
                 except Unrepresentable as exc:
                     self.diags.error(self.loc(r), f"rule cannot be read into iptables terms: "
                                                   f"{exc}")
-                    continue
-                ir_rules += got
-                if got:
-                    jumps.setdefault(c["name"], set()).update(_targets(r))
             if builtin and policy not in ("ACCEPT", "DROP"):
                 self.problems.append(f"chain {c['name']}: policy {policy}")
             lifted.append((c["name"], Chain(name, tuple(ir_rules), policy)))
-        if inet:
-            # a chain that base chains reach only through the other family's rules is that
-            # family's chain (merged inet tables keep one family's user chains as they are)
-            seen = {n for n, ch in lifted if ch.builtin}
-            todo = list(seen)
-            while todo:
-                for target in jumps.get(todo.pop(), ()):
-                    if target not in seen:
-                        seen.add(target)
-                        todo.append(target)
-            lifted = [(n, ch) for n, ch in lifted if n in seen or n not in reached_by_rules]
         out: dict[str, list[Chain]] = {}
         for n, ch in lifted:
             out.setdefault(owner[n][0], []).append(ch)
@@ -232,16 +216,20 @@ def _marker(r: dict[str, Any], kind: str, family: str) -> str | None:
                           "right": "ipv4" if family == "ip" else "ipv6"}}:
         return None
     (name, _), = verdict.items()
-    return name.upper() if name in ("accept", "drop") else None
+    return name.upper() if name in ("accept", "drop", "return") else None
 
 
-def _inet_view(rules: list[dict[str, Any]], policy: str,
-               family: str) -> tuple[list[dict[str, Any]], str]:
-    """An inet base chain as one family sees it: none at all when its first rule lets the
-    family pass, and the policy its last rule gives it."""
+def _inet_view(rules: list[dict[str, Any]], policy: str | None,
+               family: str) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """An inet chain as one family sees it: a base chain is none at all when its first rule
+    lets the family pass, and has the policy its last rule gives the family; a user chain
+    whose first rule says the family has no such chain is left out (None)."""
+    if policy is None:
+        return (None, None) if rules and _marker(rules[0], "absent", family) == "RETURN" \
+            else (rules, None)
     if rules and _marker(rules[0], "pass", family) == "ACCEPT":
         return [], "ACCEPT"     # what iptables does without the chain
-    if rules and _marker(rules[-1], "policy", family):
+    if rules and _marker(rules[-1], "policy", family) in ("ACCEPT", "DROP"):
         return rules[:-1], _marker(rules[-1], "policy", family)
     return rules, policy
 
