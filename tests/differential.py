@@ -458,9 +458,9 @@ def compare(load_a, load_b, steps: list[list[Probe]]) -> list[Mismatch]:
             for i, (p, x, y) in enumerate(zip(probes, a, b, strict=True)) if x != y]
 
 
-def fwmigrate_nft(source: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "fwmigrate", "convert", source, "--to", "nft"],
-                          capture_output=True, text=True)
+def fwmigrate_nft(source: str, *options: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "fwmigrate", "convert", source, "--to", "nft",
+                           *options], capture_output=True, text=True)
     if proc.returncode:
         raise AssertionError(proc.stderr)
     return proc.stdout
