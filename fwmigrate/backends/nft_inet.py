@@ -62,6 +62,7 @@ from .nft_recent import Untranslatable
 
 NFPROTO = {"ip": "ipv4", "ip6": "ipv6"}
 _OTHER = {"ip": "ip6", "ip6": "ip"}
+_PROGRAM = {"ip": "iptables", "ip6": "ip6tables"}
 # header fields whose test nft guards with `meta nfproto` in an inet table
 _FAMILY_OF_PAYLOAD = {"ip": "ip", "icmp": "ip", "ip6": "ip6", "icmpv6": "ip6"}
 # past this many rule pairs a chain's alignment is not searched for the longest one
@@ -223,7 +224,9 @@ def _lcs(a: list, b: list) -> list[tuple[int, int]]:
 # --- merging ----------------------------------------------------------------------------------
 
 def tagged(rule: NftRule, family: str) -> NftRule:
-    if rule.untranslated is not None or not needs_tag(rule, family):
+    if rule.untranslated is not None:       # a comment (--allow-partial): say whose it was
+        return replace(rule, untranslated=f"{_PROGRAM[family]} {rule.untranslated}")
+    if not needs_tag(rule, family):
         return rule
     tag = nfproto(family)
     if any(isinstance(s, Reject) and s.kind == "tcp reset" for s in rule.statements):
