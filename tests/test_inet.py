@@ -42,13 +42,14 @@ PROGRAM = {"ip": "iptables", "ip6": "ip6tables"}
 
 
 def script(v4: list[str], v6: list[str], p4="ACCEPT", p6="ACCEPT", chain="INPUT",
-           logdrop=False) -> str:
+           logdrop=False, table="filter") -> str:
     lines = []
     for family, rules, policy in (("ip", v4, p4), ("ip6", v6, p6)):
-        prog = PROGRAM[family]
+        prog = PROGRAM[family] + ("" if table == "filter" else f" -t {table}")
         lines.append(f"{prog} -P {chain} {policy}")
-        if logdrop:
-            lines += [f"{prog} -N LOGDROP", f"{prog} -A LOGDROP -j DROP"]
+        if logdrop:     # True, or the rule the chain holds
+            body = "-j DROP" if logdrop is True else logdrop
+            lines += [f"{prog} -N LOGDROP", f"{prog} -A LOGDROP {body}"]
         lines += [f"{prog} -A {chain} {r}" for r in rules]
     return "\n".join(lines) + "\n"
 
@@ -320,6 +321,31 @@ def test_the_kernel_agrees(netns, v4, v6, p4, p6):
     back = read_any(nft, "inet.nft", diags)
     assert not diags.errors
     assert all(not r.differences for r in check(report.ruleset, back))
+
+
+NAT = ["-o eth0 -j MASQUERADE", "-o eth1 -j ACCEPT", "-p tcp --dport 80 -j RETURN",
+       "-p udp -o eth0 -j MASQUERADE --to-ports 1000-2000", "-j LOGDROP"]
+NAT_ONLY = {"ip": ["-s 10.0.0.0/8 -o eth0 -j SNAT --to-source 192.0.2.1",
+                   "-o eth0 -p tcp -j SNAT --to-source 192.0.2.1:1000-2000"],
+            "ip6": ["-o eth0 -j SNAT --to-source fd00::1", "-s fd00::/8 -j ACCEPT"]}
+
+
+def _nat_rules(family):
+    return st.lists(st.sampled_from(NAT + NAT_ONLY[family]), max_size=5)
+
+
+@pytest.mark.kernel
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_nat_rules("ip"), _nat_rules("ip6"))
+def test_nat_chains_merge_exactly(netns, v4, v6):
+    text = script(v4, v6, chain="POSTROUTING", table="nat", logdrop="-o eth2 -j ACCEPT")
+    merged = model(text)
+    for name in ("nat_POSTROUTING", "nat_LOGDROP"):
+        for family in ("ip", "ip6"):
+            assert view(chain(merged, name), family) == alone(text, family, name)
+    report = round_trip(text, "t.sh", ConvertOptions(family="inet"))
+    assert report.ok, [c.describe() for c in report.kernel]
 
 
 # --- the dual-stack sample ---------------------------------------------------------------------
