@@ -90,6 +90,7 @@ ip6tables -A INPUT -p udp --dport 53 -j DROP
 for ipt in iptables ip6tables; do
     $ipt -A INPUT -p tcp --dport 1234 -j ACCEPT
     $ipt -A INPUT -p udp --dport 123 -j REJECT
+    $ipt -A INPUT -p tcp -j REJECT --reject-with tcp-reset
 done
 iptables -A FORWARD -p tcp --dport 80 -j ACCEPT
 ip6tables -A FORWARD -p tcp --dport 25 -j DROP

@@ -150,6 +150,13 @@ def test_a_tcp_reset_is_tagged_so_that_nft_lists_the_tag():
                    "meta nfproto != ipv4 meta l4proto tcp reject with tcp reset"]
 
 
+def test_a_bare_protocol_is_meta_l4proto_for_both_families():
+    """`ip protocol` would keep IPv4's -p apart; for IPv4, l4proto is the same header field."""
+    rule = "-p tcp -j REJECT --reject-with tcp-reset"
+    assert nft_lines([rule, "-p icmp -j ACCEPT"], [rule]) == [
+        "meta l4proto tcp reject with tcp reset", "meta nfproto ipv4 meta l4proto icmp accept"]
+
+
 def test_stateful_rules_stay_one_per_family():
     """One nft limit is one token bucket; iptables had one per family."""
     rule = "-m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix fw"

@@ -227,7 +227,11 @@ class _Translator:
         ip = ctx.family
         if rule.protocol is not None and not self._protocol_implied(rule):
             number = rule.protocol.value
-            left = Payload("ip", "protocol") if ip == "ip" else Meta("l4proto")
+            # an inet table tests both families' protocol with `meta l4proto` (for IPv4 the
+            # header's protocol field, as `ip protocol`), so that both families' -p can be
+            # one rule
+            left = Payload("ip", "protocol") if ip == "ip" and self.options.family != "inet" \
+                else Meta("l4proto")
             middle.append(Compare(left, op(rule.protocol.negated), protocol(number)))
         if rule.fragment is not None:
             middle.append(Compare(BitAnd(Payload("ip", "frag-off"), Symbol("0x1fff")),
