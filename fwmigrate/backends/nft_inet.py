@@ -289,8 +289,8 @@ def merge_chain(c4: NftChain | None, c6: NftChain | None) -> NftChain:
         first, second = ("ip6", "ip") if early["ip6"] and not early["ip"] else ("ip", "ip6")
         if early[second] is not None:
             raise Untranslatable(
-                f"chain {c4.name} has policy {policies['ip']} for IPv4 and "
-                f"{policies['ip6']} for IPv6, and both families reach the policy by RETURN or "
+                f"chain {c4.name} has policy {policies['ip'].upper()} for IPv4 and "
+                f"{policies['ip6'].upper()} for IPv6, and both families reach the policy by RETURN or "
                 f"-g (e.g. {early['ip'].loc} and {early['ip6'].loc}); one inet chain has one "
                 "policy", "use --family ip and --family ip6, or leave out --family")
         base = replace(base, policy=policies[first])
