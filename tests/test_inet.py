@@ -355,6 +355,42 @@ def test_nat_chains_merge_exactly(netns, v4, v6):
     assert report.ok, [c.describe() for c in report.kernel]
 
 
+# --- the reader, on listings as nft 1.0.6 gives them --------------------------------------------
+
+def _inet_listing(set_type, *exprs):
+    items = [{"table": {"family": "inet", "name": "t"}},
+             {"set": {"family": "inet", "table": "t", "name": "S", "type": set_type}},
+             {"chain": {"family": "inet", "table": "t", "name": "c", "type": "filter",
+                        "hook": "input", "prio": 0, "policy": "accept"}}]
+    items += [{"rule": {"family": "inet", "table": "t", "chain": "c", "handle": i + 1,
+                        "expr": expr}} for i, expr in enumerate(exprs)]
+    return {"nftables": items}
+
+
+def _read(listing):
+    from fwmigrate.frontends.nft_ruleset import read_nft_json
+    diags = Diagnostics()
+    ruleset = read_nft_json(listing, "k", diags)
+    return ruleset, [d.message for d in diags.errors]
+
+
+def test_a_set_key_of_one_family_is_that_familys_rule():
+    """nft lists `meta nfproto ipv4 udp dport 1 update @S { ip saddr }` without the nfproto."""
+    update = {"set": {"op": "update", "set": "@S",
+                      "elem": {"payload": {"protocol": "ip", "field": "saddr"}}}}
+    ruleset, errors = _read(_inet_listing("ipv4_addr", [update, {"drop": None}]))
+    assert not errors
+    assert len(ruleset.table("ip", "filter").chain("INPUT").rules) == 1
+    assert not ruleset.table("ip6", "filter").chain("INPUT").rules
+
+
+def test_a_set_keyed_by_something_else_is_still_refused():
+    update = {"set": {"op": "update", "set": "@S",
+                      "elem": {"payload": {"protocol": "ether", "field": "saddr"}}}}
+    _ruleset, errors = _read(_inet_listing("ether_addr", [update, {"drop": None}]))
+    assert any("keyed by something other than an address" in m for m in errors), errors
+
+
 # --- the dual-stack sample ---------------------------------------------------------------------
 
 def fw(*args):

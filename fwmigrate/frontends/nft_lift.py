@@ -136,7 +136,7 @@ class Lift:
             raise Unrepresentable(f"a set statement on {body['set']}")
         if self.targets:
             raise Unrepresentable("a set statement after an action")
-        if _key_family(body["elem"]) != self.ctx.family:
+        if _other_family(body["elem"], self.ctx.family):
             # an inet rule for the other family: nft lists it without its `meta nfproto`,
             # which the address in the set statement implies
             self.skip = True
@@ -194,7 +194,7 @@ class Lift:
             info = self.ctx.sets.get(right[1:])
             if info is None:
                 raise Unrepresentable(f"a lookup in set {right}")
-            if _key_family(left) != self.ctx.family:
+            if _other_family(left, self.ctx.family):
                 self.skip = True            # an inet rule for the other family
                 return
             key, mask = _recent_key(left)
@@ -262,12 +262,12 @@ def _full_mask(family: str):
         ipaddress.IPv6Address((1 << 128) - 1)
 
 
-def _key_family(expr: Any) -> str | None:
-    """ip / ip6: the header a set key reads its address from."""
+def _other_family(expr: Any, family: str) -> bool:
+    """Does the set key read its address from the other family's header (ip / ip6)?"""
     if isinstance(expr, dict) and "&" in expr:
         expr = expr["&"][0]
     payload = expr.get("payload", {}) if isinstance(expr, dict) else {}
-    return payload.get("protocol")
+    return payload.get("protocol") in ("ip", "ip6") and payload["protocol"] != family
 
 
 def _recent_key(expr: Any) -> tuple[str, Any]:

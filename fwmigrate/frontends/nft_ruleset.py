@@ -98,7 +98,7 @@ class _Reader:
                             owner[target] = (table, None)
                             changed = True
         inet = t["family"] == "inet"
-        lifted: list[tuple[str, Chain]] = []        # (nft chain name, the family's chain)
+        out: dict[str, list[Chain]] = {}
         for c in chains:
             if c["name"] not in owner:
                 # no base chain reaches it: its table is what fwmigrate's prefix says
@@ -122,10 +122,7 @@ class _Reader:
                                                   f"{exc}")
             if builtin and policy not in ("ACCEPT", "DROP"):
                 self.problems.append(f"chain {c['name']}: policy {policy}")
-            lifted.append((c["name"], Chain(name, tuple(ir_rules), policy)))
-        out: dict[str, list[Chain]] = {}
-        for n, ch in lifted:
-            out.setdefault(owner[n][0], []).append(ch)
+            out.setdefault(table, []).append(Chain(name, tuple(ir_rules), policy))
         result = []
         for table, chains_of in out.items():
             builtin_names = mappings.iptables_tables()[table]
@@ -206,8 +203,8 @@ def _targets(r: dict[str, Any]) -> list[str]:
 
 
 def _marker(r: dict[str, Any], kind: str, family: str) -> str | None:
-    """The verdict of fwmigrate's pass or policy rule for `family` in an inet base chain, if
-    `r` is that rule (see backends/nft_inet.py)."""
+    """The verdict of fwmigrate's pass, absent or policy rule (`kind`) for `family` in an inet
+    chain, if `r` is that rule (see backends/nft_inet.py)."""
     expr = r["expr"]
     if len(expr) != 2 or r.get("comment") != mappings.inet_comment(kind, family):
         return None
