@@ -173,7 +173,8 @@ def test_a_family_test_after_an_effect_does_not_spare_the_tag():
     assert not nft_inet.needs_tag(early, "ip6")
     out = nft_lines(["-i lo -j ACCEPT"], ["-p ipv6-icmp -m limit --limit 1/s -m icmp6 "
                                           "--icmpv6-type 128 -j ACCEPT"])
-    assert out[1].startswith("meta nfproto ipv6 meta l4proto ipv6-icmp limit rate 1/second")
+    # `!=`: nft would list `meta nfproto ipv6` away as a dependency of icmpv6
+    assert out[1].startswith("meta nfproto != ipv4 meta l4proto ipv6-icmp limit rate 1/second")
 
 
 def test_different_policies_the_second_family_gets_a_last_rule():
@@ -281,10 +282,15 @@ NEUTRAL = ["-i lo -j ACCEPT", "-m conntrack --ctstate INVALID -j DROP",
            "-p tcp --dport 22 -j ACCEPT", "-p tcp --dport 22 -j DROP",
            "-p udp --dport 53 -j ACCEPT", "-m limit --limit 3/min -j LOG --log-prefix x",
            "-j LOGDROP", "-p tcp -j REJECT --reject-with tcp-reset", "-j REJECT",
-           "-i eth0 -j RETURN", "-i eth1 -g LOGDROP", "-m comment --comment c -j ACCEPT"]
+           "-i eth0 -j RETURN", "-i eth1 -g LOGDROP", "-m comment --comment c -j ACCEPT",
+           "-m limit --limit 2/s -p tcp --dport 443 -j ACCEPT",
+           "-p udp --dport 1000 -m recent --name R --set", "-m recent --name R --rcheck -j DROP",
+           "-p tcp --dport 25 -m limit --limit 1/s -j REJECT --reject-with tcp-reset"]
 ONLY = {"ip": ["-s 10.0.0.0/8 -j DROP", "-p icmp --icmp-type echo-request -j ACCEPT",
                "-j REJECT --reject-with icmp-host-prohibited",
-               "-j REJECT --reject-with icmp-host-unreachable"],
+               "-j REJECT --reject-with icmp-host-unreachable",
+               "-p icmp -m limit --limit 1/s -m icmp --icmp-type 8 -j ACCEPT",
+               "-m limit --limit 1/s -j REJECT --reject-with icmp-net-prohibited"],
         "ip6": ["-s fd00::/8 -j DROP", "-p ipv6-icmp --icmpv6-type echo-request -j ACCEPT",
                 "-j REJECT --reject-with icmp6-addr-unreachable",
                 "-p ipv6-icmp -m limit --limit 1/s -m icmp6 --icmpv6-type 128 -j ACCEPT"]}
@@ -389,6 +395,33 @@ def test_a_set_keyed_by_something_else_is_still_refused():
                       "elem": {"payload": {"protocol": "ether", "field": "saddr"}}}}
     _ruleset, errors = _read(_inet_listing("ether_addr", [update, {"drop": None}]))
     assert any("keyed by something other than an address" in m for m in errors), errors
+
+
+def _base(chain_type="filter", hook="input", prio=0):
+    return {"type": chain_type, "hook": hook, "prio": prio, "policy": "accept"}
+
+
+@pytest.mark.parametrize("exprs, error", [
+    # v6 packets take the limit's tokens before `ip saddr` stops them
+    ([{"limit": {"rate": 1, "per": "second"}},
+      {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+                 "right": "10.0.0.1"}}, {"accept": None}], "an effect before"),
+    # nft compares IPv6 connections' addresses with it too
+    ([{"match": {"op": "==", "left": {"ct": {"key": "ip saddr", "dir": "original"}},
+                 "right": "10.0.0.1"}}, {"accept": None}], "without a `meta nfproto`"),
+])
+def test_what_one_family_cannot_say_of_an_inet_rule_is_refused(exprs, error):
+    _ruleset, errors = _read(_inet_listing("ipv4_addr", exprs))
+    assert any(error in m for m in errors), errors
+
+
+def test_snat_of_one_family_is_that_familys_rule():
+    listing = _inet_listing("ipv4_addr", [{"snat": {"family": "ip", "addr": "192.0.2.1"}}])
+    listing["nftables"][2]["chain"].update(_base("nat", "postrouting", 100))
+    ruleset, errors = _read(listing)
+    assert not errors
+    assert len(ruleset.table("ip", "nat").chain("POSTROUTING").rules) == 1
+    assert not ruleset.table("ip6", "nat").chain("POSTROUTING").rules
 
 
 # --- the dual-stack sample ---------------------------------------------------------------------

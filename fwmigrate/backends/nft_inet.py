@@ -4,10 +4,11 @@ Each family is translated on its own, as for `ip` and `ip6` tables; then the cha
 same nft name are merged. Why the merged chain is exact:
 - An inet chain sees the packets of both families. A rule that stands for one family's rule
   only gets `meta nfproto ipv4|ipv6` in front, so the other family's packets skip it, and skip
-  it before anything in it has an effect. Where the rule already tests an IPv4 or IPv6 header
-  field (`ip saddr`, `icmpv6 type`, `reject with icmp …`) before anything with an effect, nft
-  itself puts that `meta nfproto` test before the field (checked with `nft --debug=netlink`),
-  so the explicit one is left out.
+  it before anything in it has an effect (written `meta nfproto != ipv6|ipv4` where nft would
+  list the test away as a dependency of a later statement: see tagged()). Where the rule
+  already tests an IPv4 or IPv6 header field (`ip saddr`, `icmpv6 type`, `reject with icmp
+  …`) before anything with an effect, nft itself puts that `meta nfproto` test before the
+  field (checked with `nft --debug=netlink`), so the explicit one is left out.
 - A rule is written once for both families only when the two translations are the same nft
   statements, none of them tied to one family (no IPv4/IPv6 header field, no family's ICMP
   reject, no per-family set) and none keeping state of its own: a merged `limit` would be one
@@ -229,13 +230,23 @@ def tagged(rule: NftRule, family: str) -> NftRule:
     if not needs_tag(rule, family):
         return rule
     tag = nfproto(family)
-    if any(isinstance(s, Reject) and s.kind == "tcp reset" for s in rule.statements):
-        # nft 1.0.6 lists `meta nfproto ipv6 … reject with tcp reset` without the nfproto test
-        # (it takes it for the reject's dependency): the kernel has it, but reading the rule
-        # back would not. An inet chain sees only IPv4 and IPv6, so `!= ipv4` says the same
-        # and is listed as written.
+    if any(_needs_nfproto(s) for s in rule.statements):
+        # nft 1.0.6 lists `meta nfproto ipv6 meta l4proto ipv6-icmp limit … icmpv6 type …`
+        # and `meta nfproto ipv6 … reject with tcp reset` without the nfproto test (it takes
+        # it for the dependency of what comes later): the kernel has it, but the rule would
+        # read back as one for both families. An inet chain sees only IPv4 and IPv6, so
+        # `!= ipv4` says the same, and is no dependency: it is listed as written.
         tag = Compare(Meta("nfproto"), "!=", Symbol(NFPROTO[_OTHER[family]]))
     return replace(rule, statements=(tag, *rule.statements))
+
+
+def _needs_nfproto(statement) -> bool:
+    """Does nft give this statement a `meta nfproto` dependency in an inet table?"""
+    if isinstance(statement, Reject):
+        return statement.kind != "icmpx"
+    if isinstance(statement, SetUpdate):
+        return _payload_family(statement.key) is not None
+    return implied_family(statement) is not None
 
 
 def _both(a: NftRule, b: NftRule) -> NftRule:
@@ -290,9 +301,9 @@ def merge_chain(c4: NftChain | None, c6: NftChain | None) -> NftChain:
         if early[second] is not None:
             raise Untranslatable(
                 f"chain {c4.name} has policy {policies['ip'].upper()} for IPv4 and "
-                f"{policies['ip6'].upper()} for IPv6, and both families reach the policy by RETURN or "
-                f"-g (e.g. {early['ip'].loc} and {early['ip6'].loc}); one inet chain has one "
-                "policy", "use --family ip and --family ip6, or leave out --family")
+                f"{policies['ip6'].upper()} for IPv6, and both families reach the policy by "
+                f"RETURN or -g (e.g. {early['ip'].loc} and {early['ip6'].loc}); one inet chain "
+                "has one policy", "use --family ip and --family ip6, or leave out --family")
         base = replace(base, policy=policies[first])
         rules += (policy_rule(second, policies[second]),)
     return replace(c4, rules=rules, base=base)

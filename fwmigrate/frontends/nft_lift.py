@@ -93,6 +93,15 @@ class Lift:
         else:
             raise Unrepresentable(f"the `{kind}` statement")
 
+    def other_family(self) -> None:
+        """The rule tests (or acts on) the other family's header: in an inet table this
+        family's packets stop there. Whatever they did before it (a limit, a recent list, a
+        log) cannot be said in iptables terms, where the other family has its own rules."""
+        if self.side_effect_seen or self.targets or (self.recent and self.recent["ops"]):
+            raise Unrepresentable("an effect before the rule's test of the other family (in "
+                                  "an inet table that family's packets have the effect too)")
+        self.skip = True
+
     def target(self, target) -> None:
         """Add a target after those before it; each becomes a rule of its own with the same
         matches, which must then give the same answer as when nft tested them once."""
@@ -139,7 +148,7 @@ class Lift:
         if _other_family(body["elem"], self.ctx.family):
             # an inet rule for the other family: nft lists it without its `meta nfproto`,
             # which the address in the set statement implies
-            self.skip = True
+            self.other_family()
             return
         key, mask = _recent_key(body["elem"])
         rec = self.recent
@@ -195,7 +204,7 @@ class Lift:
             if info is None:
                 raise Unrepresentable(f"a lookup in set {right}")
             if _other_family(left, self.ctx.family):
-                self.skip = True            # an inet rule for the other family
+                self.other_family()         # an inet rule for the other family
                 return
             key, mask = _recent_key(left)
             self._recent_test(key, mask, info, negated)

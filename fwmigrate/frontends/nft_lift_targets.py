@@ -73,7 +73,7 @@ def reject(lift, body: dict[str, Any] | None) -> None:
     code = (body or {}).get("expr")
     if kind in ("icmp", "icmpv6") and lift.ctx.table_family == "inet" and \
             lift.ctx.family != ("ip" if kind == "icmp" else "ip6"):
-        lift.skip = True        # in inet, nft restricts it to its family
+        lift.other_family()     # in inet, nft restricts it to its family
         return
     if kind is None or (kind in ("icmp", "icmpv6", "icmpx") and code == "port-unreachable"):
         statement = "reject"
@@ -101,6 +101,9 @@ def reject(lift, body: dict[str, Any] | None) -> None:
 
 def nat(lift, kind: str, body: dict[str, Any] | None) -> None:
     body = body or {}
+    if body.get("family") in ("ip", "ip6") and body["family"] != lift.ctx.family:
+        lift.other_family()     # `snat ip to …` does nothing to IPv6 packets in inet
+        return
     flags = body.get("flags", [])
     flags = [flags] if isinstance(flags, str) else flags
     options = []
@@ -173,7 +176,7 @@ def mangle(lift, body: dict[str, Any]) -> None:
         lift.target(TargetExtension("CLASSIFY", (Option("set-class", tc_class(value)),)))
     elif kind == "payload" and what.get("protocol") in ("ip", "ip6"):
         if what["protocol"] != lift.ctx.family:
-            lift.skip = True        # an inet rule for the other family
+            lift.other_family()     # an inet rule for the other family
         else:
             _set_header(lift, what["field"], value)
     elif kind == "tcp option":
