@@ -111,7 +111,8 @@ class _Translator:
                 self.result.notes.append(
                     f"the IPv6 recent lists {', '.join(recent.lists)} are the sets "
                     f"{', '.join(n + suffix for n in recent.lists)} (an nft set holds one "
-                    "address family; IPv4 and IPv6 lists were separate in xt_recent too)")
+                    "address family; an xt_recent entry carries its family, so each family "
+                    "meets the same members)")
         if nft_family != "inet":
             chains = chains_of[0]
         elif len(parts) == 1:
