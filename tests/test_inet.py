@@ -211,6 +211,34 @@ def test_common_subsequence_is_the_longest():
     assert [i for i, _ in pairs] == sorted(i for i, _ in pairs)
 
 
+def _valid(a, b, pairs):
+    assert all(a[i] is not None and a[i] == b[j] for i, j in pairs)
+    assert all(p[0] < q[0] and p[1] < q[1] for p, q in zip(pairs, pairs[1:], strict=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([None, 1, 2, 3, 4]), max_size=12),
+       st.lists(st.sampled_from([None, 1, 2, 3, 4]), max_size=12))
+def test_short_lists_get_a_longest_common_subsequence(a, b):
+    pairs = nft_inet.common(a, b)
+    _valid(a, b, pairs)
+    assert len(pairs) == len(nft_inet._lcs(a, b))
+
+
+def test_long_lists_are_anchored_on_their_unique_rules():
+    """30,000 rules a side: too many pairs to search; still a common subsequence, found fast,
+    sharing what each side has once (and repeated rules where gaps are small)."""
+    import random
+    rng = random.Random(7)
+    a = [rng.randrange(10**9) for _ in range(30000)] + [1, 2] * 500
+    b = list(a)
+    for k in range(3000):
+        b[rng.randrange(len(b))] = None if k % 2 else -k
+    pairs = nft_inet.common(a, b)
+    _valid(a, b, pairs)
+    assert len(pairs) > 28000
+
+
 def test_a_chain_of_one_family_and_a_base_chain_of_one_family():
     text = ("iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE\n"
             "iptables -N ONLY4\niptables -A ONLY4 -j DROP\niptables -A INPUT -j ONLY4\n"

@@ -34,7 +34,8 @@ the nft reader can give them back their meaning.
 
 from __future__ import annotations
 
-import difflib
+import bisect
+import collections
 from dataclasses import fields, is_dataclass, replace
 
 from .. import mappings
@@ -66,7 +67,7 @@ _OTHER = {"ip": "ip6", "ip6": "ip"}
 _PROGRAM = {"ip": "iptables", "ip6": "ip6tables"}
 # header fields whose test nft guards with `meta nfproto` in an inet table
 _FAMILY_OF_PAYLOAD = {"ip": "ip", "icmp": "ip", "ip6": "ip6", "icmpv6": "ip6"}
-# past this many rule pairs a chain's alignment is not searched for the longest one
+# past this many rule pairs a stretch of a chain is not searched for the longest alignment
 _LCS_CELLS = 1_000_000
 
 
@@ -175,7 +176,9 @@ def merge_key(rule: NftRule) -> tuple | None:
 
 def common(a: list, b: list) -> list[tuple[int, int]]:
     """Index pairs of a common subsequence of a and b (None never equals anything): the
-    longest one unless the lists are too long to search."""
+    longest one where the lists (after their common start and end) are small enough to
+    search; past that, anchored on the rules each list has once (patience diff), searching
+    fully again in the gaps that are small enough. Any common subsequence is exact."""
     n, m = len(a), len(b)
     lo = 0
     while lo < n and lo < m and a[lo] is not None and a[lo] == b[lo]:
@@ -184,19 +187,46 @@ def common(a: list, b: list) -> list[tuple[int, int]]:
     while hi < n - lo and hi < m - lo and a[n - 1 - hi] is not None and \
             a[n - 1 - hi] == b[m - 1 - hi]:
         hi += 1
-    mid_a, mid_b = a[lo:n - hi], b[lo:m - hi]
     pairs = [(k, k) for k in range(lo)]
-    if len(mid_a) * len(mid_b) <= _LCS_CELLS:
-        middle = _lcs(mid_a, mid_b)
-    else:
-        unique = [object() if k is None else k for k in mid_a]
-        matcher = difflib.SequenceMatcher(None, unique, [object() if k is None else k
-                                                         for k in mid_b], autojunk=False)
-        middle = [(i + k, j + k) for i, j, size in matcher.get_matching_blocks()
-                  for k in range(size)]
-    pairs += [(i + lo, j + lo) for i, j in middle]
+    todo = [(lo, n - hi, lo, m - hi)]
+    middle: list[tuple[int, int]] = []
+    while todo:
+        a0, a1, b0, b1 = todo.pop()
+        if (a1 - a0) * (b1 - b0) <= _LCS_CELLS:
+            middle += [(i + a0, j + b0) for i, j in _lcs(a[a0:a1], b[b0:b1])]
+            continue
+        anchors = _anchors(a, b, a0, a1, b0, b1)
+        if not anchors:
+            continue            # nothing shared here that is cheap to find: kept apart
+        middle += anchors
+        edges = [(a0 - 1, b0 - 1), *anchors, (a1, b1)]
+        todo += [(i + 1, i2, j + 1, j2) for (i, j), (i2, j2) in zip(edges, edges[1:], strict=False)
+                 if i + 1 < i2 and j + 1 < j2]
+    pairs += sorted(middle)
     pairs += [(n - hi + k, m - hi + k) for k in range(hi)]
     return pairs
+
+
+def _anchors(a: list, b: list, a0: int, a1: int, b0: int, b1: int) -> list[tuple[int, int]]:
+    """The longest increasing run of pairs of keys found once in a[a0:a1] and once in
+    b[b0:b1] (patience sorting)."""
+    seen_a = collections.Counter(k for k in a[a0:a1] if k is not None)
+    seen_b = collections.Counter(k for k in b[b0:b1] if k is not None)
+    where_b = {b[j]: j for j in range(b0, b1) if seen_b.get(b[j]) == 1 and seen_a[b[j]] == 1}
+    pairs = [(i, where_b[a[i]]) for i in range(a0, a1) if a[i] in where_b]
+    tops: list[int] = []            # smallest last j of an increasing run of each length
+    top_at: list[int] = []          # which pair that is
+    before: list[int] = []          # the pair before each pair in its run
+    for index, (_i, j) in enumerate(pairs):
+        k = bisect.bisect_left(tops, j)
+        tops[k:k + 1] = [j]
+        top_at[k:k + 1] = [index]
+        before.append(top_at[k - 1] if k else -1)
+    run, at = [], top_at[-1] if top_at else -1
+    while at >= 0:
+        run.append(pairs[at])
+        at = before[at]
+    return run[::-1]
 
 
 def _lcs(a: list, b: list) -> list[tuple[int, int]]:
