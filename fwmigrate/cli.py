@@ -126,8 +126,9 @@ def translation_options(f):
                      help="Input kind: a shell script of iptables commands, or iptables-save "
                           "output."),
         click.option("--family", type=click.Choice(["ip", "ip6", "inet"]), default=None,
-                     help="Only this family (ip, ip6), or an inet table. Default: one table "
-                          "per family in the input."),
+                     help="Only this family (ip, ip6), or one inet table for all of them "
+                          "(rules both families share written once). Default: one table per "
+                          "family in the input."),
         click.option("--table", default="fwmigrate", show_default=True,
                      help="Name of the nft table(s) to create and replace."),
         click.option("--counters", is_flag=True, help="Add a counter to every rule."),
@@ -190,6 +191,7 @@ def convert_cmd(input, output, to, allow_partial, **kw):
       fwmigrate convert firewall.sh --to iptables-restore | iptables-restore --test
       fwmigrate convert dual.sh --family ip6 --counters
       fwmigrate convert rules.v4 --ipsets <(ipset save) --to nft
+      fwmigrate convert dual.sh --family inet
     """
     text, name = _read(input)
     options = options_from(kw, to=to, allow_partial=allow_partial)

@@ -227,6 +227,25 @@ def reject_default(family: str) -> str:
 
 
 @cache
+def reject_icmpx() -> dict[str, str]:
+    """--reject-with name → nft's family-neutral icmpx type (inet tables)."""
+    return dict(load("targets")["reject_with"]["icmpx"])
+
+
+@cache
+def inet() -> dict[str, str]:
+    """How fwmigrate marks what it adds to an inet table holding both families."""
+    return dict(load("chains")["inet"])
+
+
+def inet_comment(kind: str, family: str) -> str:
+    """The comment of the pass ("pass") or policy ("policy") rule for a family (ip / ip6)."""
+    return inet()[f"{kind}_comment"].format(
+        family="IPv4" if family == "ip" else "IPv6",
+        program="iptables" if family == "ip" else "ip6tables")
+
+
+@cache
 def log_levels() -> dict[str, int]:
     return dict(load("targets")["log_levels"]["accepted"])
 

@@ -521,10 +521,9 @@ def compare(load_a, load_b, steps: list[list[Probe]],
             for i, (p, x, y) in enumerate(zip(probes, a, b, strict=True)) if x != y]
 
 
-def fwmigrate_nft(source: str, *extra: str) -> str:
+def fwmigrate_nft(source: str, *options: str) -> str:
     proc = subprocess.run([sys.executable, "-m", "fwmigrate", "convert", source, "--to", "nft",
-                           *extra],
-                          capture_output=True, text=True)
+                           *options], capture_output=True, text=True)
     if proc.returncode:
         raise AssertionError(proc.stderr)
     return proc.stdout

@@ -15,12 +15,16 @@ for sample in sample_inputs():
     CASES.append((sample.name, "nft", None))
     families = ("ip", "ip6") if sample.name.startswith("dual-stack") else (None,)
     CASES += [(sample.name, "iptables-restore", f) for f in families]
+    if sample.name.startswith("dual-stack"):
+        CASES.append((sample.name, "nft", "inet"))      # both families in one inet table
 
 _STAMP = re.compile(r"^# (Generated|Completed) .*$", re.M)
 
 
 def golden_name(sample, to, family):
-    suffix = "nft" if to == "nft" else f"restore{'.' + family if family else ''}"
+    dot_family = "." + family if family else ""
+    suffix = f"{family}.nft" if to == "nft" and family else "nft" if to == "nft" \
+        else f"restore{dot_family}"
     return f"{sample}.{suffix}"
 
 

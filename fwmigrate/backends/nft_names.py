@@ -2,8 +2,9 @@
 
 Two schemes:
 - "fwmigrate" (convert): one table per family, because an nft set belongs to one table while
-  an xt_recent list is shared by every iptables table that names it. Filter chains keep their
-  names; chains of nat/mangle/raw/security get the table as a prefix (`nat_POSTROUTING`).
+  an xt_recent list is shared by every iptables table that names it (or one inet table for
+  both families, where a chain both have gets one name: nft_inet merges them). Filter chains
+  keep their names; chains of nat/mangle/raw/security get the table as a prefix (`nat_POSTROUTING`).
 - "iptables-nft" (the translate / restore-translate drop-ins): tables named like iptables'
   (`filter`, `nat` …) and chains keep their names, as iptables-nft creates them.
 

@@ -82,11 +82,13 @@ def result_matters(rule: Rule, index: int) -> bool:
 class RecentPlan:
     """The sets for every recent list of one nft table, and the statements each rule needs."""
 
-    def __init__(self, family: str, namer: Namer, approximate: bool, size: int | None = None):
+    def __init__(self, family: str, namer: Namer, approximate: bool, size: int | None = None,
+                 suffix: str = ""):
         self.family = family
         self.size = DEFAULT_SIZE if size is None else size
         self.size_origin = ("the --recent-list-size default" if size is None
                             else f"--recent-list-size {size}")
+        self.suffix = suffix            # added to every set name (IPv6 lists in an inet table)
         self.ip = "ip" if family == "ip" else "ip6"
         self.namer = namer
         self.approximate = approximate
@@ -120,16 +122,17 @@ class RecentPlan:
                      or not windows)
         single = (1 if need_base else 0) + len(windows) == 1
         if need_base:
-            entry.base = self.namer.claim(entry.name, entry.name, "set")
+            entry.base = self.namer.claim(entry.name + self.suffix, entry.name, "set")
         for seconds in windows:
-            wanted = entry.name if single else f"{entry.name}_{seconds}s"
+            wanted = entry.name + self.suffix + ("" if single else f"_{seconds}s")
             entry.windows[seconds] = self.namer.claim(wanted, entry.name, "set")
         for u in entry.uses:
             if u.hitcount and self.approximate and u.seconds:
                 key = (u.hitcount, u.seconds)
                 if key not in entry.meters:
                     entry.meters[key] = self.namer.claim(
-                        f"{entry.name}_hits{u.hitcount}_{u.seconds}s", entry.name, "set")
+                        f"{entry.name}{self.suffix}_hits{u.hitcount}_{u.seconds}s", entry.name,
+                        "set")
 
     def sets(self) -> list[NftSet]:
         addr_type = "ipv4_addr" if self.family == "ip" else "ipv6_addr"

@@ -82,6 +82,14 @@ def _t_tee(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
 
 def _t_reject(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     name = target.option("reject-with").value
+    if tr.options.family == "inet":
+        # the family-neutral form where there is one, so that both families' REJECTs can be
+        # one rule; inet's plain `reject` is icmpx port-unreachable
+        icmpx = mappings.reject_icmpx().get(name)
+        if icmpx == "port-unreachable":
+            return [Reject()]
+        if icmpx is not None:
+            return [Reject("icmpx", icmpx)]
     statement = next(nft for n, _a, nft in mappings.reject_names(ctx.family) if n == name)
     words = statement.split()
     if words == ["reject"]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from .. import mappings
 from ..errors import Diagnostic
 from ..ir import Chain, Negatable, Rule, Ruleset, SourceLocation, Table
-from . import iptables_save
+from . import iptables_save, nft_inet
 from .nft_ast import (
     BaseChain,
     BitAnd,
@@ -29,7 +29,6 @@ from .nft_ast import (
     Symbol,
     Text,
 )
-from .nft_ast import Verdict as NftVerdict
 from .nft_common import PAYLOADS, Ctx, NftOptions, address_compare, op, protocol
 from .nft_ipsets import IpsetPlan
 from .nft_limits import PLANNED as LIMIT_PLANNED
@@ -83,19 +82,20 @@ class _Translator:
                 raise Untranslatable(f"the input has no {'IPv4' if opts.family == 'ip' else 'IPv6'}"
                                      " rules", "leave out --family to translate what it has")
             families = [opts.family]
-        if opts.family == "inet" and len(families) > 1:
-            raise Untranslatable("merging IPv4 and IPv6 rules into one inet table is not "
-                                 "supported yet", "use --family ip and --family ip6, or leave "
-                                 "out --family to get one table per family")
         tables: list[NftTable] = []
+        if opts.family == "inet" and opts.scheme != "iptables-nft" and families:
+            # one inet table for whatever families the input has (nft_inet merges them)
+            tables.append(self._table("inet", opts.table, [
+                (family, [t for t in ruleset.tables if t.family == family])
+                for family in families]))
+            families = []
         for family in families:
             ipt_tables = [t for t in ruleset.tables if t.family == family]
             if opts.scheme == "iptables-nft":
                 for t in ipt_tables:
-                    tables.append(self._table(family, family, t.name, [t]))
+                    tables.append(self._table(family, t.name, [(family, [t])]))
             else:
-                nft_family = "inet" if opts.family == "inet" else family
-                tables.append(self._table(family, nft_family, opts.table, ipt_tables))
+                tables.append(self._table(family, opts.table, [(family, ipt_tables)]))
         for set_name, uses in self.ipset_tables.items():
             if len(uses) > 1 and any(dynamic for _, dynamic in uses):
                 self.result.problems.append(Diagnostic(None, (
@@ -106,21 +106,75 @@ class _Translator:
         self.result.ruleset = hoist(NftRuleset(tuple(tables), tuple(self.result.notes)))
         return self.result
 
-    def _table(self, family: str, nft_family: str, name: str, ipt_tables: list[Table]) -> NftTable:
+    def _table(self, nft_family: str, name: str,
+               parts: list[tuple[str, list[Table]]]) -> NftTable:
+        """One nft table for the iptables tables of one family, or of both (inet)."""
         namer = Namer()
-        recent = RecentPlan(family, namer, self.options.approximate,
-                            self.options.recent_list_size)
-        limits = LimitPlan(family, namer, self.options.approximate)
+        chain_maps = self._claim_chains(namer, [t for _family, ts in parts for t in ts])
+        first = parts[0][1]
+        nft_name = table_name(self.options.scheme, name, first[0].name if first else "filter")
+        sets = []
+        chains_of: list[list[NftChain]] = []
+        for family, ipt_tables in parts:
+            suffix = mappings.inet()["ip6_set_suffix"] if nft_family == "inet" and \
+                family == "ip6" else ""
+            recent, limits = self._plans(family, namer, suffix, ipt_tables)
+            ipsets = IpsetPlan(family, namer, self.ipsets)
+            chains: list[NftChain] = []
+            for t in ipt_tables:
+                ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options,
+                          limits=limits, ipsets=ipsets)
+                chains += [self._chain(t, chain, ctx) for chain in t.chains]
+            chains_of.append(chains)
+            sets += recent.sets() + limits.sets() + ipsets.sets()
+            for set_name, use in ipsets.used.items():
+                self.ipset_tables.setdefault(set_name, []).append(
+                    (f"{nft_family} {nft_name}", use.dynamic))
+            self.result.notes += ipsets.notes()
+            self.result.notes += limits.notes
+            for loc, text in recent.approximations + limits.approximations:
+                self.result.approximations.append(Diagnostic(loc, text, "warning"))
+            for note in recent.capacity_notes():
+                if note not in self.result.notes:       # said once, for all tables
+                    self.result.notes.append(note)
+            if suffix and recent.lists:
+                self.result.notes.append(
+                    f"the IPv6 recent lists {', '.join(recent.lists)} are the sets "
+                    f"{', '.join(n + suffix for n in recent.lists)} (an nft set holds one "
+                    "address family; an xt_recent entry carries its family, so each family "
+                    "meets the same members)")
+        if nft_family != "inet":
+            chains = chains_of[0]
+        elif len(parts) == 1:
+            chains = [nft_inet.alone(c, parts[0][0]) for c in chains_of[0]]
+        else:
+            chains = nft_inet.merge_chains(*chains_of)
+        for kind, original, new in namer.renamed:
+            self.result.notes.append(f"{kind} {original} is called {new} in nft ({original!r} "
+                                     "cannot be written as an nft name)")
+        return NftTable(nft_family, nft_name, tuple(sets), tuple(chains))
+
+    def _claim_chains(self, namer: Namer, ipt_tables: list[Table]) -> dict[str, dict[str, str]]:
+        """nft chain names by iptables table and chain; one name for a chain both families
+        have, so that their rules meet in one chain."""
         chain_maps: dict[str, dict[str, str]] = {}
         # base chains claim their names first, so a user chain never takes one of them
         for builtin_pass in (True, False):
             for t in ipt_tables:
                 names = chain_maps.setdefault(t.name, {})
                 for chain in t.chains:
-                    if chain.builtin == builtin_pass:
+                    if chain.builtin == builtin_pass and chain.name not in names:
                         wanted = chain_name(self.options.scheme, t.name, chain.name)
                         names[chain.name] = namer.claim(wanted, chain.name, "chain")
-        plain: set[int] = set()     # ids of match tuples without recent (the ruleset holds them)
+        return chain_maps
+
+    def _plans(self, family: str, namer: Namer, suffix: str,
+               ipt_tables: list[Table]) -> tuple[RecentPlan, LimitPlan]:
+        """The sets that recent lists and hashlimit/connlimit need, planned over the table."""
+        recent = RecentPlan(family, namer, self.options.approximate,
+                            self.options.recent_list_size, suffix)
+        limits = LimitPlan(family, namer, self.options.approximate)
+        plain: set[int] = set()     # ids of match tuples without planned matches
         for t in ipt_tables:
             for chain in t.chains:
                 for rule in chain.rules:
@@ -133,39 +187,10 @@ class _Translator:
                         plain.add(id(rule.matches))
         recent.plan()
         limits.plan()
-        chains: list[NftChain] = []
-        ipsets = IpsetPlan(family, namer, self.ipsets)
-        for t in ipt_tables:
-            ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options, limits=limits,
-                      ipsets=ipsets)
-            for chain in t.chains:
-                chains.append(self._chain(t, chain, ctx, nft_family))
-        nft_name = table_name(self.options.scheme, name,
-                              ipt_tables[0].name if ipt_tables else "filter")
-        where = f"{nft_family} {nft_name}"
-        for set_name, use in ipsets.used.items():
-            self.ipset_tables.setdefault(set_name, []).append((where, use.dynamic))
-        self.result.notes += ipsets.notes()
-        self.result.notes += limits.notes
-        for loc, text in recent.approximations + limits.approximations:
-            self.result.approximations.append(Diagnostic(loc, text, "warning"))
-        for note in recent.capacity_notes():
-            if note not in self.result.notes:       # said once, for all tables
-                self.result.notes.append(note)
-        for kind, original, new in namer.renamed:
-            self.result.notes.append(f"{kind} {original} is called {new} in nft ({original!r} "
-                                     "cannot be written as an nft name)")
-        return NftTable(nft_family, nft_name, tuple(recent.sets() + limits.sets() + ipsets.sets()),
-                        tuple(chains))
+        return recent, limits
 
-    def _chain(self, table: Table, chain: Chain, ctx: Ctx, nft_family: str) -> NftChain:
+    def _chain(self, table: Table, chain: Chain, ctx: Ctx) -> NftChain:
         rules = []
-        if nft_family == "inet" and chain.builtin:
-            # an inet chain sees both families; the other one passes untouched, as it did
-            # when only this family's iptables had rules
-            other = "ipv6" if ctx.family == "ip" else "ipv4"
-            rules.append(NftRule((Compare(Meta("nfproto"), "==", Symbol(other)),
-                                  NftVerdict("accept"))))
         for rule in chain.rules:
             rules.append(self._rule(table, chain, rule, ctx))
         base = None
@@ -250,7 +275,11 @@ class _Translator:
                                  "use -m ah without -p to test for AH")
         if rule.protocol is not None and not self._protocol_implied(rule):
             number = rule.protocol.value
-            left = Payload("ip", "protocol") if ip == "ip" else Meta("l4proto")
+            # an inet table tests both families' protocol with `meta l4proto` (for IPv4 the
+            # header's protocol field, as `ip protocol`), so that both families' -p can be
+            # one rule
+            left = Payload("ip", "protocol") if ip == "ip" and self.options.family != "inet" \
+                else Meta("l4proto")
             middle.append(Compare(left, op(rule.protocol.negated), protocol(number)))
         if rule.fragment is not None:
             middle.append(Compare(BitAnd(Payload("ip", "frag-off"), Symbol("0x1fff")),

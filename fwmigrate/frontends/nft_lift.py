@@ -98,6 +98,15 @@ class Lift:
         else:
             raise Unrepresentable(f"the `{kind}` statement")
 
+    def other_family(self) -> None:
+        """The rule tests (or acts on) the other family's header: in an inet table this
+        family's packets stop there. Whatever they did before it (a limit, a recent list, a
+        log) cannot be said in iptables terms, where the other family has its own rules."""
+        if self.side_effect_seen or self.targets or (self.recent and self.recent["ops"]):
+            raise Unrepresentable("an effect before the rule's test of the other family (in "
+                                  "an inet table that family's packets have the effect too)")
+        self.skip = True
+
     def target(self, target) -> None:
         """Add a target after those before it; each becomes a rule of its own with the same
         matches, which must then give the same answer as when nft tested them once."""
@@ -148,6 +157,11 @@ class Lift:
             raise Unrepresentable(f"a set statement on {body['set']}")
         if self.targets:
             raise Unrepresentable("a set statement after an action")
+        if _other_family(body["elem"], self.ctx.family):
+            # an inet rule for the other family: nft lists it without its `meta nfproto`,
+            # which the address in the set statement implies
+            self.other_family()
+            return
         if body.get("stmt"):
             kinds = [next(iter(st)) for st in body["stmt"]]
             self._flush_recent()
@@ -216,6 +230,9 @@ class Lift:
             info = self.ctx.sets.get(right[1:])
             if info is None:
                 raise Unrepresentable(f"a lookup in set {right}")
+            if _other_family(left, self.ctx.family):
+                self.other_family()         # an inet rule for the other family
+                return
             key, mask = _recent_key(left)
             self._recent_test(key, mask, info, negated)
             return
@@ -279,6 +296,14 @@ _TARGET_STATEMENTS = {"log": targets.log, "reject": targets.reject, "queue": tar
 def _full_mask(family: str):
     return ipaddress.ip_address((1 << 32) - 1) if family == "ip" else \
         ipaddress.IPv6Address((1 << 128) - 1)
+
+
+def _other_family(expr: Any, family: str) -> bool:
+    """Does the set key read its address from the other family's header (ip / ip6)?"""
+    if isinstance(expr, dict) and "&" in expr:
+        expr = expr["&"][0]
+    payload = expr.get("payload", {}) if isinstance(expr, dict) else {}
+    return payload.get("protocol") in ("ip", "ip6") and payload["protocol"] != family
 
 
 def _recent_key(expr: Any) -> tuple[str, Any]:

@@ -170,7 +170,7 @@ def _meta(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> Non
     elif key == "nfproto":
         wanted = {"ipv4": "ip", "ipv6": "ip6"}.get(right)
         if (wanted == lift.ctx.family) == negated:
-            lift.skip = True       # this rule never sees this family's packets
+            lift.other_family()    # this rule never sees this family's packets
     elif key in ("time", "hour", "day"):
         meta_time(lift, key, right, op)
     else:
@@ -184,7 +184,7 @@ def _payload(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> 
     proto, fieldname = body["protocol"], body["field"]
     if proto in ("ip", "ip6"):
         if proto != lift.ctx.family:
-            lift.skip = True       # an inet rule for the other family
+            lift.other_family()    # an inet rule for the other family
         elif fieldname in ("saddr", "daddr") and is_range(right):
             compare(lift, f"{proto} {fieldname}", right, op)          # -m iprange
         elif fieldname in ("saddr", "daddr"):
@@ -202,7 +202,7 @@ def _payload(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> 
     elif proto in ("icmp", "icmpv6") and fieldname in ("type", "code"):
         if lift.ctx.table_family == "inet" and \
                 lift.ctx.family != ("ip" if proto == "icmp" else "ip6"):
-            lift.skip = True       # in inet, icmp implies IPv4 and icmpv6 IPv6
+            lift.other_family()    # in inet, icmp implies IPv4 and icmpv6 IPv6
             return
         _icmp(lift, proto, fieldname, right, negated)
     elif proto == "dccp" and fieldname == "type":
@@ -311,6 +311,11 @@ def _ct(lift, ct: dict[str, Any], right: Any, op: str, negated: bool) -> None:
         lift.add_match("conntrack", Option("ctproto", protocol(right), negated))
     elif (direction or "original", key) in _CT_ADDR:
         if family is not None and family != lift.ctx.family:
+            if lift.ctx.table_family == "inet":
+                # no `meta nfproto` of its own: nft compares the other family's connections'
+                # addresses with it too (the first 4 bytes of an IPv6 one)
+                unrepresentable(f"ct {direction or 'original'} {family} {key} in an inet "
+                                "table without a `meta nfproto` test before it")
             lift.skip = True
             return
         lift.add_match("conntrack", Option(_CT_ADDR[(direction or "original", key)],

@@ -77,6 +77,10 @@ def _nflog(lift, body: dict[str, Any]) -> None:
 def reject(lift, body: dict[str, Any] | None) -> None:
     kind = (body or {}).get("type")
     code = (body or {}).get("expr")
+    if kind in ("icmp", "icmpv6") and lift.ctx.table_family == "inet" and \
+            lift.ctx.family != ("ip" if kind == "icmp" else "ip6"):
+        lift.other_family()     # in inet, nft restricts it to its family
+        return
     if kind is None or (kind in ("icmp", "icmpv6", "icmpx") and code == "port-unreachable"):
         statement = "reject"
     elif kind == "tcp reset":
@@ -84,6 +88,14 @@ def reject(lift, body: dict[str, Any] | None) -> None:
         # nft lists `meta l4proto tcp reject with tcp reset` without the protocol test,
         # which the reject statement implies
         lift.implied_protocol = lift.implied_protocol or 6
+    elif kind == "icmpx":
+        # family-neutral: the family's own name for what the kernel sends (inet tables)
+        names = {n for n, _a, _nft in mappings.reject_names(lift.ctx.family)}
+        for name, icmpx in mappings.reject_icmpx().items():
+            if icmpx == code and name in names:
+                lift.target(TargetExtension("REJECT", (Option("reject-with", name),)))
+                return
+        unrepresentable(f"reject with icmpx {code}")
     else:
         statement = f"reject with {kind} type {code}"
     for name, _alias, nft in mappings.reject_names(lift.ctx.family):
@@ -95,6 +107,9 @@ def reject(lift, body: dict[str, Any] | None) -> None:
 
 def nat(lift, kind: str, body: dict[str, Any] | None) -> None:
     body = body or {}
+    if body.get("family") in ("ip", "ip6") and body["family"] != lift.ctx.family:
+        lift.other_family()     # `snat ip to …` does nothing to IPv6 packets in inet
+        return
     flags = body.get("flags", [])
     flags = [flags] if isinstance(flags, str) else flags
     options = []
@@ -177,7 +192,7 @@ def mangle(lift, body: dict[str, Any]) -> None:
         lift.target(TargetExtension("CLASSIFY", (Option("set-class", tc_class(value)),)))
     elif kind == "payload" and what.get("protocol") in ("ip", "ip6"):
         if what["protocol"] != lift.ctx.family:
-            lift.skip = True        # an inet rule for the other family
+            lift.other_family()     # an inet rule for the other family
         else:
             _set_header(lift, what["field"], value)
     elif kind == "tcp option" and what == {"name": "maxseg", "field": "size"}:

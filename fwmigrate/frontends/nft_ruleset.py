@@ -79,7 +79,7 @@ class _Reader:
             recent = s["name"] in updated or s.get("timeout") or (
                 s["type"] in ("ipv4_addr", "ipv6_addr") and not s.get("elem"))
             if recent:
-                ctx.sets[s["name"]] = _set_info(s)
+                ctx.sets[s["name"]] = _set_info(s, t["family"] == "inet")
             else:
                 ctx.constants[s["name"]] = {"set": s.get("elem", [])}
         chains = self._objects("chain", t)
@@ -102,11 +102,11 @@ class _Reader:
             changed = False
             for name, (table, _) in list(owner.items()):
                 for r in rules.get(name, []):
-                    for stmt in r["expr"]:
-                        for verb in ("jump", "goto"):
-                            if verb in stmt and stmt[verb]["target"] not in owner:
-                                owner[stmt[verb]["target"]] = (table, None)
-                                changed = True
+                    for target in _targets(r):
+                        if target not in owner:
+                            owner[target] = (table, None)
+                            changed = True
+        inet = t["family"] == "inet"
         out: dict[str, list[Chain]] = {}
         for c in chains:
             if c["name"] not in owner:
@@ -116,14 +116,19 @@ class _Reader:
                                     and prefix != "filter" else "filter", None)
             table, builtin = owner[c["name"]]
             name = builtin or strip_prefix(c["name"], table)
+            chain_rules = rules.get(c["name"], [])
+            policy = c.get("policy", "accept").upper() if builtin else None
+            if inet:
+                chain_rules, policy = _inet_view(chain_rules, policy, family)
+                if chain_rules is None:
+                    continue                # the other family's user chain
             ir_rules = []
-            for r in rules.get(c["name"], []):
+            for r in chain_rules:
                 try:
                     ir_rules += self._rule(r, ctx, owner, table, builtin)
                 except Unrepresentable as exc:
                     self.diags.error(self.loc(r), f"rule cannot be read into iptables terms: "
                                                   f"{exc}")
-            policy = c.get("policy", "accept").upper() if builtin else None
             if builtin and policy not in ("ACCEPT", "DROP"):
                 self.problems.append(f"chain {c['name']}: policy {policy}")
             out.setdefault(table, []).append(Chain(name, tuple(ir_rules), policy))
@@ -201,11 +206,48 @@ def _expand_sets(exprs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [exprs]
 
 
-def _set_info(s: dict[str, Any]) -> SetInfo:
+def _targets(r: dict[str, Any]) -> list[str]:
+    return [stmt[verb]["target"] for stmt in r["expr"] for verb in ("jump", "goto")
+            if verb in stmt]
+
+
+def _marker(r: dict[str, Any], kind: str, family: str) -> str | None:
+    """The verdict of fwmigrate's pass, absent or policy rule (`kind`) for `family` in an inet
+    chain, if `r` is that rule (see backends/nft_inet.py)."""
+    expr = r["expr"]
+    if len(expr) != 2 or r.get("comment") != mappings.inet_comment(kind, family):
+        return None
+    test, verdict = expr
+    if test != {"match": {"op": "==", "left": {"meta": {"key": "nfproto"}},
+                          "right": "ipv4" if family == "ip" else "ipv6"}}:
+        return None
+    (name, _), = verdict.items()
+    return name.upper() if name in ("accept", "drop", "return") else None
+
+
+def _inet_view(rules: list[dict[str, Any]], policy: str | None,
+               family: str) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """An inet chain as one family sees it: a base chain is none at all when its first rule
+    lets the family pass, and has the policy its last rule gives the family; a user chain
+    whose first rule says the family has no such chain is left out (None)."""
+    if policy is None:
+        return (None, None) if rules and _marker(rules[0], "absent", family) == "RETURN" \
+            else (rules, None)
+    if rules and _marker(rules[0], "pass", family) == "ACCEPT":
+        return [], "ACCEPT"     # what iptables does without the chain
+    if rules and _marker(rules[-1], "policy", family) in ("ACCEPT", "DROP"):
+        return rules[:-1], _marker(rules[-1], "policy", family)
+    return rules, policy
+
+
+def _set_info(s: dict[str, Any], inet: bool) -> SetInfo:
     timeout = s.get("timeout")
     name = s["name"]
     suffix = f"_{timeout}s"
     list_name = name[:-len(suffix)] if timeout and name.endswith(suffix) else name
+    ip6_suffix = mappings.inet()["ip6_set_suffix"]
+    if inet and s["type"] == "ipv6_addr" and list_name.endswith(ip6_suffix):
+        list_name = list_name[:-len(ip6_suffix)]     # IPv6 lists in an inet table
     return SetInfo(name, timeout, list_name, s.get("size"))
 
 
