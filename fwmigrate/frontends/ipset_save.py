@@ -227,20 +227,9 @@ def _create(args, sets: dict[str, _Set], exist: bool, loc: SourceLocation, col: 
         raise _Error(f"unknown ipset type `{type_}'", tcol,
                      "known types: " + ", ".join(sorted(DIMENSIONS)))
     options: dict[str, object] = {}
-    rest = args[2:]
-    i = 0
-    while i < len(rest):
-        word, wcol = rest[i]
-        if word in _CREATE_FLAGS:
-            options[word] = None
-            i += 1
-            continue
-        if word not in _CREATE_VALUES:
-            raise _Error(f"unknown option `{word}' for {type_}", wcol)
-        if i + 1 >= len(rest):
-            raise _Error(f"`{word}' needs a value", wcol)
-        options[word] = _create_value(word, rest[i + 1], type_)
-        i += 2
+    for word, arg, _wcol in _option_words(args[2:], _CREATE_FLAGS, _CREATE_VALUES,
+                                          f"unknown option `{{}}' for {type_}"):
+        options[word] = None if arg is None else _create_value(word, arg, type_)
     family = options.get("family", "inet")
     if family not in ("inet", "inet6"):
         raise _Error(f"family `{family}': ipset knows inet and inet6", col)
@@ -255,6 +244,24 @@ def _create(args, sets: dict[str, _Set], exist: bool, loc: SourceLocation, col: 
             return                      # ipset restore -exist: the same set is fine
         raise _Error(f"set {name} already exists", ncol)
     sets[name] = _Set(name, type_, ir_family, options, loc)
+
+
+def _option_words(words, flags, valued, unknown: str):
+    """(option, (value, column) or None for a flag, column) for each option of a line;
+    `unknown` is the message for a word that is neither (`{}` is the word)."""
+    i = 0
+    while i < len(words):
+        word, col = words[i]
+        if word in flags:
+            yield word, None, col
+            i += 1
+            continue
+        if word not in valued:
+            raise _Error(unknown.format(word), col)
+        if i + 1 >= len(words):
+            raise _Error(f"`{word}' needs a value", col)
+        yield word, words[i + 1], col
+        i += 2
 
 
 def _create_value(word: str, arg, type_: str):
@@ -274,18 +281,12 @@ def _create_value(word: str, arg, type_: str):
 
 def _add_options(target: _Set, words) -> tuple[Option, ...]:
     out: list[Option] = []
-    i = 0
-    while i < len(words):
-        word, col = words[i]
-        if word in _ADD_FLAGS:
+    for word, arg, col in _option_words(words, _ADD_FLAGS, _ADD_VALUES,
+                                        "unknown member option `{}'"):
+        if arg is None:
             out.append(Option(word))
-            i += 1
             continue
-        if word not in _ADD_VALUES:
-            raise _Error(f"unknown member option `{word}'", col)
-        if i + 1 >= len(words):
-            raise _Error(f"`{word}' needs a value", col)
-        text, vcol = words[i + 1]
+        text, vcol = arg
         needs = {"timeout": "timeout", "packets": "counters", "bytes": "counters",
                  "comment": "comment", "skbmark": "skbinfo", "skbprio": "skbinfo",
                  "skbqueue": "skbinfo"}[word]
@@ -302,7 +303,6 @@ def _add_options(target: _Set, words) -> tuple[Option, ...]:
             except ValueError:
                 raise _Error(f"`{word}' takes a number, not {text!r}", vcol) from None
         out.append(Option(word, value))
-        i += 2
     return tuple(out)
 
 
