@@ -8,9 +8,9 @@ import pyparsing as pp
 
 from ..errors import OptionError
 
+# the pieces more than one values_*.py grammar is built from
 _UINT = pp.Regex(r"0[xX][0-9a-fA-F]+|[0-9]+").set_name("number")
 _MASKED = (_UINT("value") + pp.Opt(pp.Suppress("/") + _UINT("mask"))).set_name("value[/mask]")
-
 
 _WHOLE: dict[int, pp.ParserElement] = {}
 
