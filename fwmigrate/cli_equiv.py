@@ -14,7 +14,8 @@ from .cli import _bulk_work, _read, main
 from .cli_verify import EXIT_DIFFERENT, EXIT_ERROR, _error, _load
 from .errors import Diagnostics, FwmigrateError
 from .frontends.ipset_save import read_ipsets
-from .verify.equiv import check, example
+from .verify.equiv import check
+from .verify.equiv_example import example
 from .verify.explain import PacketError, describe_packet, explain, parse_packet, render_outcome
 from .verify.sources import read_any
 from .verify.space import NotModelled, Space, collect

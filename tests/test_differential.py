@@ -35,7 +35,8 @@ from hypothesis import strategies as st
 
 from fwmigrate.convert import ConvertOptions, convert, read
 from fwmigrate.errors import Diagnostics
-from fwmigrate.verify.equiv import check, example, under_limits
+from fwmigrate.verify.equiv import check
+from fwmigrate.verify.equiv_example import example, under_limits
 from fwmigrate.verify.sources import read_any
 from fwmigrate.verify.space import Space, collect
 

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fwmigrate.convert import ConvertOptions, read
-from fwmigrate.verify.equiv import check, example
+from fwmigrate.verify.equiv import check
+from fwmigrate.verify.equiv_example import example
 from fwmigrate.verify.evaluate import evaluate
 from fwmigrate.verify.explain import HOOK_PATHS
 from fwmigrate.verify.space import Space, collect

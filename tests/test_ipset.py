@@ -160,7 +160,8 @@ def test_membership_of_known_fixed_members_is_an_address_test():
 
 
 def test_the_same_lookup_with_other_members_differs():
-    from fwmigrate.verify.equiv import check, example
+    from fwmigrate.verify.equiv import check
+    from fwmigrate.verify.equiv_example import example
     a = _ruleset(LOOKUP, "create b hash:ip\nadd b 192.0.2.1\n")
     b = _ruleset(LOOKUP, "create b hash:ip\nadd b 192.0.2.2\n")
     result = check(a, b)[0]

@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fwmigrate.errors import OptionError
-from fwmigrate.frontends import values
+from fwmigrate.frontends import (
+    values,
+    values_addresses,
+    values_common,
+    values_names,
+    values_numbers,
+    values_ports,
+)
 from fwmigrate.frontends.save_file import _words, tokenize
 from fwmigrate.ir import PortRange, Rate
 
@@ -15,23 +22,23 @@ from fwmigrate.ir import PortRange, Rate
 @given(st.tuples(*[st.integers(0, 300)] * 4), st.one_of(st.none(), st.integers(0, 40)))
 def test_ipv4_fast_path_agrees_with_the_grammar(octets, plen):
     text = ".".join(map(str, octets)) + ("" if plen is None else f"/{plen}")
-    fast = values._FAST_IPV4.match(text)
+    fast = values_addresses._FAST_IPV4.match(text)
     slow = None
     try:
-        res = values._run(values._ADDRESS["ip"], text)
-        ip = values._ip(res["addr"], "ip")
-        mask = values._mask(res.get("mask"), "ip")
+        res = values_common._run(values_addresses._ADDRESS["ip"], text)
+        ip = values_addresses._ip(res["addr"], "ip")
+        mask = values_addresses._mask(res.get("mask"), "ip")
         slow = (int(ip) & int(mask), int(mask))
     except OptionError:
         pass
     try:
-        got = values.address(text, "ip")
+        got = values_addresses.address(text, "ip")
         got = (int(got.addr), int(got.mask))
     except OptionError:
         got = None
     assert got == slow
     if fast and slow:
-        assert values._fast_ipv4(fast) is not None
+        assert values_addresses._fast_ipv4(fast) is not None
 
 
 @given(st.integers(0, 70000), st.one_of(st.none(), st.integers(0, 70000)))
@@ -39,11 +46,11 @@ def test_port_fast_path_agrees_with_the_grammar(first, last):
     text = str(first) if last is None else f"{first}:{last}"
 
     def slow():
-        res = values._run(values._PORT_RANGE, text)
-        a = values._port(res["first"], "tcp") if res["first"] else 0
+        res = values_common._run(values_ports._PORT_RANGE, text)
+        a = values_ports._port(res["first"], "tcp") if res["first"] else 0
         if "colon" not in res:
             return PortRange(a, a)
-        b = values._port(res["last"], "tcp") if res.get("last") else 0xFFFF
+        b = values_ports._port(res["last"], "tcp") if res.get("last") else 0xFFFF
         if a > b:
             raise OptionError("min > max")
         return PortRange(a, b)
@@ -52,7 +59,7 @@ def test_port_fast_path_agrees_with_the_grammar(first, last):
     except OptionError:
         expected = None
     try:
-        got = values.parse_port_range((text,), "ip", "tcp")
+        got = values_ports.parse_port_range((text,), "ip", "tcp")
     except OptionError:
         got = None
     assert got == expected
@@ -64,9 +71,9 @@ def test_nat_port_fast_path_agrees_with_the_grammar(first, last, prefix):
     text = prefix + (str(first) if last is None else f"{first}-{last}")
 
     def slow():
-        res = values._run(values._NAT_PORTS, text)
-        a = values.c_uint(res["first"], 0, 65535, "port")
-        b = values.c_uint(res["last"], 0, 65535, "port") if "last" in res else a
+        res = values_common._run(values_ports._NAT_PORTS, text)
+        a = values_common.c_uint(res["first"], 0, 65535, "port")
+        b = values_common.c_uint(res["last"], 0, 65535, "port") if "last" in res else a
         if a > b:
             raise OptionError("min > max")
         return PortRange(a, b)
@@ -75,7 +82,7 @@ def test_nat_port_fast_path_agrees_with_the_grammar(first, last, prefix):
     except OptionError:
         expected = None
     try:
-        got = values.parse_nat_ports((text,), "ip", "tcp")
+        got = values_ports.parse_nat_ports((text,), "ip", "tcp")
     except OptionError:
         got = None
     assert got == expected
@@ -101,7 +108,7 @@ def test_restore_word_fast_path_agrees_with_the_grammar(parts):
     ("100/hour", Rate(100, "hour")), ("2/d", Rate(2, "day")), ("3/hour", Rate(3, "hour")),
 ])
 def test_rates_read_back_as_iptables_prints_them(text, rate):
-    assert values.parse_rate((text,), "ip", None) == rate
+    assert values_numbers.parse_rate((text,), "ip", None) == rate
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -110,12 +117,12 @@ def test_rates_read_back_as_iptables_prints_them(text, rate):
     ("10.0.0.0/255.0.255.0", ("10.0.0.0", None)),
 ])
 def test_addresses(text, expected):
-    addr = values.address(text, "ip")
+    addr = values_addresses.address(text, "ip")
     assert (str(addr.addr), addr.prefixlen) == expected
 
 
 def test_ipv6_addresses_are_masked_and_compressed():
-    addr = values.address("2001:DB8:0:0::5/64", "ip6")
+    addr = values_addresses.address("2001:DB8:0:0::5/64", "ip6")
     assert addr.addr == ipaddress.IPv6Address("2001:db8::") and addr.prefixlen == 64
 
 
@@ -135,5 +142,5 @@ def test_bad_values(kind, text, message):
 
 
 def test_long_strings_are_cut_as_iptables_does():
-    assert values.parse_log_prefix(("x" * 40,), "ip", None) == "x" * 29
-    assert len(values.parse_comment(("é" * 200,), "ip", None).encode()) <= 255
+    assert values_names.parse_log_prefix(("x" * 40,), "ip", None) == "x" * 29
+    assert len(values_names.parse_comment(("é" * 200,), "ip", None).encode()) <= 255

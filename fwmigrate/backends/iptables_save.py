@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from .. import __version__, mappings
 from ..frontends.limit_values import normal_connlimit
 from ..frontends.limit_values import save_words as hashlimit_save_words
-from ..frontends.values import CT_STATES, CT_STATUS, TCP_FLAGS, WEEKDAYS
+from ..frontends.values_flags import CT_STATES, CT_STATUS, TCP_FLAGS
+from ..frontends.values_time import WEEKDAYS
 from ..ir import (
     Address,
     AddressRange,

@@ -28,7 +28,8 @@ from ..ir import (
     Verdict,
 )
 from .extensions import ExtensionOptions, _implicit_spec, _intrapositioned, _Loaded
-from .values import c_uint, protocol_number
+from .values_common import c_uint
+from .values_numbers import protocol_number
 
 VERDICTS = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE"})
 
@@ -303,7 +304,8 @@ class _Parser(ExtensionOptions):
                 number = protocol_number(value)
             except OptionError:
                 raise OptionError(f'unknown protocol "{value}" specified', i + 1,
-                                  hint=did_you_mean(value.lower(), mappings.protocol_numbers()))
+                                  hint=did_you_mean(value.lower(), mappings.protocol_numbers())
+                                  ) from None
             if number == 0:
                 if negated:
                     raise OptionError("rule would never match protocol", i)

@@ -13,7 +13,8 @@ from .. import mappings
 from ..errors import OptionError, did_you_mean
 from ..ir import Family, Match, Negatable, Option, TargetExtension
 from .limit_values import check_connlimit, check_hashlimit
-from .values import parse_value, protocol_number
+from .values import parse_value
+from .values_numbers import protocol_number
 
 
 @dataclass(slots=True)
@@ -210,8 +211,8 @@ class ExtensionOptions:
             if proto is None or proto.negated or proto.value not in names:
                 if spec.name == "multiport":
                     raise OptionError("multiport needs " + ", ".join(
-                        f"`-p {p}'" for p in spec.protocols[:-1]) + f" or `-p {spec.protocols[-1]}'",
-                        ext.index)
+                        f"`-p {p}'" for p in spec.protocols[:-1])
+                        + f" or `-p {spec.protocols[-1]}'", ext.index)
                 raise OptionError(f"{spec.name} match requires '-p {spec.protocols[0]}'",
                                   ext.index, hint=f"the kernel refuses the rule without it; add "
                                                   f"-p {spec.protocols[0]} before -m {spec.name}")

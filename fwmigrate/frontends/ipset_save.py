@@ -21,7 +21,7 @@ import socket
 from ..errors import Diagnostics
 from ..ir import Address, IpSet, Option, SourceLocation
 from .save_file import tokenize
-from .values import protocol_number
+from .values_numbers import protocol_number
 
 # the dimensions of each type, as ipset names them in the type
 DIMENSIONS = {

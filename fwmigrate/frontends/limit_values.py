@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ..errors import OptionError
 from ..ir import Match, Option
+from .values_numbers import canonical_rate  # not values.py, which imports this module
 
 SCALE = 1_000_000                  # XT_HASHLIMIT_SCALE_v2
 BURST_MAX = 1_000_000              # XT_HASHLIMIT_BURST_MAX
@@ -271,8 +272,6 @@ def save_words(opts: dict) -> list[str]:
 def normal_hashlimit(match: Match) -> Match:
     """What the kernel does with a hashlimit, in one form: the stored configuration, the
     table's real capacity; without a key and --hashlimit-upto it is a plain limit."""
-    from .values import canonical_rate  # values.py imports this module's grammars
-
     cfg = hashlimit_config({o.name: o for o in match.options})
     rate = Option("above" if cfg["above"] else "upto", (cfg["kind"], cfg["avg"], 1))
     burst = Option("burst", cfg["burst"])

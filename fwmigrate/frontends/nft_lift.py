@@ -17,7 +17,7 @@ from . import nft_lift_limits as limits
 from . import nft_lift_targets as targets
 from .nft_lift_matches import lift_match
 from .nft_lift_values import Unrepresentable
-from .values import canonical_rate
+from .values_numbers import canonical_rate
 
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 _RATE_SCALE = 10000

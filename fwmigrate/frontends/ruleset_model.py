@@ -211,7 +211,8 @@ class RulesetModel:
         for c in users:
             del table.chains[c.name]
 
-    def _why_not_deletable(self, table: TableState, chain: ChainState, doomed: frozenset) -> str | None:
+    def _why_not_deletable(self, table: TableState, chain: ChainState,
+                           doomed: frozenset) -> str | None:
         if chain.policy is not None:
             return "Invalid argument. Run `dmesg' for more information."
         referrers = [c.name for c in table.chains.values() for r in c.rules

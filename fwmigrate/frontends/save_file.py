@@ -302,7 +302,8 @@ class _Reader:
         self.table = None
 
 
-def read_save(text: str, filename: str, diags: Diagnostics, family: Family | None = None) -> Ruleset:
+def read_save(text: str, filename: str, diags: Diagnostics,
+              family: Family | None = None) -> Ruleset:
     ruleset = _Reader(text, filename, family or detect_family(text), diags).read()
     if not ruleset.tables and not diags.errors:
         diags.error(SourceLocation(filename, 1), "no tables in this iptables-save file",

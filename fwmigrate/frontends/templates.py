@@ -31,7 +31,8 @@ from ..ir import (
 )
 from .command_line import _NO_IN, _NO_OUT, Command, parse_uncached
 from .extensions import _CACHE_LIMIT, _proto_name, check_target, check_values
-from .values import address, address_list, parse_value
+from .values import parse_value
+from .values_addresses import address, address_list
 
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R", "-C"})
 

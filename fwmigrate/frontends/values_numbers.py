@@ -1,0 +1,163 @@
+"""Numeric values: rates and bursts (-m limit), integers and integer ranges, value/mask pairs,
+protocol numbers, ids (-m owner), probabilities (-m statistic), queue ranges."""
+
+from __future__ import annotations
+
+import math
+
+import pyparsing as pp
+
+from .. import mappings
+from ..errors import OptionError
+from ..ir import IntRange, Masked, Rate
+from .values_common import _MASKED, _UINT, _run, c_uint
+
+_RATE = (_UINT("count") + pp.Opt(pp.Suppress("/") + pp.Regex(r"[A-Za-z]+")("unit"))
+         ).set_name("rate")
+_INT_RANGE = (_UINT("first") + pp.Opt(pp.Suppress(":") + _UINT("last"))).set_name("number range")
+
+
+_SCALE = 10000
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def canonical_rate(period: int) -> Rate:
+    """The rate iptables prints for a stored period (its print_rate): 60/min reads back 1/sec."""
+    units = [("day", _SCALE * 86400), ("hour", _SCALE * 3600), ("minute", _SCALE * 60),
+             ("second", _SCALE)]
+    i = 1
+    while i < len(units):
+        mult = units[i][1]
+        if period > mult or mult // period < mult % period:
+            break
+        i += 1
+    name, mult = units[i - 1]
+    return Rate(mult // period, name)  # type: ignore[arg-type]
+
+
+def parse_rate(args, family, proto) -> Rate:
+    text = args[0]
+    res = _run(_RATE, text)
+    mult = 1
+    unit = res.get("unit")
+    if unit is not None:
+        for name, seconds in _UNIT_SECONDS.items():
+            if name.startswith(unit.lower()):
+                mult = seconds
+                break
+        else:
+            raise OptionError(f"bad rate `{text}'", hint="units are second, minute, hour, day")
+    count = c_uint(res["count"], what="rate")
+    if count == 0:
+        raise OptionError(f"bad rate `{text}'")
+    period = _SCALE * mult // count
+    if period == 0:
+        raise OptionError(f"Rate too fast `{text}'", hint="at most 10000/second")
+    return canonical_rate(period)
+
+
+def parse_burst(args, family, proto) -> int:
+    value = c_uint(args[0], 0, 10000, "burst")
+    if value == 0:
+        raise OptionError("--limit-burst must be at least 1",
+                          hint="the kernel refuses a burst of 0 (xt_limit: ERANGE)")
+    return value
+
+
+def parse_uint8(args, family, proto) -> int:
+    return c_uint(args[0], 0, 255)
+
+
+def parse_uint32(args, family, proto) -> int:
+    return c_uint(args[0], 0, 0xFFFFFFFF)
+
+
+def parse_uint_range(args, family, proto) -> IntRange:
+    res = _run(_INT_RANGE, args[0])
+    first = c_uint(res["first"])
+    last = c_uint(res["last"]) if "last" in res else first
+    if first > last:
+        raise OptionError(f"invalid range (min > max) `{args[0]}'")
+    return IntRange(first, last)
+
+
+def parse_masked(args, family, proto) -> Masked:
+    res = _run(_MASKED, args[0])
+    value = c_uint(res["value"])
+    mask = c_uint(res["mask"]) if "mask" in res else 0xFFFFFFFF
+    return Masked(value, mask)
+
+
+def parse_protocol(args, family, proto) -> int:
+    return protocol_number(args[0])
+
+
+def protocol_number(text: str) -> int:
+    if text[:1].isdigit():
+        return c_uint(text, 0, 255, "protocol")
+    number = mappings.protocol_numbers().get(text.lower())
+    if number is None:
+        raise OptionError(f"unknown protocol `{text}' specified",
+                          hint="use a name from /etc/protocols or a number 0-255")
+    return number
+
+
+def parse_uint16_range(args, family, proto, top: int = 0xFFFF) -> IntRange:
+    """`a:b`, `:b` (from 0), `a:` (to the top) or `a`."""
+    text = args[0]
+    first, colon, last = text.partition(":")
+    low = c_uint(first, 0, top) if first else 0
+    high = (c_uint(last, 0, top) if last else top) if colon else low
+    if low > high:
+        raise OptionError(f"invalid range (min > max) `{text}'")
+    return IntRange(low, high)
+
+
+def parse_uint32_range(args, family, proto) -> IntRange:
+    return parse_uint16_range(args, family, proto, 0xFFFFFFFF)
+
+
+def parse_id_range(args, family, proto) -> IntRange:
+    """--uid-owner / --gid-owner: a number, `a-b`, or `root` (0 on every system)."""
+    text = args[0]
+    if text == "root":
+        return IntRange(0, 0)
+    first, dash, last = text.partition("-")
+    if not first[:1].isdigit() or (dash and not last[:1].isdigit()):
+        raise OptionError(f"user or group name `{text}' is not known here",
+                          hint="iptables looks names up in the password database of the "
+                               "machine it runs on; give the number", unsupported=True)
+    low = c_uint(first, 0, 0xFFFFFFFE)
+    high = c_uint(last, 0, 0xFFFFFFFE) if dash else low
+    if low > high:
+        raise OptionError(f"invalid range (min > max) `{text}'")
+    return IntRange(low, high)
+
+
+def parse_probability(args, family, proto) -> int:
+    """Stored as iptables stores it: round(p * 2^31), printed back as that / 2^31."""
+    try:
+        value = float(args[0])
+    except ValueError:
+        raise OptionError(f"invalid probability `{args[0]}'") from None
+    if not 0.0 <= value <= 1.0:
+        raise OptionError(f"probability `{args[0]}' out of range (0-1)")
+    return int(math.floor(value * 0x80000000 + 0.5))
+
+
+def parse_uint16(args, family, proto) -> int:
+    return c_uint(args[0], 0, 0xFFFF)
+
+
+def parse_queue_range(args, family, proto) -> IntRange:
+    first, colon, last = args[0].partition(":")
+    if not colon:
+        raise OptionError(f"Bad range \"{args[0]}\"", hint="first:last")
+    low, high = c_uint(first, 0, 0xFFFF), c_uint(last, 0, 0xFFFF)
+    if low >= high:
+        raise OptionError("--queue-balance: the first queue must be below the last")
+    return IntRange(low, high)
+
+
+def parse_uint64(args, family, proto) -> int:
+    return c_uint(args[0], 0, 0xFFFFFFFFFFFFFFFF)

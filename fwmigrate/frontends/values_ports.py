@@ -1,0 +1,94 @@
+"""Port values: ports and port ranges (--sport/--dport), multiport lists, NAT port ranges."""
+
+from __future__ import annotations
+
+import re
+
+import pyparsing as pp
+
+from .. import mappings
+from ..errors import OptionError
+from ..ir import PortRange
+from .values_common import _UINT, _run, c_uint
+
+_NAME = pp.Regex(r"[A-Za-z][A-Za-z0-9_.+\-]*").set_name("name")
+_PORT = (_UINT | _NAME).set_name("port or service name")
+_PORT_RANGE = (pp.Opt(_PORT, default="")("first")
+               + pp.Opt(pp.Suppress(":") + pp.Opt(_PORT, default="")("last"))("colon")
+               ).set_name("port range")
+_MULTIPORT_ITEM = pp.Group(_PORT("first") + pp.Opt(pp.Suppress(":") + _PORT("last")))
+_PORT_LIST = pp.delimited_list(_MULTIPORT_ITEM, ",").set_name("port list")
+_NAT_PORTS = (_UINT("first") + pp.Opt(pp.Suppress("-") + _UINT("last"))).set_name("port[-port]")
+
+
+def _port(text: str, proto: str | None) -> int:
+    if text[:1].isdigit():
+        try:
+            return c_uint(text, 0, 65535, "port")
+        except OptionError:
+            pass
+    else:
+        port = mappings.services(proto or "tcp").get(text)
+        if port is not None:
+            return port
+    raise OptionError(f"invalid port/service `{text}' specified",
+                      hint="ports are numbers 0-65535 or names from /etc/services")
+
+
+def parse_port_range(args, family, proto) -> PortRange:
+    text = args[0]
+    fast = _FAST_PORTS.match(text)
+    if fast is not None:
+        first = int(fast.group(1))
+        last = first if fast.group(2) is None else int(fast.group(2))
+        if first <= last <= 0xFFFF:
+            return PortRange(first, last)
+    res = _run(_PORT_RANGE, text)
+    first = _port(res["first"], proto) if res["first"] else 0
+    if "colon" not in res:
+        return PortRange(first, first)
+    last = _port(res["last"], proto) if res.get("last") else 0xFFFF
+    if first > last:
+        raise OptionError(f"invalid portrange (min > max) `{text}'")
+    return PortRange(first, last)
+
+
+def parse_port_list(args, family, proto) -> tuple[PortRange, ...]:
+    text = args[0]
+    items = []
+    slots = 0
+    for item in _run(_PORT_LIST, text):
+        first = _port(item["first"], proto)
+        last = _port(item["last"], proto) if "last" in item else first
+        if "last" in item and first >= last:
+            raise OptionError(f"invalid portrange specified `{text}'")
+        slots += 2 if "last" in item else 1
+        items.append(PortRange(first, last))
+    if slots > 15:
+        raise OptionError("too many ports specified", hint="multiport takes at most 15 ports "
+                          "(a range counts as two); split the rule")
+    return tuple(items)
+
+
+def parse_nat_ports(args, family, proto) -> PortRange:
+    named = mappings.services(proto or "tcp").get(args[0])
+    if named is not None:           # a service name, even one with a dash (ftp-data)
+        return PortRange(named, named)
+    fast = _FAST_NAT_PORTS.match(args[0])
+    if fast is not None:
+        first = int(fast.group(1))
+        last = first if fast.group(2) is None else int(fast.group(2))
+        if first <= last <= 0xFFFF:
+            return PortRange(first, last)
+    res = _run(_NAT_PORTS, args[0])
+    first = c_uint(res["first"], 0, 65535, "port")
+    last = c_uint(res["last"], 0, 65535, "port") if "last" in res else first
+    if first > last:
+        raise OptionError(f"invalid port range `{args[0]}'")
+    return PortRange(first, last)
+
+
+# Fast paths for the shapes that fill large dumps (a plain port or port range). They must
+# agree with the grammars above; tests/test_values.py checks that on generated input.
+_FAST_PORTS = re.compile(r"([1-9]\d{0,4}|0)(?::([1-9]\d{0,4}|0))?\Z")
+_FAST_NAT_PORTS = re.compile(r"([1-9]\d{0,4}|0)(?:-([1-9]\d{0,4}|0))?\Z")
