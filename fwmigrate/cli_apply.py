@@ -103,15 +103,26 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, n
                            state_dir=state_dir, keep=keep, force=force, use_nft_cli=use_nft_cli,
                            syntax=syntax)
     _enter(netns)
+    pending: list[confirmation.Pending] = []
+
+    def watch(backup) -> None:
+        # the watchdog runs before the commit: a session that dies right after it is covered
+        pending.append(confirmation.start(StateDir(state_dir), backup, confirm_seconds, netns))
+
     try:
-        report = apply(translation.ruleset, ruleset, options, os.environ.get("SSH_CONNECTION"))
+        report = apply(translation.ruleset, ruleset, options, os.environ.get("SSH_CONNECTION"),
+                       watch if confirm_seconds and not check else None)
     except ApplyRefused as exc:
         click.echo(f"fwmigrate: {exc.message}", err=True)
         for detail in exc.details:
             click.echo(f"  - {detail}", err=True)
         sys.exit(EXIT_REFUSED)
     except KernelError as exc:
+        for p in pending:
+            confirmation.cancel(p)
         _kernel_failed(exc, "transaction")
+    for p in pending:
+        confirmation.committed(p)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     where = f" in namespace {netns}" if netns else ""
@@ -122,12 +133,11 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, n
                    f"via {report.via})")
         return
     click.echo(f"applied{where} via {report.via}; previous ruleset saved in {report.backup}")
-    if confirm_seconds:
-        _await_confirmation(StateDir(state_dir), report.backup, confirm_seconds, netns)
+    if pending:
+        _await_confirmation(pending[0], confirm_seconds, netns)
 
 
-def _await_confirmation(state: StateDir, backup, seconds: float, netns: str | None) -> None:
-    pending = confirmation.start(state, backup, seconds, netns)
+def _await_confirmation(pending: confirmation.Pending, seconds: float, netns: str | None) -> None:
     click.echo(f"Keep the new ruleset? Type `yes` within {seconds:g} s, or run `fwmigrate confirm"
                f"{' --netns ' + netns if netns else ''}` from another shell; otherwise it is "
                "rolled back.", err=True)

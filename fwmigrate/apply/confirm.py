@@ -1,9 +1,12 @@
 """--confirm: keep the new ruleset only if the operator confirms in time, like iptables-apply.
 
-After the apply a watchdog process is started in its own session (so it survives the SSH
-connection and the shell that started it). It waits until the deadline; unless a confirmation
-has been recorded by then (at the prompt, or by `fwmigrate confirm` from another shell), it
-restores the backup taken just before the apply.
+The watchdog is started before the commit, in its own session (so it survives the SSH
+connection and the shell that started it): started after it, a session dying in between would
+leave the new ruleset in place unconfirmed. It waits until the deadline (counted from the start
+of the commit) and until the commit has settled (the apply records it, or its process is gone);
+unless a confirmation has been recorded by then (at the prompt, or by `fwmigrate confirm` from
+another shell), it restores the backup taken just before the commit. A commit the kernel
+refused is recorded as cancelled: nothing changed, nothing to roll back.
 """
 
 from __future__ import annotations
@@ -27,6 +30,15 @@ class Pending:
     backup: Path
     deadline: float
     netns: str | None
+    owner: int = 0           # pid of the apply that commits
+
+    @property
+    def committed_marker(self) -> Path:
+        return self.path.with_suffix(".committed")
+
+    @property
+    def cancelled_marker(self) -> Path:
+        return self.path.with_suffix(".cancelled")
 
     @property
     def confirmed_marker(self) -> Path:
@@ -47,7 +59,7 @@ def start(state: StateDir, backup: Path, seconds: float, netns: str | None) -> P
     """Record the pending apply and start the watchdog that rolls back unless confirmed."""
     ident = f"{os.getpid()}-{int(time.time() * 1000)}"
     pending = Pending(_pending_dir(state) / f"{ident}-{netns or 'host'}.json", backup,
-                      time.time() + seconds, netns)
+                      time.time() + seconds, netns, os.getpid())
     fd = os.open(pending.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump({"backup": str(backup), "deadline": pending.deadline, "netns": netns}, fh)
@@ -68,7 +80,10 @@ def _watchdog(pending: Pending, state: StateDir) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    while time.time() < pending.deadline:
+    while time.time() < pending.deadline or not _settled(pending):
+        if pending.cancelled_marker.exists():
+            _finish(pending, "cancelled: the commit was refused, nothing changed")
+            os._exit(0)
         if pending.confirmed_marker.exists():
             _finish(pending, "confirmed")
             os._exit(0)
@@ -86,9 +101,35 @@ def _watchdog(pending: Pending, state: StateDir) -> None:
     os._exit(0)
 
 
+def committed(pending: Pending) -> None:
+    """The new ruleset is in place: the watchdog may roll it back from the deadline on."""
+    pending.committed_marker.touch(mode=0o600)
+
+
+def cancel(pending: Pending) -> None:
+    """The kernel refused the commit: the watchdog leaves the ruleset alone."""
+    pending.cancelled_marker.touch(mode=0o600)
+
+
+def _settled(pending: Pending) -> bool:
+    # a commit in flight may still land: rolling back before it would be undone by it
+    return (pending.committed_marker.exists() or pending.cancelled_marker.exists()
+            or not _alive(pending.owner))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"     # a zombie has ended
+    except (OSError, IndexError):
+        return False
+
+
 def _finish(pending: Pending, result: str) -> None:
     pending.result_file.write_text(result + "\n")
     pending.path.unlink(missing_ok=True)
+    for marker in (pending.committed_marker, pending.cancelled_marker):
+        marker.unlink(missing_ok=True)
 
 
 def confirm(state: StateDir, netns: str | None) -> Pending | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +58,10 @@ class ApplyReport:
 
 
 def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
-          ssh_connection: str | None) -> ApplyReport:
+          ssh_connection: str | None,
+          before_commit: Callable[[Path], None] | None = None) -> ApplyReport:
+    """Guard, back up and commit. `before_commit(backup)` runs once the backup is saved, just
+    before the commit (the --confirm watchdog must be running before anything changes)."""
     kernel = Kernel(force_cli=options.use_nft_cli)
     report = ApplyReport(kernel.via, options.check)
     if kernel.fallback_reason and not options.use_nft_cli:
@@ -72,6 +76,8 @@ def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
     tables = [(t.family, t.name) for t in model.tables]
     report.backup = state.save_backup(current, "ruleset" if options.flush_ruleset else "tables",
                                       tables, options.netns).path
+    if before_commit is not None:
+        before_commit(report.backup)
     send(kernel, check=False)
     report.warnings += leftovers(current, set(tables), options.flush_ruleset)
     return report
