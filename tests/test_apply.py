@@ -175,19 +175,24 @@ def test_rollback_survives_the_calling_process_dying(netns_pair, state):
     assert "fwmigrate" not in tables(server)
 
 
+def patched_fw(patch: str, *args):
+    """fwmigrate with `patch` run first in its process: a fault put exactly where a test
+    needs it (a crash right after the commit, a refused commit)."""
+    code = patch + "import sys\nfrom fwmigrate.cli import main\nmain(sys.argv[1:])\n"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=60)
+
+
 def test_rollback_covers_a_session_that_dies_right_after_the_commit(netns_pair, state):
     """The watchdog runs before the commit: an apply that dies the moment the new ruleset is
     in, before it can record anything, is still rolled back (started after the commit, the
     watchdog would miss that window and the unconfirmed ruleset would stay)."""
     server, _ = netns_pair
-    code = ("import os, sys\n"
-            "from fwmigrate.apply import confirm\n"
-            "confirm.committed = lambda pending: os._exit(9)   # dies right after the commit\n"
-            "from fwmigrate.cli import main\n"
-            "main(sys.argv[1:])\n")
-    proc = subprocess.run([sys.executable, "-c", code, "apply", TUTORIAL, "--netns", server.name,
-                           "--state-dir", state, "--keep", f"{CLIENT_ADDR}:22", "--confirm", "2"],
-                          capture_output=True, text=True, timeout=60)
+    patch = ("import os\n"
+             "from fwmigrate.apply import confirm\n"
+             "confirm.committed = lambda pending: os._exit(9)   # dies right after the commit\n")
+    proc = patched_fw(patch, "apply", TUTORIAL, "--netns", server.name, "--state-dir", state,
+                      "--keep", f"{CLIENT_ADDR}:22", "--confirm", "2")
     assert proc.returncode == 9, proc.stderr
     assert "fwmigrate" in tables(server)
     deadline = time.time() + 10
@@ -201,21 +206,17 @@ def test_a_refused_commit_under_confirm_is_not_rolled_back(netns_pair, state):
     restoring a backup over whatever is there by then."""
     server, _ = netns_pair
     bad = ("iptables -A INPUT -m comment --comment x -j ACCEPT\n")
-    code = ("import sys\n"
-            "from fwmigrate.apply import transaction\n"
-            "from fwmigrate.apply.kernel import KernelError\n"
-            "def refuse(kernel, check):\n"
-            "    raise KernelError('refused for the test')\n"
-            "transaction._transaction = lambda *a: refuse\n"
-            "from fwmigrate.cli import main\n"
-            "main(sys.argv[1:])\n")
+    patch = ("from fwmigrate.apply import transaction\n"
+             "from fwmigrate.apply.kernel import KernelError\n"
+             "def refuse(kernel, check):\n"
+             "    raise KernelError('refused for the test')\n"
+             "transaction._transaction = lambda *a: refuse\n")
     path = os.path.join(state, "bad.sh")
     os.makedirs(state, exist_ok=True)
     with open(path, "w") as fh:
         fh.write(bad)
-    proc = subprocess.run([sys.executable, "-c", code, "apply", path, "--netns", server.name,
-                           "--state-dir", state, "--keep", f"{CLIENT_ADDR}:22", "--confirm", "1"],
-                          capture_output=True, text=True, timeout=60)
+    proc = patched_fw(patch, "apply", path, "--netns", server.name, "--state-dir", state,
+                      "--keep", f"{CLIENT_ADDR}:22", "--confirm", "1")
     assert proc.returncode == 4, proc.stderr
     deadline = time.time() + 10
     results = []
