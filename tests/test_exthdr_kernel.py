@@ -185,3 +185,17 @@ def test_ip6tables_protocol_is_found_past_ah(netns):
     assert counts["ah spi 500"] == [0, 1]
     assert counts["hbh ah spi 520 len 24 res"] == [0, 1]
     assert counts["udp"] == [0, 1]
+
+
+def test_the_output_says_where_ipv6_protocol_tests_differ_past_ah():
+    """The difference above is not refusable (it would refuse every IPv6 -p), so it is said:
+    once, in the header, whenever IPv6 rules test the protocol; never for IPv4 alone."""
+    v6 = convert("ip6tables -A INPUT -p tcp --dport 22 -j ACCEPT\n"
+                 "ip6tables -A INPUT -p udp -j DROP\n", "fw.sh", ConvertOptions()).output
+    assert v6.count("AH (IPsec authentication) header") == 1
+    v4 = convert("iptables -A INPUT -p tcp --dport 22 -j ACCEPT\n", "fw.sh",
+                 ConvertOptions()).output
+    assert "AH (IPsec" not in v4
+    no_proto = convert("ip6tables -A INPUT -s 2001:db8::/32 -j DROP\n", "fw.sh",
+                       ConvertOptions()).output
+    assert "AH (IPsec" not in no_proto

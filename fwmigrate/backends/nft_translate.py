@@ -40,6 +40,11 @@ from .nft_sets import hoist
 from .nft_targets import target_statements
 
 NFT_COMMENT_MAX = 128
+# Not exact, and not refusable without refusing every IPv6 protocol test: said in the output
+# (tests/test_exthdr_kernel.py shows both kernels' behaviour)
+AH_NOTE = ("IPv6 packets that carry an AH (IPsec authentication) header: ip6tables finds the\n"
+           "protocol and ports past AH, nft's `meta l4proto`, `tcp dport` … stop at it, so the\n"
+           "rules that test -p or ports treat such packets differently.")
 # matches translated from a plan of the whole table (sets), never from a cache
 _PLANNED = frozenset({"recent", "set"}) | LIMIT_PLANNED
 _COUNTER = Counter()
@@ -120,6 +125,10 @@ class _Translator:
                 family == "ip6" else ""
             recent, limits = self._plans(family, namer, suffix, ipt_tables)
             ipsets = IpsetPlan(family, namer, self.ipsets)
+            if family == "ip6" and AH_NOTE not in self.result.notes and any(
+                    r.protocol is not None for t in ipt_tables for c in t.chains
+                    for r in c.rules):
+                self.result.notes.append(AH_NOTE)
             chains: list[NftChain] = []
             for t in ipt_tables:
                 ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options,
