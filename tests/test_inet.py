@@ -548,3 +548,17 @@ def test_apply_takes_family_inet(netns, tmp_path):
     assert result.returncode == 0, result.stderr
     listing = netns.nft("list", "ruleset").stdout
     assert "table inet fwmigrate" in listing and "table ip " not in listing
+
+
+def test_a_rename_note_gives_the_real_reason():
+    """A name taken by another set or chain of the table is renamed for that reason, not
+    because it cannot be written (here: a hash:mac ipset used by both families' rules)."""
+    ipsets = ("create macs hash:mac hashsize 1024 maxelem 65536\nadd macs 52:54:00:12:34:56\n",
+              "sets.save")
+    script = ("for ipt in iptables ip6tables; do\n"
+              "  $ipt -A INPUT -m set --match-set macs src -j ACCEPT\n"
+              "done\n")
+    out = convert(script, "fw.sh", ConvertOptions(family="inet", ipsets=ipsets)).output
+    assert "set macs is called macs_2 in nft (another set or chain of the table is called " \
+           "macs)" in out, out
+    assert "cannot be written as an nft name" not in out.split("set macs")[1].split("\n")[0]

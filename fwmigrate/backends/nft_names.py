@@ -46,17 +46,20 @@ class Namer:
 
     def __init__(self) -> None:
         self.taken: set[str] = set()
-        self.renamed: list[tuple[str, str, str]] = []     # (kind, original, new)
+        # (kind, original, new, why)
+        self.renamed: list[tuple[str, str, str, str]] = []
 
     def claim(self, wanted: str, original: str, kind: str) -> str:
         name = wanted if writable(wanted) else _sanitized(wanted)
+        why = (f"{original!r} cannot be written as an nft name" if name != wanted else
+               f"another set or chain of the table is called {name}")
         base, n = name, 2
         while name in self.taken:
             name = f"{base}_{n}"
             n += 1
         self.taken.add(name)
         if name != wanted:
-            self.renamed.append((kind, original, name))
+            self.renamed.append((kind, original, name, why))
         return name
 
 

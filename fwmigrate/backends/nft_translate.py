@@ -158,9 +158,8 @@ class _Translator:
             chains = [nft_inet.alone(c, parts[0][0]) for c in chains_of[0]]
         else:
             chains = nft_inet.merge_chains(*chains_of)
-        for kind, original, new in namer.renamed:
-            self.result.notes.append(f"{kind} {original} is called {new} in nft ({original!r} "
-                                     "cannot be written as an nft name)")
+        for kind, original, new, why in namer.renamed:
+            self.result.notes.append(f"{kind} {original} is called {new} in nft ({why})")
         return NftTable(nft_family, nft_name, tuple(sets), tuple(chains))
 
     def _claim_chains(self, namer: Namer, ipt_tables: list[Table]) -> dict[str, dict[str, str]]:
