@@ -111,7 +111,7 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, n
 
     try:
         report = apply(translation.ruleset, ruleset, options, os.environ.get("SSH_CONNECTION"),
-                       watch if confirm_seconds and not check else None)
+                       watch if confirm_seconds else None)
     except ApplyRefused as exc:
         click.echo(f"fwmigrate: {exc.message}", err=True)
         for detail in exc.details:

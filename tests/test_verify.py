@@ -40,8 +40,8 @@ def test_samples_round_trip_through_the_kernel(netns, name):
 def test_samples_are_equivalent_to_their_translations(netns, tmp_path, name, to):
     """verify --equiv SAMPLE TRANSLATION: nft text is loaded and listed back, a JSON
     command batch (what --to nft-json writes) too, then compared packet class by class."""
-    ipsets = SAMPLES / name
-    ipsets = ["--ipsets", str(ipsets.with_suffix(".ipsets"))] if ipsets_of(ipsets) else []
+    companion = (SAMPLES / name).with_suffix(".ipsets")       # the sample's `ipset save`
+    ipsets = ["--ipsets", str(companion)] if companion.exists() else []
     out = tmp_path / f"out.{to}"
     out.write_text(fw("convert", str(SAMPLES / name), "--to", to, *ipsets).stdout)
     result = fw("verify", "--equiv", str(SAMPLES / name), str(out), *ipsets)
