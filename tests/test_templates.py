@@ -103,6 +103,8 @@ TRANSITIONS = [
     ("-A ACL1 -p udp -m recent --name A --rcheck --seconds 5 -j REJECT --reject-with "
      "icmp-host-prohibited",
      "-A ACL1 -p udp -m recent --name A --rcheck --seconds 0 -j REJECT --reject-with tcp-reset"),
+    # values the full parse stores with their `!` folded in (the other days; equal bounds)
+    ("-A ACL1 -m time ! --weekdays Mo", "-A ACL1 -m time ! --weekdays Tu"),
 ]
 
 

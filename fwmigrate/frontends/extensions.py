@@ -162,6 +162,8 @@ class ExtensionOptions:
                               exc.offset) from None
         if negated and opt.value in _FOLDED:      # libxt_time keeps `!` as the other days
             value, negated = _FOLDED[opt.value] - value, False
+        elif negated and opt.value == "connbytes_range" and value.first == value.last:
+            negated = False     # `!` swaps the bounds: equal ones stay the range itself
         if opt.value == "flag" and len(opt.flags) > 1:
             value = flag.lstrip("-")
         elif opt.value in ("comment", "log_prefix") and value != args[0]:
@@ -245,6 +247,9 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
 
 # day sets whose `!` iptables stores as the complement (and iptables-save prints so)
 _FOLDED = {"weekdays": frozenset(range(1, 8)), "monthdays": frozenset(range(1, 32))}
+# value grammars whose `!` the parse may fold into the value (above): a template re-reading
+# only the value would keep the first line's folding
+NEGATION_FOLDED = frozenset(_FOLDED) | {"connbytes_range"}
 
 # options the kernel accepts only with one protocol (the module itself works with any):
 # (module, option) → (protocol number, the kernel's message, -p name)

@@ -30,7 +30,13 @@ from ..ir import (
     TargetExtension,
 )
 from .command_line import _NO_IN, _NO_OUT, Command, parse_uncached
-from .extensions import _CACHE_LIMIT, _proto_name, check_target, check_values
+from .extensions import (
+    _CACHE_LIMIT,
+    NEGATION_FOLDED,
+    _proto_name,
+    check_target,
+    check_values,
+)
 from .values import parse_value
 from .values_addresses import address, address_list
 
@@ -310,6 +316,8 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
             raise OptionError(exc.message, slot.index, exc.hint, exc.offset) from None
         if slot.kind in ("comment", "log_prefix") and value != text:
             raise _Reparse      # cut to iptables' length: the full parse warns about it
+        if slot.kind in NEGATION_FOLDED:
+            raise _Reparse      # the full parse folds a `!` into the value
         if slot.neutral is not None and value == parse_value(slot.kind, (slot.neutral,),
                                                              family, proto_name):
             raise _Reparse      # e.g. --dport 0:65535 drops the option altogether
