@@ -166,6 +166,10 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "iptables -A OUTPUT -j CLASSIFY --set-class 1:2",
     "iptables -A INPUT -p tcp -j AUDIT --type drop",
     "ip6tables -t mangle -A FORWARD -j AUDIT --type reject",
+    "iptables -A OUTPUT -m connbytes ! --connbytes 200 --connbytes-dir reply "
+    "--connbytes-mode packets -j DROP",
+    "ip6tables -A INPUT -m connbytes --connbytes 10:20 --connbytes-dir both "
+    "--connbytes-mode avgpkt -j DROP",
 ])
 def test_backend_form_round_trips(kernel, script):
     report = round_trip(script + "\n", "t.sh", ConvertOptions())

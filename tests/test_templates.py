@@ -105,6 +105,8 @@ TRANSITIONS = [
      "-A ACL1 -p udp -m recent --name A --rcheck --seconds 0 -j REJECT --reject-with tcp-reset"),
     # values the full parse stores with their `!` folded in (the other days; equal bounds)
     ("-A ACL1 -m time ! --weekdays Mo", "-A ACL1 -m time ! --weekdays Tu"),
+    ("-A ACL1 -m connbytes ! --connbytes 200 --connbytes-dir reply --connbytes-mode bytes",
+     "-A ACL1 -m connbytes ! --connbytes 5:5 --connbytes-dir reply --connbytes-mode bytes"),
 ]
 
 

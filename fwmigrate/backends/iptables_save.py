@@ -155,6 +155,9 @@ _KIND_TEXT = {
     "nflog_prefix": quote,
     "queue_range": lambda v: f"{v.first}:{v.last}",
     "set_ref": lambda v: f"{v[0]} {','.join(v[1])}",
+    # iptables-save leaves out an upper bound of 2^64 - 1 (`--connbytes 200`), keeps 5:5
+    "connbytes_range": lambda v: str(v.first) if v.last == 0xFFFFFFFFFFFFFFFF
+    else f"{v.first}:{v.last}",
 }
 
 

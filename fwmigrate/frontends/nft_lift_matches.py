@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import mappings
 from ..ir import Address, IcmpType, Masked, Match, Option, PortRange, TcpFlags
+from . import nft_lift_conntrack as conntrack
 from . import nft_lift_exthdr as exthdrs
 from . import nft_lift_tos as tos
 from .nft_lift_time import meta_time
@@ -309,6 +310,8 @@ def _ct(lift, ct: dict[str, Any], right: Any, op: str, negated: bool) -> None:
         if key == "l3proto":
             unrepresentable("ct l3proto")
         lift.add_match("conntrack", Option("ctproto", protocol(right), negated))
+    elif key in conntrack.COUNTER_KEYS:
+        conntrack.counter(lift, key, direction, right, op)
     elif (direction or "original", key) in _CT_ADDR:
         if family is not None and family != lift.ctx.family:
             if lift.ctx.table_family == "inet":

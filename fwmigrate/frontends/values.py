@@ -55,6 +55,8 @@ from .values_marks import (
 from .values_names import (
     parse_audit_type,
     parse_comment,
+    parse_connbytes_dir,
+    parse_connbytes_mode,
     parse_log_level,
     parse_log_prefix,
     parse_nflog_prefix,
@@ -65,6 +67,7 @@ from .values_names import (
 )
 from .values_numbers import (
     parse_burst,
+    parse_connbytes_range,
     parse_id_range,
     parse_masked,
     parse_probability,
@@ -171,6 +174,9 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "queue_range": parse_queue_range,
     "set_ref": parse_set_ref,
     "uint64": parse_uint64,
+    "connbytes_range": parse_connbytes_range,
+    "connbytes_mode": parse_connbytes_mode,
+    "connbytes_dir": parse_connbytes_dir,
     "flag": parse_flag,
 }
 

@@ -69,6 +69,18 @@ def parse_statistic_mode(args, family, proto) -> str:
     return args[0]
 
 
+def parse_connbytes_mode(args, family, proto) -> str:
+    if args[0] not in ("packets", "bytes", "avgpkt"):
+        raise OptionError(f"Unknown --connbytes-mode `{args[0]}'", hint="packets, bytes or avgpkt")
+    return args[0]
+
+
+def parse_connbytes_dir(args, family, proto) -> str:
+    if args[0] not in ("original", "reply", "both"):
+        raise OptionError(f"Unknown --connbytes-dir `{args[0]}'", hint="original, reply or both")
+    return args[0]
+
+
 def parse_nflog_prefix(args, family, proto) -> str:
     if "\n" in args[0]:
         raise OptionError("Newlines not allowed in --nflog-prefix")

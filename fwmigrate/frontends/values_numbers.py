@@ -81,6 +81,20 @@ def parse_uint_range(args, family, proto) -> IntRange:
     return IntRange(first, last)
 
 
+_U64 = 0xFFFFFFFFFFFFFFFF
+
+
+def parse_connbytes_range(args, family, proto) -> IntRange:
+    """`--connbytes a[:b]`: a 64-bit count range; without `:b` up to 2^64 - 1, as
+    libxt_connbytes stores it."""
+    res = _run(_INT_RANGE, args[0])
+    first = c_uint(res["first"], 0, _U64)
+    last = c_uint(res["last"], 0, _U64) if "last" in res else _U64
+    if first > last:
+        raise OptionError(f"invalid range (min > max) `{args[0]}'")
+    return IntRange(first, last)
+
+
 def parse_masked(args, family, proto) -> Masked:
     res = _run(_MASKED, args[0])
     value = c_uint(res["value"])
