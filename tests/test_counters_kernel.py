@@ -69,3 +69,31 @@ def test_loading_a_connbytes_rule_turns_conntrack_accounting_on(netns):
     assert "turns\n# conntrack accounting on" in text
     netns.run("nft", "-f", "-", input=text)
     assert netns.run("sysctl", "-n", "net.netfilter.nf_conntrack_acct").stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("rules", [
+    "-A INPUT -p udp -m udp --dport 1234 -m quota --quota 66 -j ACCEPT\n"
+    "-A INPUT -p udp -m udp --dport 1234 -j DROP\n",
+    "-A INPUT -p udp -m udp --dport 1234 -m quota ! --quota 66 -j DROP\n",
+])
+def test_quota_lets_the_packet_that_uses_it_up_exactly_through(kernel, tmp_path, rules):
+    # two 33-byte datagrams use a 66-byte quota up exactly: the second still fits (xt_quota:
+    # quota >= len; nft_quota on Linux 6.16+: consumed > quota is over), the third does not
+    legacy, ours, mismatches, text = _both(tmp_path, rules, 3)
+    assert "quota" in text
+    assert not mismatches
+    assert _kinds(ours) == ["answered", "answered", "silent"]
+
+
+@pytest.mark.parametrize("release, warned", [("6.15.9-generic", True), ("5.10.0", True),
+                                             ("6.16.0", False), ("6.18.44-fc", False)])
+def test_apply_warns_about_quotas_on_kernels_before_6_16(release, warned):
+    from fwmigrate.apply.transaction import quota_warning
+    from fwmigrate.backends.nft_translate import translate
+    from fwmigrate.convert import ConvertOptions, read
+    with_quota = translate(read("iptables -A INPUT -m quota --quota 5 -j ACCEPT\n", "q.sh",
+                                ConvertOptions())[0]).ruleset
+    without = translate(read("iptables -A INPUT -j ACCEPT\n", "a.sh",
+                             ConvertOptions())[0]).ruleset
+    assert bool(quota_warning(with_quota, release)) == warned
+    assert quota_warning(without, release) == []

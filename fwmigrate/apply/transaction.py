@@ -10,6 +10,8 @@ JSON_RULE_LIMIT rules the same model is sent rendered as nft text, still one tra
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..backends import nft_json, nft_text
-from ..backends.nft_ast import NftRuleset
+from ..backends.nft_ast import NftRuleset, Quota
 from ..ir import Ruleset
 from . import lockout
 from .backup import StateDir, restore_batch
@@ -67,6 +69,7 @@ def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
     if kernel.fallback_reason and not options.use_nft_cli:
         report.warnings.append(kernel.fallback_reason)
     _guard(ruleset, options, ssh_connection, report)
+    report.warnings += quota_warning(model, os.uname().release)
     send = _transaction(model, options, report)
     if options.check:
         send(kernel, check=True)
@@ -81,6 +84,20 @@ def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
     send(kernel, check=False)
     report.warnings += leftovers(current, set(tables), options.flush_ruleset)
     return report
+
+
+def quota_warning(model: NftRuleset, release: str) -> list[str]:
+    """nft_quota counts the packet that uses a quota up exactly as xt_quota does only since
+    Linux 6.16: say so when the ruleset has a quota and the running kernel is older."""
+    found = re.match(r"(\d+)\.(\d+)", release)
+    if found is None or (int(found[1]), int(found[2])) >= (6, 16):
+        return []
+    if not any(isinstance(s, Quota) for t in model.tables for c in t.chains for r in c.rules
+               for s in r.statements):
+        return []
+    return [f"this kernel ({release}) is older than 6.16: unless it carries the fix \"nft_quota: "
+            "match correctly when the quota just depleted\", each nft quota stops matching one "
+            "packet earlier than xt_quota (the packet that uses the quota up exactly)"]
 
 
 def _transaction(model: NftRuleset, options: ApplyOptions, report: ApplyReport):

@@ -173,6 +173,13 @@ class Limit:
 
 
 @dataclass(frozen=True, slots=True)
+class Quota:
+    """`quota [over] N bytes`: the rule's own byte count, kept by the kernel."""
+    bytes: int
+    inverted: bool = False      # over: true once the quota is used up
+
+
+@dataclass(frozen=True, slots=True)
 class CtCount:
     """`ct count [over] N`: the element's tracked connections (connlimit), this one included."""
     count: int
@@ -254,8 +261,8 @@ class Queue:
     flags: tuple[str, ...] = ()     # bypass, fanout
 
 
-Statement = Union[Compare, SetUpdate, Limit, Log, Counter, Verdict, Reject, Nat, Queue, Mangle,
-                  Notrack, Dup]
+Statement = Union[Compare, SetUpdate, Limit, Quota, Log, Counter, Verdict, Reject, Nat, Queue,
+                  Mangle, Notrack, Dup]
 
 # --- containers ------------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ from .nft_ast import (
     NftRule,
     Numgen,
     Payload,
+    Quota,
     RawPayload,
     Reject,
     SetRef,
@@ -153,7 +154,7 @@ def _family_bound(node) -> bool:
 
 
 def _stateful(node) -> bool:
-    return isinstance(node, (SetUpdate, Counter, Limit)) or (
+    return isinstance(node, (SetUpdate, Counter, Limit, Quota)) or (
         isinstance(node, Numgen) and node.mode == "inc")
 
 

@@ -40,6 +40,7 @@ from .nft_ast import (
     Payload,
     Prefix,
     Queue,
+    Quota,
     Range,
     RawPayload,
     Reject,
@@ -197,6 +198,7 @@ _STATEMENTS: dict[type, Callable[[Any], Json]] = {
     Compare: _compare,
     SetUpdate: _set_update,
     Limit: _limit,
+    Quota: lambda s: {"quota": {"val": s.bytes, "val_unit": "bytes", "inv": s.inverted}},
     Log: _log,
     Counter: lambda s: {"counter": None if s.packets is None else
                         {"packets": s.packets, "bytes": s.bytes}},

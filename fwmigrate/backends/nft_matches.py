@@ -28,7 +28,7 @@ from .nft_ast import (
     TcpOption,
 )
 from .nft_common import Ctx, flags, int_range, op, option_compare, port
-from .nft_conntrack import h_connbytes
+from .nft_counters import h_connbytes, h_quota
 from .nft_exthdr import EXTHDR_MODULES, h_ah, h_exthdr
 from .nft_recent import Untranslatable
 from .nft_time import h_time
@@ -352,6 +352,7 @@ HANDLERS = {
     "statistic": _h_statistic, "ecn": _h_ecn, "exthdr": h_exthdr, "ipcomp": _h_ipcomp,
     "dccp_types": _h_dccp_types, "time": h_time, "hashlimit": _h_hashlimit,
     "connlimit": _h_connlimit, "ipset": _h_ipset, "connbytes": h_connbytes,
+    "quota": h_quota,
 }
 
 REFUSAL_HINTS = {

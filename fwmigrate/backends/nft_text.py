@@ -42,6 +42,7 @@ from .nft_ast import (
     Payload,
     Prefix,
     Queue,
+    Quota,
     Range,
     RawPayload,
     Reject,
@@ -195,6 +196,7 @@ _STATEMENTS: dict[type, Callable] = {
                          + (f" timeout {s.timeout}s" if s.timeout is not None else "")
                          + (f" {_element_statement(s.limit)}" if s.limit else "") + " }",
     Limit: _limit,
+    Quota: lambda s: f"quota {'over ' if s.inverted else ''}{s.bytes} bytes",
     Log: _log,
     Counter: lambda s: "counter" if s.packets is None else
                        f"counter packets {s.packets} bytes {s.bytes}",

@@ -24,7 +24,8 @@ _RATE_SCALE = 10000
 
 # matches that change state or draw a random number each time they are tested: a rule with
 # them cannot become several iptables rules (each would test them again)
-SIDE_EFFECTS = frozenset({"limit", "recent", "statistic", "hashlimit", "connlimit"})
+SIDE_EFFECTS = frozenset({"limit", "recent", "statistic", "hashlimit", "connlimit", "quota"})
+_QUOTA_UNITS = {"bytes": 1, "kbytes": 1 << 10, "mbytes": 1 << 20, "gbytes": 1 << 30}
 
 
 def _stateful(match: Match) -> bool:
@@ -86,6 +87,8 @@ class Lift:
             self._set_statement(body)
         elif kind == "limit":
             self._limit(body)
+        elif kind == "quota":
+            self._quota(body)
         elif kind in ("accept", "drop", "return"):
             self.target(Verdict(kind.upper()))
         elif kind in ("jump", "goto"):
@@ -143,6 +146,15 @@ class Lift:
         burst = body.get("burst", 5) or 5
         self._flush_recent()
         self.append_match(Match("limit", (Option("limit", rate), Option("limit-burst", burst))))
+
+    def _quota(self, body: dict[str, Any]) -> None:
+        # `used` (what the quota has counted so far) is state, like a counter's values
+        unit = _QUOTA_UNITS.get(body.get("val_unit", "bytes"))
+        if unit is None:
+            raise Unrepresentable(f"a quota in {body.get('val_unit')}")
+        self._flush_recent()
+        self.append_match(Match("quota", (Option("quota", body["val"] * unit,
+                                                 bool(body.get("inv"))),)))
 
     # --- recent lists, from fwmigrate's set statements ----------------------------------------
 

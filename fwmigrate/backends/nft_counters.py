@@ -1,16 +1,17 @@
-"""Match handlers that read a connection's counters and timer: -m connbytes (`ct packets`,
-`ct bytes`, `ct avgpkt`) and -m conntrack --ctexpire (`ct expiration`).
+"""Match handlers for counts and clocks the kernel keeps: a connection's packet and byte
+counts (-m connbytes: `ct packets`, `ct bytes`, `ct avgpkt`) and remaining time (-m conntrack
+--ctexpire: `ct expiration`), and a rule's own byte quota (-m quota: `quota`).
 
-Both read the conntrack entry the packet belongs to; neither exists before conntrack has seen
-the packet, which is why the raw table (priority -300, before conntrack's -200) is refused
-for connbytes: there a packet has no entry yet, or, after `-j CT`, a template entry without
-counters, which xt_connbytes fails and nft's `ct packets` reads as 0.
+The connection's values exist only once conntrack has seen the packet, which is why the raw
+table (priority -300, before conntrack's -200) is refused for connbytes: there a packet has no
+entry yet, or, after `-j CT`, a template entry without counters, which xt_connbytes fails and
+nft's `ct packets` reads as 0.
 """
 
 from __future__ import annotations
 
 from ..ir import IntRange
-from .nft_ast import Compare, Ct, Range, Statement, Symbol
+from .nft_ast import Compare, Ct, Quota, Range, Statement, Symbol
 from .nft_recent import Untranslatable
 
 U64_MAX = 0xFFFFFFFFFFFFFFFF
@@ -75,3 +76,22 @@ def h_ctexpire(tr, rule, index, match, opt, ctx) -> list[Statement]:
 def _ms(ms: int) -> str:
     seconds, rest = divmod(ms, 1000)
     return f"{seconds}s" + (f"{rest}ms" if rest else "")
+
+
+# nft_quota refuses a quota above the largest signed 64-bit number (EOVERFLOW)
+_QUOTA_MAX = (1 << 63) - 1
+
+QUOTA_NOTE = (
+    "-m quota is nft's `quota [over] N bytes`: the packet that uses the quota up exactly still\n"
+    "matches, as in xt_quota, on Linux 6.16 and later; older kernels' nft_quota stops one\n"
+    "packet earlier (consumed >= quota counted as over), unless they carry the fix\n"
+    "\"netfilter: nft_quota: match correctly when the quota just depleted\".")
+
+
+def h_quota(tr, rule, index, match, opt, ctx) -> list[Statement]:
+    if opt.value > _QUOTA_MAX:
+        raise Untranslatable(f"--quota {opt.value}: nft's quota holds at most {_QUOTA_MAX} "
+                             "bytes", "a quota that large is never used up: leave the match "
+                             "out (or, with !, the rule)")
+    _note(tr, QUOTA_NOTE)
+    return [Quota(opt.value, opt.negated)]
