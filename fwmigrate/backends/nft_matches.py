@@ -117,16 +117,21 @@ def _h_ct_port(tr, rule, index, match, opt, ctx) -> list[Statement]:
     if (ctproto is None and ctx.proto not in _PORT_PROTOCOLS) or (ctproto and ctproto.negated):
         raise Untranslatable(f"--{opt.name} without --ctproto: nft reads a conntrack port only "
                              "once it knows the protocol", "add --ctproto tcp (or udp, …)")
-    direction, key = {"ctorigsrcport": ("original", "proto-src"),
-                      "ctorigdstport": ("original", "proto-dst"),
-                      "ctreplsrcport": ("reply", "proto-src"),
-                      "ctrepldstport": ("reply", "proto-dst")}[opt.name]
     out: list[Statement] = []
     if tr.options.family == "inet":
         # in an inet table nft needs the family to read a conntrack port
         out.append(Compare(Meta("nfproto"), "==",
                            Symbol("ipv4" if ctx.family == "ip" else "ipv6")))
-    return out + [Compare(Ct(key, direction), op(opt.negated), port(opt.value))]
+    # the handler runs once per match: every port option of the match is written here
+    for name, (direction, key) in _CT_PORTS.items():
+        given = match.option(name)
+        if given is not None:
+            out.append(Compare(Ct(key, direction), op(given.negated), port(given.value)))
+    return out
+
+
+_CT_PORTS = {"ctorigsrcport": ("original", "proto-src"), "ctorigdstport": ("original", "proto-dst"),
+             "ctreplsrcport": ("reply", "proto-src"), "ctrepldstport": ("reply", "proto-dst")}
 
 
 def _h_ct_status(tr, rule, index, match, opt, ctx) -> list[Statement]:
