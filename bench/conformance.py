@@ -72,6 +72,11 @@ DELIBERATE = {
                                  "lists the 2-byte prefix compare of `ct original ip saddr` as "
                                  "0.0.10.100, so the listings differ (not a difference in "
                                  "meaning)",
+    "libxt_conntrack.txlate:46": "--ctexpire 3 matches a remaining time of 3000-3999 ms (xt "
+                                 "rounds down to whole seconds); the reference's `ct "
+                                 "expiration 3` is 3000 ms exactly",
+    "libxt_conntrack.txlate:52": "--ctexpire 10 is 10000-10999 ms, not `ct expiration 10` "
+                                 "(10000 ms exactly); also the key differs as in line 19",
     "libxt_NFLOG.txlate": "xt_NFLOG's default --nflog-threshold is 1 (flush every packet); "
                           "nft's log without queue-threshold uses the nfnetlink_log instance's "
                           "(100 by default), so fwmigrate writes queue-threshold 1",

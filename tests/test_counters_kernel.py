@@ -97,3 +97,18 @@ def test_apply_warns_about_quotas_on_kernels_before_6_16(release, warned):
                              ConvertOptions())[0]).ruleset
     assert bool(quota_warning(with_quota, release)) == warned
     assert quota_warning(without, release) == []
+
+
+@pytest.mark.parametrize("rules, kinds", [
+    # the first datagram's entry is new (no time left yet: 0); once answered, each later
+    # datagram refreshes it to the 30 s of an unreplied-stream UDP entry before INPUT
+    ("-A INPUT -p udp -m udp --dport 1234 -m conntrack --ctexpire 25:35 -j DROP\n",
+     ["answered", "silent", "silent"]),
+    ("-A INPUT -p udp -m udp --dport 1234 -m conntrack ! --ctexpire 1:35 -j DROP\n",
+     ["silent", "silent", "silent"]),
+])
+def test_ctexpire_compares_whole_seconds_as_iptables_does(kernel, tmp_path, rules, kinds):
+    legacy, ours, mismatches, text = _both(tmp_path, rules, 3)
+    assert "ct expiration" in text
+    assert not mismatches
+    assert _kinds(ours) == kinds

@@ -172,6 +172,8 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "--connbytes-mode avgpkt -j DROP",
     "iptables -A INPUT -p udp -m quota ! --quota 1000 -j DROP",
     "ip6tables -A INPUT -m quota --quota 1000 -j ACCEPT\nip6tables -A INPUT -j DROP",
+    "iptables -A INPUT -m conntrack ! --ctexpire 10:20 -j DROP",
+    "ip6tables -A INPUT -m conntrack --ctstate ESTABLISHED --ctexpire 0 -j ACCEPT",
 ])
 def test_backend_form_round_trips(kernel, script):
     report = round_trip(script + "\n", "t.sh", ConvertOptions())

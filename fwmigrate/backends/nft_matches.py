@@ -28,7 +28,7 @@ from .nft_ast import (
     TcpOption,
 )
 from .nft_common import Ctx, flags, int_range, op, option_compare, port
-from .nft_counters import h_connbytes, h_quota
+from .nft_counters import h_connbytes, h_ctexpire, h_quota
 from .nft_exthdr import EXTHDR_MODULES, h_ah, h_exthdr
 from .nft_recent import Untranslatable
 from .nft_time import h_time
@@ -357,13 +357,11 @@ HANDLERS = {
     "statistic": _h_statistic, "ecn": _h_ecn, "exthdr": h_exthdr, "ipcomp": _h_ipcomp,
     "dccp_types": _h_dccp_types, "time": h_time, "hashlimit": _h_hashlimit,
     "connlimit": _h_connlimit, "ipset": _h_ipset, "connbytes": h_connbytes,
-    "quota": h_quota,
+    "quota": h_quota, "ctexpire": h_ctexpire,
 }
 
 REFUSAL_HINTS = {
     ("multiport", "ports"): "write two rules, one with --sports and one with --dports",
-    ("conntrack", "ctexpire"): "nft compares the remaining time in milliseconds exactly, "
-                               "iptables in whole seconds",
     ("helper", "helper"): "xt_helper tests the helper of the connection's master (an FTP data "
                           "connection matches `ftp`); nft's `ct helper` tests the connection's "
                           "own helper",

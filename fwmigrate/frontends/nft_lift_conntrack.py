@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir import IntRange, Match, Option
-from .nft_lift_values import is_range, number, unrepresentable
+from .nft_lift_values import int_range, is_range, number, unrepresentable
 
 COUNTER_KEYS = frozenset({"packets", "bytes", "avgpkt"})
 _U64 = 0xFFFFFFFFFFFFFFFF
@@ -54,3 +54,15 @@ def _add(lift, key: str, direction: str | None, span: IntRange, negated: bool) -
     lift.append_match(Match("connbytes", (Option("connbytes", span, negated),
                                           Option("connbytes-mode", key),
                                           Option("connbytes-dir", direction or "both"))))
+
+
+def expiration(lift, right: Any, op: str) -> None:
+    """`ct expiration a-b` as --ctexpire a:b. nft lists the remaining time in whole seconds
+    (cut down) though the kernel compares milliseconds, so a listed range is read as the rule
+    fwmigrate writes for --ctexpire a:b (a*1000 .. b*1000+999 ms): a hand-written bound with
+    milliseconds cannot be told apart in the listing (README, known differences)."""
+    if op not in ("==", "!="):
+        unrepresentable(f"ct expiration {op} (listed in whole seconds, where the kernel "
+                        "compares milliseconds)")
+    lift.add_match("conntrack", Option("ctexpire", int_range(right, "ct expiration"),
+                                       op == "!="))

@@ -312,6 +312,8 @@ def _ct(lift, ct: dict[str, Any], right: Any, op: str, negated: bool) -> None:
         lift.add_match("conntrack", Option("ctproto", protocol(right), negated))
     elif key in conntrack.COUNTER_KEYS:
         conntrack.counter(lift, key, direction, right, op)
+    elif key == "expiration" and direction is None:
+        conntrack.expiration(lift, right, op)
     elif (direction or "original", key) in _CT_ADDR:
         if family is not None and family != lift.ctx.family:
             if lift.ctx.table_family == "inet":
