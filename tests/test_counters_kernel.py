@@ -112,3 +112,33 @@ def test_ctexpire_compares_whole_seconds_as_iptables_does(kernel, tmp_path, rule
     assert "ct expiration" in text
     assert not mismatches
     assert _kinds(ours) == kinds
+
+
+def test_connmark_shifts_move_the_mark_as_iptables_does(kernel):
+    # port 53: the packet mark 0x1200, saved to the connection shifted right by 8 (0x12);
+    # port 54: a new connection's mark set to 0xd shifted left by 8 (0xd00), then restored
+    # to the packet shifted back (0xd)
+    save = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+            ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            "-A PREROUTING -p udp -m udp --dport 53 -j MARK --set-xmark 0x1200/0xffffffff\n"
+            "-A PREROUTING -p udp -m udp --dport 53 -j CONNMARK --save-mark --nfmask 0xff00 "
+            "--ctmask 0xffffffff --right-shift-mark 8\n"
+            "-A PREROUTING -p udp -m udp --dport 54 -j CONNMARK --set-xmark 0xd/0x63 "
+            "--left-shift-mark 8\n"
+            "-A PREROUTING -p udp -m udp --dport 54 -j CONNMARK --restore-mark --nfmask "
+            "0xffffffff --ctmask 0xff00 --right-shift-mark 8\n"
+            "COMMIT\n" + HEAD +
+            "-A INPUT -p udp -m udp --dport 53 -m connmark --mark 0x12 -j DROP\n"
+            "-A INPUT -p udp -m udp --dport 54 -m mark --mark 0xd -j DROP\nCOMMIT\n")
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "fw.save").write_text(save)
+        translated = fwmigrate_nft(str(Path(tmp) / "fw.save"))
+    assert ">> 8" in translated and "<< 8" in translated
+    steps = scenario([Probe("udp", "lan", ME, FW, 53), Probe("udp", "lan", ME, FW, 54)])
+    legacy = lambda fw: load_legacy(fw, save)          # noqa: E731
+    ours = lambda fw: load_nft(fw, translated)         # noqa: E731
+    assert not compare(legacy, ours, steps)
+    # dropped only where the shifted marks are right (a missing shift would let them through)
+    assert _kinds(run_scenario(ours, steps)) == ["silent", "silent"]

@@ -174,6 +174,10 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "ip6tables -A INPUT -m quota --quota 1000 -j ACCEPT\nip6tables -A INPUT -j DROP",
     "iptables -A INPUT -m conntrack ! --ctexpire 10:20 -j DROP",
     "ip6tables -A INPUT -m conntrack --ctstate ESTABLISHED --ctexpire 0 -j ACCEPT",
+    "iptables -t mangle -A PREROUTING -j CONNMARK --set-xmark 0x23/0x63 --right-shift-mark 5",
+    "iptables -t mangle -A OUTPUT -j CONNMARK --save-mark --nfmask 0xff --left-shift-mark 8",
+    "ip6tables -t mangle -A PREROUTING -j CONNMARK --restore-mark --ctmask 0xff00 "
+    "--right-shift-mark 8",
 ])
 def test_backend_form_round_trips(kernel, script):
     report = round_trip(script + "\n", "t.sh", ConvertOptions())

@@ -154,7 +154,7 @@ def _t_mark(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
 def _t_connmark(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     given = target.option("xmark")
     if given is not None:
-        return [Mangle(Ct("mark"), xmark(Ct("mark"), given.value))]
+        return [Mangle(Ct("mark"), _shifted(target, xmark(Ct("mark"), given.value)))]
     mode = target.option("mode").value
     nfmask, ctmask = target.option("nfmask").value, target.option("ctmask").value
     # save: ctmark = (ctmark & ~ctmask) ^ (mark & nfmask); restore: the other way round.
@@ -168,7 +168,22 @@ def _t_connmark(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     source: Expr = Meta("mark") if mode == "save-mark" else Ct("mark")
     if src_mask != _ALL:
         source = BinOp(source, "&", Symbol(f"{src_mask:#x}"))
-    return [Mangle(Ct("mark") if mode == "save-mark" else Meta("mark"), source)]
+    return [Mangle(Ct("mark") if mode == "save-mark" else Meta("mark"),
+                   _shifted(target, source))]
+
+
+def _shifted(target: TargetExtension, value: Expr) -> Expr:
+    """xt_CONNMARK revision 2 shifts the new mark (or the copied part) last, in 32 bits."""
+    for name, op_ in (("left-shift-mark", "<<"), ("right-shift-mark", ">>")):
+        bits = target.option(name)
+        if bits is None:
+            continue
+        if isinstance(value, Symbol):           # a constant mark: shifted here
+            number = int(value.text, 0)
+            number = number << bits.value if op_ == "<<" else number >> bits.value
+            return Symbol(f"{number & _ALL:#x}")
+        return BinOp(value, op_, Symbol(str(bits.value)))
+    return value
 
 
 def _t_dscp(tr, rule, target: TargetExtension, ctx) -> list[Statement]:

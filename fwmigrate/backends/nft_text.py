@@ -94,7 +94,7 @@ _EXPRS: dict[type, Callable] = {
     Fib: lambda e, m: f"fib {' . '.join(e.flags)} {e.result}",
     Numgen: lambda e, m: f"numgen {e.mode} mod {e.mod}"
     + (f" offset {e.offset}" if e.offset else ""),
-    BinOp: lambda e, m: f"{_expr(e.left)} {e.op} {_expr(e.right)}",
+    BinOp: lambda e, m: _binop(e),
     Symbol: lambda e, m: e.text,
     Text: lambda e, m: _string(e.value),
     Prefix: lambda e, m: f"{e.addr}/{e.length}",
@@ -107,6 +107,13 @@ _EXPRS: dict[type, Callable] = {
     SetElem: lambda e, m: _expr(e.value) + (f" timeout {e.timeout}s" if e.timeout else "")
     + (f" comment {_string(e.comment)}" if e.comment is not None else ""),
 }
+
+
+def _binop(e: BinOp) -> str:
+    left = _expr(e.left)
+    if e.op in ("<<", ">>") and isinstance(e.left, BinOp):
+        left = f"({left})"      # nft binds a shift tighter than & | ^
+    return f"{left} {e.op} {_expr(e.right)}"
 
 
 def _compare(s: Compare) -> str:

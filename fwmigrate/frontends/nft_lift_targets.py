@@ -222,22 +222,35 @@ def _set_mss(lift, value: Any) -> None:
 def _set_mark(lift, key: str, value: Any) -> None:
     """`meta mark set …` / `ct mark set …` → MARK or CONNMARK. Any chain of &, |, ^ with
     constants is (source & keep) ^ flip, which is --set-xmark flip/~keep on the same mark;
-    the other mark, masked, is --save-mark / --restore-mark."""
+    the other mark, masked, is --save-mark / --restore-mark. A shift of the whole (`(…) >> 5`)
+    is CONNMARK's --left/right-shift-mark, which shifts last."""
+    shift: tuple[Option, ...] = ()
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in _SHIFTS:
+        (op_, (value, bits)), = value.items()
+        bits = number(bits, "shift")
+        shift = (Option(_SHIFTS[op_], bits),) if bits else ()
     source, keep, flip = _xmark(value)
     name = "MARK" if key == "meta mark" else "CONNMARK"
+    if shift and name == "MARK" and source in (None, key):
+        unrepresentable("meta mark set from itself shifted (xt_MARK does not shift; "
+                        "CONNMARK shifts only what it sets or copies to the other mark)")
     if source in (None, key):
-        lift.target(TargetExtension(name, (Option("xmark", Masked(flip, ~keep & ALL_ONES)),)))
+        lift.target(TargetExtension(name, (Option("xmark", Masked(flip, ~keep & ALL_ONES)),
+                                           *shift)))
     elif flip == 0 and key == "ct mark":
         lift.target(TargetExtension("CONNMARK", (Option("mode", "save-mark"),
                                                  Option("nfmask", keep),
-                                                 Option("ctmask", ALL_ONES))))
+                                                 Option("ctmask", ALL_ONES), *shift)))
     elif flip == 0:
         lift.target(TargetExtension("CONNMARK", (Option("mode", "restore-mark"),
                                                  Option("nfmask", ALL_ONES),
-                                                 Option("ctmask", keep))))
+                                                 Option("ctmask", keep), *shift)))
     else:
         unrepresentable(f"{key} set from the other mark with bits set or flipped (CONNMARK "
                         "copies a masked mark, nothing more)")
+
+
+_SHIFTS = {"<<": "left-shift-mark", ">>": "right-shift-mark"}
 
 
 def _xmark(expr: Any) -> tuple[str | None, int, int]:

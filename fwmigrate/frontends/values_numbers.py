@@ -68,6 +68,11 @@ def parse_uint8(args, family, proto) -> int:
     return c_uint(args[0], 0, 255)
 
 
+def parse_shift_bits(args, family, proto) -> int:
+    # a 32-bit mark shifted by 32 or more bits is undefined in C (and refused by nft)
+    return c_uint(args[0], 0, 31, "shift")
+
+
 def parse_uint32(args, family, proto) -> int:
     return c_uint(args[0], 0, 0xFFFFFFFF)
 
