@@ -77,6 +77,10 @@ DELIBERATE = {
                                  "expiration 3` is 3000 ms exactly",
     "libxt_conntrack.txlate:52": "--ctexpire 10 is 10000-10999 ms, not `ct expiration 10` "
                                  "(10000 ms exactly); also the key differs as in line 19",
+    "libxt_SYNPROXY.txlate": "nft's synproxy takes any packet with SYN as a SYN and any with "
+                             "ACK as an ACK (a SYN-ACK is answered, a FIN-ACK dropped), where "
+                             "xt_SYNPROXY acts on a lone SYN or ACK and passes the rest on: "
+                             "fwmigrate tests the flags first",
     "libxt_NFLOG.txlate": "xt_NFLOG's default --nflog-threshold is 1 (flush every packet); "
                           "nft's log without queue-threshold uses the nfnetlink_log instance's "
                           "(100 by default), so fwmigrate writes queue-threshold 1",

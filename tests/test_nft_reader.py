@@ -178,6 +178,9 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "iptables -t mangle -A OUTPUT -j CONNMARK --save-mark --nfmask 0xff --left-shift-mark 8",
     "ip6tables -t mangle -A PREROUTING -j CONNMARK --restore-mark --ctmask 0xff00 "
     "--right-shift-mark 8",
+    "iptables -A INPUT -p tcp -m tcp --dport 80 -m conntrack --ctstate INVALID,UNTRACKED "
+    "-j SYNPROXY --sack-perm --timestamp --wscale 7 --mss 1460",
+    "ip6tables -A FORWARD -p tcp -j SYNPROXY --mss 1220",
 ])
 def test_backend_form_round_trips(kernel, script):
     report = round_trip(script + "\n", "t.sh", ConvertOptions())

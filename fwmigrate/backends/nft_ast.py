@@ -226,6 +226,16 @@ class Dup:
 
 
 @dataclass(frozen=True, slots=True)
+class Synproxy:
+    """`synproxy [mss N] [wscale N] [timestamp] [sack-perm]`: answer a SYN with a SYN cookie,
+    and open the connection to the server once the client's ACK carries a valid one."""
+    mss: int | None = None
+    wscale: int | None = None
+    timestamp: bool = False
+    sack_perm: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Counter:
     packets: int | None = None
     bytes: int | None = None
@@ -262,7 +272,7 @@ class Queue:
 
 
 Statement = Union[Compare, SetUpdate, Limit, Quota, Log, Counter, Verdict, Reject, Nat, Queue,
-                  Mangle, Notrack, Dup]
+                  Mangle, Notrack, Dup, Synproxy]
 
 # --- containers ------------------------------------------------------------------------------
 

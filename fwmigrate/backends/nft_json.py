@@ -49,6 +49,7 @@ from .nft_ast import (
     SetRef,
     SetUpdate,
     Symbol,
+    Synproxy,
     TcpOption,
     Text,
     Verdict,
@@ -209,6 +210,11 @@ _STATEMENTS: dict[type, Callable[[Any], Json]] = {
     Mangle: lambda s: {"mangle": {"key": expr(s.left), "value": expr(s.value)}},
     Notrack: lambda s: {"notrack": None},
     Dup: lambda s: {"dup": {"addr": s.addr}},
+    Synproxy: lambda s: {"synproxy": {
+        **({"mss": s.mss} if s.mss is not None else {}),
+        **({"wscale": s.wscale} if s.wscale is not None else {}),
+        **({"flags": [f for f, on in (("timestamp", s.timestamp), ("sack-perm", s.sack_perm))
+                      if on]} if s.timestamp or s.sack_perm else {})} or None},
 }
 
 

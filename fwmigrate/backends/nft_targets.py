@@ -6,10 +6,14 @@ from .. import mappings
 from ..errors import Diagnostic
 from ..ir import Jump, Masked, Rule, TargetExtension, Verdict
 from .nft_ast import (
+    AnonSet,
     BinOp,
+    BitAnd,
+    Compare,
     Ct,
     Dup,
     Expr,
+    FlagList,
     Log,
     Mangle,
     Meta,
@@ -21,6 +25,7 @@ from .nft_ast import (
     Rt,
     Statement,
     Symbol,
+    Synproxy,
     TcpOption,
 )
 from .nft_ast import Verdict as NftVerdict
@@ -186,6 +191,34 @@ def _shifted(target: TargetExtension, value: Expr) -> Expr:
     return value
 
 
+# xt_SYNPROXY acts on a lone SYN or a lone ACK (of SYN, ACK, FIN, RST) and lets every other
+# packet go on; nft's synproxy takes any SYN as a SYN, any ACK as an ACK (a SYN-ACK would be
+# answered, a FIN-ACK dropped): the flags are tested first
+SYNPROXY_GUARD = Compare(BitAnd(Payload("tcp", "flags"), FlagList(("fin", "syn", "rst", "ack"))),
+                         "==", AnonSet((Symbol("syn"), Symbol("ack"))))
+
+SYNPROXY_NOTE = (
+    "-j SYNPROXY is nft's synproxy after a test of the TCP flags (a lone SYN or ACK, as\n"
+    "xt_SYNPROXY acts on). A malformed TCP packet with other flags (bad checksum or options,\n"
+    "cut short) is dropped by xt_SYNPROXY and goes on to the next rule in nft. As with\n"
+    "iptables, the handshake needs settings outside the ruleset, which fwmigrate does not\n"
+    "change: net.netfilter.nf_conntrack_tcp_loose=0 (the client's ACK must be INVALID) and\n"
+    "net.ipv4.tcp_syncookies=2, and the SYNs untracked in raw (`notrack`) from the outside\n"
+    "interface only (the proxy's own SYN to the server comes back through lo).")
+
+
+def _t_synproxy(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    if target.option("ecn") is not None:
+        raise Untranslatable("SYNPROXY --ecn: nft 1.0.6's synproxy statement has no ECN flag")
+    if SYNPROXY_NOTE not in tr.result.notes:
+        tr.result.notes.append(SYNPROXY_NOTE)
+    mss, wscale = target.option("mss"), target.option("wscale")
+    return [SYNPROXY_GUARD,
+            Synproxy(mss.value if mss else None, wscale.value if wscale else None,
+                     target.option("timestamp") is not None,
+                     target.option("sack-perm") is not None)]
+
+
 def _t_dscp(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     return [Mangle(Payload(ctx.family, "dscp"),
                    Symbol(f"{target.option('set-dscp').value:#04x}"))]
@@ -306,4 +339,5 @@ TARGETS = {"LOG": _t_log, "REJECT": _t_reject, "SNAT": _t_nat, "DNAT": _t_nat,
            "MASQUERADE": _t_nat, "REDIRECT": _t_nat, "MARK": _t_mark, "CONNMARK": _t_connmark,
            "DSCP": _t_dscp, "TOS": _t_tos, "TTL": _t_ttl, "HL": _t_ttl, "TCPMSS": _t_tcpmss,
            "CLASSIFY": _t_classify, "NOTRACK": _t_ct, "CT": _t_ct, "NFLOG": _t_nflog,
-           "NFQUEUE": _t_nfqueue, "SET": _t_set, "AUDIT": _t_audit, "TEE": _t_tee}
+           "NFQUEUE": _t_nfqueue, "SET": _t_set, "AUDIT": _t_audit, "TEE": _t_tee,
+           "SYNPROXY": _t_synproxy}

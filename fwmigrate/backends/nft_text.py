@@ -51,6 +51,7 @@ from .nft_ast import (
     SetRef,
     SetUpdate,
     Symbol,
+    Synproxy,
     TcpOption,
     Text,
     Verdict,
@@ -214,6 +215,11 @@ _STATEMENTS: dict[type, Callable] = {
     Mangle: lambda s: f"{_expr(s.left)} set {_expr(s.value)}",
     Notrack: lambda s: "notrack",
     Dup: lambda s: f"dup to {s.addr}",
+    Synproxy: lambda s: " ".join(["synproxy"]
+                                 + ([f"mss {s.mss}"] if s.mss is not None else [])
+                                 + ([f"wscale {s.wscale}"] if s.wscale is not None else [])
+                                 + (["timestamp"] if s.timestamp else [])
+                                 + (["sack-perm"] if s.sack_perm else [])),
 }
 
 

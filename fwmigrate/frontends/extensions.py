@@ -236,6 +236,9 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
         if proto is None or proto.negated or proto.value != 6:
             raise OptionError("REJECT --reject-with tcp-reset needs -p tcp", index,
                               hint="the kernel refuses TCP RST for non-TCP packets")
+    if target.name == "SYNPROXY" and (proto is None or proto.negated or proto.value != 6):
+        raise OptionError("SYNPROXY needs -p tcp", index,
+                          hint="the kernel refuses the rule (Invalid argument) without it")
     ports = None
     if target.name in ("MASQUERADE", "REDIRECT"):
         ports = target.option("to-ports")

@@ -74,6 +74,7 @@ class Lift:
         self.recent: dict | None = None  # a recent match being assembled from set statements
         self.side_effect_seen = False    # a stateful match came before (see _stateful)
         self.implied_protocol: int | None = None   # tested by a port match (`tcp dport …`)
+        self.synproxy_guard = False      # the flags test the backend writes before synproxy
 
     # --- statements -------------------------------------------------------------------------
 
@@ -284,6 +285,9 @@ class Lift:
 
     def rules(self, loc: SourceLocation) -> list[Rule]:
         self._flush_recent()
+        if self.synproxy_guard:
+            raise Unrepresentable("a test of TCP flags against a set (iptables tests one "
+                                  "combination)")
         s = self.sel
         protocol = s.get("protocol")
         needed = _needed_protocol(self.matches, self.ctx.family) or self.implied_protocol
@@ -302,6 +306,7 @@ class Lift:
 
 
 _TARGET_STATEMENTS = {"log": targets.log, "reject": targets.reject, "queue": targets.queue,
+                      "synproxy": targets.synproxy,
                       "mangle": targets.mangle, "notrack": targets.notrack, "dup": targets.dup}
 
 

@@ -16,6 +16,7 @@ from .. import mappings
 from ..ir import Address, IcmpType, Masked, Match, Option, PortRange, TcpFlags
 from . import nft_lift_conntrack as conntrack
 from . import nft_lift_exthdr as exthdrs
+from . import nft_lift_targets as targets
 from . import nft_lift_tos as tos
 from .nft_lift_time import meta_time
 from .nft_lift_values import (
@@ -247,6 +248,8 @@ def _masked(lift, body: list, right: Any, op: str, negated: bool) -> None:
     if payload.get("protocol") == "ip" and payload.get("field") == "frag-off" \
             and mask == 8191 and right == 0:
         lift.selector("fragment", True, op == "==")
+    elif payload.get("protocol") == "tcp" and payload.get("field") == "flags" and is_set(right):
+        targets.synproxy_guard(lift, mask, right, op)
     elif payload.get("protocol") == "tcp" and payload.get("field") == "flags":
         compare_set = frozenset() if right == 0 else flags(right)
         maskset = frozenset() if mask == 0 else flags(mask)

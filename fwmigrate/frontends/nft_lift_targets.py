@@ -303,3 +303,46 @@ def _tos_part(target: Any) -> tuple[int, int] | None:
     if target.name == "TOS" and target.options[0].value.mask in (0xFC, 0x03):
         return target.options[0].value.value, target.options[0].value.mask
     return None
+
+
+# --- SYNPROXY ----------------------------------------------------------------------------------
+
+_SYNPROXY_MASK = frozenset({"fin", "syn", "rst", "ack"})
+
+
+def _flag_names(expr: Any) -> frozenset[str]:
+    """`fin | syn | rst` as nft lists a flag mask: nested `|`, a list, or one name."""
+    if isinstance(expr, dict) and set(expr) == {"|"}:
+        return frozenset().union(*(_flag_names(e) for e in expr["|"]))
+    if isinstance(expr, list):
+        return frozenset().union(*(_flag_names(e) for e in expr))
+    if isinstance(expr, str):
+        return frozenset({expr})
+    unrepresentable(f"tcp flags {expr!r}")
+
+
+def synproxy_guard(lift, mask: Any, right: Any, op: str) -> None:
+    """`tcp flags & (fin|syn|rst|ack) == { syn, ack }`: the test the backend writes before
+    synproxy (the packets xt_SYNPROXY acts on); it must be followed by synproxy."""
+    if op != "==" or _flag_names(mask) != _SYNPROXY_MASK or \
+            _flag_names(right["set"]) != {"syn", "ack"}:
+        unrepresentable("a test of TCP flags against a set (iptables tests one combination)")
+    lift.synproxy_guard = True
+    lift.implied_protocol = lift.implied_protocol or 6    # nft lists the tcp test implied
+
+
+def synproxy(lift, body: Any) -> None:
+    """nft's synproxy takes any SYN as a SYN and any ACK as an ACK: it is -j SYNPROXY only
+    after the test that leaves it a lone SYN or ACK, as xt_SYNPROXY acts on."""
+    if not lift.synproxy_guard:
+        unrepresentable("synproxy without the test `tcp flags & (fin|syn|rst|ack) == { syn, ack "
+                        "}` before it (nft's synproxy also takes a SYN-ACK as a SYN and a "
+                        "FIN-ACK as an ACK, which xt_SYNPROXY passes on)")
+    lift.synproxy_guard = False
+    body = body or {}
+    given = set(_flag_names(body["flags"])) if body.get("flags") else set()
+    options = [Option(name) for name in ("sack-perm", "timestamp") if name in given]
+    options += [Option(name, body[name]) for name in ("wscale", "mss") if body.get(name)]
+    spec = mappings.target_specs()["SYNPROXY"]
+    lift.target(TargetExtension("SYNPROXY", tuple(sorted(options,
+                                                         key=lambda o: spec.order[o.name]))))
