@@ -175,3 +175,28 @@ def test_synproxy_completes_the_handshake_as_iptables_does(kernel, tmp_path):
     assert not compare(legacy, ours, steps)
     kinds = _kinds(run_scenario(ours, steps))
     assert kinds == ["open", "timeout"]
+
+
+def test_trace_reports_to_nft_monitor_trace(netns):
+    # what the output's header says: the traced packet shows up in `nft monitor trace`
+    import subprocess
+    import time
+
+    from fwmigrate.convert import ConvertOptions, convert
+    text = convert("iptables -t raw -A OUTPUT -p udp -j TRACE\n", "t.sh",
+                   ConvertOptions()).output
+    assert "nft monitor trace" in text
+    netns.run("ip", "link", "set", "lo", "up")
+    netns.run("nft", "-f", "-", input=text)
+    monitor = subprocess.Popen(["ip", "netns", "exec", netns.name, "stdbuf", "-oL", "nft",
+                                "monitor", "trace"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        netns.run("python3", "-c", "import socket; socket.socket(socket.AF_INET, "
+                  "socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', 9))")
+        time.sleep(0.5)
+    finally:
+        monitor.terminate()
+    out, _ = monitor.communicate(timeout=5)
+    assert "trace id" in out and "udp dport 9" in out, out

@@ -181,6 +181,8 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "iptables -A INPUT -p tcp -m tcp --dport 80 -m conntrack --ctstate INVALID,UNTRACKED "
     "-j SYNPROXY --sack-perm --timestamp --wscale 7 --mss 1460",
     "ip6tables -A FORWARD -p tcp -j SYNPROXY --mss 1220",
+    "iptables -t raw -A PREROUTING -p icmp -j TRACE",
+    "ip6tables -t raw -A OUTPUT -j TRACE",
 ])
 def test_backend_form_round_trips(kernel, script):
     report = round_trip(script + "\n", "t.sh", ConvertOptions())

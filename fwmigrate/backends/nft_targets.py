@@ -219,6 +219,17 @@ def _t_synproxy(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
                      target.option("sack-perm") is not None)]
 
 
+TRACE_NOTE = (
+    "-j TRACE is `meta nftrace set 1`: the packets are traced as before, but the trace is read\n"
+    "with `nft monitor trace` (iptables-legacy wrote it to the kernel log).")
+
+
+def _t_trace(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    if TRACE_NOTE not in tr.result.notes:
+        tr.result.notes.append(TRACE_NOTE)
+    return [Mangle(Meta("nftrace"), Symbol("1"))]
+
+
 def _t_dscp(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     return [Mangle(Payload(ctx.family, "dscp"),
                    Symbol(f"{target.option('set-dscp').value:#04x}"))]
@@ -340,4 +351,4 @@ TARGETS = {"LOG": _t_log, "REJECT": _t_reject, "SNAT": _t_nat, "DNAT": _t_nat,
            "DSCP": _t_dscp, "TOS": _t_tos, "TTL": _t_ttl, "HL": _t_ttl, "TCPMSS": _t_tcpmss,
            "CLASSIFY": _t_classify, "NOTRACK": _t_ct, "CT": _t_ct, "NFLOG": _t_nflog,
            "NFQUEUE": _t_nfqueue, "SET": _t_set, "AUDIT": _t_audit, "TEE": _t_tee,
-           "SYNPROXY": _t_synproxy}
+           "SYNPROXY": _t_synproxy, "TRACE": _t_trace}

@@ -188,6 +188,10 @@ def mangle(lift, body: dict[str, Any]) -> None:
         _set_mark(lift, "ct mark", value)
     elif kind == "ct" and what["key"] == "zone" and "dir" not in what:
         lift.target(TargetExtension("CT", (Option("zone", number(value, "ct zone")),)))
+    elif kind == "meta" and what["key"] == "nftrace":
+        if value != 1:
+            unrepresentable(f"meta nftrace set {value} (-j TRACE sets it to 1)")
+        lift.target(TargetExtension("TRACE"))
     elif kind == "meta" and what["key"] == "priority":
         lift.target(TargetExtension("CLASSIFY", (Option("set-class", tc_class(value)),)))
     elif kind == "payload" and what.get("protocol") in ("ip", "ip6"):
