@@ -200,3 +200,23 @@ def test_trace_reports_to_nft_monitor_trace(netns):
         monitor.terminate()
     out, _ = monitor.communicate(timeout=5)
     assert "trace id" in out and "udp dport 9" in out, out
+
+
+@pytest.mark.parametrize("rules", [
+    "-A INPUT -p udp -m multiport --ports 53,40000:40010 -j ACCEPT\n-A INPUT -p udp -j DROP\n",
+    "-A INPUT -p udp -m multiport ! --ports 53,40000:40010 -j DROP\n",
+])
+def test_multiport_ports_is_either_port_as_iptables_does(kernel, tmp_path, rules):
+    # the destination in the list; the source in the list (twice: the range's ends); neither
+    save = HEAD + rules + "COMMIT\n"
+    (tmp_path / "fw.save").write_text(save)
+    translated = fwmigrate_nft(str(tmp_path / "fw.save"))
+    assert "udp sport . udp dport" in translated
+    probes = [Probe("udp", "lan", ME, FW, 53, 41000), Probe("udp", "lan", ME, FW, 1234, 40000),
+              Probe("udp", "lan", ME, FW, 1234, 40010), Probe("udp", "lan", ME, FW, 1234, 40011),
+              Probe("udp", "lan", ME, FW, 54, 39999)]
+    steps = scenario(probes)
+    legacy = lambda fw: load_legacy(fw, save)          # noqa: E731
+    ours = lambda fw: load_nft(fw, translated)         # noqa: E731
+    assert not compare(legacy, ours, steps)
+    assert _kinds(run_scenario(ours, steps)) == ["answered"] * 3 + ["silent"] * 2

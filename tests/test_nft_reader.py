@@ -183,6 +183,8 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "ip6tables -A FORWARD -p tcp -j SYNPROXY --mss 1220",
     "iptables -t raw -A PREROUTING -p icmp -j TRACE",
     "ip6tables -t raw -A OUTPUT -j TRACE",
+    "iptables -A INPUT -p tcp -m multiport --ports 22,80,8000:8080 -j ACCEPT",
+    "ip6tables -A INPUT -p udp -m multiport ! --ports 53 -j DROP",
 ])
 def test_backend_form_round_trips(kernel, script):
     report = round_trip(script + "\n", "t.sh", ConvertOptions())

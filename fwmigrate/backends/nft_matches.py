@@ -30,6 +30,7 @@ from .nft_ast import (
 from .nft_common import Ctx, flags, int_range, op, option_compare, port
 from .nft_counters import h_connbytes, h_ctexpire, h_quota
 from .nft_exthdr import EXTHDR_MODULES, h_ah, h_exthdr
+from .nft_multiport import h_ports
 from .nft_recent import Untranslatable
 from .nft_time import h_time
 
@@ -357,11 +358,10 @@ HANDLERS = {
     "statistic": _h_statistic, "ecn": _h_ecn, "exthdr": h_exthdr, "ipcomp": _h_ipcomp,
     "dccp_types": _h_dccp_types, "time": h_time, "hashlimit": _h_hashlimit,
     "connlimit": _h_connlimit, "ipset": _h_ipset, "connbytes": h_connbytes,
-    "quota": h_quota, "ctexpire": h_ctexpire,
+    "quota": h_quota, "ctexpire": h_ctexpire, "ports": h_ports,
 }
 
 REFUSAL_HINTS = {
-    ("multiport", "ports"): "write two rules, one with --sports and one with --dports",
     ("helper", "helper"): "xt_helper tests the helper of the connection's master (an FTP data "
                           "connection matches `ftp`); nft's `ct helper` tests the connection's "
                           "own helper",

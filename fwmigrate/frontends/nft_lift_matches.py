@@ -16,6 +16,7 @@ from .. import mappings
 from ..ir import Address, IcmpType, Masked, Match, Option, PortRange, TcpFlags
 from . import nft_lift_conntrack as conntrack
 from . import nft_lift_exthdr as exthdrs
+from . import nft_lift_ports as ports
 from . import nft_lift_targets as targets
 from . import nft_lift_tos as tos
 from .nft_lift_time import meta_time
@@ -355,6 +356,10 @@ def _tcp_option(lift, body: dict[str, Any], right: Any, op: str, negated: bool) 
 def _concat(lift, items: list, right: Any, op: str, negated: bool) -> None:
     protos = {i.get("payload", {}).get("protocol") for i in items}
     fields = [i.get("payload", {}).get("field") for i in items]
+    if fields == ["sport", "dport"] and len(protos) == 1 and \
+            next(iter(protos)) in mappings.match_specs()["multiport"].protocols:
+        ports.either_port(lift, next(iter(protos)), right, negated)     # multiport --ports
+        return
     elems = right.get("set") if isinstance(right, dict) else None
     if len(protos) != 1 or fields != ["type", "code"] or not negated or not elems \
             or len(elems) != 1:
