@@ -1,15 +1,84 @@
-"""A connection's counters and timer in nft (`ct packets|bytes|avgpkt`, `ct expiration`) →
--m connbytes and -m conntrack --ctexpire: the inverse of backends/nft_conntrack.py."""
+"""Conntrack keys in nft (`ct state`, `ct original ip saddr`, `ct packets`, `ct expiration`, …)
+→ -m conntrack and -m connbytes: the inverse of the backend's conntrack handlers
+(backends/nft_matches.py, nft_counters.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..ir import IntRange, Match, Option
-from .nft_lift_values import int_range, is_range, number, unrepresentable
+from .nft_lift_values import (
+    address,
+    flags,
+    int_range,
+    is_range,
+    number,
+    port_ranges,
+    protocol,
+    unrepresentable,
+)
+
+_CT_ADDR = {("original", "saddr"): "ctorigsrc", ("original", "daddr"): "ctorigdst",
+            ("reply", "saddr"): "ctreplsrc", ("reply", "daddr"): "ctrepldst"}
+_CT_PORT = {("original", "proto-src"): "ctorigsrcport", ("original", "proto-dst"): "ctorigdstport",
+            ("reply", "proto-src"): "ctreplsrcport", ("reply", "proto-dst"): "ctrepldstport"}
 
 COUNTER_KEYS = frozenset({"packets", "bytes", "avgpkt"})
 _U64 = 0xFFFFFFFFFFFFFFFF
+
+
+def ct(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> bool:
+    """A conntrack key's test as -m conntrack / -m connbytes; False: a key without a
+    direction left to the table of plain selectors (`ct mark`: -m connmark)."""
+    key, direction = body["key"], body.get("dir")
+    family = None
+    if " " in key:                          # 1.0.6 lists `ct original ip saddr` so
+        family, key = key.split(" ", 1)
+    if key == "state":
+        lift.add_match("conntrack", Option("ctstate", flags(right), negated))
+    elif key == "status":
+        states = flags(right)
+        nat = states & {"SNAT", "DNAT"}
+        if nat and nat == states:
+            lift.add_match("conntrack", Option("ctstate", nat, negated))
+        elif nat:
+            unrepresentable("ct status mixing snat/dnat with other bits")
+        else:
+            lift.add_match("conntrack", Option("ctstatus", states, negated))
+    elif key == "direction":
+        if negated:
+            unrepresentable("ct direction !=")
+        lift.add_match("conntrack", Option("ctdir", str(right).upper()))
+    elif key == "protocol" or key == "l3proto":
+        if key == "l3proto":
+            unrepresentable("ct l3proto")
+        lift.add_match("conntrack", Option("ctproto", protocol(right), negated))
+    elif key in COUNTER_KEYS:
+        counter(lift, key, direction, right, op)
+    elif key == "expiration" and direction is None:
+        expiration(lift, right, op)
+    elif (direction or "original", key) in _CT_ADDR:
+        if family is not None and family != lift.ctx.family:
+            if lift.ctx.table_family == "inet":
+                # no `meta nfproto` of its own: nft compares the other family's connections'
+                # addresses with it too (the first 4 bytes of an IPv6 one)
+                unrepresentable(f"ct {direction or 'original'} {family} {key} in an inet "
+                                "table without a `meta nfproto` test before it")
+            lift.skip = True
+            return True
+        lift.add_match("conntrack", Option(_CT_ADDR[(direction or "original", key)],
+                                           address(right, lift.ctx.family), negated))
+    elif (direction or "original", key) in _CT_PORT:
+        ranges = port_ranges(right)
+        if len(ranges) != 1:
+            unrepresentable("a set of conntrack ports")
+        lift.add_match("conntrack", Option(_CT_PORT[(direction or "original", key)], ranges[0],
+                                           negated))
+    elif direction is None:
+        return False
+    else:
+        unrepresentable(f"ct {direction} {key}")
+    return True
 
 
 def _u64(value: Any) -> int:

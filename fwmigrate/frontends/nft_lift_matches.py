@@ -3,8 +3,9 @@ the same meaning: the inverse of backends/nft_matches.py, used by nft_lift.py.
 
 Compares of one plain selector (`meta mark`, `ip ttl > 5`, `esp spi`) are found through
 mappings/matches.toml, the table the backend writes them from; the forms a backend handler
-writes (fib, numgen, ports, ICMP, conntrack, …) have a function each here, and those of the
-TOS byte (dscp, ecn, raw payload) are in nft_lift_tos.py.
+writes (fib, numgen, ports, ICMP, …) have a function each here; conntrack keys are read in
+nft_lift_conntrack.py, a port pair looked up in a set (multiport --ports) in nft_lift_ports.py,
+and the forms of the TOS byte (dscp, ecn, raw payload) in nft_lift_tos.py.
 """
 
 from __future__ import annotations
@@ -36,11 +37,6 @@ from .nft_lift_values import (
     protocol,
     unrepresentable,
 )
-
-_CT_ADDR = {("original", "saddr"): "ctorigsrc", ("original", "daddr"): "ctorigdst",
-            ("reply", "saddr"): "ctreplsrc", ("reply", "daddr"): "ctrepldst"}
-_CT_PORT = {("original", "proto-src"): "ctorigsrcport", ("original", "proto-dst"): "ctorigdstport",
-            ("reply", "proto-src"): "ctreplsrcport", ("reply", "proto-dst"): "ctrepldstport"}
 
 # options the backend writes through a handler (`nft = "@…"` in matches.toml) whose nft form
 # is still one compare of one selector
@@ -291,54 +287,8 @@ def _ecn_flags(lift, mask: frozenset, compare: frozenset, negated: bool) -> None
 
 
 def _ct(lift, ct: dict[str, Any], right: Any, op: str, negated: bool) -> None:
-    key, direction = ct["key"], ct.get("dir")
-    family = None
-    if " " in key:                          # 1.0.6 lists `ct original ip saddr` so
-        family, key = key.split(" ", 1)
-    if key == "state":
-        lift.add_match("conntrack", Option("ctstate", flags(right), negated))
-    elif key == "status":
-        states = flags(right)
-        nat = states & {"SNAT", "DNAT"}
-        if nat and nat == states:
-            lift.add_match("conntrack", Option("ctstate", nat, negated))
-        elif nat:
-            unrepresentable("ct status mixing snat/dnat with other bits")
-        else:
-            lift.add_match("conntrack", Option("ctstatus", states, negated))
-    elif key == "direction":
-        if negated:
-            unrepresentable("ct direction !=")
-        lift.add_match("conntrack", Option("ctdir", str(right).upper()))
-    elif key == "protocol" or key == "l3proto":
-        if key == "l3proto":
-            unrepresentable("ct l3proto")
-        lift.add_match("conntrack", Option("ctproto", protocol(right), negated))
-    elif key in conntrack.COUNTER_KEYS:
-        conntrack.counter(lift, key, direction, right, op)
-    elif key == "expiration" and direction is None:
-        conntrack.expiration(lift, right, op)
-    elif (direction or "original", key) in _CT_ADDR:
-        if family is not None and family != lift.ctx.family:
-            if lift.ctx.table_family == "inet":
-                # no `meta nfproto` of its own: nft compares the other family's connections'
-                # addresses with it too (the first 4 bytes of an IPv6 one)
-                unrepresentable(f"ct {direction or 'original'} {family} {key} in an inet "
-                                "table without a `meta nfproto` test before it")
-            lift.skip = True
-            return
-        lift.add_match("conntrack", Option(_CT_ADDR[(direction or "original", key)],
-                                           address(right, lift.ctx.family), negated))
-    elif (direction or "original", key) in _CT_PORT:
-        ranges = port_ranges(right)
-        if len(ranges) != 1:
-            unrepresentable("a set of conntrack ports")
-        lift.add_match("conntrack", Option(_CT_PORT[(direction or "original", key)], ranges[0],
-                                           negated))
-    elif direction is None:
-        compare(lift, f"ct {key}", right, op)           # ct mark: -m connmark
-    else:
-        unrepresentable(f"ct {direction} {key}")
+    if not conntrack.ct(lift, ct, right, op, negated):
+        compare(lift, f"ct {ct['key']}", right, op)           # ct mark: -m connmark
 
 
 def _tcp_option(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> None:
