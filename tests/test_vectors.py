@@ -55,3 +55,13 @@ def test_tcpmss_is_translated_only_as_a_reported_approximation():
         "TCPMSS: SYNs without an MSS option pass unchanged (xt_TCPMSS adds one)"]
     rule = next(r for t in translation.ruleset.tables for c in t.chains for r in c.rules)
     assert nft_text.rule_text(rule).endswith("tcp option maxseg size set rt mtu")
+
+
+def test_a_constant_connmark_is_shifted_in_32_bits_by_the_translator():
+    # --set-mark 0xf0000023 --left-shift-mark 4: (0 & ~m ^ v) << 4, cut to 32 bits; read back
+    # it is the same constant mark (--set-xmark 0x230/0xffffffff), so no vector round-trips it
+    script = ("iptables -t mangle -A PREROUTING -j CONNMARK --set-mark 0xf0000023 "
+              "--left-shift-mark 4\n")
+    ruleset, _ = read(script, "c.sh", ConvertOptions())
+    rule = translate(ruleset, NftOptions()).ruleset.tables[0].chains[0].rules[0]
+    assert nft_text.rule_text(rule).endswith("ct mark set 0x230")

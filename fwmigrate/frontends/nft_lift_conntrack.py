@@ -24,6 +24,7 @@ _CT_PORT = {("original", "proto-src"): "ctorigsrcport", ("original", "proto-dst"
             ("reply", "proto-src"): "ctreplsrcport", ("reply", "proto-dst"): "ctrepldstport"}
 
 COUNTER_KEYS = frozenset({"packets", "bytes", "avgpkt"})
+_EXPIRATION_MAX = 0xFFFFFFFF // 1000     # nft lists `ct expiration` in whole seconds
 _U64 = 0xFFFFFFFFFFFFFFFF
 
 
@@ -133,5 +134,9 @@ def expiration(lift, right: Any, op: str) -> None:
     if op not in ("==", "!="):
         unrepresentable(f"ct expiration {op} (listed in whole seconds, where the kernel "
                         "compares milliseconds)")
-    lift.add_match("conntrack", Option("ctexpire", int_range(right, "ct expiration"),
-                                       op == "!="))
+    span = int_range(right, "ct expiration")
+    if span.last == _EXPIRATION_MAX:
+        # nft's largest (32-bit milliseconds): the rule fwmigrate writes for any upper bound
+        # from there on, read as iptables' largest
+        span = IntRange(span.first, 0xFFFFFFFF)
+    lift.add_match("conntrack", Option("ctexpire", span, op == "!="))
