@@ -79,7 +79,7 @@ def test_missing_input_is_a_clear_error(runner):
 
 
 def test_allow_partial_comments_out_and_reports(runner):
-    script = ("iptables -A INPUT -p tcp -m multiport --ports 22,80 -j DROP\n"
+    script = ("iptables -A INPUT -m helper --helper ftp -j DROP\n"
               "iptables -A INPUT -j ACCEPT\n")
     result = runner.invoke(main, ["convert", "-"], input=script)
     assert result.exit_code == 1

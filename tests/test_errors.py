@@ -32,10 +32,10 @@ SCRIPT_CASES = [
     ("iptables -N A\niptables -N B\niptables -A A -j B\niptables -A B -j A\n"
      "iptables -A INPUT -j A\n", "fw.sh:5:1", "Too many levels of symbolic links."),
     ("iptables -A INPUT -m nosuch -j ACCEPT\n", "fw.sh:1:22", "Couldn't load match `nosuch'"),
-    ("iptables -A INPUT -m quota --quota 1000 -j ACCEPT\n", "fw.sh:1:22",
-     "-m quota is not supported by fwmigrate yet"),
-    ("iptables -A INPUT -j SYNPROXY --mss 1460\n", "fw.sh:1:22",
-     "-j SYNPROXY is not supported by fwmigrate yet"),
+    ("iptables -A INPUT -m rpfilter --loose -j ACCEPT\n", "fw.sh:1:22",
+     "-m rpfilter is not supported by fwmigrate yet"),
+    ("iptables -A INPUT -j TCPOPTSTRIP --strip-options 8\n", "fw.sh:1:22",
+     "-j TCPOPTSTRIP is not supported by fwmigrate yet"),
     ("  iptables -A INPUT \\\n     -p tcp --dport bad -j ACCEPT\n", "fw.sh:2:21",
      "invalid port/service `bad'"),
     ("if true; then iptables -F; fi\n", "fw.sh:1:1", "cannot evaluate an if statement"),
@@ -110,9 +110,9 @@ def test_save_structure_errors():
 
 
 def test_untranslatable_rule_is_named_not_dropped():
-    found = errors("iptables -A INPUT -p tcp -m multiport --ports 22,80 -j DROP\n")
+    found = errors("iptables -A INPUT -m helper --helper ftp -j DROP\n")
     assert found[0][0] == "fw.sh:1:1"
-    assert "cannot translate `-A INPUT -p tcp -m multiport --ports 22,80 -j DROP'" in found[0][1]
+    assert "cannot translate `-A INPUT -m helper --helper ftp -j DROP'" in found[0][1]
 
 
 def test_columns_after_option_equals_value():
