@@ -62,10 +62,6 @@ RULE_LABELS = ("ok", "normalised-differently", "unsupported", "wrongly-rejected"
 DELIBERATE = {
     "libxt_CONNMARK.txlate": "--set-xmark v/m is ctmark = (ctmark & ~m) ^ v; the reference "
                              "xors first and masks after, which differs where v and m overlap",
-    "libxt_statistic.txlate": "--mode nth: xt_statistic matches the packets whose 0-based "
-                              "number is --packet modulo --every; numgen inc gives packet k the "
-                              "value (k + 1) % every, so the value to compare is (packet + 1) % "
-                              "every, not --packet",
     "libxt_devgroup.txlate:16": "the reference inverts --dst-group too, where only --src-group "
                                 "has `!`",
     "libxt_conntrack.txlate:19": "same bytecode but for the ct key (src / src_ip); nft 1.0.6 "
@@ -82,8 +78,6 @@ DELIBERATE = {
                          "(nft: meta time < D+1; the reference's range ends at D.000000000), "
                          "and iptables' default --datestop 2038-01-19T03:14:07 is a bound the "
                          "kernel applies, which the reference leaves out with --timestart/stop",
-    "libxt_dccp.txlate": "xt_dccp's INVALID is the packet type 10 only (a bit per type in a "
-                         "mask); the reference tests 10-15",
     "libip6t_ah.txlate": "ip6t_ah's --ahlen is the whole header in bytes, (hdrlength + 2) * 4 "
                          "in nft's terms, and --ahres means the reserved field is 0; the "
                          "reference compares the raw length field and tests reserved == 1",
