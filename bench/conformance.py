@@ -68,9 +68,6 @@ DELIBERATE = {
                                  "lists the 2-byte prefix compare of `ct original ip saddr` as "
                                  "0.0.10.100, so the listings differ (not a difference in "
                                  "meaning)",
-    "libxt_NFLOG.txlate": "xt_NFLOG's default --nflog-threshold is 1 (flush every packet); "
-                          "nft's log without queue-threshold uses the nfnetlink_log instance's "
-                          "(100 by default), so fwmigrate writes queue-threshold 1",
     "libxt_tcp.txlate:31": "! --tcp-option: nft's `missing` also holds without a readable TCP "
                            "header (later fragments), where xt_tcp fails; fwmigrate tests for "
                            "the header first",

@@ -6,6 +6,8 @@ differs is when the log message reaches the listener."""
 from __future__ import annotations
 
 import shlex
+import subprocess
+import sys
 
 import pytest
 from packets import DCCP, UDP, Bench, dccp, ipv4, udp
@@ -57,3 +59,74 @@ def test_dccp_types_match_the_packets_iptables_matches(bench):
     # xt_dccp's INVALID holds for every type from 10 (the 4-bit field goes to 15)
     assert [row[0] for row in legacy] == [0] * 10 + [1] * 6
     assert nft == legacy
+
+
+# An nfnetlink_log listener bound to group 5, whose instance holds messages until 100 are
+# queued or 5 s pass (its flush timeout, raised from 1 s so that "held" is unmistakable) unless
+# the rule's queue threshold says less; it answers whether the packet logged after "send" came
+# within one second.
+_NFLOG_LISTENER = r"""
+import socket, struct, sys
+NFNL_SUBSYS_ULOG, NFULNL_MSG_CONFIG, NLM_F_REQUEST, NLM_F_ACK = 4, 1, 1, 4
+NFULA_CFG_CMD, NFULA_CFG_TIMEOUT, NFULNL_CFG_CMD_BIND = 1, 4, 1
+def attr(kind, data):
+    return struct.pack("=HH", 4 + len(data), kind) + data + bytes(-len(data) % 4)
+def config(*attrs):
+    body = struct.pack("=BBH", 0, 0, socket.htons(5)) + b"".join(attrs)
+    return struct.pack("=IHHII", 16 + len(body), NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_CONFIG,
+                       NLM_F_REQUEST | NLM_F_ACK, 1, 0) + body
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)
+s.bind((0, 0))
+for message in (config(attr(NFULA_CFG_CMD, bytes([NFULNL_CFG_CMD_BIND]))),
+                config(attr(NFULA_CFG_TIMEOUT, struct.pack("!I", 500)))):
+    s.send(message)
+    assert struct.unpack("=i", s.recv(65536)[16:20])[0] == 0     # the ack's error: none
+print("ready", flush=True)
+sys.stdin.readline()
+s.settimeout(1.0)
+try:
+    while True:
+        data = s.recv(65536)
+        if struct.unpack("=H", data[4:6])[0] == NFNL_SUBSYS_ULOG << 8:
+            print("logged", flush=True)
+            break
+except socket.timeout:
+    print("held", flush=True)
+"""
+
+
+def _nflog_delivery(bench, load) -> str:
+    """Whether a packet logged by the rule `load` puts in place reaches the listener at once."""
+    listener = subprocess.Popen(["ip", "netns", "exec", bench.ns.name, sys.executable, "-c",
+                                 _NFLOG_LISTENER], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline() == "ready\n"
+        load()
+        listener.stdin.write("send\n")
+        listener.stdin.flush()
+        bench.send(ipv4(UDP, udp(9)))
+        return listener.stdout.readline().strip()
+    finally:
+        listener.kill()
+        listener.wait()
+
+
+NFLOG = ["-p udp -j NFLOG --nflog-group 5",
+         "-p udp -j NFLOG --nflog-group 5 --nflog-threshold 1",
+         "-p udp -j NFLOG --nflog-group 5 --nflog-threshold 2"]
+
+
+@pytest.mark.parametrize("rule", NFLOG)
+def test_nflog_hands_the_packet_over_when_iptables_does(bench, rule):
+    legacy = _nflog_delivery(bench, lambda: bench.load_legacy([rule]))
+    bench.load_legacy([])
+    nft = _nflog_delivery(bench, lambda: bench.load_nft(ours(rule)))
+    assert nft == legacy
+
+
+def test_nflog_threshold_one_hands_over_at_once_and_the_default_does_not(bench):
+    """What the test above rests on: the listener tells the two apart."""
+    assert _nflog_delivery(bench, lambda: bench.load_legacy([NFLOG[1]])) == "logged"
+    bench.load_legacy([])
+    assert _nflog_delivery(bench, lambda: bench.load_legacy([NFLOG[0]])) == "held"
