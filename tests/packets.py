@@ -37,11 +37,11 @@ def _checksum(data: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def ipv4(proto: int, body: bytes, *, offset: int = 0, more: bool = False,
-         ident: int = 1) -> tuple[int, bytes]:
+def ipv4(proto: int, body: bytes, *, offset: int = 0, more: bool = False, ident: int = 1,
+         dst: str = DST4) -> tuple[int, bytes]:
     """An IPv4 packet (offset in 8-byte units); the stack checks the header checksum before
     PREROUTING, so it is computed."""
-    src, dst = (bytes(map(int, a.split("."))) for a in (SRC4, DST4))
+    src, dst = (bytes(map(int, a.split("."))) for a in (SRC4, dst))
     header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), ident,
                          offset | (0x2000 if more else 0), 64, proto, 0, src, dst)
     header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
@@ -134,32 +134,34 @@ class Bench:
         self._sender.stdin.flush()
         assert self._sender.stdout.readline() == "sent\n"
 
-    # --- iptables-legacy: `-A PREROUTING -i fwx1 RULE` in the raw table ------------------------
+    # --- iptables-legacy: `-A PREROUTING -i fwx1 RULE` in the raw table (or as `where` says) --
 
     @property
     def _legacy(self) -> str:
         return "ip6tables-legacy" if self.family == "ip6" else "iptables-legacy"
 
-    def load_legacy(self, rules: list[str]) -> None:
-        self.ns.run(self._legacy, "-t", "raw", "-F")
+    def load_legacy(self, rules: list[str], where: tuple[str, str] = ("raw", "PREROUTING")) -> None:
+        for table in ("raw", "mangle", "filter"):
+            self.ns.run(self._legacy, "-t", table, "-F")
+        self._where = where
         for rule in rules:
-            self.ns.run(self._legacy, "-t", "raw", "-A", "PREROUTING", "-i", "fwx1",
+            self.ns.run(self._legacy, "-t", where[0], "-A", where[1], "-i", "fwx1",
                         *shlex.split(rule))
 
     def legacy_counts(self) -> list[int]:
-        out = self.ns.run(self._legacy, "-t", "raw", "-L", "PREROUTING", "-n", "-v",
+        out = self.ns.run(self._legacy, "-t", self._where[0], "-L", self._where[1], "-n", "-v",
                           "-x").stdout
         return [int(line.split()[0]) for line in out.splitlines()[2:] if line.strip()]
 
-    # --- nft: each rule (an `add rule FAMILY TABLE CHAIN …` command) in one prerouting chain --
+    # --- nft: each rule (an `add rule FAMILY TABLE CHAIN …` command) in one base chain ------
 
-    def load_nft(self, commands: list[str]) -> None:
-        """The commands' rules, moved into table FAMILY fwtest chain pre (prerouting, -300)
-        and limited to fwx1; any other command (add set …) as it is."""
+    def load_nft(self, commands: list[str], hook: str = "prerouting priority -300") -> None:
+        """The commands' rules, moved into table FAMILY fwtest chain pre (raw prerouting, or
+        `hook`) and limited to fwx1; any other command (add set …) as it is."""
         self.ns.nft("flush", "ruleset")
         lines = [f"add table {self.family} fwtest",
-                 f"add chain {self.family} fwtest pre {{ type filter hook prerouting "
-                 "priority -300; policy accept; }"]
+                 f"add chain {self.family} fwtest pre {{ type filter hook {hook}; "
+                 "policy accept; }"]
         for command in commands:
             head = _RULE_HEAD.match(command)
             lines.append(f"add rule {head.group(1)} fwtest pre iifname \"fwx1\" "
@@ -183,11 +185,11 @@ class Bench:
             before = after
         return out
 
-    def legacy_per_packet(self, rules: list[str], packets) -> list[list[int]]:
-        self.load_legacy(rules)
+    def legacy_per_packet(self, rules: list[str], packets, **where) -> list[list[int]]:
+        self.load_legacy(rules, **where)
         return self.per_packet(packets, self.legacy_counts)
 
-    def nft_per_packet(self, commands: list[str], packets) -> list[list[int]]:
-        self.load_nft(commands)
+    def nft_per_packet(self, commands: list[str], packets, **hook) -> list[list[int]]:
+        self.load_nft(commands, **hook)
         return self.per_packet(packets, self.nft_counts)
 

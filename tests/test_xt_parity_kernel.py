@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from packets import DCCP, UDP, Bench, dccp, ipv4, udp
+from packets import DCCP, TCP, UDP, Bench, dccp, ipv4, tcp, udp
 
 from fwmigrate.dropin import translate_command
 
@@ -130,3 +130,31 @@ def test_nflog_threshold_one_hands_over_at_once_and_the_default_does_not(bench):
     assert _nflog_delivery(bench, lambda: bench.load_legacy([NFLOG[1]])) == "logged"
     bench.load_legacy([])
     assert _nflog_delivery(bench, lambda: bench.load_legacy([NFLOG[0]])) == "held"
+
+
+# Known difference, not refused (it would refuse every port test): a later IPv4 fragment has no
+# transport header, and xt_tcp/xt_udp never match it; on this kernel (6.18) nft's ports, TCP
+# flags and `tcp option … missing` read the fragment's payload as if it were the header
+# (measured here: all five rules count both later fragments). Only where nothing reassembled
+# the packet: conntrack defragments before any hook sees it, local delivery before INPUT.
+FRAGMENT_RULES = ["-p tcp --dport 22", "-p udp --dport 53", "-p tcp ! --tcp-option 23",
+                  "-p tcp --sport 40000", "-p tcp --syn"]
+
+
+# the later fragments carry a SYN to port 22 / a datagram to 53 where a header would be
+FRAGMENT_PACKETS = [ipv4(TCP, tcp(22)), ipv4(UDP, udp(53)),
+                    ipv4(TCP, tcp(22), offset=100, ident=7),
+                    ipv4(UDP, udp(53) + bytes(8), offset=100, ident=8)]
+
+
+def test_iptables_transport_tests_never_match_later_fragments(bench):
+    legacy = bench.legacy_per_packet(FRAGMENT_RULES, FRAGMENT_PACKETS)
+    assert legacy == [[1, 0, 1, 1, 1], [0, 1, 0, 0, 0], [0] * 5, [0] * 5]
+
+
+@pytest.mark.xfail(strict=True, reason="nft transport tests read later fragments' payload "
+                   "(README, known differences)")
+def test_transport_tests_do_not_match_later_fragments(bench):
+    legacy = bench.legacy_per_packet(FRAGMENT_RULES, FRAGMENT_PACKETS)
+    nft = bench.nft_per_packet([c for r in FRAGMENT_RULES for c in ours(r)], FRAGMENT_PACKETS)
+    assert nft == legacy
