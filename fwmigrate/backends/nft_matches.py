@@ -256,10 +256,12 @@ def _h_ecn(tr, rule, index, match, opt, ctx) -> list[Statement]:
             continue
         if ctx.family != "ip" or rule.fragment is None or not rule.fragment.negated:
             # xt_ecn reads "the TCP header" at the transport offset of every packet, in a
-            # later fragment the payload; nft's tcp flags read nothing there
+            # later fragment the payload. Whether nft's tcp flags does depends on the kernel:
+            # 6.18's payload fast path does (tests/test_xt_parity_kernel.py), which is not
+            # a behaviour to build on, so the rule is refused rather than relying on it
             raise Untranslatable(f"--{name}: xt_ecn also reads the flags of later fragments "
-                                 "(from their payload bytes), where nft's `tcp flags` reads "
-                                 "nothing",
+                                 "(from their payload bytes); whether nft's `tcp flags` does "
+                                 "depends on the kernel",
                                  "add `! -f` (IPv4) so that the rule skips later fragments; "
                                  "then the two agree")
         out.append(Compare(BitAnd(Payload("tcp", "flags"), Symbol(bit)), op(option.negated),
