@@ -400,10 +400,10 @@ def _numgen(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> N
             or not isinstance(every, int) or not 0 <= n < every:
         unrepresentable("numgen other than `numgen inc mod N` compared with one value "
                         "(-m statistic --mode nth)")
-    # the inverse of the backend's (packet + 1) % every: numgen gives the k-th packet
-    # (from 0) the value (k + 1) % every, xt counts from 0
+    # numgen gives the k-th packet (from 0) the value k % every; xt matches the packets whose
+    # number is --packet modulo --every
     lift.append_match(Match("statistic", (Option("mode", "nth"), Option("every", every, negated),
-                                          Option("packet", (n - 1) % every))))
+                                          Option("packet", n))))
 
 
 def _random(lift, mask: int, right: Any, op: str) -> None:
