@@ -30,6 +30,7 @@ from .nft_ast import (
     Text,
 )
 from .nft_common import PAYLOADS, Ctx, NftOptions, address_compare, op, protocol
+from .nft_fragments import later_fragment_note
 from .nft_ipsets import IpsetPlan
 from .nft_limits import PLANNED as LIMIT_PLANNED
 from .nft_limits import LimitPlan
@@ -129,6 +130,9 @@ class _Translator:
                     r.protocol is not None for t in ipt_tables for c in t.chains
                     for r in c.rules):
                 self.result.notes.append(AH_NOTE)
+            fragments = later_fragment_note(ipt_tables) if family == "ip" else None
+            if fragments is not None and fragments not in self.result.notes:
+                self.result.notes.append(fragments)
             chains: list[NftChain] = []
             for t in ipt_tables:
                 ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options,
