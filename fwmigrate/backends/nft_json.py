@@ -116,8 +116,14 @@ _EXPRS: dict[type, Callable[[Any], Json]] = {
 
 def _compare(s: Compare) -> Json:
     left = expr(s.left)
-    if isinstance(s.left, (TcpOption, Exthdr)) and s.left.field is None:
+    if isinstance(s.left, (TcpOption, Exthdr)) and s.left.field is None or \
+            isinstance(s.left, (Meta, Rt)) and s.left.key == "ipsec":
+        # presence tests: JSON writes `exists`/`missing` as true/false
         return {"match": {"op": "==", "left": left, "right": s.right.text == "exists"}}
+    if isinstance(s.left, Ct) and s.left.key == "label":
+        # a label is one bit of 128: `in` tests the bit, `==` would compare all of them
+        return {"match": {"op": "in" if s.op == "==" else "!", "left": left,
+                          "right": expr(s.right)}}
     if isinstance(s.right, FlagList) and not isinstance(s.left, BitAnd):
         # "any of these bits": `in`, and `!` for none of them; `==`/`!=` with a list would
         # compare the whole value instead (and never match)

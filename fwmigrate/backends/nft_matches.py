@@ -29,6 +29,7 @@ from .nft_ast import (
 )
 from .nft_common import Ctx, flags, int_range, op, option_compare, port
 from .nft_exthdr import EXTHDR_MODULES, h_ah, h_exthdr
+from .nft_ipsec_label import h_connlabel, h_policy
 from .nft_recent import Untranslatable
 from .nft_time import h_time
 
@@ -350,7 +351,7 @@ HANDLERS = {
     "devgroup": _h_devgroup, "owner": _h_owner, "ah": h_ah, "tcpmss": _h_tcpmss,
     "statistic": _h_statistic, "ecn": _h_ecn, "exthdr": h_exthdr, "ipcomp": _h_ipcomp,
     "dccp_types": _h_dccp_types, "time": h_time, "hashlimit": _h_hashlimit,
-    "connlimit": _h_connlimit, "ipset": _h_ipset,
+    "connlimit": _h_connlimit, "ipset": _h_ipset, "policy": h_policy, "connlabel": h_connlabel,
 }
 
 REFUSAL_HINTS = {
