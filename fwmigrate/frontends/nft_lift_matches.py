@@ -17,6 +17,7 @@ from ..ir import Address, IcmpType, Masked, Match, Option, PortRange, TcpFlags
 from . import nft_lift_exthdr as exthdrs
 from . import nft_lift_tos as tos
 from .nft_lift_ipsec_label import ipsec, label_test
+from .nft_lift_sctp import sctp_chunk
 from .nft_lift_time import meta_time
 from .nft_lift_values import (
     ALL_ONES,
@@ -451,6 +452,6 @@ def _icmp(lift, proto: str, fieldname: str, right: Any, negated: bool) -> None:
 
 _BY_KIND = {"meta": _meta, "payload": _payload, "&": _masked, "ct": _ct,
             "tcp option": _tcp_option, "concat": _concat, "fib": _fib, "numgen": _numgen,
-            "exthdr": exthdrs.exthdr, "rt": _rt}
+            "exthdr": exthdrs.exthdr, "rt": _rt, "sctp chunk": sctp_chunk}
 
 __all__ = ["compare", "lift_match"]

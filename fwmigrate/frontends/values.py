@@ -33,6 +33,7 @@ from .values_flags import (
     parse_icmpv6_type,
     parse_mh_types,
     parse_pkttype,
+    parse_sctp_chunks,
     parse_states,
     parse_tcp_flags,
 )
@@ -163,7 +164,7 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "policy_pol": parse_policy_pol,
     "policy_element": parse_policy_element,
     "probability": parse_probability,
-    "sctp_chunks": parse_words,
+    "sctp_chunks": parse_sctp_chunks,
     "xmark": parse_xmark,
     "set_mark": parse_set_mark,
     "and_mark": parse_and_mark,
