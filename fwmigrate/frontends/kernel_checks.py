@@ -80,15 +80,20 @@ def policy_checks(by_name: dict, index: int) -> None:
 
 # --- hooks: what a rule may be used from ----------------------------------------------------
 
+@cache
+def chains_by_value(module: str) -> dict[str, tuple[str, ...]]:
+    """`option=value` → the built-in chains a match with it may be used from (-m policy)."""
+    raw = mappings.load("matches")[module].get("chains_by_value", {})
+    return {key: tuple(chains) for key, chains in raw.items()}
+
+
 def _allowed_chains(match: Match) -> tuple[str, ...] | None:
-    spec = mappings.match_specs()[match.module]
-    by_value = mappings.load("matches")[match.module].get("chains_by_value")
-    if by_value:
-        for opt in match.options:
-            chains = by_value.get(f"{opt.name}={opt.value}")
-            if chains is not None:
-                return tuple(chains)
-    return spec.chains
+    by_value = chains_by_value(match.module)
+    for opt in match.options if by_value else ():
+        chains = by_value.get(f"{opt.name}={opt.value}")
+        if chains is not None:
+            return chains
+    return mappings.match_specs()[match.module].chains
 
 
 def hook_violations(table: Table) -> list[tuple[Rule, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir import Match, Option
+from .kernel_checks import chains_by_value
 from .nft_lift_values import number, unrepresentable
 
 
@@ -14,6 +15,10 @@ def ipsec(lift, where: str, right: Any, op: str) -> None:
     if not isinstance(right, bool) or op != "==":
         unrepresentable(f"{where} ipsec {op} {right!r}")
     direction = "in" if where == "meta" else "out"
+    allowed = chains_by_value("policy")[f"dir={direction}"]
+    if lift.builtin is not None and lift.builtin not in allowed:
+        unrepresentable(f"{where} ipsec in {lift.builtin} (xt_policy --dir {direction} is "
+                        f"allowed only from {', '.join(allowed)})")
     lift.append_match(Match("policy", (Option("dir", direction),
                                        Option("pol", "ipsec" if right else "none"))))
 
