@@ -277,6 +277,11 @@ class Lift:
         self._flush_recent()
         if self.label_set is not None:
             raise Unrepresentable("ct label set without the test -m connlabel --set makes")
+        for m in self.matches:
+            allowed = mappings.match_specs()[m.module].chains
+            if allowed is not None and self.builtin not in (None, *allowed):
+                raise Unrepresentable(f"-m {m.module} in {self.builtin} (the kernel allows it "
+                                      f"only from {', '.join(allowed)})")
         s = self.sel
         protocol = s.get("protocol")
         needed = _needed_protocol(self.matches, self.ctx.family) or self.implied_protocol
