@@ -155,6 +155,7 @@ _KIND_TEXT = {
     "nflog_prefix": quote,
     "queue_range": lambda v: f"{v.first}:{v.last}",
     "set_ref": lambda v: f"{v[0]} {','.join(v[1])}",
+    "connlabel": lambda v: f'"{v}"',        # libxt_connlabel quotes the label
 }
 
 

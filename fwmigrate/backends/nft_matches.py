@@ -29,7 +29,9 @@ from .nft_ast import (
 )
 from .nft_common import Ctx, flags, int_range, op, option_compare, port
 from .nft_exthdr import EXTHDR_MODULES, h_ah, h_exthdr
+from .nft_ipsec_label import h_connlabel, h_policy
 from .nft_recent import Untranslatable
+from .nft_sctp import h_sctp_chunks
 from .nft_time import h_time
 
 
@@ -357,7 +359,8 @@ HANDLERS = {
     "devgroup": _h_devgroup, "owner": _h_owner, "ah": h_ah, "tcpmss": _h_tcpmss,
     "statistic": _h_statistic, "ecn": _h_ecn, "exthdr": h_exthdr, "ipcomp": _h_ipcomp,
     "dccp_types": _h_dccp_types, "time": h_time, "hashlimit": _h_hashlimit,
-    "connlimit": _h_connlimit, "ipset": _h_ipset,
+    "connlimit": _h_connlimit, "ipset": _h_ipset, "policy": h_policy, "connlabel": h_connlabel,
+    "sctp_chunks": h_sctp_chunks,
 }
 
 REFUSAL_HINTS = {
@@ -369,8 +372,6 @@ REFUSAL_HINTS = {
                           "own helper",
     ("cgroup", "path"): "nft's `socket cgroupv2 level N \"path\"` needs the path's level, which "
                         "iptables does not record; use --cgroup with a net_cls class id",
-    ("sctp", "chunk-types"): "nft 1.0.6 tests one chunk at a time (`sctp chunk data exists`), "
-                             "not iptables' all/any/only over the whole packet",
     ("dccp", "dccp-option"): "nft has no DCCP option test",
     ("rt", "rt-0-res"): "nft 1.0.6 reads no reserved field of a type 0 routing header",
     ("rt", "rt-0-addrs"): "xt_rt compares the type 0 routing header's address list (strictly "

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .. import mappings
 from ..errors import Diagnostic
-from ..ir import Chain, Negatable, Rule, Ruleset, SourceLocation, Table
+from ..ir import Chain, Match, Negatable, Rule, Ruleset, SourceLocation, Table
 from . import iptables_save, nft_inet
 from .nft_ast import (
     BaseChain,
@@ -324,9 +324,15 @@ class _Translator:
         for match in rule.matches:
             if match.module in SIDE_EFFECT_MODULES:
                 return False
-            if match.module in _IMPLYING:
+            if match.module in _IMPLYING and not _chunks_only(match):
                 return True
         return False
+
+
+def _chunks_only(match: Match) -> bool:
+    """`sctp chunk T missing` also holds for packets of other protocols: a sctp match testing
+    only chunk types needs the protocol test before it."""
+    return match.module == "sctp" and [o.name for o in match.options] == ["chunk-types"]
 
 
 def translate(ruleset: Ruleset, options: NftOptions | None = None) -> Translation:

@@ -16,6 +16,8 @@ from .. import mappings
 from ..ir import Address, IcmpType, Masked, Match, Option, PortRange, TcpFlags
 from . import nft_lift_exthdr as exthdrs
 from . import nft_lift_tos as tos
+from .nft_lift_ipsec_label import ipsec, label_test
+from .nft_lift_sctp import sctp_chunk
 from .nft_lift_time import meta_time
 from .nft_lift_values import (
     ALL_ONES,
@@ -173,6 +175,8 @@ def _meta(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> Non
             lift.other_family()    # this rule never sees this family's packets
     elif key in ("time", "hour", "day"):
         meta_time(lift, key, right, op)
+    elif key == "ipsec":
+        ipsec(lift, "meta", right, op)
     else:
         compare(lift, f"meta {key}", right, op)
 
@@ -292,6 +296,8 @@ def _ct(lift, ct: dict[str, Any], right: Any, op: str, negated: bool) -> None:
         family, key = key.split(" ", 1)
     if key == "state":
         lift.add_match("conntrack", Option("ctstate", flags(right), negated))
+    elif key == "label" and direction is None:
+        label_test(lift, right, op)
     elif key == "status":
         states = flags(right)
         nat = states & {"SNAT", "DNAT"}
@@ -393,6 +399,12 @@ def _fib(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> None
     lift.append_match(Match("addrtype", tuple(sorted(options, key=lambda o: spec.order[o.name]))))
 
 
+def _rt(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> None:
+    if body.get("key") != "ipsec":
+        unrepresentable(f"rt {body.get('key')}")
+    ipsec(lift, "rt", right, op)
+
+
 def _numgen(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> None:
     every = body.get("mod")
     n = number(right, "numgen") if not isinstance(right, dict) else -1
@@ -440,6 +452,6 @@ def _icmp(lift, proto: str, fieldname: str, right: Any, negated: bool) -> None:
 
 _BY_KIND = {"meta": _meta, "payload": _payload, "&": _masked, "ct": _ct,
             "tcp option": _tcp_option, "concat": _concat, "fib": _fib, "numgen": _numgen,
-            "exthdr": exthdrs.exthdr}
+            "exthdr": exthdrs.exthdr, "rt": _rt, "sctp chunk": sctp_chunk}
 
 __all__ = ["compare", "lift_match"]
