@@ -11,68 +11,38 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
 import sys
 
 import pytest
+from packets import AH, DST, FRAG, HBH, MH, RT, UDP, ah, frag6, mh, opts, rt, udp
 
 from fwmigrate.convert import ConvertOptions, convert
 
 pytestmark = pytest.mark.kernel
 
-UDP, HBH, DST, RT, FRAG, AH, MH, NONE = 17, 0, 60, 43, 44, 51, 135, 59
-
-
-def _opts(nxt: int, units: int = 0) -> bytes:
-    """A hop-by-hop / destination options header of (units + 1) * 8 bytes, filled by one
-    option of the experimental type 0x1e (skipped where unknown; Linux refuses a PadN over
-    7 bytes)."""
-    size = (units + 1) * 8
-    return bytes([nxt, units, 0x1E, size - 4]) + bytes(size - 4)
-
-
-def _rt(nxt: int, rtype: int, segleft: int, units: int = 0) -> bytes:
-    return bytes([nxt, units, rtype, segleft]) + bytes((units + 1) * 8 - 4)
-
-
-def _frag(nxt: int, offset: int, more: bool, ident: int, reserved: int = 0,
-          res2: int = 0) -> bytes:
-    return struct.pack("!BBHI", nxt, reserved, offset << 3 | res2 << 1 | int(more), ident)
-
-
-def _ah(nxt: int, spi: int, units: int = 1, reserved: int = 0) -> bytes:
-    """AH of (units + 2) * 4 bytes."""
-    size = (units + 2) * 4
-    return struct.pack("!BBHII", nxt, units, reserved, spi, 1) + bytes(size - 12)
-
-
-def _mh(mtype: int, proto: int = NONE) -> bytes:
-    return bytes([proto, 0, mtype, 0, 0, 0, 0, 0])
-
-
-_UDP = struct.pack("!HHHH", 40000, 9, 8, 0)
+_UDP = udp(9)
 
 # (name, first next-header, headers…): each packet is IPv6 + these bytes
 PACKETS = [
     ("udp", UDP, _UDP),
-    ("hbh8", HBH, _opts(UDP), _UDP),
-    ("hbh16", HBH, _opts(UDP, 1), _UDP),
-    ("dst8", DST, _opts(UDP), _UDP),
-    ("dst16 rt", DST, _opts(RT, 1), _rt(UDP, 2, 0), _UDP),
-    ("rt type 2", RT, _rt(UDP, 2, 0), _UDP),
-    ("rt type 0 len 24", RT, _rt(UDP, 0, 1, 2), _UDP),
-    ("rt type 4 segleft 3", RT, _rt(UDP, 4, 3), _UDP),
-    ("frag first id 150", FRAG, _frag(UDP, 0, True, 150), _UDP),
-    ("frag later id 150", FRAG, _frag(UDP, 100, False, 150), bytes(16)),
-    ("frag atomic id 300 res", FRAG, _frag(UDP, 0, False, 300, reserved=5), _UDP),
-    ("frag middle res2", FRAG, _frag(UDP, 7, True, 120, res2=1), bytes(16)),
-    ("ah spi 500", AH, _ah(UDP, 500), _UDP),
-    ("hbh ah spi 520 len 24 res", HBH, _opts(AH), _ah(UDP, 520, 4, reserved=1), _UDP),
-    ("frag ah spi 510", FRAG, _frag(AH, 0, True, 170), _ah(UDP, 510), _UDP),
-    ("mh 1", MH, _mh(1)),
-    ("dst mh 3", DST, _opts(MH), _mh(3)),
-    ("ah mh 5", AH, _ah(MH, 505), _mh(5)),
-    ("mh 7", MH, _mh(7)),
+    ("hbh8", HBH, opts(UDP), _UDP),
+    ("hbh16", HBH, opts(UDP, 1), _UDP),
+    ("dst8", DST, opts(UDP), _UDP),
+    ("dst16 rt", DST, opts(RT, 1), rt(UDP, 2, 0), _UDP),
+    ("rt type 2", RT, rt(UDP, 2, 0), _UDP),
+    ("rt type 0 len 24", RT, rt(UDP, 0, 1, 2), _UDP),
+    ("rt type 4 segleft 3", RT, rt(UDP, 4, 3), _UDP),
+    ("frag first id 150", FRAG, frag6(UDP, 0, True, 150), _UDP),
+    ("frag later id 150", FRAG, frag6(UDP, 100, False, 150), bytes(16)),
+    ("frag atomic id 300 res", FRAG, frag6(UDP, 0, False, 300, reserved=5), _UDP),
+    ("frag middle res2", FRAG, frag6(UDP, 7, True, 120, res2=1), bytes(16)),
+    ("ah spi 500", AH, ah(UDP, 500), _UDP),
+    ("hbh ah spi 520 len 24 res", HBH, opts(AH), ah(UDP, 520, 4, reserved=1), _UDP),
+    ("frag ah spi 510", FRAG, frag6(AH, 0, True, 170), ah(UDP, 510), _UDP),
+    ("mh 1", MH, mh(1)),
+    ("dst mh 3", DST, opts(MH), mh(3)),
+    ("ah mh 5", AH, ah(MH, 505), mh(5)),
+    ("mh 7", MH, mh(7)),
 ]
 
 RULES = [

@@ -372,9 +372,12 @@ def test_a_script_s_ipset_commands_make_the_sets_from_what_ipsets_gives():
     # without --ipsets, `allow` was never created: the -exist add fails, not handled
     with pytest.raises(FwmigrateError) as info:
         convert(SCRIPT, "fw.sh", ConvertOptions())
-    (error,) = info.value.diagnostics
+    error, refused = info.value.diagnostics
     assert (error.loc.line, error.loc.col) == (7, 18)
     assert error.message == "ipset: set allow does not exist (no `create' line before this one)"
+    # and the kernel refuses the rule naming it
+    assert refused.loc.line == 11
+    assert refused.message.startswith("ipset allow does not exist: the kernel refuses")
 
 
 @pytest.mark.parametrize("line, what", [

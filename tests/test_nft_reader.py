@@ -166,6 +166,13 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "iptables -A OUTPUT -j CLASSIFY --set-class 1:2",
     "iptables -A INPUT -p tcp -j AUDIT --type drop",
     "ip6tables -t mangle -A FORWARD -j AUDIT --type reject",
+    "iptables -A INPUT -m policy --dir in --pol ipsec -j ACCEPT\n"
+    "iptables -A FORWARD -m policy --dir out --pol none -j DROP",
+    "ip6tables -A OUTPUT -m policy --dir out --pol ipsec -j ACCEPT",
+    "iptables -A INPUT -p sctp ! -f -m sctp --chunk-types all INIT,SACK -j DROP\n"
+    "iptables -A INPUT -p sctp ! -f -m sctp --dport 80 ! --chunk-types all ABORT -j DROP",
+    "iptables -A INPUT -m connlabel --label 40 -j ACCEPT\n"
+    "iptables -A FORWARD -p tcp -m connlabel --label 127 --set -j DROP",
     "iptables -A OUTPUT -m connbytes ! --connbytes 200 --connbytes-dir reply "
     "--connbytes-mode packets -j DROP",
     "ip6tables -A INPUT -m connbytes --connbytes 10:20 --connbytes-dir both "

@@ -24,7 +24,7 @@ def _table(args: list[str]) -> str:
 
 
 def _ours(vector) -> list[str]:
-    ruleset, _ = read(vector.script, vector.file, ConvertOptions())
+    ruleset, _ = read(vector.script, vector.file, ConvertOptions(ipsets=vector.ipsets_input))
     args = shlex.split(vector.args)
     table = ruleset.table("ip6" if vector.program == "ip6tables" else "ip", _table(args))
     return [iptables_save.rule_line(c.name, r) for c in table.chains for r in c.rules]

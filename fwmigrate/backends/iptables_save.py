@@ -158,6 +158,7 @@ _KIND_TEXT = {
     # iptables-save leaves out an upper bound of 2^64 - 1 (`--connbytes 200`), keeps 5:5
     "connbytes_range": lambda v: str(v.first) if v.last == 0xFFFFFFFFFFFFFFFF
     else f"{v.first}:{v.last}",
+    "connlabel": lambda v: f'"{v}"',        # libxt_connlabel quotes the label
 }
 
 

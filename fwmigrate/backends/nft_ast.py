@@ -62,6 +62,12 @@ class Exthdr:
 
 
 @dataclass(frozen=True, slots=True)
+class SctpChunk:
+    """An SCTP chunk type (nft's name): its presence, compared with `exists`/`missing`."""
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Rt:
     key: str                    # classid, mtu (the TCP MSS the route allows)
 
@@ -149,8 +155,8 @@ class SetElem:
     comment: str | None = None
 
 
-Expr = Union[Payload, RawPayload, Meta, Ct, TcpOption, Exthdr, Rt, Fib, Numgen, Symbol, Text,
-             Prefix, Range, AnonSet, FlagList, BitAnd, BinOp, Concat, SetRef, SetElem]
+Expr = Union[Payload, RawPayload, Meta, Ct, TcpOption, Exthdr, SctpChunk, Rt, Fib, Numgen, Symbol,
+             Text, Prefix, Range, AnonSet, FlagList, BitAnd, BinOp, Concat, SetRef, SetElem]
 
 # --- statements ------------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from .nft_ast import (
     RawPayload,
     Reject,
     Rt,
+    SctpChunk,
     SetElem,
     SetRef,
     SetUpdate,
@@ -96,6 +97,7 @@ _EXPRS: dict[type, Callable[[Any], Json]] = {
         **({"field": e.field} if e.field else {})}},
     Exthdr: lambda e: {"exthdr": {"name": e.name, **({"field": e.field} if e.field else {})}},
     Rt: lambda e: {"rt": {"key": e.key}},
+    SctpChunk: lambda e: {"sctp chunk": {"name": e.name}},
     RawPayload: lambda e: {"payload": {"base": e.base, "offset": e.offset, "len": e.length}},
     Fib: lambda e: {"fib": {"result": e.result, "flags": list(e.flags)}},
     Numgen: lambda e: {"numgen": {"mode": e.mode, "mod": e.mod, "offset": e.offset}},
@@ -118,8 +120,15 @@ _EXPRS: dict[type, Callable[[Any], Json]] = {
 
 def _compare(s: Compare) -> Json:
     left = expr(s.left)
-    if isinstance(s.left, (TcpOption, Exthdr)) and s.left.field is None:
+    if isinstance(s.left, (TcpOption, Exthdr)) and s.left.field is None or \
+            isinstance(s.left, (Meta, Rt)) and s.left.key == "ipsec" or \
+            isinstance(s.left, SctpChunk):
+        # presence tests: JSON writes `exists`/`missing` as true/false
         return {"match": {"op": "==", "left": left, "right": s.right.text == "exists"}}
+    if isinstance(s.left, Ct) and s.left.key == "label":
+        # a label is one bit of 128: `in` tests the bit, `==` would compare all of them
+        return {"match": {"op": "in" if s.op == "==" else "!", "left": left,
+                          "right": expr(s.right)}}
     if isinstance(s.right, FlagList) and not isinstance(s.left, BitAnd):
         # "any of these bits": `in`, and `!` for none of them; `==`/`!=` with a list would
         # compare the whole value instead (and never match)

@@ -315,9 +315,11 @@ def _t_nflog(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     if target.option("nflog-range") is not None:
         tr.result.notes.append(f"{rule.loc}: --nflog-range is left out: the kernel never "
                                "applied it (use --nflog-size)")
+    # --nflog-threshold 0 (the default) leaves the log instance's own threshold in force, as
+    # nft's log does without queue-threshold (tests/test_xt_parity_kernel.py)
+    threshold = target.option("nflog-threshold").value
     return [Log(prefix.value if prefix else None, group=target.option("nflog-group").value,
-                snaplen=size.value if size else None,
-                queue_threshold=target.option("nflog-threshold").value)]
+                snaplen=size.value if size else None, queue_threshold=threshold or None)]
 
 
 def _t_nfqueue(tr, rule, target: TargetExtension, ctx) -> list[Statement]:

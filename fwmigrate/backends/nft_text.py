@@ -47,6 +47,7 @@ from .nft_ast import (
     RawPayload,
     Reject,
     Rt,
+    SctpChunk,
     SetElem,
     SetRef,
     SetUpdate,
@@ -91,6 +92,7 @@ _EXPRS: dict[type, Callable] = {
     TcpOption: lambda e, m: f"tcp option {e.name or e.number}" + (f" {e.field}" if e.field else ""),
     Exthdr: lambda e, m: f"{e.name} {e.field}" if e.field else f"exthdr {e.name}",
     Rt: lambda e, m: f"rt {e.key}",
+    SctpChunk: lambda e, m: f"sctp chunk {e.name}",
     RawPayload: lambda e, m: f"@{e.base},{e.offset},{e.length}",
     Fib: lambda e, m: f"fib {' . '.join(e.flags)} {e.result}",
     Numgen: lambda e, m: f"numgen {e.mode} mod {e.mod}"

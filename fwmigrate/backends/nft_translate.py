@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .. import mappings
 from ..errors import Diagnostic
-from ..ir import Chain, Negatable, Rule, Ruleset, SourceLocation, Table
+from ..ir import Chain, Match, Negatable, Rule, Ruleset, SourceLocation, Table
 from . import iptables_save, nft_inet
 from .nft_ast import (
     BaseChain,
@@ -30,6 +30,7 @@ from .nft_ast import (
     Text,
 )
 from .nft_common import PAYLOADS, Ctx, NftOptions, address_compare, op, protocol
+from .nft_fragments import later_fragment_note
 from .nft_ipsets import IpsetPlan
 from .nft_limits import PLANNED as LIMIT_PLANNED
 from .nft_limits import LimitPlan
@@ -129,6 +130,9 @@ class _Translator:
                     r.protocol is not None for t in ipt_tables for c in t.chains
                     for r in c.rules):
                 self.result.notes.append(AH_NOTE)
+            fragments = later_fragment_note(ipt_tables) if family == "ip" else None
+            if fragments is not None and fragments not in self.result.notes:
+                self.result.notes.append(fragments)
             chains: list[NftChain] = []
             for t in ipt_tables:
                 ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options,
@@ -320,9 +324,15 @@ class _Translator:
         for match in rule.matches:
             if match.module in SIDE_EFFECT_MODULES:
                 return False
-            if match.module in _IMPLYING:
+            if match.module in _IMPLYING and not _chunks_only(match):
                 return True
         return False
+
+
+def _chunks_only(match: Match) -> bool:
+    """`sctp chunk T missing` also holds for packets of other protocols: a sctp match testing
+    only chunk types needs the protocol test before it."""
+    return match.module == "sctp" and [o.name for o in match.options] == ["chunk-types"]
 
 
 def translate(ruleset: Ruleset, options: NftOptions | None = None) -> Translation:

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from ..errors import Diagnostics
 from ..ir import Family, IpSet, Ruleset
+from .kernel_checks import missing_ipsets
 from .save_file import looks_like_save, read_save
 
 
@@ -24,7 +25,12 @@ def read_ruleset(text: str, filename: str, diags: Diagnostics, *, kind: str = "a
         kind = detect_kind(text)
     if kind == "save":
         ruleset = read_save(text, filename, diags, family)
-        return replace(ruleset, ipsets=ipsets) if ipsets else ruleset
+        if not ipsets:      # the sets are unknown, not missing: translating them says so
+            return ruleset
+        ruleset = replace(ruleset, ipsets=ipsets)
+        for rule, message in missing_ipsets(ruleset):
+            diags.error(rule.loc, message, hint="--ipsets lists the sets the kernel has")
+        return ruleset
     # imported here: save files (restore-translate, large dumps) start faster without the
     # shell grammar
     from .shell_script import read_script

@@ -28,6 +28,7 @@ from ..ir import (
     Verdict,
 )
 from .extensions import ExtensionOptions, _implicit_spec, _intrapositioned, _Loaded
+from .kernel_checks import check_rule
 from .values_common import c_uint
 from .values_numbers import protocol_number
 
@@ -383,6 +384,7 @@ class _Parser(ExtensionOptions):
         if target is None and self.target_name is not None:
             target = self._plain_target()
         self._check_target(target)
+        check_rule(matches, target, self.cmd.target_index)
         if cmd.action == "replace":
             for name in self.addresses:
                 index = self.addresses[name][0]

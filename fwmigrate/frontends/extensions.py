@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from .. import mappings
 from ..errors import OptionError, did_you_mean
 from ..ir import Family, Match, Negatable, Option, TargetExtension
+from .kernel_checks import check_option_order, check_target_values, policy_checks
 from .limit_values import check_connlimit, check_hashlimit
 from .values import parse_value
 from .values_numbers import protocol_number
@@ -159,7 +160,7 @@ class ExtensionOptions:
             value = parse_value(opt.value, args, self.family, proto_name)
         except OptionError as exc:
             raise OptionError(exc.message, i + 1 if opt.nargs else i, exc.hint,
-                              exc.offset) from None
+                              exc.offset, exc.unsupported) from None
         if negated and opt.value in _FOLDED:      # libxt_time keeps `!` as the other days
             value, negated = _FOLDED[opt.value] - value, False
         elif negated and opt.value == "connbytes_range" and value.first == value.last:
@@ -181,6 +182,7 @@ class ExtensionOptions:
             if len(_OPTIONS) > _CACHE_LIMIT:
                 _OPTIONS.clear()
             option = _OPTIONS[key] = Option(opt.name, value, negated)
+        check_option_order(ext.spec.name, opt.name, ext.options, i)
         ext.options[opt.name] = option
         return nxt
 
@@ -228,6 +230,7 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
     if not isinstance(target, TargetExtension):
         return
     spec = mappings.target_specs()[target.name]
+    check_target_values(target, index)
     if spec.tables is not None and table not in spec.tables:
         raise OptionError(f"{target.name} target: only valid in {' or '.join(spec.tables)} "
                           f"table, not {table}", index,
@@ -368,11 +371,6 @@ def _check_addrtype(by_name: dict[str, Option], index: int) -> None:
         raise OptionError("addrtype: you must specify --src-type or --dst-type", index)
 
 
-def _check_owner(by_name: dict[str, Option], index: int) -> None:
-    if "suppl-groups" in by_name and "gid-owner" not in by_name:
-        raise OptionError("owner: --suppl-groups requires --gid-owner", index)
-
-
 def _check_set_target(by_name: dict[str, Option], index: int) -> None:
     if not {"add-set", "del-set", "map-set"} & by_name.keys():
         raise OptionError("SET target: you must specify --add-set, --del-set or --map-set",
@@ -392,8 +390,9 @@ def _check_time(by_name: dict[str, Option], index: int) -> None:
 
 
 _VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
-                 "addrtype": _check_addrtype, "owner": _check_owner, "time": _check_time,
-                 "hashlimit": check_hashlimit, "connlimit": check_connlimit}
+                 "addrtype": _check_addrtype, "time": _check_time,
+                 "hashlimit": check_hashlimit, "connlimit": check_connlimit,
+                 "policy": policy_checks}
 
 
 def _intrapositioned(flag: str) -> str:

@@ -33,6 +33,8 @@ def _stateful(match: Match) -> bool:
     protocol before or after it gives the same answer)."""
     if match.module == "statistic":
         return match.options[0].value == "nth"
+    if match.module == "connlabel":
+        return match.option("set") is not None
     return match.module in SIDE_EFFECTS
 
 
@@ -75,6 +77,7 @@ class Lift:
         self.side_effect_seen = False    # a stateful match came before (see _stateful)
         self.implied_protocol: int | None = None   # tested by a port match (`tcp dport …`)
         self.synproxy_guard = False      # the flags test the backend writes before synproxy
+        self.label_set: int | None = None  # `ct label set N`, waiting for its `ct label N`
 
     # --- statements -------------------------------------------------------------------------
 
@@ -288,6 +291,13 @@ class Lift:
         if self.synproxy_guard:
             raise Unrepresentable("a test of TCP flags against a set (iptables tests one "
                                   "combination)")
+        if self.label_set is not None:
+            raise Unrepresentable("ct label set without the test -m connlabel --set makes")
+        for m in self.matches:
+            allowed = mappings.match_specs()[m.module].chains
+            if allowed is not None and self.builtin not in (None, *allowed):
+                raise Unrepresentable(f"-m {m.module} in {self.builtin} (the kernel allows it "
+                                      f"only from {', '.join(allowed)})")
         s = self.sel
         protocol = s.get("protocol")
         needed = _needed_protocol(self.matches, self.ctx.family) or self.implied_protocol

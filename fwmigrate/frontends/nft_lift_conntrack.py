@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir import IntRange, Match, Option
+from .nft_lift_ipsec_label import label_test
 from .nft_lift_values import (
     address,
     flags,
@@ -37,6 +38,8 @@ def ct(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> bool:
         family, key = key.split(" ", 1)
     if key == "state":
         lift.add_match("conntrack", Option("ctstate", flags(right), negated))
+    elif key == "label" and direction is None:
+        label_test(lift, right, op)
     elif key == "status":
         states = flags(right)
         nat = states & {"SNAT", "DNAT"}

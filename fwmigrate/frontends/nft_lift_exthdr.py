@@ -113,16 +113,25 @@ def dccp_type(lift, right: Any, op: str, negated: bool) -> None:
     if op not in ("==", "!="):
         unrepresentable(f"dccp type {op}")
     table = mappings.load("nft_values")["dccp_types"]
-    numbers = {name: n for n, name in enumerate(table["nft"])}
+    names = {name: n for n, name in enumerate(table["nft"])}
     items = right["set"] if isinstance(right, dict) and "set" in right else [right]
-    types = set()
+    numbers: set[int] = set()
     for item in items:
-        if isinstance(item, dict):
-            unrepresentable("a range of dccp types")
-        n = numbers.get(item, item) if isinstance(item, str) else item
-        if not isinstance(n, int) or not 0 <= n < len(table["iptables"]):
-            unrepresentable(f"dccp type {item} (iptables names types 0-10 only)")
-        types.add(table["iptables"][n])
+        if isinstance(item, dict) and "range" in item:
+            first, last = (names.get(x, x) for x in item["range"])
+            if not isinstance(first, int) or not isinstance(last, int):
+                unrepresentable(f"dccp type {item}")
+            numbers.update(range(first, last + 1))
+        elif isinstance(item, (int, str)):
+            numbers.add(names.get(item, item) if isinstance(item, str) else item)
+        else:
+            unrepresentable(f"dccp type {item}")
+    # iptables names the types 0-9 one by one and 10-15 together (INVALID)
+    invalid = set(range(len(table["iptables"]) - 1, 16))
+    if any(not isinstance(n, int) or not 0 <= n < 16 for n in numbers) or \
+            (numbers & invalid and not invalid <= numbers):
+        unrepresentable(f"dccp type {right} (iptables' INVALID is the types 10-15 together)")
+    types = {table["iptables"][min(n, len(table["iptables"]) - 1)] for n in numbers}
     lift.add_match("dccp", Option("dccp-types", frozenset(types), negated))
 
 

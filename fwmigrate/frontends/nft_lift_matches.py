@@ -20,6 +20,8 @@ from . import nft_lift_exthdr as exthdrs
 from . import nft_lift_ports as ports
 from . import nft_lift_targets as targets
 from . import nft_lift_tos as tos
+from .nft_lift_ipsec_label import ipsec
+from .nft_lift_sctp import sctp_chunk
 from .nft_lift_time import meta_time
 from .nft_lift_values import (
     ALL_ONES,
@@ -172,6 +174,8 @@ def _meta(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> Non
             lift.other_family()    # this rule never sees this family's packets
     elif key in ("time", "hour", "day"):
         meta_time(lift, key, right, op)
+    elif key == "ipsec":
+        ipsec(lift, "meta", right, op)
     else:
         compare(lift, f"meta {key}", right, op)
 
@@ -356,6 +360,12 @@ def _fib(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> None
     lift.append_match(Match("addrtype", tuple(sorted(options, key=lambda o: spec.order[o.name]))))
 
 
+def _rt(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> None:
+    if body.get("key") != "ipsec":
+        unrepresentable(f"rt {body.get('key')}")
+    ipsec(lift, "rt", right, op)
+
+
 def _numgen(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> None:
     every = body.get("mod")
     n = number(right, "numgen") if not isinstance(right, dict) else -1
@@ -363,10 +373,10 @@ def _numgen(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> N
             or not isinstance(every, int) or not 0 <= n < every:
         unrepresentable("numgen other than `numgen inc mod N` compared with one value "
                         "(-m statistic --mode nth)")
-    # the inverse of the backend's (packet + 1) % every: numgen gives the k-th packet
-    # (from 0) the value (k + 1) % every, xt counts from 0
+    # numgen gives the k-th packet (from 0) the value k % every; xt matches the packets whose
+    # number is --packet modulo --every
     lift.append_match(Match("statistic", (Option("mode", "nth"), Option("every", every, negated),
-                                          Option("packet", (n - 1) % every))))
+                                          Option("packet", n))))
 
 
 def _random(lift, mask: int, right: Any, op: str) -> None:
@@ -403,6 +413,6 @@ def _icmp(lift, proto: str, fieldname: str, right: Any, negated: bool) -> None:
 
 _BY_KIND = {"meta": _meta, "payload": _payload, "&": _masked, "ct": _ct,
             "tcp option": _tcp_option, "concat": _concat, "fib": _fib, "numgen": _numgen,
-            "exthdr": exthdrs.exthdr}
+            "exthdr": exthdrs.exthdr, "rt": _rt, "sctp chunk": sctp_chunk}
 
 __all__ = ["compare", "lift_match"]

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import mappings
 from ..ir import IntRange, Masked, Option, PortRange, TargetExtension, Verdict
+from .nft_lift_ipsec_label import label_set
 from .nft_lift_values import ALL_ONES, dscp, ecn, number, tc_class, unrepresentable
 
 # match modules whose answer a target's change can turn: a rule whose statements are a target
@@ -192,6 +193,8 @@ def mangle(lift, body: dict[str, Any]) -> None:
         if value != 1:
             unrepresentable(f"meta nftrace set {value} (-j TRACE sets it to 1)")
         lift.target(TargetExtension("TRACE"))
+    elif kind == "ct" and what["key"] == "label" and "dir" not in what:
+        label_set(lift, value)
     elif kind == "meta" and what["key"] == "priority":
         lift.target(TargetExtension("CLASSIFY", (Option("set-class", tc_class(value)),)))
     elif kind == "payload" and what.get("protocol") in ("ip", "ip6"):

@@ -19,7 +19,6 @@ from ..ir import (
     Ruleset,
     SourceLocation,
     Table,
-    TargetExtension,
 )
 from .command_line import VERDICTS, Command
 
@@ -367,37 +366,3 @@ def check_loops(table: TableState) -> None:
     for chain in table.chains.values():
         if chain.policy is not None and chain.name not in state:
             visit(chain.name, [chain.name])
-
-
-def hook_violations(table: Table) -> list[tuple[Rule, str]]:
-    """Targets used from built-in chains they do not allow (the kernel checks at commit)."""
-    graph = jump_graph(table)
-    reached_from: dict[str, set[str]] = {}
-    for chain in table.chains:
-        if not chain.builtin:
-            continue
-        stack, seen = [chain.name], {chain.name}
-        while stack:
-            cur = stack.pop()
-            reached_from.setdefault(cur, set()).add(chain.name)
-            for nxt in graph.get(cur, ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-    problems = []
-    specs = mappings.target_specs()
-    for chain in table.chains:
-        hooks = reached_from.get(chain.name)
-        if not hooks:           # no built-in chain reaches it: nothing to check
-            continue
-        for rule in chain.rules:
-            if not isinstance(rule.target, TargetExtension):
-                continue
-            allowed = specs[rule.target.name].chains
-            if allowed is None:
-                continue
-            bad = sorted(h for h in hooks if h not in allowed)
-            if bad:
-                problems.append((rule, f"{rule.target.name} target: used from hooks "
-                                 f"{', '.join(bad)}, but only usable from {'/'.join(allowed)}"))
-    return problems

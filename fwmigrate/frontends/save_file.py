@@ -16,6 +16,7 @@ import pyparsing as pp
 from .. import mappings
 from ..errors import Diagnostics, OptionError
 from ..ir import Counters, Family, Ruleset, SourceLocation
+from .kernel_checks import hook_violations
 from .ruleset_model import (
     ChainState,
     CommandError,
@@ -23,7 +24,6 @@ from .ruleset_model import (
     TableState,
     check_chain_name,
     check_loops,
-    hook_violations,
 )
 from .templates import append_rules, parse_command
 

@@ -16,7 +16,8 @@ from .. import mappings
 from ..errors import Diagnostics, OptionError
 from ..ir import IpSet, Ruleset
 from .ipset_save import CHANGING, READ_ONLY, IpsetError, IpsetReplay
-from .ruleset_model import CommandError, RulesetModel, hook_violations
+from .kernel_checks import hook_violations, missing_ipsets
+from .ruleset_model import CommandError, RulesetModel
 from .shell_syntax import (
     AndOr,
     ForLoop,
@@ -90,6 +91,9 @@ class ShellEvaluator:
         for table in ruleset.tables:
             for rule, message in hook_violations(table):
                 self.diags.error(rule.loc, message)
+        for rule, message in missing_ipsets(ruleset):
+            self.diags.error(rule.loc, message, "create it in the script before the rule, or "
+                             "give the sets the kernel has with --ipsets FILE")
         if not self.iptables_commands and not self.diags.errors:
             self.diags.error(self.loc(0), "no iptables commands found in the script",
                              hint="give a shell script of iptables/ip6tables commands or an "

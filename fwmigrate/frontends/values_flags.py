@@ -136,3 +136,20 @@ def parse_addrtypes(args, family, proto) -> frozenset:
             raise OptionError(f"addrtype: bad type `{word}'", hint="one of " + ", ".join(order))
         found.add(hits[0])
     return frozenset(found)
+
+
+def parse_sctp_chunks(args, family, proto) -> tuple[str, str]:
+    """--chunk-types MODE LIST: as iptables-save prints it (the mode in lower case, the types in
+    upper case by type number, each once). ALL, NONE and types with flags stay as written
+    (no nft form)."""
+    mode, listed = args[0].lower(), args[1]
+    if mode not in ("all", "any", "only"):
+        raise OptionError(f"Unknown chunk match type `{args[0]}'", hint="all, any or only")
+    order = list(mappings.load("nft_values")["sctp_chunks"])
+    names = listed.upper().split(",")
+    if any(":" in n or n in ("ALL", "NONE") for n in names):
+        return mode, listed
+    for name in names:
+        if name not in order:
+            raise OptionError(f"Unknown sctp chunk `{name}'", hint=", ".join(order))
+    return mode, ",".join(sorted(set(names), key=order.index))

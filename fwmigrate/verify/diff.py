@@ -115,6 +115,15 @@ def _normal_time(match: Match) -> Match:
     return Match("time", tuple(o for o in match.options if o.name not in drop))
 
 
+def _normal_sctp(match: Match) -> Match:
+    """--chunk-types any T with one type (and no flags) is the test of `all T`."""
+    opt = match.option("chunk-types")
+    if opt is None or opt.value[0] != "any" or "," in opt.value[1] or ":" in opt.value[1]:
+        return match
+    return Match("sctp", tuple(Option(o.name, ("all", o.value[1]), o.negated)
+                               if o is opt else o for o in match.options))
+
+
 def _normal_match(match: Match, protocol: int | None) -> Match | None:
     if match.module == "comment":
         return None
@@ -127,6 +136,8 @@ def _normal_match(match: Match, protocol: int | None) -> Match | None:
     if match.module in ("frag", "rt", "hbh", "dst", "ah", "ipcomp"):
         match = Match(match.module, tuple(_byte_field(o) for o in match.options
                                           if not _tests_nothing(match.module, o)))
+    if match.module == "sctp":
+        match = _normal_sctp(match)
     if match.module == "state":
         return Match("conntrack", (Option("ctstate", match.options[0].value,
                                           match.options[0].negated),))

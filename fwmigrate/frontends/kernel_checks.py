@@ -1,0 +1,161 @@
+"""What the kernel refuses when a rule loads, though iptables' parser accepts the words.
+
+iptables-restore hands every rule to the kernel, whose extensions check them once more
+(checkentry): hooks a match or target may be used from, values they refuse, ipsets that must
+exist. A rule the kernel refuses was never on the machine, so fwmigrate refuses it as well,
+with the kernel's reason. The value tables are mappings/kernel_checks.toml; the hooks are the
+`chains` of matches.toml and targets.toml.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from .. import mappings
+from ..errors import OptionError
+from ..ir import Jump, Match, Rule, Ruleset, Table, TargetExtension
+
+
+@cache
+def _data() -> dict:
+    return mappings.load("kernel_checks")
+
+
+@cache
+def _minimums() -> dict[tuple[str, str], tuple[int, str]]:
+    return {(m["extension"], name): (m["min"], m["why"])
+            for m in _data()["minimum"] for name in m["options"]}
+
+
+@cache
+def _after() -> dict[tuple[str, str], tuple[str, str]]:
+    return {(a["extension"], a["option"]): (a["needs"], a["why"]) for a in _data()["after"]}
+
+
+def check_option_order(module: str, option: str, given: dict, index: int) -> None:
+    """Options iptables takes only after another one (`--gid-owner … --suppl-groups`)."""
+    found = _after().get((module, option))
+    if found is not None and found[0] not in given:
+        raise OptionError(found[1], index)
+
+
+def check_target_values(target: TargetExtension, index: int | None) -> None:
+    """A target's values the kernel refuses (`TTL --ttl-inc 0`, `--queue-balance 0:65535`)."""
+    minimums = _minimums()
+    for opt in target.options:
+        found = minimums.get((target.name, opt.name))
+        if found is not None and isinstance(opt.value, int) and opt.value < found[0]:
+            raise OptionError(found[1], index)
+    if target.name == "NFQUEUE":
+        balance = target.option("queue-balance")
+        limit = _data()["queue_balance"]
+        if balance is not None and balance.value.last - balance.value.first + 1 > \
+                limit["max_queues"]:
+            raise OptionError(limit["why"], index)
+
+
+def check_rule(matches: list[Match] | tuple[Match, ...], target, index: int | None) -> None:
+    """Checks across a rule's matches and its target."""
+    if isinstance(target, TargetExtension) and target.name == "TCPMSS" and \
+            not any(_syn_test(m) for m in matches):
+        found = _data()["tcpmss_syn"]
+        raise OptionError(found["why"], index, hint=found["hint"])
+
+
+def _syn_test(match: Match) -> bool:
+    """xt_TCPMSS's find_syn_match: a tcp match comparing SYN as set, not inverted."""
+    if match.module != "tcp":
+        return False
+    flags = match.option("tcp-flags")
+    return flags is not None and not flags.negated and "SYN" in flags.value.compare
+
+
+def policy_checks(by_name: dict, index: int) -> None:
+    """libxt_policy's final check: --strict needs policy elements (fwmigrate reads none)."""
+    if "strict" in by_name:
+        if by_name["pol"].value == "none":
+            raise OptionError("policy match: policy none but --strict given", index)
+        raise OptionError("policy match: empty policy element in strict mode", index)
+
+
+# --- hooks: what a rule may be used from ----------------------------------------------------
+
+@cache
+def chains_by_value(module: str) -> dict[str, tuple[str, ...]]:
+    """`option=value` → the built-in chains a match with it may be used from (-m policy)."""
+    raw = mappings.load("matches")[module].get("chains_by_value", {})
+    return {key: tuple(chains) for key, chains in raw.items()}
+
+
+def _allowed_chains(match: Match) -> tuple[str, ...] | None:
+    by_value = chains_by_value(match.module)
+    for opt in match.options if by_value else ():
+        chains = by_value.get(f"{opt.name}={opt.value}")
+        if chains is not None:
+            return chains
+    return mappings.match_specs()[match.module].chains
+
+
+def hook_violations(table: Table) -> list[tuple[Rule, str]]:
+    """Matches and targets used from built-in chains they do not allow (the kernel checks at
+    commit, for user chains from every built-in chain that reaches them)."""
+    graph = {c.name: [r.target.chain for r in c.rules if isinstance(r.target, Jump)]
+             for c in table.chains}
+    reached_from: dict[str, set[str]] = {}
+    for chain in table.chains:
+        if not chain.builtin:
+            continue
+        stack, seen = [chain.name], {chain.name}
+        while stack:
+            cur = stack.pop()
+            reached_from.setdefault(cur, set()).add(chain.name)
+            for nxt in graph.get(cur, ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+    problems = []
+    specs = mappings.target_specs()
+    for chain in table.chains:
+        hooks = reached_from.get(chain.name)
+        if not hooks:           # no built-in chain reaches it: nothing to check
+            continue
+        for rule in chain.rules:
+            users: list[tuple[str, tuple[str, ...] | None]] = [
+                (f"{m.module} match", _allowed_chains(m)) for m in rule.matches]
+            if isinstance(rule.target, TargetExtension):
+                users.append((f"{rule.target.name} target", specs[rule.target.name].chains))
+            for what, allowed in users:
+                if allowed is None:
+                    continue
+                bad = sorted(h for h in hooks if h not in allowed)
+                if bad:
+                    problems.append((rule, f"{what}: used from hooks {', '.join(bad)}, but "
+                                           f"only usable from {'/'.join(allowed)}"))
+                    break
+    return problems
+
+
+# --- ipsets ---------------------------------------------------------------------------------
+
+def missing_ipsets(ruleset: Ruleset) -> list[tuple[Rule, str]]:
+    """Rules naming an ipset the kernel does not have: xt_set refuses to load them."""
+    known = {s.name for s in ruleset.ipsets}
+    problems = []
+    for table in ruleset.tables:
+        for chain in table.chains:
+            for rule in chain.rules:
+                for name in _set_names(rule):
+                    if name not in known:
+                        problems.append((rule, f"ipset {name} does not exist: the kernel "
+                                               "refuses a rule naming a missing set"))
+                        break
+    return problems
+
+
+def _set_names(rule: Rule) -> list[str]:
+    names = [o.value[0] for m in rule.matches if m.module == "set" for o in m.options
+             if o.name == "match-set"]
+    if isinstance(rule.target, TargetExtension) and rule.target.name == "SET":
+        names += [o.value[0] for o in rule.target.options
+                  if o.name in ("add-set", "del-set", "map-set")]
+    return names

@@ -1,0 +1,200 @@
+"""fwmigrate's nft counts the same packets as the iptables rule it translates, for the matches
+where the kernel proved an earlier translation wrong (and iptables-translate right):
+statistic --mode nth, dccp --dccp-types INVALID; and NFLOG's default threshold, where what
+differs is when the log message reaches the listener."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+
+import pytest
+from packets import DCCP, TCP, UDP, Bench, dccp, ipv4, tcp, udp
+
+from fwmigrate.convert import ConvertOptions, convert
+from fwmigrate.dropin import translate_command
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture
+def bench(netns):
+    b = Bench(netns)
+    yield b
+    b.close()
+
+
+def ours(rule: str, family: str = "ip") -> list[str]:
+    """fwmigrate's nft commands for `-A INPUT RULE`, without the leading `nft`."""
+    lines = translate_command(["-A", "INPUT", *shlex.split(rule)], family)
+    return [" ".join(shlex.split(line)[1:]) for line in lines]
+
+
+STATISTIC = ["-p udp -m statistic --mode nth --every 3 --packet 0",
+             "-p udp -m statistic --mode nth --every 3 --packet 1",
+             "-p udp -m statistic --mode nth --every 3 --packet 2",
+             "-p udp -m statistic --mode nth ! --every 4 --packet 1",
+             "-p udp -m statistic --mode nth --every 1 --packet 0"]
+
+
+def test_statistic_nth_matches_the_packets_iptables_matches(bench):
+    packets = [ipv4(UDP, udp(9))] * 8
+    legacy = bench.legacy_per_packet(STATISTIC, packets)
+    nft = bench.nft_per_packet([c for r in STATISTIC for c in ours(r)], packets)
+    # xt_statistic: the packets numbered (from 0) --packet modulo --every
+    assert [row[1] for row in legacy] == [0, 1, 0, 0, 1, 0, 0, 1]
+    assert nft == legacy
+
+
+DCCP_TYPES = ["-p dccp -m dccp --dccp-types INVALID",
+              "-p dccp -m dccp ! --dccp-types INVALID",
+              "-p dccp -m dccp --dccp-types REQUEST,CLOSE,INVALID",
+              "-p dccp -m dccp --dccp-types SYNCACK"]
+
+
+def test_dccp_types_match_the_packets_iptables_matches(bench):
+    packets = [ipv4(DCCP, dccp(t)) for t in range(16)]
+    legacy = bench.legacy_per_packet(DCCP_TYPES, packets)
+    nft = bench.nft_per_packet([c for r in DCCP_TYPES for c in ours(r)], packets)
+    # xt_dccp's INVALID holds for every type from 10 (the 4-bit field goes to 15)
+    assert [row[0] for row in legacy] == [0] * 10 + [1] * 6
+    assert nft == legacy
+
+
+# An nfnetlink_log listener bound to group 5, whose instance holds messages until 100 are
+# queued or 5 s pass (its flush timeout, raised from 1 s so that "held" is unmistakable) unless
+# the rule's queue threshold says less; it answers whether the packet logged after "send" came
+# within one second.
+_NFLOG_LISTENER = r"""
+import socket, struct, sys
+NFNL_SUBSYS_ULOG, NFULNL_MSG_CONFIG, NLM_F_REQUEST, NLM_F_ACK = 4, 1, 1, 4
+NFULA_CFG_CMD, NFULA_CFG_TIMEOUT, NFULNL_CFG_CMD_BIND = 1, 4, 1
+def attr(kind, data):
+    return struct.pack("=HH", 4 + len(data), kind) + data + bytes(-len(data) % 4)
+def config(*attrs):
+    body = struct.pack("=BBH", 0, 0, socket.htons(5)) + b"".join(attrs)
+    return struct.pack("=IHHII", 16 + len(body), NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_CONFIG,
+                       NLM_F_REQUEST | NLM_F_ACK, 1, 0) + body
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)
+s.bind((0, 0))
+for message in (config(attr(NFULA_CFG_CMD, bytes([NFULNL_CFG_CMD_BIND]))),
+                config(attr(NFULA_CFG_TIMEOUT, struct.pack("!I", 500)))):
+    s.send(message)
+    assert struct.unpack("=i", s.recv(65536)[16:20])[0] == 0     # the ack's error: none
+print("ready", flush=True)
+sys.stdin.readline()
+s.settimeout(1.0)
+try:
+    while True:
+        data = s.recv(65536)
+        if struct.unpack("=H", data[4:6])[0] == NFNL_SUBSYS_ULOG << 8:
+            print("logged", flush=True)
+            break
+except socket.timeout:
+    print("held", flush=True)
+"""
+
+
+def _nflog_delivery(bench, load) -> str:
+    """Whether a packet logged by the rule `load` puts in place reaches the listener at once."""
+    listener = subprocess.Popen(["ip", "netns", "exec", bench.ns.name, sys.executable, "-c",
+                                 _NFLOG_LISTENER], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout.readline() == "ready\n"
+        load()
+        listener.stdin.write("send\n")
+        listener.stdin.flush()
+        bench.send(ipv4(UDP, udp(9)))
+        return listener.stdout.readline().strip()
+    finally:
+        listener.kill()
+        listener.wait()
+
+
+NFLOG = ["-p udp -j NFLOG --nflog-group 5",
+         "-p udp -j NFLOG --nflog-group 5 --nflog-threshold 1",
+         "-p udp -j NFLOG --nflog-group 5 --nflog-threshold 2"]
+
+
+@pytest.mark.parametrize("rule", NFLOG)
+def test_nflog_hands_the_packet_over_when_iptables_does(bench, rule):
+    legacy = _nflog_delivery(bench, lambda: bench.load_legacy([rule]))
+    bench.load_legacy([])
+    nft = _nflog_delivery(bench, lambda: bench.load_nft(ours(rule)))
+    assert nft == legacy
+
+
+def test_nflog_threshold_one_hands_over_at_once_and_the_default_does_not(bench):
+    """What the test above rests on: the listener tells the two apart."""
+    assert _nflog_delivery(bench, lambda: bench.load_legacy([NFLOG[1]])) == "logged"
+    bench.load_legacy([])
+    assert _nflog_delivery(bench, lambda: bench.load_legacy([NFLOG[0]])) == "held"
+
+
+# Known difference, not refused (it would refuse every port test): a later IPv4 fragment has no
+# transport header, and xt_tcp/xt_udp never match it; on this kernel (6.18) nft's ports, TCP
+# flags and `tcp option … missing` read the fragment's payload as if it were the header
+# (measured here: all five rules count both later fragments). Only where nothing reassembled
+# the packet: conntrack defragments before any hook sees it, local delivery before INPUT.
+FRAGMENT_RULES = ["-p tcp --dport 22", "-p udp --dport 53", "-p tcp ! --tcp-option 23",
+                  "-p tcp --sport 40000", "-p tcp --syn"]
+
+
+# the later fragments carry a SYN to port 22 / a datagram to 53 where a header would be
+FRAGMENT_PACKETS = [ipv4(TCP, tcp(22)), ipv4(UDP, udp(53)),
+                    ipv4(TCP, tcp(22), offset=100, ident=7),
+                    ipv4(UDP, udp(53) + bytes(8), offset=100, ident=8)]
+
+
+def test_iptables_transport_tests_never_match_later_fragments(bench):
+    legacy = bench.legacy_per_packet(FRAGMENT_RULES, FRAGMENT_PACKETS)
+    assert legacy == [[1, 0, 1, 1, 1], [0, 1, 0, 0, 0], [0] * 5, [0] * 5]
+
+
+@pytest.mark.xfail(strict=True, reason="nft transport tests read later fragments' payload "
+                   "(README, known differences)")
+def test_transport_tests_do_not_match_later_fragments(bench):
+    legacy = bench.legacy_per_packet(FRAGMENT_RULES, FRAGMENT_PACKETS)
+    nft = bench.nft_per_packet([c for r in FRAGMENT_RULES for c in ours(r)], FRAGMENT_PACKETS)
+    assert nft == legacy
+
+
+def test_with_conntrack_in_use_later_fragments_never_reach_the_rules(bench):
+    """Why the difference above is said only for rulesets without connection tracking: one ct
+    expression makes the kernel reassemble IPv4 (priority -400) before any chain, so a lone
+    later fragment never reaches the rules, as in iptables."""
+    legacy = bench.legacy_per_packet(FRAGMENT_RULES, FRAGMENT_PACKETS)
+    conntrack = ["add rule ip filter INPUT ct state new counter"]
+    nft = bench.nft_per_packet(conntrack + [c for r in FRAGMENT_RULES for c in ours(r)],
+                               FRAGMENT_PACKETS)
+    assert [row[1:] for row in nft] == legacy
+
+
+def _header(script: str) -> str:
+    return convert(script, "fw.sh", ConvertOptions()).output
+
+
+@pytest.mark.parametrize("script", [
+    "iptables -A FORWARD -p tcp --dport 22 -j ACCEPT\n",
+    "iptables -A INPUT -p udp -m multiport --dports 53,123 -j DROP\n",
+    "iptables -t raw -A PREROUTING -p tcp --syn -j DROP\n",
+])
+def test_the_output_says_where_later_fragments_differ(script):
+    assert _header(script).count("later IPv4 fragments") == 1
+
+
+@pytest.mark.parametrize("script", [
+    # conntrack in use (a ct expression, a nat chain): the kernel reassembles first
+    "iptables -A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT\n"
+    "iptables -A FORWARD -p tcp --dport 22 -j ACCEPT\n",
+    "iptables -A INPUT -m state --state NEW -p tcp --dport 22 -j ACCEPT\n",
+    "iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE\n"
+    "iptables -A FORWARD -p tcp --dport 22 -j ACCEPT\n",
+    # no transport test, or IPv6 only
+    "iptables -A FORWARD -p tcp -j ACCEPT\n",
+    "ip6tables -A FORWARD -p tcp --dport 22 -j ACCEPT\n",
+])
+def test_the_output_says_nothing_of_later_fragments_where_they_cannot_differ(script):
+    assert "later IPv4 fragments" not in _header(script)
