@@ -1,8 +1,11 @@
-"""Counting matches in the real kernel: the same save file loaded with iptables-legacy and as
-fwmigrate's nft, the same probes through both (tests/differential.py), compared probe by probe.
+"""Matches and targets that count, time or rewrite per connection, in the real kernel: the same
+save file loaded with iptables-legacy and as fwmigrate's nft, the same probes through both
+(tests/differential.py), compared probe by probe: connbytes, quota, --ctexpire, CONNMARK
+shifts, multiport --ports, a SYNPROXY handshake; and what the output's header notes promise
+(accounting turned on by loading, TRACE read with `nft monitor trace`, apply's quota warning).
 
-Each probe is a UDP datagram of 5 bytes (33 bytes of IPv4) from a fixed source port, so that
-the probes of one scenario are one connection whose counters grow by one packet each."""
+Most probes are UDP datagrams of 5 bytes (33 bytes of IPv4) from one source port, so that the
+probes of one scenario are one connection whose counters grow by one packet each."""
 
 from __future__ import annotations
 
