@@ -24,3 +24,33 @@ def test_ipv4_address_compare_agrees_with_the_general_form(value, mask, negated)
     else:
         expected = Compare(left, op(negated), address(addr))
     assert address_compare(left, addr, negated) == expected
+
+
+def test_hoisting_from_the_translators_candidates_finds_every_literal_set(monkeypatch):
+    """translate tells nft_sets.hoist which rules may hold literal sets (per rule shape, so
+    that hoist need not look at every statement of 100,000 rules); what it names must be what
+    a look at every statement names, for rules of many shapes around the threshold."""
+    from fwmigrate.backends import nft_sets, nft_translate
+    from fwmigrate.backends.nft_translate import NftOptions
+    from fwmigrate.convert import ConvertOptions, read
+
+    seen = []
+    monkeypatch.setattr(nft_translate, "hoist",
+                        lambda ruleset, **kw: seen.append((ruleset, kw))
+                        or nft_sets.hoist(ruleset, **kw))
+    shapes = ["-s 10.0.{i}.1 -p tcp -m multiport --dports {p},443 -j ACCEPT",
+              "-i eth{i} -p udp -m multiport --sports 53,{p} -j DROP",
+              "-s 10.1.{i}.0/24 -d 10.2.0.{i} -p tcp --dport {p} -j ACCEPT",
+              "-p tcp -m multiport --dports {p}:{q},22 -m comment --comment c{i} -j LOG",
+              "-o eth1 -j ACCEPT"]
+    for count in (nft_sets.THRESHOLD - 1, nft_sets.THRESHOLD + 1):
+        lines = ["iptables -N ACL"] + [
+            f"iptables -A {'ACL' if i % 3 else 'FORWARD'} "
+            + shapes[i % len(shapes)].format(i=i % 250, p=1000 + i % 7, q=2000 + i % 5)
+            for i in range(count * 2)]
+        ruleset, _ = read("\n".join(lines) + "\n", "t.sh", ConvertOptions())
+        seen.clear()
+        got = nft_translate.translate(ruleset, NftOptions()).ruleset
+        ((raw, kw),) = seen
+        assert kw["candidates"] is not None
+        assert got == nft_sets.hoist(raw)

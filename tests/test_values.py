@@ -38,7 +38,7 @@ def test_ipv4_fast_path_agrees_with_the_grammar(octets, plen):
         got = None
     assert got == slow
     if fast and slow:
-        assert values_addresses._fast_ipv4(fast) is not None
+        assert values_addresses.fast_ipv4(text) is not None
 
 
 def outcome(parse, *args):

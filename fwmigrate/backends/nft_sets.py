@@ -29,8 +29,12 @@ def _type(left) -> str | None:
     return None
 
 
-def hoist(ruleset: NftRuleset, threshold: int = THRESHOLD) -> NftRuleset:
-    return NftRuleset(tuple(_table(t, threshold) for t in ruleset.tables), ruleset.notes)
+def hoist(ruleset: NftRuleset, threshold: int = THRESHOLD, *,
+          candidates: set[int] | None = None) -> NftRuleset:
+    """`candidates`: ids of the rules that may hold literal sets (a superset, which the
+    translator knows per rule shape); None looks at every statement of every rule."""
+    return NftRuleset(tuple(_table(t, threshold, candidates) for t in ruleset.tables),
+                      ruleset.notes)
 
 
 def _hoistable(s) -> str | None:
@@ -40,11 +44,12 @@ def _hoistable(s) -> str | None:
     return None
 
 
-def _table(table: NftTable, threshold: int) -> NftTable:
+def _table(table: NftTable, threshold: int, candidates: set[int] | None) -> NftTable:
     # (chain, rule) positions of the rules that hold literal sets; most rules hold none
     # (this looks at every statement: exact type tests, which cost less than isinstance)
     found = [(c, r) for c, chain in enumerate(table.chains)
              for r, rule in enumerate(chain.rules)
+             if candidates is None or id(rule) in candidates
              for s in rule.statements
              if type(s) is Compare and type(s.right) is AnonSet and _type(s.left)]
     if len(found) < threshold:

@@ -15,6 +15,7 @@ from ..errors import Diagnostic
 from ..ir import Chain, Match, Negatable, Rule, Ruleset, SourceLocation, Table
 from . import iptables_save, nft_inet
 from .nft_ast import (
+    AnonSet,
     BaseChain,
     BitAnd,
     Compare,
@@ -71,8 +72,11 @@ class _Translator:
         # (match, family, protocol) → statements: rules repeat the same matches many times
         self.match_cache: dict[tuple, list[Statement]] = {}
         self.shape_cache: dict[tuple, tuple] = {}
-        # (id of a -s/-d selector, family, field) → (selector, compare)
-        self.address_cache: dict[tuple, tuple] = {}
+        # ids of the rules made by _rule whose statements compare with a literal set (a
+        # superset of what nft_sets.hoist names; the rules are kept by the result)
+        self.set_rules: set[int] = set()
+        # family → (saddr, daddr) caches: id of a -s/-d selector → (selector, compare)
+        self.address_cache: dict[str, tuple[dict, dict]] = {"ip": ({}, {}), "ip6": ({}, {})}
         self.ipsets: tuple = ()
         # ipset → (nft table, updated there by -j SET) for every table that uses it
         self.ipset_tables: dict[str, list[tuple[str, bool]]] = {}
@@ -109,7 +113,10 @@ class _Translator:
                     f"({', '.join(w for w, _ in uses)}); an nft set belongs to one table, so "
                     "each would have its own copy"), "error",
                     "use the set from one family's rules only"))
-        self.result.ruleset = hoist(NftRuleset(tuple(tables), tuple(self.result.notes)))
+        # inet tables' rules are rebuilt by nft_inet after _rule: hoist looks at all of them
+        candidates = None if opts.family == "inet" else self.set_rules
+        self.result.ruleset = hoist(NftRuleset(tuple(tables), tuple(self.result.notes)),
+                                    candidates=candidates)
         return self.result
 
     def _table(self, nft_family: str, name: str,
@@ -202,9 +209,8 @@ class _Translator:
         return recent, limits
 
     def _chain(self, table: Table, chain: Chain, ctx: Ctx) -> NftChain:
-        rules = []
-        for rule in chain.rules:
-            rules.append(self._rule(table, chain, rule, ctx))
+        rule_of = self._rule
+        rules = [rule_of(table, chain, rule, ctx) for rule in chain.rules]
         base = None
         if chain.builtin:
             spec = mappings.base_chain(table.name, chain.name)
@@ -224,44 +230,79 @@ class _Translator:
                id(rule.out_interface), id(rule.fragment))
         cached = self.shape_cache.get(key)
         if cached is None:
-            ctx.proto = rule.protocol.value if rule.protocol and not rule.protocol.negated \
-                else None
-            try:
-                interfaces, middle, target, comment = self._shape(rule, ctx)
-            except Untranslatable as exc:
-                text = iptables_save.rule_line(chain.name, rule, with_counters=False)
-                self.result.problems.append(Diagnostic(
-                    rule.loc, f"cannot translate `{text}' exactly: {exc.message}", "error",
-                    exc.hint))
-                return NftRule((), exc.message, rule.loc, untranslated=f"-t {table.name} {text}")
-            # what follows the addresses, with the counter most rules have
-            tail = (*middle, _COUNTER, *target) if self.options.counters else (*middle, *target)
-            cached = ((rule.matches, rule.target, rule.protocol, rule.in_interface,
-                       rule.out_interface, rule.fragment), interfaces, middle, target, tail,
-                      comment)
-            if not any(m.module in _PLANNED for m in rule.matches) and not (
-                    rule.target is not None and getattr(rule.target, "name", None) == "SET"):
-                self.shape_cache[key] = cached
-        _parts, interfaces, middle, target, tail, comment = cached
-        if self.options.counters and rule.counters is not None:
+            cached = self._shape_entry(table, chain, rule, ctx, key)
+            if type(cached) is NftRule:
+                return cached           # not translatable: the problem is recorded
+        _parts, interfaces, middle, target, tail, comment, literal_sets = cached
+        if rule.counters is not None and self.options.counters:
             c = rule.counters
             tail = (*middle, Counter(c.packets, c.bytes), *target)
         source = rule.source
         destination = rule.destination
         if source is None and destination is None:
-            return NftRule(interfaces + tail if interfaces else tail, comment, rule.loc)
-        addresses = (self._address(source, ctx.family, "saddr"),) if destination is None else \
-            (self._address(destination, ctx.family, "daddr"),) if source is None else \
-            (self._address(source, ctx.family, "saddr"),
-             self._address(destination, ctx.family, "daddr"))
-        return NftRule((*interfaces, *addresses, *tail), comment, rule.loc)
+            statements = interfaces + tail if interfaces else tail
+        else:
+            # the usual case inline: a -s/-d selector object seen before (see _address)
+            saddr, daddr = self.address_cache[ctx.family]
+            if destination is None:
+                hit = saddr.get(id(source))
+                addresses = (hit[1] if hit is not None
+                             else self._address(source, ctx.family, "saddr"),)
+            elif source is None:
+                hit = daddr.get(id(destination))
+                addresses = (hit[1] if hit is not None
+                             else self._address(destination, ctx.family, "daddr"),)
+            else:
+                hit = saddr.get(id(source))
+                first = hit[1] if hit is not None else self._address(source, ctx.family,
+                                                                     "saddr")
+                hit = daddr.get(id(destination))
+                addresses = (first, hit[1] if hit is not None
+                             else self._address(destination, ctx.family, "daddr"))
+            statements = (*interfaces, *addresses, *tail)
+        nft_rule = NftRule(statements, comment, rule.loc)
+        if literal_sets:
+            self.set_rules.add(id(nft_rule))
+        return nft_rule
+
+    def _shape_entry(self, table: Table, chain: Chain, rule: Rule, ctx: Ctx,
+                     key: tuple) -> tuple | NftRule:
+        """A shape_cache entry for the rule (cached unless a plan or -j SET is involved):
+        (its parts, interfaces, middle, target, middle + counter + target, comment, whether
+        it compares with a literal set); for a rule that cannot be translated, its placeholder
+        rule, with the problem recorded."""
+        ctx.proto = rule.protocol.value if rule.protocol and not rule.protocol.negated \
+            else None
+        try:
+            interfaces, middle, target, comment = self._shape(rule, ctx)
+        except Untranslatable as exc:
+            text = iptables_save.rule_line(chain.name, rule, with_counters=False)
+            self.result.problems.append(Diagnostic(
+                rule.loc, f"cannot translate `{text}' exactly: {exc.message}", "error",
+                exc.hint))
+            return NftRule((), exc.message, rule.loc, untranslated=f"-t {table.name} {text}")
+        # what follows the addresses, with the counter most rules have
+        tail = (*middle, _COUNTER, *target) if self.options.counters else (*middle, *target)
+        # whether a statement compares with a literal set (addresses never do)
+        literal_sets = any(type(s) is Compare and type(s.right) is AnonSet
+                           for s in (*interfaces, *middle, *target))
+        # the entry's first item keeps the objects whose ids make its key alive
+        entry = ((rule.matches, rule.target, rule.protocol, rule.in_interface,
+                  rule.out_interface, rule.fragment), interfaces, middle, target, tail, comment,
+                 literal_sets)
+        if not any(m.module in _PLANNED for m in rule.matches) and not (
+                rule.target is not None and getattr(rule.target, "name", None) == "SET"):
+            self.shape_cache[key] = entry
+        return entry
 
     def _address(self, selector: Negatable, ip: str, side: str) -> Compare:
-        # the reader shares one selector among the rules with the same address text
-        key = (id(selector), ip, side)
-        hit = self.address_cache.get(key)
+        """The compare of a -s/-d selector; the reader shares one selector object among the
+        rules with the same address text, so the cache is keyed by its identity, and each
+        entry keeps its selector alive."""
+        cache = self.address_cache[ip][0 if side == "saddr" else 1]
+        hit = cache.get(id(selector))
         if hit is None:
-            hit = self.address_cache[key] = (selector, address_compare(
+            hit = cache[id(selector)] = (selector, address_compare(
                 PAYLOADS[ip, side], selector.value, selector.negated))
         return hit[1]
 

@@ -38,7 +38,7 @@ from .extensions import (
     check_values,
 )
 from .values import parse_value
-from .values_addresses import address, address_list
+from .values_addresses import address, address_list, fast_ipv4
 
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R", "-C"})
 
@@ -93,7 +93,7 @@ class _Template:
     # the _SELECTORS entries of this template's -s and -d
     known_sources: dict[str, tuple] = field(default_factory=dict)
     known_destinations: dict[str, tuple] = field(default_factory=dict)
-    # see _fits
+    # see append_rules
     structure_of: Callable[[list[str]], object] = tuple
     structure: object = None
     free_of: Callable[[list[str]], tuple] = tuple
@@ -151,7 +151,7 @@ def parse_command(words: Sequence[str], family: Family, *, table: str | None = N
 
 # Save files: a first look at a line by its length and the words at even positions, where
 # iptables-save writes options (`-A C -s X -p tcp -m tcp --dport N -j ACCEPT`), which is
-# cheaper than its shape. What it finds is checked with _fits, so a line gets a template only
+# cheaper than its shape. What it finds is checked (in append_rules), so a line gets a template only
 # if it has that template's shape (a line whose even words are values merely adds entries).
 _QUICK: dict[tuple, list[_Template]] = {}
 _CANDIDATES = 16      # templates per first look (e.g. one per -i interface or -p protocol)
@@ -160,15 +160,6 @@ _HOOK_CHAINS = _NO_OUT | _NO_IN
 
 def _NO_WORDS(words: list[str]) -> tuple:
     return ()
-
-
-def _fits(template: _Template, words: list[str]) -> bool:
-    """Does the line have the template's shape? Same words where the template's words are not
-    blanked, no value flag among the blanked ones (it would blank the next word too), and a
-    blanked chain is not one that decides which interfaces are allowed."""
-    return (template.structure_of(words) == template.structure
-            and _VALUE_FLAGS.isdisjoint(template.free_of(words))
-            and not (template.chain_blanked and words[1] in _HOOK_CHAINS))
 
 
 def append_rules(words: list[str], family: Family, table: str, loc: SourceLocation,
@@ -186,7 +177,12 @@ def append_rules(words: list[str], family: Family, table: str, loc: SourceLocati
             _QUICK.clear()
         candidates = _QUICK[quick] = []
     for template in candidates:
-        if _fits(template, words):
+        # does the line have the template's shape? Same words where the template's words
+        # are not blanked, no value flag among the blanked ones (it would blank the next word
+        # too), and a blanked chain is not one that decides which interfaces are allowed
+        if (template.structure_of(words) == template.structure
+                and _VALUE_FLAGS.isdisjoint(template.free_of(words))
+                and not (template.chain_blanked and words[1] in _HOOK_CHAINS)):
             break
     else:
         template = _TEMPLATES.get(_shape_key(words, family, table, True)[0])
@@ -217,7 +213,7 @@ def _template(parser, chain_blanked: bool) -> _Template:
         jump = target.chain if isinstance(target, Jump) else None
     source = parser.addresses.get("source")
     destination = parser.addresses.get("destination")
-    # for _fits: the words a line of this shape shares with this one, and the others
+    # for append_rules: the words a line of this shape shares with this one, and the others
     free = [a[0] for a in (source, destination) if a] + [s.index for s in slots] \
         + ([1] if chain_blanked else [])
     fixed = [k for k in range(len(parser.words)) if k not in free]
@@ -225,7 +221,7 @@ def _template(parser, chain_blanked: bool) -> _Template:
     free_of = itemgetter(*free, *free[:1]) if free else _NO_WORDS       # always a tuple
     structure = structure_of(parser.words)
     if not _VALUE_FLAGS.isdisjoint(free_of(parser.words)):
-        structure = object()        # _fits never holds: such a line always gets its shape
+        structure = object()        # never fits: such a line always gets its shape
     return _Template(cmd, source, destination, chain_blanked, tuple(slots), {}, values_of,
                      jump=jump, known_sources=_known_selectors(source, parser.family),
                      known_destinations=_known_selectors(destination, parser.family),
@@ -253,11 +249,15 @@ def _address_selectors(spec: tuple[int, bool], words: list[str], family: Family,
     found = known.get(word)
     if found is not None:
         return found
-    try:
-        # address_list, one call fewer in its usual case
-        addrs = (address(word, family),) if "," not in word else address_list(word, family)
-    except OptionError as exc:
-        raise OptionError(exc.message, index, exc.hint, exc.offset) from None
+    # most words: one IPv4 address (address_list's usual case, a few calls fewer)
+    a = fast_ipv4(word) if family == "ip" else None
+    if a is not None:
+        addrs = (a,)
+    else:
+        try:
+            addrs = (address(word, family),) if "," not in word else address_list(word, family)
+        except OptionError as exc:
+            raise OptionError(exc.message, index, exc.hint, exc.offset) from None
     if len(addrs) == 1:         # most words: one address
         a = addrs[0]
         found = (None if a.is_any and not negated else Negatable(a, negated),)

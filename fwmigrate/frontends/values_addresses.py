@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from ipaddress import IPv4Address
 from socket import inet_aton
 
 import pyparsing as pp
@@ -61,9 +62,8 @@ def _mask(text: str | None, family: str):
 
 
 def address(text: str, family: str) -> Address:
-    fast = _FAST_IPV4.match(text) if family == "ip" else None
-    if fast is not None:
-        result = _fast_ipv4(fast)
+    if family == "ip":
+        result = fast_ipv4(text)
         if result is not None:
             return result
     try:
@@ -87,22 +87,28 @@ def parse_address(args, family, proto) -> Address:
 # must agree with the grammar above; tests/test_values.py checks that on generated input.
 _FAST_IPV4 = re.compile(r"((?:0|[1-9]\d?\d?)\.(?:0|[1-9]\d?\d?)\.(?:0|[1-9]\d?\d?)"
                         r"\.(?:0|[1-9]\d?\d?))(?:/([1-9]?\d))?\Z")
+_FAST_IPV4_MATCH = _FAST_IPV4.match
 
 
 _IPV4_MASK_INTS = [(0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33)]
 _IPV4_MASKS = [ipaddress.IPv4Address(m) for m in _IPV4_MASK_INTS]
 
 
-def _fast_ipv4(m: re.Match) -> Address | None:
+def fast_ipv4(text: str) -> Address | None:
+    """The address of a dotted quad with an optional prefix length, as `address` reads it;
+    None for any other text (the grammar then reads it, or says what is wrong)."""
+    m = _FAST_IPV4_MATCH(text)
+    if m is None:
+        return None
     quad, plen = m.groups()
     bits = 32 if plen is None else int(plen)
+    if bits > 32:
+        return None
     try:
         value = int.from_bytes(inet_aton(quad), "big")     # refuses a part above 255
     except OSError:
-        return None                  # let the grammar say what is wrong
-    if bits > 32:
         return None
-    return Address(ipaddress.IPv4Address(value & _IPV4_MASK_INTS[bits]), _IPV4_MASKS[bits])
+    return Address(IPv4Address(value & _IPV4_MASK_INTS[bits]), _IPV4_MASKS[bits])
 
 
 def address_list(text: str, family: str) -> tuple[Address, ...]:
