@@ -138,6 +138,21 @@ def test_connmark_set_xmark_with_overlapping_value_and_mask(bench4):
 
 
 @pytest.mark.kernel
+def test_connmark_set_mark_masks_before_it_shifts(bench4):
+    """--set-mark 0x23/0x42 --right-shift-mark 5 on a new connection (ct mark 0): iptables
+    stores mask|value (0x63) as the mask, and xt_CONNMARK gives ((0 & ~0x63) ^ 0x23) >> 5 = 0x1;
+    the reference's ((0 ^ 0x23) & 0xffffff9c) >> 5 = 0x0."""
+    probes = (["-m connmark --mark 0x1", "-m connmark --mark 0x0"],
+              ["add rule ip t c ct mark 0x1 counter", "add rule ip t c ct mark 0x0 counter"])
+    legacy, ours, reference = compare(bench4, "libxt_CONNMARK.txlate:22", [ipv4(UDP, udp(9))],
+                                      where=("mangle", "PREROUTING"),
+                                      hook="prerouting priority -150", probes=probes)
+    assert legacy == [[1, 1, 0]]
+    assert ours == legacy
+    assert reference == [[1, 0, 1]]
+
+
+@pytest.mark.kernel
 def test_devgroup_inverts_the_source_group_only(bench4):
     """Forwarded out a device of group 12 and one of group 0, from fwx1 (group 0)."""
     ns = bench4.ns
@@ -160,6 +175,7 @@ def test_the_conformance_report_names_these_tests_and_only_these():
     """bench/conformance.py's REFERENCE_WRONG: each vector proven here, by the test proving it."""
     proven = {vector_id: "test_ipv6_header_fields" for vector_id in IPV6_VECTORS}
     proven |= {"libxt_CONNMARK.txlate:7": "test_connmark_set_xmark_with_overlapping_value_and_mask",
+               "libxt_CONNMARK.txlate:22": "test_connmark_set_mark_masks_before_it_shifts",
                "libxt_devgroup.txlate:16": "test_devgroup_inverts_the_source_group_only"}
     assert conformance.REFERENCE_WRONG == {
         vector_id: f"tests/test_reference_wrong.py::{test}" for vector_id, test in proven.items()}
