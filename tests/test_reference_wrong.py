@@ -11,17 +11,22 @@ from __future__ import annotations
 import importlib.util
 import re
 import shlex
+import struct
 import sys
+import time
 
 import pytest
 from packets import (
     AH,
+    DST4,
     FRAG,
     HBH,
     MH,
     RT,
+    SRC4,
     UDP,
     Bench,
+    _checksum,
     ah,
     frag6,
     ipv4,
@@ -152,6 +157,55 @@ def test_connmark_set_mark_masks_before_it_shifts(bench4):
     assert reference == [[1, 0, 1]]
 
 
+def _port_unreachable(sport: int) -> tuple[int, bytes]:
+    """An ICMP port unreachable from SRC4 about a UDP packet DST4:9 → SRC4:sport: conntrack
+    attaches it (RELATED) to the flow SRC4:sport → DST4:9 without refreshing its timeout."""
+    inner = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 1, 0, 64, UDP, 0,
+                        *(bytes(map(int, a.split("."))) for a in (DST4, SRC4)))
+    inner = inner[:10] + struct.pack("!H", _checksum(inner)) + inner[12:] + udp(sport, 9)
+    icmp = struct.pack("!BBHI", 3, 3, 0, 0) + inner
+    icmp = icmp[:2] + struct.pack("!H", _checksum(icmp)) + icmp[4:]
+    return ipv4(1, icmp)
+
+
+@pytest.mark.kernel
+def test_ctexpire_compares_whole_seconds(bench4):
+    """A UDP flow whose timeout is 4 s (nf_conntrack_udp_timeout in the namespace), then ICMP
+    errors about it (which do not refresh the timeout) 0.5 s and 1.5 s later: 3.5 s left is
+    --ctexpire 3 to xt_conntrack (it divides the jiffies left by HZ) and to fwmigrate's
+    3000-3999 ms, but not the reference's `ct expiration 3` (3000 ms exactly); 2.5 s left is
+    none of them."""
+    ns = bench4.ns
+    ns.run("ip", "addr", "add", f"{DST4}/24", "dev", "fwx1")
+    vector = VECTORS["libxt_conntrack.txlate:46"]
+    mine, refusal = conformance.ours(vector)
+    assert mine is not None, refusal
+
+    def run(load, counts, sport):
+        load()
+        ns.run("sysctl", "-qw", "net.netfilter.nf_conntrack_udp_timeout=4")
+        bench4.send(ipv4(UDP, udp(9, sport)))
+        sent = time.monotonic()
+        out = []
+        for delay in (0.5, 1.5):
+            time.sleep(max(0.0, sent + delay - time.monotonic()))
+            before = counts()
+            bench4.send(_port_unreachable(sport))
+            late = time.monotonic() - sent - delay
+            assert late < 0.3, f"the probe was sent {late:.2f} s late: timing too loose"
+            out.append([b - a for a, b in zip(before, counts(), strict=True)])
+        return out
+
+    legacy = run(lambda: bench4.load_legacy([rule_of(vector)], where=("filter", "INPUT")),
+                 bench4.legacy_counts, 40001)
+    ours = run(lambda: bench4.load_nft(mine, hook="input priority 0"), bench4.nft_counts, 40002)
+    reference = run(lambda: bench4.load_nft(list(vector.expected), hook="input priority 0"),
+                    bench4.nft_counts, 40003)
+    assert legacy == [[1], [0]]
+    assert ours == legacy
+    assert reference == [[0], [0]]
+
+
 @pytest.mark.kernel
 def test_devgroup_inverts_the_source_group_only(bench4):
     """Forwarded out a device of group 12 and one of group 0, from fwx1 (group 0)."""
@@ -176,6 +230,7 @@ def test_the_conformance_report_names_these_tests_and_only_these():
     proven = {vector_id: "test_ipv6_header_fields" for vector_id in IPV6_VECTORS}
     proven |= {"libxt_CONNMARK.txlate:7": "test_connmark_set_xmark_with_overlapping_value_and_mask",
                "libxt_CONNMARK.txlate:22": "test_connmark_set_mark_masks_before_it_shifts",
+               "libxt_conntrack.txlate:46": "test_ctexpire_compares_whole_seconds",
                "libxt_devgroup.txlate:16": "test_devgroup_inverts_the_source_group_only"}
     assert conformance.REFERENCE_WRONG == {
         vector_id: f"tests/test_reference_wrong.py::{test}" for vector_id, test in proven.items()}
