@@ -24,6 +24,7 @@ from packets import (
     MH,
     RT,
     SRC4,
+    TCP,
     UDP,
     Bench,
     _checksum,
@@ -34,6 +35,7 @@ from packets import (
     mh,
     opts,
     rt,
+    tcp,
     udp,
 )
 
@@ -206,6 +208,43 @@ def test_ctexpire_compares_whole_seconds(bench4):
     assert reference == [[0], [0]]
 
 
+def _tcp4(flags: int) -> tuple[int, bytes]:
+    """SRC4:40000 → DST4:80 with a correct checksum (SYNPROXY drops a packet without one)."""
+    segment = tcp(80, flags=flags)
+    pseudo = struct.pack("!4s4sBBH", *(bytes(map(int, a.split("."))) for a in (SRC4, DST4)),
+                         0, TCP, len(segment))
+    return ipv4(TCP, segment[:16] + struct.pack("!H", _checksum(pseudo + segment)) + segment[18:])
+
+
+@pytest.mark.kernel
+def test_synproxy_passes_on_what_is_not_a_lone_syn_or_ack(bench4):
+    """A SYN-ACK, a FIN-ACK and a lone ACK to port 80 without a connection (INVALID with loose
+    tracking off), and a probe rule after the SYNPROXY one: xt_SYNPROXY passes the first two
+    on and drops the ACK (no cookie); the reference's bare `synproxy` answers the SYN-ACK as a
+    SYN and drops the FIN-ACK as an ACK."""
+    ns = bench4.ns
+    ns.run("ip", "addr", "add", f"{DST4}/24", "dev", "fwx1")
+    ns.run("sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_loose=0")
+    vector = VECTORS["libxt_SYNPROXY.txlate:1"]
+    mine, refusal = conformance.ours(vector)
+    assert mine is not None, refusal
+    # the vector's interface is named "iifname": the bench's own (fwx1) takes its place
+    legacy_rule = rule_of(vector).replace("-i iifname ", "")
+    drop_iif = [c.replace('iifname "iifname" ', "") for c in mine], \
+        [c.replace('iifname "iifname" ', "") for c in vector.expected]
+    packets = [_tcp4(0x12), _tcp4(0x11), _tcp4(0x10)]      # SYN-ACK, FIN-ACK, ACK
+    hook = "input priority -150"
+    probe = "add rule ip t c meta l4proto tcp counter"
+    legacy = bench4.legacy_per_packet([legacy_rule, "-p tcp"], packets,
+                                      where=("mangle", "INPUT"))
+    ours = bench4.nft_per_packet([*drop_iif[0], probe], packets, hook=hook)
+    reference = bench4.nft_per_packet([*drop_iif[1], probe], packets, hook=hook)
+    # (each rule's counter counts all three: ours counts before its flags test)
+    assert legacy == [[1, 1], [1, 1], [1, 0]]
+    assert ours == legacy
+    assert reference == [[1, 0], [1, 0], [1, 0]]
+
+
 @pytest.mark.kernel
 def test_devgroup_inverts_the_source_group_only(bench4):
     """Forwarded out a device of group 12 and one of group 0, from fwx1 (group 0)."""
@@ -231,6 +270,7 @@ def test_the_conformance_report_names_these_tests_and_only_these():
     proven |= {"libxt_CONNMARK.txlate:7": "test_connmark_set_xmark_with_overlapping_value_and_mask",
                "libxt_CONNMARK.txlate:22": "test_connmark_set_mark_masks_before_it_shifts",
                "libxt_conntrack.txlate:46": "test_ctexpire_compares_whole_seconds",
+               "libxt_SYNPROXY.txlate:1": "test_synproxy_passes_on_what_is_not_a_lone_syn_or_ack",
                "libxt_devgroup.txlate:16": "test_devgroup_inverts_the_source_group_only"}
     assert conformance.REFERENCE_WRONG == {
         vector_id: f"tests/test_reference_wrong.py::{test}" for vector_id, test in proven.items()}
