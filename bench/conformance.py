@@ -107,9 +107,11 @@ DELIBERATE = {
     "libxt_tcp.txlate:31": "! --tcp-option: nft's `missing` also holds without a readable TCP "
                            "header, where xt_tcp fails; fwmigrate tests the header first (tcp "
                            "dport 0-65535), which keeps out packets too short for the ports "
-                           "but not later IPv4 fragments: nft's payload fast path reads their "
-                           "payload as a header (README, known differences), so for those "
-                           "both nft rules match and xt_tcp does not",
+                           "(the reference's rule matches those) but not TCP headers of 8 to "
+                           "19 bytes or with options cut short, nor later IPv4 fragments "
+                           "(nft's payload fast path reads their payload as a header): for "
+                           "those both nft rules match and xt_tcp does not (README, known "
+                           "differences; tests/test_xt_parity_kernel.py)",
     "libxt_time.txlate": "xt_time compares whole seconds: --datestop D holds until D + 1 s "
                          "(nft: meta time < D+1; the reference's range ends at D.000000000), "
                          "and iptables' default --datestop 2038-01-19T03:14:07 is a bound the "
