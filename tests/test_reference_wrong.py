@@ -11,17 +11,23 @@ from __future__ import annotations
 import importlib.util
 import re
 import shlex
+import struct
 import sys
+import time
 
 import pytest
 from packets import (
     AH,
+    DST4,
     FRAG,
     HBH,
     MH,
     RT,
+    SRC4,
+    TCP,
     UDP,
     Bench,
+    _checksum,
     ah,
     frag6,
     ipv4,
@@ -29,6 +35,7 @@ from packets import (
     mh,
     opts,
     rt,
+    tcp,
     udp,
 )
 
@@ -138,6 +145,107 @@ def test_connmark_set_xmark_with_overlapping_value_and_mask(bench4):
 
 
 @pytest.mark.kernel
+def test_connmark_set_mark_masks_before_it_shifts(bench4):
+    """--set-mark 0x23/0x42 --right-shift-mark 5 on a new connection (ct mark 0): iptables
+    stores mask|value (0x63) as the mask, and xt_CONNMARK gives ((0 & ~0x63) ^ 0x23) >> 5 = 0x1;
+    the reference's ((0 ^ 0x23) & 0xffffff9c) >> 5 = 0x0."""
+    probes = (["-m connmark --mark 0x1", "-m connmark --mark 0x0"],
+              ["add rule ip t c ct mark 0x1 counter", "add rule ip t c ct mark 0x0 counter"])
+    legacy, ours, reference = compare(bench4, "libxt_CONNMARK.txlate:22", [ipv4(UDP, udp(9))],
+                                      where=("mangle", "PREROUTING"),
+                                      hook="prerouting priority -150", probes=probes)
+    assert legacy == [[1, 1, 0]]
+    assert ours == legacy
+    assert reference == [[1, 0, 1]]
+
+
+def _port_unreachable(sport: int) -> tuple[int, bytes]:
+    """An ICMP port unreachable from SRC4 about a UDP packet DST4:9 → SRC4:sport: conntrack
+    attaches it (RELATED) to the flow SRC4:sport → DST4:9 without refreshing its timeout."""
+    inner = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 1, 0, 64, UDP, 0,
+                        *(bytes(map(int, a.split("."))) for a in (DST4, SRC4)))
+    inner = inner[:10] + struct.pack("!H", _checksum(inner)) + inner[12:] + udp(sport, 9)
+    icmp = struct.pack("!BBHI", 3, 3, 0, 0) + inner
+    icmp = icmp[:2] + struct.pack("!H", _checksum(icmp)) + icmp[4:]
+    return ipv4(1, icmp)
+
+
+@pytest.mark.kernel
+def test_ctexpire_compares_whole_seconds(bench4):
+    """A UDP flow whose timeout is 4 s (nf_conntrack_udp_timeout in the namespace), then ICMP
+    errors about it (which do not refresh the timeout) 0.5 s and 1.5 s later: 3.5 s left is
+    --ctexpire 3 to xt_conntrack (it divides the jiffies left by HZ) and to fwmigrate's
+    3000-3999 ms, but not the reference's `ct expiration 3` (3000 ms exactly); 2.5 s left is
+    none of them."""
+    ns = bench4.ns
+    ns.run("ip", "addr", "add", f"{DST4}/24", "dev", "fwx1")
+    vector = VECTORS["libxt_conntrack.txlate:46"]
+    mine, refusal = conformance.ours(vector)
+    assert mine is not None, refusal
+
+    def run(load, counts, sport):
+        load()
+        ns.run("sysctl", "-qw", "net.netfilter.nf_conntrack_udp_timeout=4")
+        bench4.send(ipv4(UDP, udp(9, sport)))
+        sent = time.monotonic()
+        out = []
+        for delay in (0.5, 1.5):
+            time.sleep(max(0.0, sent + delay - time.monotonic()))
+            before = counts()
+            bench4.send(_port_unreachable(sport))
+            late = time.monotonic() - sent - delay
+            assert late < 0.3, f"the probe was sent {late:.2f} s late: timing too loose"
+            out.append([b - a for a, b in zip(before, counts(), strict=True)])
+        return out
+
+    legacy = run(lambda: bench4.load_legacy([rule_of(vector)], where=("filter", "INPUT")),
+                 bench4.legacy_counts, 40001)
+    ours = run(lambda: bench4.load_nft(mine, hook="input priority 0"), bench4.nft_counts, 40002)
+    reference = run(lambda: bench4.load_nft(list(vector.expected), hook="input priority 0"),
+                    bench4.nft_counts, 40003)
+    assert legacy == [[1], [0]]
+    assert ours == legacy
+    assert reference == [[0], [0]]
+
+
+def _tcp4(flags: int) -> tuple[int, bytes]:
+    """SRC4:40000 → DST4:80 with a correct checksum (SYNPROXY drops a packet without one)."""
+    segment = tcp(80, flags=flags)
+    pseudo = struct.pack("!4s4sBBH", *(bytes(map(int, a.split("."))) for a in (SRC4, DST4)),
+                         0, TCP, len(segment))
+    return ipv4(TCP, segment[:16] + struct.pack("!H", _checksum(pseudo + segment)) + segment[18:])
+
+
+@pytest.mark.kernel
+def test_synproxy_passes_on_what_is_not_a_lone_syn_or_ack(bench4):
+    """A SYN-ACK, a FIN-ACK and a lone ACK to port 80 without a connection (INVALID with loose
+    tracking off), and a probe rule after the SYNPROXY one: xt_SYNPROXY passes the first two
+    on and drops the ACK (no cookie); the reference's bare `synproxy` answers the SYN-ACK as a
+    SYN and drops the FIN-ACK as an ACK."""
+    ns = bench4.ns
+    ns.run("ip", "addr", "add", f"{DST4}/24", "dev", "fwx1")
+    ns.run("sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_loose=0")
+    vector = VECTORS["libxt_SYNPROXY.txlate:1"]
+    mine, refusal = conformance.ours(vector)
+    assert mine is not None, refusal
+    # the vector's interface is named "iifname": the bench's own (fwx1) takes its place
+    legacy_rule = rule_of(vector).replace("-i iifname ", "")
+    drop_iif = [c.replace('iifname "iifname" ', "") for c in mine], \
+        [c.replace('iifname "iifname" ', "") for c in vector.expected]
+    packets = [_tcp4(0x12), _tcp4(0x11), _tcp4(0x10)]      # SYN-ACK, FIN-ACK, ACK
+    hook = "input priority -150"
+    probe = "add rule ip t c meta l4proto tcp counter"
+    legacy = bench4.legacy_per_packet([legacy_rule, "-p tcp"], packets,
+                                      where=("mangle", "INPUT"))
+    ours = bench4.nft_per_packet([*drop_iif[0], probe], packets, hook=hook)
+    reference = bench4.nft_per_packet([*drop_iif[1], probe], packets, hook=hook)
+    # (each rule's counter counts all three: ours counts before its flags test)
+    assert legacy == [[1, 1], [1, 1], [1, 0]]
+    assert ours == legacy
+    assert reference == [[1, 0], [1, 0], [1, 0]]
+
+
+@pytest.mark.kernel
 def test_devgroup_inverts_the_source_group_only(bench4):
     """Forwarded out a device of group 12 and one of group 0, from fwx1 (group 0)."""
     ns = bench4.ns
@@ -160,6 +268,9 @@ def test_the_conformance_report_names_these_tests_and_only_these():
     """bench/conformance.py's REFERENCE_WRONG: each vector proven here, by the test proving it."""
     proven = {vector_id: "test_ipv6_header_fields" for vector_id in IPV6_VECTORS}
     proven |= {"libxt_CONNMARK.txlate:7": "test_connmark_set_xmark_with_overlapping_value_and_mask",
+               "libxt_CONNMARK.txlate:22": "test_connmark_set_mark_masks_before_it_shifts",
+               "libxt_conntrack.txlate:46": "test_ctexpire_compares_whole_seconds",
+               "libxt_SYNPROXY.txlate:1": "test_synproxy_passes_on_what_is_not_a_lone_syn_or_ack",
                "libxt_devgroup.txlate:16": "test_devgroup_inverts_the_source_group_only"}
     assert conformance.REFERENCE_WRONG == {
         vector_id: f"tests/test_reference_wrong.py::{test}" for vector_id, test in proven.items()}
