@@ -183,7 +183,7 @@ def test_ctexpire_compares_whole_seconds(bench4):
     mine, refusal = conformance.ours(vector)
     assert mine is not None, refusal
 
-    def run(load, counts, sport):
+    def measure(load, counts, sport):
         load()
         ns.run("sysctl", "-qw", "net.netfilter.nf_conntrack_udp_timeout=4")
         bench4.send(ipv4(UDP, udp(9, sport)))
@@ -193,16 +193,26 @@ def test_ctexpire_compares_whole_seconds(bench4):
             time.sleep(max(0.0, sent + delay - time.monotonic()))
             before = counts()
             bench4.send(_port_unreachable(sport))
-            late = time.monotonic() - sent - delay
-            assert late < 0.3, f"the probe was sent {late:.2f} s late: timing too loose"
+            if time.monotonic() - sent - delay > 0.3:
+                return None             # a busy machine: the time left is not known
             out.append([b - a for a, b in zip(before, counts(), strict=True)])
         return out
 
+    ports = iter(range(40001, 40100))
+
+    def run(load, counts):
+        """Measured again (a new flow) when a probe went out late, three times at most."""
+        for _ in range(3):
+            out = measure(load, counts, next(ports))
+            if out is not None:
+                return out
+        pytest.fail("the probes were sent more than 0.3 s late three times: timing too loose")
+
     legacy = run(lambda: bench4.load_legacy([rule_of(vector)], where=("filter", "INPUT")),
-                 bench4.legacy_counts, 40001)
-    ours = run(lambda: bench4.load_nft(mine, hook="input priority 0"), bench4.nft_counts, 40002)
+                 bench4.legacy_counts)
+    ours = run(lambda: bench4.load_nft(mine, hook="input priority 0"), bench4.nft_counts)
     reference = run(lambda: bench4.load_nft(list(vector.expected), hook="input priority 0"),
-                    bench4.nft_counts, 40003)
+                    bench4.nft_counts)
     assert legacy == [[1], [0]]
     assert ours == legacy
     assert reference == [[0], [0]]
