@@ -43,7 +43,6 @@ import subprocess
 import sys
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +56,13 @@ from fwmigrate.errors import FwmigrateError, OptionError  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import netlink_bytecode  # noqa: E402
+from conformance_vectors import (  # noqa: E402
+    RuleVector,
+    TxlateVector,
+    read_rule_tests,
+    read_txlate,
+)
+from conformance_verdicts import DELIBERATE, REFERENCE_WRONG  # noqa: E402
 
 VENDORED = ROOT / "tests" / "conformance" / "iptables-1.8.9"
 EXPECTED = ROOT / "tests" / "conformance_expected.json"
@@ -64,186 +70,6 @@ TXLATE_LABELS = ("equivalent", "reference-wrong", "different", "refused", "refer
                  "kernel-lacks", "ours-broken")
 RULE_LABELS = ("ok", "normalised-differently", "unsupported", "wrongly-rejected", "rejected",
                "wrongly-accepted")
-
-# *different* vectors where a kernel test sends packets through the iptables rule, the
-# reference's nft and ours, and ours counts what iptables counts where the reference's does not:
-# reported as reference-wrong, with the test that shows it.
-REFERENCE_WRONG = {
-    **{f"libip6t_{v}": "tests/test_reference_wrong.py::test_ipv6_header_fields"
-       for v in ("ah.txlate:7", "ah.txlate:10", "ah.txlate:13", "ah.txlate:16", "hbh.txlate:4",
-                 "rt.txlate:4", "frag.txlate:4", "mh.txlate:1", "mh.txlate:4")},
-    "libxt_CONNMARK.txlate:7": "tests/test_reference_wrong.py::"
-                               "test_connmark_set_xmark_with_overlapping_value_and_mask",
-    "libxt_CONNMARK.txlate:22": "tests/test_reference_wrong.py::"
-                                "test_connmark_set_mark_masks_before_it_shifts",
-    "libxt_conntrack.txlate:46": "tests/test_reference_wrong.py::"
-                                 "test_ctexpire_compares_whole_seconds",
-    "libxt_SYNPROXY.txlate:1": "tests/test_reference_wrong.py::"
-                               "test_synproxy_passes_on_what_is_not_a_lone_syn_or_ack",
-    "libxt_devgroup.txlate:16": "tests/test_reference_wrong.py::"
-                                "test_devgroup_inverts_the_source_group_only",
-}
-
-# Vectors where fwmigrate differs from the reference on purpose: what the kernel does with the
-# reference's rule is not what the iptables rule does. Printed with the results.
-DELIBERATE = {
-    "libxt_CONNMARK.txlate": "--set-xmark v/m is ctmark = (ctmark & ~m) ^ v (--set-mark v/m "
-                             "the same with mask m|v); the reference xors first and masks "
-                             "after, which differs where v and m overlap",
-    "libxt_devgroup.txlate:16": "the reference inverts --dst-group too, where only --src-group "
-                                "has `!`",
-    "libxt_conntrack.txlate:46": "--ctexpire 3 matches a remaining time of 3000-3999 ms (xt "
-                                 "rounds down to whole seconds); the reference's `ct "
-                                 "expiration 3` is 3000 ms exactly",
-    "libxt_conntrack.txlate:52": "--ctexpire 10 is 10000-10999 ms, not `ct expiration 10` "
-                                 "(10000 ms exactly; line 46 is shown in the kernel); no "
-                                 "packet shows it here: --ctstate NEW and --ctstatus "
-                                 "SEEN_REPLY never hold together, so all three rules match "
-                                 "nothing",
-    "libxt_SYNPROXY.txlate": "nft's synproxy takes any packet with SYN as a SYN and any with "
-                             "ACK as an ACK (a SYN-ACK is answered, a FIN-ACK dropped), where "
-                             "xt_SYNPROXY acts on a lone SYN or ACK and passes the rest on: "
-                             "fwmigrate tests the flags first",
-    "libxt_tcp.txlate:31": "! --tcp-option: nft's `missing` also holds without a readable TCP "
-                           "header, where xt_tcp fails; fwmigrate tests the header first (tcp "
-                           "dport 0-65535), which keeps out packets too short for the ports "
-                           "(the reference's rule matches those) but not TCP headers of 8 to "
-                           "19 bytes or with options cut short, nor later IPv4 fragments "
-                           "(nft's payload fast path reads their payload as a header): for "
-                           "those both nft rules match and xt_tcp does not (README, known "
-                           "differences; tests/test_xt_parity_kernel.py)",
-    "libxt_time.txlate": "xt_time compares whole seconds: --datestop D holds until D + 1 s "
-                         "(nft: meta time < D+1; the reference's range ends at D.000000000), "
-                         "and iptables' default --datestop 2038-01-19T03:14:07 is a bound the "
-                         "kernel applies, which the reference leaves out with --timestart/stop",
-    "libip6t_ah.txlate": "ip6t_ah's --ahlen is the whole header in bytes, (hdrlength + 2) * 4 "
-                         "in nft's terms, and --ahres means the reserved field is 0; the "
-                         "reference compares the raw length field and tests reserved == 1",
-    "libip6t_frag.txlate:4": "ip6t_frag's --fragres means the reserved byte and the two "
-                             "reserved bits of the offset field are 0 (frag reserved 0 frag "
-                             "reserved2 0); the reference tests reserved == 1",
-    "libip6t_hbh.txlate:4": "--hbh-len is the whole header in bytes, (hdrlength + 1) * 8: no "
-                            "header is 22 bytes long, so ! --hbh-len 22 holds for every one "
-                            "(the reference compares the raw length field with 22)",
-    "libip6t_rt.txlate:4": "--rt-len is the whole header in bytes, (hdrlength + 1) * 8: no "
-                           "header is 22 bytes long, so ! --rt-len 22 holds for every one "
-                           "(the reference compares the raw length field with 22)",
-    "libip6t_mh.txlate": "ip6tables' -p mh finds the mobility header past an AH header, as "
-                         "nft's `mh type` (an extension header lookup) does; the reference's "
-                         "`meta l4proto mobility-header` stops at AH (tests/"
-                         "test_exthdr_kernel.py sends such a packet)",
-    "libxt_connlimit.txlate": "the reference's set has no size: nft caps it at 65535 addresses "
-                              "and the rule stops matching when it is full; fwmigrate sizes "
-                              "the set on purpose",
-    "libxt_hashlimit.txlate:4": "the reference's meter holds at most 65535 keys and then stops "
-                                "matching; xt_hashlimit's table holds 65536 by default (8 × 8192 "
-                                "buckets on a machine with more than 1 GiB of memory), and "
-                                "fwmigrate sizes its set the same (a named timeout set updated "
-                                "by the rule, which also lists differently from a meter)",
-}
-
-
-# --- reading the vectors ------------------------------------------------------------------------
-
-class _Located:
-    file: str
-    line: int
-
-    @property
-    def id(self) -> str:
-        return f"{self.file}:{self.line}"
-
-    @property
-    def extension(self) -> str:
-        return extension_of(self.file)
-
-
-@dataclass(frozen=True)
-class TxlateVector(_Located):
-    file: str
-    line: int
-    family: str                 # ip / ip6
-    args: tuple[str, ...]
-    expected: tuple[str, ...]   # nft command texts, without the leading `nft`
-
-
-@dataclass(frozen=True)
-class RuleVector(_Located):
-    file: str
-    line: int
-    family: str
-    table: str
-    chains: tuple[str, ...]
-    rule: str
-    expected: str               # the iptables-save text of the rule
-    result: str                 # OK / FAIL
-
-
-def extension_of(filename: str) -> str:
-    stem = filename.rsplit(".", 1)[0]
-    return re.sub(r"^lib(xt|ipt|ip6t)_", "", stem)
-
-
-_PROGRAMS = {"iptables-translate": "ip", "ip6tables-translate": "ip6",
-             "iptables": "ip"}      # libxt_tcp.txlate has one `iptables -A …` (a typo there)
-
-
-def read_txlate(source: Path) -> list[TxlateVector]:
-    out = []
-    for path in sorted(source.glob("*.txlate")):
-        if path.name.startswith(("libebt_", "libarpt_")):
-            continue
-        current: tuple[int, str, list[str]] | None = None
-        expected: list[str] = []
-        lines = path.read_text().splitlines() + [""]
-        for lineno, line in enumerate(lines, 1):
-            words = line.split(None, 1)
-            if words and words[0] in _PROGRAMS:
-                current = (lineno, _PROGRAMS[words[0]], shlex.split(words[1]))
-                expected = []
-            elif words and words[0] == "nft" and current is not None:
-                expected.append(" ".join(shlex.split(line)[1:]))
-            elif not line.strip() and current is not None:
-                if current[2] and current[2][0] != "-h":
-                    out.append(TxlateVector(path.name, current[0], current[1],
-                                            tuple(current[2]), tuple(expected)))
-                current = None
-    return out
-
-
-def read_rule_tests(source: Path) -> list[RuleVector]:
-    out = []
-    for path in sorted(source.glob("*.t")):
-        if path.name.startswith(("libebt_", "libarpt_")):
-            continue
-        family = "ip6" if path.name.startswith("libip6t_") else "ip"
-        table, chains = "filter", ()
-        for lineno, line in enumerate(path.read_text().splitlines(), 1):
-            if not line.strip() or line[0] in "#@%":
-                continue
-            if line[0] == ":":
-                chains = tuple(line[1:].strip().split(","))
-                continue
-            if line[0] == "*":
-                table = line[1:].strip()
-                continue
-            item = line.split(";")
-            result = _legacy_result(item)
-            expected = item[0] if item[1] == "=" else item[1]
-            out.append(RuleVector(path.name, lineno, family, table, chains, item[0], expected,
-                                  result))
-    return out
-
-
-def _legacy_result(item: list[str]) -> str:
-    """iptables-test.py's variant_res for xtables-legacy-multi."""
-    res = item[2].strip()
-    if len(item) > 3 and item[3].strip() == "NFT":
-        if len(item) > 4:
-            return item[4].strip()
-        return {"OK": "FAIL", "FAIL": "OK", "NOMATCH": "OK"}[res]
-    return "OK" if res == "NOMATCH" else res
-
 
 # --- *.txlate: translate, then compare in the kernel ---------------------------------------------
 
