@@ -130,33 +130,37 @@ def test_ipv6_header_fields(bench6, vector_id):
     assert reference != legacy
 
 
-@pytest.mark.kernel
-def test_connmark_set_xmark_with_overlapping_value_and_mask(bench4):
-    """--set-xmark 0x16/0x12 on a new connection (ct mark 0): xt_CONNMARK gives
-    (0 & ~0x12) ^ 0x16 = 0x16, the reference's (0 ^ 0x16) & ~0x12 = 0x4."""
-    probes = (["-m connmark --mark 0x16", "-m connmark --mark 0x4"],
-              ["add rule ip t c ct mark 0x16 counter", "add rule ip t c ct mark 0x4 counter"])
-    legacy, ours, reference = compare(bench4, "libxt_CONNMARK.txlate:7", [ipv4(UDP, udp(9))],
+# (vector, the ct mark xt_CONNMARK gives a new connection (ct mark 0), the reference's)
+CONNMARK_CASES = {
+    # --set-xmark 0x16/0x12: (0 & ~0x12) ^ 0x16 = 0x16; the reference's (0 ^ 0x16) & ~0x12 = 0x4
+    "libxt_CONNMARK.txlate:7": (0x16, 0x4),
+    # --set-mark 0x23/0x42 --right-shift-mark 5: iptables stores mask|value (0x63) as the mask,
+    # ((0 & ~0x63) ^ 0x23) >> 5 = 0x1; the reference's ((0 ^ 0x23) & 0xffffff9c) >> 5 = 0x0
+    "libxt_CONNMARK.txlate:22": (0x1, 0x0),
+}
+
+
+def _connmark_case(bench4, vector_id):
+    right, wrong = CONNMARK_CASES[vector_id]
+    probes = ([f"-m connmark --mark {right:#x}", f"-m connmark --mark {wrong:#x}"],
+              [f"add rule ip t c ct mark {right:#x} counter",
+               f"add rule ip t c ct mark {wrong:#x} counter"])
+    legacy, ours, reference = compare(bench4, vector_id, [ipv4(UDP, udp(9))],
                                       where=("mangle", "PREROUTING"),
                                       hook="prerouting priority -150", probes=probes)
     assert legacy == [[1, 1, 0]]
     assert ours == legacy
     assert reference == [[1, 0, 1]]
+
+
+@pytest.mark.kernel
+def test_connmark_set_xmark_with_overlapping_value_and_mask(bench4):
+    _connmark_case(bench4, "libxt_CONNMARK.txlate:7")
 
 
 @pytest.mark.kernel
 def test_connmark_set_mark_masks_before_it_shifts(bench4):
-    """--set-mark 0x23/0x42 --right-shift-mark 5 on a new connection (ct mark 0): iptables
-    stores mask|value (0x63) as the mask, and xt_CONNMARK gives ((0 & ~0x63) ^ 0x23) >> 5 = 0x1;
-    the reference's ((0 ^ 0x23) & 0xffffff9c) >> 5 = 0x0."""
-    probes = (["-m connmark --mark 0x1", "-m connmark --mark 0x0"],
-              ["add rule ip t c ct mark 0x1 counter", "add rule ip t c ct mark 0x0 counter"])
-    legacy, ours, reference = compare(bench4, "libxt_CONNMARK.txlate:22", [ipv4(UDP, udp(9))],
-                                      where=("mangle", "PREROUTING"),
-                                      hook="prerouting priority -150", probes=probes)
-    assert legacy == [[1, 1, 0]]
-    assert ours == legacy
-    assert reference == [[1, 0, 1]]
+    _connmark_case(bench4, "libxt_CONNMARK.txlate:22")
 
 
 def _port_unreachable(sport: int) -> tuple[int, bytes]:
