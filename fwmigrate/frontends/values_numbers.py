@@ -14,7 +14,10 @@ from .values_common import _MASKED, _UINT, _run, c_uint
 
 _RATE = (_UINT("count") + pp.Opt(pp.Suppress("/") + pp.Regex(r"[A-Za-z]+")("unit"))
          ).set_name("rate")
-_INT_RANGE = (_UINT("first") + pp.Opt(pp.Suppress(":") + _UINT("last"))).set_name("number range")
+# libxtables' ranges (XTTYPE_*RC): either end may be left out, `a:` up to the type's largest,
+# `:b` from 0
+_OPEN_RANGE = (_UINT("first") + pp.Opt(pp.Literal(":")("colon") + pp.Opt(_UINT("last")))
+               | pp.Literal(":")("colon") + _UINT("last")).set_name("number range")
 
 
 _SCALE = 10000
@@ -77,13 +80,23 @@ def parse_uint32(args, family, proto) -> int:
     return c_uint(args[0], 0, 0xFFFFFFFF)
 
 
-def parse_uint_range(args, family, proto) -> IntRange:
-    res = _run(_INT_RANGE, args[0])
-    first = c_uint(res["first"])
-    last = c_uint(res["last"]) if "last" in res else first
+def _open_range(text: str, largest: int, alone: int | None) -> IntRange:
+    """`a`, `a:b`, `a:` or `:b`; `a` alone is a..`alone` (a..a when None)."""
+    res = _run(_OPEN_RANGE, text)
+    first = c_uint(res["first"], 0, largest) if "first" in res else 0
+    if "last" in res:
+        last = c_uint(res["last"], 0, largest)
+    elif "colon" in res:
+        last = largest
+    else:
+        last = first if alone is None else alone
     if first > last:
-        raise OptionError(f"invalid range (min > max) `{args[0]}'")
+        raise OptionError(f"invalid range (min > max) `{text}'")
     return IntRange(first, last)
+
+
+def parse_uint_range(args, family, proto) -> IntRange:
+    return _open_range(args[0], 0xFFFFFFFF, None)
 
 
 _U64 = 0xFFFFFFFFFFFFFFFF
@@ -92,12 +105,7 @@ _U64 = 0xFFFFFFFFFFFFFFFF
 def parse_connbytes_range(args, family, proto) -> IntRange:
     """`--connbytes a[:b]`: a 64-bit count range; without `:b` up to 2^64 - 1, as
     libxt_connbytes stores it."""
-    res = _run(_INT_RANGE, args[0])
-    first = c_uint(res["first"], 0, _U64)
-    last = c_uint(res["last"], 0, _U64) if "last" in res else _U64
-    if first > last:
-        raise OptionError(f"invalid range (min > max) `{args[0]}'")
-    return IntRange(first, last)
+    return _open_range(args[0], _U64, _U64)
 
 
 def parse_masked(args, family, proto) -> Masked:
