@@ -1,0 +1,40 @@
+"""Modules fwmigrate reads but does not translate to nft: `--to iptables-restore` keeps them
+in iptables-save's canonical form, and the nft backend refuses each with the reason from
+mappings/extensions.toml [not_translated] (never a silent drop)."""
+
+import pytest
+
+from fwmigrate import mappings
+from fwmigrate.convert import ConvertOptions, convert
+from fwmigrate.errors import FwmigrateError
+
+# (program, rule as written, the rule as iptables-save prints it)
+READ_ONLY = [
+    ("ip6tables", "-m srh ! --srh-next-hdr 17 --srh-segs-left-gt 1 --srh-psid a::/64",
+     "-m srh ! --srh-next-hdr 17 --srh-segs-left-gt 1 --srh-psid a::/64"),
+    ("ip6tables", "-m srh --srh-lsid c::1/0", "-m srh --srh-lsid c::1/0"),
+    ("ip6tables", "-m srh", "-m srh"),
+]
+
+
+def _script(program: str, rule: str) -> str:
+    return f"{program} -A INPUT {rule} -j ACCEPT\n"
+
+
+@pytest.mark.parametrize("program,rule,saved", READ_ONLY, ids=[r[1] for r in READ_ONLY])
+def test_read_back_in_save_form(program, rule, saved):
+    family = "ip6" if program == "ip6tables" else "ip"
+    out = convert(_script(program, rule), "fw.sh",
+                  ConvertOptions(to="iptables-restore", family=family)).output
+    assert f"-A INPUT {saved} -j ACCEPT" in out.splitlines()
+
+
+@pytest.mark.parametrize("program,rule,saved", READ_ONLY, ids=[r[1] for r in READ_ONLY])
+def test_nft_refuses_with_the_reason(program, rule, saved):
+    words = rule.split()
+    name = words[words.index("-m") + 1] if "-m" in words else words[words.index("-j") + 1]
+    with pytest.raises(FwmigrateError) as info:
+        convert(_script(program, rule), "fw.sh", ConvertOptions(to="nft"))
+    text = "\n".join(f"{d.message} {d.hint or ''}" for d in info.value.diagnostics)
+    assert "no exact nft equivalent" in text
+    assert mappings.load("extensions")["not_translated"][name] in text
