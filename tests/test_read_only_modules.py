@@ -14,6 +14,17 @@ READ_ONLY = [
      "-m srh ! --srh-next-hdr 17 --srh-segs-left-gt 1 --srh-psid a::/64"),
     ("ip6tables", "-m srh --srh-lsid c::1/0", "-m srh --srh-lsid c::1/0"),
     ("ip6tables", "-m srh", "-m srh"),
+    ("iptables", "-m ipvs ! --vaddr 1.2.3.4/255.255.0.0 --vport http --vdir original "
+     "--vmethod gate", "-m ipvs ! --vaddr 1.2.3.4/16 --vport 80 --vdir ORIGINAL --vmethod GATE"),
+    ("iptables", "-m ipvs --vaddr 1.2.3.4", "-m ipvs --vaddr 1.2.3.4"),
+]
+
+# (program, rule, iptables' error)
+REFUSED = [
+    ("iptables", "-m ipvs", "IPVS: At least one option is required"),
+    ("iptables", "-m ipvs --vport 1:2", "invalid port/service `1:2'"),
+    ("iptables", "-m ipvs ! --vdir REPLY", 'option "--vdir" cannot be inverted'),
+    ("iptables", "-m ipvs --vmethod bogus", 'Bad value for "--vmethod" option: "bogus"'),
 ]
 
 
@@ -38,3 +49,10 @@ def test_nft_refuses_with_the_reason(program, rule, saved):
     text = "\n".join(f"{d.message} {d.hint or ''}" for d in info.value.diagnostics)
     assert "no exact nft equivalent" in text
     assert mappings.load("extensions")["not_translated"][name] in text
+
+
+@pytest.mark.parametrize("program,rule,message", REFUSED, ids=[r[1] for r in REFUSED])
+def test_refused_as_iptables_refuses(program, rule, message):
+    with pytest.raises(FwmigrateError) as info:
+        convert(_script(program, rule), "fw.sh", ConvertOptions(to="iptables-restore"))
+    assert any(message in d.message for d in info.value.diagnostics), info.value.diagnostics
