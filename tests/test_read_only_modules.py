@@ -17,6 +17,13 @@ READ_ONLY = [
     ("iptables", "-m ipvs ! --vaddr 1.2.3.4/255.255.0.0 --vport http --vdir original "
      "--vmethod gate", "-m ipvs ! --vaddr 1.2.3.4/16 --vport 80 --vdir ORIGINAL --vmethod GATE"),
     ("iptables", "-m ipvs --vaddr 1.2.3.4", "-m ipvs --vaddr 1.2.3.4"),
+    # forms iptables-legacy-save printed after iptables-legacy loaded them (Linux 6.18)
+    ("iptables", "-m string --hex-string '|41|42' --algo bm",
+     '-m string --string "A42" --algo bm'),
+    ("iptables", "-m string ! --string 'a\"b\\\\' --algo kmp --icase",
+     '-m string ! --hex-string "|6122625c5c|" --algo kmp --icase'),
+    ("iptables", "-m string --hex-string 'a| 0a 0b |b' --algo bm --from 0 --to 100",
+     '-m string --hex-string "|610a0b62|" --algo bm --to 100'),
 ]
 
 # (program, rule, iptables' error)
@@ -25,6 +32,10 @@ REFUSED = [
     ("iptables", "-m ipvs --vport 1:2", "invalid port/service `1:2'"),
     ("iptables", "-m ipvs ! --vdir REPLY", 'option "--vdir" cannot be inverted'),
     ("iptables", "-m ipvs --vmethod bogus", 'Bad value for "--vmethod" option: "bogus"'),
+    ("iptables", "-m string --string x --algo bm --from 10 --to 5", "--from is after --to"),
+    ("iptables", "-m string --hex-string 'a|0|b' --algo bm", "Invalid hex char"),
+    ("iptables", "-m string --string " + "x" * 129 + " --algo bm", "STRING too long"),
+    ("iptables", "-m string --string x --algo wrong", "unknown string search algorithm"),
 ]
 
 

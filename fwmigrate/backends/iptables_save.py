@@ -16,6 +16,7 @@ from .. import __version__, mappings
 from ..frontends.limit_values import normal_connlimit
 from ..frontends.limit_values import save_words as hashlimit_save_words
 from ..frontends.values_flags import CT_STATES, CT_STATUS, TCP_FLAGS
+from ..frontends.values_readonly import string_save_words
 from ..frontends.values_time import WEEKDAYS
 from ..ir import (
     Address,
@@ -177,11 +178,19 @@ def _options(spec: mappings.ExtensionSpec, options: tuple[Option, ...]) -> list[
         if ospec.value == "flag" and len(ospec.flags) > 1:
             out.append(f"--{opt.value}")
             continue
+        words = _SAVE_WORDS.get(ospec.value)
+        if words is not None:       # the value decides the flag too
+            out.extend(words(opt.value))
+            continue
         out.append(_save_flag(ospec))
         text = value_text(opt, kind)
         if text is not None:
             out.append(text)
     return out
+
+
+# value grammars whose value decides the flag iptables-save prints: value → (flag, text)
+_SAVE_WORDS = {"string_pattern": string_save_words}
 
 
 def _save_flag(ospec: mappings.OptionSpec) -> str:

@@ -16,6 +16,7 @@ from .kernel_checks import check_option_order, check_target_values, policy_check
 from .limit_values import check_connlimit, check_hashlimit
 from .values import parse_value
 from .values_numbers import protocol_number
+from .values_readonly import check_string
 
 
 @dataclass(slots=True)
@@ -392,7 +393,7 @@ def _check_time(by_name: dict[str, Option], index: int) -> None:
 _VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
                  "addrtype": _check_addrtype, "time": _check_time,
                  "hashlimit": check_hashlimit, "connlimit": check_connlimit,
-                 "policy": policy_checks}
+                 "policy": policy_checks, "string": check_string}
 
 
 def _intrapositioned(flag: str) -> str:
