@@ -16,6 +16,7 @@ from .. import __version__, mappings
 from ..frontends.limit_values import normal_connlimit
 from ..frontends.limit_values import save_words as hashlimit_save_words
 from ..frontends.values_flags import CT_STATES, CT_STATUS, TCP_FLAGS
+from ..frontends.values_readonly import SAVE_TEXT as READ_ONLY_TEXT
 from ..frontends.values_readonly import string_save_words
 from ..frontends.values_time import WEEKDAYS
 from ..ir import (
@@ -162,6 +163,7 @@ _KIND_TEXT = {
     "connlabel": lambda v: f'"{v}"',        # libxt_connlabel quotes the label
     # libxt_ipvs prints a host address bare, others with their mask as given (1.2.3.4/16)
     "ipvs_address": lambda v: str(v.addr) if v.is_host else address(v),
+    **READ_ONLY_TEXT,
 }
 
 

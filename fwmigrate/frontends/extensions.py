@@ -16,7 +16,7 @@ from .kernel_checks import check_option_order, check_target_values, policy_check
 from .limit_values import check_connlimit, check_hashlimit
 from .values import parse_value
 from .values_numbers import protocol_number
-from .values_readonly import check_string
+from .values_readonly import check_hmark, check_string
 
 
 @dataclass(slots=True)
@@ -75,6 +75,9 @@ class ExtensionOptions:
         if spec is None and name in mappings.load("extensions")["targets"]:
             raise OptionError(f"-j {name} is not supported by fwmigrate yet", i,
                               hint=_why_not(name, "targets"), unsupported=True)
+        if spec is not None and self.family not in spec.families:
+            raise OptionError(f"Couldn't load target `{name}':No such file or directory", i,
+                              hint=f"-j {name} is for ip6tables")
         if spec is not None and spec.options:
             if goto:
                 raise OptionError(f"goto '{name}' is not a chain", i)
@@ -168,7 +171,7 @@ class ExtensionOptions:
             negated = False     # `!` swaps the bounds: equal ones stay the range itself
         if opt.value == "flag" and len(opt.flags) > 1:
             value = flag.lstrip("-")
-        elif opt.value in ("comment", "log_prefix") and value != args[0]:
+        elif opt.value in ("comment", "log_prefix", "idletimer_label") and value != args[0]:
             self.cmd.warnings.append((i + 1, f"{flag} is longer than iptables keeps; "
                                              f"cut to `{value}' as iptables does"))
         if opt.neutral is not None and not negated and value == parse_value(
@@ -240,8 +243,9 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
         if proto is None or proto.negated or proto.value != 6:
             raise OptionError("REJECT --reject-with tcp-reset needs -p tcp", index,
                               hint="the kernel refuses TCP RST for non-TCP packets")
-    if target.name == "SYNPROXY" and (proto is None or proto.negated or proto.value != 6):
-        raise OptionError("SYNPROXY needs -p tcp", index,
+    if target.name in ("SYNPROXY", "TCPOPTSTRIP") and (
+            proto is None or proto.negated or proto.value != 6):
+        raise OptionError(f"{target.name} needs -p tcp", index,
                           hint="the kernel refuses the rule (Invalid argument) without it")
     ports = None
     if target.name in ("MASQUERADE", "REDIRECT"):
@@ -380,7 +384,7 @@ def _check_set_target(by_name: dict[str, Option], index: int) -> None:
         raise OptionError("SET target: --timeout and --exist go with --add-set", index)
 
 
-_TARGET_CHECKS = {"SET": _check_set_target}
+_TARGET_CHECKS = {"SET": _check_set_target, "HMARK": check_hmark}
 
 
 def _check_time(by_name: dict[str, Option], index: int) -> None:

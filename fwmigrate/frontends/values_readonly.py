@@ -5,7 +5,10 @@ and targets.toml, "read, not translated"): kept as iptables stores them, so that
 from __future__ import annotations
 
 from ..errors import OptionError
-from ..ir import PortRange
+from ..ir import Address, PortRange
+from .values_addresses import parse_address_unmasked
+from .values_common import c_uint
+from .values_numbers import parse_uint16, parse_uint32
 from .values_ports import _port
 
 
@@ -113,3 +116,94 @@ def check_string(by_name: dict, index: int) -> None:
     if by_name["from"].value > by_name["to"].value:
         raise OptionError("string: --from is after --to", index,
                           hint="the kernel refuses the rule (Invalid argument)")
+
+
+# libxt_TCPOPTSTRIP's option names
+_TCP_OPTIONS = {"mss": 2, "wscale": 3, "sack-permitted": 4, "sack": 5, "timestamp": 8, "md5": 19}
+
+
+def parse_tcp_option_list(args, family, proto) -> tuple[int, ...]:
+    """TCPOPTSTRIP --strip-options: names or numbers 2-255, kept as a sorted set."""
+    kinds = set()
+    for word in args[0].split(","):
+        kind = _TCP_OPTIONS.get(word)
+        if kind is None:
+            try:
+                kind = c_uint(word, 0, 255)
+            except OptionError:
+                raise OptionError(f'Bad TCP option value "{word}"',
+                                  hint="2-255 or " + ", ".join(_TCP_OPTIONS)) from None
+        if kind < 2:
+            raise OptionError("Option value may not be 0 or 1",
+                              hint="end-of-list and no-op are not options that can be stripped")
+        kinds.add(kind)
+    return tuple(sorted(kinds))
+
+
+def parse_prefix_length(args, family, proto) -> int:
+    return c_uint(args[0], 0, 32 if family == "ip" else 128, "prefix length")
+
+
+def parse_hmark_tuple(args, family, proto) -> str:
+    if args[0] != "ct":
+        raise OptionError(f'Bad type "{args[0]}"', hint="--hmark-tuple takes only `ct'")
+    return "ct"
+
+
+def parse_npt_prefix(args, family, proto) -> Address:
+    """DNPT/SNPT --src-pfx/--dst-pfx: the kernel takes a prefix of at most 64 bits with no
+    host bits set."""
+    value = parse_address_unmasked(args, family, proto)
+    plen = value.prefixlen
+    if plen is None or plen > 64 or int(value.addr) & ~int(value.mask):
+        raise OptionError(f"prefix `{args[0]}' is not one NPT can translate", hint=(
+            "the kernel refuses the rule (Invalid argument): a prefix of at most /64 "
+            "with its host bits zero"))
+    return value
+
+
+def parse_idletimer_label(args, family, proto) -> str:
+    """iptables keeps the first 27 bytes (the caller warns when it cuts)."""
+    if not args[0]:
+        raise OptionError("--label needs at least one character")
+    raw = args[0].encode()
+    return raw[:27].decode(errors="ignore") if len(raw) > 27 else args[0]
+
+
+def parse_interface(args, family, proto) -> str:
+    name = args[0]
+    if not name or len(name) > 15:
+        raise OptionError(f"interface name `{name}' must be 1 to 15 characters long")
+    return name
+
+
+def parse_hmark_mod(args, family, proto) -> int:
+    return c_uint(args[0], 1, 0xFFFFFFFF, "--hmark-mod")
+
+
+def check_hmark(by_name: dict, index: int) -> None:
+    if "hmark-spi-mask" in by_name and ({"hmark-sport-mask", "hmark-dport-mask"} & by_name.keys()):
+        raise OptionError("you cannot use --hmark-spi-mask and --hmark-?port-mask at the "
+                          "same time", index)
+
+
+PARSERS.update({
+    "hmark_mod": parse_hmark_mod,
+    "tcp_option_list": parse_tcp_option_list,
+    "prefix_length": parse_prefix_length,
+    "hex_mask32": parse_uint32,
+    "hex_mask16": parse_uint16,
+    "hex_mask16_short": parse_uint16,
+    "hmark_tuple": parse_hmark_tuple,
+    "npt_prefix": parse_npt_prefix,
+    "idletimer_label": parse_idletimer_label,
+    "interface": parse_interface,
+})
+
+# how iptables-save prints these values (backends/iptables_save.py)
+SAVE_TEXT = {
+    "tcp_option_list": lambda v: ",".join(map(str, v)),
+    "hex_mask32": lambda v: f"0x{v:08x}",
+    "hex_mask16": lambda v: f"0x{v:04x}",
+    "hex_mask16_short": lambda v: f"0x{v:02x}",
+}
