@@ -243,9 +243,12 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
         if proto is None or proto.negated or proto.value != 6:
             raise OptionError("REJECT --reject-with tcp-reset needs -p tcp", index,
                               hint="the kernel refuses TCP RST for non-TCP packets")
-    if target.name in ("SYNPROXY", "TCPOPTSTRIP") and (
-            proto is None or proto.negated or proto.value != 6):
-        raise OptionError(f"{target.name} needs -p tcp", index,
+    needed = _TARGET_PROTOCOLS.get(target.name)
+    if target.name == "ECN" and not {"ecn-tcp-remove", "ecn-tcp-ece", "ecn-tcp-cwr"} & {
+            o.name for o in target.options}:
+        needed = None                           # only its TCP operations need -p tcp
+    if needed is not None and (proto is None or proto.negated or proto.value not in needed[0]):
+        raise OptionError(f"{target.name} needs {needed[1]}", index,
                           hint="the kernel refuses the rule (Invalid argument) without it")
     ports = None
     if target.name in ("MASQUERADE", "REDIRECT"):
@@ -255,6 +258,10 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
     if ports is not None and (proto is None or proto.value not in (6, 17, 132, 33)):
         raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", index)
 
+
+# targets the kernel accepts only with these protocols: name → (numbers, what to write)
+_TARGET_PROTOCOLS = {"SYNPROXY": ((6,), "-p tcp"), "TCPOPTSTRIP": ((6,), "-p tcp"),
+                     "TPROXY": ((6, 17), "-p tcp or -p udp"), "ECN": ((6,), "-p tcp")}
 
 # day sets whose `!` iptables stores as the complement (and iptables-save prints so)
 _FOLDED = {"weekdays": frozenset(range(1, 8)), "monthdays": frozenset(range(1, 32))}

@@ -4,9 +4,11 @@ and targets.toml, "read, not translated"): kept as iptables stores them, so that
 
 from __future__ import annotations
 
+import ipaddress
+
 from ..errors import OptionError
 from ..ir import Address, PortRange
-from .values_addresses import parse_address_unmasked
+from .values_addresses import parse_address_unmasked, parse_ip_address
 from .values_common import c_uint
 from .values_numbers import parse_uint16, parse_uint32
 from .values_ports import _port
@@ -187,7 +189,72 @@ def check_hmark(by_name: dict, index: int) -> None:
                           "same time", index)
 
 
+# ip6t_ipv6header's headers in the order iptables-save prints them, each with the names it
+# takes (the first is the one it prints; the others: its own short names and /etc/protocols')
+_IPV6_HEADERS = (
+    (0, ("hop-by-hop", "hop", "hopopt", "0")),
+    (60, ("ipv6-opts", "dst", "60")),
+    (43, ("ipv6-route", "route", "43")),
+    (44, ("ipv6-frag", "frag", "44")),
+    (51, ("ah", "auth", "51")),
+    (50, ("esp", "50")),
+    (59, ("ipv6-nonxt", "none", "59")),
+    (255, ("protocol", "prot", "255")),
+)
+_IPV6_HEADER_NUMBERS = {name: number for number, names in _IPV6_HEADERS for name in names}
+
+
+def parse_ipv6_headers(args, family, proto) -> frozenset[int]:
+    found = set()
+    for word in args[0].split(","):
+        number = _IPV6_HEADER_NUMBERS.get(word)
+        if number is None:
+            raise OptionError(f"unknown header `{word}' specified",
+                              hint=", ".join(names[0] for _n, names in _IPV6_HEADERS))
+        found.add(number)
+    return frozenset(found)
+
+
+def _small_uint(top: int, what: str):
+    def parse(args, family, proto) -> int:
+        return c_uint(args[0], 0, top, what)
+    return parse
+
+
+def parse_led_trigger_id(args, family, proto) -> str:
+    # the kernel names the trigger "netfilter-<id>" in a 27-byte field (xt_led_info.id)
+    if not args[0] or len(args[0].encode()) > 16:
+        raise OptionError(f"--led-trigger-id `{args[0]}' must be 1 to 16 characters long")
+    return args[0]
+
+
+def parse_led_delay(args, family, proto) -> int:
+    """milliseconds, or `inf` (kept as -1, as libxt_LED does)."""
+    return -1 if args[0] == "inf" else c_uint(args[0], 0, 0xFFFFFFFF, "--led-delay")
+
+
+def parse_text(args, family, proto) -> str:
+    if not args[0]:
+        raise OptionError("the value needs at least one character")
+    return args[0]
+
+
+def parse_any_address(args, family, proto):
+    """TPROXY --on-ip: one numeric address (absent: the family's any address)."""
+    if args[0] == "":
+        return ipaddress.ip_address("0.0.0.0" if family == "ip" else "::")
+    return parse_ip_address(args, family, proto)
+
+
 PARSERS.update({
+    "ipv6_headers": parse_ipv6_headers,
+    "ecn_bit": _small_uint(1, "ECN bit"),
+    "ecn_ect": _small_uint(3, "ECT codepoint"),
+    "osf_level": _small_uint(2, "osf level"),
+    "led_trigger_id": parse_led_trigger_id,
+    "led_delay": parse_led_delay,
+    "text": parse_text,
+    "any_address": parse_any_address,
     "hmark_mod": parse_hmark_mod,
     "tcp_option_list": parse_tcp_option_list,
     "prefix_length": parse_prefix_length,
@@ -206,4 +273,7 @@ SAVE_TEXT = {
     "hex_mask32": lambda v: f"0x{v:08x}",
     "hex_mask16": lambda v: f"0x{v:04x}",
     "hex_mask16_short": lambda v: f"0x{v:02x}",
+    "ipv6_headers": lambda v: ",".join(names[0] for n, names in _IPV6_HEADERS if n in v),
+    "led_trigger_id": lambda v: f'"{v}"',
+    "led_delay": lambda v: "inf" if v == -1 else str(v),
 }
