@@ -156,3 +156,11 @@ def test_refused_as_iptables_refuses(program, command, message):
         convert(f"{program} {command}\n", "fw.sh",
                 ConvertOptions(to="iptables-restore", family=_family(program)))
     assert any(message in d.message for d in info.value.diagnostics), info.value.diagnostics
+
+
+def test_read_only_target_in_a_handled_command_is_still_refused_for_nft():
+    script = "iptables -t mangle -A INPUT -j SECMARK --selctx system_u:object_r:x_t:s0 || :\n"
+    with pytest.raises(FwmigrateError) as info:
+        convert(script, "fw.sh", ConvertOptions(to="nft"))
+    assert any("-j SECMARK has no exact nft equivalent" in d.message
+               for d in info.value.diagnostics)
