@@ -78,6 +78,28 @@ READ_ONLY = [
      "-A INPUT -m ipv6header ! --header esp --soft"),
     ("ip6tables", "-A INPUT -m ipv6header --header none,prot",
      "-A INPUT -m ipv6header --header ipv6-nonxt,protocol"),
+    ("iptables", "-A INPUT -j RATEEST --rateest-name RE4 --rateest-interval 300ms "
+     "--rateest-ewmalog 2000ms",
+     "-A INPUT -j RATEEST --rateest-name RE4 --rateest-interval 500.0ms --rateest-ewmalog 2.0s"),
+    ("iptables", "-A INPUT -j RATEEST --rateest-name RE3 --rateest-interval 1s "
+     "--rateest-ewmalog 10s",
+     "-A INPUT -j RATEEST --rateest-name RE3 --rateest-interval 1.0s --rateest-ewmalog 8.0s"),
+    ("iptables", "-A FORWARD -m rateest --rateest RE1 --rateest-gt --rateest-bps 1mbps",
+     "-A FORWARD -m rateest --rateest RE1 --rateest-gt --rateest-bps 8000Kbit"),
+    ("iptables", "-A FORWARD -m rateest --rateest RE1 --rateest-gt --rateest-bps 2gbit",
+     "-A FORWARD -m rateest --rateest RE1 --rateest-gt --rateest-bps 2000Mbit"),
+    ("iptables", "-A FORWARD -m rateest --rateest RE1 --rateest-gt --rateest-bps 3",
+     "-A FORWARD -m rateest --rateest RE1 --rateest-gt --rateest-bps 0bit"),
+    ("iptables", "-A FORWARD -m rateest --rateest RE1 --rateest-lt --rateest-bps1 8bit",
+     "-A FORWARD -m rateest --rateest RE1 --rateest-lt --rateest-bps 0bit"),
+    ("iptables", "-A FORWARD -m rateest --rateest RE1 --rateest-lt --rateest-bps 8bit "
+     "--rateest-pps 3", "-A FORWARD -m rateest --rateest RE1 --rateest-lt --rateest-bps 8bit "
+     "--rateest-lt --rateest-pps 3"),
+    ("iptables", "-A FORWARD -m rateest ! --rateest-lt --rateest RE1 --rateest-pps 3",
+     "-A FORWARD -m rateest --rateest RE1 ! --rateest-lt --rateest-pps 3"),
+    ("iptables", "-A FORWARD -m rateest --rateest-delta --rateest RE1 --rateest-lt "
+     "--rateest-bps1 8bit", "-A FORWARD -m rateest --rateest-delta --rateest RE1 "
+     "--rateest-bps1 8bit --rateest-lt --rateest-bps2 0bit"),
     # (no xt_LED in this kernel: from the iptables vectors)
     ("iptables", "-A INPUT -j LED --led-trigger-id foo --led-delay 42 --led-always-blink",
      '-A INPUT -j LED --led-trigger-id "foo" --led-delay 42 --led-always-blink'),
@@ -125,6 +147,16 @@ REFUSED = [
      "ECN needs -p tcp"),
     ("iptables", "-A INPUT -m osf --genre linux", "osf match requires '-p tcp'"),
     ("iptables", "-A INPUT -p tcp -m osf --genre linux --ttl 3", "out of range"),
+    ("iptables", "-A INPUT -j RATEEST --rateest-name R --rateest-interval 1s "
+     "--rateest-ewmalog 2", "ewmalog value is out of range"),
+    ("iptables", "-A INPUT -j RATEEST --rateest-name R --rateest-interval 9s "
+     "--rateest-ewmalog 20s", "interval value is too large"),
+    ("iptables", "-A FORWARD -m rateest --rateest RE1 --rateest-pps 3",
+     "give --rateest-lt, --rateest-gt or --rateest-eq"),
+    ("iptables", "-A FORWARD -m rateest --rateest RE1 --rateest-lt",
+     "give --rateest-bps or --rateest-pps"),
+    ("iptables", "-A FORWARD -m rateest --rateest RE1 --rateest-lt --rateest-bps 5furlongs",
+     "bad rate value"),
 ]
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from .. import __version__, mappings
 from ..frontends.limit_values import normal_connlimit
 from ..frontends.limit_values import save_words as hashlimit_save_words
+from ..frontends.rateest_values import estimator_words, rateest_words
 from ..frontends.values_flags import CT_STATES, CT_STATUS, TCP_FLAGS
 from ..frontends.values_readonly import SAVE_TEXT as READ_ONLY_TEXT
 from ..frontends.values_readonly import string_save_words
@@ -205,6 +206,8 @@ def _match(match: Match) -> list[str]:
     spec = mappings.match_specs()[match.module]
     if match.module == "connlimit":
         match = normal_connlimit(match)
+    if match.module == "rateest":        # its word order depends on the mode
+        return ["-m", "rateest", *rateest_words({o.name: o for o in match.options})]
     return ["-m", match.module, *_options(spec, match.options)]
 
 
@@ -237,7 +240,10 @@ def rule_words(rule: Rule) -> list[str]:
         words += ["-g" if target.goto else "-j", target.chain]
     elif isinstance(target, TargetExtension):
         spec = mappings.target_specs()[target.name]
-        words += ["-j", target.name, *_options(spec, target.options)]
+        if target.name == "RATEEST":     # the times the kernel keeps, not the ones given
+            words += ["-j", "RATEEST", *estimator_words({o.name: o for o in target.options})]
+        else:
+            words += ["-j", target.name, *_options(spec, target.options)]
     return words
 
 

@@ -14,6 +14,7 @@ from ..errors import OptionError, did_you_mean
 from ..ir import Family, Match, Negatable, Option, TargetExtension
 from .kernel_checks import check_option_order, check_target_values, policy_checks
 from .limit_values import check_connlimit, check_hashlimit
+from .rateest_values import check_estimator, check_rateest
 from .values import parse_value
 from .values_numbers import protocol_number
 from .values_readonly import check_hmark, check_string
@@ -150,6 +151,8 @@ class ExtensionOptions:
         if opt.const is not None:
             args = opt.const
             nxt = i + 1
+        elif opt.optional_arg and self._optional(i + 1) is None:
+            args, nxt = ("0",), i + 1                # rateest's --rateest-bps alone
         else:
             args = tuple(self._take(i + 1 + k, flag) for k in range(opt.nargs))
             if opt.nargs and args[0] == "!":
@@ -178,7 +181,7 @@ class ExtensionOptions:
                 opt.value, tuple(opt.neutral.split()), self.family, proto_name):
             ext.options.pop(opt.name, None)      # e.g. --dport 0:65535 tests nothing
             return nxt
-        if opt.nargs == 1 and opt.const is None:
+        if opt.nargs == 1 and opt.const is None and nxt == i + 2:
             self.slots[i + 1] = (ext, opt.name)
         key = (opt.name, value, negated)
         option = _OPTIONS.get(key)
@@ -235,6 +238,9 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
         return
     spec = mappings.target_specs()[target.name]
     check_target_values(target, index)
+    value_check = _TARGET_CHECKS.get(target.name)
+    if value_check is not None:         # again here: a template re-reads only the values
+        value_check({o.name: o for o in target.options}, index)
     if spec.tables is not None and table not in spec.tables:
         raise OptionError(f"{target.name} target: only valid in {' or '.join(spec.tables)} "
                           f"table, not {table}", index,
@@ -391,7 +397,8 @@ def _check_set_target(by_name: dict[str, Option], index: int) -> None:
         raise OptionError("SET target: --timeout and --exist go with --add-set", index)
 
 
-_TARGET_CHECKS = {"SET": _check_set_target, "HMARK": check_hmark}
+_TARGET_CHECKS = {"SET": _check_set_target, "HMARK": check_hmark,
+                  "RATEEST": check_estimator}
 
 
 def _check_time(by_name: dict[str, Option], index: int) -> None:
@@ -404,7 +411,7 @@ def _check_time(by_name: dict[str, Option], index: int) -> None:
 _VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
                  "addrtype": _check_addrtype, "time": _check_time,
                  "hashlimit": check_hashlimit, "connlimit": check_connlimit,
-                 "policy": policy_checks, "string": check_string}
+                 "policy": policy_checks, "string": check_string, "rateest": check_rateest}
 
 
 def _intrapositioned(flag: str) -> str:

@@ -8,6 +8,7 @@ import ipaddress
 
 from ..errors import OptionError
 from ..ir import Address, PortRange
+from .rateest_values import parse_byte_rate, parse_estimator_name, parse_usec
 from .values_addresses import parse_address_unmasked, parse_ip_address
 from .values_common import c_uint
 from .values_numbers import parse_uint16, parse_uint32
@@ -247,6 +248,9 @@ def parse_any_address(args, family, proto):
 
 
 PARSERS.update({
+    "byte_rate": parse_byte_rate,
+    "estimator_name": parse_estimator_name,
+    "usec": parse_usec,
     "ipv6_headers": parse_ipv6_headers,
     "ecn_bit": _small_uint(1, "ECN bit"),
     "ecn_ect": _small_uint(3, "ECT codepoint"),
