@@ -32,8 +32,8 @@ SCRIPT_CASES = [
     ("iptables -N A\niptables -N B\niptables -A A -j B\niptables -A B -j A\n"
      "iptables -A INPUT -j A\n", "fw.sh:5:1", "Too many levels of symbolic links."),
     ("iptables -A INPUT -m nosuch -j ACCEPT\n", "fw.sh:1:22", "Couldn't load match `nosuch'"),
-    ("iptables -A INPUT -m rpfilter --loose -j ACCEPT\n", "fw.sh:1:22",
-     "-m rpfilter is not supported by fwmigrate yet"),
+    ("iptables -A INPUT -m u32 --u32 0=1 -j ACCEPT\n", "fw.sh:1:22",
+     "-m u32 is not supported by fwmigrate yet"),
     ("iptables -A INPUT -j CLUSTERIP --new\n", "fw.sh:1:22",
      "-j CLUSTERIP is not supported by fwmigrate yet"),
     ("  iptables -A INPUT \\\n     -p tcp --dport bad -j ACCEPT\n", "fw.sh:2:21",

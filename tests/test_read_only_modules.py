@@ -100,6 +100,18 @@ READ_ONLY = [
     ("iptables", "-A FORWARD -m rateest --rateest-delta --rateest RE1 --rateest-lt "
      "--rateest-bps1 8bit", "-A FORWARD -m rateest --rateest-delta --rateest RE1 "
      "--rateest-bps1 8bit --rateest-lt --rateest-bps2 0bit"),
+    ("iptables", "-t mangle -A PREROUTING -m rpfilter --invert --loose",
+     "-A PREROUTING -m rpfilter --loose --invert"),
+    ("iptables", "-t raw -A PREROUTING -m rpfilter --accept-local --validmark",
+     "-A PREROUTING -m rpfilter --validmark --accept-local"),
+    ("iptables", "-t mangle -A PREROUTING -m cluster --cluster-total-nodes 4 "
+     "! --cluster-local-node 3 --cluster-hash-seed 1",
+     "-A PREROUTING -m cluster ! --cluster-local-nodemask 0x00000004 --cluster-total-nodes 4 "
+     "--cluster-hash-seed 0x00000001"),
+    ("iptables", "-t mangle -A PREROUTING -m cluster --cluster-total-nodes 4 "
+     "--cluster-local-nodemask 5 --cluster-hash-seed 1",
+     "-A PREROUTING -m cluster --cluster-local-nodemask 0x00000005 --cluster-total-nodes 4 "
+     "--cluster-hash-seed 0x00000001"),
     # (no xt_LED in this kernel: from the iptables vectors)
     ("iptables", "-A INPUT -j LED --led-trigger-id foo --led-delay 42 --led-always-blink",
      '-A INPUT -j LED --led-trigger-id "foo" --led-delay 42 --led-always-blink'),
@@ -157,6 +169,17 @@ REFUSED = [
      "give --rateest-bps or --rateest-pps"),
     ("iptables", "-A FORWARD -m rateest --rateest RE1 --rateest-lt --rateest-bps 5furlongs",
      "bad rate value"),
+    ("iptables", "-A INPUT -m rpfilter", "only valid in raw or mangle table, not filter"),
+    ("iptables", "-t mangle -A INPUT -m rpfilter", "only usable from PREROUTING"),
+    ("iptables", "-t nat -A PREROUTING -m rpfilter", "only valid in raw or mangle table"),
+    ("iptables", "-A INPUT -m cluster --cluster-total-nodes 2 --cluster-local-node 3 "
+     "--cluster-hash-seed 1", "too big"),
+    ("iptables", "-A INPUT -m cluster --cluster-total-nodes 4 --cluster-local-nodemask 0x10 "
+     "--cluster-hash-seed 1", "too big"),
+    ("iptables", "-A INPUT -m cluster --cluster-total-nodes 33 --cluster-local-node 3 "
+     "--cluster-hash-seed 1", "out of range"),
+    ("iptables", "-A INPUT -m cluster --cluster-total-nodes 4 --cluster-local-node 0 "
+     "--cluster-hash-seed 1", "out of range"),
 ]
 
 

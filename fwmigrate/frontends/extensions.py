@@ -17,7 +17,7 @@ from .limit_values import check_connlimit, check_hashlimit
 from .rateest_values import check_estimator, check_rateest
 from .values import parse_value
 from .values_numbers import protocol_number
-from .values_readonly import check_hmark, check_string
+from .values_readonly import check_cluster, check_hmark, check_string
 
 
 @dataclass(slots=True)
@@ -209,6 +209,10 @@ class ExtensionOptions:
         return built
 
     def _check_match(self, spec, ext: _Loaded, options: tuple[Option, ...]) -> None:
+        if spec.tables is not None and self.cmd.table not in spec.tables:
+            raise OptionError(f"{spec.name} match: only valid in {' or '.join(spec.tables)} "
+                              f"table, not {self.cmd.table}", ext.index,
+                              hint="the kernel refuses the rule in another table")
         for opt in options:
             needed = _OPTION_PROTOCOL.get((spec.name, opt.name))
             if needed is not None and (self.proto is None or self.proto.negated
@@ -411,7 +415,8 @@ def _check_time(by_name: dict[str, Option], index: int) -> None:
 _VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
                  "addrtype": _check_addrtype, "time": _check_time,
                  "hashlimit": check_hashlimit, "connlimit": check_connlimit,
-                 "policy": policy_checks, "string": check_string, "rateest": check_rateest}
+                 "policy": policy_checks, "string": check_string, "rateest": check_rateest,
+                 "cluster": check_cluster}
 
 
 def _intrapositioned(flag: str) -> str:

@@ -247,7 +247,21 @@ def parse_any_address(args, family, proto):
     return parse_ip_address(args, family, proto)
 
 
+def parse_cluster_node(args, family, proto) -> int:
+    """--cluster-local-node N: the mask with bit N - 1."""
+    return 1 << (c_uint(args[0], 1, 32, "--cluster-local-node") - 1)
+
+
+def check_cluster(by_name: dict, index: int) -> None:
+    total = by_name["total-nodes"].value
+    if by_name["local-nodemask"].value >= 1 << total:
+        raise OptionError("cluster match: `--cluster-local-node(mask)' is too big for "
+                          "`--cluster-total-nodes'", index)
+
+
 PARSERS.update({
+    "cluster_node": parse_cluster_node,
+    "cluster_nodes": _small_uint(32, "--cluster-total-nodes"),
     "byte_rate": parse_byte_rate,
     "estimator_name": parse_estimator_name,
     "usec": parse_usec,
