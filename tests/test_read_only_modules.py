@@ -112,6 +112,10 @@ READ_ONLY = [
      "--cluster-local-nodemask 5 --cluster-hash-seed 1",
      "-A PREROUTING -m cluster --cluster-local-nodemask 0x00000005 --cluster-total-nodes 4 "
      "--cluster-hash-seed 0x00000001"),
+    ("iptables", "-A INPUT -m bpf --bytecode '4,48 0 0 9,21 0 1 6,6 0 0 1,6 0 0 0'",
+     '-A INPUT -m bpf --bytecode "4,48 0 0 9,21 0 1 6,6 0 0 1,6 0 0 0"'),
+    ("iptables", "-A INPUT -m bpf --bytecode '1,6 00 0 1,'",
+     '-A INPUT -m bpf --bytecode "1,6 0 0 1"'),
     # (no xt_LED in this kernel: from the iptables vectors)
     ("iptables", "-A INPUT -j LED --led-trigger-id foo --led-delay 42 --led-always-blink",
      '-A INPUT -j LED --led-trigger-id "foo" --led-delay 42 --led-always-blink'),
@@ -169,6 +173,10 @@ REFUSED = [
      "give --rateest-bps or --rateest-pps"),
     ("iptables", "-A FORWARD -m rateest --rateest RE1 --rateest-lt --rateest-bps 5furlongs",
      "bad rate value"),
+    ("iptables", "-A INPUT -m bpf --bytecode '2,6 0 0 1'", "not the encoded length"),
+    ("iptables", "-A INPUT -m bpf ! --bytecode '1,6 0 0 1'", "cannot be inverted"),
+    # iptables reads this as k = 0 (sscanf stops at the x); refused rather than guessed
+    ("iptables", "-A INPUT -m bpf --bytecode '1,6 0 0 0x10'", "bad instruction"),
     ("iptables", "-A INPUT -m rpfilter", "only valid in raw or mangle table, not filter"),
     ("iptables", "-t mangle -A INPUT -m rpfilter", "only usable from PREROUTING"),
     ("iptables", "-t nat -A PREROUTING -m rpfilter", "only valid in raw or mangle table"),

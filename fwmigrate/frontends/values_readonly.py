@@ -259,7 +259,34 @@ def check_cluster(by_name: dict, index: int) -> None:
                           "`--cluster-total-nodes'", index)
 
 
+def parse_bpf_bytecode(args, family, proto) -> tuple[tuple[int, int, int, int], ...]:
+    """xt_bpf --bytecode "N,code jt jf k,…" (nfbpf_compile's output): N instructions of
+    decimal numbers, kept as numbers (iptables-save prints them back decimal)."""
+    text = args[0]
+    parts = text.split(",")
+    if parts and parts[-1] == "" and len(parts) > 1:
+        parts.pop()                   # iptables takes a trailing comma
+    try:
+        count = c_uint(parts[0].strip(), 1, 64, "bpf program length")
+        program = []
+        for part in parts[1:]:
+            words = part.split()
+            if len(words) != 4 or not all(w.isdigit() for w in words):
+                raise OptionError(f"bpf: bad instruction `{part}'")
+            code, jt, jf, k = (int(w) for w in words)
+            if code > 0xFFFF or jt > 0xFF or jf > 0xFF or k > 0xFFFFFFFF:
+                raise OptionError(f"bpf: instruction `{part}' out of range")
+            program.append((code, jt, jf, k))
+    except OptionError as exc:
+        raise OptionError(exc.message, hint="the form nfbpf_compile prints: "
+                                            "N,code jt jf k,code jt jf k,…") from None
+    if len(program) != count:
+        raise OptionError("bpf: parsed program length is not the encoded length parameter")
+    return tuple(program)
+
+
 PARSERS.update({
+    "bpf_bytecode": parse_bpf_bytecode,
     "cluster_node": parse_cluster_node,
     "cluster_nodes": _small_uint(32, "--cluster-total-nodes"),
     "byte_rate": parse_byte_rate,
@@ -293,5 +320,7 @@ SAVE_TEXT = {
     "hex_mask16_short": lambda v: f"0x{v:02x}",
     "ipv6_headers": lambda v: ",".join(names[0] for n, names in _IPV6_HEADERS if n in v),
     "led_trigger_id": lambda v: f'"{v}"',
+    "bpf_bytecode": lambda v: '"' + ",".join([str(len(v))] + [" ".join(map(str, i))
+                                                              for i in v]) + '"',
     "led_delay": lambda v: "inf" if v == -1 else str(v),
 }
