@@ -42,6 +42,7 @@ class OptionSpec:
     nft: str | None
     nft_op: str | None = None
     default_with: str | None = None
+    optional_arg: bool = False      # the value may be left out (then its grammar reads "0")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -81,6 +82,7 @@ def _option_spec(raw: dict[str, Any]) -> OptionSpec:
         nft=raw.get("nft"),
         nft_op=raw.get("nft_op"),
         default_with=raw.get("default_with"),
+        optional_arg=raw.get("optional_arg", False),
     )
 
 

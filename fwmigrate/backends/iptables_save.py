@@ -15,7 +15,10 @@ from datetime import UTC, datetime
 from .. import __version__, mappings
 from ..frontends.limit_values import normal_connlimit
 from ..frontends.limit_values import save_words as hashlimit_save_words
+from ..frontends.rateest_values import estimator_words, rateest_words
 from ..frontends.values_flags import CT_STATES, CT_STATUS, TCP_FLAGS
+from ..frontends.values_readonly import SAVE_TEXT as READ_ONLY_TEXT
+from ..frontends.values_readonly import string_save_words
 from ..frontends.values_time import WEEKDAYS
 from ..ir import (
     Address,
@@ -159,6 +162,9 @@ _KIND_TEXT = {
     "connbytes_range": lambda v: str(v.first) if v.last == 0xFFFFFFFFFFFFFFFF
     else f"{v.first}:{v.last}",
     "connlabel": lambda v: f'"{v}"',        # libxt_connlabel quotes the label
+    # libxt_ipvs prints a host address bare, others with their mask as given (1.2.3.4/16)
+    "ipvs_address": lambda v: str(v.addr) if v.is_host else address(v),
+    **READ_ONLY_TEXT,
 }
 
 
@@ -175,11 +181,19 @@ def _options(spec: mappings.ExtensionSpec, options: tuple[Option, ...]) -> list[
         if ospec.value == "flag" and len(ospec.flags) > 1:
             out.append(f"--{opt.value}")
             continue
+        words = _SAVE_WORDS.get(ospec.value)
+        if words is not None:       # the value decides the flag too
+            out.extend(words(opt.value))
+            continue
         out.append(_save_flag(ospec))
         text = value_text(opt, kind)
         if text is not None:
             out.append(text)
     return out
+
+
+# value grammars whose value decides the flag iptables-save prints: value → (flag, text)
+_SAVE_WORDS = {"string_pattern": string_save_words}
 
 
 def _save_flag(ospec: mappings.OptionSpec) -> str:
@@ -192,6 +206,8 @@ def _match(match: Match) -> list[str]:
     spec = mappings.match_specs()[match.module]
     if match.module == "connlimit":
         match = normal_connlimit(match)
+    if match.module == "rateest":        # its word order depends on the mode
+        return ["-m", "rateest", *rateest_words({o.name: o for o in match.options})]
     return ["-m", match.module, *_options(spec, match.options)]
 
 
@@ -224,7 +240,10 @@ def rule_words(rule: Rule) -> list[str]:
         words += ["-g" if target.goto else "-j", target.chain]
     elif isinstance(target, TargetExtension):
         spec = mappings.target_specs()[target.name]
-        words += ["-j", target.name, *_options(spec, target.options)]
+        if target.name == "RATEEST":     # the times the kernel keeps, not the ones given
+            words += ["-j", "RATEEST", *estimator_words({o.name: o for o in target.options})]
+        else:
+            words += ["-j", target.name, *_options(spec, target.options)]
     return words
 
 

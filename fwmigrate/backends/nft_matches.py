@@ -40,6 +40,9 @@ from .nft_time import h_time
 def match_statements(tr, rule: Rule, index: int, match: Match, ctx: Ctx) -> list[Statement]:
     """The nft statements of one match: a compare per option, or the option's handler."""
     spec = mappings.match_specs()[match.module]
+    why = mappings.load("extensions")["not_translated"].get(match.module)
+    if why is not None:     # read (for --to iptables-restore) but never dropped from nft output
+        raise Untranslatable(f"-m {match.module} has no exact nft equivalent", why)
     if match.module in EXTHDR_MODULES and not match.options:
         return [Compare(Exthdr(match.module), "==", Symbol("exists"))]     # only the header
     if spec.protocols and not match.options:

@@ -46,7 +46,11 @@ def target_statements(tr, rule: Rule, ctx: Ctx) -> list[Statement]:
         return [NftVerdict(target.name.lower())]
     if isinstance(target, Jump):
         return [NftVerdict("goto" if target.goto else "jump", ctx.chains[target.chain])]
-    return TARGETS[target.name](tr, rule, target, ctx)
+    handler = TARGETS.get(target.name)
+    if handler is None:     # read (for --to iptables-restore) but never dropped from nft output
+        raise Untranslatable(f"-j {target.name} has no exact nft equivalent",
+                             mappings.load("extensions")["not_translated"].get(target.name))
+    return handler(tr, rule, target, ctx)
 
 
 # --- target handlers ----------------------------------------------------------------------

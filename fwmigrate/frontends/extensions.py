@@ -14,8 +14,10 @@ from ..errors import OptionError, did_you_mean
 from ..ir import Family, Match, Negatable, Option, TargetExtension
 from .kernel_checks import check_option_order, check_target_values, policy_checks
 from .limit_values import check_connlimit, check_hashlimit
+from .rateest_values import check_estimator, check_rateest
 from .values import parse_value
 from .values_numbers import protocol_number
+from .values_readonly import check_cluster, check_hmark, check_string
 
 
 @dataclass(slots=True)
@@ -74,6 +76,9 @@ class ExtensionOptions:
         if spec is None and name in mappings.load("extensions")["targets"]:
             raise OptionError(f"-j {name} is not supported by fwmigrate yet", i,
                               hint=_why_not(name, "targets"), unsupported=True)
+        if spec is not None and self.family not in spec.families:
+            raise OptionError(f"Couldn't load target `{name}':No such file or directory", i,
+                              hint=f"-j {name} is for ip6tables")
         if spec is not None and spec.options:
             if goto:
                 raise OptionError(f"goto '{name}' is not a chain", i)
@@ -146,6 +151,8 @@ class ExtensionOptions:
         if opt.const is not None:
             args = opt.const
             nxt = i + 1
+        elif opt.optional_arg and self._optional(i + 1) is None:
+            args, nxt = ("0",), i + 1                # rateest's --rateest-bps alone
         else:
             args = tuple(self._take(i + 1 + k, flag) for k in range(opt.nargs))
             if opt.nargs and args[0] == "!":
@@ -167,14 +174,14 @@ class ExtensionOptions:
             negated = False     # `!` swaps the bounds: equal ones stay the range itself
         if opt.value == "flag" and len(opt.flags) > 1:
             value = flag.lstrip("-")
-        elif opt.value in ("comment", "log_prefix") and value != args[0]:
+        elif opt.value in ("comment", "log_prefix", "idletimer_label") and value != args[0]:
             self.cmd.warnings.append((i + 1, f"{flag} is longer than iptables keeps; "
                                              f"cut to `{value}' as iptables does"))
         if opt.neutral is not None and not negated and value == parse_value(
                 opt.value, tuple(opt.neutral.split()), self.family, proto_name):
             ext.options.pop(opt.name, None)      # e.g. --dport 0:65535 tests nothing
             return nxt
-        if opt.nargs == 1 and opt.const is None:
+        if opt.nargs == 1 and opt.const is None and nxt == i + 2:
             self.slots[i + 1] = (ext, opt.name)
         key = (opt.name, value, negated)
         option = _OPTIONS.get(key)
@@ -202,6 +209,10 @@ class ExtensionOptions:
         return built
 
     def _check_match(self, spec, ext: _Loaded, options: tuple[Option, ...]) -> None:
+        if spec.tables is not None and self.cmd.table not in spec.tables:
+            raise OptionError(f"{spec.name} match: only valid in {' or '.join(spec.tables)} "
+                              f"table, not {self.cmd.table}", ext.index,
+                              hint="the kernel refuses the rule in another table")
         for opt in options:
             needed = _OPTION_PROTOCOL.get((spec.name, opt.name))
             if needed is not None and (self.proto is None or self.proto.negated
@@ -231,6 +242,9 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
         return
     spec = mappings.target_specs()[target.name]
     check_target_values(target, index)
+    value_check = _TARGET_CHECKS.get(target.name)
+    if value_check is not None:         # again here: a template re-reads only the values
+        value_check({o.name: o for o in target.options}, index)
     if spec.tables is not None and table not in spec.tables:
         raise OptionError(f"{target.name} target: only valid in {' or '.join(spec.tables)} "
                           f"table, not {table}", index,
@@ -239,8 +253,12 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
         if proto is None or proto.negated or proto.value != 6:
             raise OptionError("REJECT --reject-with tcp-reset needs -p tcp", index,
                               hint="the kernel refuses TCP RST for non-TCP packets")
-    if target.name == "SYNPROXY" and (proto is None or proto.negated or proto.value != 6):
-        raise OptionError("SYNPROXY needs -p tcp", index,
+    needed = _TARGET_PROTOCOLS.get(target.name)
+    if target.name == "ECN" and not {"ecn-tcp-remove", "ecn-tcp-ece", "ecn-tcp-cwr"} & {
+            o.name for o in target.options}:
+        needed = None                           # only its TCP operations need -p tcp
+    if needed is not None and (proto is None or proto.negated or proto.value not in needed[0]):
+        raise OptionError(f"{target.name} needs {needed[1]}", index,
                           hint="the kernel refuses the rule (Invalid argument) without it")
     ports = None
     if target.name in ("MASQUERADE", "REDIRECT"):
@@ -250,6 +268,10 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
     if ports is not None and (proto is None or proto.value not in (6, 17, 132, 33)):
         raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", index)
 
+
+# targets the kernel accepts only with these protocols: name → (numbers, what to write)
+_TARGET_PROTOCOLS = {"SYNPROXY": ((6,), "-p tcp"), "TCPOPTSTRIP": ((6,), "-p tcp"),
+                     "TPROXY": ((6, 17), "-p tcp or -p udp"), "ECN": ((6,), "-p tcp")}
 
 # day sets whose `!` iptables stores as the complement (and iptables-save prints so)
 _FOLDED = {"weekdays": frozenset(range(1, 8)), "monthdays": frozenset(range(1, 32))}
@@ -379,7 +401,8 @@ def _check_set_target(by_name: dict[str, Option], index: int) -> None:
         raise OptionError("SET target: --timeout and --exist go with --add-set", index)
 
 
-_TARGET_CHECKS = {"SET": _check_set_target}
+_TARGET_CHECKS = {"SET": _check_set_target, "HMARK": check_hmark,
+                  "RATEEST": check_estimator}
 
 
 def _check_time(by_name: dict[str, Option], index: int) -> None:
@@ -392,7 +415,8 @@ def _check_time(by_name: dict[str, Option], index: int) -> None:
 _VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
                  "addrtype": _check_addrtype, "time": _check_time,
                  "hashlimit": check_hashlimit, "connlimit": check_connlimit,
-                 "policy": policy_checks}
+                 "policy": policy_checks, "string": check_string, "rateest": check_rateest,
+                 "cluster": check_cluster}
 
 
 def _intrapositioned(flag: str) -> str:

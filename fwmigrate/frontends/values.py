@@ -17,6 +17,7 @@ from .values_addresses import (
     parse_address,
     parse_address_list,
     parse_address_range,
+    parse_address_unmasked,
     parse_dnat_range,
     parse_ip_address,
     parse_mac,
@@ -93,6 +94,7 @@ from .values_ports import (
     parse_port_list,
     parse_port_range,
 )
+from .values_readonly import PARSERS as READ_ONLY_PARSERS
 from .values_time import (
     parse_monthdays,
     parse_time_date,
@@ -118,6 +120,8 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "port_list": parse_port_list,
     "nat_ports": parse_nat_ports,
     "address": parse_address,
+    "address_unmasked": parse_address_unmasked,
+    "ipvs_address": parse_address_unmasked,
     "address_list": parse_address_list,
     "address_range": parse_address_range,
     "mask": parse_mask,
@@ -193,6 +197,7 @@ PARSERS: dict[str, Callable[..., Value]] = {
 
 
 PARSERS.update(LIMIT_PARSERS)       # hashlimit and connlimit, in their own module
+PARSERS.update(READ_ONLY_PARSERS)   # modules read but not translated to nft
 
 
 @lru_cache(maxsize=1 << 16)

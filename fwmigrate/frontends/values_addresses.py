@@ -83,6 +83,12 @@ def parse_address(args, family, proto) -> Address:
     return address(args[0], family)
 
 
+def parse_address_unmasked(args, family, proto) -> Address:
+    """An address and mask kept as given: xt_srh stores (and iptables-save prints) c::1/64."""
+    masked = address(args[0], family)
+    return Address(_ip(args[0].split("/", 1)[0], family), masked.mask)
+
+
 # A fast path for the shape that fills large dumps (a dotted quad with a prefix length). It
 # must agree with the grammar above; tests/test_values.py checks that on generated input.
 _FAST_IPV4 = re.compile(r"((?:0|[1-9]\d?\d?)\.(?:0|[1-9]\d?\d?)\.(?:0|[1-9]\d?\d?)"
