@@ -242,23 +242,10 @@ class _Translator:
         if source is None and destination is None:
             statements = interfaces + tail if interfaces else tail
         else:
-            # the usual case inline: a -s/-d selector object seen before (see _address)
-            saddr, daddr = self.address_cache[ctx.family]
-            if destination is None:
-                hit = saddr.get(id(source))
-                addresses = (hit[1] if hit is not None
-                             else self._address(source, ctx.family, "saddr"),)
-            elif source is None:
-                hit = daddr.get(id(destination))
-                addresses = (hit[1] if hit is not None
-                             else self._address(destination, ctx.family, "daddr"),)
-            else:
-                hit = saddr.get(id(source))
-                first = hit[1] if hit is not None else self._address(source, ctx.family,
-                                                                     "saddr")
-                hit = daddr.get(id(destination))
-                addresses = (first, hit[1] if hit is not None
-                             else self._address(destination, ctx.family, "daddr"))
+            addresses = (self._address(source, ctx.family, "saddr"),) if destination is None \
+                else (self._address(destination, ctx.family, "daddr"),) if source is None \
+                else (self._address(source, ctx.family, "saddr"),
+                      self._address(destination, ctx.family, "daddr"))
             statements = (*interfaces, *addresses, *tail)
         nft_rule = NftRule(statements, comment, rule.loc)
         if literal_sets:
