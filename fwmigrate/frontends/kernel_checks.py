@@ -119,20 +119,32 @@ def hook_violations(table: Table) -> list[tuple[Rule, str]]:
         hooks = reached_from.get(chain.name)
         if not hooks:           # no built-in chain reaches it: nothing to check
             continue
+        # rules read from one template share their match tuples and targets: judge each
+        # combination once per chain (the rules keep the objects, so their ids stay theirs)
+        verdicts: dict[tuple[int, int], str | None] = {}
         for rule in chain.rules:
-            users: list[tuple[str, tuple[str, ...] | None]] = [
-                (f"{m.module} match", _allowed_chains(m)) for m in rule.matches]
-            if isinstance(rule.target, TargetExtension):
-                users.append((f"{rule.target.name} target", specs[rule.target.name].chains))
-            for what, allowed in users:
-                if allowed is None:
-                    continue
-                bad = sorted(h for h in hooks if h not in allowed)
-                if bad:
-                    problems.append((rule, f"{what}: used from hooks {', '.join(bad)}, but "
-                                           f"only usable from {'/'.join(allowed)}"))
-                    break
+            key = (id(rule.matches), id(rule.target))
+            if key not in verdicts:
+                verdicts[key] = _hook_violation(rule, hooks, specs)
+            message = verdicts[key]
+            if message is not None:
+                problems.append((rule, message))
     return problems
+
+
+def _hook_violation(rule: Rule, hooks: set[str], specs: dict) -> str | None:
+    users: list[tuple[str, tuple[str, ...] | None]] = [
+        (f"{m.module} match", _allowed_chains(m)) for m in rule.matches]
+    if isinstance(rule.target, TargetExtension):
+        users.append((f"{rule.target.name} target", specs[rule.target.name].chains))
+    for what, allowed in users:
+        if allowed is None:
+            continue
+        bad = sorted(h for h in hooks if h not in allowed)
+        if bad:
+            return (f"{what}: used from hooks {', '.join(bad)}, but "
+                    f"only usable from {'/'.join(allowed)}")
+    return None
 
 
 # --- ipsets ---------------------------------------------------------------------------------

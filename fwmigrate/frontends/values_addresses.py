@@ -25,6 +25,10 @@ _ADDRESS = {
 
 
 def _ip(text: str, family: str):
+    if family == "ip" and "/" not in text:
+        found = fast_ipv4(text)         # NAT ranges repeat this per rule
+        if found is not None:
+            return found.addr
     if family == "ip" and text[:1].isdigit() and text.count(".") < 3 and ":" not in text:
         # iptables fills missing trailing parts with zeros: 10/8 is 10.0.0.0/8
         text = text + ".0" * (3 - text.count("."))
@@ -98,6 +102,7 @@ _FAST_IPV4_MATCH = _FAST_IPV4.match
 
 _IPV4_MASK_INTS = [(0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33)]
 _IPV4_MASKS = [ipaddress.IPv4Address(m) for m in _IPV4_MASK_INTS]
+_new_ipv4 = IPv4Address.__new__
 
 
 def fast_ipv4(text: str) -> Address | None:
@@ -114,7 +119,10 @@ def fast_ipv4(text: str) -> Address | None:
         value = int.from_bytes(inet_aton(quad), "big")     # refuses a part above 255
     except OSError:
         return None
-    return Address(IPv4Address(value & _IPV4_MASK_INTS[bits]), _IPV4_MASKS[bits])
+    # IPv4Address(int) checks the range again and costs a Python call; the value is in range
+    ip = _new_ipv4(IPv4Address)
+    ip._ip = value & _IPV4_MASK_INTS[bits]
+    return Address(ip, _IPV4_MASKS[bits])
 
 
 def address_list(text: str, family: str) -> tuple[Address, ...]:
