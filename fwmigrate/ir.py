@@ -256,6 +256,27 @@ class Table:
         return None
 
 
+def builtin_chains_reaching(table: Table) -> dict[str, frozenset[str]]:
+    """Chain name → the built-in chains whose packets reach it through jumps and gotos
+    (what the kernel checks a match or target against, and what decides a hook-dependent
+    target's meaning, such as NETMAP's source or destination mapping)."""
+    graph = {c.name: [r.target.chain for r in c.rules if isinstance(r.target, Jump)]
+             for c in table.chains}
+    reached: dict[str, set[str]] = {}
+    for chain in table.chains:
+        if not chain.builtin:
+            continue
+        stack, seen = [chain.name], {chain.name}
+        while stack:
+            cur = stack.pop()
+            reached.setdefault(cur, set()).add(chain.name)
+            for nxt in graph.get(cur, ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+    return {name: frozenset(hooks) for name, hooks in reached.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class IpSet:
     """An ipset as `ipset save` lists it: what `-m set` and `-j SET` rules name.

@@ -52,10 +52,6 @@ READ_ONLY = [
      "--hmark-mod 2 --hmark-offset 0"),
     ("ip6tables", "-t mangle -A PREROUTING -j DNPT --src-pfx dead::/48 --dst-pfx 1c3::/64",
      "-A PREROUTING -j DNPT --src-pfx dead::/48 --dst-pfx 1c3::/64"),
-    ("iptables", "-t nat -A PREROUTING -j NETMAP --to 1.2.3.4/24",
-     "-A PREROUTING -j NETMAP --to 1.2.3.0/24"),
-    ("ip6tables", "-t nat -A PREROUTING -j NETMAP --to dead::beef/64",
-     "-A PREROUTING -j NETMAP --to dead::/64"),
     ("iptables", "-t mangle -A PREROUTING -p tcp -j TPROXY --on-port 5",
      "-A PREROUTING -p tcp -j TPROXY --on-port 5 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0"),
     ("iptables", "-t mangle -A PREROUTING -p udp -j TPROXY --on-port 5 --tproxy-mark 5 "

@@ -268,6 +268,7 @@ class Nat:
     port: int | None = None
     port_high: int | None = None
     flags: tuple[str, ...] = ()
+    prefix_len: int | None = None   # `snat/dnat ip prefix to ADDR/LEN`: map onto a prefix
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@ and the small helpers that turn IR values into nft expressions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from socket import inet_ntoa
 
@@ -49,6 +49,9 @@ class Ctx:
     proto: int | None = None
     limits: object = None           # nft_limits.LimitPlan: hashlimit tables, connlimit sets
     ipsets: object = None           # nft_ipsets.IpsetPlan of the table
+    chain: str | None = None        # the iptables chain of the rule being translated
+    # iptables chain → the built-in chains that reach it (hook-dependent targets: NETMAP)
+    reaching: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def op(negated: bool) -> str:

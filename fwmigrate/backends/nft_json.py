@@ -191,6 +191,12 @@ def _nat(s: Nat) -> Json:
     out: dict[str, Any] = {}
     if s.family:
         out["family"] = s.family
+    if s.prefix_len is not None:
+        # as nft 1.0.6 lists it (`flags: netmap` is what makes the kernel map host bits)
+        out["addr"] = {"prefix": {"addr": s.addr, "len": s.prefix_len}}
+        out["flags"] = "netmap"
+        out["type_flags"] = "prefix"
+        return {s.kind: out}
     if s.addr is not None:
         out["addr"] = {"range": [s.addr, s.addr_high]} if s.addr_high else s.addr
     if s.port is not None:

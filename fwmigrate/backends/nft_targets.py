@@ -142,6 +142,30 @@ def _t_nat(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
                 ports.last if ports and not ports.single else None, tuple(flags))]
 
 
+# xt_NETMAP maps the destination where conntrack sets up destination NAT and the source where
+# it sets up source NAT (HOOK2MANIP of the hook the packet is in)
+_NETMAP_KINDS = {"PREROUTING": "dnat", "OUTPUT": "dnat", "POSTROUTING": "snat", "INPUT": "snat"}
+
+
+def _t_netmap(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    """NETMAP --to ADDR/LEN: nft's prefix NAT (NF_NAT_RANGE_NETMAP) keeps the host bits and
+    replaces the prefix, as xt_NETMAP does (tests/test_netmap_kernel.py)."""
+    to = target.option("to").value
+    if to.prefixlen is None:
+        raise Untranslatable(f"NETMAP --to {address_text(to.addr)}/{address_text(to.mask)}: "
+                             "nft's prefix NAT takes a prefix length, not a mask with gaps")
+    hooks = sorted(ctx.reaching.get(ctx.chain, ()))
+    kinds = {_NETMAP_KINDS[h] for h in hooks}
+    if len(kinds) != 1:
+        where = (f"chain {ctx.chain} is reached from {' and '.join(hooks)}" if hooks
+                 else f"no built-in chain reaches chain {ctx.chain}")
+        raise Untranslatable(f"NETMAP maps the source or the destination by the hook a packet "
+                             f"is in, and {where}; nft's snat and dnat are fixed per rule",
+                             "put the NETMAP rules for each direction in their own chain")
+    family = ctx.family
+    return [Nat(kinds.pop(), family, address_text(to.addr), prefix_len=to.prefixlen)]
+
+
 def xmark(left: Expr, v: Masked) -> Expr:
     """(left & ~mask) ^ value, in the shortest form nft takes."""
     keep = ~v.mask & _ALL
@@ -357,4 +381,4 @@ TARGETS = {"LOG": _t_log, "REJECT": _t_reject, "SNAT": _t_nat, "DNAT": _t_nat,
            "DSCP": _t_dscp, "TOS": _t_tos, "TTL": _t_ttl, "HL": _t_ttl, "TCPMSS": _t_tcpmss,
            "CLASSIFY": _t_classify, "NOTRACK": _t_ct, "CT": _t_ct, "NFLOG": _t_nflog,
            "NFQUEUE": _t_nfqueue, "SET": _t_set, "AUDIT": _t_audit, "TEE": _t_tee,
-           "SYNPROXY": _t_synproxy, "TRACE": _t_trace}
+           "SYNPROXY": _t_synproxy, "TRACE": _t_trace, "NETMAP": _t_netmap}

@@ -178,7 +178,10 @@ def _nat(s: Nat) -> str:
     if s.family:
         words.append(s.family)
     target = ""
-    if s.addr is not None:
+    if s.prefix_len is not None:
+        words.append("prefix")
+        target = f"{s.addr}/{s.prefix_len}"
+    elif s.addr is not None:
         if ":" in s.addr and s.port is not None:      # IPv6 with a port: [a]-[b]:port
             target = f"[{s.addr}]" + (f"-[{s.addr_high}]" if s.addr_high else "")
         else:

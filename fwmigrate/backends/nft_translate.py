@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 
 from .. import mappings
 from ..errors import Diagnostic
-from ..ir import Chain, Match, Negatable, Rule, Ruleset, SourceLocation, Table
+from ..ir import (
+    Chain,
+    Match,
+    Negatable,
+    Rule,
+    Ruleset,
+    SourceLocation,
+    Table,
+    builtin_chains_reaching,
+)
 from . import iptables_save, nft_inet
 from .nft_ast import (
     AnonSet,
@@ -49,6 +58,7 @@ AH_NOTE = ("IPv6 packets that carry an AH (IPsec authentication) header: ip6tabl
            "rules that test -p or ports treat such packets differently.")
 # matches translated from a plan of the whole table (sets), never from a cache
 _PLANNED = frozenset({"recent", "set"}) | LIMIT_PLANNED
+_CHAIN_DEPENDENT_TARGETS = frozenset({"SET", "NETMAP"})
 _COUNTER = Counter()
 # matches whose nft form tests the protocol themselves (`tcp dport 22` implies tcp)
 # (mh: nft's `mh type` finds the mobility header as ip6_tables' -p mh does, past any AH, where
@@ -143,7 +153,7 @@ class _Translator:
             chains: list[NftChain] = []
             for t in ipt_tables:
                 ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options,
-                          limits=limits, ipsets=ipsets)
+                          limits=limits, ipsets=ipsets, reaching=builtin_chains_reaching(t))
                 chains += [self._chain(t, chain, ctx) for chain in t.chains]
             chains_of.append(chains)
             sets += recent.sets() + limits.sets() + ipsets.sets()
@@ -260,6 +270,7 @@ class _Translator:
         rule, with the problem recorded."""
         ctx.proto = rule.protocol.value if rule.protocol and not rule.protocol.negated \
             else None
+        ctx.chain = chain.name
         try:
             interfaces, middle, target, comment = self._shape(rule, ctx)
         except Untranslatable as exc:
@@ -277,8 +288,9 @@ class _Translator:
         entry = ((rule.matches, rule.target, rule.protocol, rule.in_interface,
                   rule.out_interface, rule.fragment), interfaces, middle, target, tail, comment,
                  literal_sets)
-        if not any(m.module in _PLANNED for m in rule.matches) and not (
-                rule.target is not None and getattr(rule.target, "name", None) == "SET"):
+        # not cached: plans, -j SET, and targets whose translation depends on the chain
+        if not any(m.module in _PLANNED for m in rule.matches) and \
+                getattr(rule.target, "name", None) not in _CHAIN_DEPENDENT_TARGETS:
             self.shape_cache[key] = entry
         return entry
 

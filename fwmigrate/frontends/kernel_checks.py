@@ -13,7 +13,7 @@ from functools import cache
 
 from .. import mappings
 from ..errors import OptionError
-from ..ir import Jump, Match, Rule, Ruleset, Table, TargetExtension
+from ..ir import Match, Rule, Ruleset, Table, TargetExtension, builtin_chains_reaching
 
 
 @cache
@@ -99,20 +99,7 @@ def _allowed_chains(match: Match) -> tuple[str, ...] | None:
 def hook_violations(table: Table) -> list[tuple[Rule, str]]:
     """Matches and targets used from built-in chains they do not allow (the kernel checks at
     commit, for user chains from every built-in chain that reaches them)."""
-    graph = {c.name: [r.target.chain for r in c.rules if isinstance(r.target, Jump)]
-             for c in table.chains}
-    reached_from: dict[str, set[str]] = {}
-    for chain in table.chains:
-        if not chain.builtin:
-            continue
-        stack, seen = [chain.name], {chain.name}
-        while stack:
-            cur = stack.pop()
-            reached_from.setdefault(cur, set()).add(chain.name)
-            for nxt in graph.get(cur, ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
+    reached_from = builtin_chains_reaching(table)
     problems = []
     specs = mappings.target_specs()
     for chain in table.chains:

@@ -14,6 +14,7 @@ from .. import mappings
 from ..ir import IntRange, Masked, Option, PortRange, TargetExtension, Verdict
 from .nft_lift_ipsec_label import label_set
 from .nft_lift_values import ALL_ONES, dscp, ecn, number, tc_class, unrepresentable
+from .values_addresses import address
 
 # match modules whose answer a target's change can turn: a rule whose statements are a target
 # and then more becomes one iptables rule per target, each testing the matches again, which
@@ -123,6 +124,9 @@ def nat(lift, kind: str, body: dict[str, Any] | None) -> None:
         addr = body.get("addr")
         if addr is None:
             unrepresentable(f"{kind} without an address")
+        if isinstance(addr, dict) and "prefix" in addr:
+            _netmap(lift, kind, addr["prefix"], flags, ports)
+            return
         first, last = addr["range"] if isinstance(addr, dict) else (addr, addr)
         value = (ipaddress.ip_address(first), ipaddress.ip_address(last), ports)
         options.append(Option("to-source" if kind == "snat" else "to-destination", value))
@@ -137,6 +141,16 @@ def nat(lift, kind: str, body: dict[str, Any] | None) -> None:
     spec = mappings.target_specs()[name]
     options.sort(key=lambda o: spec.order[o.name])
     lift.target(TargetExtension(name, tuple(options)))
+
+
+def _netmap(lift, kind: str, prefix: dict[str, Any], flags: list[str], ports) -> None:
+    """`snat/dnat prefix to A/LEN` (flag netmap) is -j NETMAP --to A/LEN: the kernel decides
+    the direction by the hook, as it does for NETMAP."""
+    if flags != ["netmap"] or ports is not None:
+        unrepresentable(f"{kind} prefix to with {', '.join(flags) or 'no netmap flag'}"
+                        + (" and ports" if ports is not None else ""))
+    text = f"{prefix['addr']}/{prefix['len']}"
+    lift.target(TargetExtension("NETMAP", (Option("to", address(text, lift.ctx.family)),)))
 
 
 def queue(lift, body: dict[str, Any] | None) -> None:
