@@ -79,7 +79,7 @@ def _rules(cmd: Command, verb: str) -> list[str]:
 def _rule_line(verb: str, where: str, chain: str, rule: NftRule, position: str) -> str:
     try:
         return nft_text.rule_command(verb, where, chain, rule, position)
-    except nft_text._Unwritable as exc:
+    except nft_text.Unwritable as exc:
         raise FwmigrateError([Diagnostic(None, str(exc))]) from None
 
 

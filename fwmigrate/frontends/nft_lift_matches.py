@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import mappings
 from ..ir import Address, IcmpType, Masked, Match, Option, PortRange, TcpFlags
+from . import nft_lift_computed as computed
 from . import nft_lift_conntrack as conntrack
 from . import nft_lift_exthdr as exthdrs
 from . import nft_lift_ports as ports
@@ -268,7 +269,7 @@ def _masked(lift, body: list, right: Any, op: str, negated: bool) -> None:
     elif isinstance(inner, dict) and ">>" in inner:
         tos.ip6_listing(lift, inner[">>"], number(mask, "mask"), right, negated)
     elif isinstance(inner, dict) and inner.get("meta", {}).get("key") == "random":
-        _random(lift, number(mask, "mask"), right, op)
+        computed.random_share(lift, number(mask, "mask"), right, op)
     elif isinstance(inner, dict) and "meta" in inner:
         compare(lift, f"meta {inner['meta']['key']}", right, op, number(mask, "mask"))
     elif isinstance(inner, dict) and "ct" in inner and "dir" not in inner["ct"]:
@@ -327,67 +328,6 @@ def _concat(lift, items: list, right: Any, op: str, negated: bool) -> None:
     lift.add_match(module, Option(option, IcmpType(t, c, c), True))
 
 
-def _fib(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> None:
-    if lift.ctx.family != "ip":
-        unrepresentable("fib … type in IPv6: xt_addrtype and nft's fib classify IPv6 addresses "
-                        "with different route lookups")
-    given = body.get("flags", [])
-    given = [given] if isinstance(given, str) else list(given)
-    keys = [f for f in given if f in ("saddr", "daddr")]
-    devices = [f for f in given if f in ("iif", "oif")]
-    if body.get("result") != "type" or len(keys) != 1 or len(devices) > 1 \
-            or len(keys) + len(devices) != len(given) or op not in ("==", "!="):
-        unrepresentable(f"fib {' . '.join(given)} {body.get('result')} (-m addrtype tests the "
-                        "type of saddr or daddr, limited to iif or oif)")
-    order = mappings.addrtype_order()
-    types = set()
-    for item in right["set"] if is_set(right) else [right]:
-        name = order[item] if isinstance(item, int) and 0 <= item < len(order) \
-            else str(item).upper()
-        if name not in order:
-            unrepresentable(f"fib address type {item}")
-        types.add(name)
-    option = Option("src-type" if keys[0] == "saddr" else "dst-type", frozenset(types), negated)
-    iface = Option("limit-iface", f"limit-iface-{'in' if devices == ['iif'] else 'out'}") \
-        if devices else None
-    spec = mappings.match_specs()["addrtype"]
-    last = lift.matches[-1] if lift.matches else None
-    options = [option] + ([iface] if iface else [])
-    if last is not None and last.module == "addrtype" and last.option(option.name) is None \
-            and last.option("limit-iface") == iface:
-        lift.matches.pop()
-        options += [o for o in last.options if o.name != "limit-iface"]
-    lift.append_match(Match("addrtype", tuple(sorted(options, key=lambda o: spec.order[o.name]))))
-
-
-def _rt(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> None:
-    if body.get("key") != "ipsec":
-        unrepresentable(f"rt {body.get('key')}")
-    ipsec(lift, "rt", right, op)
-
-
-def _numgen(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> None:
-    every = body.get("mod")
-    n = number(right, "numgen") if not isinstance(right, dict) else -1
-    if body.get("mode") != "inc" or body.get("offset", 0) != 0 or op not in ("==", "!=") \
-            or not isinstance(every, int) or not 0 <= n < every:
-        unrepresentable("numgen other than `numgen inc mod N` compared with one value "
-                        "(-m statistic --mode nth)")
-    # numgen gives the k-th packet (from 0) the value k % every; xt matches the packets whose
-    # number is --packet modulo --every
-    lift.append_match(Match("statistic", (Option("mode", "nth"), Option("every", every, negated),
-                                          Option("packet", n))))
-
-
-def _random(lift, mask: int, right: Any, op: str) -> None:
-    if mask != 0x7FFFFFFF or op not in ("<", ">="):
-        unrepresentable("meta random other than `meta random & 0x7fffffff < N` "
-                        "(-m statistic --mode random)")
-    lift.append_match(Match("statistic", (Option("mode", "random"),
-                                          Option("probability", number(right, "meta random"),
-                                                 op == ">="))))
-
-
 # --- ICMP --------------------------------------------------------------------------------------
 
 def _icmp(lift, proto: str, fieldname: str, right: Any, negated: bool) -> None:
@@ -412,7 +352,8 @@ def _icmp(lift, proto: str, fieldname: str, right: Any, negated: bool) -> None:
 
 
 _BY_KIND = {"meta": _meta, "payload": _payload, "&": _masked, "ct": _ct,
-            "tcp option": _tcp_option, "concat": _concat, "fib": _fib, "numgen": _numgen,
-            "exthdr": exthdrs.exthdr, "rt": _rt, "sctp chunk": sctp_chunk}
+            "tcp option": _tcp_option, "concat": _concat, "fib": computed.fib,
+            "numgen": computed.numgen, "exthdr": exthdrs.exthdr, "rt": computed.rt,
+            "sctp chunk": sctp_chunk}
 
 __all__ = ["compare", "lift_match"]
