@@ -121,6 +121,14 @@ while at < len(data):
     at += 2 + size
 """
 
+
+
+def _backlog_drops() -> int:
+    """Packets dropped by full per-CPU backlogs so far (softnet_stat's second column)."""
+    with open("/proc/net/softnet_stat") as stat:
+        return sum(int(line.split()[1], 16) for line in stat)
+
+
 _RULE_HEAD = re.compile(r"^(?:add|insert) rule (ip6?) \S+ \S+ ")
 _SET_HEAD = re.compile(r"^add set (ip6?) \S+ ")
 
@@ -150,12 +158,15 @@ class Bench:
         self._sender.stdin.flush()
         assert self._sender.stdout.readline() == "sent\n"
 
-    def flood(self, packets) -> None:
-        """Sends every packet, in order, and returns once the stack has handled them."""
+    def flood(self, packets) -> int:
+        """Sends every packet, in order, and returns once the stack has handled them: how
+        many packets a full backlog dropped meanwhile (on the whole machine; 0 when none)."""
         frames = b"".join(struct.pack("!HH", len(data) + 2, ethertype) + data
                           for ethertype, data in packets)
+        before = _backlog_drops()
         subprocess.run(["ip", "netns", "exec", self.ns.name, sys.executable, "-c", _FLOODER],
                        input=frames, check=True)
+        return _backlog_drops() - before
 
     # --- iptables-legacy: `-A PREROUTING -i fwx1 RULE` in the raw table (or as `where` says) --
 
