@@ -106,8 +106,8 @@ for line in sys.stdin:
     print("sent", flush=True)
 """
 
-# many packets at once, without a reply per packet (each is handled by the stack before send()
-# returns: veth hands it to the backlog, which the sender's softirq drains)
+# many packets at once, without a reply per packet: veth queues each on the CPU's backlog,
+# which the sender's softirq drains as send() returns (unless the machine is busy: see flood)
 _FLOODER = r"""
 import socket, struct, sys
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
@@ -120,7 +120,6 @@ while at < len(data):
     s.send(head + data[at + 2:at + 2 + size])
     at += 2 + size
 """
-
 
 
 def _backlog_drops() -> int:
@@ -208,8 +207,9 @@ class Bench:
         self.ns.nft("-f", "-", input="\n".join(lines) + "\n")
 
     def nft_counts(self) -> list[int]:
-        # the chain, not the table: a set filled with many elements would be listed too
-        listing = json.loads(self.ns.nft("-t", "-j", "list", "chain", self.family, "fwtest",
+        # the chain, not the table: a set filled with many elements would be printed (and
+        # parsed) too
+        listing = json.loads(self.ns.nft("-j", "list", "chain", self.family, "fwtest",
                                          "pre").stdout)["nftables"]
         return [next(e["counter"]["packets"] for e in item["rule"]["expr"] if "counter" in e)
                 for item in listing if "rule" in item]
