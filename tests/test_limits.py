@@ -88,6 +88,18 @@ def test_connlimit_gets_a_set_per_rule():
     assert "\t\tsize 262144\n" in out and "the largest default nf_conntrack_max" in out
 
 
+def test_the_header_says_what_a_full_set_does():
+    out = nft(f"iptables -A INPUT {SSH}\n"
+              "iptables -A INPUT -m connlimit --connlimit-above 2 -j REJECT\n").output
+    assert ("# set ssh (hashlimit table ssh) holds at most 65536 keys: the kernel's default on a "
+            "machine with more than 1 GiB of memory; when it is full, iptables drops a packet "
+            "with a new key, nft's rule does not match it (the packet goes on)\n") in out
+    assert ("# connlimit sets hold at most 262144 addresses each, the largest default "
+            "nf_conntrack_max (xt_connlimit has no limit); when one is full, nft's rule does "
+            "not match a new address: raise their size if your nf_conntrack_max is higher\n") \
+        in out
+
+
 # --- the equivalence checker and the evaluator --------------------------------------------
 
 LIMITED = (f"iptables -A INPUT {SSH}\n"
@@ -216,10 +228,14 @@ def test_a_mask_of_an_address_outside_the_key_changes_nothing():
 
 
 @pytest.mark.kernel
-def test_a_full_table_is_where_iptables_and_nft_differ(netns_pair):
-    """Documented, not hidden: a key that finds xt_hashlimit's table full is dropped by the
-    kernel; nft's rule just does not match it (the set is sized like the table, so only
-    traffic that would fill the kernel's table sees this)."""
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="known difference (README): xt_hashlimit drops a packet whose new key "
+                          "finds its table full; nft's rule does not match it, the packet goes on")
+def test_a_full_table_drops_a_new_key_in_both(netns_pair):
+    """A fail-open difference, documented and not hidden: a key that finds xt_hashlimit's
+    table full is dropped by the kernel (hotdrop); nft's rule just does not match it (the set is
+    sized like the table, so only traffic that would fill the kernel's table sees this: at the
+    default size, the 65537th key; tests/test_reference_wrong.py shows both take the 65536th)."""
     server, client = netns_pair
     rule = ("iptables -A INPUT -p udp -m udp --dport 9000 -m hashlimit --hashlimit-upto 100/sec "
             "--hashlimit-mode srcip --hashlimit-htable-size 1 --hashlimit-htable-max 1 "
@@ -235,5 +251,6 @@ def test_a_full_table_is_where_iptables_and_nft_differ(netns_pair):
                              for src in (CLIENT_ADDR, OTHER_CLIENT_ADDR)]
         finally:
             listener.close()
-    assert "\t\tsize 1\n" in nft(rule).output
-    assert outcomes == {"legacy": [True, False], "nft": [True, True]}
+    if "\t\tsize 1\n" not in nft(rule).output or outcomes["legacy"] != [True, False]:
+        pytest.fail(f"expected a set of size 1, and iptables to take one key: {outcomes}")
+    assert outcomes["nft"] == outcomes["legacy"]

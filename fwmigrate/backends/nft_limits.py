@@ -18,7 +18,8 @@ connlimit: xt_connlimit counts per rule the tracked connections of each key; nft
 `add @S { key ct count [over] N }` does the same per element with the same counting code
 (nf_conncount). One set per rule.
 
-Sizes: a full nft set refuses new elements and the rule then does not match. xt_hashlimit's
+Sizes: a full nft set refuses new elements and the rule then does not match (the kernel sizes
+a set without `size` that a rule adds to at 65535, the reference's trap). xt_hashlimit's
 table holds --hashlimit-htable-max entries (else 8 × --hashlimit-htable-size, else 65536 on a
 machine with more than 1 GiB of memory) and drops the packet when full; the set gets the same
 size. xt_connlimit has no limit; a key exists only while it has a tracked connection, so the
@@ -121,7 +122,8 @@ class LimitPlan:
         if not any(s.name == set_name for s in self.out):
             size, why = hashlimit_size(cfg)
             self.notes.append(f"set {set_name} (hashlimit table {name}) holds at most {size} "
-                              f"keys: {why}")
+                              f"keys: {why}; when it is full, iptables drops a packet with a "
+                              "new key, nft's rule does not match it (the packet goes on)")
             self.out.append(NftSet(set_name, self._key_type(cfg), size, expire // 1000, True,
                                    f"xt_hashlimit table {name}: size {size} ({why}); when it is "
                                    "full iptables drops the packet, nft's rule does not match"))
@@ -191,8 +193,9 @@ class LimitPlan:
         self.connlimits += 1
         if self.connlimits == 1:
             self.notes.append(f"connlimit sets hold at most {CONNLIMIT_SIZE} addresses each, "
-                              "the largest default nf_conntrack_max; raise their size if your "
-                              "nf_conntrack_max is higher")
+                              "the largest default nf_conntrack_max (xt_connlimit has no "
+                              "limit); when one is full, nft's rule does not match a new "
+                              "address: raise their size if your nf_conntrack_max is higher")
         name = self.namer.claim(f"connlimit{self.connlimits}", "connlimit", "set")
         addr = "ipv4_addr" if self.family == "ip" else "ipv6_addr"
         self.out.append(NftSet(name, addr, CONNLIMIT_SIZE, None, True,
