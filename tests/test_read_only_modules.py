@@ -115,6 +115,16 @@ READ_ONLY = [
     # (no xt_LED in this kernel: from the iptables vectors)
     ("iptables", "-A INPUT -j LED --led-trigger-id foo --led-delay 42 --led-always-blink",
      '-A INPUT -j LED --led-trigger-id "foo" --led-delay 42 --led-always-blink'),
+    ("iptables", "-A INPUT -m u32 --u32 '0x0=0x0&&0x0=0x1'",
+     '-A INPUT -m u32 --u32 "0x0=0x0&&0x0=0x1"'),
+    ("iptables", "-A INPUT -m u32 ! --u32 ' 0>>22&0x3C@ 12>>26&0x3C@ 0=0x1020304 , 5:010'",
+     '-A INPUT -m u32 ! --u32 "0x0>>0x16&0x3c@0xc>>0x1a&0x3c@0x0=0x1020304,0x5:0x8"'),
+    ("iptables", "-A INPUT -m u32 --u32 0=1,2,3,4,5,6,7,8,9,10",
+     '-A INPUT -m u32 --u32 "0x0=0x1,0x2,0x3,0x4,0x5,0x6,0x7,0x8,0x9,0xa"'),
+    ("iptables", "-A INPUT -m u32 --u32 '1&2&3&4&5<<6>>7@8&9&10=0'",
+     '-A INPUT -m u32 --u32 "0x1&0x2&0x3&0x4&0x5<<0x6>>0x7@0x8&0x9&0xa=0x0"'),
+    ("iptables", "-A INPUT -m u32 --u32 '" + "&&".join(["0=1"] * 10) + "'",
+     '-A INPUT -m u32 --u32 "' + "&&".join(["0x0=0x1"] * 10) + '"'),
 ]
 
 # (program, command after the program, iptables' or the kernel's refusal)
@@ -184,6 +194,26 @@ REFUSED = [
      "--cluster-hash-seed 1", "out of range"),
     ("iptables", "-A INPUT -m cluster --cluster-total-nodes 4 --cluster-local-node 0 "
      "--cluster-hash-seed 1", "out of range"),
+    ("iptables", "-A INPUT -m u32 --u32 ''", "u32: abrupt end of input after location"),
+    ("iptables", "-A INPUT -m u32 --u32 0=", "u32: test ended with no value specified"),
+    ("iptables", "-A INPUT -m u32 --u32 =1", "u32: at char 0: location spec missing"),
+    ("iptables", "-A INPUT -m u32 --u32 '0&&1=2'", "u32: at char 2: not a number"),
+    ("iptables", "-A INPUT -m u32 --u32 '0=1&'", "u32: at char 4: a second '&' was expected"),
+    ("iptables", "-A INPUT -m u32 --u32 '0<1=2'", "u32: at char 2: a second '<' was expected"),
+    ("iptables", "-A INPUT -m u32 --u32 0x=1", "u32: at char 1: operator expected"),
+    ("iptables", "-A INPUT -m u32 --u32 -1=0", "u32: at char 0: not a number or out of range"),
+    ("iptables", "-A INPUT -m u32 --u32 '0=1;2'", 'u32: at char 3: expected "," or "&&"'),
+    ("iptables", "-A INPUT -m u32 --u32 +5=08", 'u32: at char 4: expected "," or "&&"'),
+    ("iptables", "-A INPUT -m u32 --u32 0=4294967296", "u32: at char 2: not a number"),
+    ("iptables", "-A INPUT -m u32 --u32 '" + "&&".join(["0=1"] * 11) + "'",
+     'u32: at char 53: too many "&&"s'),
+    ("iptables", "-A INPUT -m u32 --u32 '" + "&&".join(["0=1"] * 12) + "'",
+     'u32: at char 54: too many "&&"s'),
+    ("iptables", "-A INPUT -m u32 --u32 0=1,2,3,4,5,6,7,8,9,10,11",
+     'u32: at char 25: too many ","s'),
+    ("iptables", "-A INPUT -m u32 --u32 '1&2&3&4&5&6&7&8&9&10&11=0'",
+     "u32: at char 23: too many operators"),
+    ("iptables", "-A INPUT -m u32", 'option "--u32" must be specified'),
 ]
 
 
