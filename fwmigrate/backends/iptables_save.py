@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from .. import __version__, mappings
 from ..frontends.limit_values import normal_connlimit
 from ..frontends.limit_values import save_words as hashlimit_save_words
+from ..frontends.policy_elements import element_save_words, normal_policy
 from ..frontends.rateest_values import estimator_words, rateest_words
 from ..frontends.values_flags import CT_STATES, CT_STATUS, TCP_FLAGS
 from ..frontends.values_readonly import SAVE_TEXT as READ_ONLY_TEXT
@@ -193,7 +194,13 @@ def _options(spec: mappings.ExtensionSpec, options: tuple[Option, ...]) -> list[
 
 
 # value grammars whose value decides the flag iptables-save prints: value → (flag, text)
-_SAVE_WORDS = {"string_pattern": string_save_words}
+_SAVE_WORDS = {"string_pattern": string_save_words,
+               "policy_element": lambda v: element_save_words(v, _host_or_prefix)}
+
+
+def _host_or_prefix(value: Address) -> str:
+    """xtables_ipaddr_to_numeric + ipmask_to_numeric: a host bare, else with its mask."""
+    return str(value.addr) if value.is_host else address(value)
 
 
 def _save_flag(ospec: mappings.OptionSpec) -> str:
@@ -206,6 +213,8 @@ def _match(match: Match) -> list[str]:
     spec = mappings.match_specs()[match.module]
     if match.module == "connlimit":
         match = normal_connlimit(match)
+    elif match.module == "policy":
+        match = normal_policy(match)
     if match.module == "rateest":        # its word order depends on the mode
         return ["-m", "rateest", *rateest_words({o.name: o for o in match.options})]
     return ["-m", match.module, *_options(spec, match.options)]

@@ -70,14 +70,6 @@ def _syn_test(match: Match) -> bool:
     return flags is not None and not flags.negated and "SYN" in flags.value.compare
 
 
-def policy_checks(by_name: dict, index: int) -> None:
-    """libxt_policy's final check: --strict needs policy elements (fwmigrate reads none)."""
-    if "strict" in by_name:
-        if by_name["pol"].value == "none":
-            raise OptionError("policy match: policy none but --strict given", index)
-        raise OptionError("policy match: empty policy element in strict mode", index)
-
-
 # --- hooks: what a rule may be used from ----------------------------------------------------
 
 @cache

@@ -111,14 +111,6 @@ def parse_policy_pol(args, family, proto) -> str:
     return args[0]
 
 
-def parse_policy_element(args, family, proto) -> None:
-    raise OptionError("-m policy's policy elements (--reqid, --spi, --proto, --mode, "
-                      "--tunnel-src/--tunnel-dst, --next) are not supported by fwmigrate yet",
-                      hint="xt_policy compares them with every state of the IPsec path; "
-                           "nft 1.0.6 reads one state at a fixed position (`ipsec in reqid`)",
-                      unsupported=True)
-
-
 def parse_connlabel(args, family, proto) -> int:
     """A label number 0-127; names need connlabel.conf from the machine iptables ran on."""
     text = args[0]
