@@ -163,6 +163,8 @@ _KIND_TEXT = {
     "connbytes_range": lambda v: str(v.first) if v.last == 0xFFFFFFFFFFFFFFFF
     else f"{v.first}:{v.last}",
     "connlabel": lambda v: f'"{v}"',        # libxt_connlabel quotes the label
+    # libxt_nfacct prints `--nfacct-name ` and then xtables_save_string's own space
+    "nfacct_name": lambda v: " " + quote(v),
     # libxt_ipvs prints a host address bare, others with their mask as given (1.2.3.4/16)
     "ipvs_address": lambda v: str(v.addr) if v.is_host else address(v),
     **READ_ONLY_TEXT,

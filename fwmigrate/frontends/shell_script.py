@@ -17,6 +17,7 @@ from ..errors import Diagnostics, OptionError
 from ..ir import IpSet, Ruleset
 from .ipset_save import CHANGING, READ_ONLY, IpsetError, IpsetReplay
 from .kernel_checks import hook_violations, missing_ipsets
+from .nfacct_objects import missing_nfacct_objects, nfacct_command
 from .ruleset_model import CommandError, RulesetModel
 from .shell_syntax import (
     AndOr,
@@ -68,6 +69,7 @@ class ShellEvaluator:
         self.model = RulesetModel(filename)
         # the sets: what --ipsets says the kernel has, then what the script's ipset lines do
         self.ipsets = IpsetReplay(ipsets)
+        self.nfacct_names: set[str] = set()     # `nfacct add` (frontends/nfacct_objects.py)
         self.iptables_commands = 0
         self.positions = Positions(filename, text)
         self.shell = mappings.shell()
@@ -94,6 +96,8 @@ class ShellEvaluator:
         for rule, message in missing_ipsets(ruleset):
             self.diags.error(rule.loc, message, "create it in the script before the rule, or "
                              "give the sets the kernel has with --ipsets FILE")
+        for rule, message in missing_nfacct_objects(ruleset, self.nfacct_names):
+            self.diags.error(rule.loc, message, "create it in the script: nfacct add NAME")
         if not self.iptables_commands and not self.diags.errors:
             self.diags.error(self.loc(0), "no iptables commands found in the script",
                              hint="give a shell script of iptables/ip6tables commands or an "
@@ -224,6 +228,8 @@ class ShellEvaluator:
             return True
         if program == "ipset":
             return self.run_ipset(fields, handled)
+        if program == "nfacct":
+            return nfacct_command(self, fields)
         if program in self.shell["refused"]:
             self.unknown(fields[0].pos, f"`{program}' changes the firewall in a way fwmigrate "
                          "cannot follow without running it",
