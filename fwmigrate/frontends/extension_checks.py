@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..errors import OptionError
 from ..ir import Option
+from .clusterip import check_clusterip
 from .limit_values import check_connlimit, check_hashlimit
 from .policy_elements import policy_checks
 from .rateest_values import check_estimator, check_rateest
@@ -61,7 +62,7 @@ def _check_set_target(by_name: dict[str, Option], index: int) -> None:
         raise OptionError("SET target: --timeout and --exist go with --add-set", index)
 
 
-TARGET_CHECKS = {"SET": _check_set_target, "HMARK": check_hmark,
+TARGET_CHECKS = {"SET": _check_set_target, "HMARK": check_hmark, "CLUSTERIP": check_clusterip,
                   "RATEEST": check_estimator}
 
 

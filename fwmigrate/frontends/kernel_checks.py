@@ -14,6 +14,7 @@ from functools import cache
 from .. import mappings
 from ..errors import OptionError
 from ..ir import Match, Rule, Ruleset, Table, TargetExtension, builtin_chains_reaching
+from .clusterip import clusterip_problems
 
 
 @cache
@@ -90,7 +91,8 @@ def _allowed_chains(match: Match) -> tuple[str, ...] | None:
 
 def hook_violations(table: Table) -> list[tuple[Rule, str]]:
     """Matches and targets used from built-in chains they do not allow (the kernel checks at
-    commit, for user chains from every built-in chain that reaches them)."""
+    commit, for user chains from every built-in chain that reaches them), and CLUSTERIP rules
+    whose addresses the kernel refused (clusterip.py)."""
     reached_from = builtin_chains_reaching(table)
     problems = []
     specs = mappings.target_specs()
@@ -108,7 +110,7 @@ def hook_violations(table: Table) -> list[tuple[Rule, str]]:
             message = verdicts[key]
             if message is not None:
                 problems.append((rule, message))
-    return problems
+    return problems + clusterip_problems(table)
 
 
 def _hook_violation(rule: Rule, hooks: set[str], specs: dict) -> str | None:

@@ -8,6 +8,7 @@ import ipaddress
 
 from ..errors import OptionError
 from ..ir import Address, PortRange
+from .clusterip import PARSERS as CLUSTERIP_PARSERS
 from .nfacct_objects import parse_nfacct_name
 from .rateest_values import parse_byte_rate, parse_estimator_name, parse_usec
 from .values_addresses import parse_address_unmasked, parse_ip_address
@@ -330,5 +331,6 @@ SAVE_TEXT = {
 
 # modules with a grammar of their own
 PARSERS.update(U32_PARSERS)
+PARSERS.update(CLUSTERIP_PARSERS)
 PARSERS["nfacct_name"] = parse_nfacct_name
 SAVE_TEXT.update(U32_TEXT)
