@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime
 
 from .. import __version__, mappings
+from ..frontends.connlabel_names import connlabel_text
 from ..frontends.limit_values import normal_connlimit
 from ..frontends.limit_values import save_words as hashlimit_save_words
 from ..frontends.policy_elements import element_save_words, normal_policy
@@ -162,7 +163,7 @@ _KIND_TEXT = {
     # iptables-save leaves out an upper bound of 2^64 - 1 (`--connbytes 200`), keeps 5:5
     "connbytes_range": lambda v: str(v.first) if v.last == 0xFFFFFFFFFFFFFFFF
     else f"{v.first}:{v.last}",
-    "connlabel": lambda v: f'"{v}"',        # libxt_connlabel quotes the label
+    "connlabel": connlabel_text,            # quoted, by name where connlabel.conf has one
     # libxt_nfacct prints `--nfacct-name ` and then xtables_save_string's own space
     "nfacct_name": lambda v: " " + quote(v),
     # libxt_ipvs prints a host address bare, others with their mask as given (1.2.3.4/16)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from ..ir import Value
+from .connlabel_names import parse_connlabel
 from .limit_values import PARSERS as LIMIT_PARSERS
 from .values_addresses import (
     parse_address,
@@ -59,7 +60,6 @@ from .values_names import (
     parse_comment,
     parse_connbytes_dir,
     parse_connbytes_mode,
-    parse_connlabel,
     parse_log_level,
     parse_log_prefix,
     parse_nflog_prefix,
