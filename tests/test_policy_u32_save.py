@@ -159,3 +159,19 @@ def test_iptables_legacy_prints_and_refuses_the_same(netns):
             wrong.append((command, loaded.stderr))
         netns.run(f"{program}-legacy", "-F")
     assert not wrong
+
+
+def test_a_line_of_the_same_shape_keeps_its_own_elements():
+    """--pol none drops the elements; a later line that differs only in --pol must not reuse
+    that reading (a rule with elements is never served from the template cache)."""
+    save = ("*filter\n:INPUT ACCEPT [0:0]\n"
+            "-A INPUT -m policy --dir in --pol none --reqid 5 -j DROP\n"
+            "-A INPUT -m policy --dir in --pol ipsec --reqid 5 -j DROP\n"
+            "-A INPUT -m policy --dir in --pol ipsec --reqid 6 -j DROP\n"
+            "-A INPUT -m policy --dir in --pol none --reqid 6 -j DROP\nCOMMIT\n")
+    out = convert(save, "fw.save", ConvertOptions(to="iptables-restore")).output.splitlines()
+    assert [line for line in out if line.startswith("-A")] == [
+        "-A INPUT -m policy --dir in --pol none -j DROP",
+        "-A INPUT -m policy --dir in --pol ipsec --reqid 5 -j DROP",
+        "-A INPUT -m policy --dir in --pol ipsec --reqid 6 -j DROP",
+        "-A INPUT -m policy --dir in --pol none -j DROP"]

@@ -16,7 +16,7 @@ from .. import __version__, mappings
 from ..frontends.connlabel_names import connlabel_text
 from ..frontends.limit_values import normal_connlimit
 from ..frontends.limit_values import save_words as hashlimit_save_words
-from ..frontends.policy_elements import element_save_words, normal_policy
+from ..frontends.policy_elements import element_save_words
 from ..frontends.rateest_values import estimator_words, rateest_words
 from ..frontends.values_flags import CT_STATES, CT_STATUS, TCP_FLAGS
 from ..frontends.values_readonly import SAVE_TEXT as READ_ONLY_TEXT
@@ -216,8 +216,6 @@ def _match(match: Match) -> list[str]:
     spec = mappings.match_specs()[match.module]
     if match.module == "connlimit":
         match = normal_connlimit(match)
-    elif match.module == "policy":
-        match = normal_policy(match)
     if match.module == "rateest":        # its word order depends on the mode
         return ["-m", "rateest", *rateest_words({o.name: o for o in match.options})]
     return ["-m", match.module, *_options(spec, match.options)]

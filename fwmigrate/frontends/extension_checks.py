@@ -9,7 +9,7 @@ from ..errors import OptionError
 from ..ir import Option
 from .clusterip import check_clusterip
 from .limit_values import check_connlimit, check_hashlimit
-from .policy_elements import policy_checks
+from .policy_elements import normal_policy, policy_checks
 from .rateest_values import check_estimator, check_rateest
 from .values_readonly import check_cluster, check_hmark, check_string
 
@@ -78,3 +78,7 @@ VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
                  "hashlimit": check_hashlimit, "connlimit": check_connlimit,
                  "policy": policy_checks, "string": check_string, "rateest": check_rateest,
                  "cluster": check_cluster}
+
+# matches iptables stores differently from how they were written: module → the stored form
+# (--pol none keeps no policy element)
+NORMALISED = {"policy": normal_policy}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from .. import mappings
 from ..errors import OptionError, did_you_mean
 from ..ir import Family, Match, Negatable, Option, TargetExtension
+from .extension_checks import NORMALISED
 from .extension_checks import TARGET_CHECKS as _TARGET_CHECKS
 from .extension_checks import VALUE_CHECKS as _VALUE_CHECKS
 from .kernel_checks import check_option_order, check_target_values
@@ -321,7 +322,8 @@ def _assemble(spec: mappings.ExtensionSpec, given: dict[str, Option], family: Fa
         return TargetExtension(spec.name, ordered)
     built = Match(spec.name, ordered)
     check_values(built, index)
-    return built
+    normal = NORMALISED.get(spec.name)
+    return built if normal is None else normal(built)
 
 
 def check_values(match: Match, index: int) -> None:
