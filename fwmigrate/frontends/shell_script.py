@@ -15,9 +15,11 @@ from dataclasses import dataclass, replace
 from .. import mappings
 from ..errors import Diagnostics, OptionError
 from ..ir import IpSet, Ruleset
-from .ipset_save import CHANGING, READ_ONLY, IpsetError, IpsetReplay
+from .ipset_save import IpsetReplay
 from .kernel_checks import hook_violations, missing_ipsets
+from .nfacct_objects import missing_nfacct_objects, nfacct_command
 from .ruleset_model import CommandError, RulesetModel
+from .script_ipset import ipset_command
 from .shell_syntax import (
     AndOr,
     ForLoop,
@@ -31,10 +33,6 @@ from .shell_syntax import (
 from .templates import parse_command
 
 _IFS = " \t\n"
-
-
-_IPSET_HINT = ("give the sets as `ipset save` prints them with --ipsets FILE, and pass "
-               "--skip-unknown to step over this line")
 
 
 class _Exit(Exception):
@@ -68,6 +66,7 @@ class ShellEvaluator:
         self.model = RulesetModel(filename)
         # the sets: what --ipsets says the kernel has, then what the script's ipset lines do
         self.ipsets = IpsetReplay(ipsets)
+        self.nfacct_names: set[str] = set()     # `nfacct add` (frontends/nfacct_objects.py)
         self.iptables_commands = 0
         self.positions = Positions(filename, text)
         self.shell = mappings.shell()
@@ -94,6 +93,8 @@ class ShellEvaluator:
         for rule, message in missing_ipsets(ruleset):
             self.diags.error(rule.loc, message, "create it in the script before the rule, or "
                              "give the sets the kernel has with --ipsets FILE")
+        for rule, message in missing_nfacct_objects(ruleset, self.nfacct_names):
+            self.diags.error(rule.loc, message, "create it in the script: nfacct add NAME")
         if not self.iptables_commands and not self.diags.errors:
             self.diags.error(self.loc(0), "no iptables commands found in the script",
                              hint="give a shell script of iptables/ip6tables commands or an "
@@ -132,28 +133,6 @@ class ShellEvaluator:
                          "--skip-unknown to skip it (its rules will then be missing)")
             return True
         raise AssertionError(node)
-
-    def run_ipset(self, fields: list[Field], handled: bool) -> bool:
-        """An ipset command: creating, filling and emptying sets is followed (the rules'
-        sets then come from the script); reading them changes nothing; `restore` from a file
-        and `test` (whose answer a script may act on) are not followed."""
-        words = [(f.text, f.pos) for f in fields[1:] if f.text not in ("-q", "-quiet")]
-        verb = next((w for w, _ in words if w not in ("-exist", "-!")), None)
-        if verb in READ_ONLY:
-            self.diags.note(self.loc(fields[0].pos), f"`ipset {verb}' does not change the "
-                            "firewall; skipped")
-            return True
-        if verb not in CHANGING:
-            self.unknown(fields[0].pos, f"`ipset {verb or ''}' changes or reads the sets in a "
-                         "way fwmigrate cannot follow without running it", _IPSET_HINT)
-            return True
-        try:
-            self.ipsets.run(words, self.loc(fields[0].pos))
-        except IpsetError as exc:
-            if not handled:             # `|| true`: the script expects it may fail
-                self.diags.error(self.loc(exc.col), f"ipset: {exc.message}", exc.hint)
-            return False
-        return True
 
     def unknown(self, pos: int, message: str, hint: str | None = None) -> None:
         if self.skip_unknown:
@@ -223,11 +202,12 @@ class ShellEvaluator:
                             " skipped")
             return True
         if program == "ipset":
-            return self.run_ipset(fields, handled)
+            return ipset_command(self, fields, handled)
+        if program == "nfacct":
+            return nfacct_command(self, fields)
         if program in self.shell["refused"]:
             self.unknown(fields[0].pos, f"`{program}' changes the firewall in a way fwmigrate "
                          "cannot follow without running it",
-                         _IPSET_HINT if program == "ipset" else
                          "convert its input file directly (e.g. fwmigrate convert FILE)")
             return True
         self.unknown(fields[0].pos, f"unknown command `{program}'",
