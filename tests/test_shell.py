@@ -230,3 +230,33 @@ def test_a_script_without_iptables_commands_is_an_error():
     from fwmigrate.errors import FwmigrateError
     with pytest.raises(FwmigrateError, match="no iptables commands"):
         convert("echo hello\n", "fw.sh", ConvertOptions())
+
+
+# --- found in published scripts (tests/realworld) -------------------------------------------
+
+def test_an_unknowable_assignment_is_an_error_only_where_the_value_is_used():
+    # a148ru/puppet_files: `PATH="$PATH:/usr/sbin"` before plain iptables lines; the value of
+    # PATH (and of INET_ADDRESS=$(ifconfig …)) never reaches a rule here
+    script = ('PATH="$PATH:/usr/sbin"\nADDR=$(hostname -i)\niptables -A INPUT -j ACCEPT\n'
+              'iptables -A INPUT -d $ADDR -j DROP\n')
+    _, diags = evaluate(script)
+    assert [str(d.loc) for d in diags.errors] == ["fw.sh:4:22"]
+    message = diags.errors[0].message
+    assert "ADDR" in message and "line 2" in message and "command substitution" in message
+
+
+def test_harmless_commands_need_not_have_known_arguments():
+    # BrentonEarl/Iptables-Script echoes its variables; DavidTWang/iptables-firewall runs `clear`
+    script = 'clear\necho "firewall for $IFACE"\niptables -A INPUT -j ACCEPT\n'
+    _, diags = evaluate(script)
+    assert not diags.errors, [d.render() for d in diags.errors]
+
+
+@pytest.mark.parametrize("substitution", [
+    "$(hostname -i)", "`ifconfig eth0 | grep 'inet addr'`", "$(( 1 + 2 ))",
+    "\"$(ip r | awk '/default/{print $5}')\"", "$(echo $(cat /etc/x) y)"])
+def test_a_command_substitution_with_spaces_is_one_word(substitution):
+    # crag-h4k-style `INET_ADDRESS=$(sudo ifconfig wlan1 | grep …)`: the spaces inside must not
+    # end the word (the rest was read as a command: "unknown command `-i'")
+    _, diags = evaluate(f"ADDR={substitution}\niptables -A INPUT -j ACCEPT\n")
+    assert not diags.errors, [d.render() for d in diags.errors]

@@ -31,6 +31,7 @@ from .shell_syntax import (
 from .templates import parse_command
 
 _IFS = " \t\n"
+_DECLARATIONS = ("export", "readonly", "declare", "typeset", "local")
 
 
 _IPSET_HINT = ("give the sets as `ipset save` prints them with --ipsets FILE, and pass "
@@ -65,6 +66,8 @@ class ShellEvaluator:
         self.diags = diags
         self.skip_unknown = skip_unknown
         self.vars: dict[str, str] = dict(variables or {})
+        # variables assigned a value only running the script would give: line, reason
+        self.unknowable_vars: dict[str, tuple[int, str]] = {}
         self.model = RulesetModel(filename)
         # the sets: what --ipsets says the kernel has, then what the script's ipset lines do
         self.ipsets = IpsetReplay(ipsets)
@@ -176,14 +179,20 @@ class ShellEvaluator:
     # --- simple commands --------------------------------------------------------------------
 
     def run_simple(self, node: Simple, handled: bool) -> bool:
-        try:
-            if not node.words:
-                for tok in node.assignments:
-                    self.assign(tok)
-                return True
-            fields = [f for tok in node.words for f in self.expand(tok)]
-        except _Unknowable as exc:
-            self.unknown(exc.pos, exc.message, exc.hint)
+        if not node.words:
+            for tok in node.assignments:
+                self.assign(tok)
+            return True
+        fields: list[Field] = []
+        unknowable = None
+        for tok in node.words:
+            try:
+                fields.extend(self.expand(tok))
+            except _Unknowable as exc:
+                unknowable = exc
+                break
+        if unknowable is not None and not self.ignores_arguments(fields):
+            self.unknown(unknowable.pos, unknowable.message, unknowable.hint)
             return True
         if os.path.basename(fields[0].text) == "command" and len(fields) > 1 \
                 and fields[1].text in ("-v", "-V"):
@@ -196,7 +205,7 @@ class ShellEvaluator:
         if program in families:
             self.iptables_commands += 1
             return self.run_iptables(families[program], fields, handled)
-        if program in ("export", "readonly", "declare", "typeset", "local"):
+        if program in _DECLARATIONS:
             for tok in node.words[1:]:
                 if "=" in tok.text and not tok.text.startswith("-"):
                     self.assign(tok)
@@ -234,6 +243,15 @@ class ShellEvaluator:
                      "fwmigrate evaluates iptables commands, variables and for loops; other "
                      "commands are not run")
         return True
+
+    def ignores_arguments(self, fields: list[Field]) -> bool:
+        """Whether the command read so far is one whose arguments cannot change the firewall
+        (`echo "… $UNSET"`, `export PATH="$PATH:…"`), so an unknowable argument is no error."""
+        fields = self.strip_wrappers(fields)
+        if not fields:
+            return False
+        program = os.path.basename(fields[0].text)
+        return program in self.shell["harmless"] or program in _DECLARATIONS
 
     def strip_wrappers(self, fields: list[Field]) -> list[Field]:
         wrappers = self.shell["wrappers"]
@@ -275,7 +293,13 @@ class ShellEvaluator:
         first_kind, first_text, first_pos = parts[0]
         rest = first_text[len(name) + 1:]
         parts[0] = (first_kind, rest, first_pos + len(name) + 1)
-        self.vars[name] = "".join(piece for piece, _q in self.pieces(parts))
+        try:
+            self.vars[name] = "".join(piece for piece, _q in self.pieces(parts))
+            self.unknowable_vars.pop(name, None)
+        except _Unknowable as exc:
+            # `ADDR=$(…)`, `PATH="$PATH:…"`: an error only where the value is used
+            self.vars.pop(name, None)
+            self.unknowable_vars[name] = (self.loc(tok.pos).line, exc.message)
 
     def expand(self, tok: Token) -> list[Field]:
         """Word → fields: quotes removed, variables substituted, unquoted values split."""
@@ -320,7 +344,8 @@ class ShellEvaluator:
             elif kind == "double":
                 out.append((self.double(text, pos), True))
             else:
-                raise _Unknowable(f"cannot know the value of `{text}…' without running the "
+                shown = text if len(text) <= 40 else text[:39] + "…"
+                raise _Unknowable(f"cannot know the value of `{shown}' without running the "
                                   "script (command substitution)", pos,
                                   "replace it with the value it would give")
         return out
@@ -368,6 +393,11 @@ class ShellEvaluator:
             value = self.double('"' + default + '"', pos)
             if op.endswith("="):
                 self.vars[name] = value
+        if value is None and name in self.unknowable_vars:
+            line, why = self.unknowable_vars[name]
+            raise _Unknowable(f"variable `{name}' has no known value (line {line}: {why})", pos,
+                              f"assign it a plain value in the script or pass --define "
+                              f"{name}=VALUE")
         if value is None:
             raise _Unknowable(f"variable `{name}' is not set by the script", pos,
                               f"assign it in the script or pass --define {name}=VALUE")

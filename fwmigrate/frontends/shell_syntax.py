@@ -31,8 +31,13 @@ def _part(expr: pp.ParserElement, kind: str) -> pp.ParserElement:
 _SINGLE = _part(pp.Regex(r"'[^']*'"), "single")
 _DOUBLE = _part(pp.Regex(r'"(?:[^"\\`$]|\\.|\$\([^)]*\)|\$|`[^`]*`)*"', re.S), "double")
 _ESCAPE = _part(pp.Regex(r"\\(?:.|\n)", re.S), "escape")
-_ARITH = _part(pp.Regex(r"\$\(\("), "unsupported")
-_SUBST = _part(pp.Regex(r"\$\(|`"), "unsupported")
+# A command substitution is one word part up to its closing `)` or backquote (its value is
+# unknowable, but its spaces must not split the word: `ADDR=$(hostname -i)` is one assignment).
+# Nesting is followed two levels deep; past that, or unclosed, only the opening is taken.
+_QUOTED = r"'[^']*'|\"(?:[^\"\\]|\\.)*\""
+_NESTED = rf"\((?:{_QUOTED}|[^()'\"]|\((?:{_QUOTED}|[^()'\"])*\))*\)"
+_ARITH = _part(pp.Regex(rf"\$\({_NESTED}\)|\$\(\(", re.S), "unsupported")
+_SUBST = _part(pp.Regex(rf"\${_NESTED}|`(?:[^`\\]|\\.)*`|\$\(|`", re.S), "unsupported")
 _VAR = _part(pp.Regex(r"\$(?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-])"),
              "var")
 _PLAIN = _part(pp.Regex(r"[^\s'\"\\$`;&|<>()]+|\$"), "plain")
