@@ -260,3 +260,11 @@ def test_a_command_substitution_with_spaces_is_one_word(substitution):
     # end the word (the rest was read as a command: "unknown command `-i'")
     _, diags = evaluate(f"ADDR={substitution}\niptables -A INPUT -j ACCEPT\n")
     assert not diags.errors, [d.render() for d in diags.errors]
+
+
+def test_an_unknown_command_says_how_to_step_over_it():
+    # sakz/install_ss ends with `service iptables save`: the hint must say what to do about it
+    _, diags = evaluate("iptables -A OUTPUT -p tcp --dport 25 -j DROP\nservice iptables save\n")
+    [error] = diags.errors
+    assert error.message == "unknown command `service'" and str(error.loc) == "fw.sh:2:1"
+    assert "--skip-unknown" in error.hint

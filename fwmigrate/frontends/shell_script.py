@@ -224,8 +224,9 @@ class ShellEvaluator(ShellExpansion):
                          "convert its input file directly (e.g. fwmigrate convert FILE)")
             return True
         self.unknown(fields[0].pos, f"unknown command `{program}'",
-                     "fwmigrate evaluates iptables commands, variables and for loops; other "
-                     "commands are not run")
+                     "fwmigrate follows iptables commands, variables and for loops and runs "
+                     "nothing else; if this command does not change the firewall, pass "
+                     "--skip-unknown to step over it (a warning then)")
         return True
 
     def ignores_arguments(self, fields: list[Field]) -> bool:
