@@ -53,6 +53,8 @@ class Diagnostics:
         self.items: list[Diagnostic] = []
         # file name → its lines, so diagnostics can show the offending line
         self.lines: dict[str, list[str]] = lines if lines is not None else {}
+        # a line evaluated more than once (a shell loop) reports each problem once
+        self._seen: set[tuple] = set()
 
     def _with_line(self, loc: SourceLocation | None) -> str | None:
         if loc is None:
@@ -64,6 +66,10 @@ class Diagnostics:
 
     def add(self, loc: SourceLocation | None, message: str, *, hint: str | None = None,
             severity: Severity = "error") -> None:
+        key = (loc, message, severity)
+        if key in self._seen:
+            return
+        self._seen.add(key)
         self.items.append(Diagnostic(loc, message, severity, hint, self._with_line(loc)))
 
     def error(self, loc, message, hint=None):

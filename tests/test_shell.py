@@ -268,3 +268,15 @@ def test_an_unknown_command_says_how_to_step_over_it():
     [error] = diags.errors
     assert error.message == "unknown command `service'" and str(error.loc) == "fw.sh:2:1"
     assert "--skip-unknown" in error.hint
+
+
+def test_a_refusal_inside_a_loop_is_reported_once():
+    # an `if` in `for x in '' 6` (a published ip${x}tables owner script) was listed twice
+    script = "for x in '' 6; do\n  if true; then ip${x}tables -F; fi\ndone\niptables -F\n"
+    _, diags = evaluate(script)
+    assert [str(d.loc) for d in diags.errors] == ["fw.sh:2:3"]
+
+
+def test_shift_is_harmless():
+    _, diags = evaluate("shift 3\niptables -F\n")
+    assert not diags.errors
