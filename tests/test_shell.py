@@ -280,3 +280,19 @@ def test_a_refusal_inside_a_loop_is_reported_once():
 def test_shift_is_harmless():
     _, diags = evaluate("shift 3\niptables -F\n")
     assert not diags.errors
+
+
+@pytest.mark.parametrize("silenced", ["2>/dev/null", ">/dev/null 2>&1", "2> /dev/null"])
+def test_a_failure_the_script_silences_is_a_note_unless_errexit(silenced):
+    # delete-then-add, the idempotent idiom of many published scripts (e.g. a captive portal's
+    # `iptables -t nat -D vrauth … 2>/dev/null`): the shell carries on after the failed delete
+    script = f"iptables -D INPUT -j DROP {silenced}\niptables -A INPUT -j DROP\n"
+    assert rules(script) == ["-A INPUT -j DROP"]
+    for errexit in ("set -e\n", "set -eu\n", "set -o errexit\n", "#!/bin/sh -e\n"):
+        _, diags = evaluate(errexit + script)   # the script stops at the failure
+        assert [d.loc.line for d in diags.errors] == [2], errexit
+
+
+def test_an_unsilenced_failure_stays_an_error():
+    _, diags = evaluate("iptables -D INPUT -j DROP\niptables -A INPUT -j DROP\n")
+    assert [str(d.loc) for d in diags.errors] == ["fw.sh:1:1"]

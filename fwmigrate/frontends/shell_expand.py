@@ -94,8 +94,8 @@ class ShellExpansion:
                 out.append((self.double(text, pos), True))
             else:
                 shown = text if len(text) <= 40 else text[:39] + "…"
-                raise _Unknowable(f"cannot know the value of `{shown}' without running the "
-                                  "script (command substitution)", pos,
+                raise _Unknowable(f"cannot know what the command substitution {shown} gives "
+                                  "without running the script", pos,
                                   "replace it with the value it would give")
         return out
 

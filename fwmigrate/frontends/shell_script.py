@@ -56,6 +56,10 @@ class ShellEvaluator(ShellExpansion):
         # the sets: what --ipsets says the kernel has, then what the script's ipset lines do
         self.ipsets = IpsetReplay(ipsets)
         self.iptables_commands = 0
+        # `set -e` (or `#!/bin/sh -e`): a failing command ends the script, silenced or not
+        first = text.split("\n", 1)[0]
+        self.errexit = first.startswith("#!") and any(
+            w.startswith("-") and "e" in w for w in first.split()[1:])
         self.positions = Positions(filename, text)
         self.shell = mappings.shell()
         diags.lines.setdefault(filename, text.split("\n"))
@@ -186,9 +190,12 @@ class ShellEvaluator(ShellExpansion):
             return True
         program = os.path.basename(fields[0].text)
         families = self.shell["iptables_programs"]
+        handled = handled or (node.silenced and not self.errexit)
         if program in families:
             self.iptables_commands += 1
             return self.run_iptables(families[program], fields, handled)
+        if program == "set":
+            self.set_options([f.text for f in fields[1:]])
         if program in _DECLARATIONS:
             for tok in node.words[1:]:
                 if "=" in tok.text and not tok.text.startswith("-"):
@@ -228,6 +235,14 @@ class ShellEvaluator(ShellExpansion):
                      "nothing else; if this command does not change the firewall, pass "
                      "--skip-unknown to step over it (a warning then)")
         return True
+
+    def set_options(self, words: list[str]) -> None:
+        """Follows errexit through `set -e`, `set +e`, `set -o errexit`, `set -eu` …"""
+        for k, word in enumerate(words):
+            if word in ("-o", "+o") and words[k + 1:k + 2] == ["errexit"]:
+                self.errexit = word == "-o"
+            elif word[:1] in "-+" and word[1:].isalpha() and "e" in word:
+                self.errexit = word[0] == "-"
 
     def ignores_arguments(self, fields: list[Field]) -> bool:
         """Whether the command read so far is one whose arguments cannot change the firewall

@@ -151,6 +151,7 @@ class Simple:
     words: list[Token]
     assignments: list[Token]
     pos: int
+    silenced: bool = False      # stderr goes to /dev/null: the script expects it may fail
 
 
 @dataclass(slots=True)
@@ -259,6 +260,7 @@ class _Parser:
 
     def parse_simple(self) -> Simple:
         node = Simple([], [], self.peek().pos)
+        null_fds = ""           # the file descriptors redirected to /dev/null so far
         while (tok := self.peek()) is not None:
             if tok.kind == "word":
                 if not node.words and _ASSIGNMENT.match(tok.text):
@@ -276,6 +278,8 @@ class _Parser:
                 nxt = self.peek()
                 if nxt is not None and nxt.kind == "word":
                     self.i += 1
+                    null_fds = self._redirect(tok.text, nxt.text, null_fds)
+                    node.silenced = "2" in null_fds
             else:
                 break
         if not node.words and not node.assignments and self.peek() is not None \
@@ -283,6 +287,18 @@ class _Parser:
                                                                           "|"):
             raise OptionError(f"unexpected `{self.peek().text}'", offset=self.peek().pos)
         return node
+
+    @staticmethod
+    def _redirect(op: str, target: str, null_fds: str) -> str:
+        """`2>/dev/null`, `>/dev/null 2>&1`: which of stdout (1) and stderr (2) are discarded."""
+        fd = op.rstrip("<>&-") or ("0" if op.startswith("<") else "1")
+        if op.endswith(">&"):
+            to_null = target in null_fds
+        elif ">" in op:
+            to_null = target == "/dev/null"
+        else:
+            return null_fds
+        return null_fds.replace(fd, "") + (fd if to_null else "")
 
     def _function_ahead(self) -> bool:
         toks = self.tokens[self.i:self.i + 2]
