@@ -296,3 +296,11 @@ def test_a_failure_the_script_silences_is_a_note_unless_errexit(silenced):
 def test_an_unsilenced_failure_stays_an_error():
     _, diags = evaluate("iptables -D INPUT -j DROP\niptables -A INPUT -j DROP\n")
     assert [str(d.loc) for d in diags.errors] == ["fw.sh:1:1"]
+
+
+@pytest.mark.parametrize("module", ["nf_conntrack_ftp", "nf_nat_ftp", "ip_conntrack_ftp",
+                                    "ip_nat_ftp", "ip_nat_irc"])
+def test_loading_a_helper_module_is_warned_about_old_names_too(module):
+    # middle2tw/middle2 scripts/nat.sh: `modprobe ip_nat_ftp`, the pre-2.6.20 name of nf_nat_ftp
+    _, diags = evaluate(f"modprobe {module}\niptables -F\n")
+    assert [str(d.loc) for d in diags.warnings if d.severity == "warning"] == ["fw.sh:1:1"]

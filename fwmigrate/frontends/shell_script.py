@@ -205,8 +205,7 @@ class ShellEvaluator(ShellExpansion):
             raise _Exit(str(fields[0].pos))
         if program in self.shell["harmless"]:
             line = self.text[self.text.rfind("\n", 0, node.pos) + 1:self.text.find("\n", node.pos)]
-            if program == "modprobe" and any(f.text.startswith(("nf_conntrack_", "nf_nat_",
-                                                                "ip_conntrack_"))
+            if program == "modprobe" and any(f.text.startswith(tuple(self.shell["helper_modules"]))
                                              for f in fields[1:]):
                 self.diags.warning(self.loc(fields[0].pos), "this loads a connection-tracking "
                                    "helper module, which the translated ruleset does not do",
