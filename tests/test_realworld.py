@@ -22,6 +22,8 @@ REALWORLD = Path(__file__).parent / "realworld"
 # file → ConvertOptions fields
 CONVERTS = {
     "allow-everything-dual.sh": {},
+    "asterisk-netmasks.save": {},
+    "container-nflog-services.save": {},
     "dns-redirect-nft-flavour.save": {},
     "docker-manual.sh": {},
     "dual-stack-vars-modprobe.sh": {},
@@ -34,12 +36,14 @@ CONVERTS = {
     "nat-old-helpers.sh": {},
     "portscan-recent.sh": {},
     "pptp-docker.save": {},
+    "rhel-firewall-1-input.save": {},
     "router-dnat.save": {},
     "router-forward-no-newline.save": {},
     "scan-flags-echo.sh": {},
     "set-e-save-redirect.sh": {},
     "shadowsocks-redirect.save": {},
     "tor-relay-hand-edited.save": {},
+    "ufw-before-rules-complete.save": {},
     "web-dnat-docker.save": {},
     "wireguard-endpoint.save": {},
 }
@@ -60,8 +64,12 @@ REFUSED = {
     "mail-block-multiport-dport.sh": (6, 1, "unknown command `service'", "static"),
     "owner-uid-backquote.sh": (8, 45, "variable `UID' has no known value (line 5", "static"),
     "portscan-hitcount.sh": (4, 1, "--hitcount 20", "exact"),
+    "pppoe-server-ipset.save": (8, 1, "the type and members of ipset pppoe-nat are not known",
+                                "exact"),
+    "squid-gateway-long-options.save": (34, 1, "-m string has no exact nft equivalent", "exact"),
     "tproxy-host-bits.sh": (6, 1, "-j TPROXY has no exact nft equivalent", "exact"),
     "tproxy-socket-divert.sh": (8, 1, "-m socket has no exact nft equivalent", "exact"),
+    "ufw-before-rules.save": (12, 55, "Couldn't load target `ufw-logging-deny'", "iptables"),
 }
 
 OPTIONS = {"knock-three-stage.sh": {"variables": (("IPT", "iptables"),)}}
@@ -73,6 +81,7 @@ IPTABLES_REJECTS = {
                              "ESTABLISHED,RELATED", "-j", "ACCEPT"],
     "mail-block-en-dash.sh": ["iptables-legacy", "-A", "OUTPUT", "-p", "tcp", "-m", "multiport",
                               "–dport", "24,25", "-j", "REJECT"],
+    "ufw-before-rules.save": ["iptables-legacy", "-A", "INPUT", "-j", "ufw-logging-deny"],
 }
 
 
