@@ -304,3 +304,26 @@ def test_loading_a_helper_module_is_warned_about_old_names_too(module):
     # middle2tw/middle2 scripts/nat.sh: `modprobe ip_nat_ftp`, the pre-2.6.20 name of nf_nat_ftp
     _, diags = evaluate(f"modprobe {module}\niptables -F\n")
     assert [str(d.loc) for d in diags.warnings if d.severity == "warning"] == ["fw.sh:1:1"]
+
+
+def test_ansi_c_quoting_is_refused_not_misread():
+    # bash reads $'a b' as `a b', dash as `$a b': it was written as the comment "$a b"
+    _, diags = evaluate("iptables -A INPUT -m comment --comment $'a b' -j ACCEPT\n")
+    [error] = diags.errors
+    assert str(error.loc) == "fw.sh:1:40" and "$'" in error.message and error.hint
+
+
+def test_arithmetic_expansion_is_named_as_such():
+    _, diags = evaluate("iptables -A INPUT -p tcp --dport $((8000+1)) -j ACCEPT\n")
+    [error] = diags.errors
+    assert "arithmetic" in error.message and "command substitution" not in error.message
+
+
+@pytest.mark.parametrize("script,col,name", [
+    ("iptables -A INPUT\u00a0-j ACCEPT\n", 18, "NO-BREAK SPACE"),
+    ("\ufeffiptables -A INPUT -j ACCEPT\n", 1, "ZERO WIDTH NO-BREAK SPACE")])
+def test_an_invisible_character_is_named(script, col, name):
+    # pasted from a web page or saved by an editor with a byte order mark; the shell fails too
+    _, diags = evaluate(script)
+    [error] = diags.errors
+    assert error.loc.col == col and name in error.message + (error.hint or "")

@@ -81,7 +81,13 @@ class ShellExpansion:
     def pieces(self, parts: list) -> list[tuple[str, bool]]:
         """(text, quoted) pieces; unquoted variable values are the ones that get split."""
         out: list[tuple[str, bool]] = []
-        for kind, text, pos in parts:
+        for k, (kind, text, pos) in enumerate(parts):
+            if kind == "plain" and text.endswith("$") and k + 1 < len(parts) \
+                    and parts[k + 1][0] in ("single", "double"):
+                quote = parts[k + 1][1][0]
+                raise _Unknowable(f"${quote}…{quote} quoting means one thing to bash and another "
+                                  "to sh (dash)", pos + len(text) - 1,
+                                  "write the value with plain '…' quotes")
             if kind == "plain":
                 out.append((text, True))     # literal text is never split
             elif kind == "single":
@@ -94,9 +100,10 @@ class ShellExpansion:
                 out.append((self.double(text, pos), True))
             else:
                 shown = text if len(text) <= 40 else text[:39] + "…"
-                raise _Unknowable(f"cannot know what the command substitution {shown} gives "
-                                  "without running the script", pos,
-                                  "replace it with the value it would give")
+                what = "arithmetic expansion" if text.startswith("$((") \
+                    else "command substitution"
+                raise _Unknowable(f"cannot know what the {what} {shown} gives without running "
+                                  "the script", pos, "replace it with the value it would give")
         return out
 
     def double(self, text: str, pos: int) -> str:

@@ -26,6 +26,7 @@ from .shell_syntax import (
     Positions,
     Simple,
     Unsupported,
+    character_name,
     parse_script,
 )
 from .templates import parse_command
@@ -228,6 +229,13 @@ class ShellEvaluator(ShellExpansion):
                          "cannot follow without running it",
                          _IPSET_HINT if program == "ipset" else
                          "convert its input file directly (e.g. fwmigrate convert FILE)")
+            return True
+        invisible = next((ch for ch in program if not ch.isprintable() or ch == "\ufeff"),
+                         None)
+        if invisible is not None:
+            self.unknown(fields[0].pos, f"unknown command `{program}': it contains "
+                         f"{character_name(invisible)}, which the shell does not skip either",
+                         "delete the character (editors show it as a space, or not at all)")
             return True
         self.unknown(fields[0].pos, f"unknown command `{program}'",
                      "fwmigrate follows iptables commands, variables and for loops and runs "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import pyparsing as pp
@@ -141,7 +142,15 @@ def _lex_problem(text: str, pos: int) -> str:
     ch = text[pos]
     if ch in "'\"":
         return f"unterminated {'single' if ch == chr(39) else 'double'}-quoted string"
-    return f"unexpected character `{ch}'"
+    return f"unexpected character {character_name(ch)}"
+
+
+def character_name(ch: str) -> str:
+    """`x', or for a character one cannot see (a no-break space pasted from a web page, a byte
+    order mark) its code point and name."""
+    if ch.isprintable() and not ch.isspace() and ch != "\ufeff":
+        return f"`{ch}'"
+    return f"U+{ord(ch):04X} ({unicodedata.name(ch, 'unnamed')})"
 
 
 # --- command tree ----------------------------------------------------------------------------
