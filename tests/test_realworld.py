@@ -67,6 +67,7 @@ REFUSED = {
     "pppoe-server-ipset.save": (8, 1, "the type and members of ipset pppoe-nat are not known",
                                 "exact"),
     "squid-gateway-long-options.save": (34, 1, "-m string has no exact nft equivalent", "exact"),
+    "standalone-if-stop.sh": (19, 1, "cannot evaluate an if statement", "static"),
     "tproxy-host-bits.sh": (6, 1, "-j TPROXY has no exact nft equivalent", "exact"),
     "tproxy-socket-divert.sh": (8, 1, "-m socket has no exact nft equivalent", "exact"),
     "ufw-before-rules.save": (12, 55, "Couldn't load target `ufw-logging-deny'", "iptables"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .shell_syntax import Token
+from .shell_lexer import Token
 
 _IFS = " \t\n"
 

@@ -19,6 +19,7 @@ from .ipset_save import CHANGING, READ_ONLY, IpsetError, IpsetReplay
 from .kernel_checks import hook_violations, missing_ipsets
 from .ruleset_model import CommandError, RulesetModel
 from .shell_expand import Field, ShellExpansion, _Unknowable
+from .shell_lexer import character_name
 from .shell_syntax import (
     AndOr,
     ForLoop,
@@ -26,7 +27,6 @@ from .shell_syntax import (
     Positions,
     Simple,
     Unsupported,
-    character_name,
     parse_script,
 )
 from .templates import parse_command
