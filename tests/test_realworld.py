@@ -22,6 +22,8 @@ REALWORLD = Path(__file__).parent / "realworld"
 # file → ConvertOptions fields
 CONVERTS = {
     "allow-everything-dual.sh": {},
+    "array-ports-quoted.sh": {},
+    "array-ports-unquoted.sh": {},
     "asterisk-netmasks.save": {},
     "container-nflog-services.save": {},
     "dns-redirect-nft-flavour.save": {},

@@ -327,3 +327,33 @@ def test_an_invisible_character_is_named(script, col, name):
     _, diags = evaluate(script)
     [error] = diags.errors
     assert error.loc.col == col and name in error.message + (error.hint or "")
+
+
+def test_bash_arrays():
+    # bThiiago/Shell-Script, rodrigocamargo854/scripts_bash_v1: PORTS=(…) and for p in
+    # "${PORTS[@]}" (each element one word, even quoted; unquoted, split again)
+    script = """
+PORTS=("137" 22 \\
+       443)  # a comment
+NAMES=(ssh "my web")
+for p in ${PORTS[@]}; do iptables -A INPUT -p tcp --dport $p -j DROP; done
+for n in "${NAMES[@]}"; do iptables -A INPUT -m comment --comment "$n" -j ACCEPT; done
+iptables -A INPUT -p tcp --dport ${PORTS[2]} -j REJECT
+iptables -A INPUT -p tcp --dport $PORTS -m comment --comment "${#NAMES[@]} ${NAMES[*]}"
+for n in ${NAMES[*]}; do iptables -A OUTPUT -m comment --comment $n; done
+"""
+    assert rules(script) == [
+        *[f"-A INPUT -p tcp -m tcp --dport {p} -j DROP" for p in (137, 22, 443)],
+        "-A INPUT -m comment --comment ssh -j ACCEPT",
+        '-A INPUT -m comment --comment "my web" -j ACCEPT',
+        "-A INPUT -p tcp -m tcp --dport 443 -j REJECT --reject-with icmp-port-unreachable",
+        '-A INPUT -p tcp -m tcp --dport 137 -m comment --comment "2 ssh my web"',
+        *[f"-A OUTPUT -m comment --comment {n}" for n in ("ssh", "my", "web")],
+    ]
+
+
+@pytest.mark.parametrize("word", ['"x${A[@]}"', "${!A[@]}", "${A[$i]}"])
+def test_array_forms_not_followed_are_refused(word):
+    _, diags = evaluate(f"A=(1 2)\ni=0\niptables -A INPUT -m comment --comment {word}\n")
+    [error] = diags.errors
+    assert error.loc.line == 3 and error.hint

@@ -6,6 +6,7 @@ is used.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .shell_lexer import Token
@@ -32,11 +33,15 @@ class ShellExpansion:
     """Expansion over `self.vars`; mixed into the evaluator, which owns the variables."""
 
     vars: dict[str, str]
+    arrays: dict[str, list[str]]         # bash arrays: NAME=(a b c)
     # variables assigned a value only running the script would give: line, reason
     unknowable_vars: dict[str, tuple[int, str]]
 
     def assign(self, tok: Token) -> None:
         name, _, _ = tok.text.partition("=")
+        if tok.kind == "array":
+            self.assign_array(name, tok)
+            return
         # the value is the word after `NAME=`: expand it without field splitting
         parts = list(tok.parts)
         first_kind, first_text, first_pos = parts[0]
@@ -50,8 +55,25 @@ class ShellExpansion:
             self.vars.pop(name, None)
             self.unknowable_vars[name] = (self.loc(tok.pos).line, exc.message)
 
+    def assign_array(self, name: str, tok: Token) -> None:
+        """`NAME=(a "b c" $D)`: the elements are the words' fields, as in a for list."""
+        try:
+            elements = [f.text for word in tok.parts for f in self.expand(word)]
+        except _Unknowable as exc:
+            self.vars.pop(name, None)
+            self.arrays.pop(name, None)
+            self.unknowable_vars[name] = (self.loc(tok.pos).line, exc.message)
+            return
+        self.arrays[name] = elements
+        self.vars[name] = elements[0] if elements else ""       # $NAME is ${NAME[0]}
+        self.unknowable_vars.pop(name, None)
+
     def expand(self, tok: Token) -> list[Field]:
         """Word → fields: quotes removed, variables substituted, unquoted values split."""
+        if len(tok.parts) == 1 and tok.parts[0][0] == "double":
+            whole = _WHOLE_ARRAY.fullmatch(tok.parts[0][1])
+            if whole:                   # "${NAME[@]}": one field per element
+                return [Field(e, tok.pos) for e in self.array(whole[1], tok.pos)]
         fields: list[Field] = []
         current: list[str] = []
         started = False
@@ -126,15 +148,38 @@ class ShellExpansion:
                     out.append("$")
                     i += 1
                     continue
-                out.append(self.variable(inner[i:end], pos + 1 + i))
+                out.append(self.variable(inner[i:end], pos + 1 + i, quoted=True))
                 i = end
             else:
                 out.append(ch)
                 i += 1
         return "".join(out)
 
-    def variable(self, text: str, pos: int) -> str:
+    def array(self, name: str, pos: int) -> list[str]:
+        if name in self.arrays:
+            return self.arrays[name]
+        return [self.variable("$" + name, pos)]     # a plain variable is a 1-element array
+
+    def subscript(self, text: str, body: str, pos: int, quoted: bool) -> str:
+        """${NAME[N]}, ${NAME[@]}, ${NAME[*]}, ${#NAME[@]}."""
+        form = _SUBSCRIPT.fullmatch(body)
+        if form is None or form[1] == "!" or (form[3] == "@" and quoted and not form[1]):
+            raise _Unknowable(f"`{text}': fwmigrate follows ${{NAME[N]}}, ${{NAME[@]}} (as "
+                              "a whole word when quoted), ${NAME[*]} and ${#NAME[@]} only",
+                              pos, "write the values out")
+        prefix, name, index = form[1], form[2], form[3]
+        elements = self.array(name, pos)
+        if index in ("@", "*"):
+            return str(len(elements)) if prefix == "#" else " ".join(elements)
+        if not index.isdigit() or prefix:
+            raise _Unknowable(f"`{text}': an index that is not a number depends on running "
+                              "the script", pos, "write the element out")
+        return elements[int(index)] if int(index) < len(elements) else ""
+
+    def variable(self, text: str, pos: int, quoted: bool = False) -> str:
         body = text[2:-1] if text.startswith("${") else text[1:]
+        if "[" in body and text.startswith("${"):
+            return self.subscript(text, body, pos, quoted)
         name, op, default = body, "", ""
         for candidate in (":-", ":=", "-", "="):
             if candidate in body:
@@ -158,6 +203,10 @@ class ShellExpansion:
             raise _Unknowable(f"variable `{name}' is not set by the script", pos,
                               f"assign it in the script or pass --define {name}=VALUE")
         return value
+
+
+_WHOLE_ARRAY = re.compile(r'"\$\{([A-Za-z_][A-Za-z0-9_]*)\[@\]\}"')
+_SUBSCRIPT = re.compile(r"([#!]?)([A-Za-z_][A-Za-z0-9_]*)\[([^\]]*)\]")
 
 
 def _var_end(text: str, i: int) -> int:

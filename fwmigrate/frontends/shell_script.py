@@ -51,6 +51,7 @@ class ShellEvaluator(ShellExpansion):
         self.diags = diags
         self.skip_unknown = skip_unknown
         self.vars: dict[str, str] = dict(variables or {})
+        self.arrays: dict[str, list[str]] = {}
         # variables assigned a value only running the script would give: line, reason
         self.unknowable_vars: dict[str, tuple[int, str]] = {}
         self.model = RulesetModel(filename)

@@ -141,9 +141,9 @@ class _Parser:
         while (tok := self.peek()) is not None:
             if tok.kind == "word":
                 if not node.words and _ASSIGNMENT.match(tok.text):
-                    node.assignments.append(tok)
-                else:
-                    node.words.append(tok)
+                    node.assignments.append(self._array(tok) or tok)
+                    continue
+                node.words.append(tok)
                 self.i += 1
                 # `name() {` defines a function
                 if len(node.words) == 1 and self._function_ahead():
@@ -164,6 +164,27 @@ class _Parser:
                                                                           "|"):
             raise OptionError(f"unexpected `{self.peek().text}'", offset=self.peek().pos)
         return node
+
+    def _array(self, tok: Token) -> Token | None:
+        """`NAME=(a b c)`: the whole bash array assignment as one token of kind "array" whose
+        parts are the element words; None (and nothing consumed) for any other word."""
+        after = self.tokens[self.i + 1] if self.i + 1 < len(self.tokens) else None
+        self.i += 1
+        if not (tok.text.endswith("=") and after is not None and after.kind == "op"
+                and after.text == "(" and after.pos == tok.pos + len(tok.text)):
+            return None
+        self.i += 1
+        elements = []
+        while (item := self.peek()) is not None and not (item.kind == "op" and item.text == ")"):
+            if item.kind == "word":
+                elements.append(item)
+            elif item.kind != "newline":
+                raise OptionError(f"unexpected `{item.text}' in an array", offset=item.pos)
+            self.i += 1
+        if item is None:
+            raise OptionError("array without its closing `)'", offset=after.pos)
+        self.i += 1
+        return Token("array", tok.text, tok.pos, tuple(elements))
 
     @staticmethod
     def _redirect(op: str, target: str, null_fds: str) -> str:
