@@ -2,8 +2,8 @@
 each file names the repository and path it comes from).
 
 Every file has one expected outcome, so a new file needs a decision here:
-- CONVERTS: translated to nft (the file loads: `nft -c` in a scratch namespace) and to
-  iptables-restore text;
+- CONVERTS: translated to nft (the file loads: `nft -c` in a scratch namespace, and what the
+  kernel then lists reads back as the input) and to iptables-restore text;
 - REFUSED: the first error is at the given line:column and says why. `why` is the class:
   "static" (needs running the script: `$(…)`, functions, `case`, arguments, a command that is
   not iptables), "exact" (no exact nft translation: fail closed), "iptables" (iptables itself
@@ -16,6 +16,7 @@ import pytest
 
 from fwmigrate.convert import ConvertOptions, convert
 from fwmigrate.errors import FwmigrateError
+from fwmigrate.verify.roundtrip import round_trip
 
 REALWORLD = Path(__file__).parent / "realworld"
 
@@ -111,6 +112,15 @@ def test_each_file_names_its_source(name):
 def test_converts_and_loads(netns, name):
     text = _convert(name)
     netns.nft("-c", "-f", "-", input=text)
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTS))
+def test_round_trips_through_the_kernel(kernel, name):
+    """What the kernel lists after loading the nft file, and what iptables-restore makes of the
+    restore text, read back as the input (fwmigrate verify)."""
+    options = ConvertOptions(**{**OPTIONS.get(name, {}), **CONVERTS[name]})
+    report = round_trip((REALWORLD / name).read_text(), name, options)
+    assert report.ok, [c.describe() for c in report.kernel + report.restore]
 
 
 @pytest.mark.parametrize("name", sorted(CONVERTS))
