@@ -37,6 +37,11 @@ CONVERTS = {
     "kube-proxy-clusterip.save": {},
     "long-options-nat.sh": {},
     "nat-old-helpers.sh": {},
+    "policy-routing-sourced.sh": {      # refused as it is (`. network.conf`); with its hint:
+        "skip_unknown": True,
+        "variables": (("isp1_network", "10.1.0.0/24"), ("isp1_interface", "eth1"),
+                      ("isp1_ip", "10.1.0.2"), ("isp1_gw", "10.1.0.1"),
+                      ("isp2_interface", "eth2"), ("lan_subnet", "192.168.0.0/24"))},
     "portscan-recent.sh": {},
     "pptp-docker.save": {},
     "rhel-firewall-1-input.save": {},
@@ -131,6 +136,14 @@ def test_converts_to_iptables_restore(name):
         assert "only one family" in exc.render()
         for family in ("ip", "ip6"):
             assert "COMMIT" in _convert(name, to="iptables-restore", family=family)
+
+
+def test_a_sourced_file_is_refused_without_its_variables():
+    with pytest.raises(FwmigrateError) as caught:
+        _convert("policy-routing-sourced.sh", skip_unknown=False, variables=())
+    first = caught.value.diagnostics[0]
+    assert (first.loc.line, first.loc.col) == (3, 1)
+    assert "runs the commands of another file" in first.message
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))

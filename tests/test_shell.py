@@ -357,3 +357,12 @@ def test_array_forms_not_followed_are_refused(word):
     _, diags = evaluate(f"A=(1 2)\ni=0\niptables -A INPUT -m comment --comment {word}\n")
     [error] = diags.errors
     assert error.loc.line == 3 and error.hint
+
+
+@pytest.mark.parametrize("line", [". network.conf", "source ./iptables_config.sh"])
+def test_sourcing_a_file_says_what_to_do_about_its_variables(line):
+    # lradaelli85/Policy-Routing: `. network.conf` sets the interfaces and networks
+    _, diags = evaluate(f"{line}\niptables -A INPUT -j ACCEPT\n")
+    [error] = diags.errors
+    assert "runs the commands of another file" in error.message
+    assert "-D NAME=VALUE" in error.hint and "--skip-unknown" in error.hint

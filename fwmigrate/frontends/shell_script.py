@@ -225,6 +225,14 @@ class ShellEvaluator(ShellExpansion):
             return True
         if program == "ipset":
             return self.run_ipset(fields, handled)
+        if program in (".", "source"):
+            sourced = " ".join(f.text for f in fields[1:2])
+            self.unknown(fields[0].pos, f"`{program} {sourced}' runs the commands of another "
+                         "file, which fwmigrate does not read",
+                         "if that file only sets variables, give them with -D NAME=VALUE and "
+                         "pass --skip-unknown to step over this line; otherwise paste its "
+                         "commands into the script")
+            return True
         if program in self.shell["refused"]:
             self.unknown(fields[0].pos, f"`{program}' changes the firewall in a way fwmigrate "
                          "cannot follow without running it",
