@@ -61,6 +61,8 @@ REFUSED = {
     "access-point-tor.sh": (6, 1, "unknown command `sh'", "static"),
     "chain-file-unset-vars.sh": (2, 1, "variable `IPT' is not set by the script", "static"),
     "docker-forward-no-chains.sh": (5, 24, "Couldn't load target `DOCKER-USER'", "iptables"),
+    "ecs-boothook-heredoc.sh": (3, 1, "unknown command `yum'", "static"),
+    "eksctl-disable-imds.sh": (8, 1, "unknown command `yum'", "static"),
     "gateway-ffrl-rules.v6": (6, 1, "TCPMSS also adds an MSS option", "exact"),
     "gateway-tos-route.sh": (21, 1, "TOS 0x10/0x3f changes part of the DSCP bits", "exact"),
     "geph-vpn-routing.sh": (4, 57, "command substitution `id -u`", "static"),
