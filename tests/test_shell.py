@@ -366,3 +366,9 @@ def test_sourcing_a_file_says_what_to_do_about_its_variables(line):
     [error] = diags.errors
     assert "runs the commands of another file" in error.message
     assert "-D NAME=VALUE" in error.hint and "--skip-unknown" in error.hint
+
+
+def test_exit_with_an_unknowable_status_still_ends_the_script():
+    # `exit $?` / `exit $RC` close many published scripts; the status does not matter here
+    assert rules("iptables -A INPUT -j ACCEPT\nexit $?\niptables -A INPUT -j DROP\n") == [
+        "-A INPUT -j ACCEPT"]
