@@ -18,6 +18,10 @@ REFERENCE_WRONG = {
                                "test_synproxy_passes_on_what_is_not_a_lone_syn_or_ack",
     "libxt_devgroup.txlate:16": "tests/test_reference_wrong.py::"
                                 "test_devgroup_inverts_the_source_group_only",
+    **{v: "tests/test_reference_wrong.py::test_a_set_without_size_is_full_at_65535"
+       for v in ("libxt_connlimit.txlate:1", "libxt_connlimit.txlate:5",
+                 "libxt_connlimit.txlate:9", "libxt_connlimit.txlate:13",
+                 "libxt_hashlimit.txlate:4")},
 }
 
 # Vectors where fwmigrate differs from the reference on purpose: what the kernel does with the
@@ -68,12 +72,16 @@ DELIBERATE = {
                          "nft's `mh type` (an extension header lookup) does; the reference's "
                          "`meta l4proto mobility-header` stops at AH (tests/"
                          "test_exthdr_kernel.py sends such a packet)",
-    "libxt_connlimit.txlate": "the reference's set has no size: nft caps it at 65535 addresses "
-                              "and the rule stops matching when it is full; fwmigrate sizes "
-                              "the set on purpose",
-    "libxt_hashlimit.txlate:4": "the reference's meter holds at most 65535 keys and then stops "
-                                "matching; xt_hashlimit's table holds 65536 by default (8 × 8192 "
-                                "buckets on a machine with more than 1 GiB of memory), and "
-                                "fwmigrate sizes its set the same (a named timeout set updated "
-                                "by the rule, which also lists differently from a meter)",
+    "libxt_connlimit.txlate": "the reference's set has no size, and the kernel gives a set "
+                              "that a rule adds to 65535 elements (nft_dynset_init): with "
+                              "65535 addresses tracked, a new one finds it full and the rule "
+                              "does not match, where xt_connlimit (no limit) counts it; "
+                              "fwmigrate's set holds 262144, the largest default "
+                              "nf_conntrack_max",
+    "libxt_hashlimit.txlate:4": "the reference's meter holds 65535 keys (the kernel's size for "
+                                "a set without one) and then does not match a new key; "
+                                "xt_hashlimit's table holds 65536 by default (8 × 8192 buckets "
+                                "on a machine with more than 1 GiB of memory), and fwmigrate "
+                                "sizes its set the same (a named timeout set updated by the "
+                                "rule, which also lists differently from a meter)",
 }

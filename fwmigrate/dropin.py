@@ -72,7 +72,12 @@ def _rules(cmd: Command, verb: str) -> list[str]:
         position = f" index {cmd.rulenum - 1}"
     chain = table.chains[0]
     for rule in chain.rules:
-        lines.append(_rule_line(verb, f"{cmd.family} {cmd.table}", chain.name, rule, position))
+        line = _rule_line(verb, f"{cmd.family} {cmd.table}", chain.name, rule, position)
+        if rule.companion and verb == "insert":
+            # inserted at the same place, it must go in first to end up after its rule
+            lines.insert(len(lines) - 1, line)
+        else:
+            lines.append(line)
     return lines
 
 

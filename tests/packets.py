@@ -38,10 +38,10 @@ def _checksum(data: bytes) -> int:
 
 
 def ipv4(proto: int, body: bytes, *, offset: int = 0, more: bool = False, ident: int = 1,
-         dst: str = DST4) -> tuple[int, bytes]:
+         dst: str = DST4, src: str = SRC4) -> tuple[int, bytes]:
     """An IPv4 packet (offset in 8-byte units); the stack checks the header checksum before
     PREROUTING, so it is computed."""
-    src, dst = (bytes(map(int, a.split("."))) for a in (SRC4, dst))
+    src, dst = (bytes(map(int, a.split("."))) for a in (src, dst))
     header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), ident,
                          offset | (0x2000 if more else 0), 64, proto, 0, src, dst)
     header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
@@ -106,7 +106,30 @@ for line in sys.stdin:
     print("sent", flush=True)
 """
 
+# many packets at once, without a reply per packet: veth queues each on the CPU's backlog,
+# which the sender's softirq drains as send() returns (unless the machine is busy: see flood)
+_FLOODER = r"""
+import socket, struct, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("fwx0", 0))
+src = open("/sys/class/net/fwx0/address").read().strip().replace(":", "")
+dst = open("/sys/class/net/fwx1/address").read().strip().replace(":", "")
+head, data, at = bytes.fromhex(dst + src), sys.stdin.buffer.read(), 0
+while at < len(data):
+    (size,) = struct.unpack_from("!H", data, at)
+    s.send(head + data[at + 2:at + 2 + size])
+    at += 2 + size
+"""
+
+
+def _backlog_drops() -> int:
+    """Packets dropped by full per-CPU backlogs so far (softnet_stat's second column)."""
+    with open("/proc/net/softnet_stat") as stat:
+        return sum(int(line.split()[1], 16) for line in stat)
+
+
 _RULE_HEAD = re.compile(r"^(?:add|insert) rule (ip6?) \S+ \S+ ")
+_SET_HEAD = re.compile(r"^add set (ip6?) \S+ ")
 
 
 class Bench:
@@ -134,6 +157,16 @@ class Bench:
         self._sender.stdin.flush()
         assert self._sender.stdout.readline() == "sent\n"
 
+    def flood(self, packets) -> int:
+        """Sends every packet, in order, and returns once the stack has handled them: how
+        many packets a full backlog dropped meanwhile (on the whole machine; 0 when none)."""
+        frames = b"".join(struct.pack("!HH", len(data) + 2, ethertype) + data
+                          for ethertype, data in packets)
+        before = _backlog_drops()
+        subprocess.run(["ip", "netns", "exec", self.ns.name, sys.executable, "-c", _FLOODER],
+                       input=frames, check=True)
+        return _backlog_drops() - before
+
     # --- iptables-legacy: `-A PREROUTING -i fwx1 RULE` in the raw table (or as `where` says) --
 
     @property
@@ -157,22 +190,31 @@ class Bench:
 
     def load_nft(self, commands: list[str], hook: str = "prerouting priority -300") -> None:
         """The commands' rules, moved into table FAMILY fwtest chain pre (raw prerouting, or
-        `hook`) and limited to fwx1; any other command (add set …) as it is."""
+        `hook`) and limited to fwx1, their sets (`add set`) into that table too; any other
+        command as it is."""
         self.ns.nft("flush", "ruleset")
         lines = [f"add table {self.family} fwtest",
                  f"add chain {self.family} fwtest pre {{ type filter hook {hook}; "
                  "policy accept; }"]
         for command in commands:
-            head = _RULE_HEAD.match(command)
-            lines.append(f"add rule {head.group(1)} fwtest pre iifname \"fwx1\" "
-                         f"{command[head.end():]}" if head else command)
+            head, set_head = _RULE_HEAD.match(command), _SET_HEAD.match(command)
+            if head:
+                command = (f"add rule {head.group(1)} fwtest pre iifname \"fwx1\" "
+                           f"{command[head.end():]}")
+            elif set_head:
+                command = f"add set {set_head.group(1)} fwtest {command[set_head.end():]}"
+            lines.append(command)
         self.ns.nft("-f", "-", input="\n".join(lines) + "\n")
 
     def nft_counts(self) -> list[int]:
-        listing = json.loads(self.ns.nft("-j", "list", "table", self.family,
-                                         "fwtest").stdout)["nftables"]
-        return [next(e["counter"]["packets"] for e in item["rule"]["expr"] if "counter" in e)
-                for item in listing if "rule" in item]
+        # the chain, not the table: a set filled with many elements would be printed (and
+        # parsed) too
+        listing = json.loads(self.ns.nft("-j", "list", "chain", self.family, "fwtest",
+                                         "pre").stdout)["nftables"]
+        # rules without a counter are not counted: the drop fwmigrate writes after a hashlimit
+        # rule (for a full set) has none, as iptables counts no packet it hotdrops
+        return [e["counter"]["packets"] for item in listing if "rule" in item
+                for e in item["rule"]["expr"] if "counter" in e]
 
     def per_packet(self, packets: list[tuple[int, bytes]], counts) -> list[list[int]]:
         """For each packet in turn: which rules counted it (0/1 each)."""

@@ -12,6 +12,8 @@ from fwmigrate import mappings
 from fwmigrate.convert import ConvertOptions, convert
 from fwmigrate.errors import FwmigrateError
 
+CIP = "-A INPUT -d 10.0.0.1 -i eth0 -j CLUSTERIP"
+
 # (program, command after the program, the rule line iptables-save prints)
 READ_ONLY = [
     ("ip6tables", "-A INPUT -m srh ! --srh-next-hdr 17 --srh-segs-left-gt 1 --srh-psid a::/64 "
@@ -115,6 +117,26 @@ READ_ONLY = [
     # (no xt_LED in this kernel: from the iptables vectors)
     ("iptables", "-A INPUT -j LED --led-trigger-id foo --led-delay 42 --led-always-blink",
      '-A INPUT -j LED --led-trigger-id "foo" --led-delay 42 --led-always-blink'),
+    # (no ipt_CLUSTERIP since Linux 6.3: from the iptables vectors and libipt_CLUSTERIP's
+    # save function, which prints every value of a --new rule)
+    ("iptables", "-A INPUT -d 10.31.3.236/32 -i lo -j CLUSTERIP --new --hashmode sourceip "
+     "--clustermac 01:AA:7B:47:F7:D7 --total-nodes 2 --local-node 1 --hash-init 1",
+     "-A INPUT -d 10.31.3.236/32 -i lo -j CLUSTERIP --new --hashmode sourceip "
+     "--clustermac 01:AA:7B:47:F7:D7 --total-nodes 2 --local-node 1 --hash-init 1"),
+    ("iptables", CIP + " --local-node 16 --new "
+     "--clustermac 1:2:3:4:5:a --total-nodes 16 --hashmode sourceip-sourceport",
+     "-A INPUT -d 10.0.0.1/32 -i eth0 -j CLUSTERIP --new --hashmode sourceip-sourceport "
+     "--clustermac 01:02:03:04:05:0A --total-nodes 16 --local-node 16 --hash-init 0"),
+    ("iptables", "-A INPUT -m u32 --u32 '0x0=0x0&&0x0=0x1'",
+     '-A INPUT -m u32 --u32 "0x0=0x0&&0x0=0x1"'),
+    ("iptables", "-A INPUT -m u32 ! --u32 ' 0>>22&0x3C@ 12>>26&0x3C@ 0=0x1020304 , 5:010'",
+     '-A INPUT -m u32 ! --u32 "0x0>>0x16&0x3c@0xc>>0x1a&0x3c@0x0=0x1020304,0x5:0x8"'),
+    ("iptables", "-A INPUT -m u32 --u32 0=1,2,3,4,5,6,7,8,9,10",
+     '-A INPUT -m u32 --u32 "0x0=0x1,0x2,0x3,0x4,0x5,0x6,0x7,0x8,0x9,0xa"'),
+    ("iptables", "-A INPUT -m u32 --u32 '1&2&3&4&5<<6>>7@8&9&10=0'",
+     '-A INPUT -m u32 --u32 "0x1&0x2&0x3&0x4&0x5<<0x6>>0x7@0x8&0x9&0xa=0x0"'),
+    ("iptables", "-A INPUT -m u32 --u32 '" + "&&".join(["0=1"] * 10) + "'",
+     '-A INPUT -m u32 --u32 "' + "&&".join(["0x0=0x1"] * 10) + '"'),
 ]
 
 # (program, command after the program, iptables' or the kernel's refusal)
@@ -184,6 +206,50 @@ REFUSED = [
      "--cluster-hash-seed 1", "out of range"),
     ("iptables", "-A INPUT -m cluster --cluster-total-nodes 4 --cluster-local-node 0 "
      "--cluster-hash-seed 1", "out of range"),
+    ("iptables", CIP + " --new --hashmode sourceip --clustermac 01:AA:7B:47:F7:D7 "
+     "--total-nodes 2 --local-node 0 --hash-init 1", "CLUSTERIP: local node 0 is out of range"),
+    ("iptables", CIP + " --new --clustermac 1:2:3:4:5:6 --total-nodes 16 --local-node 16",
+     "CLUSTERIP target: Invalid parameter combination"),
+    ("iptables", CIP + " --hashmode sourceip --clustermac 1:2:3:4:5:6 --total-nodes 16 "
+     "--local-node 16", "CLUSTERIP target: Invalid parameter combination"),
+    ("iptables", CIP + " --new", "CLUSTERIP target: Invalid parameter combination"),
+    ("iptables", CIP + " --new --hashmode sourceip --clustermac 2:2:3:4:5:6 --total-nodes 2 "
+     "--local-node 1", "MAC has to be a multicast ethernet address"),
+    ("iptables", CIP + " --new --hashmode sourceip --clustermac 001:02:03:04:05:06 "
+     "--total-nodes 2 --local-node 1", "Invalid MAC address specified."),
+    ("iptables", CIP + " --new --hashmode sourceip --clustermac 1:2:3:4:5:6 --total-nodes 17 "
+     "--local-node 1", 'CLUSTERIP: bad value for option "--total-nodes", or out of range (0-16).'),
+    ("iptables", CIP + " --new --hashmode x --clustermac 1:2:3:4:5:6 --total-nodes 2 "
+     "--local-node 1", 'Unknown hashmode "x"'),
+    ("ip6tables", "-A INPUT -d ::1 -i eth0 -j CLUSTERIP --new --hashmode sourceip "
+     "--clustermac 1:2:3:4:5:6 --total-nodes 2 --local-node 1", "Couldn't load target"),
+    # the kernel's checkentry (Linux before 6.3)
+    ("iptables", "-A INPUT -d 10.0.0.0/8 -i eth0 -j CLUSTERIP --new --hashmode sourceip "
+     "--clustermac 1:2:3:4:5:6 --total-nodes 2 --local-node 1", "Please specify destination IP"),
+    ("iptables", "-A INPUT -i eth0 -j CLUSTERIP --new --hashmode sourceip "
+     "--clustermac 1:2:3:4:5:6 --total-nodes 2 --local-node 1", "Please specify destination IP"),
+    ("iptables", "-A INPUT -d 10.0.0.1 -j CLUSTERIP --new --hashmode sourceip "
+     "--clustermac 1:2:3:4:5:6 --total-nodes 2 --local-node 1", "Please specify an interface"),
+    ("iptables", "-A INPUT -m u32 --u32 ''", "u32: abrupt end of input after location"),
+    ("iptables", "-A INPUT -m u32 --u32 0=", "u32: test ended with no value specified"),
+    ("iptables", "-A INPUT -m u32 --u32 =1", "u32: at char 0: location spec missing"),
+    ("iptables", "-A INPUT -m u32 --u32 '0&&1=2'", "u32: at char 2: not a number"),
+    ("iptables", "-A INPUT -m u32 --u32 '0=1&'", "u32: at char 4: a second '&' was expected"),
+    ("iptables", "-A INPUT -m u32 --u32 '0<1=2'", "u32: at char 2: a second '<' was expected"),
+    ("iptables", "-A INPUT -m u32 --u32 0x=1", "u32: at char 1: operator expected"),
+    ("iptables", "-A INPUT -m u32 --u32 -1=0", "u32: at char 0: not a number or out of range"),
+    ("iptables", "-A INPUT -m u32 --u32 '0=1;2'", 'u32: at char 3: expected "," or "&&"'),
+    ("iptables", "-A INPUT -m u32 --u32 +5=08", 'u32: at char 4: expected "," or "&&"'),
+    ("iptables", "-A INPUT -m u32 --u32 0=4294967296", "u32: at char 2: not a number"),
+    ("iptables", "-A INPUT -m u32 --u32 '" + "&&".join(["0=1"] * 11) + "'",
+     'u32: at char 53: too many "&&"s'),
+    ("iptables", "-A INPUT -m u32 --u32 '" + "&&".join(["0=1"] * 12) + "'",
+     'u32: at char 54: too many "&&"s'),
+    ("iptables", "-A INPUT -m u32 --u32 0=1,2,3,4,5,6,7,8,9,10,11",
+     'u32: at char 25: too many ","s'),
+    ("iptables", "-A INPUT -m u32 --u32 '1&2&3&4&5&6&7&8&9&10&11=0'",
+     "u32: at char 23: too many operators"),
+    ("iptables", "-A INPUT -m u32", 'option "--u32" must be specified'),
 ]
 
 

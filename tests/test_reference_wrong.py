@@ -14,6 +14,7 @@ import shlex
 import struct
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from packets import (
@@ -24,6 +25,7 @@ from packets import (
     MH,
     RT,
     SRC4,
+    SYN,
     TCP,
     UDP,
     Bench,
@@ -40,6 +42,7 @@ from packets import (
 )
 
 from conftest import ROOT
+from netns import namespace
 
 _spec = importlib.util.spec_from_file_location("conformance", ROOT / "bench" / "conformance.py")
 conformance = importlib.util.module_from_spec(_spec)
@@ -222,12 +225,14 @@ def test_ctexpire_compares_whole_seconds(bench4):
     assert reference == [[0], [0]]
 
 
-def _tcp4(flags: int) -> tuple[int, bytes]:
-    """SRC4:40000 → DST4:80 with a correct checksum (SYNPROXY drops a packet without one)."""
-    segment = tcp(80, flags=flags)
-    pseudo = struct.pack("!4s4sBBH", *(bytes(map(int, a.split("."))) for a in (SRC4, DST4)),
+def _tcp4(flags: int, dport: int = 80, src: str = SRC4) -> tuple[int, bytes]:
+    """src:40000 → DST4:dport with a correct checksum (SYNPROXY drops a packet without one,
+    conntrack takes it as INVALID)."""
+    segment = tcp(dport, flags=flags)
+    pseudo = struct.pack("!4s4sBBH", *(bytes(map(int, a.split("."))) for a in (src, DST4)),
                          0, TCP, len(segment))
-    return ipv4(TCP, segment[:16] + struct.pack("!H", _checksum(pseudo + segment)) + segment[18:])
+    return ipv4(TCP, segment[:16] + struct.pack("!H", _checksum(pseudo + segment))
+                + segment[18:], src=src)
 
 
 @pytest.mark.kernel
@@ -278,6 +283,106 @@ def test_devgroup_inverts_the_source_group_only(bench4):
     assert reference == [[0], [1]]
 
 
+# The kernel gives a set bound by a dynset rule (`add @S`, `update @S`, `meter`) without a size
+# 65535 elements (nft_dynset_init: size 0 becomes 0xffff); a full set takes no new element and
+# the rule stops (NFT_BREAK). xt_connlimit has no such limit, xt_hashlimit's table holds 65536
+# keys by default (8 × 8192 buckets with more than 1 GiB of memory). Each case fills the
+# reference's set with 65535 keys, through the iptables rule and both nft rules, then sends the
+# decisive packets from a new key (a new source, /24 or destination): (iptables' counts on
+# them, the reference's).
+_CONNLIMIT = {"libxt_connlimit.txlate:1": ([[0], [0], [1]], [[0], [0], [0]]),   # 3 connections
+              "libxt_connlimit.txlate:5": ([[1]], [[0]]),
+              "libxt_connlimit.txlate:9": ([[1]], [[0]]),
+              "libxt_connlimit.txlate:13": ([[1]], [[0]])}
+# hashlimit: the key after the reference's 65535 is xt's 65536th (the last it takes), and a
+# probe rule (any TCP packet) shows that both drop it; the next key is the known difference
+# in tests/test_limits.py
+_HASHLIMIT = ("libxt_hashlimit.txlate:4", [[1, 0]], [[0, 1]])
+REFERENCE_FULL = 65535
+
+
+def _nth_source(i: int) -> str:
+    """Distinct addresses in distinct /24 networks: 10.a.b.1."""
+    return f"10.{i >> 8}.{i & 255}.1"
+
+
+def _nth_destination(i: int) -> str:
+    """Distinct local addresses (172.16.0.0/12 is routed locally in the namespace)."""
+    return f"172.{16 + (i >> 16)}.{i >> 8 & 255}.{i & 255}"
+
+
+def _capacity_packets(vector_id: str):
+    if vector_id.startswith("libxt_hashlimit"):
+        return ([_tcp4(SYN, 443, _nth_source(i)) for i in range(REFERENCE_FULL)],
+                [_tcp4(SYN, 443, "11.0.0.1")])
+    if vector_id == "libxt_connlimit.txlate:13":        # --connlimit-daddr
+        return ([ipv4(UDP, udp(9), dst=_nth_destination(i + 1)) for i in range(REFERENCE_FULL)],
+                [ipv4(UDP, udp(9), dst="172.31.0.1")])
+    fill = [ipv4(UDP, udp(9), src=_nth_source(i)) for i in range(REFERENCE_FULL)]
+    decisive = [ipv4(UDP, udp(9, 40000 + n), src="11.0.0.1")
+                for n in range(len(_CONNLIMIT[vector_id][0]))]
+    return fill, decisive
+
+
+def _counts_at_capacity(how: str, rules: list[str], fill, decisive) -> list[list[int]]:
+    """In a namespace of its own (its conntrack entries and tables go with it): the rules in
+    filter INPUT, the fill sent at once, then the decisive packets one by one."""
+    with namespace("fwm-cap") as ns:
+        bench = Bench(ns, "ip")
+        try:
+            ns.run("ip", "addr", "add", f"{DST4}/24", "dev", "fwx1")
+            ns.run("ip", "link", "set", "lo", "up")
+            ns.run("ip", "route", "add", "local", "172.16.0.0/12", "dev", "lo")
+            if how == "legacy":
+                bench.load_legacy(rules, where=("filter", "INPUT"))
+                counts = bench.legacy_counts
+            else:
+                bench.load_nft(rules, hook="input priority 0")
+                counts = bench.nft_counts
+            # a packet of the fill dropped by a full backlog would leave the reference's set
+            # room: sent again (a key already held changes nothing), once
+            if bench.flood(fill) and bench.flood(fill):
+                pytest.fail("the machine's backlog dropped packets of the fill twice")
+            return bench.per_packet(decisive, counts)
+        finally:
+            bench.close()
+
+
+def _kernel_holds_enough() -> None:
+    conntrack_max = int(Path("/proc/sys/net/netfilter/nf_conntrack_max").read_text()
+                        if Path("/proc/sys/net/netfilter/nf_conntrack_max").exists() else 0)
+    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    if conntrack_max and conntrack_max <= REFERENCE_FULL + 8:
+        pytest.skip(f"nf_conntrack_max {conntrack_max} cannot track {REFERENCE_FULL} flows")
+    if memory_kib <= 1 << 20:
+        pytest.skip("xt_hashlimit's default table is smaller with 1 GiB of memory or less")
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("vector_id", [*_CONNLIMIT, _HASHLIMIT[0]])
+def test_a_set_without_size_is_full_at_65535(kernel, vector_id):
+    """connlimit and hashlimit: the reference's set (or meter) has no size, so the kernel caps
+    it at 65535 keys and the rule stops matching a new key; iptables' rule goes on matching
+    (xt_connlimit has no limit, xt_hashlimit takes a 65536th key), and so does fwmigrate's
+    (a set of 262144 / 65536)."""
+    _kernel_holds_enough()
+    vector = VECTORS[vector_id]
+    mine, refusal = conformance.ours(vector)
+    assert mine is not None, refusal
+    fill, decisive = _capacity_packets(vector_id)
+    expected, expected_reference = (_CONNLIMIT[vector_id] if vector_id in _CONNLIMIT
+                                    else _HASHLIMIT[1:])
+    probe = ([], [])
+    if vector_id == _HASHLIMIT[0]:
+        probe = (["-p tcp"], ["add rule ip filter INPUT meta l4proto tcp counter"])
+    legacy = _counts_at_capacity("legacy", [rule_of(vector), *probe[0]], fill, decisive)
+    ours = _counts_at_capacity("nft", [*mine, *probe[1]], fill, decisive)
+    reference = _counts_at_capacity("nft", [*vector.expected, *probe[1]], fill, decisive)
+    assert legacy == expected
+    assert ours == legacy
+    assert reference == expected_reference
+
+
 def test_the_conformance_report_names_these_tests_and_only_these():
     """bench/conformance.py's REFERENCE_WRONG: each vector proven here, by the test proving it."""
     proven = {vector_id: "test_ipv6_header_fields" for vector_id in IPV6_VECTORS}
@@ -286,6 +391,8 @@ def test_the_conformance_report_names_these_tests_and_only_these():
                "libxt_conntrack.txlate:46": "test_ctexpire_compares_whole_seconds",
                "libxt_SYNPROXY.txlate:1": "test_synproxy_passes_on_what_is_not_a_lone_syn_or_ack",
                "libxt_devgroup.txlate:16": "test_devgroup_inverts_the_source_group_only"}
+    proven |= {vector_id: "test_a_set_without_size_is_full_at_65535"
+               for vector_id in [*_CONNLIMIT, _HASHLIMIT[0]]}
     assert conformance.REFERENCE_WRONG == {
         vector_id: f"tests/test_reference_wrong.py::{test}" for vector_id, test in proven.items()}
     assert all(test in globals() for test in proven.values())

@@ -190,8 +190,8 @@ def test_tables_and_hook_restrictions():
 
 def test_unsupported_rule_is_an_error_even_when_the_script_handles_failures():
     # iptables accepts these; fwmigrate cannot translate them: never a silent "handled" note
-    for line in ("iptables -A INPUT -m nfacct --nfacct-name x -j DROP || true",
-                 "iptables -A INPUT -m u32 --u32 '0&0xFF=6' -j DROP || :"):
+    for line in ("iptables -A INPUT -p udplite -m udplite --dport 5 -j DROP || true",
+                 "iptables -A INPUT -j ULOG || :"):
         _, diags = evaluate(line + "\n")
         assert any("not supported by fwmigrate yet" in d.message for d in diags.errors), line
 

@@ -13,8 +13,10 @@ import time
 from datetime import UTC, datetime
 
 from .. import __version__, mappings
+from ..frontends.connlabel_names import connlabel_text
 from ..frontends.limit_values import normal_connlimit
 from ..frontends.limit_values import save_words as hashlimit_save_words
+from ..frontends.policy_elements import element_save_words
 from ..frontends.rateest_values import estimator_words, rateest_words
 from ..frontends.values_flags import CT_STATES, CT_STATUS, TCP_FLAGS
 from ..frontends.values_readonly import SAVE_TEXT as READ_ONLY_TEXT
@@ -161,7 +163,9 @@ _KIND_TEXT = {
     # iptables-save leaves out an upper bound of 2^64 - 1 (`--connbytes 200`), keeps 5:5
     "connbytes_range": lambda v: str(v.first) if v.last == 0xFFFFFFFFFFFFFFFF
     else f"{v.first}:{v.last}",
-    "connlabel": lambda v: f'"{v}"',        # libxt_connlabel quotes the label
+    "connlabel": connlabel_text,            # quoted, by name where connlabel.conf has one
+    # libxt_nfacct prints `--nfacct-name ` and then xtables_save_string's own space
+    "nfacct_name": lambda v: " " + quote(v),
     # libxt_ipvs prints a host address bare, others with their mask as given (1.2.3.4/16)
     "ipvs_address": lambda v: str(v.addr) if v.is_host else address(v),
     **READ_ONLY_TEXT,
@@ -193,7 +197,13 @@ def _options(spec: mappings.ExtensionSpec, options: tuple[Option, ...]) -> list[
 
 
 # value grammars whose value decides the flag iptables-save prints: value → (flag, text)
-_SAVE_WORDS = {"string_pattern": string_save_words}
+_SAVE_WORDS = {"string_pattern": string_save_words,
+               "policy_element": lambda v: element_save_words(v, _host_or_prefix)}
+
+
+def _host_or_prefix(value: Address) -> str:
+    """xtables_ipaddr_to_numeric + ipmask_to_numeric: a host bare, else with its mask."""
+    return str(value.addr) if value.is_host else address(value)
 
 
 def _save_flag(ospec: mappings.OptionSpec) -> str:

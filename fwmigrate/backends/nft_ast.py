@@ -292,6 +292,9 @@ class NftRule:
     loc: SourceLocation | None = None
     # a rule that could not be translated (--allow-partial): shown as a comment, never loaded
     untranslated: str | None = None
+    # written right after the rule before it, to do what its match does beyond matching
+    # (a hashlimit whose set is full drops the packet, as xt_hashlimit's full table does)
+    companion: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ What is exact and what is not:
   nft's `th dport` / `ether saddr` stop the rule.
 - bitmap:port: ipset reads the port of any protocol (and an ICMP type/code as a port); exact
   only when the rule tests `-p tcp|udp|sctp|udplite`, as `tcp dport @S`.
-- size: ipset's maxelem, written out (nft would cap at 65,535; ipset's default is 65,536).
+- size: ipset's maxelem, written out (without one, the kernel caps a set that a rule adds to
+  at 65,535, nft_dynset_init; ipset's default is 65,536).
 - timeout: the set's default timeout; a member keeps the remaining time `ipset save` printed,
   as `ipset restore` of the same file would give it.
 - `-j SET --add-set` is `add @S { key }`, with --exist `update` (which refreshes a member's
@@ -131,7 +132,8 @@ class IpsetPlan:
             s = use.ipset
             key = " . ".join(_type_name(d, s, self.family) for d in TYPES[s.type])
             rng = s.option("range")
-            # nft's default size is 65535 and ipset's default maxelem 65536: always written
+            # a set a rule adds to is capped at 65535 without a size, and ipset's default
+            # maxelem is 65536: always written
             comment = (f"ipset {s.name}: {s.type}, range {rng.value} (size: its {s.maxelem} "
                        "members)" if rng else
                        f"ipset {s.name}: {s.type}, size = its maxelem ({s.maxelem})")

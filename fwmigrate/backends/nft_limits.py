@@ -18,11 +18,13 @@ connlimit: xt_connlimit counts per rule the tracked connections of each key; nft
 `add @S { key ct count [over] N }` does the same per element with the same counting code
 (nf_conncount). One set per rule.
 
-Sizes: a full nft set refuses new elements and the rule then does not match. xt_hashlimit's
+Sizes: a full nft set refuses new elements and the rule then does not match (the kernel sizes
+a set without `size` that a rule adds to at 65535, the reference's trap). xt_hashlimit's
 table holds --hashlimit-htable-max entries (else 8 × --hashlimit-htable-size, else 65536 on a
 machine with more than 1 GiB of memory) and drops the packet when full; the set gets the same
-size. xt_connlimit has no limit; a key exists only while it has a tracked connection, so the
-set gets the largest default nf_conntrack_max (262144: 64-bit, more than 4 GiB of memory).
+size, and a companion rule after each hashlimit rule drops what a full set cannot take.
+xt_connlimit has no limit; a key exists only while it has a tracked connection, so the set
+gets the largest default nf_conntrack_max (262144: 64-bit, more than 4 GiB of memory).
 """
 
 from __future__ import annotations
@@ -31,7 +33,23 @@ import ipaddress
 
 from ..frontends.limit_values import hashlimit_config, hashlimit_size, packet_rate
 from ..ir import Rule, SourceLocation
-from .nft_ast import BitAnd, Concat, CtCount, Limit, NftSet, Payload, SetUpdate, Statement, Symbol
+from .nft_ast import (
+    BitAnd,
+    Compare,
+    Concat,
+    CtCount,
+    Limit,
+    Meta,
+    NftRule,
+    NftSet,
+    Numgen,
+    Payload,
+    SetRef,
+    SetUpdate,
+    Statement,
+    Symbol,
+    Verdict,
+)
 from .nft_names import Namer
 from .nft_recent import Untranslatable
 
@@ -60,10 +78,16 @@ class LimitPlan:
         self.tables: dict[str, list[dict]] = {}       # hashlimit name → configurations
         self.problems: dict[str, str] = {}
         self.set_names: dict[str, str] = {}
-        self.out: list[NftSet] = []
+        # the sets in the order the rules need them: an NftSet, or a hashlimit set's name
+        # (its comment is written once every rule is translated)
+        self.out: list[NftSet | str] = []
         self.approximations: list[tuple[SourceLocation | None, str]] = []
-        self.notes: list[str] = []          # the sizes chosen, for the header and -v
+        self.note_order: list[str | tuple[str]] = []     # notes, or (hashlimit set name,)
         self.connlimits = 0
+        # hashlimit set name → (size, why, table name), and the sets some rule uses without
+        # the companion rule that drops what a full set cannot take (see nft_translate)
+        self.hashlimit_sets: dict[str, tuple[int, str, str]] = {}
+        self.uncovered: set[str] = set()
 
     def add(self, rule: Rule) -> None:
         for match in rule.matches:
@@ -83,7 +107,36 @@ class LimitPlan:
                 self.set_names[name] = self.namer.claim(name, name, "set")
 
     def sets(self) -> list[NftSet]:
-        return self.out
+        """The sets, once every rule is translated (a hashlimit set's comment says whether
+        every rule using it drops what it cannot hold)."""
+        out = []
+        for s in self.out:
+            if isinstance(s, str):
+                size, why, name, key_type, timeout = self.hashlimit_sets[s]
+                s = NftSet(s, key_type, size, timeout, True, f"xt_hashlimit table {name}: size "
+                           f"{size} ({why}); {self._when_full(s)}")
+            out.append(s)
+        return out
+
+    @property
+    def notes(self) -> list[str]:
+        """The sizes chosen, for the header and -v (once every rule is translated)."""
+        out = []
+        for note in self.note_order:
+            if isinstance(note, tuple):
+                size, why, name, _type, _timeout = self.hashlimit_sets[note[0]]
+                note = (f"set {note[0]} (hashlimit table {name}) holds at most {size} keys: "
+                        f"{why}; {self._when_full(note[0])}")
+            out.append(note)
+        return out
+
+    def _when_full(self, set_name: str) -> str:
+        if set_name in self.uncovered:
+            return ("when it is full, iptables drops a packet with a new key, nft's rule does "
+                    "not match it (the packet goes on): a rule testing something with a side "
+                    "effect before the hashlimit cannot be followed by the drop that would say it")
+        return ("when it is full, the rule after each rule using it drops a packet with a new "
+                "key, as iptables does")
 
     # --- hashlimit -----------------------------------------------------------------------------
 
@@ -118,14 +171,32 @@ class LimitPlan:
                                  "keep their own", "give each rule its own --hashlimit-name, "
                                  "or key the table with --hashlimit-mode")
         key = self._key(rule, index, cfg)
-        if not any(s.name == set_name for s in self.out):
+        if set_name not in self.hashlimit_sets:
             size, why = hashlimit_size(cfg)
-            self.notes.append(f"set {set_name} (hashlimit table {name}) holds at most {size} "
-                              f"keys: {why}")
-            self.out.append(NftSet(set_name, self._key_type(cfg), size, expire // 1000, True,
-                                   f"xt_hashlimit table {name}: size {size} ({why}); when it is "
-                                   "full iptables drops the packet, nft's rule does not match"))
+            self.hashlimit_sets[set_name] = (size, why, name, self._key_type(cfg),
+                                             expire // 1000)
+            self.out.append(set_name)
+            self.note_order.append((set_name,))
         return [SetUpdate("update", set_name, key, limit)]
+
+    def companion(self, rule: NftRule) -> NftRule | None:
+        """The rule written right after `rule` when it updates a hashlimit set: the same tests,
+        then the key not in the set → drop. A key that finds xt_hashlimit's table full is
+        dropped (hotdrop); nft's update cannot add it and the rule stops, so the companion
+        catches it (a key that is there, just added or refreshed, passes it). Only where the
+        statements before the update give the same answer when the packet meets them again;
+        otherwise the set is `uncovered` and the notes say what differs."""
+        found = None
+        for i, s in enumerate(rule.statements):
+            if type(s) is not SetUpdate or s.set not in self.hashlimit_sets:
+                continue
+            head = rule.statements[:i]
+            if found is None and all(map(_repeatable, head)):
+                found = NftRule((*head, Compare(s.key, "!=", SetRef(s.set)), Verdict("drop")),
+                                None, rule.loc, companion=True)
+            else:
+                self.uncovered.add(s.set)
+        return found
 
     def _check_timing(self, rule: Rule, cfg: dict) -> None:
         refill_ms = -(-cfg["avg"] * cfg["burst"] // 1000)
@@ -190,9 +261,10 @@ class LimitPlan:
             key = BitAnd(key, Symbol(_mask_text(self.family, opts["mask"].value)))
         self.connlimits += 1
         if self.connlimits == 1:
-            self.notes.append(f"connlimit sets hold at most {CONNLIMIT_SIZE} addresses each, "
-                              "the largest default nf_conntrack_max; raise their size if your "
-                              "nf_conntrack_max is higher")
+            self.note_order.append(f"connlimit sets hold at most {CONNLIMIT_SIZE} addresses each, "
+                              "the largest default nf_conntrack_max (xt_connlimit has no "
+                              "limit); when one is full, nft's rule does not match a new "
+                              "address: raise their size if your nf_conntrack_max is higher")
         name = self.namer.claim(f"connlimit{self.connlimits}", "connlimit", "set")
         addr = "ipv4_addr" if self.family == "ip" else "ipv6_addr"
         self.out.append(NftSet(name, addr, CONNLIMIT_SIZE, None, True,
@@ -200,6 +272,22 @@ class LimitPlan:
                                "(the largest default nf_conntrack_max); when it is full nft's "
                                "rule does not match"))
         return [SetUpdate("add", name, key, CtCount(direction.value, inverted=above))]
+
+
+def _repeatable(statement) -> bool:
+    """A test with no side effect whose answer a second look at the same packet keeps."""
+    return type(statement) is Compare and not any(
+        isinstance(n, Numgen) or (isinstance(n, Meta) and n.key == "random")
+        for n in _nodes(statement))
+
+
+def _nodes(node):
+    yield node
+    for name in getattr(node, "__slots__", ()):
+        value = getattr(node, name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if hasattr(item, "__slots__"):
+                yield from _nodes(item)
 
 
 def _mask_text(family: str, length: int) -> str:

@@ -85,6 +85,8 @@ class _Translator:
         # ids of the rules made by _rule whose statements compare with a literal set (a
         # superset of what nft_sets.hoist names; the rules are kept by the result)
         self.set_rules: set[int] = set()
+        # id of a rule → (that rule, the rule written after it): see LimitPlan.companion
+        self.companions: dict[int, tuple[NftRule, NftRule]] = {}
         # family → (saddr, daddr) caches: id of a -s/-d selector → (selector, compare)
         self.address_cache: dict[str, tuple[dict, dict]] = {"ip": ({}, {}), "ip6": ({}, {})}
         self.ipsets: tuple = ()
@@ -221,6 +223,10 @@ class _Translator:
     def _chain(self, table: Table, chain: Chain, ctx: Ctx) -> NftChain:
         rule_of = self._rule
         rules = [rule_of(table, chain, rule, ctx) for rule in chain.rules]
+        if self.companions:
+            companions = self.companions
+            rules = [r for rule in rules for r in (
+                (rule, companions[id(rule)][1]) if id(rule) in companions else (rule,))]
         base = None
         if chain.builtin:
             spec = mappings.base_chain(table.name, chain.name)
@@ -263,6 +269,12 @@ class _Translator:
         nft_rule = NftRule(statements, comment, rule.loc)
         if literal_sets:
             self.set_rules.add(id(nft_rule))
+        if ctx.limits is not None and ctx.limits.hashlimit_sets:
+            companion = ctx.limits.companion(nft_rule)
+            if companion is not None:
+                self.companions[id(nft_rule)] = (nft_rule, companion)
+                if literal_sets:
+                    self.set_rules.add(id(companion))
         return nft_rule
 
     def _shape_entry(self, table: Table, chain: Chain, rule: Rule, ctx: Ctx,

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from .. import mappings
 from ..errors import OptionError, did_you_mean
 from ..ir import Family, Match, Negatable, Option, TargetExtension
-from .kernel_checks import check_option_order, check_target_values, policy_checks
-from .limit_values import check_connlimit, check_hashlimit
-from .rateest_values import check_estimator, check_rateest
+from .extension_checks import NORMALISED
+from .extension_checks import TARGET_CHECKS as _TARGET_CHECKS
+from .extension_checks import VALUE_CHECKS as _VALUE_CHECKS
+from .kernel_checks import check_option_order, check_target_values
+from .policy_elements import ACCUMULATED
 from .values import parse_value
 from .values_numbers import protocol_number
-from .values_readonly import check_cluster, check_hmark, check_string
 
 
 @dataclass(slots=True)
@@ -135,6 +136,9 @@ class ExtensionOptions:
         negated = self._negation(i, flag, True)
         if negated and not opt.negatable:
             raise OptionError(f'option "{flag}" cannot be inverted', i)
+        accumulate = ACCUMULATED.get(opt.value)
+        if accumulate is not None:      # -m policy's elements: many flags build one value
+            return accumulate(self, ext, flag, i, negated)
         for other in ext.options.values():
             other_spec = ext.spec.by_name[other.name]
             if opt.group is not None and other_spec.group == opt.group and (
@@ -318,7 +322,8 @@ def _assemble(spec: mappings.ExtensionSpec, given: dict[str, Option], family: Fa
         return TargetExtension(spec.name, ordered)
     built = Match(spec.name, ordered)
     check_values(built, index)
-    return built
+    normal = NORMALISED.get(spec.name)
+    return built if normal is None else normal(built)
 
 
 def check_values(match: Match, index: int) -> None:
@@ -351,72 +356,6 @@ def _missing(spec, opt) -> str:
     kind = "match" if spec.kind == "match" else "target"
     return f'{spec.name}: option "{opt.flags[0]}" must be specified' + (
         "" if kind == "target" else f" with -m {spec.name}")
-
-
-def _check_recent(by_name: dict[str, Option], index: int) -> None:
-    mode = by_name["mode"].value
-    for count in ("seconds", "hitcount"):
-        if count in by_name and by_name[count].value == 0:
-            raise OptionError(f"recent: --{count} must be at least 1", index)
-    if "rttl" in by_name and mode not in ("rcheck", "update"):
-        raise OptionError("recent: --rttl may only be used with --rcheck or --update", index)
-    if "hitcount" in by_name and by_name["hitcount"].value > 20:
-        raise OptionError(f"recent: --hitcount {by_name['hitcount'].value} is larger than the "
-                          "kernel allows (20)", index,
-                          hint="xt_recent keeps ip_pkt_list_tot (default 20) hits per address")
-    if "reap" in by_name and "seconds" not in by_name:
-        raise OptionError('recent: option "--reap" also requires "--seconds".', index)
-    if mode in ("set", "remove") and ("seconds" in by_name or "hitcount" in by_name):
-        raise OptionError(f"recent: --seconds and --hitcount only work with --rcheck or "
-                          f"--update, not --{mode}", index,
-                          hint="the kernel refuses this rule (Invalid argument)")
-
-
-def _check_statistic(by_name: dict[str, Option], index: int) -> None:
-    mode = by_name["mode"].value
-    if mode == "random" and "probability" not in by_name:
-        raise OptionError("--probability must be specified when using random mode", index)
-    if mode == "nth" and ("every" not in by_name or "packet" not in by_name):
-        raise OptionError("--every and --packet must be specified when using nth mode", index)
-    if mode == "random" and ("every" in by_name or "packet" in by_name) or \
-            mode == "nth" and "probability" in by_name:
-        raise OptionError(f"statistic: option not valid in {mode} mode", index)
-    if mode == "nth":
-        if by_name["every"].value == 0:
-            raise OptionError("statistic: --every must be at least 1", index)
-        if by_name["packet"].value > by_name["every"].value - 1:
-            raise OptionError("the --packet p must be 0 <= p <= n-1", index)
-
-
-def _check_addrtype(by_name: dict[str, Option], index: int) -> None:
-    if "src-type" not in by_name and "dst-type" not in by_name:
-        raise OptionError("addrtype: you must specify --src-type or --dst-type", index)
-
-
-def _check_set_target(by_name: dict[str, Option], index: int) -> None:
-    if not {"add-set", "del-set", "map-set"} & by_name.keys():
-        raise OptionError("SET target: you must specify --add-set, --del-set or --map-set",
-                          index)
-    if ("timeout" in by_name or "exist" in by_name) and "add-set" not in by_name:
-        raise OptionError("SET target: --timeout and --exist go with --add-set", index)
-
-
-_TARGET_CHECKS = {"SET": _check_set_target, "HMARK": check_hmark,
-                  "RATEEST": check_estimator}
-
-
-def _check_time(by_name: dict[str, Option], index: int) -> None:
-    if "contiguous" in by_name and ("timestart" not in by_name or
-                                    by_name["timestart"].value < by_name["timestop"].value):
-        raise OptionError("time: --contiguous only makes sense when stoptime is smaller than "
-                          "starttime", index)
-
-
-_VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
-                 "addrtype": _check_addrtype, "time": _check_time,
-                 "hashlimit": check_hashlimit, "connlimit": check_connlimit,
-                 "policy": policy_checks, "string": check_string, "rateest": check_rateest,
-                 "cluster": check_cluster}
 
 
 def _intrapositioned(flag: str) -> str:

@@ -14,6 +14,7 @@ from functools import cache
 from .. import mappings
 from ..errors import OptionError
 from ..ir import Match, Rule, Ruleset, Table, TargetExtension, builtin_chains_reaching
+from .clusterip import clusterip_problems
 
 
 @cache
@@ -70,14 +71,6 @@ def _syn_test(match: Match) -> bool:
     return flags is not None and not flags.negated and "SYN" in flags.value.compare
 
 
-def policy_checks(by_name: dict, index: int) -> None:
-    """libxt_policy's final check: --strict needs policy elements (fwmigrate reads none)."""
-    if "strict" in by_name:
-        if by_name["pol"].value == "none":
-            raise OptionError("policy match: policy none but --strict given", index)
-        raise OptionError("policy match: empty policy element in strict mode", index)
-
-
 # --- hooks: what a rule may be used from ----------------------------------------------------
 
 @cache
@@ -98,7 +91,8 @@ def _allowed_chains(match: Match) -> tuple[str, ...] | None:
 
 def hook_violations(table: Table) -> list[tuple[Rule, str]]:
     """Matches and targets used from built-in chains they do not allow (the kernel checks at
-    commit, for user chains from every built-in chain that reaches them)."""
+    commit, for user chains from every built-in chain that reaches them), and CLUSTERIP rules
+    whose addresses the kernel refused (clusterip.py)."""
     reached_from = builtin_chains_reaching(table)
     problems = []
     specs = mappings.target_specs()
@@ -116,7 +110,7 @@ def hook_violations(table: Table) -> list[tuple[Rule, str]]:
             message = verdicts[key]
             if message is not None:
                 problems.append((rule, message))
-    return problems
+    return problems + clusterip_problems(table)
 
 
 def _hook_violation(rule: Rule, hooks: set[str], specs: dict) -> str | None:

@@ -62,10 +62,22 @@ def _key_fields(elem: Any) -> list[tuple[str, str, int | None]]:
     return out
 
 
+def _other_family(lift, fields: list[tuple[str, str, int | None]]) -> bool:
+    """A key with the other family's addresses: in an inet table the kernel lists the rule
+    without its `meta nfproto` (the key implies it), and this family's packets stop there."""
+    own = "ip" if lift.ctx.family == "ip" else "ip6"
+    if any(proto in ("ip", "ip6") and proto != own for proto, _field, _mask in fields):
+        lift.other_family()
+        return True
+    return False
+
+
 def hashlimit(lift, body: dict[str, Any], info) -> None:
     if body["op"] != "update" or not info.timeout:
         raise Unrepresentable(f"a limit kept per element of {body['set']} without `update` "
                               "in a set with a timeout (xt_hashlimit forgets idle keys)")
+    if _other_family(lift, _key_fields(body["elem"])):
+        return
     rate, burst = _rate(body["stmt"][0]["limit"])
     options = [Option("above" if body["stmt"][0]["limit"].get("inv") else "upto", rate)]
     if burst != 5:
@@ -110,6 +122,8 @@ def connlimit(lift, body: dict[str, Any], info) -> None:
         raise Unrepresentable(f"a connection count on {body['set']} other than `add` to a "
                               "set without timeout")
     fields = _key_fields(body["elem"])
+    if _other_family(lift, fields):
+        return
     if len(fields) != 1 or fields[0][1] not in ("saddr", "daddr"):
         raise Unrepresentable("a connection count keyed by something other than one address")
     _proto, field, mask = fields[0]

@@ -123,7 +123,12 @@ class _Reader:
                 if chain_rules is None:
                     continue                # the other family's user chain
             ir_rules = []
+            previous = None
             for r in chain_rules:
+                if previous is not None and _companion_of(previous, r):
+                    previous = None         # part of the hashlimit rule before it
+                    continue
+                previous = r
                 try:
                     ir_rules += self._rule(r, ctx, owner, table, builtin)
                 except Unrepresentable as exc:
@@ -160,6 +165,26 @@ class _Reader:
                           x.fragment, x.matches + (comment,), x.target, x.counters, x.loc)
                      for x in rules]
         return rules
+
+
+def _companion_of(rule: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Is `after` the rule fwmigrate writes after a hashlimit update (the same tests, then the
+    key not in the set → drop: what xt_hashlimit does to a new key when its table is full)?"""
+    exprs = rule["expr"]
+    for i, stmt in enumerate(exprs):
+        update = stmt.get("set") if isinstance(stmt, dict) else None
+        if isinstance(update, dict) and update.get("op") == "update":
+            lookup = {"match": {"op": "!=", "left": update["elem"], "right": update["set"]}}
+            # in an inet table the kernel keeps a `meta nfproto` test only where the rest does
+            # not imply it: the two rules may differ there
+            return _without_nfproto(after["expr"]) == _without_nfproto(
+                [*exprs[:i], lookup, {"drop": None}])
+    return False
+
+
+def _without_nfproto(exprs: list) -> list:
+    return [e for e in exprs if not (isinstance(e, dict) and "match" in e
+                                     and e["match"].get("left") == {"meta": {"key": "nfproto"}})]
 
 
 # fields whose anonymous-set test becomes one rule per element: a packet has one value of

@@ -15,9 +15,11 @@ from dataclasses import replace
 from .. import mappings
 from ..errors import Diagnostics, OptionError
 from ..ir import IpSet, Ruleset
-from .ipset_save import CHANGING, READ_ONLY, IpsetError, IpsetReplay
+from .ipset_save import IpsetReplay
 from .kernel_checks import hook_violations, missing_ipsets
+from .nfacct_objects import missing_nfacct_objects, nfacct_command
 from .ruleset_model import CommandError, RulesetModel
+from .script_ipset import ipset_command
 from .shell_expand import Field, ShellExpansion, _Unknowable
 from .shell_lexer import character_name
 from .shell_syntax import (
@@ -32,10 +34,6 @@ from .shell_syntax import (
 from .templates import parse_command
 
 _DECLARATIONS = ("export", "readonly", "declare", "typeset", "local")
-
-
-_IPSET_HINT = ("give the sets as `ipset save` prints them with --ipsets FILE, and pass "
-               "--skip-unknown to step over this line")
 
 
 class _Exit(Exception):
@@ -57,6 +55,7 @@ class ShellEvaluator(ShellExpansion):
         self.model = RulesetModel(filename)
         # the sets: what --ipsets says the kernel has, then what the script's ipset lines do
         self.ipsets = IpsetReplay(ipsets)
+        self.nfacct_names: set[str] = set()     # `nfacct add` (frontends/nfacct_objects.py)
         self.iptables_commands = 0
         # `set -e` (or `#!/bin/sh -e`): a failing command ends the script, silenced or not
         first = text.split("\n", 1)[0]
@@ -87,6 +86,8 @@ class ShellEvaluator(ShellExpansion):
         for rule, message in missing_ipsets(ruleset):
             self.diags.error(rule.loc, message, "create it in the script before the rule, or "
                              "give the sets the kernel has with --ipsets FILE")
+        for rule, message in missing_nfacct_objects(ruleset, self.nfacct_names):
+            self.diags.error(rule.loc, message, "create it in the script: nfacct add NAME")
         if not self.iptables_commands and not self.diags.errors:
             self.diags.error(self.loc(0), "no iptables commands found in the script",
                              hint="give a shell script of iptables/ip6tables commands or an "
@@ -125,28 +126,6 @@ class ShellEvaluator(ShellExpansion):
                          "--skip-unknown to skip it (its rules will then be missing)")
             return True
         raise AssertionError(node)
-
-    def run_ipset(self, fields: list[Field], handled: bool) -> bool:
-        """An ipset command: creating, filling and emptying sets is followed (the rules'
-        sets then come from the script); reading them changes nothing; `restore` from a file
-        and `test` (whose answer a script may act on) are not followed."""
-        words = [(f.text, f.pos) for f in fields[1:] if f.text not in ("-q", "-quiet")]
-        verb = next((w for w, _ in words if w not in ("-exist", "-!")), None)
-        if verb in READ_ONLY:
-            self.diags.note(self.loc(fields[0].pos), f"`ipset {verb}' does not change the "
-                            "firewall; skipped")
-            return True
-        if verb not in CHANGING:
-            self.unknown(fields[0].pos, f"`ipset {verb or ''}' changes or reads the sets in a "
-                         "way fwmigrate cannot follow without running it", _IPSET_HINT)
-            return True
-        try:
-            self.ipsets.run(words, self.loc(fields[0].pos))
-        except IpsetError as exc:
-            if not handled:             # `|| true`: the script expects it may fail
-                self.diags.error(self.loc(exc.col), f"ipset: {exc.message}", exc.hint)
-            return False
-        return True
 
     def unknown(self, pos: int, message: str, hint: str | None = None) -> None:
         if self.skip_unknown:
@@ -224,7 +203,9 @@ class ShellEvaluator(ShellExpansion):
                             " skipped")
             return True
         if program == "ipset":
-            return self.run_ipset(fields, handled)
+            return ipset_command(self, fields, handled)
+        if program == "nfacct":
+            return nfacct_command(self, fields)
         if program in (".", "source"):
             sourced = " ".join(f.text for f in fields[1:2])
             self.unknown(fields[0].pos, f"`{program} {sourced}' runs the commands of another "
@@ -236,7 +217,6 @@ class ShellEvaluator(ShellExpansion):
         if program in self.shell["refused"]:
             self.unknown(fields[0].pos, f"`{program}' changes the firewall in a way fwmigrate "
                          "cannot follow without running it",
-                         _IPSET_HINT if program == "ipset" else
                          "convert its input file directly (e.g. fwmigrate convert FILE)")
             return True
         invisible = next((ch for ch in program if not ch.isprintable() or ch == "\ufeff"),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from ..ir import Value
+from .connlabel_names import parse_connlabel
 from .limit_values import PARSERS as LIMIT_PARSERS
 from .values_addresses import (
     parse_address,
@@ -59,12 +60,10 @@ from .values_names import (
     parse_comment,
     parse_connbytes_dir,
     parse_connbytes_mode,
-    parse_connlabel,
     parse_log_level,
     parse_log_prefix,
     parse_nflog_prefix,
     parse_policy_dir,
-    parse_policy_element,
     parse_policy_pol,
     parse_recent_name,
     parse_reject_with,
@@ -170,7 +169,6 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "policy_dir": parse_policy_dir,
     "connlabel": parse_connlabel,
     "policy_pol": parse_policy_pol,
-    "policy_element": parse_policy_element,
     "probability": parse_probability,
     "sctp_chunks": parse_sctp_chunks,
     "xmark": parse_xmark,

@@ -109,23 +109,3 @@ def parse_policy_pol(args, family, proto) -> str:
     if args[0] not in ("none", "ipsec"):
         raise OptionError(f"policy match: bad policy `{args[0]}'", hint="none or ipsec")
     return args[0]
-
-
-def parse_policy_element(args, family, proto) -> None:
-    raise OptionError("-m policy's policy elements (--reqid, --spi, --proto, --mode, "
-                      "--tunnel-src/--tunnel-dst, --next) are not supported by fwmigrate yet",
-                      hint="xt_policy compares them with every state of the IPsec path; "
-                           "nft 1.0.6 reads one state at a fixed position (`ipsec in reqid`)",
-                      unsupported=True)
-
-
-def parse_connlabel(args, family, proto) -> int:
-    """A label number 0-127; names need connlabel.conf from the machine iptables ran on."""
-    text = args[0]
-    if not text.isdigit():
-        raise OptionError(f"connlabel: label name `{text}' is not supported by fwmigrate yet",
-                          hint="label names come from connlabel.conf on the machine iptables "
-                               "runs on; write the label's number", unsupported=True)
-    if int(text) > 127:
-        raise OptionError(f"connlabel: label {text} does not exist (labels are 0 to 127)")
-    return int(text)

@@ -8,11 +8,15 @@ import ipaddress
 
 from ..errors import OptionError
 from ..ir import Address, PortRange
+from .clusterip import PARSERS as CLUSTERIP_PARSERS
+from .nfacct_objects import parse_nfacct_name
 from .rateest_values import parse_byte_rate, parse_estimator_name, parse_usec
 from .values_addresses import parse_address_unmasked, parse_ip_address
 from .values_common import c_uint
 from .values_numbers import parse_uint16, parse_uint32
 from .values_ports import _port
+from .values_u32 import PARSERS as U32_PARSERS
+from .values_u32 import SAVE_TEXT as U32_TEXT
 
 
 def _choice(args, names: tuple[str, ...], what: str) -> str:
@@ -324,3 +328,9 @@ SAVE_TEXT = {
                                                               for i in v]) + '"',
     "led_delay": lambda v: "inf" if v == -1 else str(v),
 }
+
+# modules with a grammar of their own
+PARSERS.update(U32_PARSERS)
+PARSERS.update(CLUSTERIP_PARSERS)
+PARSERS["nfacct_name"] = parse_nfacct_name
+SAVE_TEXT.update(U32_TEXT)

@@ -1,0 +1,84 @@
+"""Checks iptables (or the kernel) makes on one extension's values once the command is read:
+the combinations of options each module refuses (`--seconds` without --rcheck, a statistic
+--packet past --every). extensions.py runs them when it assembles a match or target.
+"""
+
+from __future__ import annotations
+
+from ..errors import OptionError
+from ..ir import Option
+from .clusterip import check_clusterip
+from .limit_values import check_connlimit, check_hashlimit
+from .policy_elements import normal_policy, policy_checks
+from .rateest_values import check_estimator, check_rateest
+from .values_readonly import check_cluster, check_hmark, check_string
+
+
+def _check_recent(by_name: dict[str, Option], index: int) -> None:
+    mode = by_name["mode"].value
+    for count in ("seconds", "hitcount"):
+        if count in by_name and by_name[count].value == 0:
+            raise OptionError(f"recent: --{count} must be at least 1", index)
+    if "rttl" in by_name and mode not in ("rcheck", "update"):
+        raise OptionError("recent: --rttl may only be used with --rcheck or --update", index)
+    if "hitcount" in by_name and by_name["hitcount"].value > 20:
+        raise OptionError(f"recent: --hitcount {by_name['hitcount'].value} is larger than the "
+                          "kernel allows (20)", index,
+                          hint="xt_recent keeps ip_pkt_list_tot (default 20) hits per address")
+    if "reap" in by_name and "seconds" not in by_name:
+        raise OptionError('recent: option "--reap" also requires "--seconds".', index)
+    if mode in ("set", "remove") and ("seconds" in by_name or "hitcount" in by_name):
+        raise OptionError(f"recent: --seconds and --hitcount only work with --rcheck or "
+                          f"--update, not --{mode}", index,
+                          hint="the kernel refuses this rule (Invalid argument)")
+
+
+def _check_statistic(by_name: dict[str, Option], index: int) -> None:
+    mode = by_name["mode"].value
+    if mode == "random" and "probability" not in by_name:
+        raise OptionError("--probability must be specified when using random mode", index)
+    if mode == "nth" and ("every" not in by_name or "packet" not in by_name):
+        raise OptionError("--every and --packet must be specified when using nth mode", index)
+    if mode == "random" and ("every" in by_name or "packet" in by_name) or \
+            mode == "nth" and "probability" in by_name:
+        raise OptionError(f"statistic: option not valid in {mode} mode", index)
+    if mode == "nth":
+        if by_name["every"].value == 0:
+            raise OptionError("statistic: --every must be at least 1", index)
+        if by_name["packet"].value > by_name["every"].value - 1:
+            raise OptionError("the --packet p must be 0 <= p <= n-1", index)
+
+
+def _check_addrtype(by_name: dict[str, Option], index: int) -> None:
+    if "src-type" not in by_name and "dst-type" not in by_name:
+        raise OptionError("addrtype: you must specify --src-type or --dst-type", index)
+
+
+def _check_set_target(by_name: dict[str, Option], index: int) -> None:
+    if not {"add-set", "del-set", "map-set"} & by_name.keys():
+        raise OptionError("SET target: you must specify --add-set, --del-set or --map-set",
+                          index)
+    if ("timeout" in by_name or "exist" in by_name) and "add-set" not in by_name:
+        raise OptionError("SET target: --timeout and --exist go with --add-set", index)
+
+
+TARGET_CHECKS = {"SET": _check_set_target, "HMARK": check_hmark, "CLUSTERIP": check_clusterip,
+                  "RATEEST": check_estimator}
+
+
+def _check_time(by_name: dict[str, Option], index: int) -> None:
+    if "contiguous" in by_name and ("timestart" not in by_name or
+                                    by_name["timestart"].value < by_name["timestop"].value):
+        raise OptionError("time: --contiguous only makes sense when stoptime is smaller than "
+                          "starttime", index)
+
+
+VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
+                 "addrtype": _check_addrtype, "time": _check_time,
+                 "hashlimit": check_hashlimit, "connlimit": check_connlimit,
+                 "policy": policy_checks, "string": check_string, "rateest": check_rateest,
+                 "cluster": check_cluster}
+
+# matches iptables stores differently from how they were written: module → the stored form
+# (--pol none keeps no policy element)
+NORMALISED = {"policy": normal_policy}
