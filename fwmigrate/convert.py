@@ -54,6 +54,8 @@ def read(text: str, filename: str, options: ConvertOptions) -> tuple[Ruleset, Di
     diags = Diagnostics()
     ipsets = read_ipsets(*options.ipsets, diags) if options.ipsets is not None else ()
     ruleset = read_ruleset(text, filename, diags, kind=options.source_kind,
+                           default_family=options.family if options.family in ("ip", "ip6")
+                           else None,
                            skip_unknown=options.skip_unknown, variables=dict(options.variables),
                            ipsets=ipsets)
     diags.raise_if_errors()

@@ -53,6 +53,8 @@ class Diagnostics:
         self.items: list[Diagnostic] = []
         # file name → its lines, so diagnostics can show the offending line
         self.lines: dict[str, list[str]] = lines if lines is not None else {}
+        # a line evaluated more than once (a shell loop) reports each problem once
+        self._seen: set[tuple] = set()
 
     def _with_line(self, loc: SourceLocation | None) -> str | None:
         if loc is None:
@@ -64,6 +66,10 @@ class Diagnostics:
 
     def add(self, loc: SourceLocation | None, message: str, *, hint: str | None = None,
             severity: Severity = "error") -> None:
+        key = (loc, message, severity)
+        if key in self._seen:
+            return
+        self._seen.add(key)
         self.items.append(Diagnostic(loc, message, severity, hint, self._with_line(loc)))
 
     def error(self, loc, message, hint=None):
@@ -114,3 +120,19 @@ class OptionError(Exception):
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]}?" if close else None
+
+
+# dashes that word processors and web pages put where a script had "-" or "--"
+_LOOKALIKE_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
+
+
+def lookalike_dash_hint(word: str) -> str | None:
+    """`–dport` pasted from a web page: iptables only says "Bad argument"; say which
+    character it is and what was meant."""
+    if word[:1] not in _LOOKALIKE_DASHES:
+        return None
+    name = {"\u2013": "an en dash", "\u2014": "an em dash", "\u2212": "a minus sign"}.get(
+        word[0], "a typographic dash")
+    meant = "-" + word.lstrip(_LOOKALIKE_DASHES) if len(word) == 2 else \
+        "--" + word.lstrip(_LOOKALIKE_DASHES)
+    return f"`{word[0]}' is {name} (U+{ord(word[0]):04X}), not ASCII hyphens: write `{meant}'"

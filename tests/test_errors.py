@@ -135,3 +135,15 @@ def test_replace_with_two_addresses_is_refused_after_a_cached_shape():
     found = errors("iptables -A FORWARD -j ACCEPT\niptables -R FORWARD 1 -s 1.1.1.1 -j DROP\n"
                    "iptables -R FORWARD 1 -s 2.2.2.2,3.3.3.3 -j DROP\n")
     assert found == [("fw.sh:3:23", "Replacement rule does not specify a unique address")]
+
+
+def test_an_en_dash_pasted_for_two_hyphens_gets_a_hint():
+    # Doboo/manyuser d7firewall.sh: `–dport` as pasted from a web page; iptables says
+    # "Bad argument" and so do we, with a hint at the character
+    from fwmigrate.errors import Diagnostics
+    from fwmigrate.frontends.shell_script import read_script
+    diags = Diagnostics()
+    read_script("iptables -A OUTPUT -p tcp –dport 25 -j DROP\n", "fw.sh", diags)
+    [error] = diags.errors
+    assert error.message == "Bad argument `–dport'" and str(error.loc) == "fw.sh:1:27"
+    assert "en dash" in error.hint and "--dport" in error.hint

@@ -166,3 +166,44 @@ def test_first_lines_are_those_of_the_whole_text(ending):
     for count in (0, 1, 7, 49, 50, 60):
         for size in (1, 5, 16, 1000):
             assert _first_lines(text, count, size) == text.splitlines()[:count]
+
+
+# ffulm/gateway-ffrl etc/iptables/rules.v6: ip6tables rules with nothing in them that says so
+_V6_WITHOUT_EVIDENCE = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+                        ":OUTPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"
+                        "COMMIT\n")
+
+
+def test_a_rules_v6_file_is_read_as_ip6tables_save():
+    ruleset, _ = read(_V6_WITHOUT_EVIDENCE, "/etc/iptables/rules.v6", ConvertOptions())
+    assert ruleset.families == ("ip6",)
+
+
+def test_family_option_says_what_an_undetermined_save_file_holds():
+    ruleset, diags = read(_V6_WITHOUT_EVIDENCE, "fw.save", ConvertOptions(family="ip6"))
+    assert ruleset.families == ("ip6",) and not diags.warnings
+
+
+def test_an_undetermined_save_file_is_read_as_ipv4_with_a_warning():
+    ruleset, diags = read(_V6_WITHOUT_EVIDENCE, "fw.save", ConvertOptions())
+    assert ruleset.families == ("ip",)
+    [warning] = [d for d in diags.warnings if d.severity == "warning"]
+    assert str(warning.loc) == "fw.save:1:1" and "--family ip6" in warning.hint
+
+
+@pytest.mark.parametrize("rule", ["-A INPUT -s 10.0.0.0/8 -j ACCEPT", "-A INPUT -p icmp -j ACCEPT",
+                                  "-A INPUT -p icmp --icmp-type 8 -j ACCEPT"])
+def test_ipv4_evidence_needs_no_warning(rule):
+    text = _V6_WITHOUT_EVIDENCE.replace("-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT", rule)
+    ruleset, diags = read(text, "fw.save", ConvertOptions())
+    assert ruleset.families == ("ip",) and not [d for d in diags.warnings
+                                                 if d.severity == "warning"]
+
+
+@pytest.mark.parametrize("rule", ["-A INPUT -p ipv6-icmp -j ACCEPT",
+                                  "-A INPUT -p icmpv6 --icmpv6-type 128 -j ACCEPT",
+                                  "-A INPUT -j REJECT --reject-with icmp6-adm-prohibited"])
+def test_ipv6_evidence_reads_as_ip6(rule):
+    text = _V6_WITHOUT_EVIDENCE.replace("-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT", rule)
+    ruleset, _ = read(text, "fw.save", ConvertOptions())
+    assert ruleset.families == ("ip6",)

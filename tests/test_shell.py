@@ -230,3 +230,145 @@ def test_a_script_without_iptables_commands_is_an_error():
     from fwmigrate.errors import FwmigrateError
     with pytest.raises(FwmigrateError, match="no iptables commands"):
         convert("echo hello\n", "fw.sh", ConvertOptions())
+
+
+# --- found in published scripts (tests/realworld) -------------------------------------------
+
+def test_an_unknowable_assignment_is_an_error_only_where_the_value_is_used():
+    # a148ru/puppet_files: `PATH="$PATH:/usr/sbin"` before plain iptables lines; the value of
+    # PATH (and of INET_ADDRESS=$(ifconfig …)) never reaches a rule here
+    script = ('PATH="$PATH:/usr/sbin"\nADDR=$(hostname -i)\niptables -A INPUT -j ACCEPT\n'
+              'iptables -A INPUT -d $ADDR -j DROP\n')
+    _, diags = evaluate(script)
+    assert [str(d.loc) for d in diags.errors] == ["fw.sh:4:22"]
+    message = diags.errors[0].message
+    assert "ADDR" in message and "line 2" in message and "command substitution" in message
+
+
+def test_harmless_commands_need_not_have_known_arguments():
+    # BrentonEarl/Iptables-Script echoes its variables; DavidTWang/iptables-firewall runs `clear`
+    script = 'clear\necho "firewall for $IFACE"\niptables -A INPUT -j ACCEPT\n'
+    _, diags = evaluate(script)
+    assert not diags.errors, [d.render() for d in diags.errors]
+
+
+@pytest.mark.parametrize("substitution", [
+    "$(hostname -i)", "`ifconfig eth0 | grep 'inet addr'`", "$(( 1 + 2 ))",
+    "\"$(ip r | awk '/default/{print $5}')\"", "$(echo $(cat /etc/x) y)"])
+def test_a_command_substitution_with_spaces_is_one_word(substitution):
+    # crag-h4k-style `INET_ADDRESS=$(sudo ifconfig wlan1 | grep …)`: the spaces inside must not
+    # end the word (the rest was read as a command: "unknown command `-i'")
+    _, diags = evaluate(f"ADDR={substitution}\niptables -A INPUT -j ACCEPT\n")
+    assert not diags.errors, [d.render() for d in diags.errors]
+
+
+def test_an_unknown_command_says_how_to_step_over_it():
+    # sakz/install_ss ends with `service iptables save`: the hint must say what to do about it
+    _, diags = evaluate("iptables -A OUTPUT -p tcp --dport 25 -j DROP\nservice iptables save\n")
+    [error] = diags.errors
+    assert error.message == "unknown command `service'" and str(error.loc) == "fw.sh:2:1"
+    assert "--skip-unknown" in error.hint
+
+
+def test_a_refusal_inside_a_loop_is_reported_once():
+    # an `if` in `for x in '' 6` (a published ip${x}tables owner script) was listed twice
+    script = "for x in '' 6; do\n  if true; then ip${x}tables -F; fi\ndone\niptables -F\n"
+    _, diags = evaluate(script)
+    assert [str(d.loc) for d in diags.errors] == ["fw.sh:2:3"]
+
+
+def test_shift_is_harmless():
+    _, diags = evaluate("shift 3\niptables -F\n")
+    assert not diags.errors
+
+
+@pytest.mark.parametrize("silenced", ["2>/dev/null", ">/dev/null 2>&1", "2> /dev/null"])
+def test_a_failure_the_script_silences_is_a_note_unless_errexit(silenced):
+    # delete-then-add, the idempotent idiom of many published scripts (e.g. a captive portal's
+    # `iptables -t nat -D vrauth … 2>/dev/null`): the shell carries on after the failed delete
+    script = f"iptables -D INPUT -j DROP {silenced}\niptables -A INPUT -j DROP\n"
+    assert rules(script) == ["-A INPUT -j DROP"]
+    for errexit in ("set -e\n", "set -eu\n", "set -o errexit\n", "#!/bin/sh -e\n"):
+        _, diags = evaluate(errexit + script)   # the script stops at the failure
+        assert [d.loc.line for d in diags.errors] == [2], errexit
+
+
+def test_an_unsilenced_failure_stays_an_error():
+    _, diags = evaluate("iptables -D INPUT -j DROP\niptables -A INPUT -j DROP\n")
+    assert [str(d.loc) for d in diags.errors] == ["fw.sh:1:1"]
+
+
+@pytest.mark.parametrize("module", ["nf_conntrack_ftp", "nf_nat_ftp", "ip_conntrack_ftp",
+                                    "ip_nat_ftp", "ip_nat_irc"])
+def test_loading_a_helper_module_is_warned_about_old_names_too(module):
+    # middle2tw/middle2 scripts/nat.sh: `modprobe ip_nat_ftp`, the pre-2.6.20 name of nf_nat_ftp
+    _, diags = evaluate(f"modprobe {module}\niptables -F\n")
+    assert [str(d.loc) for d in diags.warnings if d.severity == "warning"] == ["fw.sh:1:1"]
+
+
+def test_ansi_c_quoting_is_refused_not_misread():
+    # bash reads $'a b' as `a b', dash as `$a b': it was written as the comment "$a b"
+    _, diags = evaluate("iptables -A INPUT -m comment --comment $'a b' -j ACCEPT\n")
+    [error] = diags.errors
+    assert str(error.loc) == "fw.sh:1:40" and "$'" in error.message and error.hint
+
+
+def test_arithmetic_expansion_is_named_as_such():
+    _, diags = evaluate("iptables -A INPUT -p tcp --dport $((8000+1)) -j ACCEPT\n")
+    [error] = diags.errors
+    assert "arithmetic" in error.message and "command substitution" not in error.message
+
+
+@pytest.mark.parametrize("script,col,name", [
+    ("iptables -A INPUT\u00a0-j ACCEPT\n", 18, "NO-BREAK SPACE"),
+    ("\ufeffiptables -A INPUT -j ACCEPT\n", 1, "ZERO WIDTH NO-BREAK SPACE")])
+def test_an_invisible_character_is_named(script, col, name):
+    # pasted from a web page or saved by an editor with a byte order mark; the shell fails too
+    _, diags = evaluate(script)
+    [error] = diags.errors
+    assert error.loc.col == col and name in error.message + (error.hint or "")
+
+
+def test_bash_arrays():
+    # bThiiago/Shell-Script, rodrigocamargo854/scripts_bash_v1: PORTS=(…) and for p in
+    # "${PORTS[@]}" (each element one word, even quoted; unquoted, split again)
+    script = """
+PORTS=("137" 22 \\
+       443)  # a comment
+NAMES=(ssh "my web")
+for p in ${PORTS[@]}; do iptables -A INPUT -p tcp --dport $p -j DROP; done
+for n in "${NAMES[@]}"; do iptables -A INPUT -m comment --comment "$n" -j ACCEPT; done
+iptables -A INPUT -p tcp --dport ${PORTS[2]} -j REJECT
+iptables -A INPUT -p tcp --dport $PORTS -m comment --comment "${#NAMES[@]} ${NAMES[*]}"
+for n in ${NAMES[*]}; do iptables -A OUTPUT -m comment --comment $n; done
+"""
+    assert rules(script) == [
+        *[f"-A INPUT -p tcp -m tcp --dport {p} -j DROP" for p in (137, 22, 443)],
+        "-A INPUT -m comment --comment ssh -j ACCEPT",
+        '-A INPUT -m comment --comment "my web" -j ACCEPT',
+        "-A INPUT -p tcp -m tcp --dport 443 -j REJECT --reject-with icmp-port-unreachable",
+        '-A INPUT -p tcp -m tcp --dport 137 -m comment --comment "2 ssh my web"',
+        *[f"-A OUTPUT -m comment --comment {n}" for n in ("ssh", "my", "web")],
+    ]
+
+
+@pytest.mark.parametrize("word", ['"x${A[@]}"', "${!A[@]}", "${A[$i]}"])
+def test_array_forms_not_followed_are_refused(word):
+    _, diags = evaluate(f"A=(1 2)\ni=0\niptables -A INPUT -m comment --comment {word}\n")
+    [error] = diags.errors
+    assert error.loc.line == 3 and error.hint
+
+
+@pytest.mark.parametrize("line", [". network.conf", "source ./iptables_config.sh"])
+def test_sourcing_a_file_says_what_to_do_about_its_variables(line):
+    # lradaelli85/Policy-Routing: `. network.conf` sets the interfaces and networks
+    _, diags = evaluate(f"{line}\niptables -A INPUT -j ACCEPT\n")
+    [error] = diags.errors
+    assert "runs the commands of another file" in error.message
+    assert "-D NAME=VALUE" in error.hint and "--skip-unknown" in error.hint
+
+
+def test_exit_with_an_unknowable_status_still_ends_the_script():
+    # `exit $?` / `exit $RC` close many published scripts; the status does not matter here
+    assert rules("iptables -A INPUT -j ACCEPT\nexit $?\niptables -A INPUT -j DROP\n") == [
+        "-A INPUT -j ACCEPT"]

@@ -153,7 +153,8 @@ def _read(text, fast):
     with pytest.MonkeyPatch.context() as mp:
         if not fast:
             mp.setattr(save_file, "append_rules", lambda *args: None)
-        ruleset = save_file.read_save(text, "t.save", diags)
+        # IPv4 rules without a header: say so (else a family warning joins the diagnostics)
+        ruleset = save_file.read_save(text, "t.save", diags, default_family="ip")
     where = [(r.loc, r.counters) for t in ruleset.tables for c in t.chains for r in c.rules]
     return ruleset, where, [d.render() for d in diags.items]
 

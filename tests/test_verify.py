@@ -188,3 +188,25 @@ def test_many_port_lists_become_named_sets_with_the_same_meaning(netns):
     assert len(sets) == 3                       # one per distinct literal
     report = round_trip(script, "many.sh", ConvertOptions())
     assert report.ok, [c.describe() for c in report.kernel]
+
+
+# Comp8006FirewallGroup/StandAloneFirewall ends with `$IPT -A www`: a rule with no match and no
+# target, which only counts. nft has no empty rule: it is written as `counter` (what
+# iptables-translate gives too), in text and JSON, and reads back as the same rule.
+_COUNTING = ("*filter\n:INPUT ACCEPT [0:0]\n:www - [0:0]\n-A INPUT -j www\n-A www\n"
+             "-A www -p tcp\nCOMMIT\n")
+
+
+def test_a_rule_that_only_counts_round_trips_through_the_kernel(netns):
+    report = round_trip(_COUNTING, "count.save", ConvertOptions())
+    assert report.ok, [c.describe() for c in report.kernel + report.restore]
+
+
+@pytest.mark.parametrize("to", ["nft", "nft-json"])
+def test_a_rule_that_only_counts_is_a_counter_rule(netns, to):
+    from fwmigrate.convert import convert
+    text = convert(_COUNTING, "count.save", ConvertOptions(to=to)).output
+    netns.nft(*(["-j"] if to == "nft-json" else []), "-f", "-", input=text)
+    listed = netns.nft("list", "chain", "ip", "fwmigrate", "www").stdout
+    assert [line.strip() for line in listed.splitlines()][2:4] == [
+        "counter packets 0 bytes 0", "ip protocol tcp"], listed

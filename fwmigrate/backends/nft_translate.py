@@ -263,6 +263,9 @@ class _Translator:
                 else (self._address(source, ctx.family, "saddr"),
                       self._address(destination, ctx.family, "daddr"))
             statements = (*interfaces, *addresses, *tail)
+        if not statements:
+            # `-A CHAIN` alone only counts; nft has no empty rule (iptables-translate: counter)
+            statements = (Counter(),)
         nft_rule = NftRule(statements, comment, rule.loc)
         if literal_sets:
             self.set_rules.add(id(nft_rule))

@@ -16,7 +16,8 @@ def detect_kind(text: str) -> str:
 
 
 def read_ruleset(text: str, filename: str, diags: Diagnostics, *, kind: str = "auto",
-                 family: Family | None = None, skip_unknown: bool = False,
+                 family: Family | None = None, default_family: Family | None = None,
+                 skip_unknown: bool = False,
                  variables: dict[str, str] | None = None,
                  ipsets: tuple[IpSet, ...] = ()) -> Ruleset:
     """Read a script or a save file into the IR; problems go to `diags` (all of them).
@@ -24,7 +25,7 @@ def read_ruleset(text: str, filename: str, diags: Diagnostics, *, kind: str = "a
     if kind == "auto":
         kind = detect_kind(text)
     if kind == "save":
-        ruleset = read_save(text, filename, diags, family)
+        ruleset = read_save(text, filename, diags, family, default_family)
         if not ipsets:      # the sets are unknown, not missing: translating them says so
             return ruleset
         ruleset = replace(ruleset, ipsets=ipsets)

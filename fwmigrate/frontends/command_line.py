@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import mappings
-from ..errors import OptionError, did_you_mean
+from ..errors import OptionError, did_you_mean, lookalike_dash_hint
 from ..ir import (
     Counters,
     Family,
@@ -206,7 +206,7 @@ class _Parser(ExtensionOptions):
             if word.startswith("-") and len(word) > 1:
                 i = self._extension_option(word, i)
                 continue
-            raise OptionError(f"Bad argument `{word}'", i)
+            raise OptionError(f"Bad argument `{word}'", i, hint=lookalike_dash_hint(word))
         if self.negate_next is not None:
             raise OptionError("! must be followed by an option", self.negate_next)
         return self._finish()

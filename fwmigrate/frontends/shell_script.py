@@ -10,7 +10,7 @@ warning (the user then knows which rules may be missing).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from .. import mappings
 from ..errors import Diagnostics, OptionError
@@ -20,41 +20,27 @@ from .kernel_checks import hook_violations, missing_ipsets
 from .nfacct_objects import missing_nfacct_objects, nfacct_command
 from .ruleset_model import CommandError, RulesetModel
 from .script_ipset import ipset_command
+from .shell_expand import Field, ShellExpansion, _Unknowable
+from .shell_lexer import character_name
 from .shell_syntax import (
     AndOr,
     ForLoop,
     Pipeline,
     Positions,
     Simple,
-    Token,
     Unsupported,
     parse_script,
 )
 from .templates import parse_command
 
-_IFS = " \t\n"
+_DECLARATIONS = ("export", "readonly", "declare", "typeset", "local")
 
 
 class _Exit(Exception):
     """`exit` in the script: nothing after it runs."""
 
 
-class _Unknowable(Exception):
-    """A word whose value depends on running something (command substitution, arguments)."""
-
-    def __init__(self, message: str, pos: int, hint: str | None = None):
-        super().__init__(message)
-        self.message, self.pos, self.hint = message, pos, hint
-
-
-@dataclass(slots=True)
-class Field:
-    """One word after expansion, with the offset of the source text it came from."""
-    text: str
-    pos: int
-
-
-class ShellEvaluator:
+class ShellEvaluator(ShellExpansion):
     def __init__(self, text: str, filename: str, diags: Diagnostics, *,
                  skip_unknown: bool = False, variables: dict[str, str] | None = None,
                  ipsets: tuple[IpSet, ...] = ()):
@@ -63,11 +49,18 @@ class ShellEvaluator:
         self.diags = diags
         self.skip_unknown = skip_unknown
         self.vars: dict[str, str] = dict(variables or {})
+        self.arrays: dict[str, list[str]] = {}
+        # variables assigned a value only running the script would give: line, reason
+        self.unknowable_vars: dict[str, tuple[int, str]] = {}
         self.model = RulesetModel(filename)
         # the sets: what --ipsets says the kernel has, then what the script's ipset lines do
         self.ipsets = IpsetReplay(ipsets)
         self.nfacct_names: set[str] = set()     # `nfacct add` (frontends/nfacct_objects.py)
         self.iptables_commands = 0
+        # `set -e` (or `#!/bin/sh -e`): a failing command ends the script, silenced or not
+        first = text.split("\n", 1)[0]
+        self.errexit = first.startswith("#!") and any(
+            w.startswith("-") and "e" in w for w in first.split()[1:])
         self.positions = Positions(filename, text)
         self.shell = mappings.shell()
         diags.lines.setdefault(filename, text.split("\n"))
@@ -155,14 +148,20 @@ class ShellEvaluator:
     # --- simple commands --------------------------------------------------------------------
 
     def run_simple(self, node: Simple, handled: bool) -> bool:
-        try:
-            if not node.words:
-                for tok in node.assignments:
-                    self.assign(tok)
-                return True
-            fields = [f for tok in node.words for f in self.expand(tok)]
-        except _Unknowable as exc:
-            self.unknown(exc.pos, exc.message, exc.hint)
+        if not node.words:
+            for tok in node.assignments:
+                self.assign(tok)
+            return True
+        fields: list[Field] = []
+        unknowable = None
+        for tok in node.words:
+            try:
+                fields.extend(self.expand(tok))
+            except _Unknowable as exc:
+                unknowable = exc
+                break
+        if unknowable is not None and not self.ignores_arguments(fields):
+            self.unknown(unknowable.pos, unknowable.message, unknowable.hint)
             return True
         if os.path.basename(fields[0].text) == "command" and len(fields) > 1 \
                 and fields[1].text in ("-v", "-V"):
@@ -172,10 +171,13 @@ class ShellEvaluator:
             return True
         program = os.path.basename(fields[0].text)
         families = self.shell["iptables_programs"]
+        handled = handled or (node.silenced and not self.errexit)
         if program in families:
             self.iptables_commands += 1
             return self.run_iptables(families[program], fields, handled)
-        if program in ("export", "readonly", "declare", "typeset", "local"):
+        if program == "set":
+            self.set_options([f.text for f in fields[1:]])
+        if program in _DECLARATIONS:
             for tok in node.words[1:]:
                 if "=" in tok.text and not tok.text.startswith("-"):
                     self.assign(tok)
@@ -184,8 +186,7 @@ class ShellEvaluator:
             raise _Exit(str(fields[0].pos))
         if program in self.shell["harmless"]:
             line = self.text[self.text.rfind("\n", 0, node.pos) + 1:self.text.find("\n", node.pos)]
-            if program == "modprobe" and any(f.text.startswith(("nf_conntrack_", "nf_nat_",
-                                                                "ip_conntrack_"))
+            if program == "modprobe" and any(f.text.startswith(tuple(self.shell["helper_modules"]))
                                              for f in fields[1:]):
                 self.diags.warning(self.loc(fields[0].pos), "this loads a connection-tracking "
                                    "helper module, which the translated ruleset does not do",
@@ -205,15 +206,49 @@ class ShellEvaluator:
             return ipset_command(self, fields, handled)
         if program == "nfacct":
             return nfacct_command(self, fields)
+        if program in (".", "source"):
+            sourced = " ".join(f.text for f in fields[1:2])
+            self.unknown(fields[0].pos, f"`{program} {sourced}' runs the commands of another "
+                         "file, which fwmigrate does not read",
+                         "if that file only sets variables, give them with -D NAME=VALUE and "
+                         "pass --skip-unknown to step over this line; otherwise paste its "
+                         "commands into the script")
+            return True
         if program in self.shell["refused"]:
             self.unknown(fields[0].pos, f"`{program}' changes the firewall in a way fwmigrate "
                          "cannot follow without running it",
                          "convert its input file directly (e.g. fwmigrate convert FILE)")
             return True
+        invisible = next((ch for ch in program if not ch.isprintable() or ch == "\ufeff"),
+                         None)
+        if invisible is not None:
+            self.unknown(fields[0].pos, f"unknown command `{program}': it contains "
+                         f"{character_name(invisible)}, which the shell does not skip either",
+                         "delete the character (editors show it as a space, or not at all)")
+            return True
         self.unknown(fields[0].pos, f"unknown command `{program}'",
-                     "fwmigrate evaluates iptables commands, variables and for loops; other "
-                     "commands are not run")
+                     "fwmigrate follows iptables commands, variables and for loops and runs "
+                     "nothing else; if this command does not change the firewall, pass "
+                     "--skip-unknown to step over it (a warning then)")
         return True
+
+    def set_options(self, words: list[str]) -> None:
+        """Follows errexit through `set -e`, `set +e`, `set -o errexit`, `set -eu` …"""
+        for k, word in enumerate(words):
+            if word in ("-o", "+o") and words[k + 1:k + 2] == ["errexit"]:
+                self.errexit = word == "-o"
+            elif word[:1] in "-+" and word[1:].isalpha() and "e" in word:
+                self.errexit = word[0] == "-"
+
+    def ignores_arguments(self, fields: list[Field]) -> bool:
+        """Whether the command read so far is one whose arguments cannot change the firewall
+        (`echo "… $UNSET"`, `export PATH="$PATH:…"`), so an unknowable argument is no error."""
+        fields = self.strip_wrappers(fields)
+        if not fields:
+            return False
+        program = os.path.basename(fields[0].text)
+        return program in self.shell["harmless"] or program in _DECLARATIONS \
+            or program == "exit"            # `exit $?`: the status changes no rule
 
     def strip_wrappers(self, fields: list[Field]) -> list[Field]:
         wrappers = self.shell["wrappers"]
@@ -245,136 +280,6 @@ class ShellEvaluator:
                 else fields[0].pos
             self.diags.warning(self.loc(pos), message)
         return True
-
-    # --- expansion --------------------------------------------------------------------------
-
-    def assign(self, tok: Token) -> None:
-        name, _, _ = tok.text.partition("=")
-        # the value is the word after `NAME=`: expand it without field splitting
-        parts = list(tok.parts)
-        first_kind, first_text, first_pos = parts[0]
-        rest = first_text[len(name) + 1:]
-        parts[0] = (first_kind, rest, first_pos + len(name) + 1)
-        self.vars[name] = "".join(piece for piece, _q in self.pieces(parts))
-
-    def expand(self, tok: Token) -> list[Field]:
-        """Word → fields: quotes removed, variables substituted, unquoted values split."""
-        fields: list[Field] = []
-        current: list[str] = []
-        started = False
-        pos = tok.pos
-        for piece, quoted in self.pieces(list(tok.parts)):
-            if quoted:
-                current.append(piece)
-                started = True
-                continue
-            chunks = _split(piece)
-            if piece[:1] in _IFS and (current or started):
-                fields.append(Field("".join(current), pos))
-                current, started = [], False
-            for k, chunk in enumerate(chunks):
-                if k > 0:
-                    fields.append(Field("".join(current), pos))
-                    current = []
-                current.append(chunk)
-                started = True
-            if piece[-1:] in _IFS and chunks:
-                fields.append(Field("".join(current), pos))
-                current, started = [], False
-        if started:
-            fields.append(Field("".join(current), pos))
-        return fields
-
-    def pieces(self, parts: list) -> list[tuple[str, bool]]:
-        """(text, quoted) pieces; unquoted variable values are the ones that get split."""
-        out: list[tuple[str, bool]] = []
-        for kind, text, pos in parts:
-            if kind == "plain":
-                out.append((text, True))     # literal text is never split
-            elif kind == "single":
-                out.append((text[1:-1], True))
-            elif kind == "escape":
-                out.append(("" if text[1] == "\n" else text[1], True))
-            elif kind == "var":
-                out.append((self.variable(text, pos), False))
-            elif kind == "double":
-                out.append((self.double(text, pos), True))
-            else:
-                raise _Unknowable(f"cannot know the value of `{text}…' without running the "
-                                  "script (command substitution)", pos,
-                                  "replace it with the value it would give")
-        return out
-
-    def double(self, text: str, pos: int) -> str:
-        inner = text[1:-1]
-        out = []
-        i = 0
-        while i < len(inner):
-            ch = inner[i]
-            if ch == "\\" and i + 1 < len(inner) and inner[i + 1] in '$`"\\\n':
-                if inner[i + 1] != "\n":
-                    out.append(inner[i + 1])
-                i += 2
-            elif ch == "$" and inner[i + 1:i + 2] == "(" or ch == "`":
-                raise _Unknowable("cannot know the value of a command substitution without "
-                                  "running the script", pos + 1 + i,
-                                  "replace it with the value it would give")
-            elif ch == "$":
-                end = _var_end(inner, i)
-                if end == i + 1:
-                    out.append("$")
-                    i += 1
-                    continue
-                out.append(self.variable(inner[i:end], pos + 1 + i))
-                i = end
-            else:
-                out.append(ch)
-                i += 1
-        return "".join(out)
-
-    def variable(self, text: str, pos: int) -> str:
-        body = text[2:-1] if text.startswith("${") else text[1:]
-        name, op, default = body, "", ""
-        for candidate in (":-", ":=", "-", "="):
-            if candidate in body:
-                name, _, default = body.partition(candidate)
-                op = candidate
-                break
-        if not name.replace("_", "a").isalnum() or name[:1].isdigit() or name in "@*#?$!-":
-            raise _Unknowable(f"`{text}' depends on how the script is run (its arguments or "
-                              "state)", pos, "replace it with the value it would have")
-        value = self.vars.get(name)
-        if op and (value is None or (op.startswith(":") and value == "")):
-            value = self.double('"' + default + '"', pos)
-            if op.endswith("="):
-                self.vars[name] = value
-        if value is None:
-            raise _Unknowable(f"variable `{name}' is not set by the script", pos,
-                              f"assign it in the script or pass --define {name}=VALUE")
-        return value
-
-
-def _var_end(text: str, i: int) -> int:
-    if text[i + 1:i + 2] == "{":
-        depth = 0
-        for j in range(i + 1, len(text)):
-            if text[j] == "{":
-                depth += 1
-            elif text[j] == "}":
-                depth -= 1
-                if depth == 0:
-                    return j + 1
-        return len(text)
-    j = i + 1
-    if j < len(text) and (text[j].isdigit() or text[j] in "@*#?$!-"):
-        return j + 1
-    while j < len(text) and (text[j].isalnum() or text[j] == "_"):
-        j += 1
-    return j
-
-
-def _split(value: str) -> list[str]:
-    return value.split()
 
 
 def read_script(text: str, filename: str, diags: Diagnostics, *, skip_unknown: bool = False,

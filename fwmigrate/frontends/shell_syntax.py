@@ -1,4 +1,4 @@
-"""Shell syntax for firewall scripts: a pyparsing lexer and a parser into a small command tree.
+"""Shell syntax for firewall scripts: shell_lexer's tokens parsed into a small command tree.
 
 Covers what firewall scripts use: words with '…', "…", \\ escapes and $VAR / ${VAR} /
 ${VAR:-default}, comments, `\\` continuations, `;` `&&` `||` `|` `&`, redirections, `for … in …;
@@ -13,130 +13,12 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-import pyparsing as pp
-
 from ..errors import OptionError
 from ..ir import SourceLocation
-
-# --- lexical grammar -------------------------------------------------------------------------
-
-_WS = " \t"
-
-
-def _part(expr: pp.ParserElement, kind: str) -> pp.ParserElement:
-    return expr.copy().leave_whitespace().set_parse_action(
-        lambda s, loc, toks: (kind, toks[0], loc))
-
-
-_SINGLE = _part(pp.Regex(r"'[^']*'"), "single")
-_DOUBLE = _part(pp.Regex(r'"(?:[^"\\`$]|\\.|\$\([^)]*\)|\$|`[^`]*`)*"', re.S), "double")
-_ESCAPE = _part(pp.Regex(r"\\(?:.|\n)", re.S), "escape")
-_ARITH = _part(pp.Regex(r"\$\(\("), "unsupported")
-_SUBST = _part(pp.Regex(r"\$\(|`"), "unsupported")
-_VAR = _part(pp.Regex(r"\$(?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-])"),
-             "var")
-_PLAIN = _part(pp.Regex(r"[^\s'\"\\$`;&|<>()]+|\$"), "plain")
-_WORD_PART = _SINGLE | _DOUBLE | _ESCAPE | _ARITH | _SUBST | _VAR | _PLAIN
-
-_WORD = pp.Group(pp.OneOrMore(_WORD_PART)).set_whitespace_chars(_WS).set_name("word")
-_COMMENT = pp.Regex(r"#[^\n]*").set_whitespace_chars(_WS).set_parse_action(
-    lambda s, loc, toks: ("comment", toks[0], loc))
-_OPERATOR = pp.Regex(r"&&|\|\||;;|[;&|()]|[0-9]*(?:>>|>&|<&|<<-?|>|<)").set_whitespace_chars(
-    _WS).set_parse_action(lambda s, loc, toks: ("op", toks[0], loc))
-_NEWLINE = pp.Regex(r"\n").set_whitespace_chars(_WS).set_parse_action(
-    lambda s, loc, toks: ("newline", "\n", loc))
-_CONTINUATION = pp.Regex(r"\\\n").set_whitespace_chars(_WS).set_parse_action(
-    lambda s, loc, toks: ("continuation", "", loc))
-_TOKEN = (_COMMENT | _CONTINUATION | _NEWLINE | _OPERATOR | _WORD) \
-    .set_whitespace_chars(_WS).parse_with_tabs()
+from .shell_lexer import Token, tokenize
 
 RESERVED = frozenset({"if", "then", "else", "elif", "fi", "case", "esac", "while", "until",
                       "for", "do", "done", "function", "select", "{", "}", "!", "[[", "]]"})
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    kind: str           # word, op, newline
-    text: str           # the source text (operator, or the raw word)
-    pos: int
-    parts: tuple = ()   # word parts: (kind, text, pos)
-
-
-def tokenize(text: str) -> list[Token]:
-    """Tokens of a whole script; raises OptionError(offset=…) at a character that cannot start one.
-
-    A here-document's body (after `<<WORD`, up to the line WORD) is data for its command, not
-    script: it is skipped, and its command gets a `heredoc` token in its place.
-    """
-    tokens: list[Token] = []
-    offset = 0
-    while True:
-        resume = _scan(text, offset, tokens)
-        if resume is None:
-            return tokens
-        offset = resume
-
-
-def _scan(text: str, offset: int, tokens: list[Token]) -> int | None:
-    """Tokenize from `offset`; returns where to resume after a here-document body, or None."""
-    expected = offset
-    heredoc: tuple[str, bool] | None = None
-    for result, start, end in _TOKEN.scan_string(text[offset:]):
-        start, end = start + offset, end + offset
-        gap = text[expected:start]
-        if gap.strip(_WS):
-            bad = expected + len(gap) - len(gap.lstrip(_WS))
-            raise OptionError(_lex_problem(text, bad), offset=bad)
-        item = result[0]
-        expected = end
-        if isinstance(item, tuple):
-            kind, value, pos = item
-            pos += offset
-            if kind == "newline":
-                tokens.append(Token("newline", "\n", pos))
-                if heredoc is not None:
-                    return _heredoc_end(text, end, *heredoc, tokens)
-            elif kind == "op":
-                tokens.append(Token("op", value, pos))
-        else:
-            parts = tuple((k, t, p + offset) for k, t, p in item)
-            word = Token("word", text[start:end].lstrip(_WS), parts[0][2], parts)
-            if tokens and tokens[-1].kind == "op" and tokens[-1].text.startswith("<<"):
-                heredoc = (word.text.strip("'\"").replace("\\", ""),
-                           tokens[-1].text == "<<-")
-                tokens[-1] = Token("heredoc", tokens[-1].text, tokens[-1].pos)
-                continue
-            tokens.append(word)
-    rest = text[expected:]
-    if rest.strip(_WS + "\n"):
-        bad = expected + len(rest) - len(rest.lstrip(_WS + "\n"))
-        raise OptionError(_lex_problem(text, bad), offset=bad)
-    if heredoc is not None:
-        raise OptionError(f"here-document without its closing `{heredoc[0]}' line",
-                          offset=len(text))
-    return None
-
-
-def _heredoc_end(text: str, body: int, delimiter: str, strip_tabs: bool,
-                 tokens: list[Token]) -> int:
-    pos = body
-    while pos <= len(text):
-        nl = text.find("\n", pos)
-        line = text[pos:nl if nl != -1 else len(text)]
-        if (line.lstrip("\t") if strip_tabs else line) == delimiter:
-            tokens.append(Token("newline", "\n", nl if nl != -1 else len(text)))
-            return nl + 1 if nl != -1 else len(text)
-        if nl == -1:
-            break
-        pos = nl + 1
-    raise OptionError(f"here-document without its closing `{delimiter}' line", offset=body)
-
-
-def _lex_problem(text: str, pos: int) -> str:
-    ch = text[pos]
-    if ch in "'\"":
-        return f"unterminated {'single' if ch == chr(39) else 'double'}-quoted string"
-    return f"unexpected character `{ch}'"
 
 
 # --- command tree ----------------------------------------------------------------------------
@@ -146,6 +28,7 @@ class Simple:
     words: list[Token]
     assignments: list[Token]
     pos: int
+    silenced: bool = False      # stderr goes to /dev/null: the script expects it may fail
 
 
 @dataclass(slots=True)
@@ -254,12 +137,13 @@ class _Parser:
 
     def parse_simple(self) -> Simple:
         node = Simple([], [], self.peek().pos)
+        null_fds = ""           # the file descriptors redirected to /dev/null so far
         while (tok := self.peek()) is not None:
             if tok.kind == "word":
                 if not node.words and _ASSIGNMENT.match(tok.text):
-                    node.assignments.append(tok)
-                else:
-                    node.words.append(tok)
+                    node.assignments.append(self._array(tok) or tok)
+                    continue
+                node.words.append(tok)
                 self.i += 1
                 # `name() {` defines a function
                 if len(node.words) == 1 and self._function_ahead():
@@ -271,6 +155,8 @@ class _Parser:
                 nxt = self.peek()
                 if nxt is not None and nxt.kind == "word":
                     self.i += 1
+                    null_fds = self._redirect(tok.text, nxt.text, null_fds)
+                    node.silenced = "2" in null_fds
             else:
                 break
         if not node.words and not node.assignments and self.peek() is not None \
@@ -278,6 +164,39 @@ class _Parser:
                                                                           "|"):
             raise OptionError(f"unexpected `{self.peek().text}'", offset=self.peek().pos)
         return node
+
+    def _array(self, tok: Token) -> Token | None:
+        """`NAME=(a b c)`: the whole bash array assignment as one token of kind "array" whose
+        parts are the element words; None (and nothing consumed) for any other word."""
+        after = self.tokens[self.i + 1] if self.i + 1 < len(self.tokens) else None
+        self.i += 1
+        if not (tok.text.endswith("=") and after is not None and after.kind == "op"
+                and after.text == "(" and after.pos == tok.pos + len(tok.text)):
+            return None
+        self.i += 1
+        elements = []
+        while (item := self.peek()) is not None and not (item.kind == "op" and item.text == ")"):
+            if item.kind == "word":
+                elements.append(item)
+            elif item.kind != "newline":
+                raise OptionError(f"unexpected `{item.text}' in an array", offset=item.pos)
+            self.i += 1
+        if item is None:
+            raise OptionError("array without its closing `)'", offset=after.pos)
+        self.i += 1
+        return Token("array", tok.text, tok.pos, tuple(elements))
+
+    @staticmethod
+    def _redirect(op: str, target: str, null_fds: str) -> str:
+        """`2>/dev/null`, `>/dev/null 2>&1`: which of stdout (1) and stderr (2) are discarded."""
+        fd = op.rstrip("<>&-") or ("0" if op.startswith("<") else "1")
+        if op.endswith(">&"):
+            to_null = target in null_fds
+        elif ">" in op:
+            to_null = target == "/dev/null"
+        else:
+            return null_fds
+        return null_fds.replace(fd, "") + (fd if to_null else "")
 
     def _function_ahead(self) -> bool:
         toks = self.tokens[self.i:self.i + 2]

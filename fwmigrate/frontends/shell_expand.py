@@ -1,0 +1,234 @@
+"""Word expansion for the shell frontend: quotes, variables, defaults and field splitting,
+as the shell would do them, without running anything. A value only running the script would
+give (`$(…)`, the script's arguments, a variable it does not set) raises _Unknowable where it
+is used.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .shell_lexer import Token
+
+_IFS = " \t\n"
+
+
+class _Unknowable(Exception):
+    """A word whose value depends on running something (command substitution, arguments)."""
+
+    def __init__(self, message: str, pos: int, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.pos, self.hint = message, pos, hint
+
+
+@dataclass(slots=True)
+class Field:
+    """One word after expansion, with the offset of the source text it came from."""
+    text: str
+    pos: int
+
+
+class ShellExpansion:
+    """Expansion over `self.vars`; mixed into the evaluator, which owns the variables."""
+
+    vars: dict[str, str]
+    arrays: dict[str, list[str]]         # bash arrays: NAME=(a b c)
+    # variables assigned a value only running the script would give: line, reason
+    unknowable_vars: dict[str, tuple[int, str]]
+
+    def assign(self, tok: Token) -> None:
+        name, _, _ = tok.text.partition("=")
+        if tok.kind == "array":
+            self.assign_array(name, tok)
+            return
+        # the value is the word after `NAME=`: expand it without field splitting
+        parts = list(tok.parts)
+        first_kind, first_text, first_pos = parts[0]
+        rest = first_text[len(name) + 1:]
+        parts[0] = (first_kind, rest, first_pos + len(name) + 1)
+        try:
+            self.vars[name] = "".join(piece for piece, _q in self.pieces(parts))
+            self.unknowable_vars.pop(name, None)
+        except _Unknowable as exc:
+            # `ADDR=$(…)`, `PATH="$PATH:…"`: an error only where the value is used
+            self.vars.pop(name, None)
+            self.unknowable_vars[name] = (self.loc(tok.pos).line, exc.message)
+
+    def assign_array(self, name: str, tok: Token) -> None:
+        """`NAME=(a "b c" $D)`: the elements are the words' fields, as in a for list."""
+        try:
+            elements = [f.text for word in tok.parts for f in self.expand(word)]
+        except _Unknowable as exc:
+            self.vars.pop(name, None)
+            self.arrays.pop(name, None)
+            self.unknowable_vars[name] = (self.loc(tok.pos).line, exc.message)
+            return
+        self.arrays[name] = elements
+        self.vars[name] = elements[0] if elements else ""       # $NAME is ${NAME[0]}
+        self.unknowable_vars.pop(name, None)
+
+    def expand(self, tok: Token) -> list[Field]:
+        """Word → fields: quotes removed, variables substituted, unquoted values split."""
+        if len(tok.parts) == 1 and tok.parts[0][0] == "double":
+            whole = _WHOLE_ARRAY.fullmatch(tok.parts[0][1])
+            if whole:                   # "${NAME[@]}": one field per element
+                return [Field(e, tok.pos) for e in self.array(whole[1], tok.pos)]
+        fields: list[Field] = []
+        current: list[str] = []
+        started = False
+        pos = tok.pos
+        for piece, quoted in self.pieces(list(tok.parts)):
+            if quoted:
+                current.append(piece)
+                started = True
+                continue
+            chunks = _split(piece)
+            if piece[:1] in _IFS and (current or started):
+                fields.append(Field("".join(current), pos))
+                current, started = [], False
+            for k, chunk in enumerate(chunks):
+                if k > 0:
+                    fields.append(Field("".join(current), pos))
+                    current = []
+                current.append(chunk)
+                started = True
+            if piece[-1:] in _IFS and chunks:
+                fields.append(Field("".join(current), pos))
+                current, started = [], False
+        if started:
+            fields.append(Field("".join(current), pos))
+        return fields
+
+    def pieces(self, parts: list) -> list[tuple[str, bool]]:
+        """(text, quoted) pieces; unquoted variable values are the ones that get split."""
+        out: list[tuple[str, bool]] = []
+        for k, (kind, text, pos) in enumerate(parts):
+            if kind == "plain" and text.endswith("$") and k + 1 < len(parts) \
+                    and parts[k + 1][0] in ("single", "double"):
+                quote = parts[k + 1][1][0]
+                raise _Unknowable(f"${quote}…{quote} quoting means one thing to bash and another "
+                                  "to sh (dash)", pos + len(text) - 1,
+                                  "write the value with plain '…' quotes")
+            if kind == "plain":
+                out.append((text, True))     # literal text is never split
+            elif kind == "single":
+                out.append((text[1:-1], True))
+            elif kind == "escape":
+                out.append(("" if text[1] == "\n" else text[1], True))
+            elif kind == "var":
+                out.append((self.variable(text, pos), False))
+            elif kind == "double":
+                out.append((self.double(text, pos), True))
+            else:
+                shown = text if len(text) <= 40 else text[:39] + "…"
+                what = "arithmetic expansion" if text.startswith("$((") \
+                    else "command substitution"
+                raise _Unknowable(f"cannot know what the {what} {shown} gives without running "
+                                  "the script", pos, "replace it with the value it would give")
+        return out
+
+    def double(self, text: str, pos: int) -> str:
+        inner = text[1:-1]
+        out = []
+        i = 0
+        while i < len(inner):
+            ch = inner[i]
+            if ch == "\\" and i + 1 < len(inner) and inner[i + 1] in '$`"\\\n':
+                if inner[i + 1] != "\n":
+                    out.append(inner[i + 1])
+                i += 2
+            elif ch == "$" and inner[i + 1:i + 2] == "(" or ch == "`":
+                raise _Unknowable("cannot know the value of a command substitution without "
+                                  "running the script", pos + 1 + i,
+                                  "replace it with the value it would give")
+            elif ch == "$":
+                end = _var_end(inner, i)
+                if end == i + 1:
+                    out.append("$")
+                    i += 1
+                    continue
+                out.append(self.variable(inner[i:end], pos + 1 + i, quoted=True))
+                i = end
+            else:
+                out.append(ch)
+                i += 1
+        return "".join(out)
+
+    def array(self, name: str, pos: int) -> list[str]:
+        if name in self.arrays:
+            return self.arrays[name]
+        return [self.variable("$" + name, pos)]     # a plain variable is a 1-element array
+
+    def subscript(self, text: str, body: str, pos: int, quoted: bool) -> str:
+        """${NAME[N]}, ${NAME[@]}, ${NAME[*]}, ${#NAME[@]}."""
+        form = _SUBSCRIPT.fullmatch(body)
+        if form is None or form[1] == "!" or (form[3] == "@" and quoted and not form[1]):
+            raise _Unknowable(f"`{text}': fwmigrate follows ${{NAME[N]}}, ${{NAME[@]}} (as "
+                              "a whole word when quoted), ${NAME[*]} and ${#NAME[@]} only",
+                              pos, "write the values out")
+        prefix, name, index = form[1], form[2], form[3]
+        elements = self.array(name, pos)
+        if index in ("@", "*"):
+            return str(len(elements)) if prefix == "#" else " ".join(elements)
+        if not index.isdigit() or prefix:
+            raise _Unknowable(f"`{text}': an index that is not a number depends on running "
+                              "the script", pos, "write the element out")
+        return elements[int(index)] if int(index) < len(elements) else ""
+
+    def variable(self, text: str, pos: int, quoted: bool = False) -> str:
+        body = text[2:-1] if text.startswith("${") else text[1:]
+        if "[" in body and text.startswith("${"):
+            return self.subscript(text, body, pos, quoted)
+        name, op, default = body, "", ""
+        for candidate in (":-", ":=", "-", "="):
+            if candidate in body:
+                name, _, default = body.partition(candidate)
+                op = candidate
+                break
+        if not name.replace("_", "a").isalnum() or name[:1].isdigit() or name in "@*#?$!-":
+            raise _Unknowable(f"`{text}' depends on how the script is run (its arguments or "
+                              "state)", pos, "replace it with the value it would have")
+        value = self.vars.get(name)
+        if op and (value is None or (op.startswith(":") and value == "")):
+            value = self.double('"' + default + '"', pos)
+            if op.endswith("="):
+                self.vars[name] = value
+        if value is None and name in self.unknowable_vars:
+            line, why = self.unknowable_vars[name]
+            raise _Unknowable(f"variable `{name}' has no known value (line {line}: {why})", pos,
+                              f"assign it a plain value in the script or pass --define "
+                              f"{name}=VALUE")
+        if value is None:
+            raise _Unknowable(f"variable `{name}' is not set by the script", pos,
+                              f"assign it in the script or pass --define {name}=VALUE")
+        return value
+
+
+_WHOLE_ARRAY = re.compile(r'"\$\{([A-Za-z_][A-Za-z0-9_]*)\[@\]\}"')
+_SUBSCRIPT = re.compile(r"([#!]?)([A-Za-z_][A-Za-z0-9_]*)\[([^\]]*)\]")
+
+
+def _var_end(text: str, i: int) -> int:
+    if text[i + 1:i + 2] == "{":
+        depth = 0
+        for j in range(i + 1, len(text)):
+            if text[j] == "{":
+                depth += 1
+            elif text[j] == "}":
+                depth -= 1
+                if depth == 0:
+                    return j + 1
+        return len(text)
+    j = i + 1
+    if j < len(text) and (text[j].isdigit() or text[j] in "@*#?$!-"):
+        return j + 1
+    while j < len(text) and (text[j].isalnum() or text[j] == "_"):
+        j += 1
+    return j
+
+
+def _split(value: str) -> list[str]:
+    return value.split()
+
+
