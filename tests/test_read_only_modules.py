@@ -54,13 +54,6 @@ READ_ONLY = [
      "--hmark-mod 2 --hmark-offset 0"),
     ("ip6tables", "-t mangle -A PREROUTING -j DNPT --src-pfx dead::/48 --dst-pfx 1c3::/64",
      "-A PREROUTING -j DNPT --src-pfx dead::/48 --dst-pfx 1c3::/64"),
-    ("iptables", "-t mangle -A PREROUTING -p tcp -j TPROXY --on-port 5",
-     "-A PREROUTING -p tcp -j TPROXY --on-port 5 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0"),
-    ("iptables", "-t mangle -A PREROUTING -p udp -j TPROXY --on-port 5 --tproxy-mark 5 "
-     "--on-ip 1.2.3.4",
-     "-A PREROUTING -p udp -j TPROXY --on-port 5 --on-ip 1.2.3.4 --tproxy-mark 0x5/0xffffffff"),
-    ("ip6tables", "-t mangle -A PREROUTING -j TPROXY --on-port 5 --on-ip ::1 -p tcp",
-     "-A PREROUTING -p tcp -j TPROXY --on-port 5 --on-ip ::1 --tproxy-mark 0x0/0x0"),
     ("iptables", "-A INPUT -p tcp -m osf ! --genre 'a b' --log 2",
      "-A INPUT -p tcp -m osf ! --genre a b --log 2"),
     ("iptables", "-t security -A INPUT -j CONNSECMARK --restore",

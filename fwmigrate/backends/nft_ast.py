@@ -232,6 +232,16 @@ class Dup:
 
 
 @dataclass(frozen=True, slots=True)
+class Tproxy:
+    """`tproxy [ip|ip6] to ADDR:PORT`: hand the packet to a local transparent socket. Without
+    one the rule stops there (xt_TPROXY drops the packet: a companion rule does, see
+    nft_targets)."""
+    family: str | None = None   # ip / ip6 qualifier (needed in inet tables)
+    addr: str | None = None     # None: the address of the interface the packet came in on
+    port: int | None = None     # None: the packet's own destination port
+
+
+@dataclass(frozen=True, slots=True)
 class Synproxy:
     """`synproxy [mss N] [wscale N] [timestamp] [sack-perm]`: answer a SYN with a SYN cookie,
     and open the connection to the server once the client's ACK carries a valid one."""

@@ -17,6 +17,7 @@ from .nft_ast import (
     Expr,
     FlagList,
     Meta,
+    Numgen,
     Payload,
     Prefix,
     Range,
@@ -168,3 +169,19 @@ def option_compare(ospec: mappings.OptionSpec, opt: Option, ctx: Ctx) -> Compare
 
 def flags(names, order) -> FlagList:
     return FlagList(tuple(n.lower().replace("_", "-") for n in order if n in names))
+
+
+def repeatable(statement) -> bool:
+    """A test with no side effect whose answer a second look at the same packet keeps."""
+    return type(statement) is Compare and not any(
+        isinstance(n, Numgen) or (isinstance(n, Meta) and n.key == "random")
+        for n in _nodes(statement))
+
+
+def _nodes(node):
+    yield node
+    for name in getattr(node, "__slots__", ()):
+        value = getattr(node, name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if hasattr(item, "__slots__"):
+                yield from _nodes(item)

@@ -59,6 +59,7 @@ from .nft_ast import (
     SetRef,
     SetUpdate,
     Symbol,
+    Tproxy,
     Verdict,
 )
 from .nft_recent import Untranslatable
@@ -146,7 +147,7 @@ def _family_bound(node) -> bool:
         return node.protocol in _FAMILY_OF_PAYLOAD
     if isinstance(node, RawPayload):
         return node.base == "nh"            # offsets into IPv4 and IPv6 headers differ
-    if isinstance(node, (Ct, Nat)):
+    if isinstance(node, (Ct, Nat, Tproxy)):
         return node.family is not None
     if isinstance(node, Reject):
         return node.kind in ("icmp", "icmpv6")

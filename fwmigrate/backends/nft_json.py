@@ -53,6 +53,7 @@ from .nft_ast import (
     Synproxy,
     TcpOption,
     Text,
+    Tproxy,
     Verdict,
 )
 
@@ -225,6 +226,8 @@ _STATEMENTS: dict[type, Callable[[Any], Json]] = {
     Mangle: lambda s: {"mangle": {"key": expr(s.left), "value": expr(s.value)}},
     Notrack: lambda s: {"notrack": None},
     Dup: lambda s: {"dup": {"addr": s.addr}},
+    Tproxy: lambda s: {"tproxy": {k: v for k, v in (("family", s.family), ("addr", s.addr),
+                                                    ("port", s.port)) if v is not None}},
     Synproxy: lambda s: {"synproxy": {
         **({"mss": s.mss} if s.mss is not None else {}),
         **({"wscale": s.wscale} if s.wscale is not None else {}),

@@ -39,10 +39,8 @@ from .nft_ast import (
     Concat,
     CtCount,
     Limit,
-    Meta,
     NftRule,
     NftSet,
-    Numgen,
     Payload,
     SetRef,
     SetUpdate,
@@ -50,6 +48,7 @@ from .nft_ast import (
     Symbol,
     Verdict,
 )
+from .nft_common import repeatable
 from .nft_names import Namer
 from .nft_recent import Untranslatable
 
@@ -191,7 +190,7 @@ class LimitPlan:
             if type(s) is not SetUpdate or s.set not in self.hashlimit_sets:
                 continue
             head = rule.statements[:i]
-            if found is None and all(map(_repeatable, head)):
+            if found is None and all(map(repeatable, head)):
                 found = NftRule((*head, Compare(s.key, "!=", SetRef(s.set)), Verdict("drop")),
                                 None, rule.loc, companion=True)
             else:
@@ -272,22 +271,6 @@ class LimitPlan:
                                "(the largest default nf_conntrack_max); when it is full nft's "
                                "rule does not match"))
         return [SetUpdate("add", name, key, CtCount(direction.value, inverted=above))]
-
-
-def _repeatable(statement) -> bool:
-    """A test with no side effect whose answer a second look at the same packet keeps."""
-    return type(statement) is Compare and not any(
-        isinstance(n, Numgen) or (isinstance(n, Meta) and n.key == "random")
-        for n in _nodes(statement))
-
-
-def _nodes(node):
-    yield node
-    for name in getattr(node, "__slots__", ()):
-        value = getattr(node, name)
-        for item in value if isinstance(value, tuple) else (value,):
-            if hasattr(item, "__slots__"):
-                yield from _nodes(item)
 
 
 def _mask_text(family: str, length: int) -> str:

@@ -27,6 +27,7 @@ from .nft_ast import (
     Symbol,
     Synproxy,
     TcpOption,
+    Tproxy,
 )
 from .nft_ast import Verdict as NftVerdict
 from .nft_common import Ctx, address_text
@@ -87,6 +88,26 @@ def _t_tee(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
                              "(and fails if it is not there)", "leave --oif out if the route "
                              "to the gateway is enough")
     return [Dup(str(target.option("gateway").value))]
+
+
+def _t_tproxy(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
+    """xt_TPROXY: with a transparent socket for the packet, set the mark and ACCEPT; without
+    one, DROP. nft's tproxy ends the rule when it finds none, so the translator writes a
+    companion rule after this one: the same tests, then drop (see nft_translate)."""
+    port = target.option("on-port").value       # a PortRange of one port
+    on_ip = target.option("on-ip")
+    addr = None
+    if on_ip is not None and on_ip.value is not None and not on_ip.value.is_unspecified:
+        addr = address_text(on_ip.value)
+    if port.first == 0 and addr is None:
+        raise Untranslatable("TPROXY --on-port 0 without --on-ip: nft's tproxy needs an "
+                             "address or a port", "give --on-ip or the port")
+    family = ctx.family if tr.options.family == "inet" else None
+    statements: list[Statement] = [Tproxy(family, addr, port.first or None)]
+    mark = target.option("tproxy-mark").value
+    if mark.mask != 0 or mark.value != 0:
+        statements.append(Mangle(Meta("mark"), xmark(Meta("mark"), mark)))
+    return statements + [NftVerdict("accept")]
 
 
 def _t_reject(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
@@ -381,4 +402,5 @@ TARGETS = {"LOG": _t_log, "REJECT": _t_reject, "SNAT": _t_nat, "DNAT": _t_nat,
            "DSCP": _t_dscp, "TOS": _t_tos, "TTL": _t_ttl, "HL": _t_ttl, "TCPMSS": _t_tcpmss,
            "CLASSIFY": _t_classify, "NOTRACK": _t_ct, "CT": _t_ct, "NFLOG": _t_nflog,
            "NFQUEUE": _t_nfqueue, "SET": _t_set, "AUDIT": _t_audit, "TEE": _t_tee,
-           "SYNPROXY": _t_synproxy, "TRACE": _t_trace, "NETMAP": _t_netmap}
+           "SYNPROXY": _t_synproxy, "TRACE": _t_trace, "NETMAP": _t_netmap,
+           "TPROXY": _t_tproxy}

@@ -46,6 +46,7 @@ from .nft_ast import (
     Synproxy,
     TcpOption,
     Text,
+    Tproxy,
     Verdict,
 )
 
@@ -202,6 +203,9 @@ _STATEMENTS: dict[type, Callable] = {
     Mangle: lambda s: f"{expr_text(s.left)} set {expr_text(s.value)}",
     Notrack: lambda s: "notrack",
     Dup: lambda s: f"dup to {s.addr}",
+    Tproxy: lambda s: "tproxy " + (f"{s.family} " if s.family else "") + "to " + (
+        (f"[{s.addr}]" if s.addr and ":" in s.addr and s.port is not None else s.addr or "")
+        + (f":{s.port}" if s.port is not None else "")),
     Synproxy: lambda s: " ".join(["synproxy"]
                                  + ([f"mss {s.mss}"] if s.mss is not None else [])
                                  + ([f"wscale {s.wscale}"] if s.wscale is not None else [])

@@ -38,8 +38,10 @@ from .nft_ast import (
     Statement,
     Symbol,
     Text,
+    Tproxy,
 )
 from .nft_common import PAYLOADS, Ctx, NftOptions, address_compare, op, protocol
+from .nft_companions import check_tproxy_tests, tproxy_companion
 from .nft_fragments import later_fragment_note
 from .nft_ipsets import IpsetPlan
 from .nft_limits import PLANNED as LIMIT_PLANNED
@@ -269,6 +271,8 @@ class _Translator:
         nft_rule = NftRule(statements, comment, rule.loc)
         if literal_sets:
             self.set_rules.add(id(nft_rule))
+        if target and type(target[0]) is Tproxy:
+            self.companions[id(nft_rule)] = (nft_rule, tproxy_companion(nft_rule, target[0]))
         if ctx.limits is not None and ctx.limits.hashlimit_sets:
             companion = ctx.limits.companion(nft_rule)
             if companion is not None:
@@ -288,6 +292,8 @@ class _Translator:
         ctx.chain = chain.name
         try:
             interfaces, middle, target, comment = self._shape(rule, ctx)
+            if target and type(target[0]) is Tproxy:
+                check_tproxy_tests((*interfaces, *middle))
         except Untranslatable as exc:
             text = iptables_save.rule_line(chain.name, rule, with_counters=False)
             self.result.problems.append(Diagnostic(

@@ -15,6 +15,7 @@ from ..ir import Jump, Match, Negatable, Option, Rule, SourceLocation, TargetExt
 from . import nft_lift_ipset
 from . import nft_lift_limits as limits
 from . import nft_lift_targets as targets
+from . import nft_lift_tproxy as tproxy
 from .nft_lift_matches import lift_match
 from .nft_lift_values import Unrepresentable
 from .values_numbers import canonical_rate
@@ -72,6 +73,7 @@ class Lift:
         self.sel: dict[str, Negatable] = {}
         self.matches: list[Match] = []
         self.targets: list = []          # non-terminal targets, then at most one terminal one
+        self.pending_tproxy: dict | None = None     # a tproxy waiting for its mark and accept
         self.skip = False                # the rule cannot match in this family's view
         self.recent: dict | None = None  # a recent match being assembled from set statements
         self.side_effect_seen = False    # a stateful match came before (see _stateful)
@@ -83,7 +85,9 @@ class Lift:
 
     def statement(self, stmt: dict[str, Any]) -> None:
         (kind, body), = stmt.items()
-        if kind == "match":
+        if self.pending_tproxy is not None:
+            tproxy.after_tproxy(self, kind, body)
+        elif kind == "match":
             self._match(body)
         elif kind == "counter":
             return
@@ -288,6 +292,8 @@ class Lift:
 
     def rules(self, loc: SourceLocation) -> list[Rule]:
         self._flush_recent()
+        if self.pending_tproxy is not None:
+            raise Unrepresentable("tproxy without accept (xt_TPROXY accepts the packet)")
         if self.synproxy_guard:
             raise Unrepresentable("a test of TCP flags against a set (iptables tests one "
                                   "combination)")
@@ -317,7 +323,8 @@ class Lift:
 
 _TARGET_STATEMENTS = {"log": targets.log, "reject": targets.reject, "queue": targets.queue,
                       "synproxy": targets.synproxy,
-                      "mangle": targets.mangle, "notrack": targets.notrack, "dup": targets.dup}
+                      "mangle": targets.mangle, "notrack": targets.notrack, "dup": targets.dup,
+                      "tproxy": tproxy.tproxy}
 
 
 def _full_mask(family: str):

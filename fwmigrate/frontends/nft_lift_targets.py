@@ -250,7 +250,7 @@ def _set_mark(lift, key: str, value: Any) -> None:
         (op_, (value, bits)), = value.items()
         bits = number(bits, "shift")
         shift = (Option(_SHIFTS[op_], bits),) if bits else ()
-    source, keep, flip = _xmark(value)
+    source, keep, flip = xmark_parts(value)
     name = "MARK" if key == "meta mark" else "CONNMARK"
     if shift and name == "MARK" and source in (None, key):
         unrepresentable("meta mark set from itself shifted (xt_MARK does not shift; "
@@ -274,7 +274,7 @@ def _set_mark(lift, key: str, value: Any) -> None:
 _SHIFTS = {"<<": "left-shift-mark", ">>": "right-shift-mark"}
 
 
-def _xmark(expr: Any) -> tuple[str | None, int, int]:
+def xmark_parts(expr: Any) -> tuple[str | None, int, int]:
     """(the mark read, AND mask, XOR value) of an expression: source & mask ^ value."""
     if isinstance(expr, dict) and len(expr) == 1:
         (kind, body), = expr.items()
@@ -283,7 +283,7 @@ def _xmark(expr: Any) -> tuple[str | None, int, int]:
         if kind == "ct" and body.get("key") == "mark" and "dir" not in body:
             return "ct mark", ALL_ONES, 0
         if kind in ("&", "|", "^"):
-            source, keep, flip = _xmark(body[0])
+            source, keep, flip = xmark_parts(body[0])
             c = number(body[1], "mark")
             if kind == "&":
                 return source, keep & c, flip & c

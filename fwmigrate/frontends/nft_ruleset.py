@@ -123,14 +123,19 @@ class _Reader:
                 if chain_rules is None:
                     continue                # the other family's user chain
             ir_rules = []
-            previous = None
+            # the rule before, and the one before that this family sees (in an inet table a
+            # companion shared by both families may follow the other family's rule)
+            previous = seen = None
             for r in chain_rules:
-                if previous is not None and _companion_of(previous, r):
-                    previous = None         # part of the hashlimit rule before it
+                if any(p is not None and _companion_of(p, r) for p in (previous, seen)):
+                    previous = seen = None      # part of the rule before it
                     continue
                 previous = r
                 try:
-                    ir_rules += self._rule(r, ctx, owner, table, builtin)
+                    lifted = self._rule(r, ctx, owner, table, builtin)
+                    if lifted:
+                        seen = r
+                    ir_rules += lifted
                 except Unrepresentable as exc:
                     self.diags.error(self.loc(r), f"rule cannot be read into iptables terms: "
                                                   f"{exc}")
@@ -169,9 +174,14 @@ class _Reader:
 
 def _companion_of(rule: dict[str, Any], after: dict[str, Any]) -> bool:
     """Is `after` the rule fwmigrate writes after a hashlimit update (the same tests, then the
-    key not in the set → drop: what xt_hashlimit does to a new key when its table is full)?"""
+    key not in the set → drop: what xt_hashlimit does to a new key when its table is full) or
+    after a tproxy (the same tests, then drop: xt_TPROXY without a socket)?"""
     exprs = rule["expr"]
     for i, stmt in enumerate(exprs):
+        if isinstance(stmt, dict) and "tproxy" in stmt:
+            # tproxy found no socket: xt_TPROXY drops the packet (the counter stays behind)
+            head = [e for e in exprs[:i] if not (isinstance(e, dict) and "counter" in e)]
+            return _without_nfproto(after["expr"]) == _without_nfproto([*head, {"drop": None}])
         update = stmt.get("set") if isinstance(stmt, dict) else None
         if isinstance(update, dict) and update.get("op") == "update":
             lookup = {"match": {"op": "!=", "left": update["elem"], "right": update["set"]}}
