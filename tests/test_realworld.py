@@ -51,6 +51,7 @@ CONVERTS = {
     "set-e-save-redirect.sh": {},
     "shadowsocks-redirect.save": {},
     "tor-relay-hand-edited.save": {},
+    "tproxy-host-bits.sh": {},
     "ufw-before-rules-complete.save": {},
     "web-dnat-docker.save": {},
     "wireguard-endpoint.save": {},
@@ -78,7 +79,6 @@ REFUSED = {
                                 "exact"),
     "squid-gateway-long-options.save": (34, 1, "-m string has no exact nft equivalent", "exact"),
     "standalone-if-stop.sh": (19, 1, "cannot evaluate an if statement", "static"),
-    "tproxy-host-bits.sh": (6, 1, "-j TPROXY has no exact nft equivalent", "exact"),
     "tproxy-socket-divert.sh": (8, 1, "-m socket has no exact nft equivalent", "exact"),
     "ufw-before-rules.save": (12, 55, "Couldn't load target `ufw-logging-deny'", "iptables"),
 }
