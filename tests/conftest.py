@@ -17,6 +17,24 @@ def sample_inputs() -> list[Path]:
     return sorted(p for p in SAMPLES.iterdir() if p.suffix != ".ipsets")
 
 
+def save_form(program: str, command: str) -> list[str]:
+    """The iptables-save lines fwmigrate writes for one `iptables`/`ip6tables` command."""
+    from fwmigrate.convert import ConvertOptions, convert
+    family = "ip6" if program == "ip6tables" else "ip"
+    return convert(f"{program} {command}\n", "fw.sh",
+                   ConvertOptions(to="iptables-restore", family=family)).output.splitlines()
+
+
+def refusal(program: str, command: str, to: str = "iptables-restore") -> list:
+    """The diagnostics of one `iptables`/`ip6tables` command that fwmigrate must refuse."""
+    from fwmigrate.convert import ConvertOptions, convert
+    from fwmigrate.errors import FwmigrateError
+    family = "ip6" if program == "ip6tables" else "ip"
+    with pytest.raises(FwmigrateError) as info:
+        convert(f"{program} {command}\n", "fw.sh", ConvertOptions(to=to, family=family))
+    return info.value.diagnostics
+
+
 def ipsets_of(sample: Path) -> tuple[str, str] | None:
     """ConvertOptions.ipsets for a sample: its companion `ipset save` file, if any."""
     path = sample.with_suffix(".ipsets")

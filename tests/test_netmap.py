@@ -9,6 +9,8 @@ import pytest
 from fwmigrate.convert import ConvertOptions, convert
 from fwmigrate.errors import FwmigrateError
 
+from conftest import save_form
+
 
 def _save(*rules: str, chains: str = "") -> str:
     return ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
@@ -23,10 +25,7 @@ def _save(*rules: str, chains: str = "") -> str:
      "-A PREROUTING -j NETMAP --to dead::/64"),
 ])
 def test_read_back_in_save_form(program, command, saved):
-    family = "ip6" if program == "ip6tables" else "ip"
-    out = convert(f"{program} {command}\n", "fw.sh",
-                  ConvertOptions(to="iptables-restore", family=family)).output
-    assert saved in out.splitlines()
+    assert saved in save_form(program, command)
 
 
 @pytest.mark.parametrize("rule,expected", [

@@ -11,7 +11,8 @@ import shutil
 import pytest
 
 from fwmigrate.convert import ConvertOptions, convert
-from fwmigrate.errors import FwmigrateError
+
+from conftest import refusal, save_form
 
 # (program, command after the program, the rule line iptables-save prints)
 SAVED = [
@@ -111,34 +112,24 @@ REFUSED = [
 ]
 
 
-def _family(program: str) -> str:
-    return "ip6" if program == "ip6tables" else "ip"
-
-
 @pytest.mark.parametrize("program,command,saved", SAVED, ids=[r[1] for r in SAVED])
 def test_read_back_in_save_form(program, command, saved):
-    out = convert(f"{program} {command}\n", "fw.sh",
-                  ConvertOptions(to="iptables-restore", family=_family(program))).output
-    assert saved in out.splitlines()
+    assert saved in save_form(program, command)
 
 
 @pytest.mark.parametrize("program,command,saved", SAVED, ids=[r[1] for r in SAVED])
 def test_nft_refuses_with_the_reason(program, command, saved):
     if "--pol none" in command:
         return              # no element left: --pol none's test (tests/vectors)
-    with pytest.raises(FwmigrateError) as info:
-        convert(f"{program} {command}\n", "fw.sh", ConvertOptions(to="nft"))
-    text = "\n".join(f"{d.message} {d.hint or ''}" for d in info.value.diagnostics)
+    text = "\n".join(f"{d.message} {d.hint or ''}" for d in refusal(program, command, "nft"))
     assert ("-m policy's policy elements: xt_policy compares an element with every state"
             in text) if "policy" in command else ("-m u32 has no exact nft equivalent" in text)
 
 
 @pytest.mark.parametrize("program,command,message", REFUSED, ids=[r[1] for r in REFUSED])
 def test_refused_as_iptables_refuses(program, command, message):
-    with pytest.raises(FwmigrateError) as info:
-        convert(f"{program} {command}\n", "fw.sh",
-                ConvertOptions(to="iptables-restore", family=_family(program)))
-    assert any(message in d.message for d in info.value.diagnostics), info.value.diagnostics
+    diagnostics = refusal(program, command)
+    assert any(message in d.message for d in diagnostics), diagnostics
 
 
 @pytest.mark.kernel

@@ -12,6 +12,8 @@ from fwmigrate import mappings
 from fwmigrate.convert import ConvertOptions, convert
 from fwmigrate.errors import FwmigrateError
 
+from conftest import refusal, save_form
+
 CIP = "-A INPUT -d 10.0.0.1 -i eth0 -j CLUSTERIP"
 
 # (program, command after the program, the rule line iptables-save prints)
@@ -246,34 +248,24 @@ REFUSED = [
 ]
 
 
-def _family(program: str) -> str:
-    return "ip6" if program == "ip6tables" else "ip"
-
-
 @pytest.mark.parametrize("program,command,saved", READ_ONLY, ids=[r[1] for r in READ_ONLY])
 def test_read_back_in_save_form(program, command, saved):
-    out = convert(f"{program} {command}\n", "fw.sh",
-                  ConvertOptions(to="iptables-restore", family=_family(program))).output
-    assert saved in out.splitlines()
+    assert saved in save_form(program, command)
 
 
 @pytest.mark.parametrize("program,command,saved", READ_ONLY, ids=[r[1] for r in READ_ONLY])
 def test_nft_refuses_with_the_reason(program, command, saved):
     words = command.split()
     name = words[words.index("-m") + 1] if "-m" in words else words[words.index("-j") + 1]
-    with pytest.raises(FwmigrateError) as info:
-        convert(f"{program} {command}\n", "fw.sh", ConvertOptions(to="nft"))
-    text = "\n".join(f"{d.message} {d.hint or ''}" for d in info.value.diagnostics)
+    text = "\n".join(f"{d.message} {d.hint or ''}" for d in refusal(program, command, "nft"))
     assert "no exact nft equivalent" in text
     assert mappings.load("extensions")["not_translated"][name] in text
 
 
 @pytest.mark.parametrize("program,command,message", REFUSED, ids=[r[1] for r in REFUSED])
 def test_refused_as_iptables_refuses(program, command, message):
-    with pytest.raises(FwmigrateError) as info:
-        convert(f"{program} {command}\n", "fw.sh",
-                ConvertOptions(to="iptables-restore", family=_family(program)))
-    assert any(message in d.message for d in info.value.diagnostics), info.value.diagnostics
+    diagnostics = refusal(program, command)
+    assert any(message in d.message for d in diagnostics), diagnostics
 
 
 def test_read_only_target_in_a_handled_command_is_still_refused_for_nft():

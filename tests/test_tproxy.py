@@ -9,6 +9,8 @@ from fwmigrate.convert import ConvertOptions, convert
 from fwmigrate.dropin import translate_command
 from fwmigrate.errors import FwmigrateError
 
+from conftest import save_form
+
 READ_BACK = [
     ("iptables", "-t mangle -A PREROUTING -p tcp -j TPROXY --on-port 5",
      "-A PREROUTING -p tcp -j TPROXY --on-port 5 --on-ip 0.0.0.0 --tproxy-mark 0x0/0x0"),
@@ -22,10 +24,7 @@ READ_BACK = [
 
 @pytest.mark.parametrize("program,command,saved", READ_BACK, ids=[r[1] for r in READ_BACK])
 def test_read_back_in_save_form(program, command, saved):
-    family = "ip6" if program == "ip6tables" else "ip"
-    out = convert(f"{program} {command}\n", "fw.sh",
-                  ConvertOptions(to="iptables-restore", family=family)).output
-    assert saved in out.splitlines()
+    assert saved in save_form(program, command)
 
 
 @pytest.mark.parametrize("program,command,expected", [
