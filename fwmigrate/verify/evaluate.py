@@ -43,7 +43,9 @@ class Step:
 
 @dataclass
 class Outcome:
-    verdict: str            # ACCEPT, DROP, REJECT, QUEUE
+    # ACCEPT, DROP, REJECT, QUEUE, or DIVERT: -j TPROXY hands the packet to a local proxy's
+    # socket (or drops it without one), so it does not reach its destination
+    verdict: str
     decided_by: Step | None  # the rule or policy that decided; None: no table decided
     trace: list[Step] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
@@ -151,9 +153,9 @@ class _Walk:
                     yield from self._rules(table, chain, pkt, depth, index + 1, trace + t,
                                            assumptions + a)
             return
-        # REJECT ends the walk; NAT targets end the nat chain like ACCEPT does
-        yield ("REJECT" if target.name == "REJECT" else "ACCEPT"), step, trace, assumptions, \
-            packet
+        # REJECT and TPROXY end the walk; NAT targets end the nat chain like ACCEPT does
+        verdict = {"REJECT": "REJECT", "TPROXY": "DIVERT"}.get(target.name, "ACCEPT")
+        yield verdict, step, trace, assumptions, packet
 
 
 def evaluate(ruleset: Ruleset, packet: Packet, hooks: tuple[str, ...]) -> list[Outcome]:
