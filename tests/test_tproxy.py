@@ -70,21 +70,3 @@ def test_drop_in_insert_keeps_the_drop_after_its_rule():
     assert lines[0].endswith("ip protocol tcp drop'")
     assert "tproxy to :3129" in lines[1]
 
-
-def test_the_lockout_guard_does_not_take_a_diverted_session_for_a_passing_one():
-    # xt_TPROXY hands the packet to a local proxy's socket (or drops it without one): the
-    # session's packets no longer reach sshd
-    import ipaddress
-
-    from fwmigrate.apply.lockout import Session, check
-    from fwmigrate.convert import read
-    script = ("iptables -t mangle -A PREROUTING -p tcp --dport 22 -j TPROXY --on-port 3129\n"
-              "iptables -t mangle -A PREROUTING -p tcp --dport 80 -j TPROXY --on-port 3129\n")
-    ruleset = read(script, "fw.sh", ConvertOptions())[0]
-    session = Session(ipaddress.ip_address("198.51.100.7"), 40000,
-                      ipaddress.ip_address("203.0.113.1"), 22, "eth0", "--keep")
-    cut = check(ruleset, session).cut
-    assert cut and all("TPROXY --on-port 3129" in c and "--dport 22" in c for c in cut)
-    session80 = Session(ipaddress.ip_address("198.51.100.7"), 40000,
-                        ipaddress.ip_address("203.0.113.1"), 443, "eth0", "--keep")
-    assert not check(ruleset, session80).cut

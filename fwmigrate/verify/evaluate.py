@@ -153,8 +153,10 @@ class _Walk:
                     yield from self._rules(table, chain, pkt, depth, index + 1, trace + t,
                                            assumptions + a)
             return
-        # REJECT and TPROXY end the walk; NAT targets end the nat chain like ACCEPT does
-        verdict = {"REJECT": "REJECT", "TPROXY": "DIVERT"}.get(target.name, "ACCEPT")
+        # REJECT, TPROXY and NFQUEUE end the walk (NFQUEUE as QUEUE: a userspace program
+        # decides); NAT targets end the nat chain like ACCEPT does
+        verdict = {"REJECT": "REJECT", "TPROXY": "DIVERT", "NFQUEUE": "QUEUE"}.get(
+            target.name, "ACCEPT")
         yield verdict, step, trace, assumptions, packet
 
 
