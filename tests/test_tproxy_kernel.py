@@ -94,3 +94,18 @@ def test_tproxy_marks_and_accepts_with_a_socket_and_drops_without_one_as_iptable
     # with sockets: marked and accepted; without: dropped (the probe never sees them)
     assert legacy == [[1, 0, 1], [0, 1, 1], [0, 0, 1], [0, 0, 0], [0, 0, 0], [0, 0, 1]]
     assert _run("fwmigrate", packets(41000), packets(42000)) == legacy
+
+
+def test_the_reader_refuses_a_tproxy_rule_without_its_drop(kernel):
+    # without the drop after it, a packet with no socket goes on: that is not -j TPROXY
+    from fwmigrate.errors import Diagnostics
+    from fwmigrate.verify.sources import read_any
+    text = convert(SAVE, "tproxy.save", ConvertOptions(to="nft")).output
+    kept = "".join(line for line in text.splitlines(keepends=True)
+                   if not line.strip().endswith("dport 53 drop"))
+    assert kept != text
+    diags = Diagnostics()
+    read_any(text, "whole.nft", diags)
+    assert not diags.errors
+    read_any(kept, "cut.nft", diags)
+    assert any("tproxy without the drop after it" in d.message for d in diags.errors)

@@ -126,19 +126,25 @@ class _Reader:
             # the rule before, and the one before that this family sees (in an inet table a
             # companion shared by both families may follow the other family's rule)
             previous = seen = None
+            awaiting = None         # a tproxy rule of this family, until its drop follows
             for r in chain_rules:
                 if any(p is not None and _companion_of(p, r) for p in (previous, seen)):
+                    if awaiting is not None and _companion_of(awaiting, r):
+                        awaiting = None
                     previous = seen = None      # part of the rule before it
                     continue
                 previous = r
                 try:
                     lifted = self._rule(r, ctx, owner, table, builtin)
                     if lifted:
+                        self._unfinished(awaiting)
                         seen = r
+                        awaiting = r if any("tproxy" in e for e in r["expr"]) else None
                     ir_rules += lifted
                 except Unrepresentable as exc:
                     self.diags.error(self.loc(r), f"rule cannot be read into iptables terms: "
                                                   f"{exc}")
+            self._unfinished(awaiting)
             if builtin and policy not in ("ACCEPT", "DROP"):
                 self.problems.append(f"chain {c['name']}: policy {policy}")
             out.setdefault(table, []).append(Chain(name, tuple(ir_rules), policy))
@@ -152,6 +158,13 @@ class _Reader:
                                            if ch.policy is not None else 0))
             result.append(Table(family, table, tuple(chains_of)))
         return result
+
+    def _unfinished(self, rule: dict[str, Any] | None) -> None:
+        if rule is not None:
+            self.diags.error(self.loc(rule), "rule cannot be read into iptables terms: tproxy "
+                                             "without the drop after it (a packet without a "
+                                             "socket goes on to the next rule, where "
+                                             "xt_TPROXY drops it)")
 
     def _rule(self, r: dict[str, Any], ctx: LiftContext, owner, table: str,
               builtin: str | None) -> list[Rule]:
