@@ -109,3 +109,18 @@ def test_the_reader_refuses_a_tproxy_rule_without_its_drop(kernel):
     assert not diags.errors
     read_any(kept, "cut.nft", diags)
     assert any("tproxy without the drop after it" in d.message for d in diags.errors)
+
+
+def test_a_port_list_named_for_a_large_ruleset_is_named_in_the_drop_too(kernel):
+    # past nft_sets.THRESHOLD literal sets become named sets: the drop after a TPROXY rule
+    # must use the same name, or the reader cannot pair the two rules
+    from fwmigrate.verify.roundtrip import round_trip
+    script = "".join(
+        ["iptables -t mangle -A PREROUTING -p tcp -m multiport --dports 80,443 -j TPROXY "
+         "--on-port 3129\n"]
+        + [f"iptables -A INPUT -s 10.0.{i // 250}.{i % 250 + 1} -p tcp -m multiport "
+           "--dports 80,443 -j ACCEPT\n" for i in range(250)])
+    out = convert(script, "big.sh", ConvertOptions(to="nft")).output
+    assert "\t\ttcp dport @ports_1 drop\n" in out
+    report = round_trip(script, "big.sh", ConvertOptions())
+    assert report.ok, [c.describe() for c in report.kernel + report.restore][:3]

@@ -271,14 +271,17 @@ class _Translator:
         nft_rule = NftRule(statements, comment, rule.loc)
         if literal_sets:
             self.set_rules.add(id(nft_rule))
+        # the rule written after this one (nft_companions): TPROXY's drop, a full hashlimit
+        # set's drop (a TPROXY rule has no hashlimit: check_tproxy_tests refuses one)
+        companion = None
         if target and type(target[0]) is Tproxy:
-            self.companions[id(nft_rule)] = (nft_rule, tproxy_companion(nft_rule, target[0]))
-        if ctx.limits is not None and ctx.limits.hashlimit_sets:
+            companion = tproxy_companion(nft_rule, target[0])
+        elif ctx.limits is not None and ctx.limits.hashlimit_sets:
             companion = ctx.limits.companion(nft_rule)
-            if companion is not None:
-                self.companions[id(nft_rule)] = (nft_rule, companion)
-                if literal_sets:
-                    self.set_rules.add(id(companion))
+        if companion is not None:
+            self.companions[id(nft_rule)] = (nft_rule, companion)
+            if literal_sets:        # its tests are the rule's: hoist names its sets alike
+                self.set_rules.add(id(companion))
         return nft_rule
 
     def _shape_entry(self, table: Table, chain: Chain, rule: Rule, ctx: Ctx,
