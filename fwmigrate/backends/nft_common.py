@@ -3,7 +3,7 @@ and the small helpers that turn IR values into nft expressions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from ipaddress import IPv4Address
 from socket import inet_ntoa
 
@@ -175,13 +175,17 @@ def repeatable(statement) -> bool:
     """A test with no side effect whose answer a second look at the same packet keeps."""
     return type(statement) is Compare and not any(
         isinstance(n, Numgen) or (isinstance(n, Meta) and n.key == "random")
-        for n in _nodes(statement))
+        for n in nodes(statement))
 
 
-def _nodes(node):
+def nodes(node):
+    """The node and every node inside it (an nft_ast statement or expression)."""
     yield node
-    for name in getattr(node, "__slots__", ()):
-        value = getattr(node, name)
-        for item in value if isinstance(value, tuple) else (value,):
-            if hasattr(item, "__slots__"):
-                yield from _nodes(item)
+    if is_dataclass(node):
+        for f in fields(node):
+            value = getattr(node, f.name)
+            if isinstance(value, tuple):
+                for item in value:
+                    yield from nodes(item)
+            elif is_dataclass(value):
+                yield from nodes(value)

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import bisect
 import collections
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import replace
 
 from .. import mappings
 from .nft_ast import (
@@ -62,6 +62,7 @@ from .nft_ast import (
     Tproxy,
     Verdict,
 )
+from .nft_common import nodes
 from .nft_recent import Untranslatable
 
 NFPROTO = {"ip": "ipv4", "ip6": "ipv6"}
@@ -111,7 +112,7 @@ def implied_family(statement) -> str | None:
 
 def _draws(expr) -> bool:
     """`numgen inc` counts the packets that evaluate it: evaluating it is an effect."""
-    return any(isinstance(n, Numgen) and n.mode == "inc" for n in _nodes(expr))
+    return any(isinstance(n, Numgen) and n.mode == "inc" for n in nodes(expr))
 
 
 def _pure(statement) -> bool:
@@ -128,18 +129,6 @@ def needs_tag(rule: NftRule, family: str) -> bool:
         if not _pure(s):
             return True
     return True
-
-
-def _nodes(node):
-    yield node
-    if is_dataclass(node):
-        for f in fields(node):
-            value = getattr(node, f.name)
-            if isinstance(value, tuple):
-                for item in value:
-                    yield from _nodes(item)
-            elif is_dataclass(value):
-                yield from _nodes(value)
 
 
 def _family_bound(node) -> bool:
@@ -168,7 +157,7 @@ def merge_key(rule: NftRule) -> tuple | None:
         if isinstance(s, Counter):          # counts only: the merged rule counts both
             key.append("counter")
             continue
-        if any(_family_bound(n) or _stateful(n) for n in _nodes(s)):
+        if any(_family_bound(n) or _stateful(n) for n in nodes(s)):
             return None
         key.append(s)
     return (tuple(key), rule.comment)
