@@ -53,6 +53,10 @@ from .nft_names import Namer
 from .nft_recent import Untranslatable
 
 CONNLIMIT_SIZE = 262144
+_CONNLIMIT_NOTE = (f"connlimit sets hold at most {CONNLIMIT_SIZE} addresses each, the largest "
+                   "default nf_conntrack_max (xt_connlimit has no limit); when one is full, "
+                   "nft's rule does not match a new address: raise their size if your "
+                   "nf_conntrack_max is higher")
 PLANNED = frozenset({"hashlimit", "connlimit"})
 _L4 = {6: "tcp", 17: "udp", 136: "udplite", 132: "sctp", 33: "dccp"}
 # matches that leave later fragments out, as xt_tcp and the other port matches do
@@ -81,11 +85,10 @@ class LimitPlan:
         # (its comment is written once every rule is translated)
         self.out: list[NftSet | str] = []
         self.approximations: list[tuple[SourceLocation | None, str]] = []
-        self.note_order: list[str | tuple[str]] = []     # notes, or (hashlimit set name,)
         self.connlimits = 0
-        # hashlimit set name → (size, why, table name), and the sets some rule uses without
-        # the companion rule that drops what a full set cannot take (see nft_translate)
-        self.hashlimit_sets: dict[str, tuple[int, str, str]] = {}
+        # hashlimit set name → (size, why, table name, key type, timeout), and the sets some
+        # rule uses without the companion rule that drops what a full set cannot take
+        self.hashlimit_sets: dict[str, tuple[int, str, str, str, int]] = {}
         self.uncovered: set[str] = set()
 
     def add(self, rule: Rule) -> None:
@@ -121,12 +124,13 @@ class LimitPlan:
     def notes(self) -> list[str]:
         """The sizes chosen, for the header and -v (once every rule is translated)."""
         out = []
-        for note in self.note_order:
-            if isinstance(note, tuple):
-                size, why, name, _type, _timeout = self.hashlimit_sets[note[0]]
-                note = (f"set {note[0]} (hashlimit table {name}) holds at most {size} keys: "
-                        f"{why}; {self._when_full(note[0])}")
-            out.append(note)
+        for s in self.out:          # in the order the sets were made
+            if isinstance(s, str):
+                size, why, name, _type, _timeout = self.hashlimit_sets[s]
+                out.append(f"set {s} (hashlimit table {name}) holds at most {size} keys: "
+                           f"{why}; {self._when_full(s)}")
+            elif _CONNLIMIT_NOTE not in out:
+                out.append(_CONNLIMIT_NOTE)
         return out
 
     def _when_full(self, set_name: str) -> str:
@@ -175,7 +179,6 @@ class LimitPlan:
             self.hashlimit_sets[set_name] = (size, why, name, self._key_type(cfg),
                                              expire // 1000)
             self.out.append(set_name)
-            self.note_order.append((set_name,))
         return [SetUpdate("update", set_name, key, limit)]
 
     def companion(self, rule: NftRule) -> NftRule | None:
@@ -259,11 +262,6 @@ class LimitPlan:
         if opts["mask"].value != full:
             key = BitAnd(key, Symbol(_mask_text(self.family, opts["mask"].value)))
         self.connlimits += 1
-        if self.connlimits == 1:
-            self.note_order.append(f"connlimit sets hold at most {CONNLIMIT_SIZE} addresses each, "
-                              "the largest default nf_conntrack_max (xt_connlimit has no "
-                              "limit); when one is full, nft's rule does not match a new "
-                              "address: raise their size if your nf_conntrack_max is higher")
         name = self.namer.claim(f"connlimit{self.connlimits}", "connlimit", "set")
         addr = "ipv4_addr" if self.family == "ip" else "ipv6_addr"
         self.out.append(NftSet(name, addr, CONNLIMIT_SIZE, None, True,
