@@ -3,12 +3,12 @@ and the small helpers that turn IR values into nft expressions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from ipaddress import IPv4Address
 from socket import inet_ntoa
 
 from .. import mappings
-from ..ir import Address, IntRange, Masked, Option, PortRange
+from ..ir import Address, IntRange, Masked, Option, PortRange, Table, builtin_chains_reaching
 from .nft_ast import (
     AnonSet,
     BitAnd,
@@ -51,8 +51,17 @@ class Ctx:
     limits: object = None           # nft_limits.LimitPlan: hashlimit tables, connlimit sets
     ipsets: object = None           # nft_ipsets.IpsetPlan of the table
     chain: str | None = None        # the iptables chain of the rule being translated
-    # iptables chain → the built-in chains that reach it (hook-dependent targets: NETMAP)
-    reaching: dict[str, frozenset[str]] = field(default_factory=dict)
+    table: Table | None = None      # the iptables table being translated
+    # iptables chain → the built-in chains that reach it, for hook-dependent targets (NETMAP);
+    # worked out when one needs it (reaching_hooks)
+    reaching: dict[str, frozenset[str]] | None = None
+
+
+def reaching_hooks(ctx: Ctx) -> frozenset[str]:
+    """The built-in chains whose packets reach the chain of the rule being translated."""
+    if ctx.reaching is None:
+        ctx.reaching = builtin_chains_reaching(ctx.table)
+    return ctx.reaching.get(ctx.chain, frozenset())
 
 
 def op(negated: bool) -> str:

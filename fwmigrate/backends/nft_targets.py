@@ -30,7 +30,7 @@ from .nft_ast import (
     Tproxy,
 )
 from .nft_ast import Verdict as NftVerdict
-from .nft_common import Ctx, address_text
+from .nft_common import Ctx, address_text, reaching_hooks
 from .nft_recent import Untranslatable
 
 _ALL = 0xFFFFFFFF
@@ -175,7 +175,7 @@ def _t_netmap(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     if to.prefixlen is None:
         raise Untranslatable(f"NETMAP --to {address_text(to.addr)}/{address_text(to.mask)}: "
                              "nft's prefix NAT takes a prefix length, not a mask with gaps")
-    hooks = sorted(ctx.reaching.get(ctx.chain, ()))
+    hooks = sorted(reaching_hooks(ctx))
     kinds = {_NETMAP_KINDS[h] for h in hooks}
     if len(kinds) != 1:
         where = (f"chain {ctx.chain} is reached from {' and '.join(hooks)}" if hooks
@@ -183,8 +183,7 @@ def _t_netmap(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
         raise Untranslatable(f"NETMAP maps the source or the destination by the hook a packet "
                              f"is in, and {where}; nft's snat and dnat are fixed per rule",
                              "put the NETMAP rules for each direction in their own chain")
-    family = ctx.family
-    return [Nat(kinds.pop(), family, address_text(to.addr), prefix_len=to.prefixlen)]
+    return [Nat(kinds.pop(), ctx.family, address_text(to.addr), prefix_len=to.prefixlen)]
 
 
 def xmark(left: Expr, v: Masked) -> Expr:

@@ -20,7 +20,6 @@ from ..ir import (
     Ruleset,
     SourceLocation,
     Table,
-    builtin_chains_reaching,
 )
 from . import iptables_save, nft_inet
 from .nft_ast import (
@@ -157,7 +156,7 @@ class _Translator:
             chains: list[NftChain] = []
             for t in ipt_tables:
                 ctx = Ctx(family, t.name, chain_maps[t.name], recent, self.options,
-                          limits=limits, ipsets=ipsets, reaching=builtin_chains_reaching(t))
+                          limits=limits, ipsets=ipsets, table=t)
                 chains += [self._chain(t, chain, ctx) for chain in t.chains]
             chains_of.append(chains)
             sets += recent.sets() + limits.sets() + ipsets.sets()
