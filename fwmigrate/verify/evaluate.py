@@ -61,6 +61,11 @@ class Outcome:
         return f"{self.verdict} by rule {step.index} of {step.table} {step.chain}{where}"
 
 
+# terminal targets that end the walk other than as ACCEPT (NFQUEUE as QUEUE: a userspace
+# program decides); NAT targets end the nat chain like ACCEPT does
+_TARGET_VERDICTS = {"REJECT": "REJECT", "TPROXY": "DIVERT", "NFQUEUE": "QUEUE"}
+
+
 class _Walk:
     def __init__(self, ruleset: Ruleset, family: str):
         self.tables = {t.name: t for t in ruleset.tables if t.family == family}
@@ -153,11 +158,7 @@ class _Walk:
                     yield from self._rules(table, chain, pkt, depth, index + 1, trace + t,
                                            assumptions + a)
             return
-        # REJECT, TPROXY and NFQUEUE end the walk (NFQUEUE as QUEUE: a userspace program
-        # decides); NAT targets end the nat chain like ACCEPT does
-        verdict = {"REJECT": "REJECT", "TPROXY": "DIVERT", "NFQUEUE": "QUEUE"}.get(
-            target.name, "ACCEPT")
-        yield verdict, step, trace, assumptions, packet
+        yield _TARGET_VERDICTS.get(target.name, "ACCEPT"), step, trace, assumptions, packet
 
 
 def evaluate(ruleset: Ruleset, packet: Packet, hooks: tuple[str, ...]) -> list[Outcome]:
