@@ -129,7 +129,7 @@ _LOOKALIKE_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
 def lookalike_dash_hint(word: str) -> str | None:
     """`–dport` pasted from a web page: iptables only says "Bad argument"; say which
     character it is and what was meant."""
-    if word[:1] not in _LOOKALIKE_DASHES:
+    if not word or word[0] not in _LOOKALIKE_DASHES:
         return None
     name = {"\u2013": "an en dash", "\u2014": "an em dash", "\u2212": "a minus sign"}.get(
         word[0], "a typographic dash")

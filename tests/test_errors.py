@@ -147,3 +147,13 @@ def test_an_en_dash_pasted_for_two_hyphens_gets_a_hint():
     [error] = diags.errors
     assert error.message == "Bad argument `–dport'" and str(error.loc) == "fw.sh:1:27"
     assert "en dash" in error.hint and "--dport" in error.hint
+
+
+def test_an_empty_word_is_a_bad_argument_not_a_crash():
+    # fuzz: `fwmigrate translate -A INPUT "" -j ACCEPT` raised IndexError in the dash hint
+    from click.testing import CliRunner
+
+    from fwmigrate.cli import main
+    result = CliRunner().invoke(main, ["translate", "-A", "INPUT", "", "-j", "ACCEPT"])
+    assert result.exit_code == 1, result.exception
+    assert "error: Bad argument `'" in result.stderr
