@@ -136,3 +136,16 @@ def lookalike_dash_hint(word: str) -> str | None:
     meant = "-" + word.lstrip(_LOOKALIKE_DASHES) if len(word) == 2 else \
         "--" + word.lstrip(_LOOKALIKE_DASHES)
     return f"`{word[0]}' is {name} (U+{ord(word[0]):04X}), not ASCII hyphens: write `{meant}'"
+
+
+def undecodable_byte(text: str) -> tuple[int, str, str] | None:
+    """Where text (read with errors="surrogateescape") has a byte that is not UTF-8, and what
+    to say: nft reads and writes UTF-8 only, so such a byte in a rule cannot be carried over."""
+    if text.isascii():
+        return None
+    for index, char in enumerate(text):
+        if "\udc80" <= char <= "\udcff":
+            return (index, f"byte 0x{ord(char) - 0xDC00:02X} is not UTF-8 text",
+                    "nftables reads UTF-8 only: re-encode the file, e.g. "
+                    "`iconv -f latin1 -t utf-8`")
+    return None

@@ -157,3 +157,32 @@ def test_an_empty_word_is_a_bad_argument_not_a_crash():
     result = CliRunner().invoke(main, ["translate", "-A", "INPUT", "", "-j", "ACCEPT"])
     assert result.exit_code == 1, result.exception
     assert "error: Bad argument `'" in result.stderr
+
+
+def test_a_byte_that_is_not_utf8_is_an_error_where_it_is():
+    # fuzz: a latin-1 byte in a comment made convert and restore-translate die with
+    # UnicodeEncodeError when writing; nft reads UTF-8 only, so say where the byte is
+    text = b"# caf\xe9 is fine in a comment\niptables -A INPUT -m comment --comment x\xff " \
+           b"-j ACCEPT\n".decode("utf-8", "surrogateescape")
+    assert errors(text) == [("fw.sh:2:40", "byte 0xFF is not UTF-8 text")]
+    save = SAVE.format(rules='# caf\udce9\n-A INPUT -m comment --comment "a\udcffb" -j ACCEPT')
+    assert errors(save, "r.save") == [("r.save:6:33", "byte 0xFF is not UTF-8 text")]
+    assert errors(SAVE.format(rules=":X\udcff - [0:0]"), "r.save") == \
+        [("r.save:5:3", "byte 0xFF is not UTF-8 text")]
+
+
+def test_cli_reports_a_byte_that_is_not_utf8_and_writes_nothing(tmp_path):
+    from click.testing import CliRunner
+
+    from fwmigrate.cli import main
+    source = tmp_path / "r.save"
+    source.write_bytes(SAVE.format(rules='-A INPUT -m comment --comment "a\\xffb" -j ACCEPT')
+                       .encode().replace(b"\\xff", b"\xff"))
+    out = tmp_path / "out.nft"
+    for command in (["convert", str(source), "-o", str(out)],
+                    ["restore-translate", "-f", str(source)]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1, result.exception
+        assert f"{source}:5:33: error: byte 0xFF is not UTF-8 text" in result.stderr
+        assert "hint: nftables reads UTF-8 only" in result.stderr
+    assert list(tmp_path.iterdir()) == [source]

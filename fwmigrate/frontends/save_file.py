@@ -15,7 +15,7 @@ from dataclasses import replace
 import pyparsing as pp
 
 from .. import mappings
-from ..errors import Diagnostics, OptionError
+from ..errors import Diagnostics, OptionError, undecodable_byte
 from ..ir import Counters, Family, Ruleset, SourceLocation
 from .kernel_checks import hook_violations
 from .ruleset_model import (
@@ -188,7 +188,10 @@ class _Reader:
             stripped = line.strip()
             if not stripped:
                 continue
-            if stripped[0] == "-" and self.table is not None:    # most lines: a rule
+            if stripped[0] != "#" and not line.isascii() and \
+                    (bad := undecodable_byte(line)) is not None:
+                self.error(lineno, bad[0] + 1, bad[1], bad[2])
+            elif stripped[0] == "-" and self.table is not None:    # most lines: a rule
                 self._rule(line, lineno)
             elif stripped.startswith("#"):
                 self._comment(stripped, lineno)

@@ -13,7 +13,7 @@ import os
 from dataclasses import replace
 
 from .. import mappings
-from ..errors import Diagnostics, OptionError
+from ..errors import Diagnostics, OptionError, undecodable_byte
 from ..ir import IpSet, Ruleset
 from .ipset_save import IpsetReplay
 from .kernel_checks import hook_violations, missing_ipsets
@@ -260,6 +260,10 @@ class ShellEvaluator(ShellExpansion):
 
     def run_iptables(self, family, fields: list[Field], handled: bool) -> bool:
         args = [f.text for f in fields[1:]]
+        for field in fields[1:]:
+            if (bad := undecodable_byte(field.text)) is not None:
+                self.diags.error(self.loc(field.pos), bad[1], bad[2])
+                return False
         cmd = None
         try:
             cmd = parse_command(args, family, loc=self.loc(fields[0].pos))
