@@ -30,16 +30,20 @@ def _write(path: str, text: str) -> None:
     if path == "-":
         sys.stdout.write(text)
         return
-    # a temporary file renamed into place: an earlier output is never left half-written
+    # a temporary file renamed into place: an earlier output is never left half-written, and
+    # no temporary file is left behind whatever stops the write (a full disk, ^C)
+    data = text.encode("utf-8")
     tmp = f"{path}.fwmigrate-tmp"
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         with suppress(OSError):
             os.unlink(tmp)
-        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
+        if isinstance(exc, OSError):
+            raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
+        raise
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from ..errors import Diagnostics
+from ..errors import Diagnostics, undecodable_byte
 from ..ir import Address, IpSet, Option, SourceLocation
 from .save_file import tokenize
 from .values_numbers import protocol_number
@@ -122,6 +122,9 @@ class IpsetReplay:
 
     def run(self, words: list[tuple[str, int]], loc: SourceLocation) -> None:
         """One command's words (text, position) without `ipset`; raises IpsetError."""
+        for word, pos in words:
+            if (bad := undecodable_byte(word)) is not None:
+                raise IpsetError(bad[1], pos, bad[2])
         _command(words, self.sets, loc)
 
     def result(self) -> tuple[IpSet, ...]:
