@@ -192,8 +192,8 @@ def test_ipset_lines_with_a_byte_that_is_not_utf8(tmp_path):
     from fwmigrate.errors import Diagnostics
     from fwmigrate.frontends.ipset_save import read_ipsets
     diags = Diagnostics()
-    read_ipsets('create s hash:ip comment\nadd s 1.2.3.4 comment "\udcff"\ncreate t\udce9 hash:ip\n',
-                "sets", diags)
+    read_ipsets('create s hash:ip comment\nadd s 1.2.3.4 comment "\udcff"\n'
+                'create t\udce9 hash:ip\n', "sets", diags)
     assert [(str(d.loc), d.message) for d in diags.errors] == [
         ("sets:2:23", "byte 0xFF is not UTF-8 text"), ("sets:3:8", "byte 0xE9 is not UTF-8 text")]
     found = errors("ipset create t\udce9 hash:ip\n")
