@@ -210,3 +210,24 @@ def test_a_rule_that_only_counts_is_a_counter_rule(netns, to):
     listed = netns.nft("list", "chain", "ip", "fwmigrate", "www").stdout
     assert [line.strip() for line in listed.splitlines()][2:4] == [
         "counter packets 0 bytes 0", "ip protocol tcp"], listed
+
+
+def test_nft_text_errors_name_the_line_and_column(kernel, tmp_path):
+    # fuzz: nft's errors were shown without file:line:col, each with the file's first line
+    # (libnftables does not place errors in a buffer it was given); a byte that is not UTF-8
+    # made the loader die with a traceback that was printed as the message
+    bad = tmp_path / "bad.nft"
+    bad.write_text("table ip t {\n  chain c {\n    tcp dport foo bar\n  }\n}\n")
+    result = fw("diff", str(bad), str(bad))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[:3] == [
+        f"{bad}:3:22: error: nftables: syntax error, unexpected newline",
+        "        tcp dport foo bar",
+        "    " + " " * 21 + "^"], result.stderr
+    latin = tmp_path / "latin.nft"
+    latin.write_bytes(b"# caf\xe9\ntable ip t {\n  chain c {\n    tcp dport 22 accept "
+                      b"comment \"\xff\"\n  }\n}\n")
+    result = fw("diff", str(latin), str(latin))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{latin}:4:34: error: byte 0xFF is not UTF-8 text\n")
+    assert "Traceback" not in result.stderr

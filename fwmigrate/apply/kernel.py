@@ -92,6 +92,21 @@ class Kernel:
         if rc != 0:
             raise KernelError(_short(err) or f"nftables refused the file (rc {rc})")
 
+    def run_file(self, path: str) -> None:
+        """Load an `nft -f` file by its name: nft's errors then say line and column (for text
+        given as a buffer libnftables shows neither)."""
+        if self.nft is not None:
+            self.nft.set_json_output(False)
+            try:
+                rc, _out, err = self.nft.cmd_from_file(path)
+            finally:
+                self.nft.set_json_output(True)
+        else:
+            proc = subprocess.run(["nft", "-f", path], text=True, capture_output=True)
+            rc, err = proc.returncode, proc.stderr
+        if rc != 0:
+            raise KernelError(_short(err) or f"nftables refused the file (rc {rc})")
+
     def ruleset(self) -> dict[str, Any]:
         """`nft -j list ruleset`, as data."""
         return self._list({"ruleset": None}, ["ruleset"])

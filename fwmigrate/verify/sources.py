@@ -4,17 +4,20 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import Diagnostic, Diagnostics, FwmigrateError
+from ..errors import Diagnostic, Diagnostics, FwmigrateError, undecodable_byte
 from ..frontends import read_ruleset
 from ..frontends.nft_ruleset import read_nft_json
-from ..ir import Ruleset
+from ..ir import Ruleset, SourceLocation
 
 
 def looks_like_nft_text(text: str) -> bool:
@@ -41,28 +44,58 @@ def scratch_namespace() -> Iterator[str]:
 
 
 def kernel_listing(netns: str, *, load_json: dict | None = None,
-                   load_text: str | None = None) -> dict[str, Any]:
-    """Load a ruleset into `netns` through libnftables and return what the kernel lists."""
+                   load_text: str | None = None, name: str = "<nft>") -> dict[str, Any]:
+    """Load a ruleset into `netns` through libnftables and return what the kernel lists.
+    nft text is loaded from a file, so that nft's errors say where (`name`:line:col)."""
     code = ("import json, sys\n"
             "from fwmigrate.apply.kernel import Kernel, KernelError\n"
             "k = Kernel()\n"
             "data = json.load(sys.stdin)\n"
             "try:\n"
             "    if data['json'] is not None: k.run(data['json'])\n"
-            "    if data['text'] is not None: k.run_text(data['text'])\n"
+            "    if data['path'] is not None: k.run_file(data['path'])\n"
             "except KernelError as exc:\n"
             "    print(json.dumps({'error': str(exc)})); sys.exit(0)\n"
             "print(json.dumps(k.ruleset()))\n")
-    proc = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", code],
-                          input=json.dumps({"json": load_json, "text": load_text}),
-                          capture_output=True, text=True)
+    with tempfile.TemporaryDirectory(prefix="fwmigrate-") as tmp:
+        path = None
+        if load_text is not None:
+            path = os.path.join(tmp, "ruleset.nft")
+            with open(path, "wb") as fh:    # the bytes as read (a comment may be latin-1)
+                fh.write(load_text.encode("utf-8", "surrogateescape"))
+        proc = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", code],
+                              input=json.dumps({"json": load_json, "path": path}),
+                              capture_output=True, text=True)
     if proc.returncode != 0:
-        raise FwmigrateError([Diagnostic(None, f"cannot read the kernel's ruleset: "
-                                               f"{proc.stderr.strip()[-500:]}")])
+        last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise FwmigrateError([Diagnostic(None, f"cannot read the kernel's ruleset: {last}")])
     out = json.loads(proc.stdout)
     if "error" in out:
-        raise FwmigrateError([Diagnostic(None, f"nftables refused the ruleset: {out['error']}")])
+        raise FwmigrateError(_nft_errors(out["error"], path, name, load_text))
     return out
+
+
+# nft's `FILE:LINE:COL-COL: Error: MESSAGE`, then the line and a marker under the place
+_NFT_ERROR = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)(?:-\d+)?: Error: (?P<msg>.*)$")
+
+
+def _nft_errors(message: str, path: str | None, name: str,
+                text: str | None) -> list[Diagnostic]:
+    """nft's error report as diagnostics at the places in the user's file."""
+    lines = text.splitlines() if text is not None else []
+    found = []
+    for row in message.splitlines():
+        m = _NFT_ERROR.match(row)
+        if m is None:
+            continue
+        file, line, col = m["file"], int(m["line"]), int(m["col"])
+        source = None
+        if file == path:
+            file = name
+            source = lines[line - 1] if 1 <= line <= len(lines) else None
+        found.append(Diagnostic(SourceLocation(file, line, col), "nftables: " + m["msg"],
+                                source_line=source))
+    return found or [Diagnostic(None, f"nftables refused the ruleset: {message}")]
 
 
 def live_listing(netns: str | None) -> dict[str, Any]:
@@ -92,9 +125,27 @@ def read_any(text: str, name: str, diags: Diagnostics, **frontend) -> Ruleset:
             return read_nft_json(_with_set_comments(loaded, listing), name, diags)
         return read_nft_json(listing, name, diags)
     if looks_like_nft_text(text):
+        if _undecodable_lines(text, name, diags):
+            return Ruleset((), name)
         with scratch_namespace() as netns:
-            return read_nft_json(kernel_listing(netns, load_text=text), name, diags)
+            return read_nft_json(kernel_listing(netns, load_text=text, name=name), name, diags)
     return read_ruleset(text, name, diags, **frontend)
+
+
+def _undecodable_lines(text: str, name: str, diags: Diagnostics) -> bool:
+    """Report each line outside a comment with a byte that is not UTF-8: the reader keeps rule
+    comments and names, and nothing but UTF-8 can be written back."""
+    found = False
+    if text.isascii():
+        return found
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("#"):
+            continue
+        bad = undecodable_byte(line)
+        if bad is not None:
+            diags.error(SourceLocation(name, lineno, bad[0] + 1), bad[1], bad[2])
+            found = True
+    return found
 
 
 def _with_set_comments(loaded: dict, batch: dict) -> dict:
