@@ -17,10 +17,16 @@ from .errors import Diagnostic, FwmigrateError
 
 
 def _read(path: str) -> tuple[str, str]:
+    """The text as it is: no newline translation (only LF ends a line for the shell and for
+    iptables-restore, and diagnostics count lines as they do); bytes that are not UTF-8 are
+    kept (surrogateescape) for the readers to report where they are."""
     if path == "-":
-        return sys.stdin.read(), "<stdin>"
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:
+            return sys.stdin.read(), "<stdin>"
+        return stream.read().decode("utf-8", "surrogateescape"), "<stdin>"
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
             return fh.read(), path
     except OSError as exc:
         raise click.ClickException(f"cannot read {path}: {exc.strerror}") from None

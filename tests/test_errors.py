@@ -207,3 +207,35 @@ def test_an_output_that_cannot_be_written_leaves_no_temporary_file(tmp_path):
     with pytest.raises(UnicodeEncodeError):
         _write(str(out), "comment \udcff\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def _cli(tmp_path, name, data, *command):
+    from click.testing import CliRunner
+
+    from fwmigrate.cli import main
+    source = tmp_path / name
+    source.write_bytes(data)
+    return str(source), CliRunner().invoke(main, [command[0], str(source), *command[1:]])
+
+
+def test_the_cli_reads_a_file_as_it_is_a_carriage_return_is_no_line_break(tmp_path):
+    # fuzz: the CLI read files with universal newlines, so a lone CR became a line break (the
+    # shell and iptables-restore end lines only at LF): the lines around it were read as other
+    # commands and every later error named the wrong line
+    path, result = _cli(tmp_path, "r.save", SAVE.format(
+        rules='-A INPUT -m comment --comment "a\rb" -j ACCEPT\n-A INPUT -j BOGUS').encode(),
+        "convert")
+    assert result.exit_code == 1, result.exception
+    assert result.stderr.startswith(f"{path}:6:13: error: Couldn't load target `BOGUS'")
+    path, result = _cli(tmp_path, "fw.sh", b"iptables -A INPUT -p tcp --dport 22\r -j DROP\n"
+                        b"iptables -A INPUT -j BOGUS\n", "convert")
+    assert result.exit_code == 1, result.exception
+    assert result.stderr.startswith(f"{path}:1:36: error: unexpected character U+000D")
+
+
+def test_a_script_with_windows_line_endings_gets_a_hint(tmp_path):
+    # the shell does not run such a script either (`ACCEPT\r' is no target); say what it is
+    path, result = _cli(tmp_path, "fw.sh", b"iptables -A INPUT -j ACCEPT\r\n", "convert")
+    assert result.exit_code == 1, result.exception
+    assert result.stderr.startswith(f"{path}:1:28: error: unexpected character U+000D")
+    assert "hint: the file has Windows (CR LF) line endings" in result.stderr

@@ -82,7 +82,7 @@ def _scan(text: str, offset: int, tokens: list[Token]) -> int | None:
         gap = text[expected:start]
         if gap.strip(_WS):
             bad = expected + len(gap) - len(gap.lstrip(_WS))
-            raise OptionError(_lex_problem(text, bad), offset=bad)
+            raise OptionError(_lex_problem(text, bad), offset=bad, hint=_lex_hint(text, bad))
         item = result[0]
         expected = end
         if isinstance(item, tuple):
@@ -106,7 +106,7 @@ def _scan(text: str, offset: int, tokens: list[Token]) -> int | None:
     rest = text[expected:]
     if rest.strip(_WS + "\n"):
         bad = expected + len(rest) - len(rest.lstrip(_WS + "\n"))
-        raise OptionError(_lex_problem(text, bad), offset=bad)
+        raise OptionError(_lex_problem(text, bad), offset=bad, hint=_lex_hint(text, bad))
     if heredoc is not None:
         raise OptionError(f"here-document without its closing `{heredoc[0]}' line",
                           offset=len(text))
@@ -133,6 +133,13 @@ def _lex_problem(text: str, pos: int) -> str:
     if ch in "'\"":
         return f"unterminated {'single' if ch == chr(39) else 'double'}-quoted string"
     return f"unexpected character {character_name(ch)}"
+
+
+def _lex_hint(text: str, pos: int) -> str | None:
+    if text.startswith("\r\n", pos):
+        return ("the file has Windows (CR LF) line endings, which the shell does not run "
+                "either (`ACCEPT\\r' is no target): convert it, e.g. with dos2unix")
+    return None
 
 
 def character_name(ch: str) -> str:
