@@ -239,3 +239,26 @@ def test_a_script_with_windows_line_endings_gets_a_hint(tmp_path):
     assert result.exit_code == 1, result.exception
     assert result.stderr.startswith(f"{path}:1:28: error: unexpected character U+000D")
     assert "hint: the file has Windows (CR LF) line endings" in result.stderr
+
+
+def test_a_value_built_up_without_end_is_refused_quickly():
+    # fuzz: `A=$A$A` in a 40-step loop doubled the value to 2**40 characters: no end in sight
+    import time
+    start = time.monotonic()
+    found = errors("A=x\nfor i in " + " ".join(["1"] * 40) + "; do A=$A$A; done\n"
+                   "iptables -A INPUT -m comment --comment \"$A\" -j ACCEPT\n")
+    assert time.monotonic() - start < 10
+    [(where, message)] = found
+    assert where == "fw.sh:3:41" and message.startswith(
+        "variable `A' has no known value (line 2: the value grows past 16,777,216 characters")
+
+
+def test_loops_that_would_run_for_hours_are_stopped(monkeypatch):
+    # 1000**3 runs of the innermost body: hours. The real bound is 1,000,000 runs (8 s of
+    # `true`); a smaller one here keeps the test fast
+    from fwmigrate.frontends import shell_script
+    monkeypatch.setattr(shell_script, "MAX_LOOP_RUNS", 10_000)
+    found = errors('L="' + " ".join(map(str, range(1000))) + '"\nfor a in $L; do for b in $L; '
+                   'do for c in $L; do true; done; done; done\niptables -A INPUT -j ACCEPT\n')
+    assert found == [("fw.sh:2:33", "the script's loops run more than 10,000 times in all; "
+                                    "fwmigrate stops following them")]

@@ -12,14 +12,28 @@ from dataclasses import dataclass
 from .shell_lexer import Token
 
 _IFS = " \t\n"
+# No rule needs a longer word; a script whose value grows past it builds it without end
+# (`A=$A$A` in a loop doubles it each time), and following it would exhaust the memory.
+MAX_VALUE = 1 << 24
+
+
+def _check_size(size: int, pos: int) -> None:
+    if size > MAX_VALUE:
+        raise _Unknowable(f"the value grows past {MAX_VALUE:,} characters (built up without "
+                          "end, such as `A=$A$A' in a loop?)", pos,
+                          "give the variable the value the firewall needs")
 
 
 class _Unknowable(Exception):
     """A word whose value depends on running something (command substitution, arguments)."""
 
-    def __init__(self, message: str, pos: int, hint: str | None = None):
+    def __init__(self, message: str, pos: int, hint: str | None = None,
+                 cause: tuple[int, str] | None = None):
         super().__init__(message)
         self.message, self.pos, self.hint = message, pos, hint
+        # a variable with no known value: (line, reason) of its assignment, which a variable
+        # assigned from it inherits (not a reason nested once per assignment)
+        self.cause = cause
 
 
 @dataclass(slots=True)
@@ -53,16 +67,17 @@ class ShellExpansion:
         except _Unknowable as exc:
             # `ADDR=$(…)`, `PATH="$PATH:…"`: an error only where the value is used
             self.vars.pop(name, None)
-            self.unknowable_vars[name] = (self.loc(tok.pos).line, exc.message)
+            self.unknowable_vars[name] = exc.cause or (self.loc(tok.pos).line, exc.message)
 
     def assign_array(self, name: str, tok: Token) -> None:
         """`NAME=(a "b c" $D)`: the elements are the words' fields, as in a for list."""
         try:
             elements = [f.text for word in tok.parts for f in self.expand(word)]
+            _check_size(sum(map(len, elements)), tok.pos)
         except _Unknowable as exc:
             self.vars.pop(name, None)
             self.arrays.pop(name, None)
-            self.unknowable_vars[name] = (self.loc(tok.pos).line, exc.message)
+            self.unknowable_vars[name] = exc.cause or (self.loc(tok.pos).line, exc.message)
             return
         self.arrays[name] = elements
         self.vars[name] = elements[0] if elements else ""       # $NAME is ${NAME[0]}
@@ -103,6 +118,7 @@ class ShellExpansion:
     def pieces(self, parts: list) -> list[tuple[str, bool]]:
         """(text, quoted) pieces; unquoted variable values are the ones that get split."""
         out: list[tuple[str, bool]] = []
+        size = 0
         for k, (kind, text, pos) in enumerate(parts):
             if kind == "plain" and text.endswith("$") and k + 1 < len(parts) \
                     and parts[k + 1][0] in ("single", "double"):
@@ -118,8 +134,12 @@ class ShellExpansion:
                 out.append(("" if text[1] == "\n" else text[1], True))
             elif kind == "var":
                 out.append((self.variable(text, pos), False))
+                size += len(out[-1][0])
+                _check_size(size, pos)
             elif kind == "double":
                 out.append((self.double(text, pos), True))
+                size += len(out[-1][0])
+                _check_size(size, pos)
             else:
                 shown = text if len(text) <= 40 else text[:39] + "…"
                 what = "arithmetic expansion" if text.startswith("$((") \
@@ -131,6 +151,7 @@ class ShellExpansion:
     def double(self, text: str, pos: int) -> str:
         inner = text[1:-1]
         out = []
+        size = len(inner)
         i = 0
         while i < len(inner):
             ch = inner[i]
@@ -149,6 +170,8 @@ class ShellExpansion:
                     i += 1
                     continue
                 out.append(self.variable(inner[i:end], pos + 1 + i, quoted=True))
+                size += len(out[-1])
+                _check_size(size, pos)
                 i = end
             else:
                 out.append(ch)
@@ -198,7 +221,7 @@ class ShellExpansion:
             line, why = self.unknowable_vars[name]
             raise _Unknowable(f"variable `{name}' has no known value (line {line}: {why})", pos,
                               f"assign it a plain value in the script or pass --define "
-                              f"{name}=VALUE")
+                              f"{name}=VALUE", cause=(line, why))
         if value is None:
             raise _Unknowable(f"variable `{name}' is not set by the script", pos,
                               f"assign it in the script or pass --define {name}=VALUE")

@@ -40,6 +40,11 @@ class _Exit(Exception):
     """`exit` in the script: nothing after it runs."""
 
 
+# Loop bodies a script may run in all: nested loops over long lists (or a list built up
+# without end) would otherwise keep fwmigrate busy for hours.
+MAX_LOOP_RUNS = 1_000_000
+
+
 class ShellEvaluator(ShellExpansion):
     def __init__(self, text: str, filename: str, diags: Diagnostics, *,
                  skip_unknown: bool = False, variables: dict[str, str] | None = None,
@@ -57,6 +62,7 @@ class ShellEvaluator(ShellExpansion):
         self.ipsets = IpsetReplay(ipsets)
         self.nfacct_names: set[str] = set()     # `nfacct add` (frontends/nfacct_objects.py)
         self.iptables_commands = 0
+        self.loop_runs = 0          # loop bodies run so far, against MAX_LOOP_RUNS
         # `set -e` (or `#!/bin/sh -e`): a failing command ends the script, silenced or not
         first = text.split("\n", 1)[0]
         self.errexit = first.startswith("#!") and any(
@@ -141,6 +147,15 @@ class ShellEvaluator(ShellExpansion):
             return True
         status = True
         for item in items:
+            self.loop_runs += 1
+            if self.loop_runs > MAX_LOOP_RUNS:
+                if self.loop_runs > MAX_LOOP_RUNS + 1:
+                    return False        # said once; the loops around it stop as well
+                self.diags.error(self.loc(node.pos), f"the script's loops run more than "
+                                 f"{MAX_LOOP_RUNS:,} times in all; fwmigrate stops following "
+                                 "them", "so many rules would be slow in iptables too: "
+                                 "put the addresses or ports in an ipset (a set in nft)")
+                return False
             self.vars[node.var] = item
             status = self.run_list(node.body)
         return status
