@@ -262,3 +262,10 @@ def test_loops_that_would_run_for_hours_are_stopped(monkeypatch):
                    'do for c in $L; do true; done; done; done\niptables -A INPUT -j ACCEPT\n')
     assert found == [("fw.sh:2:33", "the script's loops run more than 10,000 times in all; "
                                     "fwmigrate stops following them")]
+
+
+def test_an_nft_file_given_to_convert_is_named_as_such():
+    # fuzz: convert on an nft file said "unexpected `}'" somewhere in the middle
+    text = "#!/usr/sbin/nft -f\n# rules\n\ntable ip t {\n  chain c {\n    accept\n  }\n}\n"
+    assert errors(text, "fw.nft") == [("fw.nft:4:1", "this is an nftables file, not iptables "
+                                                     "input")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..errors import Diagnostics
-from ..ir import Family, IpSet, Ruleset
+from ..ir import Family, IpSet, Ruleset, SourceLocation
 from .kernel_checks import missing_ipsets
 from .save_file import looks_like_save, read_save
 
@@ -13,6 +13,18 @@ from .save_file import looks_like_save, read_save
 def detect_kind(text: str) -> str:
     """"save" for an iptables-save dump, "script" for anything else (a shell script)."""
     return "save" if looks_like_save(text) else "script"
+
+
+def nft_text_line(text: str) -> int | None:
+    """The line an nft file's first statement is on; None when text is not nft's."""
+    for lineno, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        word = stripped.split()[0]
+        return lineno if word in ("table", "flush", "add", "delete", "define", "include") \
+            else None
+    return None
 
 
 def read_ruleset(text: str, filename: str, diags: Diagnostics, *, kind: str = "auto",
@@ -24,6 +36,13 @@ def read_ruleset(text: str, filename: str, diags: Diagnostics, *, kind: str = "a
     `ipsets`: the sets the kernel has (--ipsets); a script's ipset commands start from them."""
     if kind == "auto":
         kind = detect_kind(text)
+        line = nft_text_line(text) if kind == "script" else None
+        if line is not None:        # a shell would fail at once: `table: command not found`
+            diags.error(SourceLocation(filename, line, 1),
+                        "this is an nftables file, not iptables input",
+                        hint="convert, apply and save read iptables scripts and iptables-save "
+                             "files; diff, explain and verify --equiv read nft files too")
+            return Ruleset((), filename)
     if kind == "save":
         ruleset = read_save(text, filename, diags, family, default_family)
         if not ipsets:      # the sets are unknown, not missing: translating them says so
@@ -39,4 +58,4 @@ def read_ruleset(text: str, filename: str, diags: Diagnostics, *, kind: str = "a
                        ipsets=ipsets)
 
 
-__all__ = ["detect_kind", "read_ruleset"]
+__all__ = ["detect_kind", "nft_text_line", "read_ruleset"]

@@ -15,18 +15,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..errors import Diagnostic, Diagnostics, FwmigrateError, undecodable_byte
-from ..frontends import read_ruleset
+from ..frontends import nft_text_line, read_ruleset
 from ..frontends.nft_ruleset import read_nft_json
 from ..ir import Ruleset, SourceLocation
-
-
-def looks_like_nft_text(text: str) -> bool:
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        return stripped.split()[0] in ("table", "flush", "add", "delete", "define", "include")
-    return False
 
 
 @contextmanager
@@ -124,7 +115,7 @@ def read_any(text: str, name: str, diags: Diagnostics, **frontend) -> Ruleset:
                 loaded = kernel_listing(netns, load_json=listing)
             return read_nft_json(_with_set_comments(loaded, listing), name, diags)
         return read_nft_json(listing, name, diags)
-    if looks_like_nft_text(text):
+    if nft_text_line(text) is not None:
         if _undecodable_lines(text, name, diags):
             return Ruleset((), name)
         with scratch_namespace() as netns:
