@@ -269,3 +269,5 @@ def test_an_nft_file_given_to_convert_is_named_as_such():
     text = "#!/usr/sbin/nft -f\n# rules\n\ntable ip t {\n  chain c {\n    accept\n  }\n}\n"
     assert errors(text, "fw.nft") == [("fw.nft:4:1", "this is an nftables file, not iptables "
                                                      "input")]
+    assert errors('\n{"nftables": []}\n', "fw.json") == [
+        ("fw.json:2:1", "this is nftables JSON, not iptables input")]

@@ -231,3 +231,32 @@ def test_nft_text_errors_name_the_line_and_column(kernel, tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith(f"{latin}:4:34: error: byte 0xFF is not UTF-8 text\n")
     assert "Traceback" not in result.stderr
+
+
+def test_json_input_not_in_nfts_own_shape_is_nfts_to_judge(kernel, tmp_path):
+    # fuzz: a JSON listing of another shape (hand-written or damaged) crashed the reader
+    # (TypeError, AttributeError); what nft's own listing does not look like is loaded through
+    # the kernel, which says what is wrong with it, or accepts it and lists it in its own shape
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"nftables": [1, {"rule": 5}]}')
+    result = fw("diff", str(bad), str(bad))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: nftables refused {bad}: "), result.stderr
+    # hand-written: rule without handle, a chain without its table's family spelled out twice
+    hand = tmp_path / "hand.json"
+    hand.write_text(json.dumps({"nftables": [
+        {"table": {"family": "ip", "name": "t"}},
+        {"chain": {"family": "ip", "table": "t", "name": "INPUT", "type": "filter",
+                   "hook": "input", "prio": 0, "policy": "accept"}},
+        {"rule": {"family": "ip", "table": "t", "chain": "INPUT", "expr": [
+            {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+                       "right": 22}}, {"accept": None}]}}]}))
+    script = tmp_path / "fw.sh"
+    script.write_text("iptables -A INPUT -p tcp --dport 22 -j ACCEPT\n")
+    result = fw("diff", str(script), str(hand))
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"nftables": [\n  {"table": {"family": "ip", "name": "t"}},\n  oops\n]}')
+    result = fw("diff", str(broken), str(broken))
+    assert result.stderr.startswith(f"{broken}:3:3: error: not valid JSON: Expecting value"), \
+        result.stderr

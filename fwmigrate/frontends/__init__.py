@@ -37,9 +37,13 @@ def read_ruleset(text: str, filename: str, diags: Diagnostics, *, kind: str = "a
     if kind == "auto":
         kind = detect_kind(text)
         line = nft_text_line(text) if kind == "script" else None
-        if line is not None:        # a shell would fail at once: `table: command not found`
-            diags.error(SourceLocation(filename, line, 1),
-                        "this is an nftables file, not iptables input",
+        json_line = text[:len(text) - len(text.lstrip())].count("\n") + 1 \
+            if text.lstrip().startswith("{") else None
+        if line is not None or json_line is not None:
+            # a shell would fail at once: `table: command not found`
+            diags.error(SourceLocation(filename, line or json_line, 1),
+                        f"this is {'nftables JSON' if line is None else 'an nftables file'}, "
+                        "not iptables input",
                         hint="convert, apply and save read iptables scripts and iptables-save "
                              "files; diff, explain and verify --equiv read nft files too")
             return Ruleset((), filename)

@@ -35,7 +35,7 @@ def scratch_namespace() -> Iterator[str]:
 
 
 def kernel_listing(netns: str, *, load_json: dict | None = None,
-                   load_text: str | None = None, name: str = "<nft>") -> dict[str, Any]:
+                   load_text: str | None = None, name: str = "the ruleset") -> dict[str, Any]:
     """Load a ruleset into `netns` through libnftables and return what the kernel lists.
     nft text is loaded from a file, so that nft's errors say where (`name`:line:col)."""
     code = ("import json, sys\n"
@@ -80,13 +80,16 @@ def _nft_errors(message: str, path: str | None, name: str,
         if m is None:
             continue
         file, line, col = m["file"], int(m["line"]), int(m["col"])
+        if line == 0:               # JSON input: nft says `internal:0:0`, i.e. nowhere
+            found.append(Diagnostic(None, f"nftables refused {name}: {m['msg']}"))
+            continue
         source = None
         if file == path:
             file = name
             source = lines[line - 1] if 1 <= line <= len(lines) else None
         found.append(Diagnostic(SourceLocation(file, line, col), "nftables: " + m["msg"],
                                 source_line=source))
-    return found or [Diagnostic(None, f"nftables refused the ruleset: {message}")]
+    return found or [Diagnostic(None, f"nftables refused {name}: {message}")]
 
 
 def live_listing(netns: str | None) -> dict[str, Any]:
@@ -105,16 +108,25 @@ def read_any(text: str, name: str, diags: Diagnostics, **frontend) -> Ruleset:
     if stripped.startswith("{"):
         try:
             listing = json.loads(text)
-        except ValueError as exc:
-            diags.error(None, f"{name}: not valid JSON ({exc})")
+        except json.JSONDecodeError as exc:
+            diags.error(SourceLocation(name, exc.lineno, exc.colno), f"not valid JSON: {exc.msg}")
             return Ruleset((), name)
-        if _is_batch(listing):
-            # commands (what `convert --to nft-json` writes), not a listing: let the kernel
-            # run them and list the result, as for nft text
-            with scratch_namespace() as netns:
-                loaded = kernel_listing(netns, load_json=listing)
-            return read_nft_json(_with_set_comments(loaded, listing), name, diags)
-        return read_nft_json(listing, name, diags)
+        if not _is_batch(listing):
+            read = Diagnostics(diags.lines)
+            try:
+                ruleset = read_nft_json(listing, name, read)
+            except (KeyError, TypeError, AttributeError, IndexError, ValueError):
+                # the reader takes nft's own listings (`nft -j list ruleset`); this one has
+                # another shape (hand-written, or damaged): the kernel decides what it means
+                pass
+            else:
+                diags.extend(read.items)
+                return ruleset
+        # commands (what `convert --to nft-json` writes), or a listing of another shape: let
+        # the kernel run them and list the result, as for nft text
+        with scratch_namespace() as netns:
+            loaded = kernel_listing(netns, load_json=listing, name=name)
+        return read_nft_json(_with_set_comments(loaded, listing), name, diags)
     if nft_text_line(text) is not None:
         if _undecodable_lines(text, name, diags):
             return Ruleset((), name)
@@ -144,7 +156,8 @@ def _with_set_comments(loaded: dict, batch: dict) -> dict:
     "comment" in JSON input, and the comment is what names an ipset's type for the reader."""
     comments = {}
     for command in batch.get("nftables", []):
-        for body in command.values():
+        # a command ({"add": {"set": …}}) or, in a listing, the object itself ({"set": …})
+        for body in [command, *command.values()]:
             if isinstance(body, dict) and isinstance(body.get("set"), dict):
                 s = body["set"]
                 if "comment" in s:
