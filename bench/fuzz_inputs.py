@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import random
 import re
@@ -160,6 +161,63 @@ def seeds() -> dict[str, list[tuple[str, str]]]:
     return {"ipt": ipt, "nft": nft, "rules": rules}
 
 
+JSON_EDGES = [5, -1, 0, 4294967296, "x", "", None, [], {}, True, "\u2013", "a" * 300,
+              {"set": 5}, [1, "x"], {"payload": {"protocol": "tcp"}}]
+
+
+def mutate_json(document, rng: random.Random) -> bytes:
+    """The JSON with one to three nodes replaced, deleted or duplicated: the same shape
+    except in a few places, which text mutation (almost always invalid JSON) does not give."""
+    doc = json.loads(json.dumps(document))
+    for _ in range(rng.randint(1, 3)):
+        parent, key, node = None, None, doc
+        for _depth in range(rng.randint(1, 9)):
+            if isinstance(node, dict) and node:
+                parent, key = node, rng.choice(list(node))
+            elif isinstance(node, list) and node:
+                parent, key = node, rng.randrange(len(node))
+            else:
+                break
+            node = parent[key]
+        if parent is None:
+            continue
+        op = rng.randrange(3)
+        if op == 0:
+            parent[key] = rng.choice(JSON_EDGES)
+        elif op == 1:
+            del parent[key]
+        elif isinstance(parent, list):
+            parent.insert(key, parent[key])
+        else:
+            parent[key + "_"] = parent[key]
+    return json.dumps(doc).encode()
+
+
+def json_seeds(tmp: Path) -> list[tuple[str, dict]]:
+    """nft JSON as fwmigrate writes it (a batch) and as `nft -j list ruleset` writes it (a
+    listing, made in a scratch namespace from each golden nft file)."""
+    out = []
+    runner = CliRunner()
+    for sample in sorted(glob.glob(str(ROOT / "samples/*.save")))[:4]:
+        result = runner.invoke(main, ["convert", sample, "--to", "nft-json"])
+        if result.exit_code == 0:
+            out.append((Path(sample).name + ".json", json.loads(result.stdout)))
+    ns = f"fwfuzzj{os.getpid()}"
+    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode != 0:
+        return out
+    try:
+        for golden in sorted(glob.glob(str(ROOT / "tests/golden/*.nft")))[:6]:
+            run = ["ip", "netns", "exec", ns, "nft"]
+            subprocess.run([*run, "flush", "ruleset"], capture_output=True)
+            if subprocess.run([*run, "-f", golden], capture_output=True).returncode == 0:
+                listing = subprocess.run([*run, "-j", "list", "ruleset"], capture_output=True,
+                                         text=True).stdout
+                out.append((Path(golden).name + ".listing.json", json.loads(listing)))
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    return out
+
+
 class Timeout(Exception):
     pass
 
@@ -290,6 +348,29 @@ class Fuzzer:
                         nname, ndata)
         if rng.random() < .05:
             self.invoke(["verify", "--equiv", orig, npath], nname, ndata)
+        # an `ipset save` file, mutated, with the save file that names its sets
+        if rng.random() < .3:
+            ipsets = (ROOT / "samples/ipset-blocklist.ipsets").read_text()
+            sdata = mutate(ipsets, rng)
+            spath = self.write("sets.ipsets", sdata)
+            out = self.tmp / "out.result"
+            out.unlink(missing_ok=True)
+            result = self.invoke(["convert", str(ROOT / "samples/ipset-blocklist.save"),
+                                  "--ipsets", spath, "-o", str(out)], "ipset-blocklist.ipsets",
+                                 sdata)
+            if result is not None and result.exit_code != 0 and out.exists():
+                self.flag("leftover", ["convert"], "ipsets", "ipsets", sdata, "left output")
+            self.invoke(["restore-translate", "-f", str(ROOT / "samples/ipset-blocklist.save"),
+                         "--ipsets", spath], "ipset-blocklist.ipsets", sdata)
+        # nft JSON input (batches and listings), mutated in its structure
+        if kinds["json"] and rng.random() < .5:
+            jname, document = rng.choice(kinds["json"])
+            jdata = mutate_json(document, rng)
+            jpath = self.write("json-" + jname, jdata)
+            self.invoke(["diff", jpath, jpath], jname, jdata)
+            if rng.random() < .2:
+                self.invoke(["explain", jpath, "--packet", "tcp 10.0.0.5:40000 > 10.0.0.1:22"],
+                            jname, jdata)
 
     def nft_check(self, limit):
         """convert --to nft succeeded: does nft itself accept the file? (scratch namespace)"""
@@ -345,6 +426,7 @@ def main_() -> int:
     args = ap.parse_args()
     fuzzer = Fuzzer(args)
     kinds = seeds()
+    kinds["json"] = json_seeds(fuzzer.tmp)
     start = time.monotonic()
     if not args.no_generated:
         for name, data in generated(fuzzer.rng):
