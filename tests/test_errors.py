@@ -271,3 +271,12 @@ def test_an_nft_file_given_to_convert_is_named_as_such():
                                                      "input")]
     assert errors('\n{"nftables": []}\n', "fw.json") == [
         ("fw.json:2:1", "this is nftables JSON, not iptables input")]
+
+
+def test_a_table_name_longer_than_nft_takes_is_refused():
+    # fuzz: --table with 256 characters was written; the kernel refuses it (NFT_NAME_MAXLEN)
+    with pytest.raises(FwmigrateError) as info:
+        convert("iptables -A INPUT -j ACCEPT\n", "fw.sh", ConvertOptions(table="a" * 256))
+    assert info.value.diagnostics[0].message == \
+        "--table: a table name has at most 255 characters (this one has 256)"
+    convert("iptables -A INPUT -j ACCEPT\n", "fw.sh", ConvertOptions(table="a" * 255))

@@ -403,7 +403,14 @@ def translate(ruleset: Ruleset, options: NftOptions | None = None) -> Translatio
     return _Translator(options or NftOptions()).translate(ruleset)
 
 
+# the kernel's NFT_NAME_MAXLEN (256) counts the terminating NUL
+_MAX_TABLE_NAME = 255
+
+
 def check_table_name(name: str) -> str | None:
+    if len(name) > _MAX_TABLE_NAME:
+        return (f"--table: a table name has at most {_MAX_TABLE_NAME} characters (this one has "
+                f"{len(name)})")
     return None if writable(name) else (f"`{name}' cannot be an nft table name (it is an nft "
                                          "keyword or has characters nft does not accept)")
 
