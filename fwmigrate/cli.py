@@ -92,6 +92,10 @@ def _variables(defines: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="--define")
+        if not (name[0].isascii() and (name[0].isalpha() or name[0] == "_")
+                and name.replace("_", "a").isalnum() and name.isascii()):
+            raise click.BadParameter(f"{name!r} is not a shell variable name (letters, digits "
+                                     "and _, not starting with a digit)", param_hint="--define")
         out.append((name, value))
     return tuple(out)
 

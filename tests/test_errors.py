@@ -280,3 +280,15 @@ def test_a_table_name_longer_than_nft_takes_is_refused():
     assert info.value.diagnostics[0].message == \
         "--table: a table name has at most 255 characters (this one has 256)"
     convert("iptables -A INPUT -j ACCEPT\n", "fw.sh", ConvertOptions(table="a" * 255))
+
+
+@pytest.mark.parametrize("define", ["A B=1", "1A=x", "A-B=1", "=x"])
+def test_a_define_that_is_no_shell_variable_name_is_refused(define):
+    # fuzz: -D 'A B=1' was taken and silently never used (no script can say $A B)
+    from click.testing import CliRunner
+
+    from fwmigrate.cli import main
+    result = CliRunner().invoke(main, ["convert", "-", "-D", define],
+                                input="iptables -A INPUT -j ACCEPT\n")
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for --define" in result.stderr
