@@ -257,7 +257,7 @@ class Fuzzer:
 
     def invoke(self, command: list[str], name: str, data, stdin=None):
         label = command[0] + (" " + command[command.index("--to") + 1]
-                              if command[0] == "convert" else "")
+                              if command[0] == "convert" and "--to" in command else "")
         self.tried[label] += 1
         small = (len(data) if data is not None else 0) < 200_000
         signal.alarm(self.args.timeout if small else 120)
