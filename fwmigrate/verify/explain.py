@@ -9,9 +9,11 @@ import pyparsing as pp
 
 from .. import mappings
 from ..backends.iptables_save import rule_line
+from ..frontends.values_flags import TCP_FLAGS
 from ..ir import Ruleset
 from .evaluate import Outcome, evaluate
-from .packet import Packet
+from .packet import CT_STATES, Packet
+from .space import CT_STATUS
 
 _WORD = pp.Regex(r"[^\s:>]+")
 _ADDR = pp.Regex(r"\[[0-9A-Fa-f:.]+\]|[0-9.]+|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+")
@@ -51,8 +53,15 @@ def parse_packet(text: str) -> tuple[Packet, str]:
                                             if proto_name.isdigit() else None)
     if proto is None:
         raise PacketError(f"unknown protocol {res['proto']}")
-    saddr = ipaddress.ip_address(res["src"]["addr"].strip("[]"))
-    daddr = ipaddress.ip_address(res["dst"]["addr"].strip("[]"))
+    if proto > 255:
+        raise PacketError(f"protocol {proto}: 0 to 255")
+    saddr, daddr = _address(res["src"]["addr"]), _address(res["dst"]["addr"])
+    if saddr.version != daddr.version:
+        raise PacketError(f"the source is IPv{saddr.version} and the destination "
+                          f"IPv{daddr.version}: a packet has one family")
+    for end in (res["src"], res["dst"]):
+        if "port" in end and int(end["port"]) > 65535:
+            raise PacketError(f"port {end['port']}: 0 to 65535")
     fields: dict = dict(family="ip" if saddr.version == 4 else "ip6", saddr=saddr, daddr=daddr,
                         proto=proto, ct_state="new", ct_status=frozenset(),
                         ct_direction="ORIGINAL", tcp_flags=frozenset({"SYN"}) if proto == 6
@@ -65,20 +74,26 @@ def parse_packet(text: str) -> tuple[Packet, str]:
     recent: dict[str, frozenset] = {}
     for clause in res.get("clauses", []):
         key, value = clause["key"], clause.get("value")
-        if key == "in":
-            fields["iif"] = value
-        elif key == "out":
-            fields["oif"] = value
+        if key in ("in", "out"):
+            if len(value) > 15:
+                raise PacketError(f"interface name `{value}' is longer than the kernel's 15 "
+                                  "characters")
+            fields["iif" if key == "in" else "oif"] = value
         elif key == "ct":
+            if value.lower() not in CT_STATES:
+                raise PacketError(f"ct {value}: one of {', '.join(CT_STATES)}")
             fields["ct_state"] = value.lower()
             if value.lower() != "new" and "flags" not in fields and proto == 6:
                 fields["tcp_flags"] = frozenset({"ACK"})
         elif key == "status":
-            fields["ct_status"] = frozenset(v.upper() for v in value.split(","))
+            fields["ct_status"] = _words(key, value, CT_STATUS)
         elif key == "flags":
-            fields["tcp_flags"] = frozenset(v.upper() for v in value.split(","))
+            fields["tcp_flags"] = frozenset() if value.upper() == "NONE" else \
+                _words(key, value, TCP_FLAGS)
         elif key == "type":
             t, _, c = value.partition("/")
+            if not (t.isdigit() and int(t) <= 255 and (not c or c.isdigit() and int(c) <= 255)):
+                raise PacketError(f"type {value}: TYPE or TYPE/CODE, each 0 to 255")
             fields["icmp_type"], fields["icmp_code"] = int(t), int(c) if c else 0
         elif key == "hook":
             if value not in HOOK_PATHS:
@@ -86,6 +101,8 @@ def parse_packet(text: str) -> tuple[Packet, str]:
             hook = value
         elif key == "recent":
             name, _, side = value.partition("@")
+            if side not in ("", "dst") or not name:
+                raise PacketError(f"recent {value}: LIST or LIST@dst")
             addr = daddr if side == "dst" else saddr
             recent[name] = recent.get(name, frozenset()) | {addr}
         elif key == "frag":
@@ -98,6 +115,20 @@ def parse_packet(text: str) -> tuple[Packet, str]:
     if hook in ("input", "prerouting"):
         fields["oif"] = ""
     return Packet(recent=recent, **fields), hook
+
+
+def _address(text: str):
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        raise PacketError(f"`{text}' is not an IP address") from None
+
+
+def _words(key: str, value: str, known: tuple[str, ...]) -> frozenset[str]:
+    words = frozenset(v.upper() for v in value.split(","))
+    if not words <= set(known):
+        raise PacketError(f"{key} {value}: one or more of {','.join(known)}")
+    return words
 
 
 def describe_packet(p: Packet, hook: str) -> str:
