@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import select
@@ -12,7 +13,7 @@ import click
 
 from .apply import confirm as confirmation
 from .apply import persist
-from .apply.backup import DEFAULT_STATE_DIR, StateDir
+from .apply.backup import DEFAULT_STATE_DIR, DamagedState, StateDir
 from .apply.kernel import Kernel, KernelError, enter_netns
 from .apply.status import render as render_status
 from .apply.status import status as read_status
@@ -34,6 +35,17 @@ def netns_option(f):
 def state_option(f):
     return click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True,
                         metavar="DIR", help="Where backups and pending confirmations are kept.")(f)
+
+
+def _state_errors(command):
+    """A backup or pending file that cannot be read is said to be so, by its name."""
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except DamagedState as exc:
+            raise click.ClickException(str(exc)) from None
+    return run
 
 
 def _enter(netns: str | None) -> None:
@@ -168,6 +180,7 @@ def _interactive() -> bool:
 @click.option("--use-nft-cli", is_flag=True, help="Use `nft -j -f -` instead of the bindings.")
 @netns_option
 @state_option
+@_state_errors
 def rollback_cmd(use_nft_cli, netns, state_dir):
     """Restore the ruleset saved before the latest apply.
 
@@ -192,6 +205,7 @@ def rollback_cmd(use_nft_cli, netns, state_dir):
 @main.command("confirm")
 @netns_option
 @state_option
+@_state_errors
 def confirm_cmd(netns, state_dir):
     """Keep the ruleset of a pending `apply --confirm`.
 
@@ -243,6 +257,7 @@ def save_cmd(input, output, enable, use_nft_cli, netns, **kw):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @netns_option
 @state_option
+@_state_errors
 def status_cmd(as_json, netns, state_dir):
     """Show what fwmigrate has applied: tables, chains, rules, and dynamic set members.
 

@@ -20,6 +20,23 @@ _OBJECTS = ("table", "set", "map", "flowtable", "counter", "quota", "ct helper",
             "ct timeout", "ct expectation", "secmark", "synproxy", "chain", "rule")
 
 
+class DamagedState(Exception):
+    """A backup or pending-apply file fwmigrate cannot read (cut short, or edited)."""
+
+
+def read_state_file(path: Path, what: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON object in path, with `keys`; DamagedState naming the file if it is not that."""
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or not all(k in data for k in keys):
+            raise ValueError(f"it lacks {', '.join(k for k in keys if k not in data)}"
+                             if isinstance(data, dict) else "not a JSON object")
+    except (OSError, ValueError) as exc:
+        raise DamagedState(f"{path}: not {what} fwmigrate can read ({exc}); move it out of "
+                           "the way") from None
+    return data
+
+
 @dataclass(frozen=True)
 class Backup:
     path: Path
@@ -46,9 +63,18 @@ class StateDir:
         path = self.backups / f"{created}-{netns or 'host'}.json"
         data = {"fwmigrate_backup": 1, "created": created, "netns": netns, "scope": scope,
                 "tables": [list(t) for t in tables], "ruleset": listing}
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
+        # written whole under a temporary name, then linked to its own (which must not
+        # exist yet): a backup cut short would make the next rollback impossible
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(data, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return Backup(path, created, netns, scope, tuple(tables), listing)
 
     def list_backups(self, netns: str | None) -> list[Backup]:
@@ -56,9 +82,15 @@ class StateDir:
             return []
         found = []
         for path in sorted(self.backups.glob(f"*-{netns or 'host'}.json")):
-            data = json.loads(path.read_text())
-            found.append(Backup(path, data["created"], data["netns"], data["scope"],
-                                tuple(tuple(t) for t in data["tables"]), data["ruleset"]))
+            data = read_state_file(path, "a backup",
+                                   ("created", "netns", "scope", "tables", "ruleset"))
+            try:
+                tables = tuple(tuple(t) for t in data["tables"])
+            except TypeError:
+                raise DamagedState(f"{path}: not a backup fwmigrate can read (its tables are "
+                                   "not a list of lists); move it out of the way") from None
+            found.append(Backup(path, data["created"], data["netns"], data["scope"], tables,
+                                data["ruleset"]))
         return found
 
     def latest_backup(self, netns: str | None) -> Backup | None:

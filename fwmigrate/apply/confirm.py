@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backup import StateDir, restore_batch
+from .backup import DamagedState, StateDir, read_state_file, restore_batch
 from .kernel import Kernel, KernelError
 
 POLL_SECONDS = 0.2
@@ -137,7 +137,11 @@ def confirm(state: StateDir, netns: str | None) -> Pending | None:
     directory = _pending_dir(state)
     candidates = sorted(directory.glob(f"*-{netns or 'host'}.json"), key=os.path.getmtime)
     for path in reversed(candidates):
-        data = json.loads(path.read_text())
+        data = read_state_file(path, "a pending apply", ("backup", "deadline", "netns"))
+        if not isinstance(data["backup"], str) or not isinstance(data["deadline"], int | float):
+            raise DamagedState(f"{path}: not a pending apply fwmigrate can read (its backup "
+                               "or deadline is not what fwmigrate writes); move it out of "
+                               "the way")
         pending = Pending(path, Path(data["backup"]), data["deadline"], data["netns"])
         if time.time() <= pending.deadline:
             pending.confirmed_marker.touch(mode=0o600)
