@@ -161,6 +161,10 @@ def seeds() -> dict[str, list[tuple[str, str]]]:
     return {"ipt": ipt, "nft": nft, "rules": rules}
 
 
+PACKETS = ["tcp 10.0.0.5:40000 > 10.0.0.1:22 in eth1 ct new",
+           "udp [2001:db8::1]:53 > [2001:db8::2]:5353 out eth0 hook output",
+           "icmp 192.0.2.1 > 10.0.0.1 type 8/0 ct established status SNAT,ASSURED frag",
+           "tcp 10.0.0.5:1 > 10.0.0.1:80 flags SYN,ACK recent SSH recent L@dst hook forward"]
 JSON_EDGES = [5, -1, 0, 4294967296, "x", "", None, [], {}, True, "\u2013", "a" * 300,
               {"set": 5}, [1, "x"], {"payload": {"protocol": "tcp"}}]
 
@@ -325,6 +329,11 @@ class Fuzzer:
         if rng.random() < .3:
             self.invoke(["explain", path, "--packet",
                          "tcp 10.0.0.5:40000 > 10.0.0.1:22 in eth1 ct new"], name, data)
+        # a packet spec, mutated, against a sample
+        spec = rng.choice(PACKETS)
+        pdata = mutate(spec, rng).decode("utf-8", "surrogateescape").replace("\x00", "")
+        self.invoke(["explain", str(ROOT / "samples/tutorial.sh"), "--packet", pdata],
+                    "packet", pdata)
         # translate: a rule vector's words, mutated
         rname, rule = rng.choice(kinds["rules"])
         words = rule.split()
