@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from . import __version__, mappings
 from .backends import nft_text
 from .backends.nft_ast import NftRule
+from .backends.nft_depth import depth_problems
 from .backends.nft_ipsets import NO_IPSETS_HINT
 from .backends.nft_translate import NftOptions, Untranslatable, translate
 from .errors import Diagnostic, Diagnostics, FwmigrateError, OptionError
@@ -140,6 +141,9 @@ def restore_translate(text: str, filename: str, family: Family | None,
         raise FwmigrateError([Diagnostic(None, exc.message, hint=exc.hint)]) from None
     if translation.problems:
         raise FwmigrateError(translation.problems)
+    too_deep = depth_problems(translation.ruleset)
+    if too_deep:
+        raise FwmigrateError(too_deep)
     if keep is not None:
         keep += (diags, ruleset, translation)
     stamp = datetime.now(UTC).strftime("%a %b %d %H:%M:%S %Y")

@@ -327,3 +327,26 @@ def test_a_backup_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         state.save_backup({"nftables": []}, "tables", [("ip", "fwmigrate")], None)
     assert list((tmp_path / "backups").iterdir()) == []
+
+
+def _chain_of_chains(count: int) -> str:
+    chains = [f"C{i}" for i in range(count)]
+    return "\n".join(["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]",
+                      ":OUTPUT ACCEPT [0:0]", *[f":{c} - [0:0]" for c in chains],
+                      "-A INPUT -j C0",
+                      *[f"-A {a} -p tcp --dport {i + 1} -j {b}"
+                        for i, (a, b) in enumerate(zip(chains, chains[1:], strict=False))],
+                      "COMMIT", ""])
+
+
+def test_jumps_deeper_than_nft_follows_are_an_error_at_the_jump():
+    # fuzz: 16 chains in a row converted, and nft refused the file (Too many links); 3,000
+    # made the loop check die with RecursionError
+    convert(_chain_of_chains(15), "d.save", ConvertOptions())
+    found = errors(_chain_of_chains(16), "d.save")
+    assert len(found) == 1 and found[0][0] == "d.save:36:1", found
+    assert found[0][1].startswith("this jump goes 16 chains deep from ip fwmigrate INPUT "
+                                  "(INPUT → C0 → ")
+    assert found[0][1].endswith("C14 → C15); nftables follows at most 15")
+    found = errors(_chain_of_chains(3000), "d.save")
+    assert found[0][0] == "d.save:3020:1"

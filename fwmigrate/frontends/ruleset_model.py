@@ -351,18 +351,25 @@ def check_loops(table: TableState) -> None:
     """The kernel refuses a jump cycle that a built-in chain can reach."""
     graph = jump_graph(table)
     state: dict[str, int] = {}          # 1: on the current path, 2: done
-
-    def visit(name: str, path: list[str]) -> None:
-        state[name] = 1
-        for nxt in graph.get(name, ()):
+    # depth first, with a stack of its own: a chain of chains thousands deep is a valid
+    # iptables ruleset, and Python's recursion would not reach its end
+    for chain in table.chains.values():
+        if chain.policy is None or chain.name in state:
+            continue
+        state[chain.name] = 1
+        path = [chain.name]
+        pending = [iter(graph.get(chain.name, ()))]
+        while pending:
+            nxt = next(pending[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                pending.pop()
+                continue
             if state.get(nxt) == 1:
-                cycle = path[path.index(nxt):] + [nxt] if nxt in path else [name, nxt]
+                cycle = path[path.index(nxt):] + [nxt]
                 raise CommandError("Too many levels of symbolic links.", None,
                                    hint="the jumps form a loop: " + " → ".join(cycle))
             if nxt not in state:
-                visit(nxt, path + [nxt])
-        state[name] = 2
-
-    for chain in table.chains.values():
-        if chain.policy is not None and chain.name not in state:
-            visit(chain.name, [chain.name])
+                state[nxt] = 1
+                path.append(nxt)
+                pending.append(iter(graph.get(nxt, ())))
