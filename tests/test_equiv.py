@@ -226,3 +226,19 @@ def test_a_packet_described_reads_back():
                  "icmp 1.2.3.4 > 5.6.7.8 type 8/0 frag hook forward"):
         packet, hook = parse_packet(spec)
         assert parse_packet(describe_packet(packet, hook)) == (packet, hook)
+
+
+def test_a_chain_of_chains_thousands_deep_is_compared():
+    # fuzz: 3,000 chains in a row (valid for iptables-legacy) ended in RecursionError; 800
+    # are enough to show it
+    chains = [f"C{i}" for i in range(800)]
+
+    def save(last_port):
+        return "\n".join(["*filter", ":INPUT ACCEPT [0:0]", *[f":{c} - [0:0]" for c in chains],
+                          "-A INPUT -p tcp -j C0",
+                          *[f"-A {a} -j {b}" for a, b in zip(chains, chains[1:], strict=False)],
+                          f"-A C799 -p tcp --dport {last_port} -j DROP", "COMMIT", ""])
+    a = read(save(22), "a.save", ConvertOptions())[0]
+    b = read(save(23), "b.save", ConvertOptions())[0]
+    assert all(not r.differences for r in check(a, a))
+    assert any(r.differences for r in check(a, b))

@@ -51,10 +51,27 @@ class Program:
 
     def deep(self, key: tuple[str, str]) -> int:
         """A hash of what running this chain from its start does (its rules, deep)."""
-        if key not in self._deep:
-            self._deep[key] = 0                       # a loop cannot recurse forever
-            self._deep[key] = self.suffix(key)[0]
+        if key in self._deep:
+            return self._deep[key]
+        # the chains it jumps to first, deepest first, with a stack of its own (a chain of
+        # chains can be thousands deep); each is 0 while it is being worked out, so that a
+        # loop cannot recurse forever
+        self._deep[key] = 0
+        stack = [(key, iter(self._jump_targets(key)))]
+        while stack:
+            current, targets = stack[-1]
+            target = next(targets, None)
+            if target is None:
+                stack.pop()
+                self._deep[current] = self.suffix(current)[0]
+            elif target not in self._deep:
+                self._deep[target] = 0
+                stack.append((target, iter(self._jump_targets(target))))
         return self._deep[key]
+
+    def _jump_targets(self, key: tuple[str, str]) -> list[tuple[str, str]]:
+        return [(key[0], r.target.chain) for r in self.chains.get(key, [])
+                if isinstance(r.target, Jump)]
 
     def later(self, base: int) -> int:
         """A hash of the base chains that run after base chain number `base` (the next
