@@ -128,7 +128,7 @@ class RulesetModel:
             return
         before = self._snapshot(chain, cmd)
         chain.rules.extend(cmd.rules)
-        self._after_jump(table, chain, before)
+        self._after_jump(table, chain, before, cmd)
 
     def _insert(self, table: TableState, cmd: Command) -> None:
         chain = table.chain(cmd.chain, cmd.chain_index)
@@ -142,7 +142,7 @@ class RulesetModel:
         # each address combination goes in at the same position, so they end up reversed
         for rule in cmd.rules:
             chain.rules.insert(pos, rule)
-        self._after_jump(table, chain, before)
+        self._after_jump(table, chain, before, cmd)
 
     def _replace(self, table: TableState, cmd: Command) -> None:
         chain = table.chain(cmd.chain, cmd.chain_index)
@@ -153,7 +153,7 @@ class RulesetModel:
         self._check_targets(table, chain, cmd)
         before = self._snapshot(chain, cmd)
         chain.rules[pos] = cmd.rules[0]
-        self._after_jump(table, chain, before)
+        self._after_jump(table, chain, before, cmd)
 
     def _delete(self, table: TableState, cmd: Command) -> None:
         chain = table.chain(cmd.chain, cmd.chain_index)
@@ -288,11 +288,15 @@ class RulesetModel:
             return list(chain.rules)
         return None
 
-    def _after_jump(self, table: TableState, chain: ChainState, before: list[Rule] | None) -> None:
+    def _after_jump(self, table: TableState, chain: ChainState, before: list[Rule] | None,
+                    cmd: Command) -> None:
         if before is None:
             return
         try:
-            check_loops(table)
+            # a loop this command makes goes through a jump it adds: look from their targets
+            # only (the whole table after each command took quadratic time)
+            check_loops(table, chain.name,
+                        {r.target.chain for r in cmd.rules if isinstance(r.target, Jump)})
         except CommandError:
             chain.rules[:] = before
             raise
@@ -347,18 +351,26 @@ def jump_graph(table: TableState | Table) -> dict[str, list[str]]:
             for c in chains}
 
 
-def check_loops(table: TableState) -> None:
-    """The kernel refuses a jump cycle that a built-in chain can reach."""
-    graph = jump_graph(table)
+def check_loops(table: TableState, source: str | None = None,
+                targets: set[str] | None = None) -> None:
+    """The kernel refuses a jump cycle that a built-in chain can reach. With `source` and
+    `targets`: only cycles through the jumps just added from source to targets (the table
+    had none before), which matter only if a built-in chain reaches source."""
+    if targets is not None:
+        starts = sorted(targets)
+        graph: dict[str, list[str]] = _LazyGraph(table)
+    else:
+        starts = [c.name for c in table.chains.values() if c.policy is not None]
+        graph = jump_graph(table)
     state: dict[str, int] = {}          # 1: on the current path, 2: done
     # depth first, with a stack of its own: a chain of chains thousands deep is a valid
     # iptables ruleset, and Python's recursion would not reach its end
-    for chain in table.chains.values():
-        if chain.policy is None or chain.name in state:
+    for start in starts:
+        if start in state:
             continue
-        state[chain.name] = 1
-        path = [chain.name]
-        pending = [iter(graph.get(chain.name, ()))]
+        state[start] = 1
+        path = [start]
+        pending = [iter(graph.get(start, ()))]
         while pending:
             nxt = next(pending[-1], None)
             if nxt is None:
@@ -366,6 +378,8 @@ def check_loops(table: TableState) -> None:
                 pending.pop()
                 continue
             if state.get(nxt) == 1:
+                if source is not None and not _reached(table, source):
+                    return          # no packet gets there (yet: a later jump is checked then)
                 cycle = path[path.index(nxt):] + [nxt]
                 raise CommandError("Too many levels of symbolic links.", None,
                                    hint="the jumps form a loop: " + " → ".join(cycle))
@@ -373,3 +387,33 @@ def check_loops(table: TableState) -> None:
                 state[nxt] = 1
                 path.append(nxt)
                 pending.append(iter(graph.get(nxt, ())))
+
+
+class _LazyGraph(dict):
+    """jump_graph, worked out only for the chains a search visits."""
+
+    def __init__(self, table: TableState):
+        super().__init__()
+        self.table = table
+
+    def __missing__(self, name: str) -> list[str]:
+        chain = self.table.chains.get(name)
+        self[name] = [r.target.chain for r in chain.rules if isinstance(r.target, Jump)] \
+            if chain is not None else []
+        return self[name]
+
+    def get(self, name, default=None):
+        return self[name]
+
+
+def _reached(table: TableState, name: str) -> bool:
+    """Whether a built-in chain reaches chain `name` through jumps."""
+    graph = jump_graph(table)
+    seen = {c.name for c in table.chains.values() if c.policy is not None}
+    todo = list(seen)
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return name in seen
