@@ -363,3 +363,14 @@ def test_a_script_adding_jumps_does_not_recheck_the_whole_table_each_time(monkey
         "iptables -A C299 -j C0\n"
     assert errors(script) == [("fw.sh:601:1", "Too many levels of symbolic links.")]
     assert len(walks) <= 1          # only to learn whether a built-in chain reaches the loop
+
+
+def test_an_unterminated_quote_in_an_ipset_file_is_an_error_where_it_is():
+    # fuzz: it escaped read_ipsets as an OptionError (an internal error for the user)
+    from fwmigrate.errors import Diagnostics
+    from fwmigrate.frontends.ipset_save import read_ipsets
+    diags = Diagnostics()
+    read_ipsets('create s hash:ip comment\nadd s 1.2.3.4 comment "open\nadd s 1.2.3.5\n',
+                "sets", diags)
+    assert [(str(d.loc), d.message) for d in diags.errors] == [
+        ("sets:2:23", "unterminated quoted string")]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from ..errors import Diagnostics, undecodable_byte
+from ..errors import Diagnostics, OptionError, undecodable_byte
 from ..ir import Address, IpSet, Option, SourceLocation
 from .save_file import tokenize
 from .values_numbers import protocol_number
@@ -145,7 +145,11 @@ def read_ipsets(text: str, filename: str, diags: Diagnostics) -> tuple[IpSet, ..
         stripped = line.strip()
         if not stripped or stripped.startswith("#") or stripped == "COMMIT":
             continue
-        words = tokenize(line)
+        try:
+            words = tokenize(line)
+        except OptionError as exc:
+            diags.error(SourceLocation(filename, lineno, exc.offset + 1), exc.message, exc.hint)
+            continue
         if words[0][0] == "ipset":
             if len(words) == 1:
                 diags.error(SourceLocation(filename, lineno, words[0][1]),
