@@ -374,3 +374,26 @@ def test_an_unterminated_quote_in_an_ipset_file_is_an_error_where_it_is():
                 "sets", diags)
     assert [(str(d.loc), d.message) for d in diags.errors] == [
         ("sets:2:23", "unterminated quoted string")]
+
+
+def test_a_listed_rule_without_statements_is_read_as_a_rule_that_only_counts():
+    # fuzz: nft lists a rule with no statements without "expr" (a JSON batch can add one);
+    # the reader died with KeyError 'expr'
+    from fwmigrate.errors import Diagnostics
+    from fwmigrate.frontends.nft_ruleset import read_nft_json
+    listing = {"nftables": [
+        {"table": {"family": "ip", "name": "t", "handle": 1}},
+        {"chain": {"family": "ip", "table": "t", "name": "INPUT", "handle": 1, "type": "filter",
+                   "hook": "input", "prio": 0, "policy": "accept"}},
+        {"rule": {"family": "ip", "table": "t", "chain": "INPUT", "handle": 2}}]}
+    diags = Diagnostics()
+    ruleset = read_nft_json(listing, "l.json", diags)
+    assert not diags.errors
+    [rule] = [r for t in ruleset.tables for c in t.chains if c.name == "INPUT" for r in c.rules]
+    assert rule.target is None and rule.matches == ()
+
+
+def test_json_whose_nftables_is_not_a_list_is_no_batch():
+    from fwmigrate.verify.sources import _is_batch
+    for document in ({"nftables": 0}, {"nftables": None}, {"nftables": "x"}, [], 5):
+        assert _is_batch(document) is False

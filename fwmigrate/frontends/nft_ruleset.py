@@ -39,6 +39,10 @@ class _Reader:
         self.ipsets = ipsets or {}
         self.found: dict[str, IpSet] = {}       # the ipsets the sets stand for, by ipset name
         self.items = listing.get("nftables", [])
+        for item in self.items:
+            if "rule" in item and "expr" not in item["rule"]:
+                # nft lists a rule without statements (one that only counts) with no "expr"
+                item["rule"] = {**item["rule"], "expr": []}
         self.source = source
         self.diags = diags
         self.problems: list[str] = []

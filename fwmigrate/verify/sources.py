@@ -175,8 +175,9 @@ _COMMANDS = frozenset({"add", "create", "insert", "replace", "delete", "destroy"
 
 
 def _is_batch(document: Any) -> bool:
-    items = document.get("nftables", []) if isinstance(document, dict) else []
-    return any(isinstance(i, dict) and _COMMANDS & i.keys() for i in items)
+    items = document.get("nftables") if isinstance(document, dict) else None
+    return isinstance(items, list) and any(isinstance(i, dict) and _COMMANDS & i.keys()
+                                           for i in items)
 
 
 def read_live(netns: str | None, diags: Diagnostics) -> Ruleset:
