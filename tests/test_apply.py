@@ -242,3 +242,18 @@ def test_save_writes_atomically_root_owned_0600(netns, tmp_path):
     assert target.read_text().startswith("#!/usr/sbin/nft -f")
     assert [p.name for p in target.parent.iterdir()] == ["nftables.conf"]
     netns.nft("-c", "-f", str(target))
+
+
+def test_confirm_timeout_rolls_back_past_another_damaged_backup(netns_pair, state):
+    # the watchdog read every backup to find its own: one that cannot be read (an older
+    # one, cut short) stopped it before the rollback
+    from pathlib import Path
+    server, _ = netns_pair
+    backups = Path(state) / "backups"
+    backups.mkdir(parents=True, exist_ok=True)
+    (backups / f"20000101T000000.000000Z-{server.name}.json").write_text('{"created": ')
+    result = fw("apply", TUTORIAL, "--netns", server.name, "--state-dir", state,
+                "--keep", f"{CLIENT_ADDR}:22", "--confirm", "2", input="")
+    assert result.returncode == 3, result.stderr
+    assert "rolled back" in result.stderr
+    assert "fwmigrate" not in tables(server)

@@ -37,6 +37,16 @@ def read_state_file(path: Path, what: str, keys: tuple[str, ...]) -> dict[str, A
     return data
 
 
+def read_backup(path: Path) -> Backup:
+    data = read_state_file(path, "a backup", ("created", "netns", "scope", "tables", "ruleset"))
+    try:
+        tables = tuple(tuple(t) for t in data["tables"])
+    except TypeError:
+        raise DamagedState(f"{path}: not a backup fwmigrate can read (its tables are not a "
+                           "list of lists); move it out of the way") from None
+    return Backup(path, data["created"], data["netns"], data["scope"], tables, data["ruleset"])
+
+
 @dataclass(frozen=True)
 class Backup:
     path: Path
@@ -80,18 +90,8 @@ class StateDir:
     def list_backups(self, netns: str | None) -> list[Backup]:
         if not self.backups.is_dir():
             return []
-        found = []
-        for path in sorted(self.backups.glob(f"*-{netns or 'host'}.json")):
-            data = read_state_file(path, "a backup",
-                                   ("created", "netns", "scope", "tables", "ruleset"))
-            try:
-                tables = tuple(tuple(t) for t in data["tables"])
-            except TypeError:
-                raise DamagedState(f"{path}: not a backup fwmigrate can read (its tables are "
-                                   "not a list of lists); move it out of the way") from None
-            found.append(Backup(path, data["created"], data["netns"], data["scope"], tables,
-                                data["ruleset"]))
-        return found
+        return [read_backup(path)
+                for path in sorted(self.backups.glob(f"*-{netns or 'host'}.json"))]
 
     def latest_backup(self, netns: str | None) -> Backup | None:
         backups = self.list_backups(netns)

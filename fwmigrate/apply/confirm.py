@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backup import DamagedState, StateDir, read_state_file, restore_batch
+from .backup import DamagedState, StateDir, read_backup, read_state_file, restore_batch
 from .kernel import Kernel, KernelError
 
 POLL_SECONDS = 0.2
@@ -92,11 +92,12 @@ def _watchdog(pending: Pending, state: StateDir) -> None:
         _finish(pending, "confirmed")
         os._exit(0)
     try:
-        backup = next(b for b in state.list_backups(pending.netns) if b.path == pending.backup)
+        # its own backup only: another one that cannot be read must not stop the rollback
+        backup = read_backup(pending.backup)
         kernel = Kernel()
         kernel.run(restore_batch(backup, kernel.ruleset()))
         _finish(pending, "rolled back")
-    except (StopIteration, KernelError, OSError) as exc:
+    except (DamagedState, KernelError, OSError) as exc:
         _finish(pending, f"rollback failed: {exc}")
     os._exit(0)
 
