@@ -397,3 +397,15 @@ def test_json_whose_nftables_is_not_a_list_is_no_batch():
     from fwmigrate.verify.sources import _is_batch
     for document in ({"nftables": 0}, {"nftables": None}, {"nftables": "x"}, [], 5):
         assert _is_batch(document) is False
+
+
+def test_flags_nft_lists_as_a_number_are_reported_not_a_crash():
+    # fuzz: `ct state 65535` is listed as the number 65535 (bits without names); the reader
+    # called .upper() on it
+    from fwmigrate.frontends.nft_lift_values import Unrepresentable, flags
+    assert flags(["established", "related"]) == {"ESTABLISHED", "RELATED"}
+    assert flags(0) == frozenset()
+    for value in (65535, [2, "new"]):
+        with pytest.raises(Unrepresentable) as info:
+            flags(value)
+        assert "65535" in str(info.value) or "2" in str(info.value)

@@ -117,7 +117,10 @@ def icmp_number(value: Any, family: str, kind: str) -> int:
 def flags(value: Any) -> frozenset[str]:
     if value == 0:
         return frozenset()
-    items = [value] if isinstance(value, str) else value
+    items = [value] if isinstance(value, str | int) else value
+    numbers = [i for i in items if not isinstance(i, str)]
+    if numbers:             # nft lists bits that have no name as a number (`ct state 65535`)
+        unrepresentable(f"flags {', '.join(map(str, numbers))} (bits without names)")
     return frozenset(i.upper().replace("-", "_") for i in items)
 
 
