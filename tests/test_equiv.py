@@ -242,3 +242,11 @@ def test_a_chain_of_chains_thousands_deep_is_compared():
     b = read(save(23), "b.save", ConvertOptions())[0]
     assert all(not r.differences for r in check(a, a))
     assert any(r.differences for r in check(a, b))
+
+
+def test_a_packet_with_a_byte_that_is_not_utf8_is_a_usage_error():
+    # fuzz: the spec came back in the description and printing it raised UnicodeEncodeError
+    from fwmigrate.verify.explain import PacketError, parse_packet
+    with pytest.raises(PacketError) as info:
+        parse_packet("tcp 1.2.3.4:1 > 5.6.7.8:2 in eth\udcc3")
+    assert "byte 0xC3 is not UTF-8 text" in str(info.value)

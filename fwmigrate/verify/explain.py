@@ -9,6 +9,7 @@ import pyparsing as pp
 
 from .. import mappings
 from ..backends.iptables_save import rule_line
+from ..errors import undecodable_byte
 from ..frontends.values_flags import TCP_FLAGS
 from ..ir import Ruleset
 from .evaluate import Outcome, evaluate
@@ -42,6 +43,9 @@ class PacketError(Exception):
 def parse_packet(text: str) -> tuple[Packet, str]:
     """(packet, hook) from `PROTO SRC[:PORT] > DST[:PORT] [in IF] [out IF] [ct STATE]
     [status BITS] [flags SYN,ACK] [type T[/C]] [recent LIST[@dst]] [frag] [hook H]`."""
+    bad = undecodable_byte(text)
+    if bad is not None:
+        raise PacketError(f"{bad[1]} (at column {bad[0] + 1})")
     try:
         res = PACKET.parse_string(text)
     except pp.ParseBaseException as exc:
