@@ -233,3 +233,40 @@ def test_the_output_says_where_later_fragments_differ(script):
 ])
 def test_the_output_says_nothing_of_later_fragments_where_they_cannot_differ(script):
     assert "later IPv4 fragments" not in _header(script)
+
+
+# --- found by bench/match_fuzz.py: one rule, the packets it tells apart ----------------------
+
+# nft 1.0.6 joins adjacent header fields compared with the same operator into one comparison
+# of their bytes (`ip ttl != 210 ip protocol != udplite` becomes one 2-byte `!=`), which holds
+# when *either* field differs; iptables wants both to differ. The first packet has the
+# protocol the rule excludes (iptables: no match), the second differs in both (match).
+NEQ_PAIRS = [
+    ("-m ttl ! --ttl-eq 210 ! -p udplite",
+     [ipv4(136, udp(9)), ipv4(UDP, udp(9))]),
+    ("-p tcp ! --sport 80 ! --dport 443",
+     [ipv4(TCP, tcp(443, sport=1000)), ipv4(TCP, tcp(22, sport=80)), ipv4(TCP, tcp(22))]),
+    ("-p udp ! --sport 53 ! --dport 53",
+     [ipv4(UDP, udp(53, sport=9)), ipv4(UDP, udp(9, sport=53)), ipv4(UDP, udp(9))]),
+    ("-p icmp -m icmp ! --icmp-type 8/0 -m ttl ! --ttl-eq 64 ! -s 10.98.0.9 ! -d 10.98.0.9",
+     [ipv4(1, bytes([8, 0, 0, 0, 0, 0, 0, 0])), ipv4(1, bytes([0, 0, 0, 0, 0, 0, 0, 0]))]),
+]
+
+
+@pytest.mark.parametrize("rule, packets", NEQ_PAIRS, ids=[r for r, _ in NEQ_PAIRS])
+def test_two_inverted_header_tests_both_have_to_differ(bench, rule, packets):
+    legacy = bench.legacy_per_packet([rule], packets)
+    assert 0 in [row[0] for row in legacy]          # the rule tells these packets apart
+    assert bench.nft_per_packet(ours(rule), packets) == legacy
+
+
+# -m addrtype's NAT and XRESOLVE types: nft 1.0.6 has no names for them (route types 10, 11)
+ADDRTYPE_NUMBERED = ["-m addrtype --dst-type NAT", "-m addrtype ! --dst-type XRESOLVE,LOCAL",
+                     "-m addrtype ! --src-type NAT,XRESOLVE"]
+
+
+def test_addrtype_types_nft_has_no_name_for(bench):
+    packets = [ipv4(UDP, udp(9)), ipv4(UDP, udp(9), dst="10.98.0.255")]
+    legacy = bench.legacy_per_packet(ADDRTYPE_NUMBERED, packets)
+    nft = bench.nft_per_packet([c for r in ADDRTYPE_NUMBERED for c in ours(r)], packets)
+    assert nft == legacy

@@ -224,13 +224,14 @@ def _h_addrtype(tr, rule, index, match, opt, ctx) -> list[Statement]:
                              "addresses with different route lookups")
     iface = match.option("limit-iface")
     device = {"limit-iface-in": "iif", "limit-iface-out": "oif"}.get(iface.value) if iface else None
-    order = mappings.load("nft_values")["addrtypes"]["order"]
+    types_table = mappings.load("nft_values")["addrtypes"]
     out: list[Statement] = []
     for name, key in (("src-type", "saddr"), ("dst-type", "daddr")):
         option = match.option(name)
         if option is None:
             continue
-        types = [Symbol(t.lower()) for t in order if t in option.value]
+        types = [Symbol(word) for t, word in zip(types_table["order"], types_table["nft"],
+                                                 strict=True) if t in option.value]
         right = types[0] if len(types) == 1 else AnonSet(tuple(types))
         left = Fib((key, device) if device else (key,), "type")
         out.append(Compare(left, op(option.negated), right))

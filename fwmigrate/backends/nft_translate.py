@@ -47,6 +47,7 @@ from .nft_limits import PLANNED as LIMIT_PLANNED
 from .nft_limits import LimitPlan
 from .nft_matches import match_statements
 from .nft_names import Namer, chain_name, table_name, writable
+from .nft_neq import keep_neq_apart
 from .nft_recent import SIDE_EFFECT_MODULES, RecentPlan, Untranslatable
 from .nft_sets import hoist
 from .nft_targets import target_statements
@@ -264,6 +265,7 @@ class _Translator:
                 else (self._address(source, ctx.family, "saddr"),
                       self._address(destination, ctx.family, "daddr"))
             statements = (*interfaces, *addresses, *tail)
+        statements = keep_neq_apart(statements)
         if not statements:
             # `-A CHAIN` alone only counts; nft has no empty rule (iptables-translate: counter)
             statements = (Counter(),)
