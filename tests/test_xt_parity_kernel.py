@@ -261,8 +261,9 @@ def test_two_inverted_header_tests_both_have_to_differ(bench, rule, packets):
     assert bench.nft_per_packet(ours(rule), packets) == legacy
 
 
-# -m addrtype's NAT and XRESOLVE types: nft 1.0.6 has no names for them (route types 10, 11)
+# -m addrtype's THROW, NAT and XRESOLVE types: nft 1.0.6 has no names for them (9-11)
 ADDRTYPE_NUMBERED = ["-m addrtype --dst-type NAT", "-m addrtype ! --dst-type XRESOLVE,LOCAL",
+                     "-m addrtype --src-type THROW,UNICAST", "-m addrtype ! --dst-type THROW",
                      "-m addrtype ! --src-type NAT,XRESOLVE"]
 
 
