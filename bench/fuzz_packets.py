@@ -89,7 +89,7 @@ def tcp_header(rng: random.Random, f: dict) -> bytes:
     f["tcp_options"] = kinds
     if rng.random() < 0.05:                 # an option whose length runs past the header
         options += b"\x02\x28"
-        f["kinds_malformed_option"] = True
+        f["malformed_option"] = True
     options += b"\x01" * (-len(options) % 4)
     doff = 5 + len(options) // 4
     return struct.pack("!HHIIBBHHH", f["sport"], f["dport"], rng.randint(0, 2**32 - 1), 0,
@@ -182,6 +182,8 @@ def packet4(rng: random.Random) -> Packet:
         f["proto"] = 51
     else:
         body = transport(rng, proto, f, False)
+    if f.get("malformed_option"):
+        kinds.add("malformed_option")
     if rng.random() < 0.08:                 # a transport header cut short
         body = body[:rng.randint(0, max(0, len(body) - 1))]
         kinds.add("truncated")
@@ -245,6 +247,8 @@ def _ext_header(rng: random.Random, kind: int, nxt: int, f: dict, kinds: set) ->
         f["frag_off"], f["frag_mf"] = offset, more
         if offset:
             kinds.add("later_fragment")
+            if nxt in (0, 43, 44, 51, 60):  # an extension header "follows": not in this one
+                kinds.add("later_fragment_ext")
         return struct.pack("!BBHI", nxt, f["frag_res"], offset << 3 | res2 << 1 | int(more),
                            f["frag_id"])
     return ah_header(rng, f, nxt)           # 51
@@ -261,6 +265,8 @@ def packet6(rng: random.Random) -> Packet:
         kinds.add("ah_in_chain")
     final = rng.choice(PROTOCOLS6)
     body = transport(rng, final, f, True)
+    if f.get("malformed_option"):
+        kinds.add("malformed_option")
     if rng.random() < 0.08:
         body = body[:rng.randint(0, max(0, len(body) - 1))]
         kinds.add("truncated")

@@ -242,11 +242,11 @@ def udp(rng, pkt, six, tags):
 def sctp(rng, pkt, six, tags):
     tags.add("sctp")
     words = ["-p", _proto_word(rng, "sctp", 132)] + ports(rng, pkt, tags, "sctp")
-    if rng.random() < 0.4:
+    if rng.random() < 0.4 and not six:     # refused for IPv6 (no `! -f` there: README)
         known = [SCTP_CHUNKS[c] for c in _f(pkt, "chunks", []) if c < len(SCTP_CHUNKS)]
         types = rng.sample(SCTP_CHUNKS, 2) + known
         chosen = ",".join(sorted(set(rng.sample(types, rng.choice([1, 1, 2])))))
-        words += ([] if six else ["!", "-f"]) + ["-m", "sctp", *bang(rng, 0.15),
+        words += ["!", "-f", "-m", "sctp", *bang(rng, 0.15),
                                                   "--chunk-types", rng.choice(["all", "any"]),
                                                   chosen]
     return words
@@ -283,7 +283,7 @@ def icmp(rng, pkt, six, tags):
     tags.add("icmp")
     kind = near(rng, _f(pkt, "icmp_type", 8), 0, 255)
     code = near(rng, _f(pkt, "icmp_code", 0), 0, 255)
-    value = rng.choice([str(kind), f"{kind}/{code}", "any",
+    value = rng.choice([str(kind), f"{kind}/{code}", "1" if six else "any",
                         rng.choice(["echo-request", "destination-unreachable", "port-unreachable",
                                     "echo-reply", "time-exceeded", "redirect"])
                         if not six else
@@ -297,6 +297,7 @@ def icmp(rng, pkt, six, tags):
 
 
 def spi(rng, pkt, six, tags):
+    tags.add("spi")
     module = rng.choice(["esp", "ipcomp"] + ([] if six else ["ah"]))
     high = 65535 if module == "ipcomp" else 2**32 - 1
     value = span(rng, min(_f(pkt, "spi", 256), high), 0, high, open_ends=False)
@@ -305,8 +306,10 @@ def spi(rng, pkt, six, tags):
 
 
 def ecn_tcp(rng, pkt, six, tags):
+    if six:
+        return None                         # refused for IPv6 (later fragments: README)
     tags.add("tcp")
-    words = ["-p", "tcp"] + ([] if six else ["!", "-f"]) + ["-m", "ecn"]
+    words = ["-p", "tcp", "!", "-f", "-m", "ecn"]
     for option in rng.sample(["--ecn-tcp-ece", "--ecn-tcp-cwr"], rng.choice([1, 2])):
         words += [*bang(rng), option]
     return words

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import shlex
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,11 +42,19 @@ from fwmigrate.errors import FwmigrateError  # noqa: E402
 
 # Known differences (README): cells where iptables-legacy and nft are documented to disagree,
 # not compared. Each is (name, the packet's kind, the rule tags that make the cell differ).
+TRANSPORT = {"tcp", "udp", "sctp", "dccp", "icmp", "spi", "mh"}
 KNOWN = [
-    # xt_tcp/xt_udp never match a later IPv4 fragment; nft reads its payload as the header
-    ("later IPv4 fragment, TCP/UDP test", "ip", "later_fragment", {"tcp", "udp"}),
-    # xt_tcp drops a TCP header it cannot read whole; nft reads what it can
-    ("truncated TCP header", None, "truncated_tcp", {"tcp"}),
+    # xt's transport matches never match a later fragment (xt_tcp drops the IPv4 one at
+    # offset 8); nft reads its payload as the header
+    ("later fragment, transport test", None, "later_fragment", TRANSPORT),
+    # ip6tables drops a later fragment whose next header is an extension header (it cannot
+    # follow the chain) in any rule with -p; nft's meta l4proto just does not match
+    ("IPv6 later fragment before an extension header, -p", "ip6", "later_fragment_ext",
+     {"protocol"}),
+    # xt drops a packet whose transport header it cannot read whole; nft reads what it can
+    ("truncated transport header", None, "truncated", TRANSPORT),
+    # an option whose length runs past the TCP header: xt_tcp finds the kind, nft does not
+    ("TCP option running past the header", None, "malformed_option", {"tcp_option"}),
     # ip6tables finds the protocol past AH, nft's meta l4proto stops at AH
     ("IPv6 AH before the protocol", "ip6", "ah_in_chain", {"protocol"}),
 ]
@@ -75,6 +85,8 @@ class Tally:
     packets: int = 0
     cells: int = 0
     known: int = 0
+    known_by_class: Counter = field(default_factory=Counter)
+    refusal_reasons: Counter = field(default_factory=Counter)
     mismatches: list[Mismatch] = field(default_factory=list)
 
 
@@ -135,6 +147,7 @@ class Campaign:
             nft = translation(rule.text, self.family)
             if isinstance(nft, str):
                 self.tally.refused_fwmigrate += 1
+                self.tally.refusal_reasons[_reason(nft)] += 1
             elif sum(c.startswith(("add rule", "insert rule")) for c in nft) != 1:
                 self.tally.multi_rule += 1  # one counter per rule keeps the matrix simple
             else:
@@ -215,8 +228,10 @@ class Campaign:
                 self.tally.cells += 1
                 if legacy == ours:
                     continue
-                if known_difference(self.family, rule, packet):
+                known = known_difference(self.family, rule, packet)
+                if known:
                     self.tally.known += 1
+                    self.tally.known_by_class[known] += 1
                     continue
                 found.append(Mismatch(rule.text, nft, packet, legacy, ours))
         seen = set()
@@ -255,6 +270,11 @@ class Campaign:
         text = " ".join(w for c in clauses for w in c)
         result = self.single(text, mismatch.packet) or (mismatch.legacy, mismatch.ours)
         return Mismatch(text, translation(text, self.family), mismatch.packet, *result)
+
+
+def _reason(message: str) -> str:
+    """A refusal's reason without the rule it names."""
+    return re.sub(r"`-A INPUT.*?' ", "", message.split(": error: ", 1)[-1])[:120]
 
 
 def _clauses(rule: str) -> list[list[str]]:
@@ -298,6 +318,10 @@ def report(tally: Tally, family: str) -> str:
              f"packet), known differences {tally.known}; "
              f"mismatches {len(tally.mismatches)}; fwmigrate output nft refuses "
              f"{len(tally.ours_broken)}"]
+    lines += [f"  known difference, {name}: {n} cells" for name, n in
+              tally.known_by_class.most_common()]
+    lines += [f"  refused by fwmigrate {n}x: {why}" for why, n in
+              tally.refusal_reasons.most_common()]
     lines += [f"NFT REFUSES fwmigrate's output: {r}" for r in tally.ours_broken]
     for m in tally.mismatches:
         lines += [f"MISMATCH iptables {m.legacy} nft {m.ours}: {m.rule}",
