@@ -16,7 +16,7 @@ from .apply.backup import DEFAULT_STATE_DIR, StateDir
 from .apply.kernel import Kernel, KernelError, enter_netns
 from .apply.status import render as render_status
 from .apply.status import status as read_status
-from .apply.transaction import ApplyOptions, ApplyRefused, apply, rollback
+from .apply.transaction import ApplyOptions, ApplyRefused, BackupError, apply, rollback
 from .cli import _bulk_work, _fail, _read, _report, main, options_from, translation_options
 from .convert import nft_file, translate_input
 from .errors import FwmigrateError
@@ -117,6 +117,8 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, n
         for detail in exc.details:
             click.echo(f"  - {detail}", err=True)
         sys.exit(EXIT_REFUSED)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
     except KernelError as exc:
         for p in pending:
             confirmation.cancel(p)
@@ -184,6 +186,8 @@ def rollback_cmd(use_nft_cli, netns, state_dir):
         path = rollback(ApplyOptions(netns=netns, state_dir=state_dir, use_nft_cli=use_nft_cli))
     except ApplyRefused as exc:
         raise click.ClickException(exc.message) from None
+    except BackupError as exc:
+        raise click.ClickException(f"{exc}; nothing was changed") from None
     except KernelError as exc:
         _kernel_failed(exc, "rollback")
     click.echo(f"rolled back to {path}")
@@ -251,7 +255,11 @@ def status_cmd(as_json, netns, state_dir):
       fwmigrate status
       fwmigrate status --netns test --json
     """
-    latest = StateDir(state_dir).latest_backup(netns)
+    try:
+        latest = StateDir(state_dir).latest_backup(netns)
+    except BackupError as exc:      # status only takes the table names from it
+        click.echo(f"warning: {exc}; showing the tables named fwmigrate", err=True)
+        latest = None
     _enter(netns)
     try:
         data = read_status(Kernel(), set(latest.tables) if latest else None)

@@ -11,6 +11,7 @@ refused is recorded as cancelled: nothing changed, nothing to roll back.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import signal
@@ -18,7 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backup import StateDir, restore_batch
+from .backup import BackupError, StateDir, netns_token, restore_batch
+from .backup import read as read_backup
 from .kernel import Kernel, KernelError
 
 POLL_SECONDS = 0.2
@@ -58,7 +60,7 @@ def _pending_dir(state: StateDir) -> Path:
 def start(state: StateDir, backup: Path, seconds: float, netns: str | None) -> Pending:
     """Record the pending apply and start the watchdog that rolls back unless confirmed."""
     ident = f"{os.getpid()}-{int(time.time() * 1000)}"
-    pending = Pending(_pending_dir(state) / f"{ident}-{netns or 'host'}.json", backup,
+    pending = Pending(_pending_dir(state) / f"{ident}-{netns_token(netns)}.json", backup,
                       time.time() + seconds, netns, os.getpid())
     fd = os.open(pending.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -92,11 +94,12 @@ def _watchdog(pending: Pending, state: StateDir) -> None:
         _finish(pending, "confirmed")
         os._exit(0)
     try:
-        backup = next(b for b in state.list_backups(pending.netns) if b.path == pending.backup)
+        backup = read_backup(pending.backup)
         kernel = Kernel()
         kernel.run(restore_batch(backup, kernel.ruleset()))
+        state.retire(backup)        # a later `fwmigrate rollback` steps back from here
         _finish(pending, "rolled back")
-    except (StopIteration, KernelError, OSError) as exc:
+    except (BackupError, KernelError, OSError) as exc:
         _finish(pending, f"rollback failed: {exc}")
     os._exit(0)
 
@@ -134,12 +137,19 @@ def _finish(pending: Pending, result: str) -> None:
 
 def confirm(state: StateDir, netns: str | None) -> Pending | None:
     """Record the confirmation of the newest pending apply for this namespace."""
-    directory = _pending_dir(state)
-    candidates = sorted(directory.glob(f"*-{netns or 'host'}.json"), key=os.path.getmtime)
+    directory = state.root / "pending"
+    if not directory.is_dir():
+        return None
+    token = glob.escape(netns_token(netns))
+    candidates = sorted(directory.glob(f"*-{token}.json"), key=os.path.getmtime)
     for path in reversed(candidates):
-        data = json.loads(path.read_text())
-        pending = Pending(path, Path(data["backup"]), data["deadline"], data["netns"])
-        if time.time() <= pending.deadline:
+        try:
+            data = json.loads(path.read_text())
+            pending = Pending(path, Path(data["backup"]), float(data["deadline"]),
+                              data["netns"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue        # finished meanwhile, or not ours: the watchdog reads its own
+        if pending.netns == netns and time.time() <= pending.deadline:
             pending.confirmed_marker.touch(mode=0o600)
             return pending
     return None

@@ -22,7 +22,7 @@ from ..backends import nft_json, nft_text
 from ..backends.nft_ast import NftRuleset, Quota
 from ..ir import Ruleset
 from . import lockout
-from .backup import StateDir, restore_batch
+from .backup import BackupError, StateDir, check_trusted, restore_batch
 from .kernel import Kernel, KernelError
 
 
@@ -77,11 +77,16 @@ def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
     current = kernel.ruleset()
     state = StateDir(options.state_dir)
     tables = [(t.family, t.name) for t in model.tables]
-    report.backup = state.save_backup(current, "ruleset" if options.flush_ruleset else "tables",
-                                      tables, options.netns).path
+    backup = state.save_backup(current, "ruleset" if options.flush_ruleset else "tables",
+                               tables, options.netns)
+    report.backup = backup.path
     if before_commit is not None:
         before_commit(report.backup)
-    send(kernel, check=False)
+    try:
+        send(kernel, check=False)
+    except KernelError:
+        state.discard(backup)       # nothing changed: the last apply stays the one to undo
+        raise
     report.warnings += leftovers(current, set(tables), options.flush_ruleset)
     return report
 
@@ -177,15 +182,22 @@ def leftovers(before: dict, ours: set[tuple[str, str]], flushed: bool) -> list[s
 
 
 def rollback(options: ApplyOptions) -> Path:
-    """Restore the newest backup's scope; returns the backup used."""
+    """Restore the newest backup's scope; returns the backup used. The backup is then set
+    aside (backups/rolled-back/), so rolling back again steps back one apply further."""
     state = StateDir(options.state_dir)
     backup = state.latest_backup(options.netns)
     if backup is None:
+        used = state.used_count(options.netns)
         raise ApplyRefused(f"no backup to roll back to in {state.backups} "
-                           f"(namespace {options.netns or 'host'})")
+                           f"(namespace {options.netns or 'host'})"
+                           + (f"; {used} used by earlier rollbacks are kept in {state.used}"
+                              if used else ""))
+    check_trusted(backup)
     kernel = Kernel(force_cli=options.use_nft_cli)
     kernel.run(restore_batch(backup, kernel.ruleset()))
+    state.retire(backup)
     return backup.path
 
 
-__all__ = ["ApplyOptions", "ApplyRefused", "ApplyReport", "KernelError", "apply", "rollback"]
+__all__ = ["ApplyOptions", "ApplyRefused", "ApplyReport", "BackupError", "KernelError", "apply",
+           "rollback"]

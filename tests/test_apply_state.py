@@ -1,0 +1,169 @@
+"""apply / rollback / confirm and the state directory, when things go wrong: a transaction the
+kernel refuses at commit, backups of other namespaces, a state directory that cannot be used,
+unreadable backups, rolling back more than once. Real kernel, scratch namespaces."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SAMPLES
+
+pytestmark = pytest.mark.kernel
+TUTORIAL = str(SAMPLES / "tutorial.sh")
+DUAL = str(SAMPLES / "dual-stack.sh")
+
+
+def fw(*args, env=None, timeout=60):
+    environ = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "fwmigrate", *args], text=True,
+                          capture_output=True, timeout=timeout, env=environ)
+
+
+def listing(ns) -> str:
+    return ns.nft("list", "ruleset").stdout
+
+
+def deep_script(tmp_path, depth: int = 20):
+    """Chains jumping 20 deep: fwmigrate translates it, the kernel refuses it at commit
+    (nftables allows 16 levels of jumps)."""
+    lines = ["iptables -N C0"]
+    for i in range(1, depth + 1):
+        lines += [f"iptables -N C{i}", f"iptables -A C{i - 1} -j C{i}"]
+    lines.append("iptables -A INPUT -j C0")
+    path = tmp_path / "deep.sh"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.fixture
+def state(tmp_path):
+    return str(tmp_path / "state")
+
+
+def backups(state):
+    folder = os.path.join(state, "backups")
+    return sorted(f for f in os.listdir(folder) if f.endswith(".json"))
+
+
+def test_a_refused_apply_leaves_no_backup_and_rollback_still_undoes_the_last_apply(
+        netns, state, tmp_path):
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    before = listing(netns)
+    assert len(backups(state)) == 1
+    result = fw("apply", deep_script(tmp_path), "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 4, result.stderr
+    assert listing(netns) == before
+    assert len(backups(state)) == 1           # the refused apply's backup is gone
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "fwmigrate" not in listing(netns)  # the tutorial's apply is undone
+
+
+def test_rollback_twice_steps_back_twice(netns, state):
+    netns.nft("add", "table", "inet", "mine")
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    after_first = listing(netns)
+    assert fw("apply", DUAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    assert "table ip6 fwmigrate" in listing(netns)
+    first = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert first.returncode == 0, first.stderr
+    assert listing(netns) == after_first
+    second = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert second.returncode == 0, second.stderr
+    assert first.stdout != second.stdout      # each names the backup it used
+    assert listing(netns).strip() == "table inet mine {\n}"
+    third = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert third.returncode == 1
+    assert "no backup to roll back to" in third.stderr
+    assert "2 used by earlier rollbacks" in third.stderr
+    assert listing(netns).strip() == "table inet mine {\n}"
+
+
+def test_backups_of_a_namespace_named_like_host_are_not_the_hosts(state):
+    """A namespace whose name ends in "-host" (or is "host") must not lend its backups to a
+    rollback of the host's ruleset, nor the other way round."""
+    from fwmigrate.apply.backup import StateDir
+    sd = StateDir(state)
+    sd.save_backup({"nftables": []}, "ruleset", [("ip", "fwmigrate")], "lab-host")
+    sd.save_backup({"nftables": []}, "ruleset", [("ip", "fwmigrate")], "host")
+    assert sd.latest_backup(None) is None
+    assert sd.latest_backup("lab-host").netns == "lab-host"
+    assert sd.latest_backup("host").netns == "host"
+    sd.save_backup({"nftables": []}, "tables", [("ip", "fwmigrate")], None)
+    assert sd.latest_backup(None).netns is None
+    assert sd.latest_backup("host").netns == "host"
+
+
+def test_a_namespace_given_as_a_path(netns, state):
+    path = f"/run/netns/{netns.name}"
+    result = fw("apply", TUTORIAL, "--netns", path, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "table ip fwmigrate" in listing(netns)
+    result = fw("rollback", "--netns", path, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "fwmigrate" not in listing(netns)
+
+
+@pytest.mark.parametrize("kind", ["file", "backups-file"])
+def test_an_unusable_state_dir_is_a_clear_error_and_nothing_is_applied(netns, tmp_path, kind):
+    state = tmp_path / "state"
+    if kind == "file":
+        state.write_text("")
+    else:
+        state.mkdir()
+        (state / "backups").write_text("")
+    result = fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", str(state))
+    assert result.returncode == 1, result.stderr
+    assert "internal error" not in result.stderr
+    assert "cannot save the backup" in result.stderr and "nothing was applied" in result.stderr
+    assert "fwmigrate" not in listing(netns)
+
+
+def test_an_unreadable_backup_is_named_not_a_crash(netns, state):
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    path = os.path.join(state, "backups", backups(state)[0])
+    for broken in ('{"fwmigrate_backup": 1, "crea', "{}", "[]"):
+        with open(path, "w") as fh:
+            fh.write(broken)
+        result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+        assert result.returncode == 1, result.stderr
+        assert "internal error" not in result.stderr
+        assert f"cannot read the backup {path}" in result.stderr
+        assert "table ip fwmigrate" in listing(netns)
+        result = fw("status", "--netns", netns.name, "--state-dir", state)
+        assert result.returncode == 0, result.stderr
+        assert "table ip fwmigrate" in result.stdout
+
+
+def test_a_backup_others_can_write_is_not_restored(netns, state):
+    """Loading a backup anyone could have edited would load their rules as root."""
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    path = os.path.join(state, "backups", backups(state)[0])
+    os.chmod(path, 0o666)
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 1
+    assert "writable by others" in result.stderr
+    assert "table ip fwmigrate" in listing(netns)
+
+
+def test_confirm_does_not_create_the_state_dir(tmp_path):
+    state = tmp_path / "nothing-here"
+    result = fw("confirm", "--state-dir", str(state))
+    assert result.returncode == 1
+    assert "no apply is waiting for confirmation" in result.stderr
+    assert not state.exists()
+
+
+def test_check_changes_nothing_and_writes_nothing(netns, state):
+    netns.nft("add", "table", "inet", "mine")
+    before = json.loads(netns.nft("-j", "list", "ruleset").stdout)
+    for extra in ([], ["--flush-ruleset"], ["--use-nft-cli"], ["--syntax", "text"]):
+        result = fw("apply", TUTORIAL, "--check", *extra, "--netns", netns.name,
+                    "--state-dir", state)
+        assert result.returncode == 0, result.stderr
+    assert json.loads(netns.nft("-j", "list", "ruleset").stdout) == before
+    assert not os.path.exists(state)
