@@ -27,16 +27,26 @@ def listing(ns) -> str:
     return ns.nft("list", "ruleset").stdout
 
 
-def deep_script(tmp_path, depth: int = 20):
-    """Chains jumping 20 deep: fwmigrate translates it, the kernel refuses it at commit
-    (nftables allows 16 levels of jumps)."""
-    lines = ["iptables -N C0"]
-    for i in range(1, depth + 1):
-        lines += [f"iptables -N C{i}", f"iptables -A C{i - 1} -j C{i}"]
-    lines.append("iptables -A INPUT -j C0")
-    path = tmp_path / "deep.sh"
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
+# the batch's last command fails in the kernel (its chain does not exist): the commit is
+# refused after everything before it was accepted
+REFUSE_LAST = """
+from fwmigrate.backends import nft_json
+real = nft_json.commands
+def commands(*args, **kwargs):
+    batch = real(*args, **kwargs)
+    batch["nftables"].append({"add": {"rule": {"family": "ip", "table": "fwmigrate",
+                              "chain": "NO_SUCH_CHAIN", "expr": [{"accept": None}]}}})
+    return batch
+nft_json.commands = commands
+import sys
+from fwmigrate.cli import main
+main(sys.argv[1:])
+"""
+
+
+def fw_refused(*args):
+    return subprocess.run([sys.executable, "-c", REFUSE_LAST, *args], capture_output=True,
+                          text=True, timeout=60)
 
 
 @pytest.fixture
@@ -50,11 +60,11 @@ def backups(state):
 
 
 def test_a_refused_apply_leaves_no_backup_and_rollback_still_undoes_the_last_apply(
-        netns, state, tmp_path):
+        netns, state):
     assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
     before = listing(netns)
     assert len(backups(state)) == 1
-    result = fw("apply", deep_script(tmp_path), "--netns", netns.name, "--state-dir", state)
+    result = fw_refused("apply", DUAL, "--netns", netns.name, "--state-dir", state)
     assert result.returncode == 4, result.stderr
     assert listing(netns) == before
     assert len(backups(state)) == 1           # the refused apply's backup is gone
