@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -39,6 +40,7 @@ def commands(*args, **kwargs):
     return batch
 nft_json.commands = commands
 import sys
+import time
 from fwmigrate.cli import main
 main(sys.argv[1:])
 """
@@ -177,3 +179,21 @@ def test_check_changes_nothing_and_writes_nothing(netns, state):
         assert result.returncode == 0, result.stderr
     assert json.loads(netns.nft("-j", "list", "ruleset").stdout) == before
     assert not os.path.exists(state)
+
+
+def test_a_rollback_by_hand_while_a_confirmation_is_pending(netns, state):
+    """`fwmigrate rollback` during the wait undoes the apply; the watchdog then has nothing
+    left to do and says so, instead of failing to find the backup."""
+    proc = subprocess.Popen([sys.executable, "-m", "fwmigrate", "apply", TUTORIAL, "--netns",
+                             netns.name, "--state-dir", state, "--confirm", "3"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 15
+    while "fwmigrate" not in listing(netns) and time.time() < deadline:
+        time.sleep(0.2)
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert "already rolled back" in err and "failed" not in err
+    assert "fwmigrate" not in listing(netns)

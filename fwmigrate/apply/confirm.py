@@ -93,6 +93,9 @@ def _watchdog(pending: Pending, state: StateDir) -> None:
     if pending.confirmed_marker.exists():
         _finish(pending, "confirmed")
         os._exit(0)
+    if not pending.backup.exists() and (state.used / pending.backup.name).exists():
+        _finish(pending, "already rolled back (by `fwmigrate rollback`)")
+        os._exit(0)
     try:
         backup = read_backup(pending.backup)
         kernel = Kernel()
