@@ -229,6 +229,11 @@ def save_cmd(input, output, enable, use_nft_cli, netns, **kw):
       fwmigrate save firewall.sh -o /etc/nftables.conf --enable
       fwmigrate save firewall.sh -o /tmp/fw.nft --netns test
     """
+    if enable and os.path.abspath(output) != persist.SERVICE_FILE:
+        raise click.ClickException(
+            f"--enable: nftables.service loads {persist.SERVICE_FILE}, not {output}; it would "
+            "start with whatever that file holds (write it with `-o "
+            f"{persist.SERVICE_FILE}`, or drop --enable); nothing was written")
     _ruleset, translation, name = _translate(input, kw)
     text, _notes = nft_file(translation, name, options_from(kw))
     _enter(netns)      # validate against that namespace's kernel state

@@ -197,3 +197,26 @@ def test_a_rollback_by_hand_while_a_confirmation_is_pending(netns, state):
     assert proc.returncode == 3, err
     assert "already rolled back" in err and "failed" not in err
     assert "fwmigrate" not in listing(netns)
+
+
+def test_save_enable_refuses_a_file_the_service_does_not_load(netns, tmp_path):
+    """nftables.service loads /etc/nftables.conf: enabling it after writing another file would
+    start it with whatever that file holds, not the rules just saved."""
+    target = tmp_path / "fw.nft"
+    result = fw("save", TUTORIAL, "-o", str(target), "--enable", "--netns", netns.name)
+    assert result.returncode == 1
+    assert "--enable" in result.stderr and "/etc/nftables.conf" in result.stderr
+    assert not target.exists()
+
+
+def test_save_replaces_a_symlink_instead_of_writing_through_it(netns, tmp_path):
+    """Root writing through a link (in /tmp, say) could overwrite any file: the link itself is
+    replaced; the file it pointed to is untouched."""
+    real = tmp_path / "real"
+    real.write_text("keep me\n")
+    link = tmp_path / "link.nft"
+    link.symlink_to(real)
+    result = fw("save", TUTORIAL, "-o", str(link), "--netns", netns.name)
+    assert result.returncode == 0, result.stderr
+    assert real.read_text() == "keep me\n"
+    assert not link.is_symlink() and link.read_text().startswith("#!/usr/sbin/nft -f")
