@@ -220,3 +220,28 @@ def test_save_replaces_a_symlink_instead_of_writing_through_it(netns, tmp_path):
     assert result.returncode == 0, result.stderr
     assert real.read_text() == "keep me\n"
     assert not link.is_symlink() and link.read_text().startswith("#!/usr/sbin/nft -f")
+
+
+def json_listing(ns):
+    items = json.loads(ns.nft("-j", "list", "ruleset").stdout)["nftables"]
+    for item in items:
+        for body in item.values():
+            body.pop("handle", None)
+    return [i for i in items if "metainfo" not in i]
+
+
+@pytest.mark.parametrize("flush", [[], ["--flush-ruleset"]])
+def test_rollback_restores_ipset_sets_with_their_comments(netns, state, flush):
+    """A set made from an ipset carries an `ipset NAME TYPE` comment (status and diff --live
+    read it); libnftables 1.0.6 drops a set's comment from JSON, so a JSON restore lost it."""
+    result = fw("apply", str(SAMPLES / "ipset-blocklist.save"), "--ipsets",
+                str(SAMPLES / "ipset-blocklist.ipsets"), "--netns", netns.name,
+                "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    before = json_listing(netns)
+    assert any("ipset" in i["set"].get("comment", "") for i in before if "set" in i)
+    result = fw("apply", TUTORIAL, *flush, "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert json_listing(netns) == before

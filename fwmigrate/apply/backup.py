@@ -34,6 +34,9 @@ class Backup:
     scope: str                                  # "tables" or "ruleset"
     tables: tuple[tuple[str, str], ...]         # (family, name) the apply replaced
     listing: dict[str, Any]
+    # the scope in nft syntax too, when it holds what libnftables 1.0.6 drops from JSON (a
+    # set's comment: `ipset NAME TYPE`, which status and diff --live read); restored from this
+    text: str | None = None
 
 
 def netns_token(netns: str | None) -> str:
@@ -62,11 +65,14 @@ class StateDir:
         os.chmod(path, 0o700)
 
     def save_backup(self, listing: dict[str, Any], scope: str,
-                    tables: list[tuple[str, str]], netns: str | None) -> Backup:
+                    tables: list[tuple[str, str]], netns: str | None,
+                    text: str | None = None) -> Backup:
         created = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         path = self.backups / f"{created}-{netns_token(netns)}.json"
         data = {"fwmigrate_backup": 1, "created": created, "netns": netns, "scope": scope,
                 "tables": [list(t) for t in tables], "ruleset": listing}
+        if text is not None:
+            data["text"] = text
         fd = None
         try:
             self._ensure(self.backups)
@@ -81,7 +87,7 @@ class StateDir:
             raise BackupError(f"cannot save the backup in {self.backups}: "
                               f"{exc.strerror or exc}; nothing was applied (--state-dir "
                               "chooses another place)") from None
-        return Backup(path, created, netns, scope, tuple(tables), listing)
+        return Backup(path, created, netns, scope, tuple(tables), listing, text)
 
     def discard(self, backup: Backup) -> None:
         """Forget the backup of an apply the kernel refused: the ruleset did not change, and
@@ -118,8 +124,11 @@ def read(path: Path) -> Backup:
         tables = tuple((str(f), str(n)) for f, n in data["tables"])
         if data["scope"] not in ("tables", "ruleset") or not isinstance(data["ruleset"], dict):
             raise ValueError("not a fwmigrate backup")
+        text = data.get("text")
+        if text is not None and not isinstance(text, str):
+            raise ValueError("its text is not text")
         return Backup(path, str(data["created"]), data["netns"], data["scope"], tables,
-                      data["ruleset"])
+                      data["ruleset"], text)
     except OSError as exc:
         why = exc.strerror or str(exc)
     except (ValueError, KeyError, TypeError) as exc:
@@ -193,3 +202,38 @@ def restore_batch(backup: Backup, current: dict[str, Any]) -> dict[str, Any]:
         cmds.append({"delete": {"table": {"family": family, "name": name}}})
     cmds += readd_commands(backup.listing, wanted)
     return {"nftables": cmds}
+
+
+def in_scope(listing: dict[str, Any], scope: str,
+             tables: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The existing tables a backup of this scope covers."""
+    return sorted(t for t in existing_tables(listing) if scope == "ruleset" or t in tables)
+
+
+def needs_text(listing: dict[str, Any], scope: str, tables: set[tuple[str, str]]) -> bool:
+    """Would a JSON restore lose something (a set's comment)?"""
+    for item in listing.get("nftables", []):
+        obj = item.get("set") or item.get("map")
+        if obj and "comment" in obj and (scope == "ruleset"
+                                         or (obj["family"], obj["table"]) in tables):
+            return True
+    return False
+
+
+def restore_text(backup: Backup, current: dict[str, Any]) -> str:
+    """restore_batch's transaction in nft syntax, from the backup's text."""
+    if backup.scope == "ruleset":
+        return "flush ruleset\n" + (backup.text or "")
+    lines = [f"delete table {family} {name}"
+             for family, name in sorted(set(backup.tables) & existing_tables(current))]
+    return "\n".join(lines) + "\n" + (backup.text or "")
+
+
+def restore(kernel: Any, backup: Backup) -> None:
+    """Put the backed-up scope back, as one transaction (in nft syntax where JSON would lose
+    something)."""
+    current = kernel.ruleset()
+    if backup.text is not None:
+        kernel.run_text(restore_text(backup, current))
+    else:
+        kernel.run(restore_batch(backup, current))

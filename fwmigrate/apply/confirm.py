@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backup import BackupError, StateDir, netns_token, restore_batch
+from .backup import BackupError, StateDir, netns_token, restore
 from .backup import read as read_backup
 from .kernel import Kernel, KernelError
 
@@ -98,8 +98,7 @@ def _watchdog(pending: Pending, state: StateDir) -> None:
         os._exit(0)
     try:
         backup = read_backup(pending.backup)
-        kernel = Kernel()
-        kernel.run(restore_batch(backup, kernel.ruleset()))
+        restore(Kernel(), backup)
         state.retire(backup)        # a later `fwmigrate rollback` steps back from here
         _finish(pending, "rolled back")
     except (BackupError, KernelError, OSError) as exc:

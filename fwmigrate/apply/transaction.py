@@ -22,7 +22,7 @@ from ..backends import nft_json, nft_text
 from ..backends.nft_ast import NftRuleset, Quota
 from ..ir import Ruleset
 from . import lockout
-from .backup import BackupError, StateDir, check_trusted, restore_batch
+from .backup import BackupError, StateDir, check_trusted, in_scope, needs_text, restore
 from .kernel import Kernel, KernelError
 
 
@@ -77,8 +77,13 @@ def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
     current = kernel.ruleset()
     state = StateDir(options.state_dir)
     tables = [(t.family, t.name) for t in model.tables]
-    backup = state.save_backup(current, "ruleset" if options.flush_ruleset else "tables",
-                               tables, options.netns)
+    scope = "ruleset" if options.flush_ruleset else "tables"
+    text = None
+    if needs_text(current, scope, set(tables)):
+        text = (kernel.text(["ruleset"]) if scope == "ruleset" else
+                "".join(kernel.text(["table", f, n]) for f, n in in_scope(current, scope,
+                                                                             set(tables))))
+    backup = state.save_backup(current, scope, tables, options.netns, text)
     report.backup = backup.path
     if before_commit is not None:
         before_commit(report.backup)
@@ -193,8 +198,7 @@ def rollback(options: ApplyOptions) -> Path:
                            + (f"; {used} used by earlier rollbacks are kept in {state.used}"
                               if used else ""))
     check_trusted(backup)
-    kernel = Kernel(force_cli=options.use_nft_cli)
-    kernel.run(restore_batch(backup, kernel.ruleset()))
+    restore(Kernel(force_cli=options.use_nft_cli), backup)
     state.retire(backup)
     return backup.path
 
