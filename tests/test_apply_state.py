@@ -245,3 +245,17 @@ def test_rollback_restores_ipset_sets_with_their_comments(netns, state, flush):
     result = fw("rollback", "--netns", netns.name, "--state-dir", state)
     assert result.returncode == 0, result.stderr
     assert json_listing(netns) == before
+
+
+def test_a_family_the_new_input_lacks_keeps_its_earlier_table_and_says_so(netns, state):
+    """dual-stack.sh made ip and ip6 tables; the tutorial has only IPv4 rules, so (as
+    iptables-restore leaves ip6tables alone) the ip6 table stays. The warning must not call it
+    someone else's table, and status must still show it."""
+    assert fw("apply", DUAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    result = fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "table ip6 fwmigrate" in listing(netns)
+    assert "table ip6 fwmigrate from an earlier apply still filters" in result.stderr
+    assert "nft delete table ip6 fwmigrate" in result.stderr
+    shown = fw("status", "--netns", netns.name, "--state-dir", state).stdout
+    assert "table ip fwmigrate" in shown and "table ip6 fwmigrate" in shown

@@ -175,11 +175,20 @@ def leftovers(before: dict, ours: set[tuple[str, str]], flushed: bool) -> list[s
                             f"`{tool.split('-')[0]}-legacy -F` once the new ruleset works)")
     if not flushed:
         warned = set()
+        names = {name for _family, name in ours}
         for item in before.get("nftables", []):
             rule = item.get("rule")
             where = (rule["family"], rule["table"]) if rule else None
             if where and where not in ours and where not in warned:
                 warned.add(where)
+                if where[1] in names:       # ours, of a family this apply does not write
+                    written = ", ".join(f"{f} {n}" for f, n in sorted(ours))
+                    warnings.append(
+                        f"table {where[0]} {where[1]} from an earlier apply still filters: "
+                        f"this apply replaces only the tables it writes ({written}), as "
+                        "iptables-restore leaves ip6tables alone; `nft delete table "
+                        f"{where[0]} {where[1]}` if it should go")
+                    continue
                 warnings.append(f"table {where[0]} {where[1]} also has rules; they keep "
                                 "filtering alongside fwmigrate's table (nothing of theirs was "
                                 "changed)")
