@@ -259,3 +259,37 @@ def test_a_family_the_new_input_lacks_keeps_its_earlier_table_and_says_so(netns,
     assert "nft delete table ip6 fwmigrate" in result.stderr
     shown = fw("status", "--netns", netns.name, "--state-dir", state).stdout
     assert "table ip fwmigrate" in shown and "table ip6 fwmigrate" in shown
+
+
+def test_no_apply_while_another_waits_for_confirmation(netns, state):
+    """The watchdog of an unconfirmed apply restores the ruleset from before it: an apply made
+    meanwhile would be half undone (its ip table restored, its ip6 table left)."""
+    proc = subprocess.Popen([sys.executable, "-m", "fwmigrate", "apply", TUTORIAL, "--netns",
+                             netns.name, "--state-dir", state, "--confirm", "20"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 15
+        while "fwmigrate" not in listing(netns) and time.time() < deadline:
+            time.sleep(0.2)
+        before = listing(netns)
+        result = fw("apply", DUAL, "--netns", netns.name, "--state-dir", state)
+        assert result.returncode == 3, result.stderr
+        assert "waiting for confirmation" in result.stderr
+        assert listing(netns) == before
+        assert fw("apply", DUAL, "--check", "--netns", netns.name,
+                  "--state-dir", state).returncode == 0
+        assert fw("confirm", "--netns", netns.name, "--state-dir", state).returncode == 0
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    deadline = time.time() + 10
+    while time.time() < deadline:       # the watchdog records the confirmation and ends
+        result = fw("apply", DUAL, "--netns", netns.name, "--state-dir", state)
+        if result.returncode == 0:
+            break
+        time.sleep(0.3)
+    assert result.returncode == 0, result.stderr
+    assert "table ip6 fwmigrate" in listing(netns)

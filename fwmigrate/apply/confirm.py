@@ -50,6 +50,10 @@ class Pending:
     def result_file(self) -> Path:
         return self.path.with_suffix(".result")
 
+    @property
+    def watchdog_file(self) -> Path:
+        return self.path.with_suffix(".watchdog")
+
 
 def _pending_dir(state: StateDir) -> Path:
     path = state.root / "pending"
@@ -64,7 +68,8 @@ def start(state: StateDir, backup: Path, seconds: float, netns: str | None) -> P
                       time.time() + seconds, netns, os.getpid())
     fd = os.open(pending.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"backup": str(backup), "deadline": pending.deadline, "netns": netns}, fh)
+        json.dump({"backup": str(backup), "deadline": pending.deadline, "netns": netns,
+                   "owner": pending.owner}, fh)
     child = os.fork()
     if child == 0:                      # first child: detach, then fork the watchdog
         try:
@@ -79,6 +84,7 @@ def start(state: StateDir, backup: Path, seconds: float, netns: str | None) -> P
 
 def _watchdog(pending: Pending, state: StateDir) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    pending.watchdog_file.write_text(f"{os.getpid()}\n")
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
@@ -133,25 +139,63 @@ def _alive(pid: int) -> bool:
 def _finish(pending: Pending, result: str) -> None:
     pending.result_file.write_text(result + "\n")
     pending.path.unlink(missing_ok=True)
-    for marker in (pending.committed_marker, pending.cancelled_marker):
+    for marker in (pending.committed_marker, pending.cancelled_marker, pending.watchdog_file):
         marker.unlink(missing_ok=True)
+
+
+def waiting(state: StateDir, netns: str | None) -> Pending | None:
+    """A pending apply of this namespace whose watchdog has not finished: its rollback would
+    undo whatever is applied meanwhile too. Files left by a watchdog that died (a reboot) do
+    not count."""
+    for pending in _pending(state, netns):
+        try:
+            dog = int(pending.watchdog_file.read_text())
+        except (OSError, ValueError):
+            dog = 0
+        if _ours(dog) or (not pending.result_file.exists() and _ours(pending.owner)):
+            return pending
+    return None
+
+
+def _ours(pid: int) -> bool:
+    """A live fwmigrate process (after a reboot the pid may be another program's)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"fwmigrate" in fh.read() and _alive(pid)
+    except OSError:
+        return False
+
+
+def _pending(state: StateDir, netns: str | None) -> list[Pending]:
+    """This namespace's pending applies, newest first."""
+    directory = state.root / "pending"
+    if not directory.is_dir():
+        return []
+    token = glob.escape(netns_token(netns))
+    found = []
+    for path in sorted(directory.glob(f"*-{token}.json"), key=_mtime, reverse=True):
+        try:
+            data = json.loads(path.read_text())
+            pending = Pending(path, Path(data["backup"]), float(data["deadline"]),
+                              data["netns"], int(data.get("owner", 0)))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue        # finished meanwhile, or not ours: the watchdog reads its own
+        if pending.netns == netns:
+            found.append(pending)
+    return found
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def confirm(state: StateDir, netns: str | None) -> Pending | None:
     """Record the confirmation of the newest pending apply for this namespace."""
-    directory = state.root / "pending"
-    if not directory.is_dir():
-        return None
-    token = glob.escape(netns_token(netns))
-    candidates = sorted(directory.glob(f"*-{token}.json"), key=os.path.getmtime)
-    for path in reversed(candidates):
-        try:
-            data = json.loads(path.read_text())
-            pending = Pending(path, Path(data["backup"]), float(data["deadline"]),
-                              data["netns"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue        # finished meanwhile, or not ours: the watchdog reads its own
-        if pending.netns == netns and time.time() <= pending.deadline:
+    for pending in _pending(state, netns):
+        if time.time() <= pending.deadline:
             pending.confirmed_marker.touch(mode=0o600)
             return pending
     return None

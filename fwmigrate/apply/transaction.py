@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from pathlib import Path
 from ..backends import nft_json, nft_text
 from ..backends.nft_ast import NftRuleset, Quota
 from ..ir import Ruleset
-from . import lockout
+from . import confirm, lockout
 from .backup import BackupError, StateDir, check_trusted, in_scope, needs_text, restore
 from .kernel import Kernel, KernelError
 
@@ -74,8 +75,16 @@ def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
     if options.check:
         send(kernel, check=True)
         return report
-    current = kernel.ruleset()
     state = StateDir(options.state_dir)
+    pending = confirm.waiting(state, options.netns)
+    if pending is not None:
+        ns = f" --netns {options.netns}" if options.netns else ""
+        until = time.strftime("%H:%M:%S", time.localtime(pending.deadline))
+        raise ApplyRefused(f"an apply is waiting for confirmation until {until}: its rollback "
+                           "would undo this one too; nothing was applied",
+                           [f"confirm it (`fwmigrate confirm{ns}`) or let it roll back, "
+                            "then apply again"])
+    current = kernel.ruleset()
     tables = [(t.family, t.name) for t in model.tables]
     scope = "ruleset" if options.flush_ruleset else "tables"
     text = None
