@@ -141,9 +141,10 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, n
 
 def _await_confirmation(pending: confirmation.Pending, seconds: float, netns: str | None) -> None:
     click.echo(f"Keep the new ruleset? Type `yes` within {seconds:g} s, or run `fwmigrate confirm"
-               f"{' --netns ' + netns if netns else ''}` from another shell; otherwise it is "
-               "rolled back.", err=True)
-    while time.time() < pending.deadline and not pending.confirmed_marker.exists():
+               f"{' --netns ' + netns if netns else ''}` from another shell; `no`, or no "
+               "answer in time, rolls it back.", err=True)
+    while (time.time() < pending.deadline and not pending.confirmed_marker.exists()
+           and not pending.rejected_marker.exists()):
         timeout = max(0.0, min(0.5, pending.deadline - time.time()))
         ready = select.select([sys.stdin], [], [], timeout)[0] if _interactive() else \
             time.sleep(timeout)
@@ -151,11 +152,16 @@ def _await_confirmation(pending: confirmation.Pending, seconds: float, netns: st
             answer = sys.stdin.readline().strip().lower()
             if answer in ("y", "yes"):
                 pending.confirmed_marker.touch(mode=0o600)
+            elif answer in ("n", "no"):
+                pending.rejected_marker.touch(mode=0o600)
+            else:
+                click.echo("type yes or no", err=True)
     result = confirmation.wait_for_result(pending)
     if result == "confirmed":
         click.echo("confirmed: the new ruleset stays")
         return
-    click.echo(f"not confirmed in time: {result or 'the watchdog did not answer'}", err=True)
+    why = "answered no" if pending.rejected_marker.exists() else "not confirmed in time"
+    click.echo(f"{why}: {result or 'the watchdog did not answer'}", err=True)
     sys.exit(EXIT_REFUSED)
 
 

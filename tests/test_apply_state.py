@@ -293,3 +293,34 @@ def test_no_apply_while_another_waits_for_confirmation(netns, state):
         time.sleep(0.3)
     assert result.returncode == 0, result.stderr
     assert "table ip6 fwmigrate" in listing(netns)
+
+
+def test_answering_no_at_the_prompt_rolls_back_at_once(netns, state):
+    """The prompt asks for `yes`; a `no` is an answer too (as iptables-apply takes it): roll
+    back now, not after the whole timeout."""
+    import pty
+    master, slave = pty.openpty()
+    started = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "fwmigrate", "apply", TUTORIAL, "--netns",
+                             netns.name, "--state-dir", state, "--confirm", "60"],
+                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    os.close(slave)
+    try:
+        deadline = time.time() + 15
+        while "fwmigrate" not in listing(netns) and time.time() < deadline:
+            time.sleep(0.2)
+        os.write(master, b"maybe\n")
+        time.sleep(0.5)
+        assert proc.poll() is None           # not an answer: it asks again
+        os.write(master, b"no\n")
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert proc.returncode == 3, err
+    assert "type yes or no" in err
+    assert "rolled back" in err
+    assert time.time() - started < 40
+    assert "fwmigrate" not in listing(netns)

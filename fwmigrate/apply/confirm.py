@@ -47,6 +47,10 @@ class Pending:
         return self.path.with_suffix(".confirmed")
 
     @property
+    def rejected_marker(self) -> Path:              # answered `no` at the prompt
+        return self.path.with_suffix(".rejected")
+
+    @property
     def result_file(self) -> Path:
         return self.path.with_suffix(".result")
 
@@ -88,7 +92,8 @@ def _watchdog(pending: Pending, state: StateDir) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    while time.time() < pending.deadline or not _settled(pending):
+    while ((time.time() < pending.deadline and not pending.rejected_marker.exists())
+           or not _settled(pending)):
         if pending.cancelled_marker.exists():
             _finish(pending, "cancelled: the commit was refused, nothing changed")
             os._exit(0)
