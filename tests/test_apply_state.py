@@ -324,3 +324,26 @@ def test_answering_no_at_the_prompt_rolls_back_at_once(netns, state):
     assert "rolled back" in err
     assert time.time() - started < 40
     assert "fwmigrate" not in listing(netns)
+
+
+def test_ssh_connection_of_a_session_that_does_not_reach_the_namespace(netns_pair, state,
+                                                                      tmp_path):
+    """Run over SSH with --netns, SSH_CONNECTION describes the host's session: the guard
+    checks it only when its server address is in that namespace (sshd runs there)."""
+    from traffic import CLIENT_ADDR, SERVER_ADDR
+    server, _ = netns_pair
+    cut = tmp_path / "cut.sh"
+    cut.write_text("iptables -P INPUT DROP\n")
+    host_session = {"SSH_CONNECTION": "192.0.2.7 50000 192.0.2.1 22"}
+    result = fw("apply", str(cut), "--check", "--netns", server.name, "--state-dir", state,
+                env=host_session)
+    assert result.returncode == 0, result.stderr
+    assert "does not reach namespace" in result.stderr and "--keep" in result.stderr
+    in_namespace = {"SSH_CONNECTION": f"{CLIENT_ADDR} 50000 {SERVER_ADDR} 22"}
+    result = fw("apply", str(cut), "--check", "--netns", server.name, "--state-dir", state,
+                env=in_namespace)
+    assert result.returncode == 3, result.stderr
+    assert "would cut your session" in result.stderr
+    result = fw("apply", str(cut), "--check", "--netns", server.name, "--state-dir", state,
+                "--keep", "192.0.2.7:22", env=host_session)
+    assert result.returncode == 3, result.stderr

@@ -94,6 +94,24 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def is_local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool | None:
+    """Is the address on an interface of this (the current) namespace? None: cannot tell."""
+    try:
+        out = subprocess.run(["ip", "-j", "address", "show"], capture_output=True, text=True,
+                             check=True).stdout
+        links = json.loads(out)
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return None
+    for link in links:
+        for info in link.get("addr_info", []):
+            try:
+                if ipaddress.ip_address(info.get("local", "")) == address:
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
 def locate(session: Session) -> Session:
     """Fill in the server address and interface from the routing table (`ip route get`)."""
     if session.server is not None and session.iface is not None:

@@ -153,6 +153,13 @@ def _guard(ruleset: Ruleset, options: ApplyOptions, ssh_connection: str | None,
         raise ApplyRefused(str(exc)) from None
     if session is None:
         return
+    if options.netns and not options.keep and lockout.is_local(session.server) is False:
+        # run over SSH with --netns, the session is the host's, not the namespace's
+        report.warnings.append(
+            f"lockout guard: your SSH session ({session}) does not reach namespace "
+            f"{options.netns} (it has no address {session.server}), so it was not checked; "
+            "--keep CLIENT:PORT checks a session of that namespace")
+        return
     session = lockout.locate(session)
     report.session = str(session)
     result = lockout.check(ruleset, session)
