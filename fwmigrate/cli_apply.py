@@ -16,7 +16,7 @@ from .apply.backup import DEFAULT_STATE_DIR, StateDir
 from .apply.kernel import Kernel, KernelError, enter_netns
 from .apply.status import render as render_status
 from .apply.status import status as read_status
-from .apply.transaction import ApplyOptions, ApplyRefused, apply, rollback
+from .apply.transaction import ApplyOptions, ApplyRefused, BackupError, apply, rollback
 from .cli import _bulk_work, _fail, _read, _report, main, options_from, translation_options
 from .convert import nft_file, translate_input
 from .errors import FwmigrateError
@@ -117,6 +117,8 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, n
         for detail in exc.details:
             click.echo(f"  - {detail}", err=True)
         sys.exit(EXIT_REFUSED)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
     except KernelError as exc:
         for p in pending:
             confirmation.cancel(p)
@@ -139,9 +141,10 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, n
 
 def _await_confirmation(pending: confirmation.Pending, seconds: float, netns: str | None) -> None:
     click.echo(f"Keep the new ruleset? Type `yes` within {seconds:g} s, or run `fwmigrate confirm"
-               f"{' --netns ' + netns if netns else ''}` from another shell; otherwise it is "
-               "rolled back.", err=True)
-    while time.time() < pending.deadline and not pending.confirmed_marker.exists():
+               f"{' --netns ' + netns if netns else ''}` from another shell; `no`, or no "
+               "answer in time, rolls it back.", err=True)
+    while (time.time() < pending.deadline and not pending.confirmed_marker.exists()
+           and not pending.rejected_marker.exists()):
         timeout = max(0.0, min(0.5, pending.deadline - time.time()))
         ready = select.select([sys.stdin], [], [], timeout)[0] if _interactive() else \
             time.sleep(timeout)
@@ -149,11 +152,16 @@ def _await_confirmation(pending: confirmation.Pending, seconds: float, netns: st
             answer = sys.stdin.readline().strip().lower()
             if answer in ("y", "yes"):
                 pending.confirmed_marker.touch(mode=0o600)
+            elif answer in ("n", "no"):
+                pending.rejected_marker.touch(mode=0o600)
+            else:
+                click.echo("type yes or no", err=True)
     result = confirmation.wait_for_result(pending)
     if result == "confirmed":
         click.echo("confirmed: the new ruleset stays")
         return
-    click.echo(f"not confirmed in time: {result or 'the watchdog did not answer'}", err=True)
+    why = "answered no" if pending.rejected_marker.exists() else "not confirmed in time"
+    click.echo(f"{why}: {result or 'the watchdog did not answer'}", err=True)
     sys.exit(EXIT_REFUSED)
 
 
@@ -184,6 +192,8 @@ def rollback_cmd(use_nft_cli, netns, state_dir):
         path = rollback(ApplyOptions(netns=netns, state_dir=state_dir, use_nft_cli=use_nft_cli))
     except ApplyRefused as exc:
         raise click.ClickException(exc.message) from None
+    except BackupError as exc:
+        raise click.ClickException(f"{exc}; nothing was changed") from None
     except KernelError as exc:
         _kernel_failed(exc, "rollback")
     click.echo(f"rolled back to {path}")
@@ -225,6 +235,11 @@ def save_cmd(input, output, enable, use_nft_cli, netns, **kw):
       fwmigrate save firewall.sh -o /etc/nftables.conf --enable
       fwmigrate save firewall.sh -o /tmp/fw.nft --netns test
     """
+    if enable and os.path.abspath(output) != persist.SERVICE_FILE:
+        raise click.ClickException(
+            f"--enable: nftables.service loads {persist.SERVICE_FILE}, not {output}; it would "
+            "start with whatever that file holds (write it with `-o "
+            f"{persist.SERVICE_FILE}`, or drop --enable); nothing was written")
     _ruleset, translation, name = _translate(input, kw)
     text, _notes = nft_file(translation, name, options_from(kw))
     _enter(netns)      # validate against that namespace's kernel state
@@ -251,7 +266,11 @@ def status_cmd(as_json, netns, state_dir):
       fwmigrate status
       fwmigrate status --netns test --json
     """
-    latest = StateDir(state_dir).latest_backup(netns)
+    try:
+        latest = StateDir(state_dir).latest_backup(netns)
+    except BackupError as exc:      # status only takes the table names from it
+        click.echo(f"warning: {exc}; showing the tables named fwmigrate", err=True)
+        latest = None
     _enter(netns)
     try:
         data = read_status(Kernel(), set(latest.tables) if latest else None)

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from .backends import iptables_save, nft_text
+from .backends.nft_depth import jump_depth_problems
 from .backends.nft_translate import (
     NftOptions,
     Translation,
@@ -80,6 +81,9 @@ def translate_input(text: str, filename: str,
         raise FwmigrateError([Diagnostic(None, exc.message, hint=exc.hint)]) from None
     if translation.problems and not options.allow_partial:
         raise FwmigrateError(translation.problems)
+    too_deep = jump_depth_problems(translation.ruleset)
+    if too_deep:
+        raise FwmigrateError(too_deep)
     return ruleset, translation, diags
 
 

@@ -1,0 +1,69 @@
+"""Limits the kernel checks only when a transaction commits, found in the model beforehand.
+
+A packet may be sent at most 15 jumps (or gotos: the kernel counts both when it validates)
+deep below a base chain; a chain 16 levels down fails the whole transaction with EMLINK ("Too
+many links"). The kernel checks this when the batch commits, so a dry run (`nft -c`, `apply
+--check`, `save`) does not see it. iptables-legacy has no such limit, so a script that ran
+there can hit it: it is an error here, naming the jump that goes too deep.
+"""
+
+from __future__ import annotations
+
+from ..errors import Diagnostic
+from .nft_ast import NftRule, NftRuleset, NftTable, Verdict
+
+MAX_JUMP_DEPTH = 15
+
+
+def jump_depth_problems(model: NftRuleset) -> list[Diagnostic]:
+    problems = []
+    for table in model.tables:
+        problem = _too_deep(table)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _jumps(table: NftTable) -> dict[str, list[tuple[str, NftRule]]]:
+    edges: dict[str, list[tuple[str, NftRule]]] = {c.name: [] for c in table.chains}
+    for chain in table.chains:
+        for rule in chain.rules:
+            if rule.untranslated is not None:
+                continue
+            for s in rule.statements:
+                if isinstance(s, Verdict) and s.kind in ("jump", "goto") and s.target in edges:
+                    edges[chain.name].append((s.target, rule))
+    return edges
+
+
+def _too_deep(table: NftTable) -> Diagnostic | None:
+    if sum(1 for c in table.chains if c.base is None) <= MAX_JUMP_DEPTH:
+        return None     # each level of a path is another regular chain (loops are refused)
+    edges = _jumps(table)
+    deepest: dict[str, int] = {}        # the deepest level each chain was reached at so far
+
+    def walk(chain: str, path: list[tuple[str, NftRule | None]]) -> Diagnostic | None:
+        level = len(path) - 1
+        if level > MAX_JUMP_DEPTH:
+            rule = path[-1][1]
+            names = " → ".join(name for name, _ in path)
+            return Diagnostic(rule.loc if rule else None,
+                              f"chain {chain} is {level} jumps below a base chain ({names}); "
+                              f"nftables allows {MAX_JUMP_DEPTH} (iptables-legacy has no such "
+                              "limit) and would refuse the whole ruleset when it commits",
+                              hint="fold some of these chains into their callers")
+        if deepest.get(chain, -1) >= level or any(name == chain for name, _ in path[:-1]):
+            return None                 # seen as deep already, or a loop (refused elsewhere)
+        deepest[chain] = level
+        for target, rule in edges[chain]:
+            found = walk(target, path + [(target, rule)])
+            if found is not None:
+                return found
+        return None
+
+    for chain in table.chains:
+        if chain.base is not None:
+            found = walk(chain.name, [(chain.name, None)])
+            if found is not None:
+                return found
+    return None
