@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import select
@@ -13,11 +12,11 @@ import click
 
 from .apply import confirm as confirmation
 from .apply import persist
-from .apply.backup import DEFAULT_STATE_DIR, DamagedState, StateDir
+from .apply.backup import DEFAULT_STATE_DIR, StateDir
 from .apply.kernel import Kernel, KernelError, enter_netns
 from .apply.status import render as render_status
 from .apply.status import status as read_status
-from .apply.transaction import ApplyOptions, ApplyRefused, apply, rollback
+from .apply.transaction import ApplyOptions, ApplyRefused, BackupError, apply, rollback
 from .cli import _bulk_work, _fail, _read, _report, main, options_from, translation_options
 from .convert import nft_file, translate_input
 from .errors import FwmigrateError
@@ -35,17 +34,6 @@ def netns_option(f):
 def state_option(f):
     return click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True,
                         metavar="DIR", help="Where backups and pending confirmations are kept.")(f)
-
-
-def _state_errors(command):
-    """A backup or pending file that cannot be read is said to be so, by its name."""
-    @functools.wraps(command)
-    def run(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except DamagedState as exc:
-            raise click.ClickException(str(exc)) from None
-    return run
 
 
 def _enter(netns: str | None) -> None:
@@ -129,6 +117,8 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, n
         for detail in exc.details:
             click.echo(f"  - {detail}", err=True)
         sys.exit(EXIT_REFUSED)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
     except KernelError as exc:
         for p in pending:
             confirmation.cancel(p)
@@ -151,9 +141,10 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, n
 
 def _await_confirmation(pending: confirmation.Pending, seconds: float, netns: str | None) -> None:
     click.echo(f"Keep the new ruleset? Type `yes` within {seconds:g} s, or run `fwmigrate confirm"
-               f"{' --netns ' + netns if netns else ''}` from another shell; otherwise it is "
-               "rolled back.", err=True)
-    while time.time() < pending.deadline and not pending.confirmed_marker.exists():
+               f"{' --netns ' + netns if netns else ''}` from another shell; `no`, or no "
+               "answer in time, rolls it back.", err=True)
+    while (time.time() < pending.deadline and not pending.confirmed_marker.exists()
+           and not pending.rejected_marker.exists()):
         timeout = max(0.0, min(0.5, pending.deadline - time.time()))
         ready = select.select([sys.stdin], [], [], timeout)[0] if _interactive() else \
             time.sleep(timeout)
@@ -161,11 +152,16 @@ def _await_confirmation(pending: confirmation.Pending, seconds: float, netns: st
             answer = sys.stdin.readline().strip().lower()
             if answer in ("y", "yes"):
                 pending.confirmed_marker.touch(mode=0o600)
+            elif answer in ("n", "no"):
+                pending.rejected_marker.touch(mode=0o600)
+            else:
+                click.echo("type yes or no", err=True)
     result = confirmation.wait_for_result(pending)
     if result == "confirmed":
         click.echo("confirmed: the new ruleset stays")
         return
-    click.echo(f"not confirmed in time: {result or 'the watchdog did not answer'}", err=True)
+    why = "answered no" if pending.rejected_marker.exists() else "not confirmed in time"
+    click.echo(f"{why}: {result or 'the watchdog did not answer'}", err=True)
     sys.exit(EXIT_REFUSED)
 
 
@@ -180,7 +176,6 @@ def _interactive() -> bool:
 @click.option("--use-nft-cli", is_flag=True, help="Use `nft -j -f -` instead of the bindings.")
 @netns_option
 @state_option
-@_state_errors
 def rollback_cmd(use_nft_cli, netns, state_dir):
     """Restore the ruleset saved before the latest apply.
 
@@ -197,6 +192,8 @@ def rollback_cmd(use_nft_cli, netns, state_dir):
         path = rollback(ApplyOptions(netns=netns, state_dir=state_dir, use_nft_cli=use_nft_cli))
     except ApplyRefused as exc:
         raise click.ClickException(exc.message) from None
+    except BackupError as exc:
+        raise click.ClickException(f"{exc}; nothing was changed") from None
     except KernelError as exc:
         _kernel_failed(exc, "rollback")
     click.echo(f"rolled back to {path}")
@@ -205,7 +202,6 @@ def rollback_cmd(use_nft_cli, netns, state_dir):
 @main.command("confirm")
 @netns_option
 @state_option
-@_state_errors
 def confirm_cmd(netns, state_dir):
     """Keep the ruleset of a pending `apply --confirm`.
 
@@ -239,6 +235,11 @@ def save_cmd(input, output, enable, use_nft_cli, netns, **kw):
       fwmigrate save firewall.sh -o /etc/nftables.conf --enable
       fwmigrate save firewall.sh -o /tmp/fw.nft --netns test
     """
+    if enable and os.path.abspath(output) != persist.SERVICE_FILE:
+        raise click.ClickException(
+            f"--enable: nftables.service loads {persist.SERVICE_FILE}, not {output}; it would "
+            "start with whatever that file holds (write it with `-o "
+            f"{persist.SERVICE_FILE}`, or drop --enable); nothing was written")
     _ruleset, translation, name = _translate(input, kw)
     text, _notes = nft_file(translation, name, options_from(kw))
     _enter(netns)      # validate against that namespace's kernel state
@@ -257,7 +258,6 @@ def save_cmd(input, output, enable, use_nft_cli, netns, **kw):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @netns_option
 @state_option
-@_state_errors
 def status_cmd(as_json, netns, state_dir):
     """Show what fwmigrate has applied: tables, chains, rules, and dynamic set members.
 
@@ -266,7 +266,11 @@ def status_cmd(as_json, netns, state_dir):
       fwmigrate status
       fwmigrate status --netns test --json
     """
-    latest = StateDir(state_dir).latest_backup(netns)
+    try:
+        latest = StateDir(state_dir).latest_backup(netns)
+    except BackupError as exc:      # status only takes the table names from it
+        click.echo(f"warning: {exc}; showing the tables named fwmigrate", err=True)
+        latest = None
     _enter(netns)
     try:
         data = read_status(Kernel(), set(latest.tables) if latest else None)

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from .backends import iptables_save, nft_text
-from .backends.nft_depth import depth_problems
+from .backends.nft_depth import jump_depth_problems
 from .backends.nft_translate import (
     NftOptions,
     Translation,
@@ -81,8 +81,8 @@ def translate_input(text: str, filename: str,
         raise FwmigrateError([Diagnostic(None, exc.message, hint=exc.hint)]) from None
     if translation.problems and not options.allow_partial:
         raise FwmigrateError(translation.problems)
-    too_deep = depth_problems(translation.ruleset)
-    if too_deep:            # the kernel would refuse the whole file, partial or not
+    too_deep = jump_depth_problems(translation.ruleset)
+    if too_deep:
         raise FwmigrateError(too_deep)
     return ruleset, translation, diags
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from . import __version__, mappings
 from .backends import nft_text
 from .backends.nft_ast import NftRule
-from .backends.nft_depth import depth_problems
+from .backends.nft_depth import jump_depth_problems
 from .backends.nft_ipsets import NO_IPSETS_HINT
 from .backends.nft_translate import NftOptions, Untranslatable, translate
 from .errors import Diagnostic, Diagnostics, FwmigrateError, OptionError
@@ -141,7 +141,7 @@ def restore_translate(text: str, filename: str, family: Family | None,
         raise FwmigrateError([Diagnostic(None, exc.message, hint=exc.hint)]) from None
     if translation.problems:
         raise FwmigrateError(translation.problems)
-    too_deep = depth_problems(translation.ruleset)
+    too_deep = jump_depth_problems(translation.ruleset)
     if too_deep:
         raise FwmigrateError(too_deep)
     if keep is not None:

@@ -101,8 +101,8 @@ s.bind(("fwx0", 0))
 src = open("/sys/class/net/fwx0/address").read().strip().replace(":", "")
 dst = open("/sys/class/net/fwx1/address").read().strip().replace(":", "")
 for line in sys.stdin:
-    ethertype, data = line.split()
-    s.send(bytes.fromhex(dst + src + ethertype) + bytes.fromhex(data))
+    ethertype, data, *to = line.split()
+    s.send(bytes.fromhex((to[0] if to else dst) + src + ethertype) + bytes.fromhex(data))
     print("sent", flush=True)
 """
 
@@ -152,8 +152,11 @@ class Bench:
         self._sender.stdin.close()
         self._sender.wait(timeout=10)
 
-    def send(self, packet: tuple[int, bytes]) -> None:
-        self._sender.stdin.write(f"{packet[0]:04x} {packet[1].hex()}\n")
+    def send(self, packet: tuple) -> None:
+        """(ethertype, bytes), or (ethertype, bytes, destination MAC as 12 hex digits) for a
+        frame not addressed to fwx1 (broadcast, multicast)."""
+        to = f" {packet[2]}" if len(packet) > 2 else ""
+        self._sender.stdin.write(f"{packet[0]:04x} {packet[1].hex()}{to}\n")
         self._sender.stdin.flush()
         assert self._sender.stdout.readline() == "sent\n"
 

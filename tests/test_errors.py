@@ -294,41 +294,6 @@ def test_a_define_that_is_no_shell_variable_name_is_refused(define):
     assert "Invalid value for --define" in result.stderr
 
 
-def test_a_damaged_backup_is_named_not_an_internal_error(tmp_path):
-    # fuzz: a truncated backup (a crash while it was written, or an edit) made status and
-    # rollback die with JSONDecodeError, and a damaged pending file made confirm die
-    from click.testing import CliRunner
-
-    from fwmigrate.apply.backup import DamagedState, StateDir
-    from fwmigrate.cli import main
-    backups = tmp_path / "backups"
-    backups.mkdir()
-    damaged = backups / "20260101T000000.000000Z-host.json"
-    damaged.write_text('{"fwmigrate_backup": 1, "created": "x", "sco')
-    with pytest.raises(DamagedState) as info:
-        StateDir(tmp_path).latest_backup(None)
-    assert str(info.value).startswith(f"{damaged}: not a backup fwmigrate can read (")
-    pending = tmp_path / "pending"
-    pending.mkdir()
-    (pending / "1-2-host.json").write_text('{"backup": 5}')
-    result = CliRunner().invoke(main, ["confirm", "--state-dir", str(tmp_path)])
-    assert result.exit_code == 1, result.exception
-    assert f"{pending / '1-2-host.json'}: not a pending apply fwmigrate can read" in \
-        result.stderr
-
-
-def test_a_backup_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
-    from fwmigrate.apply import backup as backup_module
-    state = backup_module.StateDir(tmp_path)
-
-    def full_disk(*args, **kwargs):
-        raise OSError(28, "No space left on device")
-    monkeypatch.setattr(backup_module.json, "dump", full_disk)
-    with pytest.raises(OSError):
-        state.save_backup({"nftables": []}, "tables", [("ip", "fwmigrate")], None)
-    assert list((tmp_path / "backups").iterdir()) == []
-
-
 def _chain_of_chains(count: int) -> str:
     chains = [f"C{i}" for i in range(count)]
     return "\n".join(["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]",
@@ -345,9 +310,7 @@ def test_jumps_deeper_than_nft_follows_are_an_error_at_the_jump():
     convert(_chain_of_chains(15), "d.save", ConvertOptions())
     found = errors(_chain_of_chains(16), "d.save")
     assert len(found) == 1 and found[0][0] == "d.save:36:1", found
-    assert found[0][1].startswith("this jump goes 16 chains deep from ip fwmigrate INPUT "
-                                  "(INPUT → C0 → ")
-    assert found[0][1].endswith("C14 → C15); nftables follows at most 15")
+    assert found[0][1].startswith("chain C15 is 16 jumps below a base chain (INPUT → C0 → ")
     found = errors(_chain_of_chains(3000), "d.save")
     assert found[0][0] == "d.save:3020:1"
 

@@ -169,3 +169,14 @@ def test_the_output_says_where_ipv6_protocol_tests_differ_past_ah():
     no_proto = convert("ip6tables -A INPUT -s 2001:db8::/32 -j DROP\n", "fw.sh",
                        ConvertOptions()).output
     assert "AH (IPsec" not in no_proto
+
+
+@pytest.mark.parametrize("rule", ["-p tcp -m ah", "-m ah -p 6", "-m ah -p tcp --syn",
+                                  "-p udp -m ah --ahspi 5", "-m ah --ahres -p udp"])
+def test_ip6_protocol_with_ah_is_refused_whatever_the_options(rule):
+    """`-p X -m ah` in IPv6 has no nft rule (above); without -m ah options the translation
+    used to drop the -p test (`-m ah` "implied" it) and with `--syn` wrote a rule nft refuses
+    (found by bench/match_fuzz.py)."""
+    from fwmigrate.errors import FwmigrateError
+    with pytest.raises(FwmigrateError, match="past any AH header"):
+        convert(f"ip6tables -A INPUT {rule}\n", "fw.sh", ConvertOptions())

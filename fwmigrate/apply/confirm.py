@@ -11,6 +11,7 @@ refused is recorded as cancelled: nothing changed, nothing to roll back.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import signal
@@ -18,7 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backup import DamagedState, StateDir, read_backup, read_state_file, restore_batch
+from .backup import BackupError, StateDir, netns_token, restore
+from .backup import read as read_backup
 from .kernel import Kernel, KernelError
 
 POLL_SECONDS = 0.2
@@ -45,8 +47,16 @@ class Pending:
         return self.path.with_suffix(".confirmed")
 
     @property
+    def rejected_marker(self) -> Path:              # answered `no` at the prompt
+        return self.path.with_suffix(".rejected")
+
+    @property
     def result_file(self) -> Path:
         return self.path.with_suffix(".result")
+
+    @property
+    def watchdog_file(self) -> Path:
+        return self.path.with_suffix(".watchdog")
 
 
 def _pending_dir(state: StateDir) -> Path:
@@ -58,11 +68,12 @@ def _pending_dir(state: StateDir) -> Path:
 def start(state: StateDir, backup: Path, seconds: float, netns: str | None) -> Pending:
     """Record the pending apply and start the watchdog that rolls back unless confirmed."""
     ident = f"{os.getpid()}-{int(time.time() * 1000)}"
-    pending = Pending(_pending_dir(state) / f"{ident}-{netns or 'host'}.json", backup,
+    pending = Pending(_pending_dir(state) / f"{ident}-{netns_token(netns)}.json", backup,
                       time.time() + seconds, netns, os.getpid())
     fd = os.open(pending.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"backup": str(backup), "deadline": pending.deadline, "netns": netns}, fh)
+        json.dump({"backup": str(backup), "deadline": pending.deadline, "netns": netns,
+                   "owner": pending.owner}, fh)
     child = os.fork()
     if child == 0:                      # first child: detach, then fork the watchdog
         try:
@@ -77,10 +88,12 @@ def start(state: StateDir, backup: Path, seconds: float, netns: str | None) -> P
 
 def _watchdog(pending: Pending, state: StateDir) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    pending.watchdog_file.write_text(f"{os.getpid()}\n")
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    while time.time() < pending.deadline or not _settled(pending):
+    while ((time.time() < pending.deadline and not pending.rejected_marker.exists())
+           or not _settled(pending)):
         if pending.cancelled_marker.exists():
             _finish(pending, "cancelled: the commit was refused, nothing changed")
             os._exit(0)
@@ -91,13 +104,15 @@ def _watchdog(pending: Pending, state: StateDir) -> None:
     if pending.confirmed_marker.exists():
         _finish(pending, "confirmed")
         os._exit(0)
+    if not pending.backup.exists() and (state.used / pending.backup.name).exists():
+        _finish(pending, "already rolled back (by `fwmigrate rollback`)")
+        os._exit(0)
     try:
-        # its own backup only: another one that cannot be read must not stop the rollback
         backup = read_backup(pending.backup)
-        kernel = Kernel()
-        kernel.run(restore_batch(backup, kernel.ruleset()))
+        restore(Kernel(), backup)
+        state.retire(backup)        # a later `fwmigrate rollback` steps back from here
         _finish(pending, "rolled back")
-    except (DamagedState, KernelError, OSError) as exc:
+    except (BackupError, KernelError, OSError) as exc:
         _finish(pending, f"rollback failed: {exc}")
     os._exit(0)
 
@@ -129,21 +144,62 @@ def _alive(pid: int) -> bool:
 def _finish(pending: Pending, result: str) -> None:
     pending.result_file.write_text(result + "\n")
     pending.path.unlink(missing_ok=True)
-    for marker in (pending.committed_marker, pending.cancelled_marker):
+    for marker in (pending.committed_marker, pending.cancelled_marker, pending.watchdog_file):
         marker.unlink(missing_ok=True)
+
+
+def waiting(state: StateDir, netns: str | None) -> Pending | None:
+    """A pending apply of this namespace whose watchdog has not finished: its rollback would
+    undo whatever is applied meanwhile too. Files left by a watchdog that died (a reboot) do
+    not count."""
+    for pending in _pending(state, netns):
+        try:
+            dog = int(pending.watchdog_file.read_text())
+        except (OSError, ValueError):
+            dog = 0
+        if _ours(dog) or (not pending.result_file.exists() and _ours(pending.owner)):
+            return pending
+    return None
+
+
+def _ours(pid: int) -> bool:
+    """A live fwmigrate process (after a reboot the pid may be another program's)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"fwmigrate" in fh.read() and _alive(pid)
+    except OSError:
+        return False
+
+
+def _pending(state: StateDir, netns: str | None) -> list[Pending]:
+    """This namespace's pending applies, newest first."""
+    directory = state.root / "pending"
+    if not directory.is_dir():
+        return []
+    token = glob.escape(netns_token(netns))
+    found = []
+    for path in sorted(directory.glob(f"*-{token}.json"), key=_mtime, reverse=True):
+        try:
+            data = json.loads(path.read_text())
+            pending = Pending(path, Path(data["backup"]), float(data["deadline"]),
+                              data["netns"], int(data.get("owner", 0)))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue        # finished meanwhile, or not ours: the watchdog reads its own
+        if pending.netns == netns:
+            found.append(pending)
+    return found
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def confirm(state: StateDir, netns: str | None) -> Pending | None:
     """Record the confirmation of the newest pending apply for this namespace."""
-    directory = _pending_dir(state)
-    candidates = sorted(directory.glob(f"*-{netns or 'host'}.json"), key=os.path.getmtime)
-    for path in reversed(candidates):
-        data = read_state_file(path, "a pending apply", ("backup", "deadline", "netns"))
-        if not isinstance(data["backup"], str) or not isinstance(data["deadline"], int | float):
-            raise DamagedState(f"{path}: not a pending apply fwmigrate can read (its backup "
-                               "or deadline is not what fwmigrate writes); move it out of "
-                               "the way")
-        pending = Pending(path, Path(data["backup"]), data["deadline"], data["netns"])
+    for pending in _pending(state, netns):
         if time.time() <= pending.deadline:
             pending.confirmed_marker.touch(mode=0o600)
             return pending

@@ -111,6 +111,21 @@ class Kernel:
         """`nft -j list ruleset`, as data."""
         return self._list({"ruleset": None}, ["ruleset"])
 
+    def text(self, words: list[str]) -> str:
+        """`nft list WORDS…` in nft syntax (e.g. ["table", "ip", "fwmigrate"])."""
+        if self.nft is not None:
+            self.nft.set_json_output(False)
+            try:
+                rc, out, err = self.nft.cmd("list " + " ".join(words))
+            finally:
+                self.nft.set_json_output(True)
+        else:
+            proc = subprocess.run(["nft", "list", *words], text=True, capture_output=True)
+            rc, out, err = proc.returncode, proc.stdout, proc.stderr
+        if rc != 0:
+            raise KernelError(_short(err))
+        return out
+
     def _list(self, what: dict[str, Any], words: list[str]) -> dict[str, Any]:
         if self.nft is not None:
             rc, out, err = self.nft.json_cmd({"nftables": [{"list": what}]})

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import subprocess
 from dataclasses import dataclass, field
 
-from ..ir import Ruleset
+from ..ir import Ruleset, TargetExtension
 from ..verify.evaluate import Outcome, evaluate
 from ..verify.ipsets import known_sets
 from ..verify.packet import Packet
@@ -55,23 +56,60 @@ def session_from_env(ssh_connection: str | None) -> Session | None:
         return None
     try:
         client, cport, server, sport = ssh_connection.split()
-        return Session(ipaddress.ip_address(client), int(cport), ipaddress.ip_address(server),
-                       int(sport), None, "SSH_CONNECTION")
+        return Session(_address(client), _port(cport), _address(server), _port(sport), None,
+                       "SSH_CONNECTION")
     except ValueError:
-        raise GuardError(f"cannot read SSH_CONNECTION={ssh_connection!r}") from None
+        raise GuardError(f"cannot read SSH_CONNECTION={ssh_connection!r}; give the session "
+                         "with --keep CLIENT:PORT instead") from None
 
 
 def session_from_keep(text: str) -> Session:
     """--keep CLIENT:PORT (IPv6: [CLIENT]:PORT): the client's address and the server's port."""
     try:
         if text.startswith("["):
-            addr, _, port = text[1:].partition("]:")
+            addr, sep, port = text[1:].partition("]:")
         else:
-            addr, _, port = text.rpartition(":")
-        return Session(ipaddress.ip_address(addr), None, None, int(port), None, "--keep")
+            addr, sep, port = text.rpartition(":")
+            if ":" in addr:             # 2001:db8::7:22 is an address, or one and a port
+                raise ValueError("an IPv6 client goes in brackets")
+        if not sep:
+            raise ValueError("no port")
+        return Session(_address(addr), None, None, _port(port), None, "--keep")
     except ValueError:
         raise GuardError(f"--keep {text!r}: expected CLIENT:PORT, e.g. 192.0.2.7:22 or "
                          "[2001:db8::7]:22") from None
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address; an IPv4 client seen through an IPv6 socket (::ffff:a.b.c.d) is IPv4 on
+    the wire, so its packets meet iptables' rules, not ip6tables'."""
+    addr = ipaddress.ip_address(text)
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return mapped if mapped is not None else addr
+
+
+def _port(text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,5}", text) or not 0 < int(text) < 65536:
+        raise ValueError(f"not a port: {text!r}")
+    return int(text)
+
+
+def is_local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool | None:
+    """Is the address on an interface of this (the current) namespace? None: cannot tell."""
+    try:
+        out = subprocess.run(["ip", "-j", "address", "show"], capture_output=True, text=True,
+                             check=True).stdout
+        links = json.loads(out)
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return None
+    for link in links:
+        for info in link.get("addr_info", []):
+            try:
+                if ipaddress.ip_address(info.get("local", "")) == address:
+                    return True
+            except ValueError:
+                continue
+    return False
 
 
 def locate(session: Session) -> Session:
@@ -126,6 +164,7 @@ def check(ruleset: Ruleset, session: Session) -> GuardReport:
             report.cut.append(f"{what} would be stopped: {problem}")
     new = inbound.with_(tcp_flags=frozenset({"SYN"}), ct_state="new", ct_status=frozenset())
     new_outcomes = evaluate(ruleset, new, ("prerouting", "input"))
+    report.reconnect += _rewritten(new_outcomes, session)
     problems = _problems(new_outcomes)
     if problems:
         knocking = any(s.rule is not None and s.rule.match("recent") is not None
@@ -136,3 +175,27 @@ def check(ruleset: Ruleset, session: Session) -> GuardReport:
                             f"{session.server_port} would be refused{hint}: {p}"
                             for p in problems]
     return report
+
+
+_NAT_TARGETS = ("DNAT", "REDIRECT", "NETMAP")
+
+
+def _rewritten(outcomes: list[Outcome], session: Session) -> list[str]:
+    """NAT rules see only a connection's first packet: they leave the session alone, but send
+    a reconnect elsewhere, which the evaluator does not follow (it walks the packet as it
+    came). Name the rule, so the user can check sshd is reachable where it leads."""
+    from ..backends.iptables_save import rule_line
+    out = []
+    for o in outcomes:
+        for step in o.trace:
+            target = step.rule.target if step.rule is not None else None
+            if (step.table == "nat" and step.result in ("match", "assumed match")
+                    and isinstance(target, TargetExtension) and target.name in _NAT_TARGETS):
+                where = f" ({step.rule.loc})" if step.rule.loc else ""
+                out.append(f"a new connection from {session.client} to port "
+                           f"{session.server_port} would be rewritten by rule {step.index} of "
+                           f"nat {step.chain}{where}: {rule_line(step.chain, step.rule, False)}"
+                           f" — your session is not (NAT sees only a connection's first "
+                           f"packet), but a reconnect goes where {target.name} sends it, which "
+                           "the guard does not follow: check sshd is reachable there")
+    return list(dict.fromkeys(out))

@@ -2,8 +2,10 @@
 
 The kernel validates it first (a dry run); then it is written to a temporary file in the same
 directory, owned by root and mode 0600, flushed to disk and renamed over the target, so a
-file written earlier is never left half-written. --enable also enables and starts
-nftables.service where systemd runs.
+file written earlier is never left half-written. A symbolic link at the target is replaced,
+not written through (root following a link could overwrite any file). --enable also enables
+and starts nftables.service where systemd runs; it is refused for any other file than the one
+the service loads.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import tempfile
 from pathlib import Path
 
 from .kernel import Kernel
+
+SERVICE_FILE = "/etc/nftables.conf"     # what Debian's nftables.service loads (nft -f)
 
 
 def write_atomically(path: str | os.PathLike, text: str, mode: int = 0o600) -> None:

@@ -8,12 +8,13 @@ from .kernel import Kernel
 
 
 def status(kernel: Kernel, tables: set[tuple[str, str]] | None) -> dict[str, Any]:
-    """Tables (ours: `tables`, or all named fwmigrate), chains with rule counts, set members."""
+    """Tables (ours: named fwmigrate, or as a table of the latest apply, `tables`, in any
+    family), chains with rule counts, set members."""
     listing = kernel.ruleset().get("nftables", [])
     found = [i["table"] for i in listing if "table" in i]
-    ours = {(t["family"], t["name"]) for t in found
-            if (tables is None and t["name"] == "fwmigrate") or (tables and
-                                                                (t["family"], t["name"]) in tables)}
+    # a family the latest input had no rules for keeps its table from an earlier apply
+    names = {"fwmigrate"} | {name for _family, name in tables or ()}
+    ours = {(t["family"], t["name"]) for t in found if t["name"] in names}
     out: dict[str, Any] = {"tables": []}
     for family, name in sorted(ours):
         entry: dict[str, Any] = {"family": family, "name": name, "chains": [], "sets": []}

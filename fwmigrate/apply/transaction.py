@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,8 @@ from pathlib import Path
 from ..backends import nft_json, nft_text
 from ..backends.nft_ast import NftRuleset, Quota
 from ..ir import Ruleset
-from . import lockout
-from .backup import StateDir, restore_batch
+from . import confirm, lockout
+from .backup import BackupError, StateDir, check_trusted, in_scope, needs_text, restore
 from .kernel import Kernel, KernelError
 
 
@@ -74,14 +75,32 @@ def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
     if options.check:
         send(kernel, check=True)
         return report
-    current = kernel.ruleset()
     state = StateDir(options.state_dir)
+    pending = confirm.waiting(state, options.netns)
+    if pending is not None:
+        ns = f" --netns {options.netns}" if options.netns else ""
+        until = time.strftime("%H:%M:%S", time.localtime(pending.deadline))
+        raise ApplyRefused(f"an apply is waiting for confirmation until {until}: its rollback "
+                           "would undo this one too; nothing was applied",
+                           [f"confirm it (`fwmigrate confirm{ns}`) or let it roll back, "
+                            "then apply again"])
+    current = kernel.ruleset()
     tables = [(t.family, t.name) for t in model.tables]
-    report.backup = state.save_backup(current, "ruleset" if options.flush_ruleset else "tables",
-                                      tables, options.netns).path
+    scope = "ruleset" if options.flush_ruleset else "tables"
+    text = None
+    if needs_text(current, scope, set(tables)):
+        text = (kernel.text(["ruleset"]) if scope == "ruleset" else
+                "".join(kernel.text(["table", f, n]) for f, n in in_scope(current, scope,
+                                                                             set(tables))))
+    backup = state.save_backup(current, scope, tables, options.netns, text)
+    report.backup = backup.path
     if before_commit is not None:
         before_commit(report.backup)
-    send(kernel, check=False)
+    try:
+        send(kernel, check=False)
+    except KernelError:
+        state.discard(backup)       # nothing changed: the last apply stays the one to undo
+        raise
     report.warnings += leftovers(current, set(tables), options.flush_ruleset)
     return report
 
@@ -134,6 +153,13 @@ def _guard(ruleset: Ruleset, options: ApplyOptions, ssh_connection: str | None,
         raise ApplyRefused(str(exc)) from None
     if session is None:
         return
+    if options.netns and not options.keep and lockout.is_local(session.server) is False:
+        # run over SSH with --netns, the session is the host's, not the namespace's
+        report.warnings.append(
+            f"lockout guard: your SSH session ({session}) does not reach namespace "
+            f"{options.netns} (it has no address {session.server}), so it was not checked; "
+            "--keep CLIENT:PORT checks a session of that namespace")
+        return
     session = lockout.locate(session)
     report.session = str(session)
     result = lockout.check(ruleset, session)
@@ -165,11 +191,20 @@ def leftovers(before: dict, ours: set[tuple[str, str]], flushed: bool) -> list[s
                             f"`{tool.split('-')[0]}-legacy -F` once the new ruleset works)")
     if not flushed:
         warned = set()
+        names = {name for _family, name in ours}
         for item in before.get("nftables", []):
             rule = item.get("rule")
             where = (rule["family"], rule["table"]) if rule else None
             if where and where not in ours and where not in warned:
                 warned.add(where)
+                if where[1] in names:       # ours, of a family this apply does not write
+                    written = ", ".join(f"{f} {n}" for f, n in sorted(ours))
+                    warnings.append(
+                        f"table {where[0]} {where[1]} from an earlier apply still filters: "
+                        f"this apply replaces only the tables it writes ({written}), as "
+                        "iptables-restore leaves ip6tables alone; `nft delete table "
+                        f"{where[0]} {where[1]}` if it should go")
+                    continue
                 warnings.append(f"table {where[0]} {where[1]} also has rules; they keep "
                                 "filtering alongside fwmigrate's table (nothing of theirs was "
                                 "changed)")
@@ -177,15 +212,21 @@ def leftovers(before: dict, ours: set[tuple[str, str]], flushed: bool) -> list[s
 
 
 def rollback(options: ApplyOptions) -> Path:
-    """Restore the newest backup's scope; returns the backup used."""
+    """Restore the newest backup's scope; returns the backup used. The backup is then set
+    aside (backups/rolled-back/), so rolling back again steps back one apply further."""
     state = StateDir(options.state_dir)
     backup = state.latest_backup(options.netns)
     if backup is None:
+        used = state.used_count(options.netns)
         raise ApplyRefused(f"no backup to roll back to in {state.backups} "
-                           f"(namespace {options.netns or 'host'})")
-    kernel = Kernel(force_cli=options.use_nft_cli)
-    kernel.run(restore_batch(backup, kernel.ruleset()))
+                           f"(namespace {options.netns or 'host'})"
+                           + (f"; {used} used by earlier rollbacks are kept in {state.used}"
+                              if used else ""))
+    check_trusted(backup)
+    restore(Kernel(force_cli=options.use_nft_cli), backup)
+    state.retire(backup)
     return backup.path
 
 
-__all__ = ["ApplyOptions", "ApplyRefused", "ApplyReport", "KernelError", "apply", "rollback"]
+__all__ = ["ApplyOptions", "ApplyRefused", "ApplyReport", "BackupError", "KernelError", "apply",
+           "rollback"]

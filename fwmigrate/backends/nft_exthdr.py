@@ -16,11 +16,13 @@ from .nft_recent import Untranslatable
 EXTHDR_MODULES = frozenset({"frag", "rt", "hbh", "dst", "mh"})
 
 
+# IPv6 `-p X -m ah` (refused in nft_translate, before the -p test is dropped as implied)
+AH_WITH_PROTOCOL = ("ip6tables' -p finds the protocol past any AH header, while nft's `ah` "
+                    "fields need nft's protocol (meta l4proto) to be AH itself: no nft rule "
+                    "tests both")
+
+
 def h_ah(tr, rule, index, match, opt, ctx) -> list[Statement]:
-    if ctx.family == "ip6" and rule.protocol is not None:
-        raise Untranslatable("ip6tables' -p finds the protocol past any AH header, while nft's "
-                             "`ah` fields need nft's protocol (meta l4proto) to be AH itself: "
-                             "no nft rule tests both", "test the protocol in a rule of its own")
     out: list[Statement] = []
     spi = match.option("ahspi")
     if spi is not None:

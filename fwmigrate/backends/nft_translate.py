@@ -41,12 +41,14 @@ from .nft_ast import (
 )
 from .nft_common import PAYLOADS, Ctx, NftOptions, address_compare, op, protocol
 from .nft_companions import check_tproxy_tests, tproxy_companion
+from .nft_exthdr import AH_WITH_PROTOCOL
 from .nft_fragments import later_fragment_note
 from .nft_ipsets import IpsetPlan
 from .nft_limits import PLANNED as LIMIT_PLANNED
 from .nft_limits import LimitPlan
 from .nft_matches import match_statements
 from .nft_names import Namer, chain_name, table_name, writable
+from .nft_neq import keep_neq_apart
 from .nft_recent import SIDE_EFFECT_MODULES, RecentPlan, Untranslatable
 from .nft_sets import hoist
 from .nft_targets import target_statements
@@ -264,6 +266,7 @@ class _Translator:
                 else (self._address(source, ctx.family, "saddr"),
                       self._address(destination, ctx.family, "daddr"))
             statements = (*interfaces, *addresses, *tail)
+        statements = keep_neq_apart(statements)
         if not statements:
             # `-A CHAIN` alone only counts; nft has no empty rule (iptables-translate: counter)
             statements = (Counter(),)
@@ -348,6 +351,11 @@ class _Translator:
             raise Untranslatable("ip6tables' -p ah never matches an AH packet (ip6_tables skips "
                                  "AH to find the protocol), while nft's meta l4proto ah does",
                                  "use -m ah without -p to test for AH")
+        if ip == "ip6" and rule.protocol is not None and \
+                any(m.module == "ah" for m in rule.matches):
+            # checked here, before -m ah (which names AH's protocol) drops the -p test as
+            # implied, and whatever options -m ah has
+            raise Untranslatable(AH_WITH_PROTOCOL, "test the protocol in a rule of its own")
         if rule.protocol is not None and not self._protocol_implied(rule):
             number = rule.protocol.value
             # an inet table tests both families' protocol with `meta l4proto` (for IPv4 the

@@ -186,6 +186,9 @@ def _payload(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> 
         tos.raw(lift, body, None, right, negated)
         return
     proto, fieldname = body["protocol"], body["field"]
+    if op == "!=" and is_range(right) and right["range"][0] == right["range"][1] \
+            and fieldname not in ("saddr", "daddr"):
+        right = right["range"][0]  # how fwmigrate writes a `!=` nft would join (nft_neq.py)
     if proto in ("ip", "ip6"):
         if proto != lift.ctx.family:
             lift.other_family()    # an inet rule for the other family

@@ -1,0 +1,349 @@
+"""apply / rollback / confirm and the state directory, when things go wrong: a transaction the
+kernel refuses at commit, backups of other namespaces, a state directory that cannot be used,
+unreadable backups, rolling back more than once. Real kernel, scratch namespaces."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import SAMPLES
+
+pytestmark = pytest.mark.kernel
+TUTORIAL = str(SAMPLES / "tutorial.sh")
+DUAL = str(SAMPLES / "dual-stack.sh")
+
+
+def fw(*args, env=None, timeout=60):
+    environ = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "fwmigrate", *args], text=True,
+                          capture_output=True, timeout=timeout, env=environ)
+
+
+def listing(ns) -> str:
+    return ns.nft("list", "ruleset").stdout
+
+
+# the batch's last command fails in the kernel (its chain does not exist): the commit is
+# refused after everything before it was accepted
+REFUSE_LAST = """
+from fwmigrate.backends import nft_json
+real = nft_json.commands
+def commands(*args, **kwargs):
+    batch = real(*args, **kwargs)
+    batch["nftables"].append({"add": {"rule": {"family": "ip", "table": "fwmigrate",
+                              "chain": "NO_SUCH_CHAIN", "expr": [{"accept": None}]}}})
+    return batch
+nft_json.commands = commands
+import sys
+import time
+from fwmigrate.cli import main
+main(sys.argv[1:])
+"""
+
+
+def fw_refused(*args):
+    return subprocess.run([sys.executable, "-c", REFUSE_LAST, *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.fixture
+def state(tmp_path):
+    return str(tmp_path / "state")
+
+
+def backups(state):
+    folder = os.path.join(state, "backups")
+    return sorted(f for f in os.listdir(folder) if f.endswith(".json"))
+
+
+def test_a_refused_apply_leaves_no_backup_and_rollback_still_undoes_the_last_apply(
+        netns, state):
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    before = listing(netns)
+    assert len(backups(state)) == 1
+    result = fw_refused("apply", DUAL, "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 4, result.stderr
+    assert listing(netns) == before
+    assert len(backups(state)) == 1           # the refused apply's backup is gone
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "fwmigrate" not in listing(netns)  # the tutorial's apply is undone
+
+
+def test_rollback_twice_steps_back_twice(netns, state):
+    netns.nft("add", "table", "inet", "mine")
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    after_first = listing(netns)
+    assert fw("apply", DUAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    assert "table ip6 fwmigrate" in listing(netns)
+    first = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert first.returncode == 0, first.stderr
+    assert listing(netns) == after_first
+    second = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert second.returncode == 0, second.stderr
+    assert first.stdout != second.stdout      # each names the backup it used
+    assert listing(netns).strip() == "table inet mine {\n}"
+    third = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert third.returncode == 1
+    assert "no backup to roll back to" in third.stderr
+    assert "2 used by earlier rollbacks" in third.stderr
+    assert listing(netns).strip() == "table inet mine {\n}"
+
+
+def test_backups_of_a_namespace_named_like_host_are_not_the_hosts(state):
+    """A namespace whose name ends in "-host" (or is "host") must not lend its backups to a
+    rollback of the host's ruleset, nor the other way round."""
+    from fwmigrate.apply.backup import StateDir
+    sd = StateDir(state)
+    sd.save_backup({"nftables": []}, "ruleset", [("ip", "fwmigrate")], "lab-host")
+    sd.save_backup({"nftables": []}, "ruleset", [("ip", "fwmigrate")], "host")
+    assert sd.latest_backup(None) is None
+    assert sd.latest_backup("lab-host").netns == "lab-host"
+    assert sd.latest_backup("host").netns == "host"
+    sd.save_backup({"nftables": []}, "tables", [("ip", "fwmigrate")], None)
+    assert sd.latest_backup(None).netns is None
+    assert sd.latest_backup("host").netns == "host"
+
+
+def test_a_namespace_given_as_a_path(netns, state):
+    path = f"/run/netns/{netns.name}"
+    result = fw("apply", TUTORIAL, "--netns", path, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "table ip fwmigrate" in listing(netns)
+    result = fw("rollback", "--netns", path, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "fwmigrate" not in listing(netns)
+
+
+@pytest.mark.parametrize("kind", ["file", "backups-file"])
+def test_an_unusable_state_dir_is_a_clear_error_and_nothing_is_applied(netns, tmp_path, kind):
+    state = tmp_path / "state"
+    if kind == "file":
+        state.write_text("")
+    else:
+        state.mkdir()
+        (state / "backups").write_text("")
+    result = fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", str(state))
+    assert result.returncode == 1, result.stderr
+    assert "internal error" not in result.stderr
+    assert "cannot save the backup" in result.stderr and "nothing was applied" in result.stderr
+    assert "fwmigrate" not in listing(netns)
+
+
+def test_an_unreadable_backup_is_named_not_a_crash(netns, state):
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    path = os.path.join(state, "backups", backups(state)[0])
+    for broken in ('{"fwmigrate_backup": 1, "crea', "{}", "[]"):
+        with open(path, "w") as fh:
+            fh.write(broken)
+        result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+        assert result.returncode == 1, result.stderr
+        assert "internal error" not in result.stderr
+        assert f"cannot read the backup {path}" in result.stderr
+        assert "table ip fwmigrate" in listing(netns)
+        result = fw("status", "--netns", netns.name, "--state-dir", state)
+        assert result.returncode == 0, result.stderr
+        assert "table ip fwmigrate" in result.stdout
+
+
+def test_a_backup_others_can_write_is_not_restored(netns, state):
+    """Loading a backup anyone could have edited would load their rules as root."""
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    path = os.path.join(state, "backups", backups(state)[0])
+    os.chmod(path, 0o666)
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 1
+    assert "writable by others" in result.stderr
+    assert "table ip fwmigrate" in listing(netns)
+
+
+def test_confirm_does_not_create_the_state_dir(tmp_path):
+    state = tmp_path / "nothing-here"
+    result = fw("confirm", "--state-dir", str(state))
+    assert result.returncode == 1
+    assert "no apply is waiting for confirmation" in result.stderr
+    assert not state.exists()
+
+
+def test_check_changes_nothing_and_writes_nothing(netns, state):
+    netns.nft("add", "table", "inet", "mine")
+    before = json.loads(netns.nft("-j", "list", "ruleset").stdout)
+    for extra in ([], ["--flush-ruleset"], ["--use-nft-cli"], ["--syntax", "text"]):
+        result = fw("apply", TUTORIAL, "--check", *extra, "--netns", netns.name,
+                    "--state-dir", state)
+        assert result.returncode == 0, result.stderr
+    assert json.loads(netns.nft("-j", "list", "ruleset").stdout) == before
+    assert not os.path.exists(state)
+
+
+def test_a_rollback_by_hand_while_a_confirmation_is_pending(netns, state):
+    """`fwmigrate rollback` during the wait undoes the apply; the watchdog then has nothing
+    left to do and says so, instead of failing to find the backup."""
+    proc = subprocess.Popen([sys.executable, "-m", "fwmigrate", "apply", TUTORIAL, "--netns",
+                             netns.name, "--state-dir", state, "--confirm", "3"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 15
+    while "fwmigrate" not in listing(netns) and time.time() < deadline:
+        time.sleep(0.2)
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert "already rolled back" in err and "failed" not in err
+    assert "fwmigrate" not in listing(netns)
+
+
+def test_save_enable_refuses_a_file_the_service_does_not_load(netns, tmp_path):
+    """nftables.service loads /etc/nftables.conf: enabling it after writing another file would
+    start it with whatever that file holds, not the rules just saved."""
+    target = tmp_path / "fw.nft"
+    result = fw("save", TUTORIAL, "-o", str(target), "--enable", "--netns", netns.name)
+    assert result.returncode == 1
+    assert "--enable" in result.stderr and "/etc/nftables.conf" in result.stderr
+    assert not target.exists()
+
+
+def test_save_replaces_a_symlink_instead_of_writing_through_it(netns, tmp_path):
+    """Root writing through a link (in /tmp, say) could overwrite any file: the link itself is
+    replaced; the file it pointed to is untouched."""
+    real = tmp_path / "real"
+    real.write_text("keep me\n")
+    link = tmp_path / "link.nft"
+    link.symlink_to(real)
+    result = fw("save", TUTORIAL, "-o", str(link), "--netns", netns.name)
+    assert result.returncode == 0, result.stderr
+    assert real.read_text() == "keep me\n"
+    assert not link.is_symlink() and link.read_text().startswith("#!/usr/sbin/nft -f")
+
+
+def json_listing(ns):
+    items = json.loads(ns.nft("-j", "list", "ruleset").stdout)["nftables"]
+    for item in items:
+        for body in item.values():
+            body.pop("handle", None)
+    return [i for i in items if "metainfo" not in i]
+
+
+@pytest.mark.parametrize("flush", [[], ["--flush-ruleset"]])
+def test_rollback_restores_ipset_sets_with_their_comments(netns, state, flush):
+    """A set made from an ipset carries an `ipset NAME TYPE` comment (status and diff --live
+    read it); libnftables 1.0.6 drops a set's comment from JSON, so a JSON restore lost it."""
+    result = fw("apply", str(SAMPLES / "ipset-blocklist.save"), "--ipsets",
+                str(SAMPLES / "ipset-blocklist.ipsets"), "--netns", netns.name,
+                "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    before = json_listing(netns)
+    assert any("ipset" in i["set"].get("comment", "") for i in before if "set" in i)
+    result = fw("apply", TUTORIAL, *flush, "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert json_listing(netns) == before
+
+
+def test_a_family_the_new_input_lacks_keeps_its_earlier_table_and_says_so(netns, state):
+    """dual-stack.sh made ip and ip6 tables; the tutorial has only IPv4 rules, so (as
+    iptables-restore leaves ip6tables alone) the ip6 table stays. The warning must not call it
+    someone else's table, and status must still show it."""
+    assert fw("apply", DUAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    result = fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "table ip6 fwmigrate" in listing(netns)
+    assert "table ip6 fwmigrate from an earlier apply still filters" in result.stderr
+    assert "nft delete table ip6 fwmigrate" in result.stderr
+    shown = fw("status", "--netns", netns.name, "--state-dir", state).stdout
+    assert "table ip fwmigrate" in shown and "table ip6 fwmigrate" in shown
+
+
+def test_no_apply_while_another_waits_for_confirmation(netns, state):
+    """The watchdog of an unconfirmed apply restores the ruleset from before it: an apply made
+    meanwhile would be half undone (its ip table restored, its ip6 table left)."""
+    proc = subprocess.Popen([sys.executable, "-m", "fwmigrate", "apply", TUTORIAL, "--netns",
+                             netns.name, "--state-dir", state, "--confirm", "20"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 15
+        while "fwmigrate" not in listing(netns) and time.time() < deadline:
+            time.sleep(0.2)
+        before = listing(netns)
+        result = fw("apply", DUAL, "--netns", netns.name, "--state-dir", state)
+        assert result.returncode == 3, result.stderr
+        assert "waiting for confirmation" in result.stderr
+        assert listing(netns) == before
+        assert fw("apply", DUAL, "--check", "--netns", netns.name,
+                  "--state-dir", state).returncode == 0
+        assert fw("confirm", "--netns", netns.name, "--state-dir", state).returncode == 0
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    deadline = time.time() + 10
+    while time.time() < deadline:       # the watchdog records the confirmation and ends
+        result = fw("apply", DUAL, "--netns", netns.name, "--state-dir", state)
+        if result.returncode == 0:
+            break
+        time.sleep(0.3)
+    assert result.returncode == 0, result.stderr
+    assert "table ip6 fwmigrate" in listing(netns)
+
+
+def test_answering_no_at_the_prompt_rolls_back_at_once(netns, state):
+    """The prompt asks for `yes`; a `no` is an answer too (as iptables-apply takes it): roll
+    back now, not after the whole timeout."""
+    import pty
+    master, slave = pty.openpty()
+    started = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "fwmigrate", "apply", TUTORIAL, "--netns",
+                             netns.name, "--state-dir", state, "--confirm", "60"],
+                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    os.close(slave)
+    try:
+        deadline = time.time() + 15
+        while "fwmigrate" not in listing(netns) and time.time() < deadline:
+            time.sleep(0.2)
+        os.write(master, b"maybe\n")
+        time.sleep(0.5)
+        assert proc.poll() is None           # not an answer: it asks again
+        os.write(master, b"no\n")
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert proc.returncode == 3, err
+    assert "type yes or no" in err
+    assert "rolled back" in err
+    assert time.time() - started < 40
+    assert "fwmigrate" not in listing(netns)
+
+
+def test_ssh_connection_of_a_session_that_does_not_reach_the_namespace(netns_pair, state,
+                                                                      tmp_path):
+    """Run over SSH with --netns, SSH_CONNECTION describes the host's session: the guard
+    checks it only when its server address is in that namespace (sshd runs there)."""
+    from traffic import CLIENT_ADDR, SERVER_ADDR
+    server, _ = netns_pair
+    cut = tmp_path / "cut.sh"
+    cut.write_text("iptables -P INPUT DROP\n")
+    host_session = {"SSH_CONNECTION": "192.0.2.7 50000 192.0.2.1 22"}
+    result = fw("apply", str(cut), "--check", "--netns", server.name, "--state-dir", state,
+                env=host_session)
+    assert result.returncode == 0, result.stderr
+    assert "does not reach namespace" in result.stderr and "--keep" in result.stderr
+    in_namespace = {"SSH_CONNECTION": f"{CLIENT_ADDR} 50000 {SERVER_ADDR} 22"}
+    result = fw("apply", str(cut), "--check", "--netns", server.name, "--state-dir", state,
+                env=in_namespace)
+    assert result.returncode == 3, result.stderr
+    assert "would cut your session" in result.stderr
+    result = fw("apply", str(cut), "--check", "--netns", server.name, "--state-dir", state,
+                "--keep", "192.0.2.7:22", env=host_session)
+    assert result.returncode == 3, result.stderr

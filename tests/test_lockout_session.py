@@ -1,0 +1,68 @@
+"""The lockout guard's idea of the session: --keep and SSH_CONNECTION as users write them, and
+NAT rules that send a reconnect somewhere other than this sshd."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from fwmigrate.apply.lockout import GuardError, Session, check, session_from_env, session_from_keep
+from fwmigrate.convert import ConvertOptions, read
+
+SESSION = Session(ipaddress.ip_address("198.51.100.7"), 40000,
+                  ipaddress.ip_address("203.0.113.1"), 22, "eth0", "--keep")
+
+
+@pytest.mark.parametrize("text", ["10.0.0.7", "10.0.0.7:", "10.0.0.7:99999", "10.0.0.7:0",
+                                  "10.0.0.7:-5", "10.0.0.7:+22", "10.0.0.7:2_2",
+                                  "2001:db8::7:22", "[2001:db8::7]", "host:22",
+                                  "[10.0.0.7:22", "10.0.0.0/8:22"])
+def test_malformed_keep_is_refused(text):
+    with pytest.raises(GuardError, match="expected CLIENT:PORT"):
+        session_from_keep(text)
+
+
+@pytest.mark.parametrize("text, client, port", [
+    ("10.0.0.7:22", "10.0.0.7", 22),
+    ("[2001:db8::7]:2222", "2001:db8::7", 2222),
+    ("[::ffff:10.0.0.7]:22", "10.0.0.7", 22),     # an IPv4 client seen by an IPv6 socket
+    ("10.0.0.7:65535", "10.0.0.7", 65535),
+])
+def test_keep(text, client, port):
+    session = session_from_keep(text)
+    assert (str(session.client), session.server_port) == (client, port)
+
+
+def test_an_ipv4_mapped_ssh_connection_is_walked_as_ipv4():
+    """The packets are IPv4: the guard must walk them through iptables' rules, not
+    ip6tables'."""
+    session = session_from_env("::ffff:198.51.100.7 40000 ::ffff:203.0.113.1 22")
+    assert session.client.version == 4 and session.server.version == 4
+    cut_v4 = read("iptables -P INPUT DROP\nip6tables -A INPUT -j ACCEPT\n", "fw.sh",
+                  ConvertOptions())[0]
+    assert check(cut_v4, session).cut
+
+
+@pytest.mark.parametrize("value", ["10.0.0.7 40000 10.0.0.1", "10.0.0.7 x 10.0.0.1 22",
+                                   "10.0.0.7 40000 10.0.0.1 70000"])
+def test_malformed_ssh_connection(value):
+    with pytest.raises(GuardError, match="SSH_CONNECTION"):
+        session_from_env(value)
+
+
+@pytest.mark.parametrize("nat, where", [
+    ("-j REDIRECT --to-ports 2222", "REDIRECT"),
+    ("-j DNAT --to-destination 192.0.2.50:22", "DNAT"),
+])
+def test_a_reconnect_rewritten_by_nat_is_warned_about(nat, where):
+    """NAT rules see only a connection's first packet: the session itself is not touched, but
+    a reconnect would be sent elsewhere, which the evaluator does not follow."""
+    script = (f"iptables -t nat -A PREROUTING -p tcp --dport 22 {nat}\n"
+              "iptables -P INPUT DROP\n"
+              "iptables -A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT\n"
+              "iptables -A INPUT -p tcp --dport 22 -j ACCEPT\n")
+    report = check(read(script, "fw.sh", ConvertOptions())[0], SESSION)
+    assert not report.cut
+    assert any(where in w and "fw.sh:1" in w and "reconnect" in w for w in report.reconnect), \
+        report.reconnect
