@@ -17,7 +17,7 @@ from .backends.nft_ast import NftRule
 from .backends.nft_depth import jump_depth_problems
 from .backends.nft_ipsets import NO_IPSETS_HINT
 from .backends.nft_translate import NftOptions, Untranslatable, translate
-from .errors import Diagnostic, Diagnostics, FwmigrateError, OptionError
+from .errors import Diagnostic, Diagnostics, FwmigrateError, OptionError, undecodable_byte
 from .frontends.command_line import Command
 from .frontends.ipset_save import read_ipsets
 from .frontends.save_file import read_save
@@ -36,6 +36,11 @@ def _shell_quote(text: str) -> str:
 
 def translate_command(args: list[str], family: Family) -> list[str]:
     """One iptables invocation → the nft command lines that do the same."""
+    for word in args:
+        bad = undecodable_byte(word)
+        if bad is not None:
+            shown = word.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            raise FwmigrateError([Diagnostic(None, f"{bad[1]} (at `{shown}')", hint=bad[2])])
     try:
         cmd = parse_command(list(args), family, loc=SourceLocation("<command line>", 1))
     except OptionError as exc:

@@ -372,3 +372,15 @@ def test_flags_nft_lists_as_a_number_are_reported_not_a_crash():
         with pytest.raises(Unrepresentable) as info:
             flags(value)
         assert "65535" in str(info.value) or "2" in str(info.value)
+
+
+def test_translate_refuses_an_argument_that_is_not_utf8():
+    # fuzz: `translate … --string $'\xff'` (argv decoded with surrogateescape) died with
+    # UnicodeEncodeError inside the string match
+    from click.testing import CliRunner
+
+    from fwmigrate.cli import main
+    result = CliRunner().invoke(main, ["translate", "-A", "INPUT", "-m", "string", "--algo",
+                                       "bm", "--string", "a\udcff", "-j", "DROP"])
+    assert result.exit_code == 1, result.exception
+    assert "error: byte 0xFF is not UTF-8 text (at `a\\xff')" in result.stderr
