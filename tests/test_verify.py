@@ -260,3 +260,15 @@ def test_json_input_not_in_nfts_own_shape_is_nfts_to_judge(kernel, tmp_path):
     result = fw("diff", str(broken), str(broken))
     assert result.stderr.startswith(f"{broken}:3:3: error: not valid JSON: Expecting value"), \
         result.stderr
+
+
+def test_an_nft_file_that_crashes_nft_is_said_to(kernel, tmp_path):
+    # fuzz: libnftables 1.0.6 dies (SIGSEGV) on `update @S { 1: saddr }`; the message was
+    # "cannot read the kernel's ruleset: (no message)"
+    bad = tmp_path / "crash.nft"
+    bad.write_text("table ip t {\n  set S {\n    type ipv4_addr\n    flags dynamic\n  }\n"
+                   "  chain c {\n    udp dport 1 update @S { 1: saddr } drop\n  }\n}\n")
+    result = fw("diff", str(bad), str(bad))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: nftables crashed (SIGSEGV) reading {bad}"), \
+        result.stderr

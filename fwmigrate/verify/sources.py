@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,11 @@ def kernel_listing(netns: str, *, load_json: dict | None = None,
         proc = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", code],
                               input=json.dumps({"json": load_json, "path": path}),
                               capture_output=True, text=True)
+    if proc.returncode < 0:         # libnftables itself died (1.0.6 does on some input)
+        raise FwmigrateError([Diagnostic(
+            None, f"nftables crashed ({signal.Signals(-proc.returncode).name}) reading {name}",
+            hint="nft cannot read it either (`nft -c -f FILE` says the same): look for a "
+                 "statement written in a way nft does not expect")])
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
         raise FwmigrateError([Diagnostic(None, f"cannot read the kernel's ruleset: {last}")])
