@@ -184,6 +184,8 @@ def packet4(rng: random.Random) -> Packet:
         body = transport(rng, proto, f, False)
     if f.get("malformed_option"):
         kinds.add("malformed_option")
+    if proto == 132 and not f["chunks"]:
+        kinds.add("sctp_no_chunks")
     if rng.random() < 0.08:                 # a transport header cut short
         body = body[:rng.randint(0, max(0, len(body) - 1))]
         kinds.add("truncated")
@@ -267,6 +269,8 @@ def packet6(rng: random.Random) -> Packet:
     body = transport(rng, final, f, True)
     if f.get("malformed_option"):
         kinds.add("malformed_option")
+    if final == 132 and not f["chunks"]:
+        kinds.add("sctp_no_chunks")
     if rng.random() < 0.08:
         body = body[:rng.randint(0, max(0, len(body) - 1))]
         kinds.add("truncated")

@@ -246,6 +246,7 @@ def sctp(rng, pkt, six, tags):
         known = [SCTP_CHUNKS[c] for c in _f(pkt, "chunks", []) if c < len(SCTP_CHUNKS)]
         types = rng.sample(SCTP_CHUNKS, 2) + known
         chosen = ",".join(sorted(set(rng.sample(types, rng.choice([1, 1, 2])))))
+        tags.add("sctp_chunks")
         words += ["!", "-f", "-m", "sctp", *bang(rng, 0.15),
                                                   "--chunk-types", rng.choice(["all", "any"]),
                                                   chosen]

@@ -55,6 +55,8 @@ KNOWN = [
     ("truncated transport header", None, "truncated", TRANSPORT),
     # an option whose length runs past the TCP header: xt_tcp finds the kind, nft does not
     ("TCP option running past the header", None, "malformed_option", {"tcp_option"}),
+    # xt_sctp's --chunk-types drops an SCTP packet without chunks; nft finds no chunk
+    ("SCTP packet without chunks, --chunk-types", None, "sctp_no_chunks", {"sctp_chunks"}),
     # ip6tables finds the protocol past AH, nft's meta l4proto stops at AH
     ("IPv6 AH before the protocol", "ip6", "ah_in_chain", {"protocol"}),
 ]
