@@ -87,8 +87,12 @@ def tcp_header(rng: random.Random, f: dict) -> bytes:
         options = options.replace(b"\x02\x04\x05\xb4", b"\x02\x04" + struct.pack("!H", mss))
         f["mss"] = mss
     f["tcp_options"] = kinds
-    if rng.random() < 0.05:                 # an option whose length runs past the header
+    roll = rng.random()
+    if roll < 0.05:                         # an option whose length runs past the header
         options += b"\x02\x28"
+        f["malformed_option"] = True
+    elif roll < 0.08:                       # an MSS option of the wrong length
+        options += b"\x02\x06" + struct.pack("!H", f.setdefault("mss", 1460)) + b"\x00\x00"
         f["malformed_option"] = True
     options += b"\x01" * (-len(options) % 4)
     doff = 5 + len(options) // 4

@@ -212,12 +212,13 @@ def tcp(rng, pkt, six, tags):
     if roll < 0.15:
         words += [*bang(rng), "--syn"]
     elif roll < 0.5:
-        mask = rng.choice([0x17, 0x3F, 0xFF, 0x12, 0x02, 0xC0, rng.randint(0, 255)])
+        # iptables names FIN to URG only (ALL is those six): ECE and CWR stay the packets'
+        mask = rng.choice([0x17, 0x3F, 0x3F, 0x12, 0x02, 0x30, rng.randint(0, 63)])
         value = _f(pkt, "tcp_flags", 0x02) & mask
         if rng.random() < 0.3:
             value ^= 1 << rng.randint(0, 7)
         words += [*bang(rng), "--tcp-flags", rng.choice([_flags(rng, mask), "ALL"]
-                                                       if mask == 0xFF else [_flags(rng, mask)]),
+                                                       if mask == 0x3F else [_flags(rng, mask)]),
                   _flags(rng, value & mask)]
     if rng.random() < 0.35:
         known = _f(pkt, "tcp_options", []) or [2]
