@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import shlex
 from dataclasses import dataclass, field
 
 TCP_FLAG_NAMES = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"]
@@ -38,7 +39,7 @@ class Rule:
 
     @property
     def text(self) -> str:
-        return " ".join(self.words)
+        return shlex.join(self.words)
 
 
 def near(rng: random.Random, value: int, low: int, high: int) -> int:
@@ -372,8 +373,50 @@ def exthdr(rng, pkt, six, tags):
     return words
 
 
+def cpu(rng, pkt, six):
+    # the CPU that handles the packet: both sides see the same one
+    return ["-m", "cpu", *bang(rng), "--cpu", rng.choice(["0", "1", "2"])]
+
+
+def when(rng, pkt, six):
+    """-m time: both sides read the clock for the same packet, so any bounds do."""
+    words = ["-m", "time"]
+    if rng.random() < 0.6:
+        start, stop = rng.randint(0, 23), rng.randint(0, 23)
+        words += ["--timestart", f"{start:02d}:{rng.choice(['00', '30'])}",
+                  "--timestop", f"{stop:02d}:{rng.choice(['00', '59:59'])}"]
+        if rng.random() < 0.2:
+            words.append("--contiguous")
+    if rng.random() < 0.5 or len(words) == 2:
+        words += rng.choice([["--datestart", "2020-01-01"], ["--datestop", "2021-06-01"],
+                             ["--datestart", "2030-01-01T10:00:00"],
+                             ["--datestart", "2024-02-29", "--datestop", "2037-12-31"]])
+    return words
+
+
+def quota(rng, pkt, six):
+    # far more bytes than a campaign sends: every packet is under it
+    return ["-m", "quota", *bang(rng), "--quota", rng.choice(["4000000000", "99999999999"])]
+
+
+MAC = ["00:00:00:00:00:00"]                  # fwx0's address, set by the campaign
+
+
+def mac(rng, pkt, six):
+    value = rng.choice([MAC[0], MAC[0], "02:00:00:00:00:01", MAC[0].upper()])
+    return ["-m", "mac", *bang(rng), "--mac-source", value]
+
+
+def policy(rng, pkt, six):
+    return ["-m", "policy", "--dir", "in", "--pol", rng.choice(["none", "ipsec"])]
+
+
+def comment(rng, pkt, six):
+    return ["-m", "comment", "--comment", rng.choice(["x", "fuzz rule"])]
+
+
 PLAIN = [addr, length, ttl, tos, dscp, ecn_ip, iprange, pkttype, mark, statistic, limit,
-         addrtype, devgroup]
+         addrtype, devgroup, cpu, when, quota, mac, policy, comment]
 PLAIN4 = PLAIN + [frag, frag]
 PROTOCOL = [tcp, tcp, tcp, udp, udp, sctp, dccp, multiport, multiport, icmp, icmp, spi,
             ecn_tcp, tcpmss, protocol, protocol]
