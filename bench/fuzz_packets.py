@@ -94,6 +94,7 @@ def tcp_header(rng: random.Random, f: dict) -> bytes:
     elif roll < 0.08:                       # an MSS option of the wrong length
         options += b"\x02\x06" + struct.pack("!H", f.setdefault("mss", 1460)) + b"\x00\x00"
         f["malformed_option"] = True
+    options = options[:40]                  # the most a TCP header holds
     options += b"\x01" * (-len(options) % 4)
     doff = 5 + len(options) // 4
     return struct.pack("!HHIIBBHHH", f["sport"], f["dport"], rng.randint(0, 2**32 - 1), 0,

@@ -171,3 +171,33 @@ def test_the_output_says_where_later_fragments_differ(script, said):
 ])
 def test_the_output_says_nothing_of_ipv6_fragments_where_they_cannot_differ(script):
     assert "later IPv6 fragments" not in _header(script)
+
+
+# --- ranges iptables takes backwards (found by bench/match_fuzz.py) ----------------------------
+
+BACKWARDS = [("ip", "-p udp --sport 35160:35159"), ("ip", "-p udp ! --dport 9:8"),
+             ("ip", "-p dccp --dport 9:8"), ("ip", "-p esp -m esp --espspi 256:0"),
+             ("ip", "-p ah -m ah --ahspi 7:6"), ("ip", "-p ipcomp -m ipcomp --ipcompspi 9:8"),
+             ("ip", "-m length ! --length 50:40"), ("ip6", "-m frag --fragid 9:8"),
+             ("ip6", "-m rt --rt-segsleft 9:8"), ("ip6", "-m ah --ahspi 2:1")]
+
+
+@pytest.mark.parametrize("family, rule", BACKWARDS, ids=[r for _, r in BACKWARDS])
+def test_a_backwards_range_iptables_takes_is_read_and_refused_for_nft(netns, family, rule):
+    """iptables 1.8.9 takes these (libxt_tcp and libxt_sctp refuse `9:8`, libxt_udp does
+    not), and the kernel's test then never holds (always, inverted). fwmigrate used to refuse
+    the script line as iptables would not; now it reads it, writes it back as iptables-save
+    does, and refuses it for nft (nft has no empty range) with the reason."""
+    from fwmigrate.convert import ConvertOptions, convert
+    from fwmigrate.errors import FwmigrateError
+    program = "ip6tables" if family == "ip6" else "iptables"
+    legacy = program + "-legacy"
+    netns.run(legacy, "-t", "raw", "-A", "PREROUTING", *shlex.split(rule))
+    saved = [line for line in netns.run(legacy + "-save", "-t", "raw").stdout.splitlines()
+             if line.startswith("-A")]
+    ours_save = [line for line in convert(f"{program} -t raw -A PREROUTING {rule}\n", "fw.sh",
+                                          ConvertOptions(to="iptables-restore")
+                                          ).output.splitlines() if line.startswith("-A")]
+    assert ours_save == saved
+    with pytest.raises(FwmigrateError, match=r"is empty \(first > last\)"):
+        convert(f"{program} -A INPUT {rule}\n", "fw.sh", ConvertOptions())
