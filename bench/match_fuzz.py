@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fuzz_packets  # noqa: E402
 import fuzz_rules  # noqa: E402
+import fuzz_rules_more  # noqa: E402
 
 from fwmigrate.dropin import translate_command  # noqa: E402
 from fwmigrate.errors import FwmigrateError  # noqa: E402
@@ -126,7 +127,7 @@ class Campaign:
         # destinations, and fwx0's MAC for -m mac
         for address in ("10.98.0.2/24", "fd00::2/64"):
             bench.ns.run("ip", "addr", "add", address, "dev", "fwx1", "nodad", check=False)
-        fuzz_rules.MAC[0] = bench.ns.run("cat", "/sys/class/net/fwx0/address").stdout.strip()
+        fuzz_rules_more.MAC[0] = bench.ns.run("cat", "/sys/class/net/fwx0/address").stdout.strip()
         self.tally = Tally()
 
     # --- loading ---------------------------------------------------------------------------
