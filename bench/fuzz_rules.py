@@ -15,6 +15,9 @@ import random
 import shlex
 from dataclasses import dataclass, field
 
+from fuzz_rules_more import comment, cpu, exthdr, mac, policy, quota, when
+from fuzz_values import _f, bang, near, span
+
 TCP_FLAG_NAMES = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"]
 TOS_NAMES = ["Minimize-Delay", "Maximize-Throughput", "Maximize-Reliability",
              "Minimize-Cost", "Normal-Service"]
@@ -41,8 +44,6 @@ class Rule:
     def text(self) -> str:
         return shlex.join(self.words)
 
-
-from fuzz_values import _f, bang, near, span  # noqa: E402
 
 # --- clauses that name no protocol --------------------------------------------------------------
 
@@ -292,8 +293,6 @@ def protocol(rng, pkt, six, tags):
         choice = "esp"                      # refused for IPv6 (README)
     return [*bang(rng), "-p", choice]
 
-
-from fuzz_rules_more import comment, cpu, exthdr, mac, policy, quota, when  # noqa: E402
 
 PLAIN = [addr, length, ttl, tos, dscp, ecn_ip, iprange, pkttype, mark, statistic, limit,
          addrtype, devgroup, cpu, when, quota, mac, policy, comment]
