@@ -301,8 +301,26 @@ PROTOCOL = [tcp, tcp, tcp, udp, udp, sctp, dccp, multiport, multiport, icmp, icm
             ecn_tcp, tcpmss, protocol, protocol]
 
 
+def _protocol_of(clause: list[str]) -> str | None:
+    at = clause.index("-p") if "-p" in clause else -1
+    return clause[at + 1] if at >= 0 and (at == 0 or clause[at - 1] != "!") else None
+
+
+def _same_protocol(rng, pkt, six, tags, proto: str) -> list[str] | None:
+    """Another protocol clause for the protocol a rule names already, without its `-p`
+    (`-p tcp --dport 22 -m multiport --sports 80 -m tcpmss --mss 536`): how the tests of
+    several modules on one protocol combine."""
+    for _ in range(8):
+        clause = rng.choice(PROTOCOL)(rng, pkt, six, tags)
+        if clause and _protocol_of(clause) == proto:
+            at = clause.index("-p")
+            return clause[:at] + clause[at + 2:]
+    return None
+
+
 def rule(rng: random.Random, pkt, six: bool) -> Rule:
-    """One to three clauses aimed at `pkt`, at most one naming a protocol."""
+    """One to three clauses aimed at `pkt`, at most one naming a protocol (and sometimes one
+    more test of that protocol)."""
     tags: set = set()
     clauses = []
     plain = PLAIN + [exthdr] * 4 if six else PLAIN4
@@ -311,6 +329,10 @@ def rule(rng: random.Random, pkt, six: bool) -> Rule:
     for i in range(wanted):
         if with_protocol and i == 0:
             clause = rng.choice(PROTOCOL)(rng, pkt, six, tags)
+            proto = _protocol_of(clause) if clause else None
+            if proto and rng.random() < 0.35:
+                more = _same_protocol(rng, pkt, six, tags, proto)
+                clause = clause + (more or [])
         else:
             make = rng.choice(plain)
             clause = make(rng, pkt, six, tags) if make is exthdr else make(rng, pkt, six)
