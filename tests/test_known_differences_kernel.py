@@ -201,3 +201,15 @@ def test_a_backwards_range_iptables_takes_is_read_and_refused_for_nft(netns, fam
     assert ours_save == saved
     with pytest.raises(FwmigrateError, match=r"is empty \(first > last\)"):
         convert(f"{program} -A INPUT {rule}\n", "fw.sh", ConvertOptions())
+
+
+@pytest.mark.parametrize("rule", ["-p tcp --sport :65535 --sport 443",
+                                  "-p udp --sport 0: --dport 53 --sport 80"])
+def test_an_option_given_twice_is_refused_even_when_the_first_tests_nothing(rule):
+    """iptables refuses a second --sport whatever the first was; fwmigrate dropped a first
+    `--sport 0:65535` (it tests nothing) and then took the second (found by
+    bench/match_fuzz.py)."""
+    from fwmigrate.convert import ConvertOptions, convert
+    from fwmigrate.errors import FwmigrateError
+    with pytest.raises(FwmigrateError, match="Only one `--sport' allowed"):
+        convert(f"iptables -A INPUT {rule}\n", "fw.sh", ConvertOptions())
