@@ -87,9 +87,14 @@ def tcp_header(rng: random.Random, f: dict) -> bytes:
         options = options.replace(b"\x02\x04\x05\xb4", b"\x02\x04" + struct.pack("!H", mss))
         f["mss"] = mss
     f["tcp_options"] = kinds
-    if rng.random() < 0.05:                 # an option whose length runs past the header
+    roll = rng.random()
+    if roll < 0.05:                         # an option whose length runs past the header
         options += b"\x02\x28"
         f["malformed_option"] = True
+    elif roll < 0.08:                       # an MSS option of the wrong length
+        options += b"\x02\x06" + struct.pack("!H", f.setdefault("mss", 1460)) + b"\x00\x00"
+        f["malformed_option"] = True
+    options = options[:40]                  # the most a TCP header holds
     options += b"\x01" * (-len(options) % 4)
     doff = 5 + len(options) // 4
     return struct.pack("!HHIIBBHHH", f["sport"], f["dport"], rng.randint(0, 2**32 - 1), 0,
@@ -184,6 +189,8 @@ def packet4(rng: random.Random) -> Packet:
         body = transport(rng, proto, f, False)
     if f.get("malformed_option"):
         kinds.add("malformed_option")
+    if proto == 132 and not f["chunks"]:
+        kinds.add("sctp_no_chunks")
     if rng.random() < 0.08:                 # a transport header cut short
         body = body[:rng.randint(0, max(0, len(body) - 1))]
         kinds.add("truncated")
@@ -267,6 +274,8 @@ def packet6(rng: random.Random) -> Packet:
     body = transport(rng, final, f, True)
     if f.get("malformed_option"):
         kinds.add("malformed_option")
+    if final == 132 and not f["chunks"]:
+        kinds.add("sctp_no_chunks")
     if rng.random() < 0.08:
         body = body[:rng.randint(0, max(0, len(body) - 1))]
         kinds.add("truncated")

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import shlex
 from dataclasses import dataclass, field
+
+from fuzz_rules_more import comment, cpu, exthdr, mac, policy, quota, when
+from fuzz_values import _f, bang, near, span
 
 TCP_FLAG_NAMES = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"]
 TOS_NAMES = ["Minimize-Delay", "Maximize-Throughput", "Maximize-Reliability",
@@ -38,43 +42,7 @@ class Rule:
 
     @property
     def text(self) -> str:
-        return " ".join(self.words)
-
-
-def near(rng: random.Random, value: int, low: int, high: int) -> int:
-    """The value, one off it, an end of [low, high] or anything in it."""
-    roll = rng.random()
-    if roll < 0.4:
-        out = value
-    elif roll < 0.75:
-        out = value + rng.choice((-1, 1))
-    elif roll < 0.9:
-        out = rng.choice((low, high))
-    else:
-        out = rng.randint(low, high)
-    return max(low, min(high, out))
-
-
-def span(rng: random.Random, value: int, low: int, high: int, sep: str = ":",
-         open_ends: bool = True) -> str:
-    """`v`, `a:b` around v, or an open range `a:` / `:b`."""
-    roll = rng.random()
-    if roll < 0.45:
-        return str(near(rng, value, low, high))
-    a, b = near(rng, value, low, high), near(rng, value, low, high)
-    if roll < 0.85 or not open_ends:
-        if rng.random() < 0.95:
-            a, b = min(a, b), max(a, b)
-        return f"{a}{sep}{b}"
-    return f"{a}{sep}" if roll < 0.93 else f"{sep}{b}"
-
-
-def bang(rng: random.Random, p: float = 0.3) -> list[str]:
-    return ["!"] if rng.random() < p else []
-
-
-def _f(pkt, name, default):
-    return pkt.fields.get(name, default)
+        return shlex.join(self.words)
 
 
 # --- clauses that name no protocol --------------------------------------------------------------
@@ -212,12 +180,13 @@ def tcp(rng, pkt, six, tags):
     if roll < 0.15:
         words += [*bang(rng), "--syn"]
     elif roll < 0.5:
-        mask = rng.choice([0x17, 0x3F, 0xFF, 0x12, 0x02, 0xC0, rng.randint(0, 255)])
+        # iptables names FIN to URG only (ALL is those six): ECE and CWR stay the packets'
+        mask = rng.choice([0x17, 0x3F, 0x3F, 0x12, 0x02, 0x30, rng.randint(0, 63)])
         value = _f(pkt, "tcp_flags", 0x02) & mask
         if rng.random() < 0.3:
             value ^= 1 << rng.randint(0, 7)
         words += [*bang(rng), "--tcp-flags", rng.choice([_flags(rng, mask), "ALL"]
-                                                       if mask == 0xFF else [_flags(rng, mask)]),
+                                                       if mask == 0x3F else [_flags(rng, mask)]),
                   _flags(rng, value & mask)]
     if rng.random() < 0.35:
         known = _f(pkt, "tcp_options", []) or [2]
@@ -246,6 +215,7 @@ def sctp(rng, pkt, six, tags):
         known = [SCTP_CHUNKS[c] for c in _f(pkt, "chunks", []) if c < len(SCTP_CHUNKS)]
         types = rng.sample(SCTP_CHUNKS, 2) + known
         chosen = ",".join(sorted(set(rng.sample(types, rng.choice([1, 1, 2])))))
+        tags.add("sctp_chunks")
         words += ["!", "-f", "-m", "sctp", *bang(rng, 0.15),
                                                   "--chunk-types", rng.choice(["all", "any"]),
                                                   chosen]
@@ -324,61 +294,33 @@ def protocol(rng, pkt, six, tags):
     return [*bang(rng), "-p", choice]
 
 
-# --- IPv6 extension headers ----------------------------------------------------------------------
-
-def exthdr(rng, pkt, six, tags):
-    module = rng.choice(["frag", "hbh", "dst", "rt", "mh", "ah"])
-    if module == "frag":
-        words = ["-m", "frag"]
-        if rng.random() < 0.6:
-            words += [*bang(rng), "--fragid", span(rng, _f(pkt, "frag_id", 1), 0, 2**32 - 1)]
-        for flag in rng.sample(["--fragres", "--fragfirst", "--fragmore", "--fraglast"],
-                               rng.choice([0, 1, 2])):
-            words.append(flag)
-        if rng.random() < 0.1:
-            words += ["--fraglen", "8"]
-        return words
-    if module in ("hbh", "dst"):
-        words = ["-m", module]
-        if rng.random() < 0.8:
-            size = near(rng, _f(pkt, f"{module}_len", 8), 0, 2048)
-            words += [*bang(rng), f"--{module}-len", str(size)]
-        return words
-    if module == "rt":
-        words = ["-m", "rt"]
-        for option, key, default in (("--rt-type", "rt_type", 0),
-                                     ("--rt-segsleft", "rt_segsleft", 1),
-                                     ("--rt-len", "rt_len", 8)):
-            if rng.random() < 0.5:
-                value = near(rng, _f(pkt, key, default), 0, 255)
-                text = span(rng, value, 0, 255, open_ends=False) if key == "rt_segsleft" \
-                    else str(value)
-                words += [*bang(rng), option, text]
-        return words
-    if module == "mh":
-        tags.add("mh")
-        return ["-p", "mh", "-m", "mh", *bang(rng), "--mh-type",
-                span(rng, _f(pkt, "mh_type", 1), 0, 255, open_ends=False)]
-    words = ["-m", "ah"]
-    if rng.random() < 0.7:
-        words += [*bang(rng), "--ahspi", span(rng, _f(pkt, "spi", 1), 0, 2**32 - 1,
-                                              open_ends=False)]
-    if rng.random() < 0.4:
-        words += [*bang(rng), "--ahlen", str(near(rng, (_f(pkt, "ah_len", 1) + 2) * 4, 0, 64))]
-    if rng.random() < 0.2:
-        words.append("--ahres")
-    return words
-
-
 PLAIN = [addr, length, ttl, tos, dscp, ecn_ip, iprange, pkttype, mark, statistic, limit,
-         addrtype, devgroup]
+         addrtype, devgroup, cpu, when, quota, mac, policy, comment]
 PLAIN4 = PLAIN + [frag, frag]
 PROTOCOL = [tcp, tcp, tcp, udp, udp, sctp, dccp, multiport, multiport, icmp, icmp, spi,
             ecn_tcp, tcpmss, protocol, protocol]
 
 
+def _protocol_of(clause: list[str]) -> str | None:
+    at = clause.index("-p") if "-p" in clause else -1
+    return clause[at + 1] if at >= 0 and (at == 0 or clause[at - 1] != "!") else None
+
+
+def _same_protocol(rng, pkt, six, tags, proto: str) -> list[str] | None:
+    """Another protocol clause for the protocol a rule names already, without its `-p`
+    (`-p tcp --dport 22 -m multiport --sports 80 -m tcpmss --mss 536`): how the tests of
+    several modules on one protocol combine."""
+    for _ in range(8):
+        clause = rng.choice(PROTOCOL)(rng, pkt, six, tags)
+        if clause and _protocol_of(clause) == proto:
+            at = clause.index("-p")
+            return clause[:at] + clause[at + 2:]
+    return None
+
+
 def rule(rng: random.Random, pkt, six: bool) -> Rule:
-    """One to three clauses aimed at `pkt`, at most one naming a protocol."""
+    """One to three clauses aimed at `pkt`, at most one naming a protocol (and sometimes one
+    more test of that protocol)."""
     tags: set = set()
     clauses = []
     plain = PLAIN + [exthdr] * 4 if six else PLAIN4
@@ -387,6 +329,10 @@ def rule(rng: random.Random, pkt, six: bool) -> Rule:
     for i in range(wanted):
         if with_protocol and i == 0:
             clause = rng.choice(PROTOCOL)(rng, pkt, six, tags)
+            proto = _protocol_of(clause) if clause else None
+            if proto and rng.random() < 0.35:
+                more = _same_protocol(rng, pkt, six, tags, proto)
+                clause = clause + (more or [])
         else:
             make = rng.choice(plain)
             clause = make(rng, pkt, six, tags) if make is exthdr else make(rng, pkt, six)

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fuzz_packets  # noqa: E402
 import fuzz_rules  # noqa: E402
+import fuzz_rules_more  # noqa: E402
 
 from fwmigrate.dropin import translate_command  # noqa: E402
 from fwmigrate.errors import FwmigrateError  # noqa: E402
@@ -55,6 +56,8 @@ KNOWN = [
     ("truncated transport header", None, "truncated", TRANSPORT),
     # an option whose length runs past the TCP header: xt_tcp finds the kind, nft does not
     ("TCP option running past the header", None, "malformed_option", {"tcp_option"}),
+    # xt_sctp's --chunk-types drops an SCTP packet without chunks; nft finds no chunk
+    ("SCTP packet without chunks, --chunk-types", None, "sctp_no_chunks", {"sctp_chunks"}),
     # ip6tables finds the protocol past AH, nft's meta l4proto stops at AH
     ("IPv6 AH before the protocol", "ip6", "ah_in_chain", {"protocol"}),
 ]
@@ -82,6 +85,7 @@ class Tally:
     multi_rule: int = 0
     after_drop: int = 0
     ours_broken: list[str] = field(default_factory=list)
+    over_refused: list[str] = field(default_factory=list)
     packets: int = 0
     cells: int = 0
     known: int = 0
@@ -119,6 +123,11 @@ class Campaign:
     def __init__(self, bench, family: str, verbose: bool = False):
         self.bench, self.family, self.verbose = bench, family, verbose
         bench._where = ("raw", "PREROUTING")
+        # an address on fwx1, so that -m addrtype meets LOCAL, BROADCAST and UNICAST
+        # destinations, and fwx0's MAC for -m mac
+        for address in ("10.98.0.2/24", "fd00::2/64"):
+            bench.ns.run("ip", "addr", "add", address, "dev", "fwx1", "nodad", check=False)
+        fuzz_rules_more.MAC[0] = bench.ns.run("cat", "/sys/class/net/fwx0/address").stdout.strip()
         self.tally = Tally()
 
     # --- loading ---------------------------------------------------------------------------
@@ -127,6 +136,15 @@ class Campaign:
         result = self.bench.ns.run(self.bench._legacy, "-t", "raw", "-A", "PREROUTING", "-i",
                                    "fwx1", *shlex.split(rule), check=False)
         return result.returncode == 0
+
+    def _legacy_takes(self, rule: str) -> bool:
+        """Whether iptables-legacy takes the rule (tried in a chain no packet reaches)."""
+        run = self.bench.ns.run
+        run(self.bench._legacy, "-t", "raw", "-N", "fuzzcheck", check=False)
+        taken = run(self.bench._legacy, "-t", "raw", "-A", "fuzzcheck", *shlex.split(rule),
+                    check=False).returncode == 0
+        run(self.bench._legacy, "-t", "raw", "-F", "fuzzcheck")
+        return taken
 
     def _nft_loads(self, commands: list[str]) -> bool:
         try:
@@ -148,6 +166,9 @@ class Campaign:
             if isinstance(nft, str):
                 self.tally.refused_fwmigrate += 1
                 self.tally.refusal_reasons[_reason(nft)] += 1
+                if "cannot translate" not in nft and self._legacy_takes(rule.text):
+                    # fwmigrate's reader refuses what iptables takes: always a bug
+                    self.tally.over_refused.append(f"{rule.text}: {nft}")
             elif sum(c.startswith(("add rule", "insert rule")) for c in nft) != 1:
                 self.tally.multi_rule += 1  # one counter per rule keeps the matrix simple
             else:
@@ -317,12 +338,14 @@ def report(tally: Tally, family: str) -> str:
              f"cells compared {tally.cells} (and {tally.after_drop} after iptables dropped the "
              f"packet), known differences {tally.known}; "
              f"mismatches {len(tally.mismatches)}; fwmigrate output nft refuses "
-             f"{len(tally.ours_broken)}"]
+             f"{len(tally.ours_broken)}; refused by fwmigrate's reader but taken by "
+             f"iptables {len(tally.over_refused)}"]
     lines += [f"  known difference, {name}: {n} cells" for name, n in
               tally.known_by_class.most_common()]
     lines += [f"  refused by fwmigrate {n}x: {why}" for why, n in
               tally.refusal_reasons.most_common()]
     lines += [f"NFT REFUSES fwmigrate's output: {r}" for r in tally.ours_broken]
+    lines += [f"FWMIGRATE REFUSES what iptables takes: {r}" for r in tally.over_refused]
     for m in tally.mismatches:
         lines += [f"MISMATCH iptables {m.legacy} nft {m.ours}: {m.rule}",
                   f"  nft: {m.nft}", f"  packet: {m.packet.about} kinds {sorted(m.packet.kinds)}",
@@ -365,7 +388,7 @@ def main() -> int:
     if args.show_iptables_refusals:
         print("\n".join(f"iptables-legacy refuses: {r}" for r in tally.refused_only_iptables))
     print(f"{time.monotonic() - started:.0f} s")
-    return 1 if tally.mismatches or tally.ours_broken else 0
+    return 1 if tally.mismatches or tally.ours_broken or tally.over_refused else 0
 
 
 if __name__ == "__main__":

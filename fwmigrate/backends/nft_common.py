@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, is_dataclass
 from ipaddress import IPv4Address
 from socket import inet_ntoa
+from typing import NoReturn
 
 from .. import mappings
 from ..ir import Address, IntRange, Masked, Option, PortRange, Table, builtin_chains_reaching
@@ -123,12 +124,14 @@ def selector(text: str, ctx: Ctx) -> Expr:
 
 
 def port(p: PortRange) -> Expr:
+    if p.first > p.last:
+        _empty(f"{p.first}:{p.last}")
     return Symbol(str(p.first)) if p.single else Range(Symbol(str(p.first)), Symbol(str(p.last)))
 
 
 def value(opt: Option, kind: str, ctx: Ctx) -> Expr:
     v = opt.value
-    if kind == "port_range":
+    if kind in ("port_range", "port_range_any_order"):
         return port(v)
     if kind == "port_list":
         return port(v[0]) if len(v) == 1 else AnonSet(tuple(port(p) for p in v))
@@ -156,7 +159,17 @@ def value(opt: Option, kind: str, ctx: Ctx) -> Expr:
     raise AssertionError(f"no nft value for {kind}")
 
 
+def _empty(text: str) -> NoReturn:
+    """iptables takes a range with its first bound above the last (udp, dccp ports, lengths,
+    SPIs); no value is in it, so the test never holds (always, inverted): nft refuses the
+    range, and fwmigrate writes no rule for it."""
+    raise Untranslatable(f"the range {text} is empty (first > last): it never matches "
+                         "(always, inverted)", "remove the rule, or fix the range")
+
+
 def int_range(v: IntRange) -> Expr:
+    if v.first > v.last:
+        _empty(f"{v.first}:{v.last}")
     if v.first == v.last:
         return Symbol(str(v.first))
     return Range(Symbol(str(v.first)), Symbol(str(v.last)))

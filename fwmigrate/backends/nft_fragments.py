@@ -1,4 +1,4 @@
-"""Whether an IPv4 ruleset meets later fragments unassembled, where nft and xt differ.
+"""Whether a ruleset meets later fragments unassembled, where nft and xt differ.
 
 Only said, never refused: refusing would refuse every port test. See mappings/fragments.toml.
 """
@@ -12,15 +12,15 @@ from ..ir import Table, TargetExtension
 
 
 @cache
-def _data() -> tuple[frozenset[str], frozenset[str], frozenset[str], str]:
+def _data(family: str) -> tuple[frozenset[str], frozenset[str], frozenset[str], str]:
     raw = mappings.load("fragments")
     return (frozenset(raw["transport_matches"]), frozenset(raw["conntrack_matches"]),
-            frozenset(raw["conntrack_targets"]), raw["note"])
+            frozenset(raw["conntrack_targets"]), raw["note" if family == "ip" else "note6"])
 
 
-def later_fragment_note(tables: list[Table]) -> str | None:
-    """The header note for these IPv4 tables, or None where fragments cannot differ."""
-    transport, ct_matches, ct_targets, note = _data()
+def later_fragment_note(tables: list[Table], family: str) -> str | None:
+    """The header note for this family's tables, or None where fragments cannot differ."""
+    transport, ct_matches, ct_targets, note = _data(family)
     tests_transport = False
     seen: set[int] = set()          # rules of one shape share their matches tuple
     for table in tables:

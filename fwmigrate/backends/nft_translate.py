@@ -152,7 +152,7 @@ class _Translator:
                     r.protocol is not None for t in ipt_tables for c in t.chains
                     for r in c.rules):
                 self.result.notes.append(AH_NOTE)
-            fragments = later_fragment_note(ipt_tables) if family == "ip" else None
+            fragments = later_fragment_note(ipt_tables, family)
             if fragments is not None and fragments not in self.result.notes:
                 self.result.notes.append(fragments)
             chains: list[NftChain] = []

@@ -7,7 +7,7 @@ ExtensionOptions is mixed into the command-line parser (command_line._Parser).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import mappings
 from ..errors import OptionError, did_you_mean
@@ -28,6 +28,9 @@ class _Loaded:
     options: dict[str, Option]
     index: int                      # the word that loaded it
     implicit: bool = False
+    # options given with a value that tests nothing (`--sport 0:65535`): not kept, but a
+    # second one is still refused, as iptables refuses it
+    dropped: set[str] = field(default_factory=set)
 
 
 def _match_spec(name: str) -> mappings.ExtensionSpec | None:
@@ -139,6 +142,10 @@ class ExtensionOptions:
         accumulate = ACCUMULATED.get(opt.value)
         if accumulate is not None:      # -m policy's elements: many flags build one value
             return accumulate(self, ext, flag, i, negated)
+        if opt.name in ext.dropped:
+            raise OptionError(f"Only one `{opt.flags[0]}' allowed"
+                              if ext.spec.name in ("tcp", "udp", "udplite")
+                              else f'{ext.spec.name}: option "{flag}" can only be used once', i)
         for other in ext.options.values():
             other_spec = ext.spec.by_name[other.name]
             if opt.group is not None and other_spec.group == opt.group and (
@@ -184,6 +191,7 @@ class ExtensionOptions:
         if opt.neutral is not None and not negated and value == parse_value(
                 opt.value, tuple(opt.neutral.split()), self.family, proto_name):
             ext.options.pop(opt.name, None)      # e.g. --dport 0:65535 tests nothing
+            ext.dropped.add(opt.name)
             return nxt
         if opt.nargs == 1 and opt.const is None and nxt == i + 2:
             self.slots[i + 1] = (ext, opt.name)

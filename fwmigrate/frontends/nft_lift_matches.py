@@ -89,7 +89,8 @@ def _decode(kind: str, right: Any, selector: str, mask: int | None, family: str)
         return address_range(right, family)
     if kind in _UINT_MAX:
         return number(right, selector)
-    if kind in ("uint16_range", "uint32_range", "id_range"):
+    if kind in ("uint16_range", "uint32_range", "id_range", "uint16_range_any_order",
+                "uint32_range_any_order"):
         return int_range(right, selector)
     if kind == "pkttype":
         return number(right, selector, mappings.nft_pkttypes())

@@ -83,8 +83,10 @@ from .values_numbers import (
     parse_uint8,
     parse_uint16,
     parse_uint16_range,
+    parse_uint16_range_any_order,
     parse_uint32,
     parse_uint32_range,
+    parse_uint32_range_any_order,
     parse_uint64,
     parse_uint_range,
 )
@@ -92,6 +94,7 @@ from .values_ports import (
     parse_nat_ports,
     parse_port_list,
     parse_port_range,
+    parse_port_range_any_order,
 )
 from .values_readonly import PARSERS as READ_ONLY_PARSERS
 from .values_time import (
@@ -116,6 +119,7 @@ def parse_flag(args, family, proto) -> None:
 
 PARSERS: dict[str, Callable[..., Value]] = {
     "port_range": parse_port_range,
+    "port_range_any_order": parse_port_range_any_order,
     "port_list": parse_port_list,
     "nat_ports": parse_nat_ports,
     "address": parse_address,
@@ -149,6 +153,8 @@ PARSERS: dict[str, Callable[..., Value]] = {
     "uint16": parse_uint16,
     "uint16_range": parse_uint16_range,
     "uint32_range": parse_uint32_range,
+    "uint16_range_any_order": parse_uint16_range_any_order,
+    "uint32_range_any_order": parse_uint32_range_any_order,
     "word": parse_word,
     "id_range": parse_id_range,
     "tos": parse_tos,

@@ -129,19 +129,30 @@ def protocol_number(text: str) -> int:
     return number
 
 
-def parse_uint16_range(args, family, proto, top: int = 0xFFFF) -> IntRange:
+def parse_uint16_range(args, family, proto, top: int = 0xFFFF,
+                       any_order: bool = False) -> IntRange:
     """`a:b`, `:b` (from 0), `a:` (to the top) or `a`."""
     text = args[0]
     first, colon, last = text.partition(":")
     low = c_uint(first, 0, top) if first else 0
     high = (c_uint(last, 0, top) if last else top) if colon else low
-    if low > high:
+    if low > high and not any_order:
         raise OptionError(f"invalid range (min > max) `{text}'")
     return IntRange(low, high)
 
 
 def parse_uint32_range(args, family, proto) -> IntRange:
     return parse_uint16_range(args, family, proto, 0xFFFFFFFF)
+
+
+# Ranges iptables 1.8.9 takes with the first bound above the last (no value is in them):
+# --length, --espspi, --ahspi, --ipcompspi, --fragid, --rt-segsleft
+def parse_uint16_range_any_order(args, family, proto) -> IntRange:
+    return parse_uint16_range(args, family, proto, any_order=True)
+
+
+def parse_uint32_range_any_order(args, family, proto) -> IntRange:
+    return parse_uint16_range(args, family, proto, 0xFFFFFFFF, any_order=True)
 
 
 def parse_id_range(args, family, proto) -> IntRange:

@@ -35,7 +35,7 @@ def _port(text: str, proto: str | None) -> int:
                       hint="ports are numbers 0-65535 or names from /etc/services")
 
 
-def parse_port_range(args, family, proto) -> PortRange:
+def parse_port_range(args, family, proto, any_order: bool = False) -> PortRange:
     text = args[0]
     fast = _FAST_PORTS.match(text)
     if fast is not None:
@@ -48,9 +48,15 @@ def parse_port_range(args, family, proto) -> PortRange:
     if "colon" not in res:
         return PortRange(first, first)
     last = _port(res["last"], proto) if res.get("last") else 0xFFFF
-    if first > last:
+    if first > last and not any_order:
         raise OptionError(f"invalid portrange (min > max) `{text}'")
     return PortRange(first, last)
+
+
+def parse_port_range_any_order(args, family, proto) -> PortRange:
+    """libxt_udp's and libxt_dccp's ports: iptables 1.8.9 takes `9:8` (a range no port is in)
+    where libxt_tcp and libxt_sctp refuse it."""
+    return parse_port_range(args, family, proto, any_order=True)
 
 
 def parse_port_list(args, family, proto) -> tuple[PortRange, ...]:
