@@ -13,7 +13,7 @@ import click
 from .apply import confirm as confirmation
 from .apply import persist
 from .apply.backup import DEFAULT_STATE_DIR, StateDir
-from .apply.kernel import Kernel, KernelError, enter_netns
+from .apply.kernel import Kernel, KernelError, NoNftables, enter_netns
 from .apply.status import render as render_status
 from .apply.status import status as read_status
 from .apply.transaction import ApplyOptions, ApplyRefused, BackupError, apply, rollback
@@ -45,6 +45,9 @@ def _enter(netns: str | None) -> None:
 
 
 def _kernel_failed(exc: KernelError, what: str) -> None:
+    if isinstance(exc, NoNftables):
+        click.echo(f"fwmigrate: cannot reach nftables; nothing was changed:\n{exc}", err=True)
+        sys.exit(EXIT_KERNEL)
     click.echo(f"fwmigrate: nftables refused the {what}; nothing was changed:\n{exc}", err=True)
     sys.exit(EXIT_KERNEL)
 

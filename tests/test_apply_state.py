@@ -347,3 +347,29 @@ def test_ssh_connection_of_a_session_that_does_not_reach_the_namespace(netns_pai
     result = fw("apply", str(cut), "--check", "--netns", server.name, "--state-dir", state,
                 "--keep", "192.0.2.7:22", env=host_session)
     assert result.returncode == 3, result.stderr
+
+
+def test_without_the_bindings_it_says_so_and_nft_loads_the_same(netns, state, tmp_path):
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['nftables'] = None\n")
+    loaded = []
+    for env in ({}, {"PYTHONPATH": str(hide)}):
+        netns.nft("flush", "ruleset")
+        result = fw("apply", DUAL, "--netns", netns.name, "--state-dir", state, env=env)
+        assert result.returncode == 0, result.stderr
+        loaded.append(json_listing(netns))
+    assert "bindings cannot be loaded" in result.stderr and "python3-nftables" in result.stderr
+    assert "via nft -j -f -" in result.stdout
+    assert loaded[0] == loaded[1]
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state,
+                env={"PYTHONPATH": str(hide)})
+    assert result.returncode == 0, result.stderr
+    assert "fwmigrate" not in listing(netns)
+    nowhere = tmp_path / "bin"
+    nowhere.mkdir()
+    result = fw("apply", DUAL, "--netns", netns.name, "--state-dir", state,
+                env={"PYTHONPATH": str(hide), "PATH": str(nowhere)})
+    assert result.returncode == 4
+    assert "cannot reach nftables" in result.stderr and "refused" not in result.stderr
+    assert "fwmigrate" not in listing(netns)
