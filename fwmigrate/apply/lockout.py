@@ -102,10 +102,11 @@ def is_local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool | N
         links = json.loads(out)
     except (OSError, subprocess.CalledProcessError, ValueError):
         return None
+    bare = ipaddress.ip_address(str(address).split("%")[0])     # fe80::1%eth0: no scope
     for link in links:
         for info in link.get("addr_info", []):
             try:
-                if ipaddress.ip_address(info.get("local", "")) == address:
+                if ipaddress.ip_address(info.get("local", "")) == bare:
                     return True
             except ValueError:
                 continue
