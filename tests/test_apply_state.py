@@ -4,6 +4,7 @@ unreadable backups, rolling back more than once. Real kernel, scratch namespaces
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -373,3 +374,70 @@ def test_without_the_bindings_it_says_so_and_nft_loads_the_same(netns, state, tm
     assert result.returncode == 4
     assert "cannot reach nftables" in result.stderr and "refused" not in result.stderr
     assert "fwmigrate" not in listing(netns)
+
+
+def test_rollback_after_the_table_was_deleted_by_hand(netns, state):
+    netns.nft("add", "table", "ip", "fwmigrate")
+    netns.nft("add", "chain", "ip", "fwmigrate", "OLD")
+    before = listing(netns)
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    netns.nft("delete", "table", "ip", "fwmigrate")
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert listing(netns) == before
+
+
+def test_confirm_after_the_apply_was_killed(netns, state):
+    """The apply's process is gone (the SSH session died); `fwmigrate confirm` from a new
+    login still keeps the ruleset before the deadline."""
+    proc = subprocess.Popen([sys.executable, "-m", "fwmigrate", "apply", TUTORIAL, "--netns",
+                             netns.name, "--state-dir", state, "--confirm", "6"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 15
+    while "fwmigrate" not in listing(netns) and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGHUP)
+    proc.wait(timeout=10)
+    result = fw("confirm", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    time.sleep(7)
+    assert "table ip fwmigrate" in listing(netns)
+    result = fw("confirm", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 1 and "no apply is waiting" in result.stderr
+
+
+def test_a_namespace_that_does_not_exist(state):
+    for args in (["apply", TUTORIAL], ["rollback"], ["status"]):
+        result = fw(*args, "--netns", "fwm-no-such-namespace", "--state-dir", state)
+        assert result.returncode == 1, result.stderr
+        assert "create it with `ip netns add`" in result.stderr
+    assert not os.path.exists(state)
+
+
+def test_input_errors_apply_nothing_and_write_no_backup(netns, state, tmp_path):
+    bad = tmp_path / "bad.sh"
+    bad.write_text("iptables -A INPUT -p tcp --dprot 22 -j ACCEPT\n")
+    result = fw("apply", str(bad), "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 1
+    assert "bad.sh:1" in result.stderr
+    assert listing(netns).strip() == ""
+    assert not os.path.exists(state)
+
+
+def test_status_shows_dynamic_set_members_and_their_time_left(netns, state):
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    netns.nft("add", "element", "ip", "fwmigrate", "KNOCK1", "{ 192.0.2.7 }")
+    netns.nft("add", "set", "ip", "fwmigrate", "T",
+              "{ type ipv4_addr; flags timeout; timeout 60s; }")
+    netns.nft("add", "element", "ip", "fwmigrate", "T", "{ 192.0.2.8 timeout 30s }")
+    data = json.loads(fw("status", "--json", "--netns", netns.name,
+                         "--state-dir", state).stdout)
+    sets = {s["name"]: s for s in data["tables"][0]["sets"]}
+    assert sets["KNOCK1"]["members"] == [{"address": "192.0.2.7", "expires_in": None}]
+    assert sets["T"]["timeout"] == 60
+    [member] = sets["T"]["members"]
+    assert member["address"] == "192.0.2.8" and 0 < member["expires_in"] <= 30
+    text = fw("status", "--netns", netns.name, "--state-dir", state).stdout
+    assert "set T (ipv4_addr, entries expire after 60s): 1 member" in text
+    assert "192.0.2.8 (" in text and "s left)" in text
