@@ -5,6 +5,10 @@ as an established connection, both ways: the client's packets in to the server's
 server's replies out. Anything that would drop or reject either is named and the apply is
 refused. A *new* connection from the same client to the same port is walked too: if it would
 be refused (port knocking, say), the user is warned that a reconnect would fail.
+
+"Established" holds only if conntrack knows the session: the kernel tracks connections once a
+rule uses conntrack, so a session opened before that is picked up by its next packet as a new
+connection. The guard reads the conntrack table and walks such a session that way.
 """
 
 from __future__ import annotations
