@@ -192,7 +192,8 @@ def rollback_cmd(use_nft_cli, netns, state_dir):
     """
     _enter(netns)
     try:
-        path = rollback(ApplyOptions(netns=netns, state_dir=state_dir, use_nft_cli=use_nft_cli))
+        path, stuck = rollback(ApplyOptions(netns=netns, state_dir=state_dir,
+                                            use_nft_cli=use_nft_cli))
     except ApplyRefused as exc:
         raise click.ClickException(exc.message) from None
     except BackupError as exc:
@@ -200,6 +201,8 @@ def rollback_cmd(use_nft_cli, netns, state_dir):
     except KernelError as exc:
         _kernel_failed(exc, "rollback")
     click.echo(f"rolled back to {path}")
+    if stuck:
+        click.echo(f"warning: {stuck}", err=True)
 
 
 @main.command("confirm")

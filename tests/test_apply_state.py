@@ -441,3 +441,16 @@ def test_status_shows_dynamic_set_members_and_their_time_left(netns, state):
     text = fw("status", "--netns", netns.name, "--state-dir", state).stdout
     assert "set T (ipv4_addr, entries expire after 60s): 1 member" in text
     assert "192.0.2.8 (" in text and "s left)" in text
+
+
+def test_a_backup_that_cannot_be_set_aside_after_the_rollback(netns, state):
+    """The restore is done; only moving its backup aside failed: say so, without a
+    traceback and without claiming nothing changed."""
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    with open(os.path.join(state, "backups", "rolled-back"), "w") as fh:
+        fh.write("in the way\n")
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "rolled back to" in result.stdout
+    assert "could not be set aside" in result.stderr and "Traceback" not in result.stderr
+    assert "fwmigrate" not in listing(netns)

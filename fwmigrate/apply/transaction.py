@@ -230,8 +230,9 @@ def leftovers(before: dict, ours: set[tuple[str, str]], flushed: bool) -> list[s
     return warnings
 
 
-def rollback(options: ApplyOptions) -> Path:
-    """Restore the newest backup's scope; returns the backup used. The backup is then set
+def rollback(options: ApplyOptions) -> tuple[Path, str | None]:
+    """Restore the newest backup's scope; returns the backup used, and a warning if it could
+    not be set aside. The backup is then set
     aside (backups/rolled-back/), so rolling back again steps back one apply further."""
     state = StateDir(options.state_dir)
     backup = state.latest_backup(options.netns)
@@ -243,8 +244,7 @@ def rollback(options: ApplyOptions) -> Path:
                               if used else ""))
     check_trusted(backup)
     restore(Kernel(force_cli=options.use_nft_cli), backup)
-    state.retire(backup)
-    return backup.path
+    return backup.path, state.retire(backup)
 
 
 __all__ = ["ApplyOptions", "ApplyRefused", "ApplyReport", "BackupError", "KernelError", "apply",
