@@ -93,7 +93,7 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, n
     rollback` restores it. The lockout guard walks your SSH session (from $SSH_CONNECTION or
     --keep) through the new rules and refuses a ruleset that would cut it.
 
-    \\b
+    \b
     Examples:
       fwmigrate apply samples/tutorial.sh --check
       fwmigrate apply /etc/iptables/rules.v4 --confirm 60
@@ -183,9 +183,10 @@ def rollback_cmd(use_nft_cli, netns, state_dir):
     """Restore the ruleset saved before the latest apply.
 
     Only what that apply replaced is restored (fwmigrate's tables, or everything after
-    --flush-ruleset).
+    --flush-ruleset). The backup used is then set aside (STATE_DIR/backups/rolled-back), so
+    running rollback again steps back one apply further.
 
-    \\b
+    \b
     Examples:
       fwmigrate rollback
       fwmigrate rollback --netns test
@@ -211,7 +212,7 @@ def rollback_cmd(use_nft_cli, netns, state_dir):
 def confirm_cmd(netns, state_dir):
     """Keep the ruleset of a pending `apply --confirm`.
 
-    \\b
+    \b
     Examples:
       fwmigrate confirm
       fwmigrate confirm --netns test
@@ -235,7 +236,7 @@ def confirm_cmd(netns, state_dir):
 def save_cmd(input, output, enable, use_nft_cli, netns, **kw):
     """Validate with the kernel, then write the nft file that makes the ruleset permanent.
 
-    \\b
+    \b
     Examples:
       fwmigrate save /etc/iptables/rules.v4
       fwmigrate save firewall.sh -o /etc/nftables.conf --enable
@@ -267,7 +268,7 @@ def save_cmd(input, output, enable, use_nft_cli, netns, **kw):
 def status_cmd(as_json, netns, state_dir):
     """Show what fwmigrate has applied: tables, chains, rules, and dynamic set members.
 
-    \\b
+    \b
     Examples:
       fwmigrate status
       fwmigrate status --netns test --json
