@@ -13,7 +13,7 @@ import click
 from .apply import confirm as confirmation
 from .apply import persist
 from .apply.backup import DEFAULT_STATE_DIR, StateDir
-from .apply.kernel import Kernel, KernelError, enter_netns
+from .apply.kernel import Kernel, KernelError, NoNftables, enter_netns
 from .apply.status import render as render_status
 from .apply.status import status as read_status
 from .apply.transaction import ApplyOptions, ApplyRefused, BackupError, apply, rollback
@@ -45,6 +45,9 @@ def _enter(netns: str | None) -> None:
 
 
 def _kernel_failed(exc: KernelError, what: str) -> None:
+    if isinstance(exc, NoNftables):
+        click.echo(f"fwmigrate: cannot reach nftables; nothing was changed:\n{exc}", err=True)
+        sys.exit(EXIT_KERNEL)
     click.echo(f"fwmigrate: nftables refused the {what}; nothing was changed:\n{exc}", err=True)
     sys.exit(EXIT_KERNEL)
 
@@ -90,13 +93,14 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, n
     rollback` restores it. The lockout guard walks your SSH session (from $SSH_CONNECTION or
     --keep) through the new rules and refuses a ruleset that would cut it.
 
-    \\b
+    \b
     Examples:
       fwmigrate apply samples/tutorial.sh --check
       fwmigrate apply /etc/iptables/rules.v4 --confirm 60
       fwmigrate apply fw.sh --netns test --keep 10.0.0.2:22
-    Exit status: 0 applied (or checked), 1 input errors, 3 refused by the lockout guard or
-    rolled back for want of confirmation, 4 refused by the kernel (nothing changed).
+    Exit status: 0 applied (or checked), 1 input errors (or an unusable state directory),
+    3 refused by the lockout guard, by a pending confirmation, or rolled back for want of
+    confirmation, 4 refused by the kernel (nothing changed).
     """
     ruleset, translation, _name = _translate(input, kw)
     options = ApplyOptions(check=check, flush_ruleset=kw["flush_ruleset"], netns=netns,
@@ -180,16 +184,18 @@ def rollback_cmd(use_nft_cli, netns, state_dir):
     """Restore the ruleset saved before the latest apply.
 
     Only what that apply replaced is restored (fwmigrate's tables, or everything after
-    --flush-ruleset).
+    --flush-ruleset). The backup used is then set aside (STATE_DIR/backups/rolled-back), so
+    running rollback again steps back one apply further.
 
-    \\b
+    \b
     Examples:
       fwmigrate rollback
       fwmigrate rollback --netns test
     """
     _enter(netns)
     try:
-        path = rollback(ApplyOptions(netns=netns, state_dir=state_dir, use_nft_cli=use_nft_cli))
+        path, stuck = rollback(ApplyOptions(netns=netns, state_dir=state_dir,
+                                            use_nft_cli=use_nft_cli))
     except ApplyRefused as exc:
         raise click.ClickException(exc.message) from None
     except BackupError as exc:
@@ -197,6 +203,8 @@ def rollback_cmd(use_nft_cli, netns, state_dir):
     except KernelError as exc:
         _kernel_failed(exc, "rollback")
     click.echo(f"rolled back to {path}")
+    if stuck:
+        click.echo(f"warning: {stuck}", err=True)
 
 
 @main.command("confirm")
@@ -205,7 +213,7 @@ def rollback_cmd(use_nft_cli, netns, state_dir):
 def confirm_cmd(netns, state_dir):
     """Keep the ruleset of a pending `apply --confirm`.
 
-    \\b
+    \b
     Examples:
       fwmigrate confirm
       fwmigrate confirm --netns test
@@ -229,7 +237,7 @@ def confirm_cmd(netns, state_dir):
 def save_cmd(input, output, enable, use_nft_cli, netns, **kw):
     """Validate with the kernel, then write the nft file that makes the ruleset permanent.
 
-    \\b
+    \b
     Examples:
       fwmigrate save /etc/iptables/rules.v4
       fwmigrate save firewall.sh -o /etc/nftables.conf --enable
@@ -261,7 +269,7 @@ def save_cmd(input, output, enable, use_nft_cli, netns, **kw):
 def status_cmd(as_json, netns, state_dir):
     """Show what fwmigrate has applied: tables, chains, rules, and dynamic set members.
 
-    \\b
+    \b
     Examples:
       fwmigrate status
       fwmigrate status --netns test --json

@@ -4,6 +4,7 @@ unreadable backups, rolling back more than once. Real kernel, scratch namespaces
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -347,3 +348,109 @@ def test_ssh_connection_of_a_session_that_does_not_reach_the_namespace(netns_pai
     result = fw("apply", str(cut), "--check", "--netns", server.name, "--state-dir", state,
                 "--keep", "192.0.2.7:22", env=host_session)
     assert result.returncode == 3, result.stderr
+
+
+def test_without_the_bindings_it_says_so_and_nft_loads_the_same(netns, state, tmp_path):
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['nftables'] = None\n")
+    loaded = []
+    for env in ({}, {"PYTHONPATH": str(hide)}):
+        netns.nft("flush", "ruleset")
+        result = fw("apply", DUAL, "--netns", netns.name, "--state-dir", state, env=env)
+        assert result.returncode == 0, result.stderr
+        loaded.append(json_listing(netns))
+    assert "bindings cannot be loaded" in result.stderr and "python3-nftables" in result.stderr
+    assert "via nft -j -f -" in result.stdout
+    assert loaded[0] == loaded[1]
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state,
+                env={"PYTHONPATH": str(hide)})
+    assert result.returncode == 0, result.stderr
+    assert "fwmigrate" not in listing(netns)
+    nowhere = tmp_path / "bin"
+    nowhere.mkdir()
+    result = fw("apply", DUAL, "--netns", netns.name, "--state-dir", state,
+                env={"PYTHONPATH": str(hide), "PATH": str(nowhere)})
+    assert result.returncode == 4
+    assert "cannot reach nftables" in result.stderr and "refused" not in result.stderr
+    assert "fwmigrate" not in listing(netns)
+
+
+def test_rollback_after_the_table_was_deleted_by_hand(netns, state):
+    netns.nft("add", "table", "ip", "fwmigrate")
+    netns.nft("add", "chain", "ip", "fwmigrate", "OLD")
+    before = listing(netns)
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    netns.nft("delete", "table", "ip", "fwmigrate")
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert listing(netns) == before
+
+
+def test_confirm_after_the_apply_was_killed(netns, state):
+    """The apply's process is gone (the SSH session died); `fwmigrate confirm` from a new
+    login still keeps the ruleset before the deadline."""
+    proc = subprocess.Popen([sys.executable, "-m", "fwmigrate", "apply", TUTORIAL, "--netns",
+                             netns.name, "--state-dir", state, "--confirm", "6"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 15
+    while "fwmigrate" not in listing(netns) and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGHUP)
+    proc.wait(timeout=10)
+    result = fw("confirm", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    time.sleep(7)
+    assert "table ip fwmigrate" in listing(netns)
+    result = fw("confirm", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 1 and "no apply is waiting" in result.stderr
+
+
+def test_a_namespace_that_does_not_exist(state):
+    for args in (["apply", TUTORIAL], ["rollback"], ["status"]):
+        result = fw(*args, "--netns", "fwm-no-such-namespace", "--state-dir", state)
+        assert result.returncode == 1, result.stderr
+        assert "create it with `ip netns add`" in result.stderr
+    assert not os.path.exists(state)
+
+
+def test_input_errors_apply_nothing_and_write_no_backup(netns, state, tmp_path):
+    bad = tmp_path / "bad.sh"
+    bad.write_text("iptables -A INPUT -p tcp --dprot 22 -j ACCEPT\n")
+    result = fw("apply", str(bad), "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 1
+    assert "bad.sh:1" in result.stderr
+    assert listing(netns).strip() == ""
+    assert not os.path.exists(state)
+
+
+def test_status_shows_dynamic_set_members_and_their_time_left(netns, state):
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    netns.nft("add", "element", "ip", "fwmigrate", "KNOCK1", "{ 192.0.2.7 }")
+    netns.nft("add", "set", "ip", "fwmigrate", "T",
+              "{ type ipv4_addr; flags timeout; timeout 60s; }")
+    netns.nft("add", "element", "ip", "fwmigrate", "T", "{ 192.0.2.8 timeout 30s }")
+    data = json.loads(fw("status", "--json", "--netns", netns.name,
+                         "--state-dir", state).stdout)
+    sets = {s["name"]: s for s in data["tables"][0]["sets"]}
+    assert sets["KNOCK1"]["members"] == [{"address": "192.0.2.7", "expires_in": None}]
+    assert sets["T"]["timeout"] == 60
+    [member] = sets["T"]["members"]
+    assert member["address"] == "192.0.2.8" and 0 < member["expires_in"] <= 30
+    text = fw("status", "--netns", netns.name, "--state-dir", state).stdout
+    assert "set T (ipv4_addr, entries expire after 60s): 1 member" in text
+    assert "192.0.2.8 (" in text and "s left)" in text
+
+
+def test_a_backup_that_cannot_be_set_aside_after_the_rollback(netns, state):
+    """The restore is done; only moving its backup aside failed: say so, without a
+    traceback and without claiming nothing changed."""
+    assert fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state).returncode == 0
+    with open(os.path.join(state, "backups", "rolled-back"), "w") as fh:
+        fh.write("in the way\n")
+    result = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "rolled back to" in result.stdout
+    assert "could not be set aside" in result.stderr and "Traceback" not in result.stderr
+    assert "fwmigrate" not in listing(netns)

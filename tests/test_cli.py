@@ -166,3 +166,16 @@ def test_console_command_exits_at_once_with_its_status_and_whole_output(tmp_path
     assert proc.returncode == 1 and "nothing was written" in proc.stderr
     assert fwmigrate("restore-translate").returncode == 2          # click: missing -f
     assert fwmigrate("--version").stdout.startswith("fwmigrate, version")
+
+
+@pytest.mark.parametrize("command", ["apply", "rollback", "confirm", "save", "status"])
+def test_apply_commands_show_their_examples_one_per_line(runner, command):
+    """click keeps a paragraph's line breaks only after a \\b line; a literal backslash-b
+    (the docstring said \\\\b) ran the examples together into one line."""
+    result = runner.invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert "\\b" not in result.output
+    lines = [line.strip() for line in result.output.splitlines()]
+    assert "Examples:" in lines
+    examples = lines[lines.index("Examples:") + 1]
+    assert examples.startswith(f"fwmigrate {command}") and examples.count("fwmigrate") == 1

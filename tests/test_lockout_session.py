@@ -66,3 +66,22 @@ def test_a_reconnect_rewritten_by_nat_is_warned_about(nat, where):
     assert not report.cut
     assert any(where in w and "fw.sh:1" in w and "reconnect" in w for w in report.reconnect), \
         report.reconnect
+
+
+@pytest.mark.parametrize("state", ["new", "invalid"])
+def test_an_untracked_session_is_walked_as_conntrack_will_see_it(state):
+    """Opened before any rule used conntrack, the session is unknown to it: its next packet
+    is NEW (picked up; INVALID with nf_conntrack_tcp_loose=0), and ESTABLISHED-only rules
+    stop it; a rule that lets it in as such keeps it."""
+    established_only = read("iptables -P INPUT DROP\n"
+                            "iptables -A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT\n",
+                            "fw.sh", ConvertOptions())[0]
+    assert not check(established_only, SESSION).cut
+    cut = check(established_only, SESSION, state).cut
+    assert cut and "conntrack does not track your session yet" in cut[0]
+    assert f"ct state {state}" in cut[0]
+    opened = read("iptables -P INPUT DROP\n"
+                  "iptables -A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT\n"
+                  f"iptables -A INPUT -m conntrack --ctstate {state.upper()} -p tcp --dport 22"
+                  " -j ACCEPT\n", "fw.sh", ConvertOptions())[0]
+    assert not check(opened, SESSION, state).cut

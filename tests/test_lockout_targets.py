@@ -29,3 +29,16 @@ def test_a_session_diverted_by_tproxy_is_cut():
 def test_a_session_queued_to_userspace_is_cut():
     cut = _cut("iptables -A INPUT -p tcp --dport 22 -j NFQUEUE --queue-num 3\n")
     assert cut and all("QUEUE by rule 1" in c for c in cut)
+
+
+def test_a_session_made_untracked_is_cut_where_only_established_is_let_in():
+    """NOTRACK (CT --notrack) in raw PREROUTING runs before conntrack: the session's packets
+    are then UNTRACKED, not ESTABLISHED, and an `--ctstate ESTABLISHED` accept misses them."""
+    for target in ("-j NOTRACK", "-j CT --notrack"):
+        script = (f"iptables -t raw -A PREROUTING -p tcp --dport 22 {target}\n"
+                  "iptables -P INPUT DROP\n"
+                  "iptables -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n")
+        cut = _cut(script)
+        assert cut and any("policy of filter INPUT" in c for c in cut), (target, cut)
+        untracked_ok = script + "iptables -A INPUT -m conntrack --ctstate UNTRACKED -j ACCEPT\n"
+        assert not _cut(untracked_ok), target

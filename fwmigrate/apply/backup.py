@@ -94,11 +94,17 @@ class StateDir:
         the apply before it must stay the one `rollback` undoes."""
         backup.path.unlink(missing_ok=True)
 
-    def retire(self, backup: Backup) -> None:
+    def retire(self, backup: Backup) -> str | None:
         """A rollback restored this backup: keep it aside, so the next rollback steps back to
-        the backup before it."""
-        self._ensure(self.used)
-        backup.path.rename(self.used / backup.path.name)
+        the backup before it. Says what went wrong if it could not (the restore stands)."""
+        try:
+            self._ensure(self.used)
+            backup.path.rename(self.used / backup.path.name)
+        except OSError as exc:
+            return (f"the backup {backup.path} could not be set aside in {self.used} "
+                    f"({exc.strerror or exc}): the next rollback would restore it again; "
+                    "move it there by hand")
+        return None
 
     def list_backups(self, netns: str | None) -> list[Backup]:
         if not self.backups.is_dir():

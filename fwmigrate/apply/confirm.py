@@ -110,8 +110,8 @@ def _watchdog(pending: Pending, state: StateDir) -> None:
     try:
         backup = read_backup(pending.backup)
         restore(Kernel(), backup)
-        state.retire(backup)        # a later `fwmigrate rollback` steps back from here
-        _finish(pending, "rolled back")
+        stuck = state.retire(backup)    # a later `fwmigrate rollback` steps back from here
+        _finish(pending, "rolled back" + (f"; {stuck}" if stuck else ""))
     except (BackupError, KernelError, OSError) as exc:
         _finish(pending, f"rollback failed: {exc}")
     os._exit(0)

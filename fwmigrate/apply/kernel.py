@@ -18,6 +18,10 @@ class KernelError(Exception):
     """nftables refused a transaction (nothing of it was applied) or could not be reached."""
 
 
+class NoNftables(KernelError):
+    """Neither the bindings nor the nft program: nothing was sent."""
+
+
 def enter_netns(name: str) -> None:
     """Move this (single-threaded) process into the named network namespace for good."""
     path = name if "/" in name else f"/run/netns/{name}"
@@ -53,7 +57,7 @@ class Kernel:
         else:
             self.fallback_reason = "using `nft -j` as asked"
         if self.nft is None and shutil.which("nft") is None:
-            raise KernelError("neither the nftables Python bindings nor the nft program is "
+            raise NoNftables("neither the nftables Python bindings nor the nft program is "
                               "available (Debian: apt install nftables python3-nftables)")
 
     @property

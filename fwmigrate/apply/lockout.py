@@ -5,6 +5,10 @@ as an established connection, both ways: the client's packets in to the server's
 server's replies out. Anything that would drop or reject either is named and the apply is
 refused. A *new* connection from the same client to the same port is walked too: if it would
 be refused (port knocking, say), the user is warned that a reconnect would fail.
+
+"Established" holds only if conntrack knows the session: the kernel tracks connections once a
+rule uses conntrack, so a session opened before that is picked up by its next packet as a new
+connection. The guard reads the conntrack table and walks such a session that way.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import re
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..ir import Ruleset, TargetExtension
 from ..verify.evaluate import Outcome, evaluate
@@ -102,10 +107,11 @@ def is_local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool | N
         links = json.loads(out)
     except (OSError, subprocess.CalledProcessError, ValueError):
         return None
+    bare = ipaddress.ip_address(str(address).split("%")[0])     # fe80::1%eth0: no scope
     for link in links:
         for info in link.get("addr_info", []):
             try:
-                if ipaddress.ip_address(info.get("local", "")) == address:
+                if ipaddress.ip_address(info.get("local", "")) == bare:
                     return True
             except ValueError:
                 continue
@@ -128,6 +134,49 @@ def locate(session: Session) -> Session:
                    session.iface or route.get("dev"), session.origin)
 
 
+def tracked(session: Session) -> bool | None:
+    """Does conntrack (of the current namespace) know the session? Only rules that use it make
+    the kernel track connections, so a session opened before any did is not known, and its
+    next packet is taken as a new connection. None: cannot tell."""
+    table = Path("/proc/net/nf_conntrack")
+    if not table.exists():
+        # no conntrack module: nothing is tracked; loaded without the /proc view: unknown
+        return None if Path("/proc/sys/net/netfilter/nf_conntrack_max").exists() else False
+    try:
+        lines = table.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3 or fields[2] != "tcp":
+            continue
+        tup: dict[str, str] = {}
+        for f in fields:                # the first src/dst/sport/dport: the original way
+            key, sep, value = f.partition("=")
+            if sep and key in ("src", "dst", "sport", "dport") and key not in tup:
+                tup[key] = value
+        try:
+            if (ipaddress.ip_address(tup["src"]) == session.client
+                    and int(tup["dport"]) == session.server_port
+                    and (session.server is None
+                         or ipaddress.ip_address(tup["dst"]) == session.server)
+                    and session.client_port in (None, int(tup["sport"]))):
+                return True
+        except (KeyError, ValueError):
+            continue
+    return False
+
+
+def pickup_state() -> str:
+    """The state conntrack gives a mid-connection packet it does not know: new (it picks the
+    connection up, nf_conntrack_tcp_loose=1, the default), or invalid."""
+    try:
+        loose = Path("/proc/sys/net/netfilter/nf_conntrack_tcp_loose").read_text().strip()
+    except OSError:
+        return "new"
+    return "invalid" if loose == "0" else "new"
+
+
 def _problems(outcomes: list[Outcome]) -> list[str]:
     out = []
     for o in outcomes:
@@ -142,7 +191,9 @@ def _problems(outcomes: list[Outcome]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def check(ruleset: Ruleset, session: Session) -> GuardReport:
+def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -> GuardReport:
+    """untracked_as: conntrack does not know the session (see tracked()), so its next packet
+    in has this state (pickup_state()); the replies are established once it is let in."""
     family = "ip" if session.client.version == 4 else "ip6"
     inbound = Packet(family=family, iif=session.iface, saddr=session.client,
                      daddr=session.server, proto=6, sport=session.client_port,
@@ -156,8 +207,13 @@ def check(ruleset: Ruleset, session: Session) -> GuardReport:
                           daddr=session.client, sport=session.server_port,
                           dport=session.client_port, ct_direction="REPLY")
     report = GuardReport(session)
-    for what, packet, hooks in (("your session's packets to the server", inbound,
-                                 ("prerouting", "input")),
+    first_in, what_in = inbound, "your session's packets to the server"
+    if untracked_as is not None:
+        first_in = inbound.with_(ct_state=untracked_as, ct_status=frozenset())
+        what_in += (" (conntrack does not track your session yet: no rule needed it when the "
+                    f"session opened, so the kernel takes its next packet as ct state "
+                    f"{untracked_as})")
+    for what, packet, hooks in ((what_in, first_in, ("prerouting", "input")),
                                 ("the server's replies to your session", reply,
                                  ("output", "postrouting"))):
         for problem in _problems(evaluate(ruleset, packet, hooks)):

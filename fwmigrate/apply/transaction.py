@@ -162,12 +162,31 @@ def _guard(ruleset: Ruleset, options: ApplyOptions, ssh_connection: str | None,
         return
     session = lockout.locate(session)
     report.session = str(session)
-    result = lockout.check(ruleset, session)
+    # a session conntrack does not know yet is taken as a new connection by its next packet
+    untracked = lockout.tracked(session) is False
+    if options.keep:
+        # --keep may name a session that is not open (yet): walk it as tracked, and warn if
+        # it would die were it open now and untracked
+        result = lockout.check(ruleset, session)
+        if untracked:
+            report.warnings += [
+                f"no connection from {session.client} to port {session.server_port} is "
+                f"tracked here; if one is open now, {c}"
+                for c in lockout.check(ruleset, session, lockout.pickup_state()).cut
+                if c not in result.cut]
+    else:
+        result = lockout.check(ruleset, session,
+                               lockout.pickup_state() if untracked else None)
     report.warnings += result.reconnect
     if result.cut and not options.force:
+        hint = (["let it in as a new connection first (apply a ruleset that also accepts new "
+                 f"connections to port {session.server_port}), or load any rule that uses "
+                 "conntrack and send some traffic through the session, then apply this one"]
+                if untracked and not options.keep else [])
         raise ApplyRefused(f"the new ruleset would cut your session {session}",
-                           result.cut + ["nothing was applied; fix the rules, or pass --force "
-                                         "if you are sure (and use --confirm SECONDS)"])
+                           result.cut + hint + ["nothing was applied; fix the rules, or pass "
+                                                "--force if you are sure (and use --confirm "
+                                                "SECONDS)"])
     if result.cut:
         report.warnings += [f"--force: {c}" for c in result.cut]
 
@@ -211,8 +230,9 @@ def leftovers(before: dict, ours: set[tuple[str, str]], flushed: bool) -> list[s
     return warnings
 
 
-def rollback(options: ApplyOptions) -> Path:
-    """Restore the newest backup's scope; returns the backup used. The backup is then set
+def rollback(options: ApplyOptions) -> tuple[Path, str | None]:
+    """Restore the newest backup's scope; returns the backup used, and a warning if it could
+    not be set aside. The backup is then set
     aside (backups/rolled-back/), so rolling back again steps back one apply further."""
     state = StateDir(options.state_dir)
     backup = state.latest_backup(options.netns)
@@ -224,8 +244,7 @@ def rollback(options: ApplyOptions) -> Path:
                               if used else ""))
     check_trusted(backup)
     restore(Kernel(force_cli=options.use_nft_cli), backup)
-    state.retire(backup)
-    return backup.path
+    return backup.path, state.retire(backup)
 
 
 __all__ = ["ApplyOptions", "ApplyRefused", "ApplyReport", "BackupError", "KernelError", "apply",

@@ -140,6 +140,8 @@ class _Walk:
         target = rule.target
         if target is None or (isinstance(target, TargetExtension)
                               and not mappings.target_specs()[target.name].terminal):
+            if _untracks(target):
+                packet = packet.with_(ct_state="untracked", ct_status=frozenset())
             yield from self._rules(table, chain, packet, depth, index + 1, trace, assumptions)
             return
         if isinstance(target, Verdict):
@@ -159,6 +161,13 @@ class _Walk:
                                            assumptions + a)
             return
         yield _TARGET_VERDICTS.get(target.name, "ACCEPT"), step, trace, assumptions, packet
+
+
+def _untracks(target: TargetExtension | None) -> bool:
+    """NOTRACK and CT --notrack (raw table, before conntrack): the packet is not tied to its
+    connection, so from there on its state is UNTRACKED, not ESTABLISHED."""
+    return target is not None and (target.name == "NOTRACK" or (
+        target.name == "CT" and target.option("notrack") is not None))
 
 
 def evaluate(ruleset: Ruleset, packet: Packet, hooks: tuple[str, ...]) -> list[Outcome]:
