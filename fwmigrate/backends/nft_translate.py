@@ -252,7 +252,7 @@ class _Translator:
             cached = self._shape_entry(table, chain, rule, ctx, key)
             if type(cached) is NftRule:
                 return cached           # not translatable: the problem is recorded
-        _parts, interfaces, middle, target, tail, comment, literal_sets = cached
+        _parts, interfaces, middle, target, tail, comment, literal_sets, unequal = cached
         if rule.counters is not None and self.options.counters:
             c = rule.counters
             tail = (*middle, Counter(c.packets, c.bytes), *target)
@@ -266,7 +266,9 @@ class _Translator:
                 else (self._address(source, ctx.family, "saddr"),
                       self._address(destination, ctx.family, "daddr"))
             statements = (*interfaces, *addresses, *tail)
-        statements = keep_neq_apart(statements)
+            unequal += sum(a.op == "!=" for a in addresses)
+        if unequal > 1:     # a join needs two `!=` tests
+            statements = keep_neq_apart(statements)
         if not statements:
             # `-A CHAIN` alone only counts; nft has no empty rule (iptables-translate: counter)
             statements = (Counter(),)
@@ -290,8 +292,8 @@ class _Translator:
                      key: tuple) -> tuple | NftRule:
         """A shape_cache entry for the rule (cached unless a plan or -j SET is involved):
         (its parts, interfaces, middle, target, middle + counter + target, comment, whether
-        it compares with a literal set); for a rule that cannot be translated, its placeholder
-        rule, with the problem recorded."""
+        it compares with a literal set, its number of `!=` tests); for a rule that cannot be
+        translated, its placeholder rule, with the problem recorded."""
         ctx.proto = rule.protocol.value if rule.protocol and not rule.protocol.negated \
             else None
         ctx.chain = chain.name
@@ -310,10 +312,12 @@ class _Translator:
         # whether a statement compares with a literal set (addresses never do)
         literal_sets = any(type(s) is Compare and type(s.right) is AnonSet
                            for s in (*interfaces, *middle, *target))
+        # how many `!=` tests besides the addresses': keep_neq_apart has work only from two
+        unequal = sum(type(s) is Compare and s.op == "!=" for s in (*interfaces, *middle, *target))
         # the entry's first item keeps the objects whose ids make its key alive
         entry = ((rule.matches, rule.target, rule.protocol, rule.in_interface,
                   rule.out_interface, rule.fragment), interfaces, middle, target, tail, comment,
-                 literal_sets)
+                 literal_sets, unequal)
         # not cached: plans, -j SET, and targets whose translation depends on the chain
         if not any(m.module in _PLANNED for m in rule.matches) and \
                 getattr(rule.target, "name", None) not in _CHAIN_DEPENDENT_TARGETS:
