@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,6 +11,16 @@ from netns import kernel_available, namespace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
+
+
+def fwmigrate_cli(*args: str, input: str | None = None, env: dict | None = None,
+                  timeout: float = 60) -> subprocess.CompletedProcess:
+    """The fwmigrate command as a console user runs it: outside an SSH session (the lockout
+    guard reads SSH_CONNECTION), with `env` added to the environment."""
+    environ = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "fwmigrate", *args], input=input, text=True,
+                          capture_output=True, timeout=timeout, env=environ)
 
 
 def sample_inputs() -> list[Path]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -37,6 +38,13 @@ class Namespace:
 
     def nft(self, *args: str, input: str | None = None, check: bool = True):
         return self.run("nft", *args, input=input, check=check)
+
+    def wait_for_table(self, name: str, seconds: float = 15) -> None:
+        """Until `nft list tables` names `name` (a command in the background has loaded it),
+        or `seconds` pass: the caller's asserts then say whether it came."""
+        deadline = time.time() + seconds
+        while name not in self.nft("list", "tables").stdout and time.time() < deadline:
+            time.sleep(0.2)
 
 
 @contextmanager

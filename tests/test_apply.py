@@ -12,15 +12,10 @@ import pytest
 from traffic import CLIENT_ADDR
 
 from conftest import SAMPLES
+from conftest import fwmigrate_cli as fw
 
 pytestmark = pytest.mark.kernel
 TUTORIAL = str(SAMPLES / "tutorial.sh")
-
-
-def fw(*args, input=None, timeout=60):
-    return subprocess.run([sys.executable, "-m", "fwmigrate", *args], input=input, text=True,
-                          capture_output=True, timeout=timeout,
-                          env={k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"})
 
 
 def tables(ns):
@@ -144,9 +139,7 @@ def test_confirm_from_another_shell_keeps_it(netns_pair, state):
                              server.name, "--state-dir", state, "--keep", f"{CLIENT_ADDR}:22",
                              "--confirm", "20"], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 15
-    while "fwmigrate" not in tables(server) and time.time() < deadline:
-        time.sleep(0.2)
+    server.wait_for_table("fwmigrate")
     result = fw("confirm", "--netns", server.name, "--state-dir", state)
     assert result.returncode == 0, result.stderr
     out, err = proc.communicate(timeout=30)
@@ -163,9 +156,7 @@ def test_rollback_survives_the_calling_process_dying(netns_pair, state):
                              "--confirm", "3"], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    deadline = time.time() + 15
-    while "fwmigrate" not in tables(server) and time.time() < deadline:
-        time.sleep(0.2)
+    server.wait_for_table("fwmigrate")
     os.killpg(proc.pid, signal.SIGKILL)      # the SSH session and its shell are gone
     proc.wait()
     assert "fwmigrate" in tables(server)

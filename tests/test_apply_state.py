@@ -12,17 +12,11 @@ import time
 import pytest
 
 from conftest import SAMPLES
+from conftest import fwmigrate_cli as fw
 
 pytestmark = pytest.mark.kernel
 TUTORIAL = str(SAMPLES / "tutorial.sh")
 DUAL = str(SAMPLES / "dual-stack.sh")
-
-
-def fw(*args, env=None, timeout=60):
-    environ = {k: v for k, v in os.environ.items() if k != "SSH_CONNECTION"}
-    environ.update(env or {})
-    return subprocess.run([sys.executable, "-m", "fwmigrate", *args], text=True,
-                          capture_output=True, timeout=timeout, env=environ)
 
 
 def listing(ns) -> str:
@@ -189,9 +183,7 @@ def test_a_rollback_by_hand_while_a_confirmation_is_pending(netns, state):
                              netns.name, "--state-dir", state, "--confirm", "3"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 15
-    while "fwmigrate" not in listing(netns) and time.time() < deadline:
-        time.sleep(0.2)
+    netns.wait_for_table("fwmigrate")
     result = fw("rollback", "--netns", netns.name, "--state-dir", state)
     assert result.returncode == 0, result.stderr
     _out, err = proc.communicate(timeout=30)
@@ -270,9 +262,7 @@ def test_no_apply_while_another_waits_for_confirmation(netns, state):
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 15
-        while "fwmigrate" not in listing(netns) and time.time() < deadline:
-            time.sleep(0.2)
+        netns.wait_for_table("fwmigrate")
         before = listing(netns)
         result = fw("apply", DUAL, "--netns", netns.name, "--state-dir", state)
         assert result.returncode == 3, result.stderr
@@ -308,9 +298,7 @@ def test_answering_no_at_the_prompt_rolls_back_at_once(netns, state):
                             text=True)
     os.close(slave)
     try:
-        deadline = time.time() + 15
-        while "fwmigrate" not in listing(netns) and time.time() < deadline:
-            time.sleep(0.2)
+        netns.wait_for_table("fwmigrate")
         os.write(master, b"maybe\n")
         time.sleep(0.5)
         assert proc.poll() is None           # not an answer: it asks again
@@ -394,9 +382,7 @@ def test_confirm_after_the_apply_was_killed(netns, state):
                              netns.name, "--state-dir", state, "--confirm", "6"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 15
-    while "fwmigrate" not in listing(netns) and time.time() < deadline:
-        time.sleep(0.2)
+    netns.wait_for_table("fwmigrate")
     os.killpg(proc.pid, signal.SIGHUP)
     proc.wait(timeout=10)
     result = fw("confirm", "--netns", netns.name, "--state-dir", state)
