@@ -372,3 +372,14 @@ def test_exit_with_an_unknowable_status_still_ends_the_script():
     # `exit $?` / `exit $RC` close many published scripts; the status does not matter here
     assert rules("iptables -A INPUT -j ACCEPT\nexit $?\niptables -A INPUT -j DROP\n") == [
         "-A INPUT -j ACCEPT"]
+
+
+def test_short_options_with_their_value_attached():
+    # getopt takes the rest of the word as the value: iptables runs `-tnat`, `-AINPUT`,
+    # `-ptcp`, `-jACCEPT` as written (found by bench/script_fuzz.py)
+    script = ("iptables -tnat -APOSTROUTING -oeth0 -jMASQUERADE\n"
+              "iptables -AINPUT -s10.0.0.1 -ptcp --dport 22 -jACCEPT\n"
+              "iptables -vtmangle -I PREROUTING -jRETURN\n")
+    assert rules(script, table="nat") == ["-A POSTROUTING -o eth0 -j MASQUERADE"]
+    assert rules(script) == ["-A INPUT -s 10.0.0.1/32 -p tcp -m tcp --dport 22 -j ACCEPT"]
+    assert rules(script, table="mangle") == ["-A PREROUTING -j RETURN"]

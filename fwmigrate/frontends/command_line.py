@@ -58,6 +58,10 @@ _PARAMS = {
     "-n": "numeric", "--numeric": "numeric", "-x": "exact", "--exact": "exact",
     "--line-numbers": "line-numbers", "--modprobe": "modprobe",
 }
+# getopt's view of iptables' short options: those that take the rest of the word (or the
+# next word) as their value, and those that take the rest of the word if there is one
+_SHORT_VALUE = frozenset("ACDRIMNEPopsdjitmcg")
+_SHORT_OPTIONAL_VALUE = frozenset("LSFZXhwW")
 _BASE_LONG = sorted(f for f in list(_COMMANDS) + list(_PARAMS) if f.startswith("--"))
 # options that only make sense with a rule specification
 _RULE_PARAMS = frozenset({"protocol", "source", "destination", "in-interface", "out-interface",
@@ -195,11 +199,12 @@ class _Parser(ExtensionOptions):
                     i = self._extension_option(resolved, i)
                     continue
             if word.startswith("-") and len(word) > 2 and not word.startswith("--"):
-                # bundled short options, e.g. -nvL
-                expanded = ["-" + c for c in word[1:]]
-                if all(e in _COMMANDS or e in _PARAMS for e in expanded):
-                    words[i:i + 1] = expanded
-                    self.origin[i:i + 1] = [self.origin[i]] * len(expanded)
+                # bundled short options (-nvL), a value attached (-tnat, -AINPUT, -vjDROP)
+                bundle = _short_bundle(word)
+                if bundle is not None:
+                    source, base = self.origin[i]
+                    words[i:i + 1] = [w for w, _ in bundle]
+                    self.origin[i:i + 1] = [(source, base + at) for _, at in bundle]
                     n = len(words)
                     self.rewritten = True
                     continue
@@ -444,3 +449,19 @@ def parse_uncached(words: Sequence[str], family: Family, *, table: str | None = 
                 setattr(cmd, attr, parser.origin[index][0])
         cmd.warnings = [(None if i is None else parser.origin[i][0], m) for i, m in cmd.warnings]
     return parser
+
+
+def _short_bundle(word: str) -> list[tuple[str, int]] | None:
+    """`-nvL`, `-tnat`, `-vjDROP` as getopt splits them: (word, offset in the original)
+    pairs, or None when a letter is not an iptables option."""
+    out: list[tuple[str, int]] = []
+    for k in range(1, len(word)):
+        flag = "-" + word[k]
+        if flag not in _COMMANDS and flag not in _PARAMS:
+            return None
+        out.append((flag, k if k > 1 else 0))
+        if word[k] in _SHORT_VALUE or word[k] in _SHORT_OPTIONAL_VALUE:
+            if k + 1 < len(word):
+                out.append((word[k + 1:], k + 1))
+            return out
+    return out
