@@ -131,7 +131,7 @@ def port(p: PortRange) -> Expr:
 
 def value(opt: Option, kind: str, ctx: Ctx) -> Expr:
     v = opt.value
-    if kind in ("port_range", "port_range_any_order"):
+    if kind in ("port_range", "port_range_any_order", "sctp_port_range"):
         return port(v)
     if kind == "port_list":
         return port(v[0]) if len(v) == 1 else AnonSet(tuple(port(p) for p in v))

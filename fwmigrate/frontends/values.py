@@ -95,6 +95,7 @@ from .values_ports import (
     parse_port_list,
     parse_port_range,
     parse_port_range_any_order,
+    parse_sctp_port_range,
 )
 from .values_readonly import PARSERS as READ_ONLY_PARSERS
 from .values_time import (
@@ -120,6 +121,7 @@ def parse_flag(args, family, proto) -> None:
 PARSERS: dict[str, Callable[..., Value]] = {
     "port_range": parse_port_range,
     "port_range_any_order": parse_port_range_any_order,
+    "sctp_port_range": parse_sctp_port_range,
     "port_list": parse_port_list,
     "nat_ports": parse_nat_ports,
     "address": parse_address,

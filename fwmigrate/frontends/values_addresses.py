@@ -10,11 +10,10 @@ from socket import inet_aton
 
 import pyparsing as pp
 
-from .. import mappings
 from ..errors import OptionError
 from ..ir import Address, AddressRange
 from .values_common import _UINT, _run, c_uint
-from .values_ports import parse_nat_ports
+from .values_ports import parse_nat_ports, service_port
 
 _IPV4 = pp.Regex(r"[0-9]+(\.[0-9]+){0,3}").set_name("IPv4 address")
 _IPV6 = pp.Regex(r"[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*").set_name("IPv6 address")
@@ -192,7 +191,7 @@ def parse_dnat_range(args, family, proto) -> tuple:
     first, last, ports = parse_nat_range((head,), family, proto)
     if ports is None:
         return parse_nat_range(args, family, proto)
-    named = mappings.services(proto or "tcp").get(base_text)
+    named = service_port(base_text, None)
     base = named if named is not None else c_uint(base_text, 1, 65535, "base port")
     return (first, last, (ports, base))
 

@@ -21,6 +21,16 @@ _PORT_LIST = pp.delimited_list(_MULTIPORT_ITEM, ",").set_name("port list")
 _NAT_PORTS = (_UINT("first") + pp.Opt(pp.Suppress("-") + _UINT("last"))).set_name("port[-port]")
 
 
+def service_port(name: str, proto: str | None) -> int | None:
+    """A service name's port: for `proto` (getservbyname: multiport, sctp), or, with None,
+    for any protocol (getaddrinfo without hints: tcp's, else udp's), as iptables looks up
+    the ports of tcp, udp, dccp, conntrack and NAT targets."""
+    if proto is not None:
+        return mappings.services(proto).get(name)
+    port = mappings.services("tcp").get(name)
+    return port if port is not None else mappings.services("udp").get(name)
+
+
 def _port(text: str, proto: str | None) -> int:
     if text[:1].isdigit():
         try:
@@ -28,15 +38,18 @@ def _port(text: str, proto: str | None) -> int:
         except OptionError:
             pass
     else:
-        port = mappings.services(proto or "tcp").get(text)
+        port = service_port(text, proto)
         if port is not None:
             return port
     raise OptionError(f"invalid port/service `{text}' specified",
                       hint="ports are numbers 0-65535 or names from /etc/services")
 
 
-def parse_port_range(args, family, proto, any_order: bool = False) -> PortRange:
+def parse_port_range(args, family, proto, any_order: bool = False,
+                     lookup: str | None = None) -> PortRange:
+    """--sport/--dport: a service name is any protocol's, except for sctp (lookup="sctp")."""
     text = args[0]
+    proto = lookup
     fast = _FAST_PORTS.match(text)
     if fast is not None:
         first = int(fast.group(1))
@@ -59,6 +72,11 @@ def parse_port_range_any_order(args, family, proto) -> PortRange:
     return parse_port_range(args, family, proto, any_order=True)
 
 
+def parse_sctp_port_range(args, family, proto) -> PortRange:
+    """libxt_sctp looks a service name up for sctp only."""
+    return parse_port_range(args, family, proto, lookup="sctp")
+
+
 def parse_port_list(args, family, proto) -> tuple[PortRange, ...]:
     text = args[0]
     items = []
@@ -77,7 +95,7 @@ def parse_port_list(args, family, proto) -> tuple[PortRange, ...]:
 
 
 def parse_nat_ports(args, family, proto) -> PortRange:
-    named = mappings.services(proto or "tcp").get(args[0])
+    named = service_port(args[0], None)
     if named is not None:           # a service name, even one with a dash (ftp-data)
         return PortRange(named, named)
     fast = _FAST_NAT_PORTS.match(args[0])
