@@ -383,3 +383,16 @@ def test_short_options_with_their_value_attached():
     assert rules(script, table="nat") == ["-A POSTROUTING -o eth0 -j MASQUERADE"]
     assert rules(script) == ["-A INPUT -s 10.0.0.1/32 -p tcp -m tcp --dport 22 -j ACCEPT"]
     assert rules(script, table="mangle") == ["-A PREROUTING -j RETURN"]
+
+
+def test_nat_ports_with_icmp_in_ipv4_only():
+    # iptables' NAT targets take a port range with -p icmp (the ICMP id) in IPv4, not with
+    # -p icmpv6 (checked against iptables-legacy by bench/script_fuzz.py)
+    script = ("iptables -t nat -A OUTPUT -p icmp -j REDIRECT --to-ports 8080\n"
+              "iptables -t nat -A POSTROUTING -p icmp -j SNAT --to-source 1.2.3.4:1000\n")
+    assert rules(script, table="nat") == [
+        "-A OUTPUT -p icmp -j REDIRECT --to-ports 8080",
+        "-A POSTROUTING -p icmp -j SNAT --to-source 1.2.3.4:1000"]
+    _, diags = evaluate("ip6tables -t nat -A OUTPUT -p icmpv6 -j REDIRECT --to-ports 80\n")
+    assert [d.message for d in diags.errors] == [
+        "Need TCP, UDP, SCTP or DCCP with port specification"]
