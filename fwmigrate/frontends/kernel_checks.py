@@ -113,6 +113,22 @@ def hook_violations(table: Table) -> list[tuple[Rule, str]]:
     return problems + clusterip_problems(table)
 
 
+def hook_limited(rule: Rule, table: str) -> bool:
+    """Whether a rule has a match or target the kernel refuses from some of the table's
+    built-in chains."""
+    builtin = mappings.iptables_tables()[table]
+    allowed = [_allowed_chains(m) for m in rule.matches]
+    if isinstance(rule.target, TargetExtension):
+        allowed.append(mappings.target_specs()[rule.target.name].chains)
+    return any(a is not None and not all(c in a for c in builtin) for a in allowed)
+
+
+def rule_hook_violation(rule: Rule, hooks: set[str] | frozenset[str]) -> str | None:
+    """Why the kernel refuses the rule when these built-in chains reach it (None: it takes
+    it)."""
+    return _hook_violation(rule, hooks, mappings.target_specs())
+
+
 def _hook_violation(rule: Rule, hooks: set[str], specs: dict) -> str | None:
     users: list[tuple[str, tuple[str, ...] | None]] = [
         (f"{m.module} match", _allowed_chains(m)) for m in rule.matches]

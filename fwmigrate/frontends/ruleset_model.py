@@ -21,6 +21,8 @@ from ..ir import (
     Table,
 )
 from .command_line import VERDICTS, Command
+from .hook_reach import HookProblem, HookReach
+from .kernel_checks import hook_limited
 
 MAX_CHAIN_NAME = 28
 
@@ -51,11 +53,13 @@ class TableState:
     family: Family
     name: str
     chains: dict[str, ChainState]
+    hooks: HookReach | None = None   # which built-in chains reach each chain (scripts)
 
     @classmethod
     def fresh(cls, family: Family, name: str) -> TableState:
         builtin = mappings.iptables_tables()[name]
-        return cls(family, name, {c: ChainState(c, "ACCEPT") for c in builtin})
+        return cls(family, name, {c: ChainState(c, "ACCEPT") for c in builtin},
+                   HookReach(name))
 
     def chain(self, name: str | None, index: int | None) -> ChainState:
         chain = self.chains.get(name or "")
@@ -77,6 +81,12 @@ class TableState:
                 return False
         chain.rules.extend(rules)
         return True
+
+    def removed(self, rules) -> None:
+        """Rules taken out: a jump among them may leave chains reached from fewer built-in
+        chains, so the record is rebuilt when next needed (hook_reach.py)."""
+        if self.hooks is not None and any(isinstance(r.target, Jump) for r in rules):
+            self.hooks.forget()
 
     def references(self, name: str) -> int:
         return sum(1 for c in self.chains.values() for r in c.rules
@@ -126,7 +136,7 @@ class RulesetModel:
         if not self.check_loops_each_command:      # a save file: checked at COMMIT
             chain.rules.extend(cmd.rules)
             return
-        before = self._snapshot(chain, cmd)
+        before = self._snapshot(table, chain, cmd)
         chain.rules.extend(cmd.rules)
         self._after_jump(table, chain, before, cmd)
 
@@ -138,7 +148,7 @@ class RulesetModel:
                                hint=f"{chain.name} has {len(chain.rules)} rules; "
                                     f"-I takes 1 to {len(chain.rules) + 1}")
         self._check_targets(table, chain, cmd)
-        before = self._snapshot(chain, cmd)
+        before = self._snapshot(table, chain, cmd)
         # each address combination goes in at the same position, so they end up reversed
         for rule in cmd.rules:
             chain.rules.insert(pos, rule)
@@ -151,7 +161,8 @@ class RulesetModel:
             raise CommandError("Index of replacement too big.", cmd.rulenum_index,
                                hint=f"{chain.name} has {len(chain.rules)} rules")
         self._check_targets(table, chain, cmd)
-        before = self._snapshot(chain, cmd)
+        before = self._snapshot(table, chain, cmd)
+        table.removed((chain.rules[pos],))
         chain.rules[pos] = cmd.rules[0]
         self._after_jump(table, chain, before, cmd)
 
@@ -161,9 +172,10 @@ class RulesetModel:
             if cmd.rulenum > len(chain.rules):
                 raise CommandError("Index of deletion too big.", cmd.rulenum_index,
                                    hint=f"{chain.name} has {len(chain.rules)} rules")
-            del chain.rules[cmd.rulenum - 1]
+            table.removed((chain.rules.pop(cmd.rulenum - 1),))
             return
         positions = self._find(chain, cmd)
+        table.removed([chain.rules[pos] for pos in positions])
         for pos in sorted(positions, reverse=True):
             del chain.rules[pos]
 
@@ -227,6 +239,7 @@ class RulesetModel:
         chains = ([table.chain(cmd.chain, cmd.chain_index)] if cmd.chain is not None
                   else list(table.chains.values()))
         for chain in chains:
+            table.removed(chain.rules)
             chain.rules.clear()
 
     def _zero(self, table: TableState, cmd: Command) -> None:
@@ -264,6 +277,8 @@ class RulesetModel:
         if new in table.chains or new in VERDICTS or new in mappings.target_specs():
             raise CommandError("File exists.", None)
         table.chains = {(new if k == old else k): v for k, v in table.chains.items()}
+        if table.hooks is not None:
+            table.hooks.forget()
         chain.name = new
         for c in table.chains.values():
             c.rules[:] = [_retarget(r, old, new) for r in c.rules]
@@ -282,9 +297,12 @@ class RulesetModel:
                     raise CommandError(f"Couldn't load target `{target.chain}':No such file or "
                                        "directory", cmd.target_index, hint=hint)
 
-    def _snapshot(self, chain: ChainState, cmd: Command) -> list[Rule] | None:
-        """The chain's rules before a command that adds a jump, to undo it if it makes a loop."""
-        if self.check_loops_each_command and any(isinstance(r.target, Jump) for r in cmd.rules):
+    def _snapshot(self, table: TableState, chain: ChainState,
+                  cmd: Command) -> list[Rule] | None:
+        """The chain's rules before a command that adds a jump or a rule some built-in chains
+        may not reach, to undo it if the kernel would refuse the table it makes."""
+        if self.check_loops_each_command and any(
+                isinstance(r.target, Jump) or hook_limited(r, table.name) for r in cmd.rules):
             return list(chain.rules)
         return None
 
@@ -293,10 +311,19 @@ class RulesetModel:
         if before is None:
             return
         try:
-            # a loop this command makes goes through a jump it adds: look from their targets
-            # only (the whole table after each command took quadratic time)
-            check_loops(table, chain.name,
-                        {r.target.chain for r in cmd.rules if isinstance(r.target, Jump)})
+            jumps = {r.target.chain for r in cmd.rules if isinstance(r.target, Jump)}
+            if jumps:
+                # a loop this command makes goes through a jump it adds: look from their
+                # targets only (the whole table after each command took quadratic time)
+                check_loops(table, chain.name, jumps)
+            table.hooks.added(table.chains, chain.name, cmd.rules)
+        except HookProblem as exc:
+            chain.rules[:] = before
+            own = any(exc.rule is r for r in cmd.rules)
+            raise CommandError(exc.message, cmd.target_index if own else None,
+                               hint=None if own or exc.rule.loc is None else
+                               f"the rule at line {exc.rule.loc.line} is reached through "
+                               "this jump") from None
         except CommandError:
             chain.rules[:] = before
             raise
