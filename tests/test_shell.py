@@ -376,13 +376,28 @@ def test_exit_with_an_unknowable_status_still_ends_the_script():
 
 def test_short_options_with_their_value_attached():
     # getopt takes the rest of the word as the value: iptables runs `-tnat`, `-AINPUT`,
-    # `-ptcp`, `-jACCEPT` as written (found by bench/script_fuzz.py)
-    script = ("iptables -tnat -APOSTROUTING -oeth0 -jMASQUERADE\n"
-              "iptables -AINPUT -s10.0.0.1 -ptcp --dport 22 -jACCEPT\n"
-              "iptables -vtmangle -I PREROUTING -jRETURN\n")
+    # `-mcomment` as written (found by bench/script_fuzz.py)
+    script = ("iptables -tnat -APOSTROUTING -o eth0 -j MASQUERADE\n"
+              "iptables -NX\niptables -AINPUT -mcomment --comment x -gX\n"
+              "iptables -vtmangle -I PREROUTING -j RETURN\n")
     assert rules(script, table="nat") == ["-A POSTROUTING -o eth0 -j MASQUERADE"]
-    assert rules(script) == ["-A INPUT -s 10.0.0.1/32 -p tcp -m tcp --dport 22 -j ACCEPT"]
+    assert rules(script) == ['-A INPUT -m comment --comment x -g X']
     assert rules(script, table="mangle") == ["-A PREROUTING -j RETURN"]
+
+
+@pytest.mark.parametrize("words, what", [
+    ("-ptcp", "protocol"), ("-s10.0.0.1", "source"), ("-jACCEPT", "jump"),
+    ("-vdlo", "destination"), ("-ieth0", "interface name"), ("--in-i=eth0", "interface name"),
+    ("--out-interface=eth0", "interface name"), ("--jump=ACCEPT", "jump")])
+def test_the_whole_word_is_the_value_of_these_options_attached(words, what):
+    # iptables 1.8.9 rereads -p -s -d -i -o -j's value as the word before optind: the
+    # whole `-ptcp` (refused: unknown protocol) or `-ieth0` (an interface of that name)
+    _, diags = evaluate(f"iptables -A INPUT {words}\n")
+    word = words.split()[-1]
+    assert [d.message for d in diags.errors] == [
+        f"iptables 1.8.9 takes the whole word `{word}' as the {what}" + (
+            " (a rule for an interface of that name)" if "interface" in what
+            else ", and refuses it")]
 
 
 def test_nat_ports_with_icmp_in_ipv4_only():

@@ -1,11 +1,11 @@
 """The iptables command language: the words of one invocation → a Command carrying IR rules.
 
 Follows iptables 1.8.9's own parser where users can tell the difference: long options may be
-abbreviated and given as --opt=value (but for -p -s -d -i -o -j, which 1.8.9 refuses so), a
-short option's value may be attached (-tnat), an option belongs to the most recently loaded
-extension that knows it, `-p tcp` loads the tcp match when one of its options first appears
-(and the match takes that position in the rule), `-s a,b` makes one rule per address. Error
-texts are iptables' own, so that users recognise them.
+abbreviated and given as --opt=value, a short option's value may be attached (-tnat) (but
+for -p -s -d -i -o -j, whose value 1.8.9 then takes to be the whole word), an option belongs
+to the most recently loaded extension that knows it, `-p tcp` loads the tcp match when one of
+its options first appears (and the match takes that position in the rule), `-s a,b` makes one
+rule per address. Error texts are iptables' own, so that users recognise them.
 
 This is the hot path for large save files: plain dict lookups, values parsed through a cache.
 """
@@ -69,7 +69,7 @@ _RULE_PARAMS = frozenset({"protocol", "source", "destination", "in-interface", "
                           "fragment", "jump", "goto", "match"})
 _NEGATABLE = frozenset({"protocol", "source", "destination", "in-interface", "out-interface",
                         "fragment"})
-# options iptables 1.8.9 cannot take as --opt=value (see _Parser._param)
+# options iptables 1.8.9 cannot take as --opt=value or -ovalue (see _Parser._param)
 _WHOLE_WORD = frozenset({"protocol", "source", "destination", "in-interface", "out-interface",
                          "jump"})
 _RULE_ACTIONS = frozenset({"append", "insert", "delete", "replace", "check"})
@@ -122,7 +122,8 @@ class _Parser(ExtensionOptions):
         self.slots: dict[int, tuple[_Loaded, str]] = {}
         self.positions: dict[int, int | None] = {}          # id(extension) → match index
         self.rewritten = False            # words were split (--opt=value, -nvL)
-        self.glued: dict[int, str] = {}   # value after `=` in --opt=value → --opt as written
+        # values written in one word with their option (--opt=value, -ptcp) → that word
+        self.glued: dict[int, str] = {}
         # for each word, the word it came from and where in it (so errors point at the text)
         self.origin: list[tuple[int, int]] = [(k, 0) for k in range(len(self.words))]
         self.result: Command | None = None
@@ -184,7 +185,7 @@ class _Parser(ExtensionOptions):
             if word.startswith("--") and "=" in word:
                 flag, _, value = word.partition("=")
                 words[i:i + 1] = [flag, value]
-                self.glued[i + 1] = flag
+                self.glued[i + 1] = word
                 source = self.origin[i][0]
                 self.origin[i:i + 1] = [(source, 0), (source, len(flag) + 1)]
                 n += 1
@@ -208,6 +209,9 @@ class _Parser(ExtensionOptions):
                 # bundled short options (-nvL), a value attached (-tnat, -AINPUT, -vjDROP)
                 bundle = _short_bundle(word)
                 if bundle is not None:
+                    if len(bundle) > 1 and bundle[-2][0][1] in _SHORT_VALUE | \
+                            _SHORT_OPTIONAL_VALUE:
+                        self.glued[i + len(bundle) - 1] = word
                     source, base = self.origin[i]
                     words[i:i + 1] = [w for w, _ in bundle]
                     self.origin[i:i + 1] = [(source, base + at) for _, at in bundle]
@@ -298,11 +302,14 @@ class _Parser(ExtensionOptions):
         value = self._take(i + 1, flag)
         if i + 1 in self.glued and name in _WHOLE_WORD:
             # iptables 1.8.9 rereads these options' value from the word before its optind
-            # (for the old `-s ! addr` negation), which is the whole `--opt=value` word
-            word = self.glued[i + 1] + "=" + value
-            raise OptionError(f"iptables 1.8.9 takes the whole word `{word}' as the "
-                              f"{name.replace('-', ' ')}, and refuses it", i,
-                              hint=f"write {flag} {value}")
+            # (for the old `-s ! addr` negation): the whole `--opt=value` or `-ptcp` word
+            word = self.glued[i + 1]
+            if name.endswith("interface"):
+                raise OptionError(f"iptables 1.8.9 takes the whole word `{word}' as the "
+                                  "interface name (a rule for an interface of that name)", i,
+                                  hint=f"write {flag} {value}")
+            raise OptionError(f"iptables 1.8.9 takes the whole word `{word}' as the {name}, "
+                              "and refuses it", i, hint=f"write {flag} {value}")
         if value == "!" and name in _NEGATABLE:
             raise OptionError(_intrapositioned(flag), i + 1,
                               hint=f"write the negation before the option: ! {flag} …")
