@@ -442,3 +442,12 @@ def test_a_chain_no_longer_reached_from_a_hook_may_hold_what_that_hook_may_not(u
               "iptables -t nat -N M\niptables -t nat -A PREROUTING -j M\n" + unlink +
               "\niptables -t nat -A M -j MASQUERADE\niptables -t nat -A POSTROUTING -j M\n")
     assert "-A M -j MASQUERADE" in rules(script, table="nat")
+
+
+def test_exec_runs_its_command_in_place_of_the_shell():
+    # nothing after `exec iptables …` runs; `exec >log` (no command) only redirects
+    script = ("exec >/tmp/fw.log 2>&1\niptables -A INPUT -j ACCEPT\n"
+              "for c in A B; do exec iptables -N $c; done\niptables -A INPUT -j DROP\n")
+    assert rules(script) == ["-A INPUT -j ACCEPT"]
+    ruleset, _ = evaluate(script)
+    assert [c.name for c in ruleset.table("ip", "filter").chains][3:] == ["A"]

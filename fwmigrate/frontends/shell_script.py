@@ -62,6 +62,7 @@ class ShellEvaluator(ShellExpansion):
         self.ipsets = IpsetReplay(ipsets)
         self.nfacct_names: set[str] = set()     # `nfacct add` (frontends/nfacct_objects.py)
         self.iptables_commands = 0
+        self.exec_pos: int | None = None    # `exec CMD` seen in the command being run
         self.loop_runs = 0          # loop bodies run so far, against MAX_LOOP_RUNS
         # `set -e` (or `#!/bin/sh -e`): a failing command ends the script, silenced or not
         first = text.split("\n", 1)[0]
@@ -163,6 +164,13 @@ class ShellEvaluator(ShellExpansion):
     # --- simple commands --------------------------------------------------------------------
 
     def run_simple(self, node: Simple, handled: bool) -> bool:
+        self.exec_pos = None
+        status = self._simple(node, handled)
+        if self.exec_pos is not None:
+            raise _Exit(str(self.exec_pos))     # `exec CMD`: the shell is gone once CMD ends
+        return status
+
+    def _simple(self, node: Simple, handled: bool) -> bool:
         if not node.words:
             for tok in node.assignments:
                 self.assign(tok)
@@ -181,7 +189,7 @@ class ShellEvaluator(ShellExpansion):
         if os.path.basename(fields[0].text) == "command" and len(fields) > 1 \
                 and fields[1].text in ("-v", "-V"):
             return True                       # `command -v iptables`: a lookup, nothing runs
-        fields = self.strip_wrappers(fields)
+        fields = self.strip_wrappers(fields, evaluating=True)
         if not fields:
             return True
         program = os.path.basename(fields[0].text)
@@ -265,9 +273,13 @@ class ShellEvaluator(ShellExpansion):
         return program in self.shell["harmless"] or program in _DECLARATIONS \
             or program == "exit"            # `exit $?`: the status changes no rule
 
-    def strip_wrappers(self, fields: list[Field]) -> list[Field]:
+    def strip_wrappers(self, fields: list[Field], evaluating: bool = False) -> list[Field]:
+        """The command behind `sudo`, `env`, `exec` …; evaluating, an `exec` with a command
+        after it is noted in exec_pos (the script ends after that command)."""
         wrappers = self.shell["wrappers"]
         while fields and os.path.basename(fields[0].text) in wrappers:
+            if evaluating and fields[0].text == "exec" and len(fields) > 1:
+                self.exec_pos = fields[0].pos
             fields = fields[1:]
             while fields and (fields[0].text.startswith("-") or "=" in fields[0].text):
                 fields = fields[1:]
