@@ -451,3 +451,68 @@ def test_exec_runs_its_command_in_place_of_the_shell():
     assert rules(script) == ["-A INPUT -j ACCEPT"]
     ruleset, _ = evaluate(script)
     assert [c.name for c in ruleset.table("ip", "filter").chains][3:] == ["A"]
+
+
+BASH = "#!/bin/bash\n"
+
+
+@pytest.mark.parametrize("word, fields", [
+    # as bash 5.2 expands them (echo), one per line of its manual's rules
+    ("{01..3}", ["01", "02", "03"]), ("{-01..2}", ["-01", "000", "001", "002"]),
+    ("{10..1..3}", ["10", "7", "4", "1"]), ("{1..5..-2}", ["1", "3", "5"]),
+    ("{1..3..0}", ["1", "2", "3"]), ("{0..-2}", ["0", "-1", "-2"]), ("{+1..3}", ["1", "2", "3"]),
+    ("{a..e..2}", ["a", "c", "e"]), ("{1..a}", ["{1..a}"]),
+    ("{a,b}{1..2}", ["a1", "a2", "b1", "b2"]),
+    ("x{,y}", ["x", "xy"]), ("{a}", ["{a}"]), ("{}", ["{}"]), ("{a,b", ["{a,b"]),
+    ("a{b,c}d}", ["abd}", "acd}"]), ("{{a,b}}", ["{a}", "{b}"]), ("{a,b}{", ["a{", "b{"]),
+    ('"{a,b}"', ["{a,b}"]), ('{"a,b"}', ["{a,b}"]), ('{a,"b c"}', ["a", "b c"]),
+    ("{$X,y}", ["p", "q", "y"]), ("\\{a,b}", ["{a,b}"]), ("{a\\,b,c}", ["a,b", "c"]),
+    ("{a,{b,c}d}e", ["ae", "bde", "cde"]), ("{,}", []), ("{1...3}", ["{1...3}"]),
+    ("{1,2}0.0.{1..2}", ["10.0.1", "10.0.2", "20.0.1", "20.0.2"]), ("{08..10}", ["08", "09", "10"]),
+    ("${X}{1,2}", ["p", "q1", "p", "q2"]),
+])
+def test_brace_expansion_as_bash_does_it(word, fields):
+    from fwmigrate.frontends.shell_lexer import tokenize
+    from fwmigrate.frontends.shell_script import ShellEvaluator
+    evaluator = ShellEvaluator(BASH, "fw.sh", Diagnostics(), variables={"X": "p q"})
+    tok = [t for t in tokenize(word) if t.kind == "word"][0]
+    assert [f.text for f in evaluator.expand(tok)] == fields
+
+
+def test_brace_expansion_in_for_lists_and_arguments():
+    # bash makes `{x,y}' two chains; read as one word it made a chain named `{x,y}'
+    script = BASH + ("for c in {x,y}; do iptables -N $c; done\n"
+                     "for p in {8000..8002}; do iptables -A x -p tcp --dport $p -j ACCEPT; done\n"
+                     "iptables -A INPUT -s 10.0.{1,2}.0/24 -j y\n")
+    ruleset, diags = evaluate(script)
+    assert [c.name for c in ruleset.table("ip", "filter").chains][3:] == ["x", "y"]
+    assert rules(script.rsplit("iptables -A INPUT", 1)[0]) == [
+        f"-A x -p tcp -m tcp --dport {p} -j ACCEPT" for p in (8000, 8001, 8002)]
+    # -s 10.0.1.0/24 10.0.2.0/24: two words, as bash passes them
+    assert [(d.loc.line, d.message) for d in diags.errors] == [(4, "Bad argument `10.0.2.0/24'")]
+
+
+@pytest.mark.parametrize("first_line", ["", "#!/bin/sh\n", "#!/bin/sh -e\n"])
+def test_brace_expansion_is_refused_where_the_shell_may_be_dash(first_line):
+    _, diags = evaluate(first_line + "for c in {x,y}; do iptables -N $c; done\n")
+    assert [(d.loc.line, d.loc.col) for d in diags.errors] == [(1 + bool(first_line), 10)]
+    assert "dash" in diags.errors[0].message
+
+
+def test_dash_reads_braces_as_text():
+    assert rules("#!/bin/dash\niptables -A INPUT -m comment --comment {a,b} -j DROP\n") == [
+        '-A INPUT -m comment --comment "{a,b}" -j DROP']
+    assert rules("#!/usr/bin/env bash\niptables -A INPUT -m comment --comment a{b} -j DROP\n") \
+        == ['-A INPUT -m comment --comment "a{b}" -j DROP']
+
+
+def test_braces_bash_does_not_expand_or_fwmigrate_does_not_follow():
+    # a variable's value is not brace-expanded (that happens before variables are)
+    script = BASH + "X={a,b}\niptables -N $X\n"
+    ruleset, _ = evaluate(script)
+    assert [c.name for c in ruleset.table("ip", "filter").chains][3:] == ["{a,b}"]
+    for word, message in (("{Z..a}", "from one letter case to the other"),
+                          ("{1..1000000}", "makes 1,000,000 words")):
+        _, diags = evaluate(BASH + f"for p in {word}; do iptables -N c$p; done\n")
+        assert [(d.loc.line, d.loc.col) for d in diags.errors] == [(2, 10)]
+        assert message in diags.errors[0].message

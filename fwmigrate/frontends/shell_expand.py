@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .shell_braces import BraceProblem, brace_words
 from .shell_lexer import Token
 
 _IFS = " \t\n"
@@ -48,6 +49,7 @@ class ShellExpansion:
 
     vars: dict[str, str]
     arrays: dict[str, list[str]]         # bash arrays: NAME=(a b c)
+    braces: bool | None                  # brace expansion: bash yes, dash no, None: unknown
     # variables assigned a value only running the script would give: line, reason
     unknowable_vars: dict[str, tuple[int, str]]
 
@@ -84,16 +86,37 @@ class ShellExpansion:
         self.unknowable_vars.pop(name, None)
 
     def expand(self, tok: Token) -> list[Field]:
-        """Word → fields: quotes removed, variables substituted, unquoted values split."""
-        if len(tok.parts) == 1 and tok.parts[0][0] == "double":
-            whole = _WHOLE_ARRAY.fullmatch(tok.parts[0][1])
+        """Word → fields: braces expanded (bash), quotes removed, variables substituted,
+        unquoted values split."""
+        if any(kind == "plain" and "{" in text for kind, text, _ in tok.parts) \
+                and self.braces is not False:
+            try:
+                words = brace_words(tok.parts)
+            except BraceProblem as exc:
+                raise _Unknowable(exc.message + "; fwmigrate does not follow it", exc.pos,
+                                  "write the values out") from None
+            if words is not None:
+                if self.braces is None:
+                    raise _Unknowable(self.brace_shell_problem(tok), tok.pos,
+                                      "start the script with #!/bin/bash if bash runs it "
+                                      "(fwmigrate then expands the braces as bash does), or "
+                                      "write the values out")
+                return [f for parts in words for f in self.expand_parts(parts, tok.pos)]
+        return self.expand_parts(tok.parts, tok.pos)
+
+    def brace_shell_problem(self, tok: Token) -> str:
+        return (f"`{tok.text}' is a brace expansion to bash and plain text to dash (Debian's "
+                "/bin/sh), and the script does not say that bash runs it")
+
+    def expand_parts(self, parts: tuple, pos: int) -> list[Field]:
+        if len(parts) == 1 and parts[0][0] == "double":
+            whole = _WHOLE_ARRAY.fullmatch(parts[0][1])
             if whole:                   # "${NAME[@]}": one field per element
-                return [Field(e, tok.pos) for e in self.array(whole[1], tok.pos)]
+                return [Field(e, pos) for e in self.array(whole[1], pos)]
         fields: list[Field] = []
         current: list[str] = []
         started = False
-        pos = tok.pos
-        for piece, quoted in self.pieces(list(tok.parts)):
+        for piece, quoted in self.pieces(list(parts)):
             if quoted:
                 current.append(piece)
                 started = True

@@ -68,6 +68,7 @@ class ShellEvaluator(ShellExpansion):
         first = text.split("\n", 1)[0]
         self.errexit = first.startswith("#!") and any(
             w.startswith("-") and "e" in w for w in first.split()[1:])
+        self.braces = _brace_expansion(first)
         self.positions = Positions(filename, text)
         self.shell = mappings.shell()
         diags.lines.setdefault(filename, text.split("\n"))
@@ -311,6 +312,23 @@ class ShellEvaluator(ShellExpansion):
                 else fields[0].pos
             self.diags.warning(self.loc(pos), message)
         return True
+
+
+def _brace_expansion(first_line: str) -> bool | None:
+    """Whether the shell the `#!` line names expands `{a,b}`: bash, ksh and zsh do, dash, ash
+    and busybox do not; /bin/sh is dash on Debian and bash elsewhere, and a script without
+    the line runs in whatever shell starts it (None: unknown)."""
+    if not first_line.startswith("#!"):
+        return None
+    words = first_line[2:].split()
+    if words and os.path.basename(words[0]) == "env":
+        words = [w for w in words[1:] if not w.startswith("-")]
+    shell = os.path.basename(words[0]) if words else ""
+    if shell in ("bash", "ksh", "ksh93", "mksh", "zsh"):
+        return True
+    if shell in ("dash", "ash", "busybox"):
+        return False
+    return None
 
 
 def read_script(text: str, filename: str, diags: Diagnostics, *, skip_unknown: bool = False,
