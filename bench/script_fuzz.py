@@ -59,20 +59,30 @@ EMPTY = {"filter": ("INPUT", "FORWARD", "OUTPUT"),
 
 
 # Known differences (README, "Known differences"): mismatches fwmigrate does not copy on
-# purpose, counted apart. Each is (name, kind, a test on the mismatch's detail).
+# purpose, counted apart. Each is (name, kinds of mismatch, test on the script and on
+# fwmigrate's reason).
+_UNCONDITIONAL = re.compile(r"(-[AI]|--append|--insert) \S+( \d+)? (-j|--jump) "
+                            r"(ACCEPT|DROP|RETURN)\s*(#.*)?$", re.M)
+_FWMIGRATE_STOPS = ("fwmigrate refuses a script iptables runs", "fails at another command")
 KNOWN = [
     # libxt_udp/dccp/conntrack read a port number past 65535 through getaddrinfo, which cuts
     # it to 16 bits (`--dport 65536` is port 0); fwmigrate refuses the number
-    ("port number past 65535", ("fwmigrate refuses a script iptables runs",
-                                "fails at another command"),
-     lambda detail: any(int(n) > 65535 for n in re.findall(r"invalid port/service `(\d+)'",
-                                                            detail))),
+    ("port number past 65535", _FWMIGRATE_STOPS,
+     lambda script, reason: any(int(n) > 65535 for n in
+                                re.findall(r"invalid port/service `(\d+)'", reason))),
+    # iptables-legacy's kernel (mark_source_chains) does not look past a rule that ACCEPTs,
+    # DROPs or RETURNs every packet: a jump loop or a target's hook check behind it is not
+    # seen, and the table is taken; fwmigrate checks every rule, as nft does
+    ("loop or hook check behind an unconditional verdict", _FWMIGRATE_STOPS,
+     lambda script, reason: bool(_UNCONDITIONAL.search(script)) and bool(re.search(
+         r"Too many levels of symbolic links|used from hooks", reason))),
 ]
 
 
 def known(found: Mismatch) -> str | None:
-    return next((name for name, kinds, test in KNOWN if found.kind in kinds
-                 and test(found.detail.split("fwmigrate: ", 1)[-1])), None)
+    reason = found.detail.split("fwmigrate: ", 1)[-1]
+    return next((name for name, kinds, test in KNOWN
+                 if found.kind in kinds and test(found.script, reason)), None)
 
 
 @dataclass
@@ -180,7 +190,7 @@ class Kernel:
             driver.append(
                 f"iptables-legacy-restore < {self.dir}/reset && "
                 f"ip6tables-legacy-restore < {self.dir}/reset\n"
-                f"bash {path} > /dev/null 2> {path}.err\n"
+                f"bash {path} > /dev/null 2> {path}.err; echo $? > {path}.rc\n"
                 f"iptables-legacy-save > {path}.ip; ip6tables-legacy-save > {path}.ip6")
         self.ns.run("bash", "-c", "\n".join(driver))
         outcomes = []
@@ -188,8 +198,13 @@ class Kernel:
             path = self.dir / f"s{k}.sh"
             err = Path(f"{path}.err").read_text()
             line = re.search(re.escape(MARK) + r"(\d+)", err)
+            fail = int(line[1]) if line else None
+            if fail is None and Path(f"{path}.rc").read_text().strip() != "0":
+                # `exec CMD` failed: no trap runs in CMD's place; the exec line it was
+                fail = next((k for k, text in enumerate(scripts[k].split("\n"), 1)
+                             if re.match(r"\s*exec ", text)), 0)
             reason = "; ".join(x for x in err.splitlines() if MARK not in x)[:300]
-            outcomes.append(Outcome(int(line[1]) if line else None, reason,
+            outcomes.append(Outcome(fail, reason,
                                     {f: normalise(Path(f"{path}.{f}").read_text())
                                      for f in FAMILIES}))
         return outcomes

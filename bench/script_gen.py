@@ -111,7 +111,9 @@ class Generator:
         self.brace = brace
         self.shadow = Shadow()
         self.vars: dict[str, str] = {}            # value → variable name
-        self.preamble = ["set -e"]
+        # bash runs every script (`bash FILE`), so the #! line only tells fwmigrate
+        self.preamble = [rng.choice(["#!/bin/bash", "#!/usr/bin/env bash", "#!/bin/bash -u"]),
+                         rng.choice(["set -e", "set -o errexit", "set -eu"])]
 
     # --- spelling ---------------------------------------------------------------------------
 
@@ -163,6 +165,8 @@ class Generator:
             return self.rng.choice([f"${name}", f"${{{name}}}", f'"${name}"'])
         if r < 0.85:
             return self.rng.choice(WRAPPERS) + plain
+        if r < 0.855:
+            return "exec " + plain                  # the script ends with this command
         return self.rng.choice(BINARIES[family][1:])
 
     def table_option(self, table: str) -> str:
@@ -320,6 +324,8 @@ class Generator:
             "-m addrtype --dst-type LOCAL", "-p icmp", "-p udp --dport 65536",
             "-p tcp --dport 2000:1000", "-p udp --dport 2000:1000", "-ptcp -s10.0.0.0/8",
             "-p udp --dport ssh", "-p icmp -j REDIRECT --to-ports 99",
+            "-p tcp -m multiport --dports {80,443}", "-m comment --comment x{a,b}",
+            "-m comment --comment {a}", "-j ACC{EPT}", "-p tcp --dport {1..1}",
         ]
         own = {"ip": ["-s 10.0.0.0/33", "-f -j DROP", "-s 10.0.0.1 ! -d 10.0.0.2", "-d 1.2.3",
                       "-s 10.1/16", "-p icmp --icmp-type 255", "-s 0/0"],
