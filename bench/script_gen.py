@@ -385,7 +385,14 @@ class Generator:
                 fn(self.shadow.table(fam, table))
 
         def rule_cmd(op: str, chain: str, number: str = "") -> str:
-            parts = self.rule_parts(family, table, chain, chains)
+            used = self.shadow.specs.get((fams, table, chain))
+            if used and self.chance(0.2):
+                # the same rule again: -D by spec then deletes the first of them
+                parts = rng.choice(used)
+                self.rule_count = 1 + sum(p[0].count(",") for p in parts
+                                          if p[0].lstrip("! ")[:2] in ("-s", "-d"))
+            else:
+                parts = self.rule_parts(family, table, chain, chains)
             self.shadow.specs.setdefault((fams, table, chain), []).append(parts)
             return f"{binary} {topt}{op} {chain}{number} {self.spell(parts)}".rstrip()
 
