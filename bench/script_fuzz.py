@@ -70,6 +70,10 @@ KNOWN = [
     ("port number past 65535", _FWMIGRATE_STOPS,
      lambda script, reason: any(int(n) > 65535 for n in
                                 re.findall(r"invalid port/service `(\d+)'", reason))),
+    # iptables 1.8.9 takes the whole word as the value of -i/-o written `-ieth0` or
+    # `--in-i=eth0` (an interface named `-ieth0`); fwmigrate refuses it
+    ("-ieth0: an interface named after the whole word", _FWMIGRATE_STOPS,
+     lambda script, reason: "as the interface name (a rule for an interface" in reason),
     # iptables-legacy's kernel (mark_source_chains) does not look past a rule that ACCEPTs,
     # DROPs or RETURNs every packet: a jump loop or a target's hook check behind it is not
     # seen, and the table is taken; fwmigrate checks every rule, as nft does

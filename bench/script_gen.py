@@ -325,7 +325,7 @@ class Generator:
             "-p tcp --dport 2000:1000", "-p udp --dport 2000:1000", "-ptcp -s10.0.0.0/8",
             "-p udp --dport ssh", "-p icmp -j REDIRECT --to-ports 99",
             "-p tcp -m multiport --dports {80,443}", "-m comment --comment x{a,b}",
-            "-m comment --comment {a}", "-j ACC{EPT}", "-p tcp --dport {1..1}",
+            "-m comment --comment {a}", "-j ACC{EPT}", "-p tcp --dport {1..1}", "-ieth0",
         ]
         own = {"ip": ["-s 10.0.0.0/33", "-f -j DROP", "-s 10.0.0.1 ! -d 10.0.0.2", "-d 1.2.3",
                       "-s 10.1/16", "-p icmp --icmp-type 255", "-s 0/0"],

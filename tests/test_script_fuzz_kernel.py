@@ -25,4 +25,4 @@ def test_random_scripts_end_as_bash_and_iptables_legacy_end_them(netns):
     assert not tally.mismatches, "\n".join(script_fuzz.render(m) for m in tally.mismatches)
     # the campaign decided something: most commands ran, and both outcomes were seen often
     assert tally.commands_run > 2000
-    assert tally.both_ran > 50 and tally.both_failed > 150
+    assert tally.both_ran > 40 and tally.both_failed > 150
