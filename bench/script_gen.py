@@ -490,6 +490,11 @@ class Generator:
             text, kind = f"{binary} {topt}{bad}", "bad"
         else:
             text, kind = f"{binary} {topt}-A {any_chain()} {self.odd_rule(family)}", "-A odd"
+        r = rng.random()
+        if r < 0.05:
+            text += rng.choice([" || true", " 2>/dev/null || :", " || echo failed"])
+        elif r < 0.07:
+            text += " 2>/dev/null"      # still fatal under set -e
         return Command(self.layout(text.split(" ")), kind)
 
     def loop(self) -> Loop:
