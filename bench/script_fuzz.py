@@ -64,16 +64,24 @@ EMPTY = {"filter": ("INPUT", "FORWARD", "OUTPUT"),
 _UNCONDITIONAL = re.compile(r"(-[AI]|--append|--insert) \S+( \d+)? (-j|--jump) "
                             r"(ACCEPT|DROP|RETURN)\s*(#.*)?$", re.M)
 _FWMIGRATE_STOPS = ("fwmigrate refuses a script iptables runs", "fails at another command")
+# the same, in a command whose failure the script handles (`|| true`)
+_OR_HANDLED = _FWMIGRATE_STOPS + ("different ruleset", "different ruleset before the failure")
+
+
+def _big_port(script: str, reason: str) -> bool:
+    if any(int(n) > 65535 for n in re.findall(r"invalid port/service `(\d+)'", reason)):
+        return True
+    ports = re.findall(r"--(?:d|s)port\s+(\d+)", script.replace("\\\n", " "))
+    return "different ruleset" in reason and any(int(n) > 65535 for n in ports)
 KNOWN = [
     # libxt_udp/dccp/conntrack read a port number past 65535 through getaddrinfo, which cuts
     # it to 16 bits (`--dport 65536` is port 0); fwmigrate refuses the number
-    ("port number past 65535", _FWMIGRATE_STOPS,
-     lambda script, reason: any(int(n) > 65535 for n in
-                                re.findall(r"invalid port/service `(\d+)'", reason))),
+    ("port number past 65535", _OR_HANDLED, _big_port),
     # iptables 1.8.9 takes the whole word as the value of -i/-o written `-ieth0` or
     # `--in-i=eth0` (an interface named `-ieth0`); fwmigrate refuses it
-    ("-ieth0: an interface named after the whole word", _FWMIGRATE_STOPS,
-     lambda script, reason: "as the interface name (a rule for an interface" in reason),
+    ("-ieth0: an interface named after the whole word", _OR_HANDLED,
+     lambda script, reason: "as the interface name (a rule for an interface" in reason
+     or re.search(r"^-A .* -[io] -[io]\S", reason, re.M) is not None),
     # iptables-legacy's kernel (mark_source_chains) does not look past a rule that ACCEPTs,
     # DROPs or RETURNs every packet: a jump loop or a target's hook check behind it is not
     # seen, and the table is taken; fwmigrate checks every rule, as nft does
@@ -85,6 +93,11 @@ KNOWN = [
 
 def known(found: Mismatch) -> str | None:
     reason = found.detail.split("fwmigrate: ", 1)[-1]
+    if found.kind.startswith("different ruleset"):
+        # only what the kernel has and fwmigrate has not (the diff's "-" lines)
+        reason = found.kind + "\n" + "\n".join(
+            line[1:] for line in found.detail.splitlines()
+            if line.startswith("-") and not line.startswith("---"))
     return next((name for name, kinds, test in KNOWN
                  if found.kind in kinds and test(found.script, reason)), None)
 
