@@ -31,6 +31,12 @@ ADDRESSES = {
     "ip6": ("2001:db8::1", "2001:db8::/32", "fe80::1/64", "::/0", "2001:db8::1,2001:db8::2",
             "2001:DB8:0:0::5/128", "2001:db8:1:2::9/48"),
 }
+# the same value spelt otherwise: -D by spec must find the rule all the same
+EQUIVALENT = {"10.1.2.3/16": ("10.1.2.3/16", "10.1.0.0/16", "10.1.0.0/255.255.0.0"),
+              "1.2.3.4/32": ("1.2.3.4/32", "1.2.3.4"),
+              "172.16.0.0/255.240.0.0": ("172.16.0.0/255.240.0.0", "172.16.0.0/12"),
+              "2001:DB8:0:0::5/128": ("2001:DB8:0:0::5/128", "2001:db8::5"),
+              "2001:db8:1:2::9/48": ("2001:db8:1:2::9/48", "2001:db8:1::/48")}
 PORTS = ("22", "80", "1000:2000", "ssh", "http", "0:1023", "8080")
 COMMENTS = ('"it\'s here"', "'say \"hi\"'", '"a\\\\b"', "plain", '"two  spaces"',
             "\"mixed 'q' \\\"dq\\\"\"", "'semi;colon'", '"$NOTE"', '"${NOTE}!"', "'#hash'")
@@ -196,7 +202,8 @@ class Generator:
             self.rule_count = 1 + addr.count(",")
             opt = rng.choice(["-s", "-d"])
             long = "--source" if opt == "-s" else "--destination"
-            parts.append((f"{neg}{opt} {addr}", f"{neg}{long} {addr}"))
+            same = EQUIVALENT.get(addr, (addr,))
+            parts.append(tuple(f"{neg}{o} {a}" for o in (opt, long) for a in same))
         if self.chance(0.25):
             neg = "! " if self.chance(0.3) else ""
             iface = rng.choice(["eth0", "eth+", "lo", "wg0"])
@@ -232,11 +239,12 @@ class Generator:
         if self.chance(0.25):
             states = rng.choice(["NEW", "ESTABLISHED,RELATED", "RELATED,ESTABLISHED", "INVALID",
                                  "NEW,ESTABLISHED"])
+            orders = (states, ",".join(reversed(states.split(","))))
             if self.chance(0.5):
                 neg = "! " if self.chance(0.15) else ""
-                parts.append((f"-m conntrack {neg}--ctstate {states}",))
+                parts.append(tuple(f"-m conntrack {neg}--ctstate {s}" for s in orders))
             else:
-                parts.append((f"-m state --state {states}",))
+                parts.append(tuple(f"-m state --state {s}" for s in orders))
         if self.chance(0.15):
             parts.append((f"-m limit --limit {rng.choice(['5/min', '1/s', '10/hour'])}",))
         if self.chance(0.2):
@@ -408,13 +416,16 @@ class Generator:
             text, kind = rule_cmd(rng.choice(["-I", "--insert"]), chain, number), "-I"
             update(lambda t: t.__setitem__(chain, t.get(chain, 0) + self.rule_count))
         elif r < 0.52:
-            # delete by spec: a spec added before, spelt anew
+            # delete (or check) by spec: a spec added before, spelt anew
             specs = [(k[2], p) for k, v in self.shadow.specs.items()
                      if k[0] == fams and k[1] == table for p in v]
             if not specs:
                 return self.command(family, binary)
             chain, parts = rng.choice(specs)
             count = sum(p[0].count(",") for p in parts if p[0].lstrip("! ")[:2] in ("-s", "-d"))
+            if self.chance(0.15):       # -C: no change; under set -e a missing rule stops
+                return Command(self.layout(f"{binary} {topt}-C {chain} {self.spell(parts)}"
+                                           .split(" ")), "-C")
             text = f"{binary} {topt}{rng.choice(['-D', '--delete'])} {chain} {self.spell(parts)}"
             kind = "-D spec"
             update(lambda t: t.__setitem__(chain, max(t.get(chain, 0) - 1 - count, 0)))

@@ -516,3 +516,14 @@ def test_braces_bash_does_not_expand_or_fwmigrate_does_not_follow():
         _, diags = evaluate(BASH + f"for p in {word}; do iptables -N c$p; done\n")
         assert [(d.loc.line, d.loc.col) for d in diags.errors] == [(2, 10)]
         assert message in diags.errors[0].message
+
+
+def test_a_failing_check_ends_a_set_e_script():
+    # `iptables -C` only reports, but under set -e its failure ends the script (bash stops
+    # there; found by bench/script_fuzz.py); handled or without set -e, nothing happens
+    script = "iptables -C INPUT -j ACCEPT\niptables -A INPUT -j DROP\n"
+    _, diags = evaluate("set -e\n" + script)
+    assert [(d.loc.line, d.message) for d in diags.errors] == [
+        (2, "Bad rule (does a matching rule exist in that chain?).")]
+    assert rules(script) == ["-A INPUT -j DROP"]
+    assert rules("set -e\n" + script.replace("\n", " || true\n", 1)) == ["-A INPUT -j DROP"]

@@ -304,8 +304,11 @@ class ShellEvaluator(ShellExpansion):
             if handled and not getattr(exc, "unsupported", False):
                 self.diags.note(self.loc(pos), f"iptables would fail here ({exc.message}); the "
                                 "script handles the failure")
-            elif not (cmd is not None and cmd.action == "check"):  # -C only reports
-                self.diags.error(self.loc(pos), exc.message, exc.hint)
+            elif not (cmd is not None and cmd.action == "check" and not self.errexit):
+                # -C only reports, but under set -e its failure ends the script
+                hint = "under set -e the script stops here; check with `iptables -C … || …'" \
+                    if cmd is not None and cmd.action == "check" else exc.hint
+                self.diags.error(self.loc(pos), exc.message, hint)
             return False
         for index, message in cmd.warnings:
             pos = fields[index + 1].pos if index is not None and index + 1 < len(fields) \
