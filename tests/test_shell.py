@@ -527,3 +527,19 @@ def test_a_failing_check_ends_a_set_e_script():
         (2, "Bad rule (does a matching rule exist in that chain?).")]
     assert rules(script) == ["-A INPUT -j DROP"]
     assert rules("set -e\n" + script.replace("\n", " || true\n", 1)) == ["-A INPUT -j DROP"]
+
+
+@pytest.mark.parametrize("line", [
+    "iptables -N X && iptables -A INPUT -j X", "! iptables -N X",
+    "iptables -N X && iptables -A INPUT -j X || true"])
+def test_a_failure_an_and_or_list_tests_is_a_note(line):
+    # bash does not stop (set -e or not) at a command whose status `&&`/`||`/`!` tests: the
+    # script expects it may fail (`iptables -N X && iptables -A INPUT -j X`: link a chain only
+    # when it is new); found by bench/script_fuzz.py
+    script = "set -e\niptables -N X\n" + line + "\niptables -A INPUT -j DROP\n"
+    assert rules(script) == ["-A INPUT -j DROP"]
+
+
+def test_the_last_command_of_an_and_list_still_stops_a_set_e_script():
+    _, diags = evaluate("set -e\niptables -N X && iptables -A INPUT -j Y\n")
+    assert [d.loc.line for d in diags.errors] == [2]

@@ -109,12 +109,14 @@ class ShellEvaluator(ShellExpansion):
         return status
 
     def run_and_or(self, node: AndOr) -> bool:
-        status = self.run_pipeline(node.items[0], handled=bool(node.ops) and node.ops[0] == "||")
+        # the script tests the status of every command but the last of `a && b || c`, and of
+        # all of them after `!`: their failure is expected (bash's errexit ignores it too)
+        last = len(node.items) - 1
+        status = self.run_pipeline(node.items[0], handled=node.negated or last > 0)
         for k, op in enumerate(node.ops):
             nxt = node.items[k + 1]
-            handled = k + 1 < len(node.ops) and node.ops[k + 1] == "||"
             if (op == "&&" and status) or (op == "||" and not status):
-                status = self.run_pipeline(nxt, handled)
+                status = self.run_pipeline(nxt, handled=node.negated or k + 1 < last)
         return not status if node.negated else status
 
     def run_pipeline(self, node: Pipeline, handled: bool) -> bool:
