@@ -544,12 +544,46 @@ class Generator:
         items = ports if r < 0.75 else nets
         return Loop(f"for {var} in {items}; do", [Command("  " + line, "-A loop")])
 
+    def shell_forms(self) -> Command | Loop:
+        """Commands in the shell forms scripts use: options in one variable split on spaces,
+        ${X:-default}, a bash array, nested loops, `;` and `&&` on one line."""
+        rng = self.rng
+        r = rng.random()
+        ipt = self.binary("ip")
+        if r < 0.2:
+            self.need_var("OPTS", rng.choice(['"-p tcp --dport 22"', "'-i lo'",
+                                              '"-m state --state NEW -p udp"']))
+            return Command(f"{ipt} -A INPUT $OPTS -j {rng.choice(['ACCEPT', 'DROP'])}",
+                           "-A $OPTS")
+        if r < 0.35:
+            return Command(f"{ipt} -A ${{CHAIN_X:-INPUT}} -i ${{WAN:-eth9}} -j "
+                           f"${{VERDICT:=DROP}}", "-A ${X:-default}")
+        if r < 0.5:
+            self.need_var("PORTS_A", "(22 \"80\" '443')")
+            body = [Command(f"  {ipt} -A INPUT -p tcp --dport $p -j ACCEPT", "-A array")]
+            return Loop(rng.choice(['for p in "${PORTS_A[@]}"; do', "for p in ${PORTS_A[@]}; do",
+                                    "for p in ${PORTS_A[1]} ${PORTS_A[0]}; do"]), body)
+        if r < 0.65:
+            inner = "for p in 22 80; do $t -A INPUT -p tcp --dport $p -j ACCEPT; done"
+            return Loop("for t in iptables ip6tables; do", [Command("  " + inner, "-A nested")])
+        if r < 0.8:
+            name = rng.choice(USER_CHAINS)
+            chains = self.shadow.table("ip", "filter")
+            chains.setdefault(name, 0)
+            chains["INPUT"] = chains.get("INPUT", 0) + 1
+            return Command(f"{ipt} -N {name} {rng.choice(['&&', ';', '||'])} "
+                           f"{ipt} -A INPUT -j {name}", "-N && -A")
+        return Command(f"{ipt} -C INPUT -j DROP 2>/dev/null || {ipt} -A INPUT -j DROP",
+                       "-C || -A")
+
     def item(self):
         r = self.rng.random()
         if r < 0.06:
             return Comment(self.rng.choice(["# a comment", "", "  # indented: it's", "#"]))
         if r < 0.16:
             return self.loop()
+        if r < 0.2:
+            return self.shell_forms()
         return self.command(self.rng.choice(["ip", "ip", "ip6"]))
 
 

@@ -543,3 +543,9 @@ def test_a_failure_an_and_or_list_tests_is_a_note(line):
 def test_the_last_command_of_an_and_list_still_stops_a_set_e_script():
     _, diags = evaluate("set -e\niptables -N X && iptables -A INPUT -j Y\n")
     assert [d.loc.line for d in diags.errors] == [2]
+
+
+def test_a_failing_exec_command_is_not_handled_by_what_follows_it():
+    # `exec` replaces the shell: the `||` after it never runs, the failure ends the script
+    _, diags = evaluate("iptables -N X\nexec iptables -N X || iptables -A INPUT -j DROP\n")
+    assert [d.loc.line for d in diags.errors] == [2]

@@ -198,6 +198,8 @@ class ShellEvaluator(ShellExpansion):
         program = os.path.basename(fields[0].text)
         families = self.shell["iptables_programs"]
         handled = handled or (node.silenced and not self.errexit)
+        if self.exec_pos is not None:
+            handled = False         # the shell is gone: nothing after `exec` sees the status
         if program in families:
             self.iptables_commands += 1
             return self.run_iptables(families[program], fields, handled)
