@@ -400,14 +400,18 @@ def test_the_whole_word_is_the_value_of_these_options_attached(words, what):
             else ", and refuses it")]
 
 
-def test_nat_ports_with_icmp_in_ipv4_only():
-    # iptables' NAT targets take a port range with -p icmp (the ICMP id) in IPv4, not with
-    # -p icmpv6 (checked against iptables-legacy by bench/script_fuzz.py)
+def test_nat_ports_with_protocol_1_not_icmpv6():
+    # iptables' NAT targets take a port range with -p icmp (protocol 1, IPv6 too: the ICMP
+    # id), not with -p icmpv6 (checked against iptables-legacy by bench/script_fuzz.py)
     script = ("iptables -t nat -A OUTPUT -p icmp -j REDIRECT --to-ports 8080\n"
               "iptables -t nat -A POSTROUTING -p icmp -j SNAT --to-source 1.2.3.4:1000\n")
     assert rules(script, table="nat") == [
         "-A OUTPUT -p icmp -j REDIRECT --to-ports 8080",
         "-A POSTROUTING -p icmp -j SNAT --to-source 1.2.3.4:1000"]
+    assert rules(script.replace("iptables", "ip6tables").replace("1.2.3.4", "[::1]"),
+                 family="ip6", table="nat") == [
+        "-A OUTPUT -p icmp -j REDIRECT --to-ports 8080",
+        "-A POSTROUTING -p icmp -j SNAT --to-source [::1]:1000"]
     _, diags = evaluate("ip6tables -t nat -A OUTPUT -p icmpv6 -j REDIRECT --to-ports 80\n")
     assert [d.message for d in diags.errors] == [
         "Need TCP, UDP, SCTP or DCCP with port specification"]

@@ -245,11 +245,10 @@ class ExtensionOptions:
                                                   f"-p {spec.protocols[0]} before -m {spec.name}")
 
     def _check_target(self, target) -> None:
-        check_target(target, self.proto, self.cmd.table, self.cmd.target_index, self.family)
+        check_target(target, self.proto, self.cmd.table, self.cmd.target_index)
 
 
-def check_target(target, proto: Negatable | None, table: str, index: int | None,
-                 family: str) -> None:
+def check_target(target, proto: Negatable | None, table: str, index: int | None) -> None:
     """What the kernel would refuse about a target given the rule's protocol and table."""
     if not isinstance(target, TargetExtension):
         return
@@ -278,9 +277,9 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None,
         ports = target.option("to-ports")
     elif target.name in ("SNAT", "DNAT"):
         ports = target.options[0].value[2]
-    # IPv4 NAT maps an ICMP id like a port; IPv6 NAT does not (iptables-legacy 1.8.9)
-    portok = (6, 17, 132, 33, 1) if family == "ip" else (6, 17, 132, 33)
-    if ports is not None and (proto is None or proto.value not in portok):
+    # NAT maps an ICMP id like a port: iptables 1.8.9 takes protocol 1 (in ip6tables too),
+    # not 58 (icmpv6)
+    if ports is not None and (proto is None or proto.value not in (6, 17, 132, 33, 1)):
         raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", index)
 
 

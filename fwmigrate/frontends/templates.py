@@ -330,7 +330,7 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
         check_values(matches[position], owner)
     if target_changed:
         check_target(target, rule.protocol, template.command.table,
-                     template.command.target_index, template.command.family)
+                     template.command.target_index)
     shared = rule.matches
     if changed:
         # one tuple per combination of match objects (the entry keeps them alive)
