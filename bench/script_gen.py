@@ -472,6 +472,12 @@ class Generator:
         elif r < 0.88:
             chain = any_chain() if self.chance(0.6) else ""
             text, kind = f"{binary} {topt}{rng.choice(['-Z', '--zero'])} {chain}".rstrip(), "-Z"
+            if chain and self.chance(0.2):
+                text += f" {rng.randint(1, 3)}"
+            elif self.chance(0.2):      # a listing: no change, but a missing chain fails
+                chain = rng.choice([any_chain(), any_chain(), rng.choice(USER_CHAINS)])
+                text = f"{binary} {topt}{rng.choice(['-S', '-L', '-nL', '-S'])} {chain}"
+                text += rng.choice(["", " -n", " 1", " >/dev/null"])
         elif r < 0.93:
             chain = rng.choice(builtins) if self.chance(0.97) else any_chain()
             policy = rng.choice(["ACCEPT", "DROP"] if table != "nat" or self.chance(0.05)

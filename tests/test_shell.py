@@ -553,3 +553,34 @@ def test_a_failing_exec_command_is_not_handled_by_what_follows_it():
     # `exec` replaces the shell: the `||` after it never runs, the failure ends the script
     _, diags = evaluate("iptables -N X\nexec iptables -N X || iptables -A INPUT -j DROP\n")
     assert [d.loc.line for d in diags.errors] == [2]
+
+
+@pytest.mark.parametrize("command, message", [
+    ("iptables -S NOPE", "No chain/target/match by that name."),
+    ("iptables -L NOPE -n", "No chain/target/match by that name."),
+    ("iptables -Z INPUT 1", "Index of counter too big.")])
+def test_listing_a_missing_chain_and_zeroing_a_missing_rule_fail(command, message):
+    # as iptables-legacy does (bench/script_fuzz.py); -S/-L of a rule past the end does not
+    _, diags = evaluate(f"{command}\niptables -S INPUT 3\niptables -L INPUT 1\n")
+    assert [(d.loc.line, d.message) for d in diags.errors] == [(1, message)]
+
+
+@pytest.mark.parametrize("command, illegal", [
+    ("-A INPUT -n -j ACCEPT", "-n"), ("-S INPUT -n", "-n"), ("-Z -x", "-x"),
+    ("-I INPUT --line-numbers", "--line-numbers"), ("-L INPUT -c 1 2", "-c"),
+    ("-D INPUT 1 -c 1 2", "-c"), ("-D INPUT -j ACCEPT -c 1 2", "-c"), ("-X X -n", "-n"),
+    ("-F INPUT -g X", "-g"), ("-C INPUT -j ACCEPT -c 1 2", "-c")])
+def test_options_iptables_takes_with_some_commands_only(command, illegal):
+    # iptables-legacy 1.8.9: -n, -x, --line-numbers with -L only; -c with -A -I -R -P;
+    # rule options with -A -I -R -C and -D by rule (bench/script_fuzz.py)
+    _, diags = evaluate(f"iptables -N X\niptables -A INPUT -j ACCEPT\niptables {command}\n")
+    assert [(d.loc.line, d.message) for d in diags.errors] == [
+        (3, f"Illegal option `{illegal}' with this command")]
+
+
+@pytest.mark.parametrize("command", [
+    "-L INPUT --line-numbers -x -v -n", "-P INPUT ACCEPT -v -c 1 2", "-A INPUT -v -w -c 1 2",
+    "-F -m comment --comment a", "-D INPUT 1 -m comment --comment a"])
+def test_options_iptables_takes_or_ignores(command):
+    _, diags = evaluate(f"iptables -N X\niptables -A INPUT -j DROP\niptables {command}\n")
+    assert not diags.errors, [d.render() for d in diags.errors]

@@ -69,6 +69,14 @@ _RULE_PARAMS = frozenset({"protocol", "source", "destination", "in-interface", "
                           "fragment", "jump", "goto", "match"})
 _NEGATABLE = frozenset({"protocol", "source", "destination", "in-interface", "out-interface",
                         "fragment"})
+# the commands iptables 1.8.9 takes each of these options with (delete: by rule, not by
+# number); any other is "Illegal option `-n' with this command"
+_LEGAL_WITH = {
+    **dict.fromkeys(("numeric", "exact", "line-numbers"), ("list",)),
+    "set-counters": ("append", "insert", "replace", "policy"),
+    **dict.fromkeys(("protocol", "source", "destination", "in-interface", "out-interface",
+                     "jump"), ("append", "insert", "replace", "check", "delete")),
+}
 # options iptables 1.8.9 cannot take as --opt=value or -ovalue (see _Parser._param)
 _WHOLE_WORD = frozenset({"protocol", "source", "destination", "in-interface", "out-interface",
                          "jump"})
@@ -282,6 +290,7 @@ class _Parser(ExtensionOptions):
     def _param(self, name: str, flag: str, i: int) -> int:
         negated = self._negation(i, flag, name in _NEGATABLE)
         if name in ("verbose", "numeric", "exact", "line-numbers", "ipv4", "ipv6"):
+            self.seen.setdefault(name, i)           # (-v -v is allowed)
             if name == "ipv6" and self.family == "ip" or name == "ipv4" and self.family == "ip6":
                 raise OptionError(f"This is {'IPv4' if self.family == 'ip' else 'IPv6'} "
                                   f"iptables; {flag} is not allowed here", i)
@@ -360,6 +369,7 @@ class _Parser(ExtensionOptions):
         elif name == "match":
             self._load_match(value, i + 1)
         elif name == "set-counters":
+            self.seen.setdefault(name, i)
             if "[" in value or ":" in value:
                 p, _, b = value.strip("[]").partition(":")
                 self.counters = Counters(c_uint(p), c_uint(b))
@@ -375,17 +385,17 @@ class _Parser(ExtensionOptions):
         if not cmd.action:
             raise OptionError("no command specified", None,
                               hint="e.g. -A CHAIN, -I CHAIN, -N CHAIN, -P CHAIN POLICY")
-        rule_params = [self.seen.get(k) for k in ("protocol", "source", "destination",
-                                                  "in-interface", "out-interface", "jump")]
-        has_rule_spec = (any(p is not None for p in rule_params) or self.loaded
-                         or self.fragment is not None)
-        if cmd.action not in _RULE_ACTIONS or (cmd.action == "delete" and cmd.rulenum):
-            if has_rule_spec:
-                first = min([p for p in rule_params if p is not None]
-                            + [e.index - 1 for e in self.loaded] or [0])
-                raise OptionError(f"Illegal option `{self.words[first]}' with this command",
-                                  first)
-            return cmd
+        rule = cmd.action in _RULE_ACTIONS and not (cmd.action == "delete" and cmd.rulenum)
+        kind = cmd.action if rule or cmd.action != "delete" else "delete-number"
+        illegal = [i for name, i in self.seen.items()
+                   if kind not in _LEGAL_WITH.get(name, (kind,))]
+        if self.fragment is not None and not rule:
+            illegal.append(self.words.index("-f") if "-f" in self.words else 0)
+        if illegal:
+            first = min(illegal)
+            raise OptionError(f"Illegal option `{self.words[first]}' with this command", first)
+        if not rule:
+            return cmd                  # matches are taken, and ignored (as iptables does)
         # iptables checks the chain name only, whatever the table
         if cmd.chain in _NO_OUT and self.iface_out is not None:
             raise OptionError(f"Can't use -o with {cmd.chain}", self.seen["out-interface"])

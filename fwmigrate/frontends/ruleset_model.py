@@ -126,6 +126,13 @@ class RulesetModel:
     def apply(self, cmd: Command) -> None:
         handler = _HANDLERS.get(cmd.action)
         if handler is None:      # list, list-rules, help, version: no effect on the ruleset
+            if cmd.action in ("list", "list-rules") and cmd.chain is not None:
+                # but listing a chain that does not exist fails (the table is not made here:
+                # an empty table in the output for an `iptables -t raw -L` would be noise)
+                table = self.tables.get((cmd.family, cmd.table))
+                chains = table.chains if table else mappings.iptables_tables()[cmd.table]
+                if cmd.chain not in chains:
+                    raise CommandError("No chain/target/match by that name.", cmd.chain_index)
             return
         table = self.tables.get((cmd.family, cmd.table)) or self.table(cmd.family, cmd.table)
         handler(self, table, cmd)
@@ -247,7 +254,7 @@ class RulesetModel:
                   else list(table.chains.values()))
         for chain in chains:
             if cmd.rulenum is not None and cmd.rulenum > len(chain.rules):
-                raise CommandError("Index of deletion too big.", cmd.rulenum_index)
+                raise CommandError("Index of counter too big.", cmd.rulenum_index)
             chain.counters = Counters(0, 0) if chain.policy is not None else None
             chain.rules[:] = [_zeroed(r) for r in chain.rules]
 
