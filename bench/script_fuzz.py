@@ -303,11 +303,13 @@ def differences(theirs: dict, ours: dict) -> str:
 
 
 def top_level(script: script_gen.Script) -> set[int]:
-    """The indexes (in render()'s spans) of the commands outside loops."""
+    """The indexes (in render()'s spans) of the commands outside loops, and alone on their
+    lines (fwmigrate would run the `b` of `a ; b` in a script cut after `a`)."""
     out, k = set(), 0
     for item in script.items:
         if isinstance(item, script_gen.Command):
-            out.add(k)
+            if not re.search(r"\s(;|&&|\|\|)\s", item.text):
+                out.add(k)
             k += 1
         elif isinstance(item, script_gen.Loop):
             k += sum(isinstance(b, script_gen.Command) for b in item.body)
