@@ -584,3 +584,11 @@ def test_options_iptables_takes_with_some_commands_only(command, illegal):
 def test_options_iptables_takes_or_ignores(command):
     _, diags = evaluate(f"iptables -N X\niptables -A INPUT -j DROP\niptables {command}\n")
     assert not diags.errors, [d.render() for d in diags.errors]
+
+
+@pytest.mark.parametrize("command", ["-L -Z", "-Z -L", "-L INPUT -Z", "-S -Z",
+                                     "-L -n -v -Z INPUT", "-Z INPUT -L FORWARD"])
+def test_listing_and_zeroing_in_one_command(command):
+    # iptables lists, then zeroes the counters (`iptables -L -n -v -Z`)
+    assert rules(f"iptables -A INPUT -j ACCEPT\niptables {command}\n") == [
+        "-A INPUT -j ACCEPT"]

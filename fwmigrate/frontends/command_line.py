@@ -132,6 +132,7 @@ class _Parser(ExtensionOptions):
         self.rewritten = False            # words were split (--opt=value, -nvL)
         # values written in one word with their option (--opt=value, -ptcp) → that word
         self.glued: dict[int, str] = {}
+        self.listing = False              # -L (or -S) given with -Z
         # for each word, the word it came from and where in it (so errors point at the text)
         self.origin: list[tuple[int, int]] = [(k, 0) for k in range(len(self.words))]
         self.result: Command | None = None
@@ -160,6 +161,11 @@ class _Parser(ExtensionOptions):
 
     def _set_command(self, action: str, i: int) -> None:
         if self.cmd.action:
+            if {action, self.cmd.action} in ({"zero", "list"}, {"zero", "list-rules"}):
+                # `-L -Z`: list, then zero the counters; only the zeroing changes anything
+                self.listing = True
+                self.cmd.action = "zero"
+                return
             raise OptionError(f"Cannot use -{_short(action)} with -{_short(self.cmd.action)}", i)
         self.cmd.action = action
 
@@ -388,7 +394,8 @@ class _Parser(ExtensionOptions):
         rule = cmd.action in _RULE_ACTIONS and not (cmd.action == "delete" and cmd.rulenum)
         kind = cmd.action if rule or cmd.action != "delete" else "delete-number"
         illegal = [i for name, i in self.seen.items()
-                   if kind not in _LEGAL_WITH.get(name, (kind,))]
+                   if kind not in _LEGAL_WITH.get(name, (kind,))
+                   and not (self.listing and "list" in _LEGAL_WITH[name])]
         if self.fragment is not None and not rule:
             illegal.append(self.words.index("-f") if "-f" in self.words else 0)
         if illegal:
