@@ -592,3 +592,19 @@ def test_listing_and_zeroing_in_one_command(command):
     # iptables lists, then zeroes the counters (`iptables -L -n -v -Z`)
     assert rules(f"iptables -A INPUT -j ACCEPT\niptables {command}\n") == [
         "-A INPUT -j ACCEPT"]
+
+
+@pytest.mark.parametrize("new, line, message", [
+    ("ACCEPT", 2, "File exists."), ("INPUT", 2, "File exists."),
+    ("-y", 2, "-E requires old-chain-name and new-chain-name"),
+    ("'!y'", 2, "-E requires old-chain-name and new-chain-name"),
+    # iptables-legacy renames to these, though -N refuses them: a chain named LOG (-j LOG
+    # then means the target), `abc…0123' cut to 29 characters, an empty name; fwmigrate
+    # refuses them as -N does (no iptables-restore file could make them)
+    ("LOG", 2, "chain name may not clash with target name"),
+    ("abcdefghijklmnopqrstuvwxyz0123", 2, "too long"), ("''", 2, "Invalid chain name"),
+])
+def test_renaming_a_chain_to_a_name_iptables_refuses_or_mangles(new, line, message):
+    _, diags = evaluate(f"iptables -N X\niptables -E X {new}\n")
+    assert [d.loc.line for d in diags.errors] == [line]
+    assert message in diags.errors[0].message

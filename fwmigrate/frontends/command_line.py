@@ -290,6 +290,8 @@ class _Parser(ExtensionOptions):
             j += 1
         elif action == "rename-chain":
             cmd.new_name = self._take(j, flag)
+            if cmd.new_name[:1] in ("-", "!"):
+                raise OptionError("-E requires old-chain-name and new-chain-name", j)
             j += 1
         return j
 

@@ -281,8 +281,14 @@ class RulesetModel:
         chain = table.chains.get(old)
         if chain is None or chain.policy is not None:
             raise CommandError("No chain/target/match by that name.", cmd.chain_index)
-        if new in table.chains or new in VERDICTS or new in mappings.target_specs():
+        if new in table.chains or new in VERDICTS:
             raise CommandError("File exists.", None)
+        try:
+            check_chain_name(new, None)
+        except CommandError as exc:
+            raise CommandError(exc.message, None, hint="iptables -E checks less than -N and "
+                               "makes such a chain, but neither -N nor iptables-restore could "
+                               "make it again") from None
         table.chains = {(new if k == old else k): v for k, v in table.chains.items()}
         if table.hooks is not None:
             table.hooks.forget()
