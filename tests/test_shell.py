@@ -608,3 +608,24 @@ def test_renaming_a_chain_to_a_name_iptables_refuses_or_mangles(new, line, messa
     _, diags = evaluate(f"iptables -N X\niptables -E X {new}\n")
     assert [d.loc.line for d in diags.errors] == [line]
     assert message in diags.errors[0].message
+
+
+@pytest.mark.parametrize("number, left", [
+    ("010", [1, 2, 3, 4, 5, 6, 7, 9]), ("0x2", [1, 3, 4, 5, 6, 7, 8, 9]),
+    ("+1", [2, 3, 4, 5, 6, 7, 8, 9]), ("'  3'", [1, 2, 4, 5, 6, 7, 8, 9])])
+def test_rule_numbers_are_read_as_strtoul_reads_them(number, left):
+    # iptables 1.8.9 reads a rule number with strtoul(…, 0): 010 is rule 8, 0x2 rule 2
+    # (checked against iptables-legacy by bench/script_fuzz.py)
+    script = "iptables -N X\n" + "".join(f"iptables -A X -m comment --comment r{k}\n"
+                                         for k in range(1, 10))
+    assert rules(script + f"iptables -D X {number}\n") == [
+        f"-A X -m comment --comment r{k}" for k in left]
+
+
+@pytest.mark.parametrize("command, word", [
+    ("-D X 08", "08"), ("-I X 1x -j DROP", "1x"), ("-I X 00 -j DROP", "00"),
+    ("-D X 0x", "0x"), ("-R X 1e1 -j DROP", "1e1")])
+def test_bad_rule_numbers(command, word):
+    _, diags = evaluate(f"iptables -N X\niptables -A X\niptables {command}\n")
+    assert [(d.loc.line, d.message) for d in diags.errors] == [
+        (3, f"Invalid rule number `{word}'")]

@@ -12,6 +12,7 @@ This is the hot path for large save files: plain dict lookups, values parsed thr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -276,10 +277,10 @@ class _Parser(ExtensionOptions):
                 j += 1
         if action in ("insert", "delete", "zero", "list", "list-rules", "replace"):
             num = self._optional(j)
-            if num is not None and num.isdigit() and (action != "zero" or cmd.chain):
-                cmd.rulenum = int(num)
+            if num is not None and (action != "zero" or cmd.chain):
+                cmd.rulenum = _rule_number(num)
                 cmd.rulenum_index = j
-                if cmd.rulenum == 0:
+                if cmd.rulenum is None:
                     raise OptionError(f"Invalid rule number `{num}'", j)
                 j += 1
             elif action == "replace":
@@ -504,3 +505,17 @@ def _short_bundle(word: str) -> list[tuple[str, int]] | None:
                 out.append((word[k + 1:], k + 1))
             return out
     return out
+
+
+_STRTOUL = re.compile(r"\s*\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))\Z")
+
+
+def _rule_number(text: str) -> int | None:
+    """A rule number as iptables 1.8.9 reads it (strtoul, base 0: 0x10 is 16, 010 is 8,
+    leading blanks and `+' taken); None unless 1 to INT_MAX."""
+    found = _STRTOUL.match(text)
+    if found is None:
+        return None
+    hexa, octal, decimal = found.groups()
+    value = int(hexa, 16) if hexa else int(octal, 8) if octal else int(decimal)
+    return value if 1 <= value <= 0x7FFFFFFF else None
