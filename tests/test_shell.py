@@ -629,3 +629,20 @@ def test_bad_rule_numbers(command, word):
     _, diags = evaluate(f"iptables -N X\niptables -A X\niptables {command}\n")
     assert [(d.loc.line, d.message) for d in diags.errors] == [
         (3, f"Invalid rule number `{word}'")]
+
+
+@pytest.mark.parametrize("command, flag", [
+    ("-nL -n", "-n"), ("-L -x -x", "-x"), ("-L --line-numbers --line-numbers", "--line-numbers"),
+    ("-A INPUT -c 1 2 -c 3 4", "-c")])
+def test_options_iptables_takes_once(command, flag):
+    _, diags = evaluate(f"iptables {command}\n")
+    assert [d.message for d in diags.errors] == [f"multiple {flag} flags not allowed"]
+
+
+@pytest.mark.parametrize("command", ["-L -v -v", "-A INPUT -4 -4", "-L -w -w",
+                                     "-t nat -t nat -L", "-t raw -t nat -A INPUT -j ACCEPT"])
+def test_options_iptables_takes_again(command):
+    ruleset, diags = evaluate(f"iptables {command}\n")
+    assert not diags.errors, [d.render() for d in diags.errors]
+    if "-A INPUT -j" in command:        # the last -t counts
+        assert ruleset.table("ip", "nat").chain("INPUT").rules

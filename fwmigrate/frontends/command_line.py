@@ -299,7 +299,10 @@ class _Parser(ExtensionOptions):
     def _param(self, name: str, flag: str, i: int) -> int:
         negated = self._negation(i, flag, name in _NEGATABLE)
         if name in ("verbose", "numeric", "exact", "line-numbers", "ipv4", "ipv6"):
-            self.seen.setdefault(name, i)           # (-v -v is allowed)
+            if name in ("numeric", "exact", "line-numbers"):
+                self._once(name, {"numeric": "-n", "exact": "-x"}.get(name, flag), i)
+            else:
+                self.seen.setdefault(name, i)       # -v -v, -4 -4 are allowed
             if name == "ipv6" and self.family == "ip" or name == "ipv4" and self.family == "ip6":
                 raise OptionError(f"This is {'IPv4' if self.family == 'ip' else 'IPv6'} "
                                   f"iptables; {flag} is not allowed here", i)
@@ -335,7 +338,7 @@ class _Parser(ExtensionOptions):
             if self.restore:
                 raise OptionError("The -t option (seen in line) cannot be used in "
                                   "iptables-restore", i)
-            self._once(name, "-t", i)
+            self.seen[name] = i             # `-t nat -t nat`: iptables takes the last
             if value not in mappings.iptables_tables():
                 raise OptionError(f"can't initialize iptables table `{value}': Table does not "
                                   "exist", i + 1, hint="tables are " +
@@ -378,7 +381,7 @@ class _Parser(ExtensionOptions):
         elif name == "match":
             self._load_match(value, i + 1)
         elif name == "set-counters":
-            self.seen.setdefault(name, i)
+            self._once(name, "-c", i)
             if "[" in value or ":" in value:
                 p, _, b = value.strip("[]").partition(":")
                 self.counters = Counters(c_uint(p), c_uint(b))
