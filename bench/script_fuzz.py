@@ -218,8 +218,9 @@ class Kernel:
             fail = int(line[1]) if line else None
             if fail is None and Path(f"{path}.rc").read_text().strip() != "0":
                 # `exec CMD` failed: no trap runs in CMD's place; the exec line it was
+                # (a script whose last `a && b` has `a` failing ends with 1 too: no exec)
                 fail = next((k for k, text in enumerate(scripts[k].split("\n"), 1)
-                             if re.match(r"\s*exec ", text)), 0)
+                             if re.match(r"\s*exec ", text)), None)
             reason = "; ".join(x for x in err.splitlines() if MARK not in x)[:300]
             outcomes.append(Outcome(fail, reason,
                                     {f: normalise(Path(f"{path}.{f}").read_text())
