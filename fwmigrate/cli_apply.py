@@ -82,11 +82,14 @@ def _translate(input: str, kw: dict):
               show_default=True,
               help="How the transaction is written for libnftables: JSON, nft text, or JSON "
                    "up to 20,000 rules and text beyond (libnftables parses large JSON slowly).")
+@click.option("--keep-backups", type=click.IntRange(min=1), default=10, show_default=True,
+              metavar="N", help="How many backups of this namespace to keep (each is the "
+                                "whole ruleset); older ones are removed after the apply.")
 @netns_option
 @state_option
 @translation_options
-def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, netns, state_dir,
-              **kw):
+def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, keep_backups,
+              netns, state_dir, **kw):
     """Translate and apply, as one transaction, replacing only fwmigrate's tables.
 
     The current ruleset is saved first (JSON, mode 0600, in STATE_DIR/backups); `fwmigrate
@@ -105,7 +108,7 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, n
     ruleset, translation, _name = _translate(input, kw)
     options = ApplyOptions(check=check, flush_ruleset=kw["flush_ruleset"], netns=netns,
                            state_dir=state_dir, keep=keep, force=force, use_nft_cli=use_nft_cli,
-                           syntax=syntax)
+                           syntax=syntax, keep_backups=keep_backups)
     _enter(netns)
     pending: list[confirmation.Pending] = []
 

@@ -440,3 +440,43 @@ def test_a_backup_that_cannot_be_set_aside_after_the_rollback(netns, state):
     assert "rolled back to" in result.stdout
     assert "could not be set aside" in result.stderr and "Traceback" not in result.stderr
     assert "fwmigrate" not in listing(netns)
+
+
+def test_prune_keeps_the_newest_backups_of_one_namespace_only(state):
+    """Each backup is a whole listing: old ones go, newest first kept, and another
+    namespace's (even one named "host", whose file name token is the host's) stay."""
+    from fwmigrate.apply.backup import StateDir
+    sd = StateDir(state)
+    host = [sd.save_backup({"nftables": []}, "tables", [("ip", "fwmigrate")], None)
+            for _ in range(4)]
+    other = [sd.save_backup({"nftables": []}, "tables", [("ip", "fwmigrate")], name)
+             for name in ("host", "host", "lab")]
+    for b in host[:2]:
+        assert sd.retire(b) is None
+    assert sd.prune(None, 1) == []
+    assert [b.path.name for b in sd.list_backups(None)] == [host[3].path.name]
+    assert [b.path for b in sd.list_backups("host")] == [b.path for b in other[:2]]
+    assert sd.latest_backup("lab").path == other[2].path
+    assert sd.used_count(None) == 1           # rolled-back ones are kept to the same number
+    assert (sd.used / host[1].path.name).exists()
+
+
+def test_apply_keeps_only_the_newest_backups(netns, state):
+    for source in (TUTORIAL, DUAL, TUTORIAL):
+        result = fw("apply", source, "--netns", netns.name, "--state-dir", state,
+                    "--keep-backups", "2")
+        assert result.returncode == 0, result.stderr
+    assert len(backups(state)) == 2
+    assert fw("rollback", "--netns", netns.name, "--state-dir", state).returncode == 0
+    assert "table ip6 fwmigrate" in listing(netns)        # the DUAL apply is back
+    assert fw("rollback", "--netns", netns.name, "--state-dir", state).returncode == 0
+    assert "table ip6 fwmigrate" not in listing(netns)    # the first TUTORIAL's
+    third = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert third.returncode == 1 and "no backup to roll back to" in third.stderr
+
+
+def test_keep_backups_needs_at_least_one(netns, state):
+    result = fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state,
+                "--keep-backups", "0")
+    assert result.returncode == 2 and "--keep-backups" in result.stderr
+    assert "fwmigrate" not in listing(netns)

@@ -46,6 +46,7 @@ class ApplyOptions:
     force: bool = False                  # apply even if the guard says the session dies
     use_nft_cli: bool = False
     syntax: str = "auto"                 # json, text, or auto (json up to JSON_RULE_LIMIT)
+    keep_backups: int = 10               # per namespace, and as many rolled-back ones
 
 
 JSON_RULE_LIMIT = 20_000
@@ -102,6 +103,7 @@ def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
         state.discard(backup)       # nothing changed: the last apply stays the one to undo
         raise
     report.warnings += leftovers(current, set(tables), options.flush_ruleset)
+    report.warnings += state.prune(options.netns, options.keep_backups)
     return report
 
 
