@@ -122,28 +122,42 @@ def quota_warning(model: NftRuleset, release: str) -> list[str]:
 
 
 def _transaction(model: NftRuleset, options: ApplyOptions, report: ApplyReport):
-    """The one batch to send, as JSON or as nft text (see the module's docstring)."""
+    """The one batch to send, as JSON or as nft text (see the module's docstring); `auto`
+    falls back to the other syntax when the first cannot say the ruleset."""
     rules = sum(len(c.rules) for t in model.tables for c in t.chains)
-    syntax = options.syntax
     # nft 1.0.6 keeps a set's comment from text, not from JSON; an ipset's set needs it to be
     # read back as the ipset (`diff --live`, status)
     ipsets = any(s.ipset for t in model.tables for s in t.sets)
-    if syntax == "auto":
-        syntax = "json" if rules <= JSON_RULE_LIMIT and not ipsets else "text"
-    if syntax == "text":
+    if options.syntax != "auto":
+        order = [options.syntax]
+    elif rules <= JSON_RULE_LIMIT and not ipsets:
+        order = ["json", "text"]
+    else:
+        order = ["text", "json"]
+    unsaid: list[str] = []
+    for syntax in order:
+        if syntax == "json":
+            try:
+                batch = nft_json.commands(model, flush_ruleset=options.flush_ruleset)
+            except nft_json.Unrepresentable as exc:
+                unsaid.append(f"nft's JSON cannot express {exc}")
+                continue
+            report.via += ", JSON" + (f" ({unsaid[0]})" if unsaid else "")
+            return lambda kernel, check: kernel.run(batch, check=check)
         out = nft_text.render(model, flush_ruleset=options.flush_ruleset)
-        if not out.problems:
-            why = (f" ({rules:,} rules: libnftables parses that much JSON about 2.5x slower)"
-                   if rules > JSON_RULE_LIMIT else
-                   " (the sets keep their `ipset NAME TYPE` comments, which JSON loses)")
-            report.via += ", nft syntax" + (why if options.syntax == "auto" else "")
-            return lambda kernel, check: kernel.run_text(out.text, check=check)
-        if options.syntax == "text":
-            raise ApplyRefused("the ruleset cannot be written in nft syntax",
-                               [p.message for p in out.problems] + ["use --syntax json"])
-    batch = nft_json.commands(model, flush_ruleset=options.flush_ruleset)
-    report.via += ", JSON"
-    return lambda kernel, check: kernel.run(batch, check=check)
+        if out.problems:
+            unsaid += [p.message for p in out.problems]
+            continue
+        why = (f" ({unsaid[0]})" if unsaid else "" if options.syntax != "auto" else
+               f" ({rules:,} rules: libnftables parses that much JSON about 2.5x slower)"
+               if rules > JSON_RULE_LIMIT else
+               " (the sets keep their `ipset NAME TYPE` comments, which JSON loses)")
+        report.via += ", nft syntax" + why
+        return lambda kernel, check: kernel.run_text(out.text, check=check)
+    hint = {"json": ["use --syntax text (or auto)"], "text": ["use --syntax json (or auto)"]}
+    said = {"json": "as nft's JSON", "text": "in nft syntax"}
+    raise ApplyRefused("the ruleset cannot be written " + " nor ".join(said[s] for s in order)
+                       + "; nothing was applied", unsaid + hint.get(options.syntax, []))
 
 
 def _guard(ruleset: Ruleset, options: ApplyOptions, ssh_connection: str | None,
