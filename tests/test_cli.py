@@ -179,3 +179,18 @@ def test_apply_commands_show_their_examples_one_per_line(runner, command):
     assert "Examples:" in lines
     examples = lines[lines.index("Examples:") + 1]
     assert examples.startswith(f"fwmigrate {command}") and examples.count("fwmigrate") == 1
+
+
+def test_every_package_is_installed_by_pyproject():
+    """`pip install .` (not -e) installs only the packages pyproject.toml lists: fwmigrate.apply
+    and fwmigrate.verify were missing, so an installed apply/verify/diff/explain/status failed
+    with ModuleNotFoundError."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(init.parent.relative_to(root).parts)
+               for init in (root / "fwmigrate").rglob("__init__.py")}
+    assert on_disk <= listed
