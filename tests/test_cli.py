@@ -194,3 +194,22 @@ def test_every_package_is_installed_by_pyproject():
     on_disk = {".".join(init.parent.relative_to(root).parts)
                for init in (root / "fwmigrate").rglob("__init__.py")}
     assert on_disk <= listed
+
+
+@pytest.mark.parametrize("command", [
+    ["verify", "/nonexistent/fw.sh"],
+    ["explain", "/nonexistent/fw.sh", "--packet", "tcp 10.0.0.5:40000 > 10.0.0.1:22"],
+    ["diff", "/nonexistent/fw.sh", str(SAMPLES / "tutorial.sh")],
+    ["verify", "--equiv", "/nonexistent/fw.sh", str(SAMPLES / "tutorial.sh")],
+    ["verify", str(SAMPLES / "tutorial.sh"), "--ipsets", "/nonexistent/fw.sh"],
+    ["verify", "--equiv", str(SAMPLES / "tutorial.sh"), str(SAMPLES / "tutorial.sh"),
+     "--ipsets", "/nonexistent/fw.sh"],
+    ["explain", str(SAMPLES / "tutorial.sh"), "--ipsets", "/nonexistent/fw.sh",
+     "--packet", "tcp 10.0.0.5:40000 > 10.0.0.1:22"],
+])
+def test_verify_commands_exit_2_for_an_input_they_cannot_read(runner, command):
+    """verify, explain, diff and verify --equiv say 1 for "different" (or, for explain,
+    "dropped") and 2 for an error; verify and explain said 1 for a file they could not read."""
+    result = runner.invoke(main, command)
+    assert result.exit_code == 2
+    assert "cannot read /nonexistent/fw.sh" in result.stderr
