@@ -103,7 +103,8 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, k
       fwmigrate apply fw.sh --netns test --keep 10.0.0.2:22
     Exit status: 0 applied (or checked), 1 input errors (or an unusable state directory),
     3 refused by the lockout guard, by a pending confirmation, by the --syntax chosen, or
-    rolled back for want of confirmation, 4 refused by the kernel (nothing changed).
+    rolled back for want of confirmation, 4 refused by the kernel or nftables cannot be reached
+    (nothing changed).
     """
     ruleset, translation, _name = _translate(input, kw)
     options = ApplyOptions(check=check, flush_ruleset=kw["flush_ruleset"], netns=netns,
