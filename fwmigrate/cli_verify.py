@@ -62,7 +62,8 @@ def _load(path: str, diags: Diagnostics, kw: dict | None = None):
 @click.argument("a", metavar="A")
 @click.argument("b", metavar="B", required=False)
 @click.option("--live", is_flag=True, help="Compare A with the ruleset in the kernel now.")
-@click.option("--netns", metavar="NAME", help="With --live: the namespace to read.")
+@click.option("--netns", metavar="NAME",
+              help="With --live: the namespace to read (a name from `ip netns`, or a path).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 def diff_cmd(a, b, live, netns, fmt):
