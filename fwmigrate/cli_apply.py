@@ -247,6 +247,10 @@ def save_cmd(input, output, enable, use_nft_cli, netns, **kw):
       fwmigrate save firewall.sh -o /etc/nftables.conf --enable
       fwmigrate save firewall.sh -o /tmp/fw.nft --netns test
     """
+    if output == "-":
+        raise click.ClickException(
+            "save writes a file (-o FILE, atomically, mode 0600), not standard output; "
+            "`fwmigrate convert INPUT --to nft` prints the ruleset; nothing was written")
     if enable and os.path.abspath(output) != persist.SERVICE_FILE:
         raise click.ClickException(
             f"--enable: nftables.service loads {persist.SERVICE_FILE}, not {output}; it would "

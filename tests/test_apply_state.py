@@ -202,6 +202,17 @@ def test_save_enable_refuses_a_file_the_service_does_not_load(netns, tmp_path):
     assert not target.exists()
 
 
+def test_save_refuses_standard_output(netns, tmp_path, monkeypatch):
+    """`-` is standard output elsewhere; save wrote a root-only file named `-` in the current
+    directory instead. Printing is convert's job (save's file is atomic, mode 0600)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    monkeypatch.chdir(tmp_path)
+    result = fw("save", TUTORIAL, "-o", "-", "--netns", netns.name, env={"PYTHONPATH": root})
+    assert result.returncode == 1
+    assert "fwmigrate convert" in result.stderr and "nothing was written" in result.stderr
+    assert result.stdout == "" and not (tmp_path / "-").exists()
+
+
 def test_save_replaces_a_symlink_instead_of_writing_through_it(netns, tmp_path):
     """Root writing through a link (in /tmp, say) could overwrite any file: the link itself is
     replaced; the file it pointed to is untouched."""
