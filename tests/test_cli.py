@@ -213,3 +213,24 @@ def test_verify_commands_exit_2_for_an_input_they_cannot_read(runner, command):
     result = runner.invoke(main, command)
     assert result.exit_code == 2
     assert "cannot read /nonexistent/fw.sh" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-A", "INPUT", "-m", "owner", "--uid-owner", "0", "-j", "ACCEPT"],
+     "owner match: used from hooks INPUT, but only usable from OUTPUT/POSTROUTING"),
+    (["-A", "OUTPUT", "-m", "policy", "--dir", "in", "--pol", "none", "-j", "ACCEPT"],
+     "policy match: used from hooks OUTPUT"),
+])
+def test_translate_refuses_what_the_kernel_refuses_in_a_builtin_chain(runner, args, message):
+    """convert refuses a match the kernel does not allow from a built-in chain's hook (README:
+    `-m owner` from INPUT); translate printed an nft rule for it."""
+    result = runner.invoke(main, ["translate", *args])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert message in result.stderr
+
+
+def test_translate_leaves_hooks_of_a_user_chain_unknown(runner):
+    # which built-in chains reach a user chain is not in one command
+    result = runner.invoke(main, ["translate", "-A", "MINE", "-m", "owner", "--uid-owner", "0",
+                                  "-j", "ACCEPT"])
+    assert result.exit_code == 0, result.stderr
