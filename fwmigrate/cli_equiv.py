@@ -130,8 +130,8 @@ def explain_cmd(input, spec, ipsets):
 
     PACKET: PROTO SRC[:PORT] > DST[:PORT] [in IF] [out IF] [ct new|established|related|invalid]
     [status SNAT,…] [flags SYN,ACK] [type T[/C]] [recent LIST[@dst]] [frag]
-    [hook input|forward|output|prerouting|postrouting]. `recent LIST` says the source is in that
-    recent list.
+    [hook input|forward|output|prerouting|postrouting]; an IPv6 address with a port goes in
+    brackets ([2001:db8::1]:22). `recent LIST` says the source is in that recent list.
     Exit status: 1 when every way the packet can take ends in DROP or REJECT, 2 error, else 0.
 
     \b
