@@ -52,6 +52,18 @@ def _kernel_failed(exc: KernelError, what: str) -> None:
     sys.exit(EXIT_KERNEL)
 
 
+def _keep_session(ctx, param, value: str | None) -> str | None:
+    """--keep is read before anything else: a value that cannot be read is the command line's
+    error (exit 2), not the guard refusing the ruleset (exit 3)."""
+    if value is not None:
+        from .apply.lockout import GuardError, session_from_keep
+        try:
+            session_from_keep(value)
+        except GuardError as exc:
+            raise click.BadParameter(str(exc).removeprefix(f"--keep {value!r}: ")) from None
+    return value
+
+
 def _translate(input: str, kw: dict):
     text, name = _read(input)
     try:
@@ -72,7 +84,7 @@ def _translate(input: str, kw: dict):
 @click.option("--confirm", "confirm_seconds", type=click.FloatRange(min=1), metavar="SECONDS",
               help="Roll back automatically unless confirmed within SECONDS (at the prompt, "
                    "or with `fwmigrate confirm`); survives the SSH connection dropping.")
-@click.option("--keep", metavar="CLIENT:PORT",
+@click.option("--keep", metavar="CLIENT:PORT", callback=_keep_session,
               help="The session to protect (client address, server port) when not run from "
                    "SSH, or instead of $SSH_CONNECTION.")
 @click.option("--force", is_flag=True,

@@ -491,3 +491,21 @@ def test_keep_backups_needs_at_least_one(netns, state):
                 "--keep-backups", "0")
     assert result.returncode == 2 and "--keep-backups" in result.stderr
     assert "fwmigrate" not in listing(netns)
+
+
+@pytest.mark.parametrize("keep", ["10.0.0.1:70000", "2001:db8::7:22", "10.0.0.1"])
+def test_a_malformed_keep_is_a_usage_error_before_anything_is_done(netns, state, keep):
+    """Exit 3 means the guard refused the ruleset; a --keep that cannot be read is the
+    command line's error (2), found before the input is even translated."""
+    result = fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state, "--keep", keep)
+    assert result.returncode == 2, result.stderr
+    assert "--keep" in result.stderr and "CLIENT:PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "fwmigrate" not in listing(netns) and not os.path.exists(state)
+
+
+def test_the_legacy_rules_warning_counts_one_rule_as_one(netns, state):
+    netns.run("iptables-legacy", "-A", "INPUT", "-j", "ACCEPT")
+    result = fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "iptables (legacy) still holds 1 rule;" in result.stderr

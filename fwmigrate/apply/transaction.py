@@ -221,7 +221,8 @@ def leftovers(before: dict, ours: set[tuple[str, str]], flushed: bool) -> list[s
             continue
         rules = sum(1 for line in out.splitlines() if line.startswith("-A "))
         if rules:
-            warnings.append(f"{tool.split('-')[0]} (legacy) still holds {rules} rules; they keep "
+            held = f"{rules} rules; they keep" if rules != 1 else "1 rule; it keeps"
+            warnings.append(f"{tool.split('-')[0]} (legacy) still holds {held} "
                             "filtering alongside nftables (flush them with "
                             f"`{tool.split('-')[0]}-legacy -F` once the new ruleset works)")
     if not flushed:
