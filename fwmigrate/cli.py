@@ -201,7 +201,7 @@ def convert_cmd(input, output, to, allow_partial, **kw):
     \b
     Examples:
       fwmigrate convert samples/tutorial.sh --to nft
-      fwmigrate convert rules.v4 --to nft -o /etc/nftables.d/fw.nft
+      fwmigrate convert rules.v4 --to nft -o firewall.nft
       fwmigrate convert firewall.sh --to iptables-restore | iptables-restore --test
       fwmigrate convert dual.sh --family ip6 --counters
       fwmigrate convert rules.v4 --ipsets <(ipset save) --to nft

@@ -52,6 +52,18 @@ def _kernel_failed(exc: KernelError, what: str) -> None:
     sys.exit(EXIT_KERNEL)
 
 
+def _keep_session(ctx, param, value: str | None) -> str | None:
+    """--keep is read before anything else: a value that cannot be read is the command line's
+    error (exit 2), not the guard refusing the ruleset (exit 3)."""
+    if value is not None:
+        from .apply.lockout import GuardError, session_from_keep
+        try:
+            session_from_keep(value)
+        except GuardError as exc:
+            raise click.BadParameter(str(exc).removeprefix(f"--keep {value!r}: ")) from None
+    return value
+
+
 def _translate(input: str, kw: dict):
     text, name = _read(input)
     try:
@@ -72,7 +84,7 @@ def _translate(input: str, kw: dict):
 @click.option("--confirm", "confirm_seconds", type=click.FloatRange(min=1), metavar="SECONDS",
               help="Roll back automatically unless confirmed within SECONDS (at the prompt, "
                    "or with `fwmigrate confirm`); survives the SSH connection dropping.")
-@click.option("--keep", metavar="CLIENT:PORT",
+@click.option("--keep", metavar="CLIENT:PORT", callback=_keep_session,
               help="The session to protect (client address, server port) when not run from "
                    "SSH, or instead of $SSH_CONNECTION.")
 @click.option("--force", is_flag=True,
@@ -82,11 +94,14 @@ def _translate(input: str, kw: dict):
               show_default=True,
               help="How the transaction is written for libnftables: JSON, nft text, or JSON "
                    "up to 20,000 rules and text beyond (libnftables parses large JSON slowly).")
+@click.option("--keep-backups", type=click.IntRange(min=1), default=10, show_default=True,
+              metavar="N", help="How many backups of this namespace to keep (each is the "
+                                "whole ruleset); older ones are removed after the apply.")
 @netns_option
 @state_option
 @translation_options
-def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, netns, state_dir,
-              **kw):
+def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, keep_backups,
+              netns, state_dir, **kw):
     """Translate and apply, as one transaction, replacing only fwmigrate's tables.
 
     The current ruleset is saved first (JSON, mode 0600, in STATE_DIR/backups); `fwmigrate
@@ -99,13 +114,14 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, n
       fwmigrate apply /etc/iptables/rules.v4 --confirm 60
       fwmigrate apply fw.sh --netns test --keep 10.0.0.2:22
     Exit status: 0 applied (or checked), 1 input errors (or an unusable state directory),
-    3 refused by the lockout guard, by a pending confirmation, or rolled back for want of
-    confirmation, 4 refused by the kernel (nothing changed).
+    3 refused by the lockout guard, by a pending confirmation, by the --syntax chosen, or
+    rolled back for want of confirmation, 4 refused by the kernel or nftables cannot be reached
+    (nothing changed).
     """
     ruleset, translation, _name = _translate(input, kw)
     options = ApplyOptions(check=check, flush_ruleset=kw["flush_ruleset"], netns=netns,
                            state_dir=state_dir, keep=keep, force=force, use_nft_cli=use_nft_cli,
-                           syntax=syntax)
+                           syntax=syntax, keep_backups=keep_backups)
     _enter(netns)
     pending: list[confirmation.Pending] = []
 
@@ -243,6 +259,10 @@ def save_cmd(input, output, enable, use_nft_cli, netns, **kw):
       fwmigrate save firewall.sh -o /etc/nftables.conf --enable
       fwmigrate save firewall.sh -o /tmp/fw.nft --netns test
     """
+    if output == "-":
+        raise click.ClickException(
+            "save writes a file (-o FILE, atomically, mode 0600), not standard output; "
+            "`fwmigrate convert INPUT --to nft` prints the ruleset; nothing was written")
     if enable and os.path.abspath(output) != persist.SERVICE_FILE:
         raise click.ClickException(
             f"--enable: nftables.service loads {persist.SERVICE_FILE}, not {output}; it would "

@@ -10,8 +10,8 @@ from dataclasses import replace
 import click
 
 from .backends.iptables_save import rule_line
-from .cli import _bulk_work, _read, main
-from .cli_verify import EXIT_DIFFERENT, EXIT_ERROR, _error, _load
+from .cli import _bulk_work, main
+from .cli_verify import EXIT_DIFFERENT, EXIT_ERROR, _error, _load, _read_input
 from .errors import Diagnostics, FwmigrateError
 from .frontends.ipset_save import read_ipsets
 from .verify.equiv import check
@@ -129,8 +129,10 @@ def explain_cmd(input, spec, ipsets):
     """Show the path one packet takes through a ruleset, rule by rule, and the verdict.
 
     PACKET: PROTO SRC[:PORT] > DST[:PORT] [in IF] [out IF] [ct new|established|related|invalid]
-    [status SNAT,…] [flags SYN,ACK] [type T[/C]] [recent LIST[@dst]] [frag] [hook input|forward|
-    output|prerouting|postrouting]. `recent LIST` says the source is in that recent list.
+    [status SNAT,…] [flags SYN,ACK] [type T[/C]] [recent LIST[@dst]] [frag]
+    [hook input|forward|output|prerouting|postrouting]; an IPv6 address with a port goes in
+    brackets ([2001:db8::1]:22). `recent LIST` says the source is in that recent list.
+    Exit status: 1 when every way the packet can take ends in DROP or REJECT, 2 error, else 0.
 
     \b
     Examples:
@@ -143,11 +145,11 @@ def explain_cmd(input, spec, ipsets):
     except PacketError as exc:
         raise click.UsageError(str(exc)) from None
     diags = Diagnostics()
-    text, name = _read(input)
+    text, name = _read_input(input)
     try:
         ruleset = read_any(text, name, diags)
         if ipsets and not ruleset.ipsets:
-            ruleset = replace(ruleset, ipsets=read_ipsets(*_read(ipsets), diags))
+            ruleset = replace(ruleset, ipsets=read_ipsets(*_read_input(ipsets), diags))
     except FwmigrateError as exc:
         _error(exc)
     if diags.errors:

@@ -25,16 +25,30 @@ def _error(exc: FwmigrateError) -> None:
     sys.exit(EXIT_ERROR)
 
 
-def _load(path: str, diags: Diagnostics, kw: dict | None = None):
+def _read_input(path: str) -> tuple[str, str]:
+    """An input, or exit 2: click's own error exit (1) is these commands' "different"."""
     try:
-        text, name = _read(path)
+        return _read(path)
     except click.ClickException as exc:
         click.echo(f"fwmigrate: {exc.message}", err=True)
         sys.exit(EXIT_ERROR)
+
+
+def _options(kw: dict):
+    """The conversion options (which read --ipsets), or exit 2, as _read_input."""
+    try:
+        return options_from(kw)
+    except click.ClickException as exc:
+        click.echo(f"fwmigrate: {exc.message}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+def _load(path: str, diags: Diagnostics, kw: dict | None = None):
+    text, name = _read_input(path)
     frontend = {}
     options = None
     if kw:
-        options = options_from(kw)
+        options = _options(kw)
         frontend = dict(kind=options.source_kind, skip_unknown=options.skip_unknown,
                         variables=dict(options.variables))
     ruleset = read_any(text, name, diags, **frontend)
@@ -48,7 +62,8 @@ def _load(path: str, diags: Diagnostics, kw: dict | None = None):
 @click.argument("a", metavar="A")
 @click.argument("b", metavar="B", required=False)
 @click.option("--live", is_flag=True, help="Compare A with the ruleset in the kernel now.")
-@click.option("--netns", metavar="NAME", help="With --live: the namespace to read.")
+@click.option("--netns", metavar="NAME",
+              help="With --live: the namespace to read (a name from `ip netns`, or a path).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 def diff_cmd(a, b, live, netns, fmt):
@@ -99,7 +114,8 @@ def verify_cmd(inputs, equiv, **kw):
 
     Without --equiv: translate INPUT, load it into a throwaway network namespace through
     libnftables, read the kernel's ruleset back and compare it with the input; also write
-    canonical iptables-restore text and read it back. Exit status 0 when both agree.
+    canonical iptables-restore text and read it back. Exit status: 0 both agree (with --equiv:
+    equivalent), 1 they differ, 2 error (or --equiv cannot decide).
 
     \b
     Examples:
@@ -112,10 +128,10 @@ def verify_cmd(inputs, equiv, **kw):
         return
     if len(inputs) != 1:
         raise click.UsageError("verify takes one INPUT (or two with --equiv)")
-    text, name = _read(inputs[0])
+    text, name = _read_input(inputs[0])
     try:
         with _bulk_work():
-            report = round_trip(text, name, options_from(kw))
+            report = round_trip(text, name, _options(kw))
     except FwmigrateError as exc:
         _error(exc)
     for label, changes in (("kernel round trip", report.kernel),

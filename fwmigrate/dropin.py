@@ -20,6 +20,7 @@ from .backends.nft_translate import NftOptions, Untranslatable, translate
 from .errors import Diagnostic, Diagnostics, FwmigrateError, OptionError, undecodable_byte
 from .frontends.command_line import Command
 from .frontends.ipset_save import read_ipsets
+from .frontends.kernel_checks import hook_violations
 from .frontends.save_file import read_save
 from .frontends.templates import parse_command
 from .ir import Chain, Family, Jump, Ruleset, SourceLocation, Table
@@ -62,6 +63,11 @@ def _rules(cmd: Command, verb: str) -> list[str]:
     chains = [Chain(cmd.chain, cmd.rules, "ACCEPT" if cmd.chain in builtin else None)]
     chains += [Chain(name) for name in sorted(jumps - {cmd.chain})]
     ruleset = Ruleset((Table(cmd.family, cmd.table, tuple(chains)),))
+    # what the kernel refuses from a built-in chain's hook (-m owner in INPUT): iptables would
+    # fail to add the rule. A user chain's hooks depend on jumps this one command cannot show.
+    refused = hook_violations(ruleset.tables[0])
+    if refused:
+        raise FwmigrateError([Diagnostic(None, message) for _rule, message in refused])
     try:
         translation = translate(ruleset, _OPTIONS)
     except Untranslatable as exc:

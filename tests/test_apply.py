@@ -80,6 +80,24 @@ def test_json_and_text_transactions_load_the_same_ruleset(netns, state, name):
     assert loaded["json"] == loaded["text"]
 
 
+def test_a_ruleset_json_cannot_say_is_applied_as_nft_syntax(netns, state, tmp_path):
+    """nft 1.0.6's JSON has no TCP option by number: `auto` sends nft syntax instead (it was
+    an internal error), and `--syntax json` refuses by name with nothing applied."""
+    script = tmp_path / "fw.sh"
+    script.write_text("iptables -A INPUT -p tcp --tcp-option 99 -j ACCEPT\n")
+    result = fw("apply", str(script), "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "nft syntax (nft's JSON cannot express TCP option kind 99" in result.stdout
+    assert "tcp option 99 exists accept" in netns.nft("list", "ruleset").stdout
+    netns.nft("flush", "ruleset")
+    result = fw("apply", str(script), "--syntax", "json", "--netns", netns.name,
+                "--state-dir", state)
+    assert result.returncode == 3, result.stderr          # refused, as for --syntax text
+    assert "nft's JSON cannot express TCP option kind 99" in result.stderr
+    assert "--syntax text" in result.stderr and "Traceback" not in result.stderr
+    assert netns.nft("list", "ruleset").stdout.strip() == ""
+
+
 def test_failing_transaction_changes_nothing(netns):
     """The last command of the batch fails: the kernel keeps the old ruleset, all of it."""
     code = """

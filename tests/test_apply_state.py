@@ -202,6 +202,17 @@ def test_save_enable_refuses_a_file_the_service_does_not_load(netns, tmp_path):
     assert not target.exists()
 
 
+def test_save_refuses_standard_output(netns, tmp_path, monkeypatch):
+    """`-` is standard output elsewhere; save wrote a root-only file named `-` in the current
+    directory instead. Printing is convert's job (save's file is atomic, mode 0600)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    monkeypatch.chdir(tmp_path)
+    result = fw("save", TUTORIAL, "-o", "-", "--netns", netns.name, env={"PYTHONPATH": root})
+    assert result.returncode == 1
+    assert "fwmigrate convert" in result.stderr and "nothing was written" in result.stderr
+    assert result.stdout == "" and not (tmp_path / "-").exists()
+
+
 def test_save_replaces_a_symlink_instead_of_writing_through_it(netns, tmp_path):
     """Root writing through a link (in /tmp, say) could overwrite any file: the link itself is
     replaced; the file it pointed to is untouched."""
@@ -440,3 +451,61 @@ def test_a_backup_that_cannot_be_set_aside_after_the_rollback(netns, state):
     assert "rolled back to" in result.stdout
     assert "could not be set aside" in result.stderr and "Traceback" not in result.stderr
     assert "fwmigrate" not in listing(netns)
+
+
+def test_prune_keeps_the_newest_backups_of_one_namespace_only(state):
+    """Each backup is a whole listing: old ones go, newest first kept, and another
+    namespace's (even one named "host", whose file name token is the host's) stay."""
+    from fwmigrate.apply.backup import StateDir
+    sd = StateDir(state)
+    host = [sd.save_backup({"nftables": []}, "tables", [("ip", "fwmigrate")], None)
+            for _ in range(4)]
+    other = [sd.save_backup({"nftables": []}, "tables", [("ip", "fwmigrate")], name)
+             for name in ("host", "host", "lab")]
+    for b in host[:2]:
+        assert sd.retire(b) is None
+    assert sd.prune(None, 1) == []
+    assert [b.path.name for b in sd.list_backups(None)] == [host[3].path.name]
+    assert [b.path for b in sd.list_backups("host")] == [b.path for b in other[:2]]
+    assert sd.latest_backup("lab").path == other[2].path
+    assert sd.used_count(None) == 1           # rolled-back ones are kept to the same number
+    assert (sd.used / host[1].path.name).exists()
+
+
+def test_apply_keeps_only_the_newest_backups(netns, state):
+    for source in (TUTORIAL, DUAL, TUTORIAL):
+        result = fw("apply", source, "--netns", netns.name, "--state-dir", state,
+                    "--keep-backups", "2")
+        assert result.returncode == 0, result.stderr
+    assert len(backups(state)) == 2
+    assert fw("rollback", "--netns", netns.name, "--state-dir", state).returncode == 0
+    assert "table ip6 fwmigrate" in listing(netns)        # the DUAL apply is back
+    assert fw("rollback", "--netns", netns.name, "--state-dir", state).returncode == 0
+    assert "table ip6 fwmigrate" not in listing(netns)    # the first TUTORIAL's
+    third = fw("rollback", "--netns", netns.name, "--state-dir", state)
+    assert third.returncode == 1 and "no backup to roll back to" in third.stderr
+
+
+def test_keep_backups_needs_at_least_one(netns, state):
+    result = fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state,
+                "--keep-backups", "0")
+    assert result.returncode == 2 and "--keep-backups" in result.stderr
+    assert "fwmigrate" not in listing(netns)
+
+
+@pytest.mark.parametrize("keep", ["10.0.0.1:70000", "2001:db8::7:22", "10.0.0.1"])
+def test_a_malformed_keep_is_a_usage_error_before_anything_is_done(netns, state, keep):
+    """Exit 3 means the guard refused the ruleset; a --keep that cannot be read is the
+    command line's error (2), found before the input is even translated."""
+    result = fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state, "--keep", keep)
+    assert result.returncode == 2, result.stderr
+    assert "--keep" in result.stderr and "CLIENT:PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "fwmigrate" not in listing(netns) and not os.path.exists(state)
+
+
+def test_the_legacy_rules_warning_counts_one_rule_as_one(netns, state):
+    netns.run("iptables-legacy", "-A", "INPUT", "-j", "ACCEPT")
+    result = fw("apply", TUTORIAL, "--netns", netns.name, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    assert "iptables (legacy) still holds 1 rule;" in result.stderr

@@ -179,3 +179,58 @@ def test_apply_commands_show_their_examples_one_per_line(runner, command):
     assert "Examples:" in lines
     examples = lines[lines.index("Examples:") + 1]
     assert examples.startswith(f"fwmigrate {command}") and examples.count("fwmigrate") == 1
+
+
+def test_every_package_is_installed_by_pyproject():
+    """`pip install .` (not -e) installs only the packages pyproject.toml lists: fwmigrate.apply
+    and fwmigrate.verify were missing, so an installed apply/verify/diff/explain/status failed
+    with ModuleNotFoundError."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(init.parent.relative_to(root).parts)
+               for init in (root / "fwmigrate").rglob("__init__.py")}
+    assert on_disk <= listed
+
+
+@pytest.mark.parametrize("command", [
+    ["verify", "/nonexistent/fw.sh"],
+    ["explain", "/nonexistent/fw.sh", "--packet", "tcp 10.0.0.5:40000 > 10.0.0.1:22"],
+    ["diff", "/nonexistent/fw.sh", str(SAMPLES / "tutorial.sh")],
+    ["verify", "--equiv", "/nonexistent/fw.sh", str(SAMPLES / "tutorial.sh")],
+    ["verify", str(SAMPLES / "tutorial.sh"), "--ipsets", "/nonexistent/fw.sh"],
+    ["verify", "--equiv", str(SAMPLES / "tutorial.sh"), str(SAMPLES / "tutorial.sh"),
+     "--ipsets", "/nonexistent/fw.sh"],
+    ["explain", str(SAMPLES / "tutorial.sh"), "--ipsets", "/nonexistent/fw.sh",
+     "--packet", "tcp 10.0.0.5:40000 > 10.0.0.1:22"],
+])
+def test_verify_commands_exit_2_for_an_input_they_cannot_read(runner, command):
+    """verify, explain, diff and verify --equiv say 1 for "different" (or, for explain,
+    "dropped") and 2 for an error; verify and explain said 1 for a file they could not read."""
+    result = runner.invoke(main, command)
+    assert result.exit_code == 2
+    assert "cannot read /nonexistent/fw.sh" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-A", "INPUT", "-m", "owner", "--uid-owner", "0", "-j", "ACCEPT"],
+     "owner match: used from hooks INPUT, but only usable from OUTPUT/POSTROUTING"),
+    (["-A", "OUTPUT", "-m", "policy", "--dir", "in", "--pol", "none", "-j", "ACCEPT"],
+     "policy match: used from hooks OUTPUT"),
+])
+def test_translate_refuses_what_the_kernel_refuses_in_a_builtin_chain(runner, args, message):
+    """convert refuses a match the kernel does not allow from a built-in chain's hook (README:
+    `-m owner` from INPUT); translate printed an nft rule for it."""
+    result = runner.invoke(main, ["translate", *args])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert message in result.stderr
+
+
+def test_translate_leaves_hooks_of_a_user_chain_unknown(runner):
+    # which built-in chains reach a user chain is not in one command
+    result = runner.invoke(main, ["translate", "-A", "MINE", "-m", "owner", "--uid-owner", "0",
+                                  "-j", "ACCEPT"])
+    assert result.exit_code == 0, result.stderr

@@ -223,9 +223,20 @@ def test_a_packet_described_reads_back():
     from fwmigrate.verify.explain import describe_packet, parse_packet
     for spec in ("tcp 1.2.3.4:1 > 5.6.7.8:2 ct established flags NONE",
                  "tcp [::1]:22 > [::2]:80 in eth0 status SNAT,ASSURED recent L recent L@dst",
-                 "icmp 1.2.3.4 > 5.6.7.8 type 8/0 frag hook forward"):
+                 "icmp 1.2.3.4 > 5.6.7.8 type 8/0 frag hook forward",
+                 "ipv6-icmp [2001:db8::1] > [2001:db8::2] type 128/0"):
         packet, hook = parse_packet(spec)
         assert parse_packet(describe_packet(packet, hook)) == (packet, hook)
+
+
+def test_an_ipv6_address_without_a_port_needs_no_brackets():
+    """`2001:db8::1` was read as 2001 and then a bad port (`fe80::1` and `::1` were read), and
+    describe_packet writes it so: verify --equiv's suggested explain command failed."""
+    from fwmigrate.verify.explain import parse_packet
+    packet, _hook = parse_packet("ipv6-icmp 2001:db8::1 > 2001:db8::2 type 128")
+    assert str(packet.saddr) == "2001:db8::1" and str(packet.daddr) == "2001:db8::2"
+    packet, _hook = parse_packet("tcp 10.0.0.5:40000 > 10.0.0.1:22")
+    assert (str(packet.saddr), packet.sport, packet.dport) == ("10.0.0.5", 40000, 22)
 
 
 def test_a_chain_of_chains_thousands_deep_is_compared():

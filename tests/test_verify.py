@@ -165,6 +165,20 @@ def test_diff_against_nft_text_and_live(netns, tmp_path):
     assert "ip filter STATE3: rule removed" in result.stdout
 
 
+def test_diff_live_takes_a_namespace_path_and_names_a_missing_one(netns, tmp_path):
+    """--netns takes a name or a path (/run/netns/NAME), as apply's does; diff --live said
+    `Invalid netns name` for a path."""
+    nft = tmp_path / "t.nft"
+    nft.write_text(fw("convert", str(SAMPLES / "tutorial.sh")).stdout)
+    netns.nft("-f", str(nft))
+    result = fw("diff", str(SAMPLES / "tutorial.sh"), "--live", "--netns",
+                f"/run/netns/{netns.name}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = fw("diff", str(SAMPLES / "tutorial.sh"), "--live", "--netns", "fwm-no-such-ns")
+    assert result.returncode == 2
+    assert "network namespace fwm-no-such-ns: No such file or directory" in result.stderr
+
+
 def _handle(netns, chain, text):
     for line in netns.nft("-a", "list", "chain", "ip", "fwmigrate", chain).stdout.splitlines():
         if text in line:

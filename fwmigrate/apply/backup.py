@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,6 +124,22 @@ class StateDir:
     def used_count(self, netns: str | None) -> int:
         return len(named_for(self.used, netns)) if self.used.is_dir() else 0
 
+    def prune(self, netns: str | None, keep: int) -> list[str]:
+        """Remove all but the newest `keep` backups of this namespace, and of those set aside
+        by rollbacks: each holds a whole listing. Says what could not be removed."""
+        problems = []
+        for directory in (self.backups, self.used):
+            if not directory.is_dir():
+                continue
+            mine = [p for p in named_for(directory, netns) if _netns_of(p) == netns]
+            for path in mine[:-keep]:
+                try:
+                    path.unlink()
+                except OSError as exc:
+                    problems.append(f"cannot remove the old backup {path}: "
+                                    f"{exc.strerror or exc}")
+        return problems
+
 
 def read(path: Path) -> Backup:
     try:
@@ -141,6 +158,19 @@ def read(path: Path) -> Backup:
         why = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
     raise BackupError(f"cannot read the backup {path} ({why}); move it out of {path.parent} "
                       "to roll back to the one before it")
+
+
+def _netns_of(path: Path) -> str | None | bool:
+    """The namespace a backup names, read from the start of the file (save_backup writes it
+    before the listing), so that pruning need not parse whole listings. False if unreadable:
+    such a file is left for the user, as `rollback` names it."""
+    try:
+        with path.open() as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    found = re.search(r'"netns": (null|"(?:[^"\\]|\\.)*")', head)
+    return json.loads(found[1]) if found else False
 
 
 def check_trusted(backup: Backup) -> None:

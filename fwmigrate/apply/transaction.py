@@ -46,6 +46,7 @@ class ApplyOptions:
     force: bool = False                  # apply even if the guard says the session dies
     use_nft_cli: bool = False
     syntax: str = "auto"                 # json, text, or auto (json up to JSON_RULE_LIMIT)
+    keep_backups: int = 10               # per namespace, and as many rolled-back ones
 
 
 JSON_RULE_LIMIT = 20_000
@@ -102,6 +103,7 @@ def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
         state.discard(backup)       # nothing changed: the last apply stays the one to undo
         raise
     report.warnings += leftovers(current, set(tables), options.flush_ruleset)
+    report.warnings += state.prune(options.netns, options.keep_backups)
     return report
 
 
@@ -120,28 +122,42 @@ def quota_warning(model: NftRuleset, release: str) -> list[str]:
 
 
 def _transaction(model: NftRuleset, options: ApplyOptions, report: ApplyReport):
-    """The one batch to send, as JSON or as nft text (see the module's docstring)."""
+    """The one batch to send, as JSON or as nft text (see the module's docstring); `auto`
+    falls back to the other syntax when the first cannot say the ruleset."""
     rules = sum(len(c.rules) for t in model.tables for c in t.chains)
-    syntax = options.syntax
     # nft 1.0.6 keeps a set's comment from text, not from JSON; an ipset's set needs it to be
     # read back as the ipset (`diff --live`, status)
     ipsets = any(s.ipset for t in model.tables for s in t.sets)
-    if syntax == "auto":
-        syntax = "json" if rules <= JSON_RULE_LIMIT and not ipsets else "text"
-    if syntax == "text":
+    if options.syntax != "auto":
+        order = [options.syntax]
+    elif rules <= JSON_RULE_LIMIT and not ipsets:
+        order = ["json", "text"]
+    else:
+        order = ["text", "json"]
+    unsaid: list[str] = []
+    for syntax in order:
+        if syntax == "json":
+            try:
+                batch = nft_json.commands(model, flush_ruleset=options.flush_ruleset)
+            except nft_json.Unrepresentable as exc:
+                unsaid.append(f"nft's JSON cannot express {exc}")
+                continue
+            report.via += ", JSON" + (f" ({unsaid[0]})" if unsaid else "")
+            return lambda kernel, check: kernel.run(batch, check=check)
         out = nft_text.render(model, flush_ruleset=options.flush_ruleset)
-        if not out.problems:
-            why = (f" ({rules:,} rules: libnftables parses that much JSON about 2.5x slower)"
-                   if rules > JSON_RULE_LIMIT else
-                   " (the sets keep their `ipset NAME TYPE` comments, which JSON loses)")
-            report.via += ", nft syntax" + (why if options.syntax == "auto" else "")
-            return lambda kernel, check: kernel.run_text(out.text, check=check)
-        if options.syntax == "text":
-            raise ApplyRefused("the ruleset cannot be written in nft syntax",
-                               [p.message for p in out.problems] + ["use --syntax json"])
-    batch = nft_json.commands(model, flush_ruleset=options.flush_ruleset)
-    report.via += ", JSON"
-    return lambda kernel, check: kernel.run(batch, check=check)
+        if out.problems:
+            unsaid += [p.message for p in out.problems]
+            continue
+        why = (f" ({unsaid[0]})" if unsaid else "" if options.syntax != "auto" else
+               f" ({rules:,} rules: libnftables parses that much JSON about 2.5x slower)"
+               if rules > JSON_RULE_LIMIT else
+               " (the sets keep their `ipset NAME TYPE` comments, which JSON loses)")
+        report.via += ", nft syntax" + why
+        return lambda kernel, check: kernel.run_text(out.text, check=check)
+    hint = {"json": ["use --syntax text (or auto)"], "text": ["use --syntax json (or auto)"]}
+    said = {"json": "as nft's JSON", "text": "in nft syntax"}
+    raise ApplyRefused("the ruleset cannot be written " + " nor ".join(said[s] for s in order)
+                       + "; nothing was applied", unsaid + hint.get(options.syntax, []))
 
 
 def _guard(ruleset: Ruleset, options: ApplyOptions, ssh_connection: str | None,
@@ -205,7 +221,8 @@ def leftovers(before: dict, ours: set[tuple[str, str]], flushed: bool) -> list[s
             continue
         rules = sum(1 for line in out.splitlines() if line.startswith("-A "))
         if rules:
-            warnings.append(f"{tool.split('-')[0]} (legacy) still holds {rules} rules; they keep "
+            held = f"{rules} rules; they keep" if rules != 1 else "1 rule; it keeps"
+            warnings.append(f"{tool.split('-')[0]} (legacy) still holds {held} "
                             "filtering alongside nftables (flush them with "
                             f"`{tool.split('-')[0]}-legacy -F` once the new ruleset works)")
     if not flushed:

@@ -207,6 +207,18 @@ def _nat(s: Nat) -> Json:
     return {s.kind: out or None}
 
 
+def _counter(s: Counter) -> Json:
+    if s.packets is None:
+        return {"counter": None}
+    if max(s.packets, s.bytes) > _JSON_INT_MAX:     # jansson's integers are signed 64-bit
+        _no_json(f"a counter of 2^63 or more ({s.packets} packets, {s.bytes} bytes): libnftables "
+                 "reads JSON numbers as signed 64-bit")
+    return {"counter": {"packets": s.packets, "bytes": s.bytes}}
+
+
+_JSON_INT_MAX = 2**63 - 1
+
+
 def _verdict(s: Verdict) -> Json:
     return {s.kind: None} if s.target is None else {s.kind: {"target": s.target}}
 
@@ -217,8 +229,7 @@ _STATEMENTS: dict[type, Callable[[Any], Json]] = {
     Limit: _limit,
     Quota: lambda s: {"quota": {"val": s.bytes, "val_unit": "bytes", "inv": s.inverted}},
     Log: _log,
-    Counter: lambda s: {"counter": None if s.packets is None else
-                        {"packets": s.packets, "bytes": s.bytes}},
+    Counter: lambda s: _counter(s),
     Verdict: _verdict,
     Reject: _reject,
     Nat: _nat,

@@ -31,7 +31,7 @@ from ..ir import (
 )
 from .extensions import ExtensionOptions, _implicit_spec, _intrapositioned, _Loaded
 from .kernel_checks import check_rule
-from .values_common import c_uint
+from .values_common import scanf_u64
 from .values_numbers import protocol_number
 
 VERDICTS = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE"})
@@ -382,15 +382,22 @@ class _Parser(ExtensionOptions):
             self._load_match(value, i + 1)
         elif name == "set-counters":
             self._once(name, "-c", i)
-            if "[" in value or ":" in value:
-                p, _, b = value.strip("[]").partition(":")
-                self.counters = Counters(c_uint(p), c_uint(b))
-                return i + 2
-            b = self._take(i + 2, flag)
-            self.counters = Counters(c_uint(value, what="packet counter"),
-                                     c_uint(b, what="byte counter"))
-            return i + 3
+            return self._counters(value, i, flag)
         return i + 2
+
+    def _counters(self, value: str, i: int, flag: str) -> int:
+        """`-c PACKETS BYTES` or `-c PACKETS,BYTES`, each read as iptables reads it."""
+        comma = value.find(",", 1)
+        octets = value[comma + 1:] if comma >= 0 else self._optional(i + 2)
+        if octets is None:
+            raise OptionError(f"{flag} requires packet and byte counter", i)
+        packets, octets_read = scanf_u64(value), scanf_u64(octets)
+        if packets is None:
+            raise OptionError(f"{flag} packet counter not numeric", i + 1)
+        if octets_read is None:
+            raise OptionError(f"{flag} byte counter not numeric", i + 1 if comma >= 0 else i + 2)
+        self.counters = Counters(packets[0], octets_read[0])
+        return i + 2 if comma >= 0 else i + 3
 
     def _finish(self) -> Command:
         cmd = self.cmd

@@ -27,6 +27,7 @@ from .ruleset_model import (
     check_loops,
 )
 from .templates import append_rules, parse_command
+from .values_common import scanf_u64
 
 # iptables-restore's word rules: only double quotes group; inside them a backslash escapes the
 # next character; a closing quote ends the word.
@@ -93,13 +94,26 @@ def _unquote_fast(word: str) -> str:
 
 
 def _counters(text: str) -> Counters | None:
-    inner = text[1:-1] if text.startswith("[") and text.endswith("]") else None
-    if inner is None:
+    """A rule's `[packets:bytes]`: iptables-restore cuts it at `:` and `]` and reads each part
+    as a counter, so `[5a:6]` is 5 and 6."""
+    if not text.startswith("[") or not text.endswith("]"):
         return None
-    packets, sep, octets = inner.partition(":")
-    if not sep or not packets.isdigit() or not octets.isdigit():
+    packets, sep, octets = text[1:-1].partition(":")
+    if not sep or not octets:
         return None
-    return Counters(int(packets), int(octets))
+    p, b = scanf_u64(packets), scanf_u64(octets)
+    return None if p is None or b is None else Counters(p[0], b[0])
+
+
+def _policy_counters(text: str) -> Counters | None:
+    """A chain's `[packets:bytes]`, which iptables-restore reads whole (`[%llu:%llu]`)."""
+    if not text.startswith("["):
+        return None
+    p = scanf_u64(text[1:])
+    if p is None or text[1 + p[1]:2 + p[1]] != ":":
+        return None
+    b = scanf_u64(text[2 + p[1]:])
+    return None if b is None else Counters(p[0], b[0])
 
 
 def detect_family(text: str, filename: str = "") -> Family | None:
@@ -243,7 +257,7 @@ class _Reader:
                        hint="e.g. :INPUT ACCEPT [0:0] or :MYCHAIN - [0:0]")
             return
         name, policy = parts[0], parts[1]
-        counters = _counters(parts[2]) if len(parts) > 2 else None
+        counters = _policy_counters(parts[2]) if len(parts) > 2 else None
         if len(parts) > 2 and counters is None:
             self.error(lineno, line.index(parts[2]) + 1, f"bad counters `{parts[2]}'",
                        hint="counters are [packets:bytes]")

@@ -4,6 +4,8 @@ reading a number as iptables does (strtoul base 0).
 
 from __future__ import annotations
 
+import re
+
 import pyparsing as pp
 
 from ..errors import OptionError
@@ -41,3 +43,21 @@ def c_uint(text: str, lo: int = 0, hi: int = 0xFFFFFFFF, what: str = "number") -
     if not lo <= value <= hi:
         raise OptionError(f"{what} `{text}' out of range ({lo}-{hi})")
     return value
+
+
+U64_MAX = 2**64 - 1
+_LLU = re.compile(r"\s*([+-]?)0*(\d+)")
+
+
+def scanf_u64(text: str) -> tuple[int, int] | None:
+    """A counter as iptables reads one (sscanf's %llu): blanks, a sign, then digits up to the
+    first other character, which is not an error. Past 2^64 - 1 it stays there; a minus sign
+    wraps (-1 is 2^64 - 1). The value and where the digits end, or None without digits."""
+    found = _LLU.match(text)
+    if found is None:
+        return None
+    digits = found[2]
+    value = U64_MAX if len(digits) > 20 else min(int(digits), U64_MAX)
+    if found[1] == "-" and value != U64_MAX:
+        value = -value % 2**64
+    return value, found.end()

@@ -17,7 +17,9 @@ from .packet import CT_STATES, Packet
 from .space import CT_STATUS
 
 _WORD = pp.Regex(r"[^\s:>]+")
-_ADDR = pp.Regex(r"\[[0-9A-Fa-f:.]+\]|[0-9.]+|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+")
+# IPv6 before IPv4: `2001:db8::1` starts like an IPv4 address; an IPv4 one never has a colon
+# before its first dot, so `10.0.0.5:22` stays an address and a port
+_ADDR = pp.Regex(r"\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+|[0-9.]+")
 _ENDPOINT = pp.Group(_ADDR("addr") + pp.Opt(pp.Suppress(":") + pp.Word(pp.nums)("port")))
 _CLAUSE = (pp.Group(pp.Keyword("in")("key") + _WORD("value"))
            | pp.Group(pp.Keyword("out")("key") + _WORD("value"))

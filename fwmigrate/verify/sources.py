@@ -55,7 +55,9 @@ def kernel_listing(netns: str, *, load_json: dict | None = None,
             path = os.path.join(tmp, "ruleset.nft")
             with open(path, "wb") as fh:    # the bytes as read (a comment may be latin-1)
                 fh.write(load_text.encode("utf-8", "surrogateescape"))
-        proc = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", code],
+        # a name from `ip netns`, or a namespace file's path (which `ip netns exec` refuses)
+        enter = ["nsenter", f"--net={netns}"] if "/" in netns else ["ip", "netns", "exec", netns]
+        proc = subprocess.run([*enter, sys.executable, "-c", code],
                               input=json.dumps({"json": load_json, "path": path}),
                               capture_output=True, text=True)
     if proc.returncode < 0:         # libnftables itself died (1.0.6 does on some input)
@@ -100,6 +102,10 @@ def _nft_errors(message: str, path: str | None, name: str,
 
 def live_listing(netns: str | None) -> dict[str, Any]:
     if netns:
+        path = netns if "/" in netns else f"/run/netns/{netns}"
+        if not os.path.exists(path):        # said as apply's --netns says it
+            raise FwmigrateError([Diagnostic(None, f"network namespace {netns}: No such file "
+                                                   "or directory (create it with `ip netns add`)")])
         return kernel_listing(netns)
     from ..apply.kernel import Kernel, KernelError
     try:
