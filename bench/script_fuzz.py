@@ -62,7 +62,7 @@ EMPTY = {"filter": ("INPUT", "FORWARD", "OUTPUT"),
 # purpose, counted apart. Each is (name, kinds of mismatch, test on the script and on
 # fwmigrate's reason).
 _UNCONDITIONAL = re.compile(r"(-[AI]|--append|--insert) \S+( \d+)? (-j|--jump) "
-                            r"(ACCEPT|DROP|RETURN)\s*(#.*)?$", re.M)
+                            r"([\"']?)(ACCEPT|DROP|RETURN)\4\s*(#.*)?$", re.M)
 _FWMIGRATE_STOPS = ("fwmigrate refuses a script iptables runs", "fails at another command")
 # the same, in a command whose failure the script handles (`|| true`)
 _OR_HANDLED = _FWMIGRATE_STOPS + ("different ruleset", "different ruleset before the failure")
