@@ -100,7 +100,10 @@ def serve_tcp(s, local):
 def serve_udp(s, local):
     while True:
         data, peer = s.recvfrom(200)
-        s.sendto(f'{local} {bare(peer[0])}'.encode(), peer)
+        try:
+            s.sendto(f'{local} {bare(peer[0])}'.encode(), peer)
+        except OSError:
+            pass              # the answer dropped in this namespace's output hook (EPERM)
 
 for a in addrs:
     for port in tcp_ports:
