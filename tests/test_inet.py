@@ -30,7 +30,7 @@ from fwmigrate.backends.nft_ast import (
 )
 from fwmigrate.backends.nft_translate import NftOptions, Untranslatable, translate
 from fwmigrate.convert import ConvertOptions, convert, read
-from fwmigrate.errors import Diagnostics
+from fwmigrate.errors import Diagnostics, FwmigrateError
 from fwmigrate.verify.equiv import check
 from fwmigrate.verify.roundtrip import round_trip
 from fwmigrate.verify.sources import read_any
@@ -191,6 +191,31 @@ def test_return_in_a_base_chain_keeps_its_family_on_the_chains_policy():
     assert c.rules[-1].comment == "IPv4 policy"
     with pytest.raises(Untranslatable, match="both families reach the policy"):
         model(script(["-i lo -j RETURN"], ["-i eth0 -j RETURN"], p4="DROP", p6="ACCEPT"))
+
+
+# bench/ruleset_fuzz.py seed 200000: IPv4 jumps to its user chain U0 from POSTROUTING, IPv6's
+# U0 (no jump reaches it) holds a DNAT. Merged, IPv6's DNAT sits in a chain POSTROUTING jumps
+# to, which nft refuses to load (dnat only from prerouting/output), where each family alone
+# was valid.
+USER_CHAINS_APART = """\
+iptables -t nat -N U0
+iptables -t nat -A POSTROUTING -o eth0 -j U0
+iptables -t nat -A U0 -j MASQUERADE
+ip6tables -t nat -N U0
+ip6tables -t nat -A U0 -p tcp -j DNAT --to-destination fd00:10::2
+"""
+
+
+def test_a_chain_both_families_name_reached_from_a_hook_its_target_cannot_use_is_refused():
+    with pytest.raises(FwmigrateError) as caught:
+        convert(USER_CHAINS_APART, "t.sh", ConvertOptions(family="inet"))
+    (problem,) = caught.value.diagnostics
+    assert problem.loc.line == 5
+    assert "DNAT target" in problem.message and "POSTROUTING" in problem.message
+    assert "IPv4" in problem.message
+    # each family alone, or both in their own tables, is fine
+    for family in ("ip", "ip6", None):
+        convert(USER_CHAINS_APART, "t.sh", ConvertOptions(family=family))
 
 
 def test_rules_in_another_order_stay_exact_whichever_common_part_is_chosen():

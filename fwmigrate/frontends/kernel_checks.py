@@ -113,6 +113,34 @@ def hook_violations(table: Table) -> list[tuple[Rule, str]]:
     return problems + clusterip_problems(table)
 
 
+INET_HOOK_HINT = "give the two families' chains different names, or leave out --family inet"
+
+
+def inet_hook_conflicts(v4: Table, v6: Table) -> list[tuple[Rule, str]]:
+    """Rules the kernel refuses in one inet table though it takes them per family: the user
+    chains both families name are one nft chain there, reached from either family's built-in
+    chains, and nft checks every rule against every hook that reaches its chain (an IPv6
+    DNAT in a chain that IPv4 jumps to from POSTROUTING)."""
+    reach = {"ip": builtin_chains_reaching(v4), "ip6": builtin_chains_reaching(v6)}
+    names = {"ip": {c.name for c in v4.chains}, "ip6": {c.name for c in v6.chains}}
+    specs = mappings.target_specs()
+    problems = []
+    for family, other, table in (("ip", "ip6", v4), ("ip6", "ip", v6)):
+        for chain in table.chains:
+            if chain.builtin or chain.name not in names[other]:
+                continue
+            extra = reach[other].get(chain.name, frozenset()) - \
+                reach[family].get(chain.name, frozenset())
+            for rule in chain.rules if extra else ():
+                message = _hook_violation(rule, extra, specs)
+                if message is not None:
+                    problems.append((rule, (
+                        f"{message} (one inet table makes {table.name} chain {chain.name} "
+                        f"one chain with {'IPv6' if other == 'ip6' else 'IPv4'}'s "
+                        f"{chain.name}, reached from {', '.join(sorted(extra))})")))
+    return problems
+
+
 def _hook_violation(rule: Rule, hooks: set[str], specs: dict) -> str | None:
     users: list[tuple[str, tuple[str, ...] | None]] = [
         (f"{m.module} match", _allowed_chains(m)) for m in rule.matches]
