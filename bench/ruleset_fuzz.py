@@ -20,6 +20,7 @@ Exit status 1 when any mismatch was found.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from collections import Counter
@@ -60,16 +61,21 @@ class Finding:
     steps: list[list[Probe]]         # minimized
     differing: list[tuple[Probe, str, str]]
     nft: str
+    minimized: bool = True
 
     def __str__(self):
         r = self.round
         lines = [f"MISMATCH seed {r.seed} (replay: python bench/ruleset_fuzz.py --replay "
                  f"{r.seed}); convert --to nft {r.options}".rstrip(),
-                 "--- iptables-save (minimized):", self.rules.save().rstrip(),
-                 "--- fwmigrate's nft:", self.nft.rstrip(), "--- steps (minimized):"]
+                 f"--- iptables-save{self.how}:", self.rules.save().rstrip(),
+                 "--- fwmigrate's nft:", self.nft.rstrip(), f"--- steps{self.how}:"]
         lines += ["  " + " | ".join(map(str, step)) for step in self.steps]
         lines += [f"DIFFERS {p}: iptables-legacy {a!r}, nft {b!r}" for p, a, b in self.differing]
         return "\n".join(lines)
+
+    @property
+    def how(self) -> str:
+        return " (minimized)" if self.minimized else ""
 
 
 @dataclass
@@ -83,6 +89,8 @@ class Tally:
     legacy_refused: list[str] = field(default_factory=list)
     nft_refused: list[str] = field(default_factory=list)
     timing: int = 0                   # differences a second run did not show
+    seen: Counter = field(default_factory=Counter)   # iptables-legacy's outcomes, by kind
+    features: Counter = field(default_factory=Counter)   # compared rounds with each feature
     findings: list[Finding] = field(default_factory=list)
 
     def __str__(self):
@@ -92,6 +100,8 @@ class Tally:
                  f"{len(self.findings)}, iptables-legacy refused the dump "
                  f"{len(self.legacy_refused)}, nft refused fwmigrate's output "
                  f"{len(self.nft_refused)}"]
+        lines.append(f"  compared rounds with: {dict(self.features)}; outcomes seen: "
+                     f"{dict(self.seen)}")
         lines += [f"  refused {n}x: {why}" for why, n in self.refusals.most_common()]
         lines += [f"IPTABLES-LEGACY REFUSED: {x}" for x in self.legacy_refused]
         lines += [f"NFT REFUSED fwmigrate's output: {x}" for x in self.nft_refused]
@@ -103,7 +113,7 @@ def make_round(seed: int, probes: int) -> Round:
     rng = random.Random(seed)
     inet = rng.random() < 0.4
     mirror = inet and rng.random() < 0.5
-    rules = ruleset_gen.ruleset(rng.randrange(2**32), mirror)
+    rules = ruleset_gen.ruleset(rng.randrange(2**32), mirror, inet)
     stateful = "-m recent" in rules.save()
     steps = ruleset_gen.scenario(rng.randrange(2**32), stateful,
                                  probes // 2 if stateful else probes)
@@ -136,8 +146,18 @@ def outcomes(save: str, nft: str, steps) -> tuple[list[str], list[str]]:
     return run_scenario(legacy, steps), run_scenario(ours, steps)
 
 
-def differing(save: str, nft: str, steps) -> list[tuple[Probe, str, str]]:
+# what a compared round's dump used, for the tally (a campaign that compared no NAT proves
+# nothing about NAT)
+FEATURES = {"NAT": ("-j DNAT", "-j SNAT", "-j MASQUERADE", "-j REDIRECT"),
+            "marks": ("-m mark", "-m connmark"), "recent": ("-m recent",),
+            "user chains": ("-j U", "-g U"), "conntrack": ("--ctstate", "--state", "--ctdir"),
+            "interfaces": (" -i ", " -o ")}
+
+
+def differing(save: str, nft: str, steps, tally: Tally | None = None):
     a, b = outcomes(save, nft, steps)
+    if tally is not None:
+        tally.seen.update(x.split()[0] for x in a)
     probes = [p for step in steps for p in step]
     return [(p, x, y) for p, x, y in zip(probes, a, b, strict=True) if x != y]
 
@@ -152,13 +172,17 @@ def still_differs(rules: ruleset_gen.Ruleset, steps, inet: bool, wanted: set[str
 
 
 def minimize(r: Round, found: list[tuple[Probe, str, str]]) -> Finding:
-    """Rules dropped one at a time (halves of a chain first) while a probe that differed
-    still differs; then scenario steps the same way."""
+    """Rules dropped (a chain's all at once, then one at a time) while a probe that differed
+    still differs; then probes the same way."""
     wanted = {str(p) for p, _, _ in found}
-    rules = r.rules
-    for place in rules.lines():
-        fam, table, k = place
-        chain = rules.tables[fam][table][k]
+    rules = copy.deepcopy(r.rules)
+    chains = [c for tables in rules.tables.values() for cs in tables.values() for c in cs]
+    for chain in chains:
+        kept = chain.rules[:]
+        chain.rules.clear()
+        if not still_differs(rules, r.steps, r.inet, wanted):
+            chain.rules[:] = kept
+    for chain in chains:
         i = 0
         while i < len(chain.rules):
             kept = chain.rules[:]
@@ -171,12 +195,11 @@ def minimize(r: Round, found: list[tuple[Probe, str, str]]) -> Finding:
         for j in range(len(steps[k]) - 1, -1, -1):
             trial = [s[:] for s in steps]
             probe = trial[k].pop(j)
-            if str(probe) in wanted and sum(str(p) in wanted for s in trial for p in s) == 0:
+            if str(probe) in wanted and not any(str(p) in wanted for s in trial for p in s):
                 continue
             trial = [s for s in trial if s]
             if still_differs(rules, trial, r.inet, wanted):
                 steps = trial
-                break
     nft = translate(rules.save(), r.inet)
     return Finding(r, rules, steps, differing(rules.save(), nft, steps), nft)
 
@@ -189,10 +212,11 @@ def play(r: Round, tally: Tally, minimizing: bool = True, verbose: bool = False)
         nft = translate(save, r.inet)
     except FwmigrateError as error:
         tally.refused += 1
-        tally.refusals[str(error).splitlines()[0].split(": ", 2)[-1][:100]] += 1
+        first = str(error).splitlines()[0]
+        tally.refusals[first.split("exactly: ", 1)[-1].split(": ", 2)[-1][:160]] += 1
         return
     try:
-        found = differing(save, nft, r.steps)
+        found = differing(save, nft, r.steps, tally)
     except Loaded as error:
         side, why = error.args
         (tally.legacy_refused if side == "legacy" else tally.nft_refused).append(
@@ -200,14 +224,19 @@ def play(r: Round, tally: Tally, minimizing: bool = True, verbose: bool = False)
         return
     tally.compared_rounds += 1
     tally.probes += sum(len(s) for s in r.steps)
+    tally.features.update(name for name, words in FEATURES.items()
+                          if any(w in save for w in words))
+    tally.features["--family inet"] += r.inet
     if found:
-        # a second run: a probe that differs once only is the timing of this machine
+        # two more runs: a probe that does not differ every time is the timing of this
+        # machine (a loaded machine answers after the probe's timeout now and then)
         again = {str(p) for p, _, _ in differing(save, nft, r.steps)}
+        again &= {str(p) for p, _, _ in differing(save, nft, r.steps)}
         real = [f for f in found if str(f[0]) in again]
         tally.timing += len(found) - len(real)
         if real:
             finding = minimize(r, real) if minimizing else Finding(r, r.rules, r.steps, real,
-                                                                   nft)
+                                                                   nft, minimized=False)
             tally.findings.append(finding)
             if verbose:
                 print(finding, file=sys.stderr, flush=True)

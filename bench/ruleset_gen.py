@@ -46,7 +46,7 @@ MULTIPORT = {"tcp": ["22,80,443", "80,8080", "22,2222:2230"], "udp": ["53,123", 
 KNOCK_PORTS = (7001, 7002, 7003)
 INTERFACES = ["eth0", "eth1", "eth+", "e+", "lo", "ppp0", "wg+"]
 CTSTATES = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"]
-CTSTATUS = ["SEEN_REPLY", "ASSURED", "CONFIRMED", "EXPECTED", "NONE"]
+CTSTATUS = ["SEEN_REPLY", "ASSURED", "CONFIRMED", "EXPECTED"]
 MARKS = ["0x1", "0x2", "0x4", "0x3"]
 MARK_TESTS = ["0x1", "0x1/0x1", "0x2/0x2", "0x0", "0x4/0x4", "0x3/0x3", "0x5"]
 LISTS = ["A", "B"]
@@ -153,7 +153,10 @@ class Shape:
             self.words += ["-m", "state", *self.bang(0.15), "--state", states]
         elif kind < 0.75:
             if self.chance(0.2):      # conntrack's own states: NAT done on the connection
-                states = self.pick(["DNAT", "SNAT", "DNAT,SNAT"])
+                # (not inverted: `! --ctstate DNAT` also holds without conntrack, refused)
+                self.words += ["-m", "conntrack", "--ctstate",
+                               self.pick(["DNAT", "SNAT", "DNAT,SNAT"])]
+                return
             self.words += ["-m", "conntrack", *self.bang(0.15), "--ctstate", states]
         elif kind < 0.85:
             self.words += ["-m", "conntrack", "--ctdir", self.pick(["ORIGINAL", "REPLY"])]
@@ -171,7 +174,7 @@ class Shape:
         name = self.pick(LISTS)
         action = action or self.pick(["--set", "--rcheck", "--rcheck", "--update", "--remove"])
         self.words += ["-m", "recent"]
-        if self.chance(0.2) and action in ("--rcheck", "--update"):
+        if self.chance(0.2) and action == "--rcheck":   # `! --update` is refused
             self.words += ["!"]
         self.words += [action, "--name", name]
         if action in ("--rcheck", "--update") and self.chance(0.25):
@@ -250,15 +253,22 @@ class Shape:
         return " ".join(self.words + target)
 
 
-def ruleset(seed: int, mirror: bool) -> Ruleset:
-    """A random dump for both families; mirror: every rule, policy and chain the same shape in
-    both (else each drawn apart half of the time)."""
+def ruleset(seed: int, mirror: bool, inet: bool = False) -> Ruleset:
+    """A random dump for both families; mirror: every rule the same shape in both (else each
+    drawn apart half of the time); inet or mirror: the same chains and policies in both (an
+    inet chain has one policy: different ones, both reached by RETURN, are refused)."""
     rng = random.Random(seed)
     tables_wanted = ["filter"] + [t for t, p in (("mangle", 0.35), ("nat", 0.4))
                                   if rng.random() < p]
     lists = {name: (rng.random() < 0.3) for name in LISTS} if rng.random() < 0.4 else {}
+    stories = [(name, rng.randrange(2**32)) for name in STORIES if rng.random() < 0.35]
+    for name, _seed in stories:
+        tables_wanted += [t for t in STORIES[name][1] if t not in tables_wanted]
+        if name == "knock" and not lists:
+            lists = {n: False for n in LISTS}
     plan_seeds = {fam: rng.randrange(2**32) for fam in ("ip", "ip6")}
-    if mirror:
+    own_seeds = {fam: seed ^ 0x5EED for fam, seed in plan_seeds.items()}
+    if mirror or inet:
         plan_seeds["ip6"] = plan_seeds["ip"]
     shared = rng.randrange(2**32)
     out: dict[str, dict[str, list[Chain]]] = {}
@@ -266,7 +276,7 @@ def ruleset(seed: int, mirror: bool) -> Ruleset:
         fam_lists = {n: (MASKS[fam] if masked else None) for n, masked in lists.items()}
         plan = random.Random(plan_seeds[fam])
         rule_seeds = random.Random(shared)
-        own = random.Random(plan_seeds[fam] ^ 0x5EED)
+        own = random.Random(own_seeds[fam])
         out[fam] = {}
         for table in tables_wanted:
             chains = _chains(plan, table)
@@ -282,7 +292,7 @@ def ruleset(seed: int, mirror: bool) -> Ruleset:
                     chain.rules.append(text)
             if table == "filter":
                 for chain in chains[:3]:
-                    if plan.random() < 0.5:
+                    if plan.random() < 0.7:
                         # the usual first rule: replies and ICMP errors of allowed traffic
                         form = plan.choice(["-m conntrack --ctstate RELATED,ESTABLISHED",
                                             "-m state --state RELATED,ESTABLISHED",
@@ -297,7 +307,83 @@ def ruleset(seed: int, mirror: bool) -> Ruleset:
                     chain.rules.insert(0, "-p ipv6-icmp -m icmp6 --icmpv6-type "
                                           "neighbour-advertisement -j ACCEPT")
             out[fam][table] = chains
+        for name, story_seed in stories:
+            r = random.Random(story_seed)
+            for table, chain_name, rule in STORIES[name][0](r, fam, fam_lists):
+                chain = next(c for c in out[fam][table] if c.name == chain_name)
+                chain.rules.insert(r.randint(0, len(chain.rules) // 2), rule)
     return Ruleset(out)
+
+
+# --- stories: the few rules that make a feature do something, placed among the random ones ------
+
+LAN_HOST = {"ip": "192.168.10.20", "ip6": "fd00:10::2"}
+LAN_NET = {"ip": "192.168.10.0/24", "ip6": "fd00:10::/64"}
+PUBLIC = {"ip": "203.0.113.10", "ip6": "fd00:113::1"}
+
+
+def _knock(r: random.Random, fam: str, lists: dict) -> list[tuple[str, str, str]]:
+    """Port knocking: 7001 then 7002 opens a TCP port (7003 closes it again)."""
+    side = r.choice(["--rsource"] * 3 + ["--rdest"])
+
+    def names(name):
+        return f"--name {name} {side}" + (f" --mask {lists[name]}" if lists.get(name) else "")
+    seconds = " --seconds 3600" if r.random() < 0.3 else ""
+    port = r.choice(["22", "80", "1234"])
+    chain = r.choice(["INPUT", "INPUT", "FORWARD"])
+    rules = [f"-p udp -m udp --dport 7001 -m recent --set {names('A')} -j DROP",
+             f"-p udp -m udp --dport 7002 -m recent --rcheck {names('A')}{seconds} "
+             f"-m recent --set {names('B')} -j DROP",
+             f"-p tcp -m tcp --dport {port} -m recent --{r.choice(['rcheck', 'update'])} "
+             f"{names('B')}{seconds} -j ACCEPT",
+             f"-p tcp -m tcp --dport {port} -j "
+             f"{r.choice(['DROP', 'REJECT --reject-with tcp-reset'])}"]
+    if r.random() < 0.5:
+        rules.insert(r.randint(1, 3), f"-p udp -m udp --dport 7003 -m recent --remove "
+                                      f"{names('B')} -j DROP")
+    return [("filter", chain, rule) for rule in rules]
+
+
+def _port_forward(r: random.Random, fam: str, lists: dict) -> list[tuple[str, str, str]]:
+    """A published port: DNAT to a LAN host, FORWARD lets DNATed connections in, masquerade."""
+    outside, inside = r.choice(["8080", "2222", "3128"]), r.choice(["22", "80", "1234"])
+    to = f"[{LAN_HOST[fam]}]:{inside}" if fam == "ip6" else f"{LAN_HOST[fam]}:{inside}"
+    where = r.choice(["-i eth0 ", f"-d {PUBLIC[fam]} ", ""])
+    rules = [("nat", "PREROUTING", f"{where}-p tcp -m tcp --dport {outside} -j DNAT "
+                                   f"--to-destination {to}"),
+             ("filter", "FORWARD", r.choice([
+                 "-m conntrack --ctstate DNAT -j ACCEPT",
+                 f"-d {LAN_HOST[fam]} -p tcp -m tcp --dport {inside} -m conntrack --ctstate NEW "
+                 "-j ACCEPT",
+                 f"-p tcp -m conntrack --ctstate DNAT --ctorigdstport {outside} -j ACCEPT"]))]
+    if r.random() < 0.5:
+        rules.append(("nat", "POSTROUTING", f"-s {LAN_NET[fam]} -o eth0 -j MASQUERADE"))
+    if r.random() < 0.3:
+        rules.append(("nat", "OUTPUT", f"-p tcp -m tcp --dport {outside} -j DNAT "
+                                       f"--to-destination {to}"))
+    return rules
+
+
+def _marks(r: random.Random, fam: str, lists: dict) -> list[tuple[str, str, str]]:
+    """Packets marked in mangle by where they came in (kept on the connection or not), judged
+    by the mark in filter."""
+    where = r.choice(["-i eth1", "-i eth0", "-i eth+", "! -i eth1"])
+    if r.random() < 0.5:
+        rules = [("mangle", "PREROUTING", f"{where} -j MARK --set-mark 0x1")]
+        test = "-m mark --mark 0x1"
+    else:
+        rules = [("mangle", "PREROUTING", "-j CONNMARK --restore-mark"),
+                 ("mangle", "PREROUTING", f"{where} -m mark --mark 0x0 -j MARK --set-mark 0x2"),
+                 ("mangle", "PREROUTING", "-j CONNMARK --save-mark")]
+        test = r.choice(["-m connmark --mark 0x2", "-m mark --mark 0x2/0x2"])
+    verdict = r.choice(["ACCEPT", "DROP", "REJECT"])
+    rules += [("filter", chain, f"{test} -j {verdict}")
+              for chain in r.sample(["INPUT", "FORWARD", "OUTPUT"], r.randint(1, 2))]
+    return rules
+
+
+STORIES = {"knock": (_knock, ()), "port forward": (_port_forward, ("nat",)),
+           "marks": (_marks, ("mangle",))}
 
 
 def _chains(plan: random.Random, table: str) -> list[Chain]:
@@ -305,8 +391,8 @@ def _chains(plan: random.Random, table: str) -> list[Chain]:
     for name in BASE[table]:
         policy = "ACCEPT"
         if table == "filter":
-            policy = plan.choice(["ACCEPT", "DROP"] if name != "OUTPUT" else
-                                 ["ACCEPT", "ACCEPT", "ACCEPT", "DROP"])
+            policy = plan.choice(["ACCEPT", "ACCEPT", "DROP"] if name != "OUTPUT" else
+                                 ["ACCEPT"] * 5 + ["DROP"])
         chains.append(Chain(name, name, policy))
     for k in range(plan.choice([0, 1, 2, 2, 3, 4])):
         hook = plan.choice(BASE[table])
