@@ -62,6 +62,7 @@ class Finding:
     differing: list[tuple[Probe, str, str]]
     nft: str
     minimized: bool = True
+    first: list[tuple[Probe, str, str]] = field(default_factory=list)   # before minimizing
 
     def __str__(self):
         r = self.round
@@ -70,7 +71,11 @@ class Finding:
                  f"--- iptables-save{self.how}:", self.rules.save().rstrip(),
                  "--- fwmigrate's nft:", self.nft.rstrip(), f"--- steps{self.how}:"]
         lines += ["  " + " | ".join(map(str, step)) for step in self.steps]
+        lines += [f"DIFFERED in the whole round {p}: iptables-legacy {a!r}, nft {b!r}"
+                  for p, a, b in self.first]
         lines += [f"DIFFERS {p}: iptables-legacy {a!r}, nft {b!r}" for p, a, b in self.differing]
+        if not self.differing:
+            lines.append("(the minimized round did not differ in its last run: timing?)")
         return "\n".join(lines)
 
     @property
@@ -201,7 +206,7 @@ def minimize(r: Round, found: list[tuple[Probe, str, str]]) -> Finding:
             if still_differs(rules, trial, r.inet, wanted):
                 steps = trial
     nft = translate(rules.save(), r.inet)
-    return Finding(r, rules, steps, differing(rules.save(), nft, steps), nft)
+    return Finding(r, rules, steps, differing(rules.save(), nft, steps), nft, first=found)
 
 
 def play(r: Round, tally: Tally, minimizing: bool = True, verbose: bool = False) -> None:
@@ -213,7 +218,7 @@ def play(r: Round, tally: Tally, minimizing: bool = True, verbose: bool = False)
     except FwmigrateError as error:
         tally.refused += 1
         first = str(error).splitlines()[0]
-        tally.refusals[first.split("exactly: ", 1)[-1].split(": ", 2)[-1][:160]] += 1
+        tally.refusals[first.split(" error: ", 1)[-1].split("exactly: ", 1)[-1][:160]] += 1
         return
     try:
         found = differing(save, nft, r.steps, tally)

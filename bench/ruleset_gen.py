@@ -44,14 +44,14 @@ TCP_MATCH = ["22", "80", "443", "8080", "2222", "9", "1000:2000", "20:25", "1024
 UDP_MATCH = ["53", "123", "1234", "7001", "7002", "7003", "40000", "5353", "7000:7002"]
 MULTIPORT = {"tcp": ["22,80,443", "80,8080", "22,2222:2230"], "udp": ["53,123", "7001,7003"]}
 KNOCK_PORTS = (7001, 7002, 7003)
-INTERFACES = ["eth0", "eth1", "eth+", "e+", "lo", "ppp0", "wg+"]
+INTERFACES = ["eth0", "eth1", "eth+", "e+", "lo", "ppp0", "wg+", "+"]
 CTSTATES = ["NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED"]
 CTSTATUS = ["SEEN_REPLY", "ASSURED", "CONFIRMED", "EXPECTED"]
 MARKS = ["0x1", "0x2", "0x4", "0x3"]
 MARK_TESTS = ["0x1", "0x1/0x1", "0x2/0x2", "0x0", "0x4/0x4", "0x3/0x3", "0x5"]
 LISTS = ["A", "B"]
 
-BASE = {"filter": ["INPUT", "FORWARD", "OUTPUT"],
+BASE = {"filter": ["INPUT", "FORWARD", "OUTPUT"], "raw": ["PREROUTING", "OUTPUT"],
         "nat": ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
         "mangle": ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"]}
 TAKES_IN = {"PREROUTING", "INPUT", "FORWARD"}
@@ -144,7 +144,9 @@ class Shape:
         hook = self.chain.hook
         options = (["-i"] if hook in TAKES_IN else []) + (["-o"] if hook in TAKES_OUT else [])
         if options:
-            self.words += [*self.bang(0.3), self.pick(options), self.pick(INTERFACES)]
+            name = self.pick(INTERFACES)
+            # `! -i +` never matches: fwmigrate refuses the rule as one without effect
+            self.words += [*(self.bang(0.3) if name != "+" else []), self.pick(options), name]
 
     def conntrack(self) -> None:
         states = ",".join(sorted(self.rng.sample(CTSTATES, self.rng.randint(1, 2))))
@@ -201,6 +203,8 @@ class Shape:
             choices += ["ACCEPT"] * 4 + ["DROP"] * 3 + ["REJECT"] * 2
         elif table == "mangle":
             choices += ["MARK"] * 3 + ["CONNMARK"] * 2 + ["ACCEPT", "DROP"]
+        elif table == "raw":
+            choices += ["ACCEPT", "DROP", "NOTRACK", "NOTRACK"]
         else:
             choices += ["ACCEPT"] + ["NAT"] * 6
         kind = self.pick(choices)
@@ -213,13 +217,16 @@ class Shape:
                 return ["-j", "REJECT", "--reject-with", "tcp-reset"]
             return ["-j", "REJECT", "--reject-with", self.pick(REJECTS[self.fam])]
         if kind == "MARK":
-            how = self.pick(["--set-mark", "--set-xmark", "--or-mark"])
+            how = self.pick(["--set-mark", "--set-xmark", "--or-mark", "--and-mark",
+                             "--xor-mark"])
             value = self.pick(MARKS) + ("/0x3" if how == "--set-xmark" and self.chance(0.5)
                                         else "")
             return ["-j", "MARK", how, value]
         if kind == "CONNMARK":
             how = self.pick(["--set-mark", "--save-mark", "--restore-mark"])
             return ["-j", "CONNMARK", how] + ([self.pick(MARKS)] if how == "--set-mark" else [])
+        if kind == "NOTRACK":
+            return ["-j", "CT", "--notrack"]
         if kind == "NAT":
             return self.nat(hook)
         return ["-j", kind]
@@ -238,6 +245,8 @@ class Shape:
                 to = f"[{to}]:{port}" if self.fam == "ip6" else f"{to}:{port}"
             return ["-j", "DNAT", "--to-destination", to]
         if hook == "POSTROUTING" and self.chance(0.5):
+            if self.proto in ("tcp", "udp") and self.chance(0.3):
+                return ["-j", "MASQUERADE", "--to-ports", "40000-40100"]
             return ["-j", "MASQUERADE"]
         out = self.pick(["eth0", "eth1"])
         if hook == "POSTROUTING" and "-o" not in self.words:
@@ -382,8 +391,24 @@ def _marks(r: random.Random, fam: str, lists: dict) -> list[tuple[str, str, str]
     return rules
 
 
+def _notrack(r: random.Random, fam: str, lists: dict) -> list[tuple[str, str, str]]:
+    """Some traffic left untracked in raw, judged by its state in filter."""
+    what = r.choice(["-p udp -m udp --dport 53", "-p tcp -m tcp --dport 80", "-p udp",
+                     f"-s {LAN_NET[fam]}", "-i eth0"])
+    target = r.choice(["-j CT --notrack", "-j NOTRACK"])
+    rules = [("raw", "PREROUTING", f"{what} {target}")]
+    if r.random() < 0.5:
+        rules.append(("raw", "OUTPUT", f"{what.replace('-i eth0', '-o eth0')} {target}"))
+    state = r.choice(["-m state --state UNTRACKED", "-m conntrack --ctstate UNTRACKED",
+                      "-m conntrack ! --ctstate UNTRACKED,INVALID",
+                      "-m state --state NEW,UNTRACKED"])
+    rules += [("filter", chain, f"{state} -j {r.choice(['ACCEPT', 'DROP'])}")
+              for chain in r.sample(["INPUT", "FORWARD", "OUTPUT"], r.randint(1, 2))]
+    return rules
+
+
 STORIES = {"knock": (_knock, ()), "port forward": (_port_forward, ("nat",)),
-           "marks": (_marks, ("mangle",))}
+           "marks": (_marks, ("mangle",)), "notrack": (_notrack, ("raw",))}
 
 
 def _chains(plan: random.Random, table: str) -> list[Chain]:

@@ -287,6 +287,10 @@ class Network:
         fw.run("ip", "-6", "route", "add", "2001:db8:1::/48", "via", "fd00:113::50")
         if containers:
             self._containers(stack, tag)
+        for ns in self.ns.values():
+            # no rate limit on ICMP errors: which of several concurrent probes' errors to one
+            # host the limit drops depends on their order, not on the firewall
+            ns.run("sysctl", "-qw", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0")
         fw.run("sysctl", "-qw", "net.ipv4.ip_forward=1")
         fw.run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
         self.agents = {}
