@@ -308,7 +308,8 @@ def ruleset(seed: int, mirror: bool, inet: bool = False) -> Ruleset:
                                             "-m conntrack --ctstate ESTABLISHED"])
                         chain.rules.insert(plan.randint(0, min(1, len(chain.rules))),
                                            f"{form} -j ACCEPT")
-            if fam == "ip6" and table == "filter" and plan.random() < 0.85:
+            # drawn for both families, so that a shared plan stays in step
+            if table == "filter" and plan.random() < 0.85 and fam == "ip6":
                 # neighbour discovery, or nothing IPv6 gets through a DROP policy
                 for chain in chains[:3]:
                     chain.rules.insert(0, "-p ipv6-icmp -m icmp6 --icmpv6-type "

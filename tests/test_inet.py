@@ -212,10 +212,35 @@ def test_a_chain_both_families_name_reached_from_a_hook_its_target_cannot_use_is
     (problem,) = caught.value.diagnostics
     assert problem.loc.line == 5
     assert "DNAT target" in problem.message and "POSTROUTING" in problem.message
-    assert "IPv4" in problem.message
+    assert "one inet table" in problem.message
     # each family alone, or both in their own tables, is fine
     for family in ("ip", "ip6", None):
         convert(USER_CHAINS_APART, "t.sh", ConvertOptions(family=family))
+
+
+# bench/ruleset_fuzz.py seed 700170: through the merged chains. IPv6's OUTPUT goes to U0,
+# where IPv4's rule (for IPv4 packets only, but nft follows every jump) jumps to U1, whose
+# IPv6 SNAT nft then refuses: the merged table reaches U1 from OUTPUT, neither family alone.
+THROUGH_MERGED_CHAINS = """\
+iptables -t nat -N U0
+iptables -t nat -N U1
+iptables -t nat -A U0 -p udp -j U1
+ip6tables -t nat -N U0
+ip6tables -t nat -N U1
+ip6tables -t nat -A OUTPUT -p tcp -g U0
+ip6tables -t nat -A INPUT -j U1
+ip6tables -t nat -A U1 -p udp -j SNAT --to-source fd00:10::1
+"""
+
+
+def test_a_hook_that_reaches_a_chain_only_through_the_merge_counts_too():
+    with pytest.raises(FwmigrateError) as caught:
+        convert(THROUGH_MERGED_CHAINS, "t.sh", ConvertOptions(family="inet"))
+    (problem,) = caught.value.diagnostics
+    assert problem.loc.line == 8
+    assert "SNAT target" in problem.message and "OUTPUT" in problem.message
+    for family in ("ip", "ip6", None):
+        convert(THROUGH_MERGED_CHAINS, "t.sh", ConvertOptions(family=family))
 
 
 def test_rules_in_another_order_stay_exact_whichever_common_part_is_chosen():

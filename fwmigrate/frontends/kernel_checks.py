@@ -9,6 +9,7 @@ with the kernel's reason. The value tables are mappings/kernel_checks.toml; the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 from .. import mappings
@@ -118,26 +119,29 @@ INET_HOOK_HINT = "give the two families' chains different names, or leave out --
 
 def inet_hook_conflicts(v4: Table, v6: Table) -> list[tuple[Rule, str]]:
     """Rules the kernel refuses in one inet table though it takes them per family: the user
-    chains both families name are one nft chain there, reached from either family's built-in
-    chains, and nft checks every rule against every hook that reaches its chain (an IPv6
-    DNAT in a chain that IPv4 jumps to from POSTROUTING)."""
-    reach = {"ip": builtin_chains_reaching(v4), "ip6": builtin_chains_reaching(v6)}
-    names = {"ip": {c.name for c in v4.chains}, "ip6": {c.name for c in v6.chains}}
+    chains both families name are one nft chain there, and nft checks every rule against every
+    hook that reaches its chain through the merged chains, whichever family's jumps lead there
+    (an IPv6 DNAT in a chain that IPv4 jumps to from POSTROUTING; an IPv6 SNAT in a U1 that
+    IPv6's OUTPUT reaches through IPv4's jump in U0)."""
+    merged = {c.name: c for c in v4.chains}
+    for c in v6.chains:
+        merged[c.name] = replace(merged[c.name], rules=merged[c.name].rules + c.rules) \
+            if c.name in merged else c
+    reach = builtin_chains_reaching(replace(v4, chains=tuple(merged.values())))
+    own = {"ip": builtin_chains_reaching(v4), "ip6": builtin_chains_reaching(v6)}
     specs = mappings.target_specs()
     problems = []
-    for family, other, table in (("ip", "ip6", v4), ("ip6", "ip", v6)):
+    for family, table in (("ip", v4), ("ip6", v6)):
         for chain in table.chains:
-            if chain.builtin or chain.name not in names[other]:
-                continue
-            extra = reach[other].get(chain.name, frozenset()) - \
-                reach[family].get(chain.name, frozenset())
+            extra = reach.get(chain.name, frozenset()) - \
+                own[family].get(chain.name, frozenset())
             for rule in chain.rules if extra else ():
                 message = _hook_violation(rule, extra, specs)
                 if message is not None:
                     problems.append((rule, (
-                        f"{message} (one inet table makes {table.name} chain {chain.name} "
-                        f"one chain with {'IPv6' if other == 'ip6' else 'IPv4'}'s "
-                        f"{chain.name}, reached from {', '.join(sorted(extra))})")))
+                        f"{message} (one inet table merges the two families' chains of the "
+                        f"same name, and through them packets from "
+                        f"{', '.join(sorted(extra))} reach {table.name} chain {chain.name})")))
     return problems
 
 
