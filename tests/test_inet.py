@@ -243,6 +243,30 @@ def test_a_hook_that_reaches_a_chain_only_through_the_merge_counts_too():
         convert(THROUGH_MERGED_CHAINS, "t.sh", ConvertOptions(family=family))
 
 
+# IPv4's U0 jumps to U1, IPv6's U1 to U0: no loop in either family, one in the merged table,
+# which nft refuses ("Too many links") though iptables-legacy took both
+LOOP_THROUGH_THE_MERGE = """\
+iptables -N U0
+iptables -N U1
+iptables -A INPUT -j U0
+iptables -A U0 -p tcp -j U1
+ip6tables -N U0
+ip6tables -N U1
+ip6tables -A INPUT -j U1
+ip6tables -A U1 -p udp -j U0
+"""
+
+
+def test_a_loop_only_the_merged_chains_make_is_refused():
+    with pytest.raises(FwmigrateError) as caught:
+        convert(LOOP_THROUGH_THE_MERGE, "t.sh", ConvertOptions(family="inet"))
+    (problem,) = caught.value.diagnostics
+    assert problem.loc.line in (4, 8)
+    assert "loop" in problem.message and "U0" in problem.message and "U1" in problem.message
+    for family in ("ip", "ip6", None):
+        convert(LOOP_THROUGH_THE_MERGE, "t.sh", ConvertOptions(family=family))
+
+
 def test_rules_in_another_order_stay_exact_whichever_common_part_is_chosen():
     a, b = "-p tcp --dport 22 -j ACCEPT", "-p tcp --dport 22 -j DROP"
     text = script([a, b], [b, a])
