@@ -94,6 +94,7 @@ class Tally:
     legacy_refused: list[str] = field(default_factory=list)
     nft_refused: list[str] = field(default_factory=list)
     timing: int = 0                   # differences a second run did not show
+    timing_examples: list[str] = field(default_factory=list)
     seen: Counter = field(default_factory=Counter)   # iptables-legacy's outcomes, by kind
     features: Counter = field(default_factory=Counter)   # compared rounds with each feature
     findings: list[Finding] = field(default_factory=list)
@@ -108,6 +109,7 @@ class Tally:
         lines.append(f"  compared rounds with: {dict(self.features)}; outcomes seen: "
                      f"{dict(self.seen)}")
         lines += [f"  refused {n}x: {why}" for why, n in self.refusals.most_common()]
+        lines += [f"  timing, once: {x}" for x in self.timing_examples[:20]]
         lines += [f"IPTABLES-LEGACY REFUSED: {x}" for x in self.legacy_refused]
         lines += [f"NFT REFUSED fwmigrate's output: {x}" for x in self.nft_refused]
         lines += [str(f) for f in self.findings]
@@ -121,7 +123,8 @@ def make_round(seed: int, probes: int) -> Round:
     rules = ruleset_gen.ruleset(rng.randrange(2**32), mirror, inet)
     stateful = "-m recent" in rules.save()
     steps = ruleset_gen.scenario(rng.randrange(2**32), stateful,
-                                 probes // 2 if stateful else probes)
+                                 probes // 2 if stateful else probes,
+                                 ruleset_gen.port_hints(rules.save()))
     return Round(seed, inet, mirror, rules, steps)
 
 
@@ -239,6 +242,8 @@ def play(r: Round, tally: Tally, minimizing: bool = True, verbose: bool = False)
         again &= {str(p) for p, _, _ in differing(save, nft, r.steps)}
         real = [f for f in found if str(f[0]) in again]
         tally.timing += len(found) - len(real)
+        tally.timing_examples += [f"seed {r.seed} {p}: {a!r} vs {b!r}" for p, a, b in found
+                                  if (p, a, b) not in real][:3]
         if real:
             finding = minimize(r, real) if minimizing else Finding(r, r.rules, r.steps, real,
                                                                    nft, minimized=False)

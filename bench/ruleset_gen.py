@@ -14,6 +14,7 @@ same place of each family's pool), which is what `--family inet` writes once.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
 from differential import Probe
@@ -443,10 +444,15 @@ UDP_TO = [53, 123, 1234, 54, 40000]                          # 40000: closed (IC
 SPORTS = [5353, 7001, 40002]
 
 
-def _probe(rng: random.Random, stateful: bool) -> Probe:
+def _probe(rng: random.Random, stateful: bool, hints: list[tuple[str, int]]) -> Probe:
     fam = "ip" if rng.random() < 0.65 else "ip6"
     origin, to = rng.choice(PATHS)
     src, dst = rng.choice(HOSTS[fam][origin]), rng.choice(HOSTS[fam][to])
+    if hints and rng.random() < 0.35:
+        # a port the rules name: a probe that meets them (a published port, a knock)
+        kind, port = rng.choice(hints)
+        kind = "knock" if kind == "udp" and port in KNOCK_PORTS else kind
+        return Probe(kind, origin, src, dst, port)
     kind = rng.choices(["tcp", "udp", "ping", "knock"], [5, 3, 2, 3 if stateful else 1])[0]
     if kind == "ping":
         return Probe("ping", origin, src, dst)
@@ -480,17 +486,24 @@ def _one_flow_each(probes: list[Probe]) -> list[Probe]:
     return out
 
 
-def scenario(seed: int, stateful: bool, size: int) -> list[list[Probe]]:
+def port_hints(save: str) -> list[tuple[str, int]]:
+    """(tcp|udp, port) for each single --dport the dump's rules test, in order, once each."""
+    found = re.findall(r"-p (tcp|udp) (?:-m \w+ )?(?:! )?--dport (\d+)(?=\s)", save)
+    return sorted({(kind, int(port)) for kind, port in found})
+
+
+def scenario(seed: int, stateful: bool, size: int,
+             hints: list[tuple[str, int]] = ()) -> list[list[Probe]]:
     """Steps of probes. Without -m recent: the first halves of some reverse pairs, then
     everything else together. With it (a probe changes what later ones meet): one probe a step,
     knocks among them."""
     rng = random.Random(seed)
     pairs = [_reverse(rng) for _ in range(max(1, size // 8))]
     if not stateful:
-        probes = _one_flow_each([p for _, p in pairs] + [_probe(rng, False)
+        probes = _one_flow_each([p for _, p in pairs] + [_probe(rng, False, hints)
                                                           for _ in range(size)])
         return [_one_flow_each([p for p, _ in pairs]), probes]
-    steps = [[_probe(rng, True)] for _ in range(size)]
+    steps = [[_probe(rng, True, hints)] for _ in range(size)]
     for first, second in pairs:
         k = rng.randrange(len(steps) + 1)
         steps[k:k] = [[first]]
