@@ -256,7 +256,11 @@ def campaign(seed: int, rounds: int, probes: int = 24, verbose: bool = False,
              minimizing: bool = True) -> Tally:
     tally = Tally()
     for number in range(rounds):
-        play(make_round(seed * 100_000 + number, probes), tally, minimizing, verbose)
+        try:
+            play(make_round(seed * 100_000 + number, probes), tally, minimizing, verbose)
+        except KeyboardInterrupt:      # Ctrl-C: the tally so far (this round not counted)
+            print(f"interrupted in round {number + 1}", file=sys.stderr)
+            break
         if verbose:
             print(f"round {number + 1}: compared {tally.compared_rounds} refused "
                   f"{tally.refused} probes {tally.probes} mismatches {len(tally.findings)}",
