@@ -17,8 +17,9 @@ sit behind interfaces named like Docker's bridges (a veth each, not a bridge):
     ctr   172.17.0.2 ──veth── docker0          172.17.0.1/16   fw
     ctr2  172.18.0.2 ──veth── br-3f2a1c9d8e7b  172.18.0.1/16   fw
  Every namespace runs one agent process: it listens on a fixed set of
-TCP and UDP ports on each of its addresses (TCP answers "<local> <peer> mss=<n>", the MSS the
-connection got, which shows TCPMSS; UDP echoes "<local> <peer>")
+TCP and UDP ports on each of its addresses (TCP answers "<local> <peer> port=<p> mss=<n>": the
+address and port that took the connection, which show NAT, and the MSS it got, which shows
+TCPMSS; UDP echoes "<local> <peer> port=<p>")
 and runs probes on request, so one probe costs a pipe round trip instead of a process start.
 """
 
@@ -84,34 +85,37 @@ def family(a):
 def bare(a):
     return a[7:] if a.startswith('::ffff:') else a
 
-def serve_tcp(s, local):
+def serve_tcp(s, local, port):
     while True:
         c, peer = s.accept()
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
         try:
             mss = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
-            c.sendall(f'{local} {bare(peer[0])} mss={mss}\n'.encode())
+            c.sendall(f'{local} {bare(peer[0])} port={port} mss={mss}\n'.encode())
             c.settimeout(5)
             c.recv(10)            # the client closes first; then drop without TIME_WAIT
         except OSError:
             pass
         c.close()
 
-def serve_udp(s, local):
+def serve_udp(s, local, port):
     while True:
         data, peer = s.recvfrom(200)
-        s.sendto(f'{local} {bare(peer[0])}'.encode(), peer)
+        try:
+            s.sendto(f'{local} {bare(peer[0])} port={port}'.encode(), peer)
+        except OSError:
+            pass              # the answer dropped in this namespace's output hook (EPERM)
 
 for a in addrs:
     for port in tcp_ports:
         s = socket.socket(family(a), socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((a, port)); s.listen(64)
-        threading.Thread(target=serve_tcp, args=(s, a), daemon=True).start()
+        threading.Thread(target=serve_tcp, args=(s, a, port), daemon=True).start()
     for port in udp_ports:
         s = socket.socket(family(a), socket.SOCK_DGRAM)
         s.bind((a, port))
-        threading.Thread(target=serve_udp, args=(s, a), daemon=True).start()
+        threading.Thread(target=serve_udp, args=(s, a, port), daemon=True).start()
 
 def checksum(data):
     data += b'\0' * (len(data) % 2)
@@ -284,6 +288,10 @@ class Network:
         fw.run("ip", "-6", "route", "add", "2001:db8:1::/48", "via", "fd00:113::50")
         if containers:
             self._containers(stack, tag)
+        for ns in self.ns.values():
+            # no rate limit on ICMP errors: which of several concurrent probes' errors to one
+            # host the limit drops depends on their order, not on the firewall
+            ns.run("sysctl", "-qw", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0")
         fw.run("sysctl", "-qw", "net.ipv4.ip_forward=1")
         fw.run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
         self.agents = {}

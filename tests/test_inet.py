@@ -30,7 +30,7 @@ from fwmigrate.backends.nft_ast import (
 )
 from fwmigrate.backends.nft_translate import NftOptions, Untranslatable, translate
 from fwmigrate.convert import ConvertOptions, convert, read
-from fwmigrate.errors import Diagnostics
+from fwmigrate.errors import Diagnostics, FwmigrateError
 from fwmigrate.verify.equiv import check
 from fwmigrate.verify.roundtrip import round_trip
 from fwmigrate.verify.sources import read_any
@@ -191,6 +191,80 @@ def test_return_in_a_base_chain_keeps_its_family_on_the_chains_policy():
     assert c.rules[-1].comment == "IPv4 policy"
     with pytest.raises(Untranslatable, match="both families reach the policy"):
         model(script(["-i lo -j RETURN"], ["-i eth0 -j RETURN"], p4="DROP", p6="ACCEPT"))
+
+
+# bench/ruleset_fuzz.py seed 200000: IPv4 jumps to its user chain U0 from POSTROUTING, IPv6's
+# U0 (no jump reaches it) holds a DNAT. Merged, IPv6's DNAT sits in a chain POSTROUTING jumps
+# to, which nft refuses to load (dnat only from prerouting/output), where each family alone
+# was valid.
+USER_CHAINS_APART = """\
+iptables -t nat -N U0
+iptables -t nat -A POSTROUTING -o eth0 -j U0
+iptables -t nat -A U0 -j MASQUERADE
+ip6tables -t nat -N U0
+ip6tables -t nat -A U0 -p tcp -j DNAT --to-destination fd00:10::2
+"""
+
+
+def test_a_chain_both_families_name_reached_from_a_hook_its_target_cannot_use_is_refused():
+    with pytest.raises(FwmigrateError) as caught:
+        convert(USER_CHAINS_APART, "t.sh", ConvertOptions(family="inet"))
+    (problem,) = caught.value.diagnostics
+    assert problem.loc.line == 5
+    assert "DNAT target" in problem.message and "POSTROUTING" in problem.message
+    assert "one inet table" in problem.message
+    # each family alone, or both in their own tables, is fine
+    for family in ("ip", "ip6", None):
+        convert(USER_CHAINS_APART, "t.sh", ConvertOptions(family=family))
+
+
+# bench/ruleset_fuzz.py seed 700170: through the merged chains. IPv6's OUTPUT goes to U0,
+# where IPv4's rule (for IPv4 packets only, but nft follows every jump) jumps to U1, whose
+# IPv6 SNAT nft then refuses: the merged table reaches U1 from OUTPUT, neither family alone.
+THROUGH_MERGED_CHAINS = """\
+iptables -t nat -N U0
+iptables -t nat -N U1
+iptables -t nat -A U0 -p udp -j U1
+ip6tables -t nat -N U0
+ip6tables -t nat -N U1
+ip6tables -t nat -A OUTPUT -p tcp -g U0
+ip6tables -t nat -A INPUT -j U1
+ip6tables -t nat -A U1 -p udp -j SNAT --to-source fd00:10::1
+"""
+
+
+def test_a_hook_that_reaches_a_chain_only_through_the_merge_counts_too():
+    with pytest.raises(FwmigrateError) as caught:
+        convert(THROUGH_MERGED_CHAINS, "t.sh", ConvertOptions(family="inet"))
+    (problem,) = caught.value.diagnostics
+    assert problem.loc.line == 8
+    assert "SNAT target" in problem.message and "OUTPUT" in problem.message
+    for family in ("ip", "ip6", None):
+        convert(THROUGH_MERGED_CHAINS, "t.sh", ConvertOptions(family=family))
+
+
+# IPv4's U0 jumps to U1, IPv6's U1 to U0: no loop in either family, one in the merged table,
+# which nft refuses ("Too many links") though iptables-legacy took both
+LOOP_THROUGH_THE_MERGE = """\
+iptables -N U0
+iptables -N U1
+iptables -A INPUT -j U0
+iptables -A U0 -p tcp -j U1
+ip6tables -N U0
+ip6tables -N U1
+ip6tables -A INPUT -j U1
+ip6tables -A U1 -p udp -j U0
+"""
+
+
+def test_a_loop_only_the_merged_chains_make_is_refused():
+    with pytest.raises(FwmigrateError) as caught:
+        convert(LOOP_THROUGH_THE_MERGE, "t.sh", ConvertOptions(family="inet"))
+    (problem,) = caught.value.diagnostics
+    assert problem.loc.line in (4, 8)
+    assert "loop" in problem.message and "U0" in problem.message and "U1" in problem.message
+    for family in ("ip", "ip6", None):
+        convert(LOOP_THROUGH_THE_MERGE, "t.sh", ConvertOptions(family=family))
 
 
 def test_rules_in_another_order_stay_exact_whichever_common_part_is_chosen():

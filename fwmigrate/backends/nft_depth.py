@@ -5,6 +5,11 @@ deep below a base chain; a chain 16 levels down fails the whole transaction with
 many links"). The kernel checks this when the batch commits, so a dry run (`nft -c`, `apply
 --check`, `save`) does not see it. iptables-legacy has no such limit, so a script that ran
 there can hit it: it is an error here, naming the jump that goes too deep.
+
+A loop of jumps fails the same way, when the rule that closes it is added (ELOOP, which nft
+reports as "Too many links"). iptables refuses loops too, so one family's rules have none; but
+one inet table makes the two families' chains of the same name one chain, and IPv4's U0 → U1
+with IPv6's U1 → U0 is a loop there: an error, naming the jump that closes it.
 """
 
 from __future__ import annotations
@@ -18,10 +23,44 @@ MAX_JUMP_DEPTH = 15
 def jump_depth_problems(model: NftRuleset) -> list[Diagnostic]:
     problems = []
     for table in model.tables:
-        problem = _too_deep(table)
+        problem = _loop(table) or _too_deep(table)
         if problem is not None:
             problems.append(problem)
     return problems
+
+
+def _loop(table: NftTable) -> Diagnostic | None:
+    """The first jump that closes a loop, whether or not a base chain reaches it (the kernel
+    checks every chain). Only an inet table that merged two families can have one."""
+    if table.family != "inet":
+        return None
+    edges = _jumps(table)
+    done: set[str] = set()
+    for start in table.chains:
+        if start.name in done:
+            continue
+        # depth first, without recursion: the path and, per chain on it, its next edge
+        path, next_edge = [start.name], [0]
+        while path:
+            chain, k = path[-1], next_edge[-1]
+            if k == len(edges[chain]):
+                done.add(chain)
+                path.pop()
+                next_edge.pop()
+                continue
+            next_edge[-1] += 1
+            target, rule = edges[chain][k]
+            if target in path:
+                loop = " → ".join(path[path.index(target):] + [target])
+                return Diagnostic(rule.loc, f"the jumps {loop} are a loop (one inet table makes "
+                                  "the two families' chains of the same name one chain); "
+                                  "nftables refuses a ruleset with a loop of jumps or gotos",
+                                  hint="give the two families' chains different names, or "
+                                       "leave out --family inet")
+            if target not in done:
+                path.append(target)
+                next_edge.append(0)
+    return None
 
 
 def _jumps(table: NftTable) -> dict[str, list[tuple[str, NftRule]]]:

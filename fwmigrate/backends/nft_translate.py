@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .. import mappings
 from ..errors import Diagnostic
+from ..frontends.kernel_checks import INET_HOOK_HINT, inet_hook_conflicts
 from ..ir import (
     Chain,
     Match,
@@ -95,6 +96,8 @@ class _Translator:
         self.ipsets: tuple = ()
         # ipset → (nft table, updated there by -j SET) for every table that uses it
         self.ipset_tables: dict[str, list[tuple[str, bool]]] = {}
+        # id of a rule → why one inet table cannot hold it (kernel_checks.inet_hook_conflicts)
+        self.inet_conflicts: dict[int, Untranslatable] = {}
 
     # --- tables -----------------------------------------------------------------------------
 
@@ -143,6 +146,12 @@ class _Translator:
         nft_name = table_name(self.options.scheme, name, first[0].name if first else "filter")
         sets = []
         chains_of: list[list[NftChain]] = []
+        if nft_family == "inet" and len(parts) == 2:
+            by_name = {t.name: t for t in parts[1][1]}
+            for t in parts[0][1]:
+                if t.name in by_name:
+                    for rule, message in inet_hook_conflicts(t, by_name[t.name]):
+                        self.inet_conflicts[id(rule)] = Untranslatable(message, INET_HOOK_HINT)
         for family, ipt_tables in parts:
             suffix = mappings.inet()["ip6_set_suffix"] if nft_family == "inet" and \
                 family == "ip6" else ""
@@ -245,6 +254,8 @@ class _Translator:
         # Rules read from one template share these objects; everything but the addresses is
         # then translated once. Keyed by identity: an entry keeps its parts alive, so no other
         # object can have their ids while it is there.
+        if self.inet_conflicts and id(rule) in self.inet_conflicts:
+            return self._untranslated(table, chain, rule, self.inet_conflicts[id(rule)])
         key = (id(rule.matches), id(rule.target), id(rule.protocol), id(rule.in_interface),
                id(rule.out_interface), id(rule.fragment))
         cached = self.shape_cache.get(key)
@@ -288,6 +299,14 @@ class _Translator:
                 self.set_rules.add(id(companion))
         return nft_rule
 
+    def _untranslated(self, table: Table, chain: Chain, rule: Rule,
+                      exc: Untranslatable) -> NftRule:
+        """The placeholder of a rule that cannot be translated, with the problem recorded."""
+        text = iptables_save.rule_line(chain.name, rule, with_counters=False)
+        self.result.problems.append(Diagnostic(
+            rule.loc, f"cannot translate `{text}' exactly: {exc.message}", "error", exc.hint))
+        return NftRule((), exc.message, rule.loc, untranslated=f"-t {table.name} {text}")
+
     def _shape_entry(self, table: Table, chain: Chain, rule: Rule, ctx: Ctx,
                      key: tuple) -> tuple | NftRule:
         """A shape_cache entry for the rule (cached unless a plan or -j SET is involved):
@@ -302,11 +321,7 @@ class _Translator:
             if target and type(target[0]) is Tproxy:
                 check_tproxy_tests((*interfaces, *middle))
         except Untranslatable as exc:
-            text = iptables_save.rule_line(chain.name, rule, with_counters=False)
-            self.result.problems.append(Diagnostic(
-                rule.loc, f"cannot translate `{text}' exactly: {exc.message}", "error",
-                exc.hint))
-            return NftRule((), exc.message, rule.loc, untranslated=f"-t {table.name} {text}")
+            return self._untranslated(table, chain, rule, exc)
         # what follows the addresses, with the counter most rules have
         tail = (*middle, _COUNTER, *target) if self.options.counters else (*middle, *target)
         # whether a statement compares with a literal set (addresses never do)

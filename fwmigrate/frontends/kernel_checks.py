@@ -9,6 +9,7 @@ with the kernel's reason. The value tables are mappings/kernel_checks.toml; the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 from .. import mappings
@@ -127,6 +128,37 @@ def rule_hook_violation(rule: Rule, hooks: set[str] | frozenset[str]) -> str | N
     """Why the kernel refuses the rule when these built-in chains reach it (None: it takes
     it)."""
     return _hook_violation(rule, hooks, mappings.target_specs())
+
+
+INET_HOOK_HINT = "give the two families' chains different names, or leave out --family inet"
+
+
+def inet_hook_conflicts(v4: Table, v6: Table) -> list[tuple[Rule, str]]:
+    """Rules the kernel refuses in one inet table though it takes them per family: the user
+    chains both families name are one nft chain there, and nft checks every rule against every
+    hook that reaches its chain through the merged chains, whichever family's jumps lead there
+    (an IPv6 DNAT in a chain that IPv4 jumps to from POSTROUTING; an IPv6 SNAT in a U1 that
+    IPv6's OUTPUT reaches through IPv4's jump in U0)."""
+    merged = {c.name: c for c in v4.chains}
+    for c in v6.chains:
+        merged[c.name] = replace(merged[c.name], rules=merged[c.name].rules + c.rules) \
+            if c.name in merged else c
+    reach = builtin_chains_reaching(replace(v4, chains=tuple(merged.values())))
+    own = {"ip": builtin_chains_reaching(v4), "ip6": builtin_chains_reaching(v6)}
+    specs = mappings.target_specs()
+    problems = []
+    for family, table in (("ip", v4), ("ip6", v6)):
+        for chain in table.chains:
+            extra = reach.get(chain.name, frozenset()) - \
+                own[family].get(chain.name, frozenset())
+            for rule in chain.rules if extra else ():
+                message = _hook_violation(rule, extra, specs)
+                if message is not None:
+                    problems.append((rule, (
+                        f"{message} (one inet table merges the two families' chains of the "
+                        f"same name, and through them packets from "
+                        f"{', '.join(sorted(extra))} reach {table.name} chain {chain.name})")))
+    return problems
 
 
 def _hook_violation(rule: Rule, hooks: set[str], specs: dict) -> str | None:
