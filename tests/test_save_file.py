@@ -207,3 +207,45 @@ def test_ipv6_evidence_reads_as_ip6(rule):
     text = _V6_WITHOUT_EVIDENCE.replace("-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT", rule)
     ruleset, _ = read(text, "fw.save", ConvertOptions())
     assert ruleset.families == ("ip6",)
+
+
+# Line forms as iptables-legacy-restore 1.8.9 reads them (seen in a namespace by
+# bench/save_fuzz.py): only a line starting with `#` is a comment, only `COMMIT` alone commits,
+# `*` and `:` count in the first column only; any other line inside a table is a rule (a line
+# of blanks: "no command specified"). fwmigrate stripped every line first.
+@pytest.mark.parametrize("lines,error_line", [
+    (["  # an indented comment"], 2),
+    (["   "], 2),
+    (["\t"], 2),
+    ([" :FOO - [0:0]"], 2),
+    (["COMMIT "], 2),
+    (["\tCOMMIT"], 2),
+    ([" *nat"], 2),
+    ([" -A INPUT -j ACCEPT"], None),          # a rule may start with blanks
+    (["-A INPUT  -j  ACCEPT  "], None),
+    (["[1:2]-A INPUT -j ACCEPT"], None),      # the rule starts right after `]`
+    ([":FOO - x"], None),                     # a user chain's counters are not read
+    ([":FOO - [1a:2]"], None),
+    ([":INPUT ACCEPT [0:0]\t"], None),
+])
+def test_restore_line_forms(lines, error_line):
+    text = "\n".join(["*filter", *lines, "COMMIT", ""])
+    if error_line is None:
+        read(text, "f.save", ConvertOptions())
+        return
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions())
+    first = min(d.loc.line for d in info.value.diagnostics if d.loc is not None)
+    assert first == error_line
+
+
+@pytest.mark.parametrize("header", ["*filter ", "*filter\tx", "* filter", "*filter   y z"])
+def test_table_name_is_the_first_word_after_the_star(header):
+    ruleset, _ = read(f"{header}\n-A INPUT -j DROP\nCOMMIT\n", "f.save", ConvertOptions())
+    assert ruleset.table("ip", "filter").chain("INPUT").rules
+
+
+def test_counters_right_before_the_rule_are_kept():
+    ruleset, _ = read("*filter\n:INPUT ACCEPT [0:0]\n[7:8]-A INPUT -j DROP\nCOMMIT\n",
+                      "f.save", ConvertOptions())
+    assert ruleset.table("ip", "filter").chain("INPUT").rules[0].counters.packets == 7

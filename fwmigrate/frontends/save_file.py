@@ -197,27 +197,33 @@ class _Reader:
         self.diags.error(self.loc(lineno, col), message, hint)
 
     def read(self) -> Ruleset:
+        # As iptables-restore reads a line: `#`, `*`, `:` and `COMMIT` count only in the first
+        # column (an indented `# x` is a rule line, refused); a CR before the LF is forgiven.
         for lineno, raw in enumerate(self.lines, 1):
-            line = raw.rstrip("\r\n")
-            stripped = line.strip()
-            if not stripped:
+            line = raw[:-1] if raw.endswith("\r") else raw
+            if not line:
                 continue
-            if stripped[0] != "#" and not line.isascii() and \
+            first = line[0]
+            if first != "#" and not line.isascii() and \
                     (bad := undecodable_byte(line)) is not None:
                 self.error(lineno, bad[0] + 1, bad[1], bad[2])
-            elif stripped[0] == "-" and self.table is not None:    # most lines: a rule
+            elif first == "-" and self.table is not None:    # most lines: a rule
                 self._rule(line, lineno)
-            elif stripped.startswith("#"):
-                self._comment(stripped, lineno)
-            elif stripped.startswith("*"):
-                self._start_table(stripped[1:].strip(), lineno, line)
-            elif stripped == "COMMIT":
+            elif first == "#":
+                self._comment(line, lineno)
+            elif first == "*":
+                self._start_table(line[1:], lineno, line)
+            elif line == "COMMIT":
                 self._commit(lineno)
             elif self.table is None:
                 self.error(lineno, 1, "rule or chain outside a table",
                            hint="a table starts with a line such as *filter")
-            elif stripped.startswith(":"):
-                self._declare(stripped, lineno, line)
+            elif first == ":":
+                self._declare(line, lineno, line)
+            elif not line.strip():
+                self.error(lineno, 1, "a line of blanks inside a table",
+                           hint="iptables-restore reads it as a command and stops there (no "
+                                "command specified); leave the line empty")
             else:
                 self._rule(line, lineno)
         if self.table is not None:
@@ -236,7 +242,9 @@ class _Reader:
                        hint="its rules were written with nft; translate only what iptables "
                             "wrote, or export that table with `nft list table`")
 
-    def _start_table(self, name: str, lineno: int, line: str) -> None:
+    def _start_table(self, text: str, lineno: int, line: str) -> None:
+        # iptables-restore takes the first word after `*` (`*filter x` is filter)
+        name = text.split()[0] if text.split() else ""
         if self.table is not None:
             self.error(lineno, 1, f"table `{self.table}' (line {self.table_line}) is not "
                        "committed before the next table starts", hint="add a COMMIT line")
@@ -258,7 +266,8 @@ class _Reader:
             return
         name, policy = parts[0], parts[1]
         counters = _policy_counters(parts[2]) if len(parts) > 2 else None
-        if len(parts) > 2 and counters is None:
+        # iptables-restore reads the counters of a built-in chain only (its policy's)
+        if len(parts) > 2 and counters is None and policy != "-":
             self.error(lineno, line.index(parts[2]) + 1, f"bad counters `{parts[2]}'",
                        hint="counters are [packets:bytes]")
         table = self.model.table(self.family, self.table)  # type: ignore[arg-type]
@@ -295,7 +304,8 @@ class _Reader:
         text = line
         counters = None
         if text.startswith("["):
-            head, _, rest = text.partition(" ")
+            end = text.find("]") + 1 or len(text)       # the rule starts right after `]`
+            head, rest = text[:end], text[end:].lstrip(" \t")
             counters = _counters(head)
             if counters is None:
                 self.error(lineno, 1, f"bad counters `{head}'", hint="counters are [packets:bytes]")
