@@ -249,3 +249,35 @@ def test_counters_right_before_the_rule_are_kept():
     ruleset, _ = read("*filter\n:INPUT ACCEPT [0:0]\n[7:8]-A INPUT -j DROP\nCOMMIT\n",
                       "f.save", ConvertOptions())
     assert ruleset.table("ip", "filter").chain("INPUT").rules[0].counters.packets == 7
+
+
+def test_a_table_given_again_keeps_its_policies():
+    # iptables-restore's `*mangle` flushes the rules and user chains, not the policies
+    text = "*mangle\n:POSTROUTING DROP [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n*mangle\nCOMMIT\n"
+    ruleset, _ = read(text, "f.save", ConvertOptions())
+    mangle = ruleset.table("ip", "mangle")
+    assert mangle.chain("POSTROUTING").policy == "DROP" and not mangle.chain("INPUT").rules
+
+
+def test_a_target_outside_its_hooks_is_refused_at_its_commit_even_if_replaced_later():
+    # the kernel refuses the first COMMIT; the second *nat does not undo that
+    text = ("*nat\n-A PREROUTING -p udp -j MASQUERADE\nCOMMIT\n"
+            "*nat\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n")
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert error.loc.line == 2 and "MASQUERADE" in error.message
+
+
+@pytest.mark.parametrize("text,line", [
+    ("*nat\n:FOO - [0:0]\n", 3),
+    ("*nat\n:FOO - [0:0]", 3),
+    ("*nat\n:FOO - [0:0]\nCOMMIT\t\n", 3),
+])
+def test_a_missing_commit_is_reported_where_the_file_ends(text, line):
+    # iptables-restore: "COMMIT expected at line N", the line after the last
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions())
+    errors = sorted(info.value.diagnostics, key=lambda d: d.loc.line)
+    assert errors[0].loc.line == line
+    assert any("never committed" in e.message and "line 1" in e.message for e in errors)

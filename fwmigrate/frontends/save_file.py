@@ -227,7 +227,10 @@ class _Reader:
             else:
                 self._rule(line, lineno)
         if self.table is not None:
-            self.error(self.table_line, 1, f"table `{self.table}' is never committed",
+            # where iptables-restore notices it: "COMMIT expected" at the line after the last
+            end = len(self.lines) + (self.lines[-1] != "")
+            self.error(end, 1, f"table `{self.table}' (line {self.table_line}) is never "
+                       "committed",
                        hint="iptables-restore needs a COMMIT line at the end of each table")
         return self.model.freeze()
 
@@ -355,6 +358,10 @@ class _Reader:
             check_loops(table)
         except CommandError as exc:
             self.error(lineno, 1, f"table {self.table}: {exc.message}", exc.hint)
+        # the kernel checks each table as it is committed: a later `*table` of the same name
+        # does not undo a refused one
+        for rule, message in hook_violations(self.model.freeze_table(self.family, self.table)):
+            self.diags.error(rule.loc, message)
         self.table = None
 
 
@@ -375,7 +382,4 @@ def read_save(text: str, filename: str, diags: Diagnostics, family: Family | Non
     if not ruleset.tables and not diags.errors:
         diags.error(SourceLocation(filename, 1), "no tables in this iptables-save file",
                     hint="a table starts with a line such as *filter")
-    for table in ruleset.tables:
-        for rule, message in hook_violations(table):
-            diags.error(rule.loc, message)
     return ruleset
