@@ -281,3 +281,45 @@ def test_a_missing_commit_is_reported_where_the_file_ends(text, line):
     errors = sorted(info.value.diagnostics, key=lambda d: d.loc.line)
     assert errors[0].loc.line == line
     assert any("never committed" in e.message and "line 1" in e.message for e in errors)
+
+
+def test_a_nat_chain_declared_with_policy_drop_is_read_as_iptables_restore_loads_it():
+    # iptables-legacy-restore sets the policy of a declaration without -P's nat check, and
+    # the kernel takes it (iptables-legacy-save lists :POSTROUTING DROP); -P refuses it
+    text = "*nat\n:POSTROUTING DROP [0:0]\nCOMMIT\n"
+    ruleset, _ = read(text, "f.save", ConvertOptions())
+    assert ruleset.table("ip", "nat").chain("POSTROUTING").policy == "DROP"
+    assert "policy drop;" in convert(text, "f.save", ConvertOptions()).output
+    with pytest.raises(FwmigrateError, match="use of DROP is therefore inhibited"):
+        read("*nat\n-P POSTROUTING DROP\nCOMMIT\n", "f.save", ConvertOptions())
+
+
+# The kernel checks each rule (checkentry) when its table is committed: a rule it would refuse
+# that a later line of the same table removes never reaches it (iptables-legacy-restore loads
+# these files), and one still there is refused, by fwmigrate at the rule's line.
+@pytest.mark.parametrize("table,rule", [
+    ("mangle", "-A INPUT -p tcp -j TCPMSS --set-mss 1400"),
+    ("filter", "-A INPUT -j MASQUERADE"),
+    ("filter", "-A INPUT -p udp -j REJECT --reject-with tcp-reset"),
+    ("filter", "-A INPUT -j SYNPROXY"),
+])
+@pytest.mark.parametrize("removal,loads", [("-F INPUT", True), ("-D INPUT 1", True),
+                                           ("-A INPUT -j ACCEPT", False)])
+def test_a_rule_the_kernel_refuses_counts_only_if_it_is_there_at_commit(table, rule, removal,
+                                                                          loads):
+    text = f"*{table}\n{rule}\n{removal}\nCOMMIT\n"
+    if loads:
+        ruleset, _ = read(text, "f.save", ConvertOptions())
+        assert ruleset.table("ip", table).chain("INPUT").rules == () or removal.startswith("-A")
+        return
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions())
+    assert [d.loc.line for d in info.value.diagnostics] == [2]
+
+
+def test_a_rule_the_kernel_refuses_does_not_hide_a_later_error_in_its_table():
+    # the rule is in FOO until COMMIT, so -X FOO fails at line 4 (Directory not empty)
+    text = "*mangle\n:FOO - [0:0]\n-A FOO -p tcp -j TCPMSS --set-mss 1400\n-X FOO\nCOMMIT\n"
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions())
+    assert 4 in [d.loc.line for d in info.value.diagnostics]

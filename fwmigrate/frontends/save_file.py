@@ -17,7 +17,7 @@ import pyparsing as pp
 from .. import mappings
 from ..errors import Diagnostics, OptionError, undecodable_byte
 from ..ir import Counters, Family, Ruleset, SourceLocation
-from .kernel_checks import hook_violations
+from .kernel_checks import checkentry_problems, hook_violations
 from .ruleset_model import (
     ChainState,
     CommandError,
@@ -282,10 +282,8 @@ class _Reader:
                            f"Can't set policy `{policy}' on `{name}'",
                            hint="a built-in chain's policy is ACCEPT or DROP")
                 return
-            if self.table == "nat" and policy == "DROP":
-                self.error(lineno, line.index(policy, col) + 1, 'The "nat" table is not '
-                           'intended for filtering, the use of DROP is therefore inhibited.')
-                return
+            # no nat check here: iptables-restore sets a declared policy without -P's check
+            # (`The "nat" table is not intended for filtering`), and the kernel takes DROP
             chain.policy, chain.counters, chain.loc = policy, counters, loc
             return
         if chain is not None:
@@ -360,8 +358,14 @@ class _Reader:
             self.error(lineno, 1, f"table {self.table}: {exc.message}", exc.hint)
         # the kernel checks each table as it is committed: a later `*table` of the same name
         # does not undo a refused one
-        for rule, message in hook_violations(self.model.freeze_table(self.family, self.table)):
-            self.diags.error(rule.loc, message)
+        frozen = self.model.freeze_table(self.family, self.table)
+        refused = set()
+        for rule, message, hint in checkentry_problems(frozen):
+            refused.add(id(rule))
+            self.diags.error(rule.loc, message, hint)
+        for rule, message in hook_violations(frozen):
+            if id(rule) not in refused:         # one reason per rule
+                self.diags.error(rule.loc, message)
         self.table = None
 
 
