@@ -80,6 +80,12 @@ KNOWN = [
      and found.kind != "different ruleset"),
     # `[1 2] -A …`: iptables-restore cuts the counters at the first `:` of the line, which may
     # be inside the rule (a port range), and loads the rule cut short there; fwmigrate refuses
+    # a match the kernel refuses for its protocol or table (`-m tcp` without `-p tcp`) is
+    # refused by fwmigrate at its line; iptables-restore's kernel sees only the rules left at
+    # COMMIT (targets and TCPMSS are checked at COMMIT by fwmigrate too)
+    ("a match the kernel refuses, removed before COMMIT", lambda found: found.kind ==
+     "fwmigrate refuses a file iptables-restore loads" and re.search(
+         r"match requires|match: only valid in", found.ours.reason) is not None),
     ("counters with a blank inside", lambda found: "bad counters `[1 2]'" in found.ours.reason),
     ("counters only -c reads", lambda found: not found.theirs.counters
      and "bad counters" in found.ours.reason and found.kind != "different ruleset"),
@@ -224,7 +230,11 @@ class Kernel:
         return outcomes
 
 
-_AT_COMMIT = re.compile(r"used from hooks|only usable from|Too many levels of symbolic links")
+# what the kernel checks when the table is committed: hooks, jump loops, and each rule's
+# checkentry (fwmigrate refuses those at the rule's line; iptables-restore names COMMIT)
+_AT_COMMIT = re.compile(r"used from hooks|only usable from|Too many levels of symbolic links|"
+                        r"the kernel refuses|target: only valid in \w+ table|"
+                        r"tcp-reset needs -p tcp|(SYNPROXY|TCPOPTSTRIP|TPROXY|ECN) needs")
 
 
 def commit_line(lines: list[str], line: int) -> int:

@@ -33,8 +33,8 @@ ADDRESSES = {
 PORTS = ("22", "80", "1000:2000", "ssh", "0:1023", "8080", "https")
 # as written in a restore file; what iptables-restore makes of each is its business
 COMMENTS = ('"it\'s here"', '"say \\"hi\\""', '"a\\\\b"', "plain", '"two  spaces"',
-            "'single'", '"semi;colon"', '"#hash"', '""', 'mid"dle q"uote', '"tab\there"',
-            '"trailing\\\\"', '"x"y', '"' + "c" * 250 + '"')
+            "'single'", '"semi;colon"', '"#hash"', '""', 'mid"dle q"', '"tab\there"',
+            '"trailing\\\\"', '"' + "c" * 250 + '"')
 LOG_PREFIXES = ('"IN: "', '"drop "', "FW:", '"a  b"', '"q\\"x "', "'s'", '"back\\\\ "',
                 '"abcdefghijklmnopqrstuvwxyz012"')
 
@@ -60,8 +60,9 @@ class Generator:
         if proto == "icmp" and family == "ip6":
             proto = rng.choice(["icmpv6", "ipv6-icmp"])
         if self.chance(0.4):
-            neg = "! " if self.chance(0.2) else ""
-            parts.append(f"{neg}{rng.choice(['-s', '-d'])} {rng.choice(ADDRESSES[family])}")
+            address = rng.choice(ADDRESSES[family])
+            neg = "! " if self.chance(0.2) and "," not in address else ""
+            parts.append(f"{neg}{rng.choice(['-s', '-d'])} {address}")
         if self.chance(0.25):
             opt = "-o" if chain in ("OUTPUT", "POSTROUTING") else "-i"
             if chain not in BUILTIN[table] or chain == "FORWARD":
@@ -98,6 +99,22 @@ class Generator:
                          + rng.choice(["", " --limit-burst 3"]))
         if self.chance(0.1):
             parts.append(f"-m mark --mark {rng.choice(['0x1', '0x2/0xff', '7'])}")
+        if self.chance(0.12):
+            parts.append(rng.choice([
+                "-m iprange --src-range " + ("10.0.0.1-10.0.0.9" if family == "ip"
+                                             else "2001:db8::1-2001:db8::9"),
+                "-m length --length 40:1500", "-m pkttype --pkt-type broadcast",
+                "-m addrtype --dst-type LOCAL", "-m ttl --ttl-gt 5" if family == "ip"
+                else "-m hl --hl-lt 9", "-m recent --name bad --rcheck --seconds 60",
+                "-m recent --set --name knock", "-m connmark --mark 0x4/0xf",
+                "-m physdev --physdev-in eth1" if chain != "OUTPUT" else "-m mark ! --mark 3",
+                "-m conntrack --ctstate NEW --ctorigdst " + ("10.0.0.0/8" if family == "ip"
+                                                            else "2001:db8::/32"),
+                "-m tos --tos 0x10" if family == "ip" else "-m dscp --dscp 8",
+                "-m u32 --u32 \"0x0>>0x16&0x3c@0x0>>0x10=0x50\"" if family == "ip"
+                else "-m frag --fragid 1", "-m helper --helper ftp",
+                "-m hashlimit --hashlimit-upto 5/sec --hashlimit-name hl --hashlimit-mode srcip",
+            ]))
         if self.chance(0.2):
             parts.append(f"-m comment --comment {rng.choice(COMMENTS)}")
         target = self.target(table, chain, proto)
@@ -107,8 +124,12 @@ class Generator:
 
     def target(self, table: str, chain: str, proto: str | None) -> str:
         rng, family = self.rng, self.family
-        users = [c for c in self.chains if c not in BUILTIN[table]]
+        # jumps go down the list of user chains, so that loops are rare (odd_line makes some)
+        users = [c for c in self.chains if c not in BUILTIN[table] and (
+            chain in BUILTIN[table] or c > chain)]
         options = ["ACCEPT", "RETURN"] + (["DROP"] if table != "nat" else [])
+        options += ["NFLOG --nflog-group 2", "NFQUEUE --queue-num 3 --queue-bypass",
+                    "CONNMARK --set-mark 0x1", "MARK --or-mark 0x4"] if self.chance(0.2) else []
         if table == "filter":
             options += ["REJECT", "LOG"]
             options.append("REJECT --reject-with " + ("icmp-host-prohibited" if family == "ip"
@@ -128,10 +149,13 @@ class Generator:
                     "10.0.0.9" if family == "ip" else "2001:db8::9"))
         elif table == "mangle":
             options += ["MARK --set-mark 0x1", "MARK --set-xmark 0x2/0xff", "LOG",
+                        "CONNMARK --restore-mark", "DSCP --set-dscp 10", "TOS --set-tos 0x10",
+                        "TCPMSS --set-mss 1400" if proto == "tcp" else "RETURN",
                         "CONNMARK --save-mark", "TTL --ttl-set 64" if family == "ip"
                         else "HL --hl-set 64"]
         else:
-            options += ["NOTRACK", "CT --notrack", "DROP"]
+            options += ["NOTRACK", "CT --notrack", "DROP", "CT --zone 5", "CT --helper ftp"
+                        if proto == "tcp" else "TRACE"]
         r = rng.random()
         if r < 0.08:
             return ""                                   # counts only
@@ -173,7 +197,9 @@ class Generator:
             f"-A {chain} -j ACCEPT -j DROP", f"-A {chain} -p tcp -m tcp --dport 65536",
             f"-S {chain}", f"-C {chain} -j ACCEPT", "-A INPUT -j ACCEPT\r",
             f"-A {chain} -m comment --comment " + '"' + "c" * 256 + '"',
-            f"-A {chain}  -j  ACCEPT  ", f"-A {chain}\t-j ACCEPT",
+            f"-A {chain}  -j  ACCEPT  ", f"-A {chain}\t-j ACCEPT", f"-A {chain} -j {chain}",
+            f'-A {chain} -m comment --comment "x"y', f'-A {chain} -m comment --comment a"b c"d',
+            f"-A {chain} ! -s {ADDRESSES[self.family][-1]} -j ACCEPT",
         ])
 
     def command(self, table: str) -> str:
@@ -184,7 +210,8 @@ class Generator:
         r = rng.random()
         if r < 0.6:
             chains[chain] += 1
-            return f"{self.counters()}-A {chain} {self.spec(table, chain)}".rstrip()
+            append = "--append" if self.chance(0.05) else "-A"
+            return f"{self.counters()}{append} {chain} {self.spec(table, chain)}".rstrip()
         if r < 0.7:
             at = f" {rng.randint(1, chains[chain] + 1)}" if self.chance(0.6) else ""
             chains[chain] += 1
@@ -194,6 +221,15 @@ class Generator:
             return f"-D {chain} {rng.randint(1, chains[chain] + 1)}"
         if r < 0.8 and chains[chain]:
             return f"-R {chain} {rng.randint(1, chains[chain])} {self.spec(table, chain)}"
+        if r < 0.83:
+            users = [c for c in chains if c not in BUILTIN[table]]
+            if users:
+                # -X of a chain: refused while a rule jumps to it or it has rules
+                name = rng.choice(users)
+                if self.chance(0.3):
+                    return "-X"
+                del chains[name]
+                return rng.choice([f"-X {name}", f"--delete-chain {name}"])
         if r < 0.86:
             name = rng.choice(USER_CHAINS)
             if name not in chains:
