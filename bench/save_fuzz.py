@@ -132,6 +132,7 @@ class Tally:
     lines: int = 0
     both_failed: int = 0
     both_loaded: int = 0
+    loaded: Counter = field(default_factory=Counter)        # family → files both loaded
     kinds: Counter = field(default_factory=Counter)
     known: Counter = field(default_factory=Counter)
     mismatches: list[Mismatch] = field(default_factory=list)
@@ -358,6 +359,7 @@ def campaign(ns, seed: int, files: int, bad: float = 0.02, batch: int = 25,
                 if found is None:
                     if theirs.fail_line is None:
                         tally.both_loaded += 1
+                        tally.loaded[family] += 1
                     else:
                         tally.both_failed += 1
                     continue
