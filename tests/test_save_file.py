@@ -323,3 +323,35 @@ def test_a_rule_the_kernel_refuses_does_not_hide_a_later_error_in_its_table():
     with pytest.raises(FwmigrateError) as info:
         read(text, "f.save", ConvertOptions())
     assert 4 in [d.loc.line for d in info.value.diagnostics]
+
+
+def test_a_built_in_chain_declared_without_a_policy_keeps_its_own():
+    # `:INPUT - [0:0]`: iptables-restore sets no policy for `-` (it was an error)
+    text = "*filter\n:INPUT DROP [0:0]\n:INPUT - [0:0]\n:OUTPUT -\nCOMMIT\n"
+    ruleset, _ = read(text, "f.save", ConvertOptions())
+    filter_ = ruleset.table("ip", "filter")
+    assert filter_.chain("INPUT").policy == "DROP" and filter_.chain("OUTPUT").policy == "ACCEPT"
+
+
+def _long_rule(length: int) -> str:
+    rule = "-A INPUT"
+    while len(rule) < length - 300:
+        rule += " -m comment --comment " + "y" * 200
+    pad = length - len(rule) - len(" -m comment --comment ") - len(" -j ACCEPT")
+    rule += " -m comment --comment " + "z" * pad + " -j ACCEPT"
+    assert len(rule) == length
+    return rule
+
+
+@pytest.mark.parametrize("length,loads", [(10239, True), (10240, False), (20000, False)])
+def test_a_line_longer_than_iptables_restore_reads_at_once_is_refused(length, loads):
+    # iptables-restore 1.8.9 reads a line into 10,240 bytes (fgets): a longer one is cut after
+    # 10,239 and the rest read as the next line (`Couldn't load target ACCEP')
+    text = f"*filter\n{_long_rule(length)}\nCOMMIT\n"
+    if loads:
+        read(text, "f.save", ConvertOptions())
+        return
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert error.loc.line == 2 and "10239" in error.message.replace(",", "")

@@ -178,6 +178,10 @@ def looks_like_save(text: str) -> bool:
     return False
 
 
+# iptables-restore 1.8.9 reads a line with fgets into 10,240 bytes: a longer line is cut
+_LINE_BYTES = 10239
+
+
 class _Reader:
     def __init__(self, text: str, filename: str, family: Family, diags: Diagnostics):
         self.filename = filename
@@ -202,6 +206,13 @@ class _Reader:
         for lineno, raw in enumerate(self.lines, 1):
             line = raw[:-1] if raw.endswith("\r") else raw
             if not line:
+                continue
+            if len(raw) > _LINE_BYTES // 4 and len(raw.encode("utf-8", "surrogatepass")) > \
+                    _LINE_BYTES:
+                self.error(lineno, 1, f"a line longer than {_LINE_BYTES:,} bytes: "
+                           "iptables-restore reads that much at once, and the rest as the "
+                           "next line", hint="split the rule (a comment is at most 255 "
+                                             "characters)")
                 continue
             first = line[0]
             if first != "#" and not line.isascii() and \
@@ -277,6 +288,8 @@ class _Reader:
         chain = table.chains.get(name)
         loc = self.loc(lineno, col)
         if chain is not None and chain.policy is not None:
+            if policy == "-":           # iptables-restore sets no policy then
+                return
             if policy not in ("ACCEPT", "DROP"):
                 self.error(lineno, line.index(policy, col) + 1,
                            f"Can't set policy `{policy}' on `{name}'",
