@@ -86,6 +86,11 @@ KNOWN = [
     ("a match the kernel refuses, removed before COMMIT", lambda found: found.kind ==
      "fwmigrate refuses a file iptables-restore loads" and re.search(
          r"match requires|match: only valid in", found.ours.reason) is not None),
+    # iptables-legacy-restore 1.8.9 runs -S/-L inside a table on its uncommitted copy and
+    # fails ("Can't find library for target `X'", no line) when a rule there jumps to a chain
+    # made in the same table; fwmigrate takes a listing as doing nothing
+    ("-S or -L listing a jump to a new chain", lambda found: "Can't find library for target"
+     in found.theirs.reason and re.search(r"^(-S|-L)", found.text, re.M) is not None),
     ("counters with a blank inside", lambda found: "bad counters `[1 2]'" in found.ours.reason),
     ("counters only -c reads", lambda found: not found.theirs.counters
      and "bad counters" in found.ours.reason and found.kind != "different ruleset"),
@@ -282,6 +287,9 @@ def table_span(lines: list[str], line: int) -> tuple[int, int]:
 def same_place(lines: list[str], theirs: Outcome, ours: Outcome) -> bool:
     if theirs.fail_line == ours.fail_line:
         return True
+    if "bytes: iptables-restore reads that much" in ours.reason and \
+            theirs.fail_line == ours.fail_line + 1:
+        return True         # the line's cut-off rest, which iptables-restore counts as a line
     at = theirs.fail_line
     commit = at is not None and (at > len(lines) or lines[at - 1].rstrip("\r") == "COMMIT"
                                  and "line" in theirs.reason and "failed" in theirs.reason)

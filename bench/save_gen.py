@@ -200,6 +200,16 @@ class Generator:
             f"-A {chain}  -j  ACCEPT  ", f"-A {chain}\t-j ACCEPT", f"-A {chain} -j {chain}",
             f'-A {chain} -m comment --comment "x"y', f'-A {chain} -m comment --comment a"b c"d',
             f"-A {chain} ! -s {ADDRESSES[self.family][-1]} -j ACCEPT",
+            f"-A {chain} -j ACCEPT # a trailing comment", f":{chain} - [0:0]",
+            f":{BUILTIN[table][-1]} {'DROP' if table != 'nat' else 'ACCEPT'} [0:0]",
+            f"-A {chain} " + " ".join(f"-m comment --comment c{k}" for k in range(60)),
+            f"-A {chain} " + " ".join("-m comment --comment " + "y" * 200 for _ in range(60)),
+            f"-A {chain} -p tcp -m multiport --dports " + ",".join(map(str, range(1, 16))),
+            f"-A {chain} -p tcp -m multiport --dports " + ",".join(map(str, range(1, 17))),
+            "*", f"-I {chain} -1 -j ACCEPT", f"-D {chain}", f"-R {chain} 1", f"-E {chain}",
+            f"-F {chain} extra", f"-A {chain} -j ACCEPT extra", f"-A {chain} -s",
+            f"-A {chain} -m comment --comment " + '"\\\\\\""', f"-X {chain} {chain}",
+            "-N " + "n" * 29, "-N " + "n" * 28, "-N -bad", "-N ACCEPT", "-N 7up",
         ])
 
     def command(self, table: str) -> str:
