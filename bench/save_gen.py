@@ -34,9 +34,22 @@ PORTS = ("22", "80", "1000:2000", "ssh", "0:1023", "8080", "https")
 # as written in a restore file; what iptables-restore makes of each is its business
 COMMENTS = ('"it\'s here"', '"say \\"hi\\""', '"a\\\\b"', "plain", '"two  spaces"',
             "'single'", '"semi;colon"', '"#hash"', '""', 'mid"dle q"', '"tab\there"',
-            '"trailing\\\\"', '"' + "c" * 250 + '"')
+            '"trailing\\\\"', '"' + "c" * 250 + '"', '"café ☕"', '"' + "é" * 127 + '"')
 LOG_PREFIXES = ('"IN: "', '"drop "', "FW:", '"a  b"', '"q\\"x "', "'s'", '"back\\\\ "',
                 '"abcdefghijklmnopqrstuvwxyz012"')
+
+
+# spellings iptables reads as the same rule (for -D by spec)
+RESPELLINGS = (("-p tcp", "-p 6"), ("-p udp", "--protocol 17"), ("--dport", "--destination-port"),
+               ("-s ", "--source "), ("-d ", "--destination "), ("-j ", "--jump "),
+               ("10.1.2.3/16", "10.1.0.0/16"), ("172.16.0.0/255.240.0.0", "172.16.0.0/12"),
+               ("2001:DB8:0:0::5/128", "2001:db8::5"), ("2001:db8:1:2::9/48", "2001:db8:1::/48"),
+               ("1.2.3.4/32", "1.2.3.4"), ("RELATED,ESTABLISHED", "ESTABLISHED,RELATED"),
+               ("--log-level 4", "--log-level warning"), ("-i eth0", "--in-interface eth0"),
+               ("--ctstate NEW", "--ctstate new"), ("--limit 1/sec", "--limit 1/s"),
+               ("--set-mark 0x1", "--set-mark 1"), ("-m state --state", "-m conntrack --ctstate"),
+               ("--icmp-type 8", "--icmp-type echo-request"), ("--sport 22", "--sport ssh"),
+               ("-p icmpv6", "-p ipv6-icmp"), ("--syn", "--tcp-flags FIN,SYN,RST,ACK SYN"))
 
 
 class Generator:
@@ -225,12 +238,15 @@ class Generator:
         if r < 0.7:
             at = f" {rng.randint(1, chains[chain] + 1)}" if self.chance(0.6) else ""
             chains[chain] += 1
-            return f"-I {chain}{at} {self.spec(table, chain)}".rstrip()
+            counters = self.counters() if self.chance(0.2) else ""
+            return f"{counters}-I {chain}{at} {self.spec(table, chain)}".rstrip()
         if r < 0.76 and chains[chain]:
             chains[chain] -= 1
             return f"-D {chain} {rng.randint(1, chains[chain] + 1)}"
         if r < 0.8 and chains[chain]:
-            return f"-R {chain} {rng.randint(1, chains[chain])} {self.spec(table, chain)}"
+            counters = self.counters() if self.chance(0.2) else ""
+            return f"{counters}-R {chain} {rng.randint(1, chains[chain])} " \
+                f"{self.spec(table, chain)}".rstrip()
         if r < 0.83:
             users = [c for c in chains if c not in BUILTIN[table]]
             if users:
@@ -260,10 +276,22 @@ class Generator:
             return f"-P {rng.choice(BUILTIN[table])} {rng.choice(policies)}"
         if r < 0.96:
             return f"-Z {chain}" if self.chance(0.5) else "-Z"
-        # a rule deleted by its spec: the same text as one added before (or not)
+        # a rule deleted by its spec: the same rule as one added before, perhaps spelt
+        # otherwise (or not)
         spec = self.spec(table, chain)
         chains[chain] += 1
-        return f"-A {chain} {spec}".rstrip() + "\n" + f"-D {chain} {spec}".rstrip()
+        again = self.respelt(spec) if self.chance(0.6) else spec
+        return f"-A {chain} {spec}".rstrip() + "\n" + f"-D {chain} {again}".rstrip()
+
+    def respelt(self, spec: str) -> str:
+        """The same rule in other words, as far as iptables is concerned."""
+        udp = "udp" in spec
+        for old, new in RESPELLINGS:
+            if new == "--sport ssh" and udp:
+                continue        # udp's service names: fixed on the scriptdiff branch
+            if old in spec and self.chance(0.7):
+                spec = spec.replace(old, new)
+        return spec
 
     def table(self, name: str) -> None:
         rng, lines = self.rng, self.lines
