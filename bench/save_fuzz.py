@@ -1,8 +1,8 @@
 """A differential test of the save-file frontend: fwmigrate reading random iptables-restore
 files against iptables-legacy-restore / ip6tables-legacy-restore loading them in the kernel.
 
-    python bench/save_fuzz.py [--seed N] [--files N] [--bad RATE] [-v]
-    python bench/save_fuzz.py --replay SEED [--family ip|ip6]   (one file of a campaign)
+    python bench/save_fuzz.py [--seed N] [--files N] [--bad RATE] [--lines N] [-v]
+    python bench/save_fuzz.py --replay SEED/K [--bad RATE] [--lines N]  (a campaign's file)
     python bench/save_fuzz.py --replay-file FILE --family ip|ip6
 
 Each file (bench/save_gen.py: headers, `*table`, declarations with and without counters,
@@ -345,20 +345,24 @@ def minimise(kernel: Kernel, found: Mismatch) -> Mismatch:
 
 # --- campaign --------------------------------------------------------------------------------
 
-def make(seed: int, k: int, bad: float = 0.02) -> tuple[str, str, str]:
-    """The k-th file of a campaign: (family, name, text); the same for the same seed."""
+def make(seed: int, k: int, bad: float = 0.02, most: int = 12) -> tuple[str, str, str]:
+    """The k-th file of a campaign: (family, name, text); the same for the same seed (and
+    --bad, --lines)."""
     rng = random.Random(f"{seed}/{k}")
     family = rng.choice(["ip", "ip6"])
-    return family, f"{seed}/{k}", "\n".join(save_gen.restore_file(rng, family, bad)) + "\n"
+    flags = "".join(f" --{name} {value}" for name, value, default in
+                    (("bad", bad, 0.02), ("lines", most, 12)) if value != default)
+    return family, f"{seed}/{k}{flags}", "\n".join(save_gen.restore_file(rng, family, bad, most)) \
+        + "\n"
 
 
 def campaign(ns, seed: int, files: int, bad: float = 0.02, batch: int = 25,
-             minimise_found: bool = True, verbose: bool = False) -> Tally:
+             minimise_found: bool = True, verbose: bool = False, most: int = 12) -> Tally:
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="save-fuzz-") as tmp:
         kernel = Kernel(ns, Path(tmp))
         for start in range(0, files, batch):
-            made = [make(seed, k, bad) for k in range(start, min(files, start + batch))]
+            made = [make(seed, k, bad, most) for k in range(start, min(files, start + batch))]
             outcomes = kernel.run([(family, text) for family, _name, text in made])
             for (family, name, text), theirs in zip(made, outcomes, strict=True):
                 tally.files += 1
@@ -411,6 +415,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--files", type=int, default=300)
     ap.add_argument("--bad", type=float, default=0.02, help="rate of lines meant to fail")
+    ap.add_argument("--lines", type=int, default=12, help="lines per table, at most")
     ap.add_argument("--replay", help="SEED/K: one file of a campaign, shown and compared")
     ap.add_argument("--replay-file", type=Path, help="a restore file of your own")
     ap.add_argument("--family", choices=TOOLS, default="ip", help="for --replay-file")
@@ -419,12 +424,13 @@ def main() -> int:
     with namespace("fwm-savefuzz") as ns:
         if args.replay:
             seed, k = args.replay.split("/")
-            family, name, text = make(int(seed), int(k), args.bad)
+            family, name, text = make(int(seed), int(k), args.bad, args.lines)
             return replay(ns, family, name, text)
         if args.replay_file:
             return replay(ns, args.family, str(args.replay_file), args.replay_file.read_text())
         start = time.time()
-        tally = campaign(ns, args.seed, args.files, args.bad, verbose=args.verbose)
+        tally = campaign(ns, args.seed, args.files, args.bad, verbose=args.verbose,
+                         most=args.lines)
     if not args.verbose:
         for found in tally.mismatches:
             print(render(found))

@@ -53,8 +53,9 @@ RESPELLINGS = (("-p tcp", "-p 6"), ("-p udp", "--protocol 17"), ("--dport", "--d
 
 
 class Generator:
-    def __init__(self, rng: random.Random, family: str, bad: float = 0.04):
+    def __init__(self, rng: random.Random, family: str, bad: float = 0.04, lines: int = 12):
         self.rng = rng
+        self.most = lines                       # lines per table, at most
         self.family = family
         self.bad = bad                          # the rate of lines meant to fail or be odd
         self.lines: list[str] = []
@@ -310,7 +311,7 @@ class Generator:
             self.chains[chain] = 0
             line = f":{chain} - {self.policy_counters()}".rstrip()
             (late if self.chance(0.1) else lines).append(line)
-        for _ in range(rng.randint(0, 12)):
+        for _ in range(rng.randint(0, self.most)):
             if self.chance(self.bad):
                 lines.append(self.odd_line(name))
             elif self.chance(0.06):
@@ -347,8 +348,9 @@ class Generator:
         return self.lines
 
 
-def restore_file(rng: random.Random, family: str, bad: float = 0.04) -> list[str]:
-    lines = Generator(rng, family, bad).file()
+def restore_file(rng: random.Random, family: str, bad: float = 0.04,
+                 most: int = 12) -> list[str]:
+    lines = Generator(rng, family, bad, most).file()
     if rng.random() < bad / 2:
         lines = [line + "\r" for line in lines]                # CR LF
     elif rng.random() < 0.05:
