@@ -102,7 +102,7 @@ def test_save_error_location(line, where, message):
 
 def test_save_structure_errors():
     found = errors("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\n", "r.save")
-    assert ("r.save:1:1", "table `filter' is never committed") in found
+    assert ("r.save:4:1", "table `filter' (line 1) is never committed") in found
     found = errors("-A INPUT -j ACCEPT\n*filter\nCOMMIT\n", "r.save", source_kind="save")
     assert ("r.save:1:1", "rule or chain outside a table") in found
     found = errors("*bogus\nCOMMIT\n", "r.save")

@@ -207,3 +207,151 @@ def test_ipv6_evidence_reads_as_ip6(rule):
     text = _V6_WITHOUT_EVIDENCE.replace("-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT", rule)
     ruleset, _ = read(text, "fw.save", ConvertOptions())
     assert ruleset.families == ("ip6",)
+
+
+# Line forms as iptables-legacy-restore 1.8.9 reads them (seen in a namespace by
+# bench/save_fuzz.py): only a line starting with `#` is a comment, only `COMMIT` alone commits,
+# `*` and `:` count in the first column only; any other line inside a table is a rule (a line
+# of blanks: "no command specified"). fwmigrate stripped every line first.
+@pytest.mark.parametrize("lines,error_line", [
+    (["  # an indented comment"], 2),
+    (["   "], 2),
+    (["\t"], 2),
+    ([" :FOO - [0:0]"], 2),
+    (["COMMIT "], 2),
+    (["\tCOMMIT"], 2),
+    ([" *nat"], 2),
+    ([" -A INPUT -j ACCEPT"], None),          # a rule may start with blanks
+    (["-A INPUT  -j  ACCEPT  "], None),
+    (["[1:2]-A INPUT -j ACCEPT"], None),      # the rule starts right after `]`
+    ([":FOO - x"], None),                     # a user chain's counters are not read
+    ([":FOO - [1a:2]"], None),
+    ([":INPUT ACCEPT [0:0]\t"], None),
+])
+def test_restore_line_forms(lines, error_line):
+    text = "\n".join(["*filter", *lines, "COMMIT", ""])
+    if error_line is None:
+        read(text, "f.save", ConvertOptions())
+        return
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions())
+    first = min(d.loc.line for d in info.value.diagnostics if d.loc is not None)
+    assert first == error_line
+
+
+@pytest.mark.parametrize("header", ["*filter ", "*filter\tx", "* filter", "*filter   y z"])
+def test_table_name_is_the_first_word_after_the_star(header):
+    ruleset, _ = read(f"{header}\n-A INPUT -j DROP\nCOMMIT\n", "f.save", ConvertOptions())
+    assert ruleset.table("ip", "filter").chain("INPUT").rules
+
+
+def test_counters_right_before_the_rule_are_kept():
+    ruleset, _ = read("*filter\n:INPUT ACCEPT [0:0]\n[7:8]-A INPUT -j DROP\nCOMMIT\n",
+                      "f.save", ConvertOptions())
+    assert ruleset.table("ip", "filter").chain("INPUT").rules[0].counters.packets == 7
+
+
+def test_a_table_given_again_keeps_its_policies():
+    # iptables-restore's `*mangle` flushes the rules and user chains, not the policies
+    text = "*mangle\n:POSTROUTING DROP [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n*mangle\nCOMMIT\n"
+    ruleset, _ = read(text, "f.save", ConvertOptions())
+    mangle = ruleset.table("ip", "mangle")
+    assert mangle.chain("POSTROUTING").policy == "DROP" and not mangle.chain("INPUT").rules
+
+
+def test_a_target_outside_its_hooks_is_refused_at_its_commit_even_if_replaced_later():
+    # the kernel refuses the first COMMIT; the second *nat does not undo that
+    text = ("*nat\n-A PREROUTING -p udp -j MASQUERADE\nCOMMIT\n"
+            "*nat\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n")
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert error.loc.line == 2 and "MASQUERADE" in error.message
+
+
+@pytest.mark.parametrize("text,line", [
+    ("*nat\n:FOO - [0:0]\n", 3),
+    ("*nat\n:FOO - [0:0]", 3),
+    ("*nat\n:FOO - [0:0]\nCOMMIT\t\n", 3),
+])
+def test_a_missing_commit_is_reported_where_the_file_ends(text, line):
+    # iptables-restore: "COMMIT expected at line N", the line after the last
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions())
+    errors = sorted(info.value.diagnostics, key=lambda d: d.loc.line)
+    assert errors[0].loc.line == line
+    assert any("never committed" in e.message and "line 1" in e.message for e in errors)
+
+
+def test_a_nat_chain_declared_with_policy_drop_is_read_as_iptables_restore_loads_it():
+    # iptables-legacy-restore sets the policy of a declaration without -P's nat check, and
+    # the kernel takes it (iptables-legacy-save lists :POSTROUTING DROP); -P refuses it
+    text = "*nat\n:POSTROUTING DROP [0:0]\nCOMMIT\n"
+    ruleset, _ = read(text, "f.save", ConvertOptions())
+    assert ruleset.table("ip", "nat").chain("POSTROUTING").policy == "DROP"
+    assert "policy drop;" in convert(text, "f.save", ConvertOptions()).output
+    with pytest.raises(FwmigrateError, match="use of DROP is therefore inhibited"):
+        read("*nat\n-P POSTROUTING DROP\nCOMMIT\n", "f.save", ConvertOptions())
+
+
+# The kernel checks each rule (checkentry) when its table is committed: a rule it would refuse
+# that a later line of the same table removes never reaches it (iptables-legacy-restore loads
+# these files), and one still there is refused, by fwmigrate at the rule's line.
+@pytest.mark.parametrize("table,rule", [
+    ("mangle", "-A INPUT -p tcp -j TCPMSS --set-mss 1400"),
+    ("filter", "-A INPUT -j MASQUERADE"),
+    ("filter", "-A INPUT -p udp -j REJECT --reject-with tcp-reset"),
+    ("filter", "-A INPUT -j SYNPROXY"),
+])
+@pytest.mark.parametrize("removal,loads", [("-F INPUT", True), ("-D INPUT 1", True),
+                                           ("-A INPUT -j ACCEPT", False)])
+def test_a_rule_the_kernel_refuses_counts_only_if_it_is_there_at_commit(table, rule, removal,
+                                                                          loads):
+    text = f"*{table}\n{rule}\n{removal}\nCOMMIT\n"
+    if loads:
+        ruleset, _ = read(text, "f.save", ConvertOptions())
+        assert ruleset.table("ip", table).chain("INPUT").rules == () or removal.startswith("-A")
+        return
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions())
+    assert [d.loc.line for d in info.value.diagnostics] == [2]
+
+
+def test_a_rule_the_kernel_refuses_does_not_hide_a_later_error_in_its_table():
+    # the rule is in FOO until COMMIT, so -X FOO fails at line 4 (Directory not empty)
+    text = "*mangle\n:FOO - [0:0]\n-A FOO -p tcp -j TCPMSS --set-mss 1400\n-X FOO\nCOMMIT\n"
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions())
+    assert 4 in [d.loc.line for d in info.value.diagnostics]
+
+
+def test_a_built_in_chain_declared_without_a_policy_keeps_its_own():
+    # `:INPUT - [0:0]`: iptables-restore sets no policy for `-` (it was an error)
+    text = "*filter\n:INPUT DROP [0:0]\n:INPUT - [0:0]\n:OUTPUT -\nCOMMIT\n"
+    ruleset, _ = read(text, "f.save", ConvertOptions())
+    filter_ = ruleset.table("ip", "filter")
+    assert filter_.chain("INPUT").policy == "DROP" and filter_.chain("OUTPUT").policy == "ACCEPT"
+
+
+def _long_rule(length: int) -> str:
+    rule = "-A INPUT"
+    while len(rule) < length - 300:
+        rule += " -m comment --comment " + "y" * 200
+    pad = length - len(rule) - len(" -m comment --comment ") - len(" -j ACCEPT")
+    rule += " -m comment --comment " + "z" * pad + " -j ACCEPT"
+    assert len(rule) == length
+    return rule
+
+
+@pytest.mark.parametrize("length,loads", [(10239, True), (10240, False), (20000, False)])
+def test_a_line_longer_than_iptables_restore_reads_at_once_is_refused(length, loads):
+    # iptables-restore 1.8.9 reads a line into 10,240 bytes (fgets): a longer one is cut after
+    # 10,239 and the rest read as the next line (`Couldn't load target ACCEP')
+    text = f"*filter\n{_long_rule(length)}\nCOMMIT\n"
+    if loads:
+        read(text, "f.save", ConvertOptions())
+        return
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert error.loc.line == 2 and "10239" in error.message.replace(",", "")

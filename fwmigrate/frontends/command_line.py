@@ -439,7 +439,8 @@ class _Parser(ExtensionOptions):
         if target is None and self.target_name is not None:
             target = self._plain_target()
         self._check_target(target)
-        check_rule(matches, target, self.cmd.target_index)
+        if not self.restore:        # iptables-restore: at COMMIT (save_file.py)
+            check_rule(matches, target, self.cmd.target_index)
         if cmd.action == "replace":
             for name in self.addresses:
                 index = self.addresses[name][0]

@@ -15,7 +15,7 @@ from ..ir import Family, Match, Negatable, Option, TargetExtension
 from .extension_checks import NORMALISED
 from .extension_checks import TARGET_CHECKS as _TARGET_CHECKS
 from .extension_checks import VALUE_CHECKS as _VALUE_CHECKS
-from .kernel_checks import check_option_order, check_target_values
+from .kernel_checks import check_option_order, check_target_values, target_problem
 from .policy_elements import ACCUMULATED
 from .values import parse_value
 from .values_numbers import protocol_number
@@ -245,33 +245,24 @@ class ExtensionOptions:
                                                   f"-p {spec.protocols[0]} before -m {spec.name}")
 
     def _check_target(self, target) -> None:
-        check_target(target, self.proto, self.cmd.table, self.cmd.target_index)
+        check_target(target, self.proto, self.cmd.table, self.cmd.target_index,
+                     kernel=not self.restore)
 
 
-def check_target(target, proto: Negatable | None, table: str, index: int | None) -> None:
-    """What the kernel would refuse about a target given the rule's protocol and table."""
+def check_target(target, proto: Negatable | None, table: str, index: int | None,
+                 kernel: bool = True) -> None:
+    """What iptables would refuse about a target given the rule's protocol and table; with
+    `kernel`, also what the kernel's checkentry refuses (iptables-restore's kernel sees it
+    only at COMMIT, so a save file checks it there: kernel_checks.checkentry_problems)."""
     if not isinstance(target, TargetExtension):
         return
-    spec = mappings.target_specs()[target.name]
     check_target_values(target, index)
     value_check = _TARGET_CHECKS.get(target.name)
     if value_check is not None:         # again here: a template re-reads only the values
         value_check({o.name: o for o in target.options}, index)
-    if spec.tables is not None and table not in spec.tables:
-        raise OptionError(f"{target.name} target: only valid in {' or '.join(spec.tables)} "
-                          f"table, not {table}", index,
-                          hint="the kernel refuses the rule in another table")
-    if target.name == "REJECT" and target.option("reject-with").value == "tcp-reset":
-        if proto is None or proto.negated or proto.value != 6:
-            raise OptionError("REJECT --reject-with tcp-reset needs -p tcp", index,
-                              hint="the kernel refuses TCP RST for non-TCP packets")
-    needed = _TARGET_PROTOCOLS.get(target.name)
-    if target.name == "ECN" and not {"ecn-tcp-remove", "ecn-tcp-ece", "ecn-tcp-cwr"} & {
-            o.name for o in target.options}:
-        needed = None                           # only its TCP operations need -p tcp
-    if needed is not None and (proto is None or proto.negated or proto.value not in needed[0]):
-        raise OptionError(f"{target.name} needs {needed[1]}", index,
-                          hint="the kernel refuses the rule (Invalid argument) without it")
+    problem = target_problem(target, proto, table) if kernel else None
+    if problem is not None:
+        raise OptionError(problem[0], index, hint=problem[1])
     ports = None
     if target.name in ("MASQUERADE", "REDIRECT"):
         ports = target.option("to-ports")
@@ -282,10 +273,6 @@ def check_target(target, proto: Negatable | None, table: str, index: int | None)
     if ports is not None and (proto is None or proto.value not in (6, 17, 132, 33, 1)):
         raise OptionError("Need TCP, UDP, SCTP or DCCP with port specification", index)
 
-
-# targets the kernel accepts only with these protocols: name → (numbers, what to write)
-_TARGET_PROTOCOLS = {"SYNPROXY": ((6,), "-p tcp"), "TCPOPTSTRIP": ((6,), "-p tcp"),
-                     "TPROXY": ((6, 17), "-p tcp or -p udp"), "ECN": ((6,), "-p tcp")}
 
 # day sets whose `!` iptables stores as the complement (and iptables-save prints so)
 _FOLDED = {"weekdays": frozenset(range(1, 8)), "monthdays": frozenset(range(1, 32))}

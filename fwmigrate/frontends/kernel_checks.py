@@ -14,7 +14,15 @@ from functools import cache
 
 from .. import mappings
 from ..errors import OptionError
-from ..ir import Match, Rule, Ruleset, Table, TargetExtension, builtin_chains_reaching
+from ..ir import (
+    Match,
+    Negatable,
+    Rule,
+    Ruleset,
+    Table,
+    TargetExtension,
+    builtin_chains_reaching,
+)
 from .clusterip import clusterip_problems
 
 
@@ -58,10 +66,64 @@ def check_target_values(target: TargetExtension, index: int | None) -> None:
 
 def check_rule(matches: list[Match] | tuple[Match, ...], target, index: int | None) -> None:
     """Checks across a rule's matches and its target."""
+    problem = _rule_problem(matches, target)
+    if problem is not None:
+        raise OptionError(problem[0], index, hint=problem[1])
+
+
+def _rule_problem(matches, target) -> tuple[str, str] | None:
     if isinstance(target, TargetExtension) and target.name == "TCPMSS" and \
             not any(_syn_test(m) for m in matches):
         found = _data()["tcpmss_syn"]
-        raise OptionError(found["why"], index, hint=found["hint"])
+        return found["why"], found["hint"]
+    return None
+
+
+# targets the kernel accepts only with these protocols: name → (numbers, what to write)
+_TARGET_PROTOCOLS = {"SYNPROXY": ((6,), "-p tcp"), "TCPOPTSTRIP": ((6,), "-p tcp"),
+                     "TPROXY": ((6, 17), "-p tcp or -p udp"), "ECN": ((6,), "-p tcp")}
+
+
+def target_problem(target: TargetExtension, proto: Negatable | None,
+                   table: str) -> tuple[str, str] | None:
+    """(why, hint) when the kernel refuses a target in this table with this protocol."""
+    spec = mappings.target_specs()[target.name]
+    if spec.tables is not None and table not in spec.tables:
+        return (f"{target.name} target: only valid in {' or '.join(spec.tables)} table, not "
+                f"{table}", "the kernel refuses the rule in another table")
+    if target.name == "REJECT" and target.option("reject-with").value == "tcp-reset":
+        if proto is None or proto.negated or proto.value != 6:
+            return ("REJECT --reject-with tcp-reset needs -p tcp",
+                    "the kernel refuses TCP RST for non-TCP packets")
+    needed = _TARGET_PROTOCOLS.get(target.name)
+    if target.name == "ECN" and not {"ecn-tcp-remove", "ecn-tcp-ece", "ecn-tcp-cwr"} & {
+            o.name for o in target.options}:
+        needed = None                           # only its TCP operations need -p tcp
+    if needed is not None and (proto is None or proto.negated or proto.value not in needed[0]):
+        return (f"{target.name} needs {needed[1]}",
+                "the kernel refuses the rule (Invalid argument) without it")
+    return None
+
+
+def checkentry_problems(table: Table) -> list[tuple[Rule, str, str]]:
+    """The rules of a table the kernel's checkentry refuses (target and TCPMSS checks), for a
+    save file, whose lines may remove such a rule before COMMIT (iptables-restore hands the
+    kernel the table only then). Scripts check each command as it runs (check_target)."""
+    problems = []
+    verdicts: dict[tuple, tuple[str, str] | None] = {}
+    for chain in table.chains:
+        for rule in chain.rules:
+            target = rule.target
+            if not isinstance(target, TargetExtension):
+                continue
+            key = (id(rule.matches), id(target), rule.protocol)
+            if key not in verdicts:
+                verdicts[key] = target_problem(target, rule.protocol, table.name) or \
+                    _rule_problem(rule.matches, target)
+            found = verdicts[key]
+            if found is not None:
+                problems.append((rule, *found))
+    return problems
 
 
 def _syn_test(match: Match) -> bool:

@@ -117,9 +117,22 @@ class RulesetModel:
         return table
 
     def reset_table(self, family: Family, name: str) -> TableState:
-        """iptables-restore replaces a table's whole content at `*table`."""
-        self.tables.pop((family, name), None)
-        return self.table(family, name)
+        """iptables-restore replaces a table's rules and user chains at `*table`; the built-in
+        chains keep their policies (a table given twice keeps the first one's)."""
+        old = self.tables.pop((family, name), None)
+        table = self.table(family, name)
+        if old is not None:
+            for chain in table.chains.values():
+                before = old.chains.get(chain.name)
+                if before is not None and before.policy is not None:
+                    chain.policy, chain.counters, chain.loc = \
+                        before.policy, before.counters, before.loc
+        return table
+
+    def freeze_table(self, family: Family, name: str) -> Table:
+        table = self.tables[(family, name)]
+        return Table(family, name, tuple(Chain(c.name, tuple(c.rules), c.policy, c.counters,
+                                               c.loc) for c in table.chains.values()))
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -344,12 +357,7 @@ class RulesetModel:
     # --- result -----------------------------------------------------------------------------
 
     def freeze(self) -> Ruleset:
-        tables = []
-        for (family, name), table in self.tables.items():
-            chains = tuple(Chain(c.name, tuple(c.rules), c.policy, c.counters, c.loc)
-                           for c in table.chains.values())
-            tables.append(Table(family, name, chains))
-        return Ruleset(tuple(tables), self.source)
+        return Ruleset(tuple(self.freeze_table(*key) for key in self.tables), self.source)
 
 
 _HANDLERS = {action: getattr(RulesetModel, "_" + action.replace("-", "_"))

@@ -17,7 +17,7 @@ import pyparsing as pp
 from .. import mappings
 from ..errors import Diagnostics, OptionError, undecodable_byte
 from ..ir import Counters, Family, Ruleset, SourceLocation
-from .kernel_checks import hook_violations
+from .kernel_checks import checkentry_problems, hook_violations
 from .ruleset_model import (
     ChainState,
     CommandError,
@@ -178,6 +178,10 @@ def looks_like_save(text: str) -> bool:
     return False
 
 
+# iptables-restore 1.8.9 reads a line with fgets into 10,240 bytes: a longer line is cut
+_LINE_BYTES = 10239
+
+
 class _Reader:
     def __init__(self, text: str, filename: str, family: Family, diags: Diagnostics):
         self.filename = filename
@@ -197,31 +201,47 @@ class _Reader:
         self.diags.error(self.loc(lineno, col), message, hint)
 
     def read(self) -> Ruleset:
+        # As iptables-restore reads a line: `#`, `*`, `:` and `COMMIT` count only in the first
+        # column (an indented `# x` is a rule line, refused); a CR before the LF is forgiven.
         for lineno, raw in enumerate(self.lines, 1):
-            line = raw.rstrip("\r\n")
-            stripped = line.strip()
-            if not stripped:
+            line = raw[:-1] if raw.endswith("\r") else raw
+            if not line:
                 continue
-            if stripped[0] != "#" and not line.isascii() and \
+            if len(raw) > _LINE_BYTES // 4 and len(raw.encode("utf-8", "surrogatepass")) > \
+                    _LINE_BYTES:
+                self.error(lineno, 1, f"a line longer than {_LINE_BYTES:,} bytes: "
+                           "iptables-restore reads that much at once, and the rest as the "
+                           "next line", hint="split the rule (a comment is at most 255 "
+                                             "characters)")
+                continue
+            first = line[0]
+            if first != "#" and not line.isascii() and \
                     (bad := undecodable_byte(line)) is not None:
                 self.error(lineno, bad[0] + 1, bad[1], bad[2])
-            elif stripped[0] == "-" and self.table is not None:    # most lines: a rule
+            elif first == "-" and self.table is not None:    # most lines: a rule
                 self._rule(line, lineno)
-            elif stripped.startswith("#"):
-                self._comment(stripped, lineno)
-            elif stripped.startswith("*"):
-                self._start_table(stripped[1:].strip(), lineno, line)
-            elif stripped == "COMMIT":
+            elif first == "#":
+                self._comment(line, lineno)
+            elif first == "*":
+                self._start_table(line[1:], lineno, line)
+            elif line == "COMMIT":
                 self._commit(lineno)
             elif self.table is None:
                 self.error(lineno, 1, "rule or chain outside a table",
                            hint="a table starts with a line such as *filter")
-            elif stripped.startswith(":"):
-                self._declare(stripped, lineno, line)
+            elif first == ":":
+                self._declare(line, lineno, line)
+            elif not line.strip():
+                self.error(lineno, 1, "a line of blanks inside a table",
+                           hint="iptables-restore reads it as a command and stops there (no "
+                                "command specified); leave the line empty")
             else:
                 self._rule(line, lineno)
         if self.table is not None:
-            self.error(self.table_line, 1, f"table `{self.table}' is never committed",
+            # where iptables-restore notices it: "COMMIT expected" at the line after the last
+            end = len(self.lines) + (self.lines[-1] != "")
+            self.error(end, 1, f"table `{self.table}' (line {self.table_line}) is never "
+                       "committed",
                        hint="iptables-restore needs a COMMIT line at the end of each table")
         return self.model.freeze()
 
@@ -236,7 +256,9 @@ class _Reader:
                        hint="its rules were written with nft; translate only what iptables "
                             "wrote, or export that table with `nft list table`")
 
-    def _start_table(self, name: str, lineno: int, line: str) -> None:
+    def _start_table(self, text: str, lineno: int, line: str) -> None:
+        # iptables-restore takes the first word after `*` (`*filter x` is filter)
+        name = text.split()[0] if text.split() else ""
         if self.table is not None:
             self.error(lineno, 1, f"table `{self.table}' (line {self.table_line}) is not "
                        "committed before the next table starts", hint="add a COMMIT line")
@@ -258,22 +280,23 @@ class _Reader:
             return
         name, policy = parts[0], parts[1]
         counters = _policy_counters(parts[2]) if len(parts) > 2 else None
-        if len(parts) > 2 and counters is None:
+        # iptables-restore reads the counters of a built-in chain only (its policy's)
+        if len(parts) > 2 and counters is None and policy != "-":
             self.error(lineno, line.index(parts[2]) + 1, f"bad counters `{parts[2]}'",
                        hint="counters are [packets:bytes]")
         table = self.model.table(self.family, self.table)  # type: ignore[arg-type]
         chain = table.chains.get(name)
         loc = self.loc(lineno, col)
         if chain is not None and chain.policy is not None:
+            if policy == "-":           # iptables-restore sets no policy then
+                return
             if policy not in ("ACCEPT", "DROP"):
                 self.error(lineno, line.index(policy, col) + 1,
                            f"Can't set policy `{policy}' on `{name}'",
                            hint="a built-in chain's policy is ACCEPT or DROP")
                 return
-            if self.table == "nat" and policy == "DROP":
-                self.error(lineno, line.index(policy, col) + 1, 'The "nat" table is not '
-                           'intended for filtering, the use of DROP is therefore inhibited.')
-                return
+            # no nat check here: iptables-restore sets a declared policy without -P's check
+            # (`The "nat" table is not intended for filtering`), and the kernel takes DROP
             chain.policy, chain.counters, chain.loc = policy, counters, loc
             return
         if chain is not None:
@@ -295,7 +318,8 @@ class _Reader:
         text = line
         counters = None
         if text.startswith("["):
-            head, _, rest = text.partition(" ")
+            end = text.find("]") + 1 or len(text)       # the rule starts right after `]`
+            head, rest = text[:end], text[end:].lstrip(" \t")
             counters = _counters(head)
             if counters is None:
                 self.error(lineno, 1, f"bad counters `{head}'", hint="counters are [packets:bytes]")
@@ -345,6 +369,16 @@ class _Reader:
             check_loops(table)
         except CommandError as exc:
             self.error(lineno, 1, f"table {self.table}: {exc.message}", exc.hint)
+        # the kernel checks each table as it is committed: a later `*table` of the same name
+        # does not undo a refused one
+        frozen = self.model.freeze_table(self.family, self.table)
+        refused = set()
+        for rule, message, hint in checkentry_problems(frozen):
+            refused.add(id(rule))
+            self.diags.error(rule.loc, message, hint)
+        for rule, message in hook_violations(frozen):
+            if id(rule) not in refused:         # one reason per rule
+                self.diags.error(rule.loc, message)
         self.table = None
 
 
@@ -365,7 +399,4 @@ def read_save(text: str, filename: str, diags: Diagnostics, family: Family | Non
     if not ruleset.tables and not diags.errors:
         diags.error(SourceLocation(filename, 1), "no tables in this iptables-save file",
                     hint="a table starts with a line such as *filter")
-    for table in ruleset.tables:
-        for rule, message in hook_violations(table):
-            diags.error(rule.loc, message)
     return ruleset

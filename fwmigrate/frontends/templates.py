@@ -97,6 +97,7 @@ class _Template:
     structure_of: Callable[[list[str]], object] = tuple
     structure: object = None
     free_of: Callable[[list[str]], tuple] = tuple
+    restore: bool = False       # read for iptables-restore: the kernel's checks wait for COMMIT
 
 
 _NOT_APPEND = object()     # _Template.jump of a command other than `-A CHAIN …`
@@ -225,7 +226,8 @@ def _template(parser, chain_blanked: bool) -> _Template:
     return _Template(cmd, source, destination, chain_blanked, tuple(slots), {}, values_of,
                      jump=jump, known_sources=_known_selectors(source, parser.family),
                      known_destinations=_known_selectors(destination, parser.family),
-                     structure_of=structure_of, structure=structure, free_of=free_of)
+                     structure_of=structure_of, structure=structure, free_of=free_of,
+                     restore=parser.restore)
 
 
 _ANY = (None,)
@@ -330,7 +332,7 @@ def _revalue(template: _Template, words: list[str], family: Family, rule: Rule) 
         check_values(matches[position], owner)
     if target_changed:
         check_target(target, rule.protocol, template.command.table,
-                     template.command.target_index)
+                     template.command.target_index, kernel=not template.restore)
     shared = rule.matches
     if changed:
         # one tuple per combination of match objects (the entry keeps them alive)
