@@ -209,6 +209,21 @@ def test_ipv6_evidence_reads_as_ip6(rule):
     assert ruleset.families == ("ip6",)
 
 
+@pytest.mark.parametrize("line,hint", [
+    ("  # an indented comment", "only a line that starts with #"),
+    ("COMMIT ", "a line that is COMMIT alone"),
+    ("\tCOMMIT", "a line that is COMMIT alone"),
+    (" :FOO - [0:0]", "in the first column"),
+    (" *nat", "in the first column"),
+])
+def test_restore_line_forms_say_what_iptables_restore_wants(line, hint):
+    text = "\n".join(["*filter", line, "COMMIT", ""])
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions())
+    first = min(info.value.diagnostics, key=lambda d: d.loc.line)
+    assert first.loc.line == 2 and hint in (first.hint or ""), first
+
+
 # Line forms as iptables-legacy-restore 1.8.9 reads them (seen in a namespace by
 # bench/save_fuzz.py): only a line starting with `#` is a comment, only `COMMIT` alone commits,
 # `*` and `:` count in the first column only; any other line inside a table is a rule (a line

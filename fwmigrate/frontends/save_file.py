@@ -93,6 +93,27 @@ def _unquote_fast(word: str) -> str:
     return _unquote(word)
 
 
+def _misplaced(line: str) -> tuple[int, str, str] | None:
+    """A comment, COMMIT, table or chain line with blanks around it, which iptables-restore
+    reads as a rule and refuses: (column, message, hint), or None for a rule line."""
+    stripped = line.strip()
+    col = len(line) - len(line.lstrip()) + 1
+    if stripped.startswith("#"):
+        return col, "a comment that does not start the line", \
+            "iptables-restore takes only a line that starts with # as a comment (this one as " \
+            "a rule, and stops there); remove the blanks before #"
+    if stripped == "COMMIT":
+        return 1, "COMMIT with blanks around it", \
+            "iptables-restore commits only at a line that is COMMIT alone (this one it reads " \
+            "as a rule, and stops there); remove the blanks"
+    if stripped[0] in "*:":
+        return col, f"a {'table' if stripped[0] == '*' else 'chain'} line that does not " \
+            "start in the first column", \
+            f"iptables-restore reads {stripped[0]} only in the first column (this line as a " \
+            "rule, and stops there); remove the blanks before it"
+    return None
+
+
 def _counters(text: str) -> Counters | None:
     """A rule's `[packets:bytes]`: iptables-restore cuts it at `:` and `]` and reads each part
     as a counter, so `[5a:6]` is 5 and 6."""
@@ -235,6 +256,8 @@ class _Reader:
                 self.error(lineno, 1, "a line of blanks inside a table",
                            hint="iptables-restore reads it as a command and stops there (no "
                                 "command specified); leave the line empty")
+            elif (misplaced := _misplaced(line)) is not None:
+                self.error(lineno, misplaced[0], misplaced[1], misplaced[2])
             else:
                 self._rule(line, lineno)
         if self.table is not None:
