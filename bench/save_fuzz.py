@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import save_gen  # noqa: E402
+from save_listing import BUILTIN, normalise  # noqa: E402
 
 from fwmigrate.convert import ConvertOptions, convert  # noqa: E402
 from fwmigrate.errors import FwmigrateError  # noqa: E402
@@ -49,7 +50,6 @@ from fwmigrate.errors import FwmigrateError  # noqa: E402
 from netns import namespace  # noqa: E402
 
 TOOLS = {"ip": "iptables", "ip6": "ip6tables"}
-EMPTY = save_gen.BUILTIN
 _KERNEL_LINE = re.compile(r"Error occurred at line: ([1-9]\d*)|line (\d+) failed|"
                           r"COMMIT expected at line (\d+)|Bad line (\d+)|line (\d+): ")
 
@@ -143,40 +143,7 @@ class Tally:
     mismatches: list[Mismatch] = field(default_factory=list)
 
 
-# --- normalised save text --------------------------------------------------------------------
-
-_COUNTERS = re.compile(r"^\[\d+:\d+\] ")
-
-
-def normalise(save: str) -> dict:
-    """table → {chain: (policy, (rules…))}; a table as the kernel makes it is left out."""
-    tables: dict[str, dict] = {}
-    current: dict = {}
-    last = None                 # the chain of the last -A line
-    for line in save.splitlines():
-        if not line or line.startswith("# ") or line == "COMMIT":
-            last = None
-            continue
-        line = _COUNTERS.sub("", line)
-        if line.startswith("*"):
-            current = tables.setdefault(line[1:], {})
-        elif line.startswith(":"):
-            name, policy = line[1:].split()[:2]
-            current[name] = (policy, [])
-        elif line.startswith("-A "):
-            last = line.split()[1]
-            current[last][1].append(line)
-        elif last is not None:
-            current[last][1][-1] += "\n" + line      # a comment with a newline in it
-        else:
-            raise ValueError(f"unexpected save line {line!r}")
-    out = {}
-    for name, chains in tables.items():
-        fresh = set(chains) == set(EMPTY.get(name, ())) and all(
-            p == "ACCEPT" and not r for p, r in chains.values())
-        if not fresh:
-            out[name] = {c: (p, tuple(r)) for c, (p, r) in sorted(chains.items())}
-    return out
+# --- normalised save text: save_listing.py -------------------------------------------------
 
 
 def show(ruleset: dict) -> list[str]:
@@ -206,7 +173,7 @@ class Kernel:
         self.ns = ns
         self.dir = workdir
         reset = "".join(f"*{t}\n" + "".join(f":{c} ACCEPT [0:0]\n" for c in chains) + "COMMIT\n"
-                        for t, chains in EMPTY.items())
+                        for t, chains in BUILTIN.items())
         (workdir / "reset").write_text(reset)
 
     def run(self, files: list[tuple[str, str]]) -> list[Outcome]:

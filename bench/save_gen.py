@@ -17,12 +17,8 @@ from __future__ import annotations
 
 import random
 
-BUILTIN = {
-    "filter": ("INPUT", "FORWARD", "OUTPUT"),
-    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
-    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
-    "raw": ("PREROUTING", "OUTPUT"),
-}
+from save_listing import BUILTIN  # one table of the built-in chains, for both benches
+
 USER_CHAINS = ("FOO", "web_in", "LOGDROP", "c-2", "Svc.1", "x", "DOCKER-USER")
 ADDRESSES = {
     "ip": ("10.0.0.1", "192.168.1.0/24", "10.1.2.3/16", "172.16.0.0/255.240.0.0", "0.0.0.0/0",

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import script_gen  # noqa: E402
+from save_listing import BUILTIN, normalise  # noqa: E402
 
 from fwmigrate.backends import iptables_save  # noqa: E402
 from fwmigrate.convert import ConvertOptions, convert  # noqa: E402
@@ -52,11 +53,6 @@ MARK = "@@FWM_FAIL_LINE="
 TRAP = f"trap 'echo \"{MARK}$LINENO\" >&2' ERR\n"
 SUDO = '#!/bin/sh\n# a test double: we are root already; skips sudo\'s own options\n' \
        'while [ "${1#-}" != "$1" ]; do shift; done\nexec "$@"\n'
-EMPTY = {"filter": ("INPUT", "FORWARD", "OUTPUT"),
-         "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
-         "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
-         "raw": ("PREROUTING", "OUTPUT")}
-
 
 # Known differences (README, "Known differences"): mismatches fwmigrate does not copy on
 # purpose, counted apart. Each is (name, kinds of mismatch, test on the script and on
@@ -130,43 +126,7 @@ class Tally:
     mismatches: list[Mismatch] = field(default_factory=list)
 
 
-# --- normalised save text --------------------------------------------------------------------
-
-_COUNTERS = re.compile(r"^\[\d+:\d+\] ")
-
-
-def normalise(save: str) -> dict[str, dict]:
-    """table → {chain: (policy, (rules…))}; tables as a fresh table is left out."""
-    tables: dict[str, dict] = {}
-    current = None
-    rule = None                 # the chain of the last -A line
-    for line in save.splitlines():
-        if not line or line.startswith("# ") or line == "COMMIT":
-            rule = None
-            continue
-        line = _COUNTERS.sub("", line)
-        if line.startswith("*"):
-            current = tables.setdefault(line[1:], {})
-        elif line.startswith(":"):
-            name, policy = line[1:].split()[:2]
-            current[name] = (policy, [])
-        elif line.startswith("-A "):
-            chain = line.split()[1]
-            current[chain][1].append(line)
-        elif rule is not None:
-            # a comment with a newline in it: iptables-save prints it as it is
-            current[rule][1][-1] += "\n" + line
-            continue
-        else:
-            raise ValueError(f"unexpected save line {line!r}")
-        rule = line.split()[1] if line.startswith("-A ") else None
-    out = {}
-    for name, chains in tables.items():
-        fresh = set(chains) == set(EMPTY.get(name, ())) and all(
-            p == "ACCEPT" and not r for p, r in chains.values())
-        if not fresh:
-            out[name] = {c: (p, tuple(r)) for c, (p, r) in sorted(chains.items())}
-    return out
+# --- normalised save text: save_listing.py -------------------------------------------------
 
 
 def show(rulesets: dict[str, dict]) -> list[str]:
@@ -196,7 +156,7 @@ class Kernel:
         (bindir / "sudo").chmod(0o755)
         (workdir / "trap.sh").write_text(TRAP)
         reset = "".join(f"*{t}\n" + "".join(f":{c} ACCEPT [0:0]\n" for c in chains) + "COMMIT\n"
-                        for t, chains in EMPTY.items())
+                        for t, chains in BUILTIN.items())
         (workdir / "reset").write_text(reset)
 
     def run(self, scripts: list[str]) -> list[Outcome]:
