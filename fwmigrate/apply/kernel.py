@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
 CLONE_NEWNET = 0x40000000
@@ -66,50 +67,41 @@ class Kernel:
 
     def run(self, batch: dict[str, Any], *, check: bool = False) -> None:
         """Apply (or with check=True only validate, in the kernel too) one JSON batch."""
-        if self.nft is not None:
-            self.nft.set_dry_run(check)
-            try:
-                rc, _out, err = self.nft.json_cmd(batch)
-            finally:
-                self.nft.set_dry_run(False)
-        else:
-            args = ["nft", "-j"] + (["-c"] if check else []) + ["-f", "-"]
-            proc = subprocess.run(args, input=json.dumps(batch), text=True, capture_output=True)
-            rc, err = proc.returncode, proc.stderr
-        if rc != 0:
-            raise KernelError(_short(err) or f"nftables refused the transaction (rc {rc})")
+        self._load(lambda nft: nft.json_cmd(batch), ["-j", *(["-c"] if check else []), "-f", "-"],
+                   lambda: json.dumps(batch), check=check, text=False, what="transaction")
 
     def run_text(self, text: str, *, check: bool = False) -> None:
         """The same for an `nft -f` text file."""
-        if self.nft is not None:
-            self.nft.set_dry_run(check)
-            self.nft.set_json_output(False)
-            try:
-                rc, _out, err = self.nft.cmd(text)
-            finally:
-                self.nft.set_dry_run(False)
-                self.nft.set_json_output(True)
-        else:
-            args = ["nft"] + (["-c"] if check else []) + ["-f", "-"]
-            proc = subprocess.run(args, input=text, text=True, capture_output=True)
-            rc, err = proc.returncode, proc.stderr
-        if rc != 0:
-            raise KernelError(_short(err) or f"nftables refused the file (rc {rc})")
+        self._load(lambda nft: nft.cmd(text), [*(["-c"] if check else []), "-f", "-"],
+                   lambda: text, check=check, text=True, what="file")
 
     def run_file(self, path: str) -> None:
         """Load an `nft -f` file by its name: nft's errors then say line and column (for text
         given as a buffer libnftables shows neither)."""
+        self._load(lambda nft: nft.cmd_from_file(path), ["-f", path], None, check=False,
+                   text=True, what="file")
+
+    def _load(self, library: Callable[[Any], tuple[int, str, str]], cli: list[str],
+              cli_input: Callable[[], str] | None, *, check: bool, text: bool,
+              what: str) -> None:
+        """One load through the bindings (dry run when checking; nft syntax, not JSON, when
+        `text`), or through the nft program with `cli` as its arguments."""
         if self.nft is not None:
-            self.nft.set_json_output(False)
+            self.nft.set_dry_run(check)
+            if text:
+                self.nft.set_json_output(False)
             try:
-                rc, _out, err = self.nft.cmd_from_file(path)
+                rc, _out, err = library(self.nft)
             finally:
-                self.nft.set_json_output(True)
+                self.nft.set_dry_run(False)
+                if text:
+                    self.nft.set_json_output(True)
         else:
-            proc = subprocess.run(["nft", "-f", path], text=True, capture_output=True)
+            proc = subprocess.run(["nft", *cli], input=cli_input() if cli_input else None,
+                                  text=True, capture_output=True)
             rc, err = proc.returncode, proc.stderr
         if rc != 0:
-            raise KernelError(_short(err) or f"nftables refused the file (rc {rc})")
+            raise KernelError(_short(err) or f"nftables refused the {what} (rc {rc})")
 
     def ruleset(self) -> dict[str, Any]:
         """`nft -j list ruleset`, as data."""
