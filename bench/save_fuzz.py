@@ -80,12 +80,6 @@ KNOWN = [
      and found.kind != "different ruleset"),
     # `[1 2] -A …`: iptables-restore cuts the counters at the first `:` of the line, which may
     # be inside the rule (a port range), and loads the rule cut short there; fwmigrate refuses
-    # a match the kernel refuses for its protocol or table (`-m tcp` without `-p tcp`) is
-    # refused by fwmigrate at its line; iptables-restore's kernel sees only the rules left at
-    # COMMIT (targets and TCPMSS are checked at COMMIT by fwmigrate too)
-    ("a match the kernel refuses, removed before COMMIT", lambda found: found.kind ==
-     "fwmigrate refuses a file iptables-restore loads" and re.search(
-         r"match requires|match: only valid in", found.ours.reason) is not None),
     # iptables-legacy-restore 1.8.9 runs -S/-L inside a table on its uncommitted copy and
     # fails ("Can't find library for target `X'", no line) when a rule there jumps to a chain
     # made in the same table; fwmigrate takes a listing as doing nothing
@@ -206,7 +200,8 @@ class Kernel:
 # what the kernel checks when the table is committed: hooks, jump loops, and each rule's
 # checkentry (fwmigrate refuses those at the rule's line; iptables-restore names COMMIT)
 _AT_COMMIT = re.compile(r"used from hooks|only usable from|Too many levels of symbolic links|"
-                        r"the kernel refuses|target: only valid in \w+ table|"
+                        r"the kernel refuses|(target|match): only valid in [\w ]+ table|"
+                        r"match requires '-p|cannot match TCP bits|"
                         r"tcp-reset needs -p tcp|(SYNPROXY|TCPOPTSTRIP|TPROXY|ECN) needs")
 
 

@@ -34,6 +34,24 @@ COMMENTS = ('"it\'s here"', '"say \\"hi\\""', '"a\\\\b"', "plain", '"two  spaces
 LOG_PREFIXES = ('"IN: "', '"drop "', "FW:", '"a  b"', '"q\\"x "', "'s'", '"back\\\\ "',
                 '"abcdefghijklmnopqrstuvwxyz012"')
 
+# matches with the protocol the kernel wants, a wrong one or none: the kernel checks them when
+# the table is committed (so a later line may remove the rule first), libxt_multiport as
+# iptables parses the line
+PROTOCOL_MATCHES = (
+    "-m tcp --dport 22", "-p udp -m tcp --sport 1", "! -p tcp -m tcp --dport 2",
+    "-p all -m tcp --dport 3", "-m udp --dport 53", "-p tcp -m udp --dport 53",
+    "-p 17 -m udp --sport 5", "-m icmp --icmp-type 8", "-p tcp -m icmp --icmp-type 8",
+    "-p icmp -m icmp --icmp-type 3", "-m icmp6 --icmpv6-type 128",
+    "-p ipv6-icmp -m icmp6 --icmpv6-type 1", "-m tcpmss --mss 1:500",
+    "-p tcp -m tcpmss --mss 1:500", "-m ecn --ecn-tcp-ece", "-p udp -m ecn --ecn-tcp-cwr",
+    "-p tcp -m ecn --ecn-tcp-cwr", "-m ecn --ecn-ip-ect 1", "-m esp --espspi 1",
+    "-p esp -m esp --espspi 1", "-m ah --ahspi 1", "-p ah -m ah --ahspi 2",
+    "-m mh --mh-type 1", "-p mh -m mh --mh-type 1", "-m sctp --dport 1",
+    "-p sctp -m sctp --dport 1", "-m dccp --dport 1", "-m multiport --dports 22",
+    "-p udplite -m multiport --dports 22", "! -p tcp -m multiport --dports 22",
+    "-m ipcomp --ipcompspi 1", "-m rpfilter", "-p tcp -m osf --genre Linux",
+    "-m osf --genre Linux",
+)
 
 # spellings iptables reads as the same rule (for -D by spec)
 RESPELLINGS = (("-p tcp", "-p 6"), ("-p udp", "--protocol 17"), ("--dport", "--destination-port"),
@@ -220,7 +238,18 @@ class Generator:
             f"-F {chain} extra", f"-A {chain} -j ACCEPT extra", f"-A {chain} -s",
             f"-A {chain} -m comment --comment " + '"\\\\\\""', f"-X {chain} {chain}",
             "-N " + "n" * 29, "-N " + "n" * 28, "-N -bad", "-N ACCEPT", "-N 7up",
+            self.protocol_match(chain), self.protocol_match(chain),
         ])
+
+    def protocol_match(self, chain: str) -> str:
+        """A rule whose match may lack the protocol it needs, kept or removed before COMMIT."""
+        # no other family's ICMP: without a header, fwmigrate takes the family from the
+        # first rule that shows one (and ip6tables has no icmp match, iptables no icmp6)
+        other = ("icmp6", "mh") if self.family == "ip" else ("-m icmp ", "-p icmp ")
+        pieces = [p for p in PROTOCOL_MATCHES if not any(o in p + " " for o in other)]
+        rule = f"{self.rng.choice(pieces)} -j ACCEPT"
+        return f"-A {chain} {rule}" + self.rng.choice([
+            "", "", f"\n-D {chain} {rule}", f"\n-F {chain}", f"\n-I {chain} -j ACCEPT"])
 
     def command(self, table: str) -> str:
         """One line inside a table, mostly one iptables-restore accepts."""
@@ -309,7 +338,7 @@ class Generator:
             (late if self.chance(0.1) else lines).append(line)
         for _ in range(rng.randint(0, self.most)):
             if self.chance(self.bad):
-                lines.append(self.odd_line(name))
+                lines.extend(self.odd_line(name).split("\n"))
             elif self.chance(0.06):
                 lines.append(rng.choice(["", "# a comment", "#", f"# -A {name} x"]))
             else:

@@ -175,6 +175,8 @@ REFUSED = [
     ("iptables", "-t mangle -A PREROUTING -j ECN --ecn-tcp-remove",
      "ECN needs -p tcp"),
     ("iptables", "-A INPUT -m osf --genre linux", "osf match requires '-p tcp'"),
+    # libxt_osf is IPv4 only: ip6tables(-legacy and -nft)-restore 1.8.9 "Couldn't load match"
+    ("ip6tables", "-A INPUT -p tcp -m osf --genre linux", "Couldn't load match `osf'"),
     ("iptables", "-A INPUT -p tcp -m osf --genre linux --ttl 3", "out of range"),
     ("iptables", "-A INPUT -j RATEEST --rateest-name R --rateest-interval 1s "
      "--rateest-ewmalog 2", "ewmalog value is out of range"),

@@ -192,12 +192,22 @@ def test_an_undetermined_save_file_is_read_as_ipv4_with_a_warning():
 
 
 @pytest.mark.parametrize("rule", ["-A INPUT -s 10.0.0.0/8 -j ACCEPT", "-A INPUT -p icmp -j ACCEPT",
-                                  "-A INPUT -p icmp --icmp-type 8 -j ACCEPT"])
+                                  "-A INPUT -p icmp --icmp-type 8 -j ACCEPT",
+                                  "[3:180] -A INPUT -s 10.0.0.0/8 -j ACCEPT"])
 def test_ipv4_evidence_needs_no_warning(rule):
     text = _V6_WITHOUT_EVIDENCE.replace("-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT", rule)
     ruleset, diags = read(text, "fw.save", ConvertOptions())
     assert ruleset.families == ("ip",) and not [d for d in diags.warnings
                                                  if d.severity == "warning"]
+
+
+def test_the_first_rule_with_evidence_decides_also_with_counters():
+    # iptables-save -c writes `[p:b] -A …`: those rules count as evidence too, and the first
+    # decides (IPv4 here; iptables-legacy-restore loads the later -p ipv6-icmp as protocol 58)
+    text = ("*filter\n[1:2] -A INPUT -s 10.0.0.1 -j ACCEPT\n"
+            "-A INPUT -p ipv6-icmp -j ACCEPT\nCOMMIT\n")
+    ruleset, _ = read(text, "fw.save", ConvertOptions())
+    assert ruleset.families == ("ip",)
 
 
 @pytest.mark.parametrize("rule", ["-A INPUT -p ipv6-icmp -j ACCEPT",
@@ -317,6 +327,18 @@ def test_a_nat_chain_declared_with_policy_drop_is_read_as_iptables_restore_loads
     ("filter", "-A INPUT -j MASQUERADE"),
     ("filter", "-A INPUT -p udp -j REJECT --reject-with tcp-reset"),
     ("filter", "-A INPUT -j SYNPROXY"),
+    # the kernel's match checks (xt_check_match: protocol, table; xt_ecn's TCP bits), which
+    # iptables-legacy-restore 1.8.9 reports at COMMIT ("line N failed")
+    ("filter", "-A INPUT -m tcp --dport 22 -j ACCEPT"),
+    ("filter", "-A INPUT -p udp -m tcp --dport 22"),
+    ("filter", "-A INPUT ! -p tcp -m tcp --dport 22"),
+    ("filter", "-A INPUT -m udp --sport 53"),
+    ("filter", "-A INPUT -p tcp -m icmp --icmp-type 8"),
+    ("filter", "-A INPUT -m tcpmss --mss 1:500"),
+    ("filter", "-A INPUT -m ecn --ecn-tcp-ece"),
+    ("filter", "-A INPUT -m esp --espspi 1"),
+    ("filter", "-A INPUT -m ah --ahspi 1"),
+    ("filter", "-A INPUT -m rpfilter"),
 ])
 @pytest.mark.parametrize("removal,loads", [("-F INPUT", True), ("-D INPUT 1", True),
                                            ("-A INPUT -j ACCEPT", False)])
@@ -338,6 +360,36 @@ def test_a_rule_the_kernel_refuses_does_not_hide_a_later_error_in_its_table():
     with pytest.raises(FwmigrateError) as info:
         read(text, "f.save", ConvertOptions())
     assert 4 in [d.loc.line for d in info.value.diagnostics]
+
+
+@pytest.mark.parametrize("family,rule", [
+    ("ip", "-A INPUT -m multiport --dports 22 -j ACCEPT"),
+    ("ip6", "-A INPUT -m multiport --dports 22 -j ACCEPT"),
+])
+def test_a_match_iptables_itself_refuses_is_refused_at_its_line(family, rule):
+    # libxt_multiport checks -p as it parses: iptables-legacy-restore stops at the rule's line
+    # ("Error occurred at line: 2"), though a later line would remove it
+    text = f"*filter\n{rule}\n-F INPUT\nCOMMIT\n"
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions(family=family))
+    assert [d.loc.line for d in info.value.diagnostics] == [2]
+
+
+@pytest.mark.parametrize("family,rule,loads", [
+    ("ip6", "-A INPUT -m ah --ahspi 1", True),           # ip6t_ah names no protocol
+    ("ip6", "-A INPUT -m icmp6 --icmpv6-type 1", False),
+    ("ip6", "-A INPUT -m mh --mh-type 1", False),
+    ("ip6", "-A INPUT -p mh -m mh --mh-type 1", True),
+    ("ip", "-A INPUT -m ecn --ecn-ip-ect 1", True),       # only the TCP bits need -p tcp
+])
+def test_a_match_the_kernel_checks_per_family(family, rule, loads):
+    text = f"*filter\n{rule}\nCOMMIT\n"
+    if loads:
+        read(text, "f.save", ConvertOptions(family=family))
+        return
+    with pytest.raises(FwmigrateError) as info:
+        read(text, "f.save", ConvertOptions(family=family))
+    assert [d.loc.line for d in info.value.diagnostics] == [2]
 
 
 def test_a_built_in_chain_declared_without_a_policy_keeps_its_own():

@@ -8,6 +8,7 @@ ExtensionOptions is mixed into the command-line parser (command_line._Parser).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 from .. import mappings
 from ..errors import OptionError, did_you_mean
@@ -15,7 +16,12 @@ from ..ir import Family, Match, Negatable, Option, TargetExtension
 from .extension_checks import NORMALISED
 from .extension_checks import TARGET_CHECKS as _TARGET_CHECKS
 from .extension_checks import VALUE_CHECKS as _VALUE_CHECKS
-from .kernel_checks import check_option_order, check_target_values, target_problem
+from .kernel_checks import (
+    check_option_order,
+    check_target_values,
+    match_problem,
+    target_problem,
+)
 from .policy_elements import ACCUMULATED
 from .values import parse_value
 from .values_numbers import protocol_number
@@ -221,32 +227,27 @@ class ExtensionOptions:
         return built
 
     def _check_match(self, spec, ext: _Loaded, options: tuple[Option, ...]) -> None:
-        if spec.tables is not None and self.cmd.table not in spec.tables:
-            raise OptionError(f"{spec.name} match: only valid in {' or '.join(spec.tables)} "
-                              f"table, not {self.cmd.table}", ext.index,
-                              hint="the kernel refuses the rule in another table")
-        for opt in options:
-            needed = _OPTION_PROTOCOL.get((spec.name, opt.name))
-            if needed is not None and (self.proto is None or self.proto.negated
-                                       or self.proto.value != needed[0]):
-                raise OptionError(needed[1], ext.index,
-                                  hint=f"the kernel refuses the rule (Invalid argument) "
-                                       f"without -p {needed[2]}")
-        if spec.protocols and self.family in spec.protocol_families:
-            proto = self.proto
-            names = [protocol_number(p) for p in spec.protocols]
-            if proto is None or proto.negated or proto.value not in names:
-                if spec.name == "multiport":
-                    raise OptionError("multiport needs " + ", ".join(
-                        f"`-p {p}'" for p in spec.protocols[:-1])
-                        + f" or `-p {spec.protocols[-1]}'", ext.index)
-                raise OptionError(f"{spec.name} match requires '-p {spec.protocols[0]}'",
-                                  ext.index, hint=f"the kernel refuses the rule without it; add "
-                                                  f"-p {spec.protocols[0]} before -m {spec.name}")
+        if spec.name == "multiport" and (self.proto is None or self.proto.negated or
+                                         self.proto.value not in _multiport_protocols()):
+            # libxt_multiport checks -p as it parses (iptables-restore: at the rule's line)
+            raise OptionError("multiport needs " + ", ".join(
+                f"`-p {p}'" for p in spec.protocols[:-1])
+                + f" or `-p {spec.protocols[-1]}'", ext.index)
+        if self.restore:        # the kernel's checks: at COMMIT (checkentry_problems)
+            return
+        problem = match_problem(Match(spec.name, options), self.proto, self.cmd.table,
+                                self.family)
+        if problem is not None:
+            raise OptionError(problem[0], ext.index, hint=problem[1])
 
     def _check_target(self, target) -> None:
         check_target(target, self.proto, self.cmd.table, self.cmd.target_index,
                      kernel=not self.restore)
+
+
+@cache
+def _multiport_protocols() -> frozenset[int]:
+    return frozenset(protocol_number(p) for p in mappings.match_specs()["multiport"].protocols)
 
 
 def check_target(target, proto: Negatable | None, table: str, index: int | None,
@@ -279,14 +280,6 @@ _FOLDED = {"weekdays": frozenset(range(1, 8)), "monthdays": frozenset(range(1, 3
 # value grammars whose `!` the parse may fold into the value (above): a template re-reading
 # only the value would keep the first line's folding
 NEGATION_FOLDED = frozenset(_FOLDED) | {"connbytes_range"}
-
-# options the kernel accepts only with one protocol (the module itself works with any):
-# (module, option) → (protocol number, the kernel's message, -p name)
-_OPTION_PROTOCOL = {
-    ("ecn", name): (6, "ECN match: cannot match TCP bits in rule for non-tcp packets", "tcp")
-    for name in ("ecn-tcp-ece", "ecn-tcp-cwr")
-}
-
 
 # Built matches and targets by (spec, family, options): big dumps repeat the same ones, and
 # sharing one object per distinct match also keeps the IR small.

@@ -24,6 +24,7 @@ from ..ir import (
     builtin_chains_reaching,
 )
 from .clusterip import clusterip_problems
+from .values_numbers import protocol_number
 
 
 @cache
@@ -105,25 +106,75 @@ def target_problem(target: TargetExtension, proto: Negatable | None,
     return None
 
 
+# options the kernel accepts only with one protocol (the module itself works with any):
+# (module, option) → (protocol number, the kernel's message, -p name)
+_OPTION_PROTOCOL = {
+    ("ecn", name): (6, "ECN match: cannot match TCP bits in rule for non-tcp packets", "tcp")
+    for name in ("ecn-tcp-ece", "ecn-tcp-cwr")
+}
+
+
+def match_problem(match: Match, proto: Negatable | None, table: str,
+                  family: str) -> tuple[str, str] | None:
+    """(why, hint) when the kernel refuses a match in this table with this protocol
+    (xt_check_match's table and protocol checks, xt_ecn's TCP bits). iptables' own parser
+    does not check these (multiport's -p check is its own: extensions.py)."""
+    spec = mappings.match_specs()[match.module]
+    if spec.tables is not None and table not in spec.tables:
+        return (f"{spec.name} match: only valid in {' or '.join(spec.tables)} table, not "
+                f"{table}", "the kernel refuses the rule in another table")
+    for opt in match.options:
+        needed = _OPTION_PROTOCOL.get((spec.name, opt.name))
+        if needed is not None and (proto is None or proto.negated or proto.value != needed[0]):
+            return (needed[1], f"the kernel refuses the rule (Invalid argument) without "
+                               f"-p {needed[2]}")
+    if spec.protocols and family in spec.protocol_families:
+        if proto is None or proto.negated or proto.value not in _protocol_numbers(spec.name):
+            return (f"{spec.name} match requires '-p {spec.protocols[0]}'",
+                    f"the kernel refuses the rule without it; add -p {spec.protocols[0]} "
+                    f"before -m {spec.name}")
+    return None
+
+
+@cache
+def _protocol_numbers(module: str) -> frozenset[int]:
+    return frozenset(protocol_number(p) for p in mappings.match_specs()[module].protocols)
+
+
+def _matches_problem(matches, proto: Negatable | None, table: str,
+                     family: str) -> tuple[str, str] | None:
+    for match in matches:
+        found = match_problem(match, proto, table, family)
+        if found is not None:
+            return found
+    return None
+
+
 def checkentry_problems(table: Table) -> list[tuple[Rule, str, str]]:
-    """The rules of a table the kernel's checkentry refuses (target and TCPMSS checks), for a
-    save file, whose lines may remove such a rule before COMMIT (iptables-restore hands the
-    kernel the table only then). Scripts check each command as it runs (check_target)."""
+    """The rules of a table the kernel's checkentry refuses (match, target and TCPMSS checks),
+    for a save file, whose lines may remove such a rule before COMMIT (iptables-restore hands
+    the kernel the table only then, and reports it at the COMMIT line). Scripts check each
+    command as it runs (extensions.check_target, ExtensionOptions._check_match)."""
     problems = []
     verdicts: dict[tuple, tuple[str, str] | None] = {}
     for chain in table.chains:
         for rule in chain.rules:
             target = rule.target
-            if not isinstance(target, TargetExtension):
-                continue
             key = (id(rule.matches), id(target), rule.protocol)
-            if key not in verdicts:
-                verdicts[key] = target_problem(target, rule.protocol, table.name) or \
-                    _rule_problem(rule.matches, target)
-            found = verdicts[key]
+            found = verdicts.get(key, _UNJUDGED)
+            if found is _UNJUDGED:
+                # the kernel checks the matches first, then the target (find_check_entry)
+                found = verdicts[key] = _matches_problem(
+                    rule.matches, rule.protocol, table.name, table.family) or (
+                    target_problem(target, rule.protocol, table.name)
+                    or _rule_problem(rule.matches, target)
+                    if isinstance(target, TargetExtension) else None)
             if found is not None:
                 problems.append((rule, *found))
     return problems
+
+
+_UNJUDGED = object()
 
 
 def _syn_test(match: Match) -> bool:

@@ -147,6 +147,8 @@ def detect_family(text: str, filename: str = "") -> Family | None:
     if "iptables" in head:
         return "ip"
     for line in _first_lines(text, 500):
+        if line.startswith("["):                # iptables-save -c: `[p:b] -A …`
+            line = line[line.find("]") + 1:].lstrip()
         if line.startswith(("-A", "-I")):
             family = _rule_family(line.split())
             if family is not None:
