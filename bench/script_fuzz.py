@@ -70,6 +70,9 @@ def _big_port(script: str, reason: str) -> bool:
     ports = re.findall(r"--(?:d|s)port\s+(\d+)", script.replace("\\\n", " "))
     return "different ruleset" in reason and any(int(n) > 65535 for n in ports)
 KNOWN = [
+    # an unquoted glob (`--log-prefix FW*`) is text to bash only when no file matches it in
+    # the directory the script runs in (an empty one here); fwmigrate cannot know, and refuses
+    ("unquoted glob", _OR_HANDLED, lambda script, reason: "is a pathname pattern" in reason),
     # libxt_udp/dccp/conntrack read a port number past 65535 through getaddrinfo, which cuts
     # it to 16 bits (`--dport 65536` is port 0); fwmigrate refuses the number
     ("port number past 65535", _OR_HANDLED, _big_port),
@@ -160,7 +163,10 @@ class Kernel:
         (workdir / "reset").write_text(reset)
 
     def run(self, scripts: list[str]) -> list[Outcome]:
-        driver = [f"export PATH={self.dir}/bin:$PATH BASH_ENV={self.dir}/trap.sh"]
+        # in an empty directory: an unquoted glob there is text (fwmigrate refuses it)
+        (self.dir / "cwd").mkdir(exist_ok=True)
+        driver = [f"export PATH={self.dir}/bin:$PATH BASH_ENV={self.dir}/trap.sh",
+                  f"cd {self.dir}/cwd"]
         for k, text in enumerate(scripts):
             path = self.dir / f"s{k}.sh"
             path.write_text(text)

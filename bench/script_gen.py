@@ -285,7 +285,8 @@ class Generator:
             if dnat:
                 options += ["REDIRECT --to-ports 8080"] if ports else ["REDIRECT"]
                 options += {"ip": ["DNAT --to-destination 10.0.0.9"], None: [],
-                            "ip6": ["DNAT --to-destination [2001:db8::9]:80" if ports
+                            # quoted: unquoted, [2001:db8::9] is a glob bracket to the shell
+                            "ip6": ["DNAT --to-destination \"[2001:db8::9]:80\"" if ports
                                     else "DNAT --to-destination 2001:db8::9"]}[family]
         elif table == "mangle":
             options += ["MARK --set-mark 0x1", "MARK --set-xmark 0x2/0xff", "LOG"]
@@ -334,6 +335,10 @@ class Generator:
             "-p udp --dport ssh", "-p icmp -j REDIRECT --to-ports 99",
             "-p tcp -m multiport --dports {80,443}", "-m comment --comment x{a,b}",
             "-m comment --comment {a}", "-j ACC{EPT}", "-p tcp --dport {1..1}", "-ieth0",
+            # globs: text when quoted; unquoted, bash matches them against the files of the
+            # directory it runs in (an empty one here: text again), and fwmigrate refuses them
+            "-m comment --comment 'a*b'", "-j LOG --log-prefix \"[FW] \"",
+            "-m comment --comment why\\?", "-j LOG --log-prefix FW*", "-m comment --comment [x]",
         ]
         own = {"ip": ["-s 10.0.0.0/33", "-f -j DROP", "-s 10.0.0.1 ! -d 10.0.0.2", "-d 1.2.3",
                       "-s 10.1/16", "-p icmp --icmp-type 255", "-s 0/0"],
@@ -579,6 +584,12 @@ class Generator:
             chains["INPUT"] = chains.get("INPUT", 0) + 1
             return Command(f"{ipt} -N {name} {rng.choice(['&&', ';', '||'])} "
                            f"{ipt} -A INPUT -j {name}", "-N && -A")
+        if r < 0.9:
+            chains = self.shadow.table("ip", "filter")
+            chains["INPUT"] = chains.get("INPUT", 0) + 1
+            off, on = rng.choice([("set -f", "set +f"), ("set -o noglob", "set +o noglob")])
+            return Command(f"{off}; {ipt} -A INPUT -m comment --comment "
+                           f"{rng.choice(['a*b', '[x]', 'why?'])} -j ACCEPT; {on}", "set -f glob")
         return Command(f"{ipt} -C INPUT -j DROP 2>/dev/null || {ipt} -A INPUT -j DROP",
                        "-C || -A")
 

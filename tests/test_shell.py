@@ -408,7 +408,7 @@ def test_nat_ports_with_protocol_1_not_icmpv6():
     assert rules(script, table="nat") == [
         "-A OUTPUT -p icmp -j REDIRECT --to-ports 8080",
         "-A POSTROUTING -p icmp -j SNAT --to-source 1.2.3.4:1000"]
-    assert rules(script.replace("iptables", "ip6tables").replace("1.2.3.4", "[::1]"),
+    assert rules(script.replace("iptables", "ip6tables").replace("1.2.3.4", "\"[::1]\""),
                  family="ip6", table="nat") == [
         "-A OUTPUT -p icmp -j REDIRECT --to-ports 8080",
         "-A POSTROUTING -p icmp -j SNAT --to-source [::1]:1000"]
@@ -646,3 +646,71 @@ def test_options_iptables_takes_again(command):
     assert not diags.errors, [d.render() for d in diags.errors]
     if "-A INPUT -j" in command:        # the last -t counts
         assert ruleset.table("ip", "nat").chain("INPUT").rules
+
+
+# --- pathname expansion (globs) -------------------------------------------------------------
+# bash 5.2 replaces an unquoted word with `*`, `?` or a `[…]` bracket by the names of the
+# files it matches in the directory the script runs in (the word stays as it is only when
+# none matches); `set -f` / `set -o noglob` turns that off. In a directory holding a1, b2 and
+# d:80: `echo FW* a* [ab]1 [2001:db8::1]:80 "a*" a\* [ x ]` prints `FW* a1 a1 d:80 a* a* [ x ]`,
+# and `for x in *` loops over the files.
+
+@pytest.mark.parametrize("script,loc", [
+    ("iptables -A INPUT -j LOG --log-prefix FW*\n", "1:39"),
+    ("iptables -A INPUT -j LOG --log-prefix [FW]\n", "1:39"),
+    ("iptables -A INPUT -m comment --comment why?\n", "1:40"),
+    ("ip6tables -t nat -A PREROUTING -p tcp -j DNAT --to-destination [2001:db8::1]:80\n",
+     "1:64"),
+    ('iptables -A INPUT -j LOG --log-prefix "FW"*\n', "1:39"),
+    ("P='FW* x'\niptables -A INPUT -j LOG --log-prefix $P\n", "2:39"),
+    ("for x in *; do iptables -A INPUT -i $x -j ACCEPT; done\n", "1:10"),
+    ("A=(eth*)\niptables -A INPUT -i ${A[0]} -j ACCEPT\n", "2:22"),
+])
+def test_an_unquoted_glob_is_an_error_naming_the_word(script, loc):
+    _, diags = evaluate(script)
+    [error] = diags.errors
+    assert str(error.loc) == f"fw.sh:{loc}"
+    assert "files" in error.message
+    if "A=(" in script:                 # the array's elements are globbed where it is made
+        assert "line 1" in error.message
+    else:
+        assert "set -f" in error.hint and "quote" in error.hint
+
+
+def test_an_unquoted_glob_is_skipped_with_a_warning_under_skip_unknown():
+    ruleset, diags = evaluate("iptables -A INPUT -j ACCEPT\n"
+                              "iptables -A INPUT -j LOG --log-prefix FW*\n", skip_unknown=True)
+    assert not diags.errors and "--skip-unknown" in diags.warnings[0].message
+    assert len(ruleset.table("ip", "filter").chain("INPUT").rules) == 1
+
+
+@pytest.mark.parametrize("script,prefix", [
+    ('iptables -A INPUT -j LOG --log-prefix "FW* "\n', "FW* "),
+    ("iptables -A INPUT -j LOG --log-prefix '[FW] '\n", "[FW] "),
+    ("iptables -A INPUT -j LOG --log-prefix FW\\*\n", "FW*"),
+    ('P="FW*"\niptables -A INPUT -j LOG --log-prefix "$P"\n', "FW*"),
+    ("P=FW*\niptables -A INPUT -j LOG --log-prefix \"$P\"\n", "FW*"),   # no globbing in X=…
+    ('iptables -A INPUT -j LOG --log-prefix [a"]"1\n', "[a]1"),   # a quoted ] closes nothing
+    ("iptables -A INPUT -j LOG --log-prefix [FW\n", "[FW"),
+    ("set -f\niptables -A INPUT -j LOG --log-prefix FW*\n", "FW*"),
+    ("set -o noglob\niptables -A INPUT -j LOG --log-prefix [FW]\n", "[FW]"),
+    ("set -euf\niptables -A INPUT -j LOG --log-prefix why?\n", "why?"),
+    ("#!/bin/sh -f\niptables -A INPUT -j LOG --log-prefix FW*\n", "FW*"),
+])
+def test_a_quoted_or_noglob_glob_is_text(script, prefix):
+    assert rules(script) == [f'-A INPUT -j LOG --log-prefix "{prefix}"']
+
+
+@pytest.mark.parametrize("script", [
+    "set -f\nset +f\niptables -A INPUT -j LOG --log-prefix FW*\n",
+    "set -o noglob\nset +o noglob\niptables -A INPUT -j LOG --log-prefix FW*\n",
+])
+def test_globbing_turned_back_on_is_an_error_again(script):
+    _, diags = evaluate(script)
+    assert [d.loc.line for d in diags.errors] == [3]
+
+
+def test_brackets_of_the_test_command_and_harmless_lines_are_no_glob():
+    # `[` alone is no pattern; echo's arguments never reach a rule
+    _, diags = evaluate("echo setting up * now?\niptables -A INPUT -j ACCEPT\n")
+    assert not diags.errors, [d.render() for d in diags.errors]

@@ -1,7 +1,7 @@
 """Word expansion for the shell frontend: quotes, variables, defaults and field splitting,
 as the shell would do them, without running anything. A value only running the script would
-give (`$(…)`, the script's arguments, a variable it does not set) raises _Unknowable where it
-is used.
+give (`$(…)`, the script's arguments, a variable it does not set, an unquoted glob, which the
+shell replaces with the names of files) raises _Unknowable where it is used.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class ShellExpansion:
     braces: bool | None                  # brace expansion: bash yes, dash no, None: unknown
     # variables assigned a value only running the script would give: line, reason
     unknowable_vars: dict[str, tuple[int, str]]
+    noglob: bool                         # `set -f`: unquoted * ? […] are text
 
     def assign(self, tok: Token) -> None:
         name, _, _ = tok.text.partition("=")
@@ -64,7 +65,8 @@ class ShellExpansion:
         rest = first_text[len(name) + 1:]
         parts[0] = (first_kind, rest, first_pos + len(name) + 1)
         try:
-            self.vars[name] = "".join(piece for piece, _q in self.pieces(parts))
+            # no pathname expansion in an assignment (`P=FW*` holds FW*)
+            self.vars[name] = "".join(piece for piece, _q, _g in self.pieces(parts))
             self.unknowable_vars.pop(name, None)
         except _Unknowable as exc:
             # `ADDR=$(…)`, `PATH="$PATH:…"`: an error only where the value is used
@@ -115,32 +117,44 @@ class ShellExpansion:
                 return [Field(e, pos) for e in self.array(whole[1], pos)]
         fields: list[Field] = []
         current: list[str] = []
+        # the field's text as it came: (text, globbable), for _glob_check
+        globbable: list[tuple[str, bool]] = []
         started = False
-        for piece, quoted in self.pieces(list(parts)):
+
+        def close() -> None:
+            if not self.noglob and any(g and not _GLOB_CHARS.isdisjoint(t) for t, g in globbable):
+                _glob_check(globbable, "".join(current), pos)
+            fields.append(Field("".join(current), pos))
+            current.clear()
+            globbable.clear()
+
+        for piece, quoted, glob in self.pieces(list(parts)):
             if quoted:
                 current.append(piece)
+                globbable.append((piece, glob))
                 started = True
                 continue
             chunks = _split(piece)
             if piece[:1] in _IFS and (current or started):
-                fields.append(Field("".join(current), pos))
-                current, started = [], False
+                close()
+                started = False
             for k, chunk in enumerate(chunks):
                 if k > 0:
-                    fields.append(Field("".join(current), pos))
-                    current = []
+                    close()
                 current.append(chunk)
+                globbable.append((chunk, True))
                 started = True
             if piece[-1:] in _IFS and chunks:
-                fields.append(Field("".join(current), pos))
-                current, started = [], False
+                close()
+                started = False
         if started:
-            fields.append(Field("".join(current), pos))
+            close()
         return fields
 
-    def pieces(self, parts: list) -> list[tuple[str, bool]]:
-        """(text, quoted) pieces; unquoted variable values are the ones that get split."""
-        out: list[tuple[str, bool]] = []
+    def pieces(self, parts: list) -> list[tuple[str, bool, bool]]:
+        """(text, quoted, globbable) pieces; unquoted variable values are the ones that get
+        split, and they and the literal text outside quotes are the ones that get globbed."""
+        out: list[tuple[str, bool, bool]] = []
         size = 0
         for k, (kind, text, pos) in enumerate(parts):
             if kind == "plain" and text.endswith("$") and k + 1 < len(parts) \
@@ -150,17 +164,17 @@ class ShellExpansion:
                                   "to sh (dash)", pos + len(text) - 1,
                                   "write the value with plain '…' quotes")
             if kind == "plain":
-                out.append((text, True))     # literal text is never split
+                out.append((text, True, True))     # literal text is never split
             elif kind == "single":
-                out.append((text[1:-1], True))
+                out.append((text[1:-1], True, False))
             elif kind == "escape":
-                out.append(("" if text[1] == "\n" else text[1], True))
+                out.append(("" if text[1] == "\n" else text[1], True, False))
             elif kind == "var":
-                out.append((self.variable(text, pos), False))
+                out.append((self.variable(text, pos), False, True))
                 size += len(out[-1][0])
                 _check_size(size, pos)
             elif kind == "double":
-                out.append((self.double(text, pos), True))
+                out.append((self.double(text, pos), True, False))
                 size += len(out[-1][0])
                 _check_size(size, pos)
             else:
@@ -249,6 +263,31 @@ class ShellExpansion:
             raise _Unknowable(f"variable `{name}' is not set by the script", pos,
                               f"assign it in the script or pass --define {name}=VALUE")
         return value
+
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def _glob_check(pieces: list[tuple[str, bool]], text: str, pos: int) -> None:
+    """Raises when a field is a pathname pattern: an unquoted * or ?, or an unquoted [ closed
+    by a later unquoted ] with something between (bash's rule: `[` alone, as in `[ -x … ]`,
+    and a quoted bracket are text). pieces: the field's text as it came, (text, globbable)."""
+    opened = -1             # where the last unquoted [ is in the field
+    at = 0
+    for piece, globbable in pieces:
+        for ch in piece if globbable else ():
+            if ch in "*?" or (ch == "]" and 0 <= opened < at - 1):
+                raise _Unknowable(
+                    f"`{text}' is a pathname pattern: the shell replaces it with the names of "
+                    "the files it matches in the directory the script runs in (and leaves it "
+                    "as it is only when none does), which fwmigrate cannot know", pos,
+                    "quote the word ('…' or \"…\") if it is meant as text, or put `set -f` "
+                    "before it (no pathname expansion)")
+            if ch == "[" and opened < 0:
+                opened = at
+            at += 1
+        if not globbable:
+            at += len(piece)
 
 
 _WHOLE_ARRAY = re.compile(r'"\$\{([A-Za-z_][A-Za-z0-9_]*)\[@\]\}"')

@@ -68,6 +68,9 @@ class ShellEvaluator(ShellExpansion):
         first = text.split("\n", 1)[0]
         self.errexit = first.startswith("#!") and any(
             w.startswith("-") and "e" in w for w in first.split()[1:])
+        # `set -f` (or `#!/bin/sh -f`): no pathname expansion, so `FW*` is text
+        self.noglob = first.startswith("#!") and any(
+            w.startswith("-") and w[1:].isalpha() and "f" in w for w in first.split()[1:])
         self.braces = _brace_expansion(first)
         self.positions = Positions(filename, text)
         self.shell = mappings.shell()
@@ -261,12 +264,20 @@ class ShellEvaluator(ShellExpansion):
         return True
 
     def set_options(self, words: list[str]) -> None:
-        """Follows errexit through `set -e`, `set +e`, `set -o errexit`, `set -eu` …"""
+        """Follows errexit and noglob through `set -e`, `set +e`, `set -o errexit`, `set -eu`,
+        `set -f`, `set -o noglob` …"""
         for k, word in enumerate(words):
+            if word == "--":
+                break                           # what follows are positional parameters
             if word in ("-o", "+o") and words[k + 1:k + 2] == ["errexit"]:
                 self.errexit = word == "-o"
-            elif word[:1] in "-+" and word[1:].isalpha() and "e" in word:
-                self.errexit = word[0] == "-"
+            elif word in ("-o", "+o") and words[k + 1:k + 2] == ["noglob"]:
+                self.noglob = word == "-o"
+            elif word[:1] in "-+" and word[1:].isalpha():
+                if "e" in word:
+                    self.errexit = word[0] == "-"
+                if "f" in word:
+                    self.noglob = word[0] == "-"
 
     def ignores_arguments(self, fields: list[Field]) -> bool:
         """Whether the command read so far is one whose arguments cannot change the firewall
