@@ -121,14 +121,19 @@ class ShellExpansion:
         globbable: list[tuple[str, bool]] = []
         started = False
 
+        pieces = self.pieces(list(parts))
+        # most words have no glob character outside quotes: no field of theirs needs a look
+        maybe_glob = not self.noglob and any(g and not _GLOB_CHARS.isdisjoint(t)
+                                             for t, _q, g in pieces)
+
         def close() -> None:
-            if not self.noglob and any(g and not _GLOB_CHARS.isdisjoint(t) for t, g in globbable):
+            if maybe_glob:
                 _glob_check(globbable, "".join(current), pos)
             fields.append(Field("".join(current), pos))
             current.clear()
             globbable.clear()
 
-        for piece, quoted, glob in self.pieces(list(parts)):
+        for piece, quoted, glob in pieces:
             if quoted:
                 current.append(piece)
                 globbable.append((piece, glob))
