@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import sys
 import time
 
 import click
 
 from .apply import confirm as confirmation
-from .apply import persist
+from .apply import interrupts, persist
 from .apply.backup import DEFAULT_STATE_DIR, StateDir
 from .apply.kernel import Kernel, KernelError, NoNftables, enter_netns
 from .apply.status import render as render_status
@@ -116,7 +117,8 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, k
     Exit status: 0 applied (or checked), 1 input errors (or an unusable state directory),
     3 refused by the lockout guard, by a pending confirmation, by the --syntax chosen, or
     rolled back for want of confirmation, 4 refused by the kernel or nftables cannot be reached
-    (nothing changed).
+    (nothing changed), 128+N interrupted by signal N (130: Ctrl-C; before the commit nothing
+    is applied, under --confirm an applied ruleset is rolled back).
     """
     ruleset, translation, _name = _translate(input, kw)
     options = ApplyOptions(check=check, flush_ruleset=kw["flush_ruleset"], netns=netns,
@@ -132,6 +134,13 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, k
     try:
         report = apply(translation.ruleset, ruleset, options, os.environ.get("SSH_CONNECTION"),
                        watch if confirm_seconds else None)
+    except (interrupts.Interrupted, KeyboardInterrupt) as exc:
+        for p in pending:
+            confirmation.cancel(p)
+        signum = exc.signum if isinstance(exc, interrupts.Interrupted) else signal.SIGINT
+        _say(f"fwmigrate: interrupted ({signal.Signals(signum).name}) before the commit: "
+             "nothing was applied")
+        sys.exit(128 + signum)
     except ApplyRefused as exc:
         click.echo(f"fwmigrate: {exc.message}", err=True)
         for detail in exc.details:
@@ -145,6 +154,10 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, k
         _kernel_failed(exc, "transaction")
     for p in pending:
         confirmation.committed(p)
+    if report.interrupted == signal.SIGHUP:
+        # the session is gone: no one reads the prompt; under --confirm the watchdog waits
+        # for `fwmigrate confirm` from another login, or rolls back at the deadline
+        sys.exit(128 + signal.SIGHUP)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     where = f" in namespace {netns}" if netns else ""
@@ -155,14 +168,57 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, k
                    f"via {report.via})")
         return
     click.echo(f"applied{where} via {report.via}; previous ruleset saved in {report.backup}")
+    if report.interrupted is not None:
+        name = signal.Signals(report.interrupted).name
+        if pending:                 # as at the prompt: an interruption is a no
+            _roll_back_now(pending[0], f"interrupted ({name}) during the commit")
+        else:
+            _say(f"fwmigrate: interrupted ({name}) during the commit, which it did not stop: "
+                 "the new ruleset is in place; `fwmigrate rollback"
+                 f"{' --netns ' + netns if netns else ''}` restores the previous one")
+        sys.exit(128 + report.interrupted)
     if pending:
         _await_confirmation(pending[0], confirm_seconds, netns)
+
+
+def _say(message: str) -> None:
+    """To stderr, unless it is gone (a terminal hung up)."""
+    try:
+        click.echo(message, err=True)
+    except OSError:
+        pass
+
+
+def _roll_back_now(pending: confirmation.Pending, why: str) -> None:
+    """Have the watchdog roll back at once, and say what it did."""
+    pending.rejected_marker.touch(mode=0o600)
+    with interrupts.deferred():         # a second Ctrl-C does not stop the wait for it
+        result = confirmation.wait_for_result(pending)
+    _say(f"{why}: {result or 'the watchdog did not answer'}")
 
 
 def _await_confirmation(pending: confirmation.Pending, seconds: float, netns: str | None) -> None:
     click.echo(f"Keep the new ruleset? Type `yes` within {seconds:g} s, or run `fwmigrate confirm"
                f"{' --netns ' + netns if netns else ''}` from another shell; `no`, or no "
                "answer in time, rolls it back.", err=True)
+    try:
+        # Ctrl-C or SIGTERM at the prompt is a no (SIGHUP is left alone: the session died,
+        # and `fwmigrate confirm` from another login may still keep the ruleset)
+        with interrupts.raised():
+            _prompt(pending)
+    except interrupts.Interrupted as exc:
+        _roll_back_now(pending, f"interrupted ({exc.name})")
+        sys.exit(128 + exc.signum)
+    result = confirmation.wait_for_result(pending)
+    if result == "confirmed":
+        click.echo("confirmed: the new ruleset stays")
+        return
+    why = "answered no" if pending.rejected_marker.exists() else "not confirmed in time"
+    click.echo(f"{why}: {result or 'the watchdog did not answer'}", err=True)
+    sys.exit(EXIT_REFUSED)
+
+
+def _prompt(pending: confirmation.Pending) -> None:
     while (time.time() < pending.deadline and not pending.confirmed_marker.exists()
            and not pending.rejected_marker.exists()):
         timeout = max(0.0, min(0.5, pending.deadline - time.time()))
@@ -176,13 +232,6 @@ def _await_confirmation(pending: confirmation.Pending, seconds: float, netns: st
                 pending.rejected_marker.touch(mode=0o600)
             else:
                 click.echo("type yes or no", err=True)
-    result = confirmation.wait_for_result(pending)
-    if result == "confirmed":
-        click.echo("confirmed: the new ruleset stays")
-        return
-    why = "answered no" if pending.rejected_marker.exists() else "not confirmed in time"
-    click.echo(f"{why}: {result or 'the watchdog did not answer'}", err=True)
-    sys.exit(EXIT_REFUSED)
 
 
 def _interactive() -> bool:

@@ -97,8 +97,10 @@ class Kernel:
                 if text:
                     self.nft.set_json_output(True)
         else:
+            # in its own process group: a Ctrl-C at the terminal reaches fwmigrate (which
+            # waits for the commit to end, interrupts.py), not nft in the middle of it
             proc = subprocess.run(["nft", *cli], input=cli_input() if cli_input else None,
-                                  text=True, capture_output=True)
+                                  text=True, capture_output=True, process_group=0)
             rc, err = proc.returncode, proc.stderr
         if rc != 0:
             raise KernelError(_short(err) or f"nftables refused the {what} (rc {rc})")

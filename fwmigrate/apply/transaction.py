@@ -22,7 +22,7 @@ from pathlib import Path
 from ..backends import nft_json, nft_text
 from ..backends.nft_ast import NftRuleset, Quota
 from ..ir import Ruleset
-from . import confirm, lockout
+from . import confirm, interrupts, lockout
 from .backup import BackupError, StateDir, check_trusted, in_scope, needs_text, restore
 from .kernel import Kernel, KernelError
 
@@ -59,13 +59,17 @@ class ApplyReport:
     backup: Path | None = None
     session: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # a signal (SIGINT, SIGTERM, SIGHUP) that came during the commit, which it did not stop
+    interrupted: int | None = None
 
 
 def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
           ssh_connection: str | None,
           before_commit: Callable[[Path], None] | None = None) -> ApplyReport:
     """Guard, back up and commit. `before_commit(backup)` runs once the backup is saved, just
-    before the commit (the --confirm watchdog must be running before anything changes)."""
+    before the commit (the --confirm watchdog must be running before anything changes).
+    Raises interrupts.Interrupted for a signal that came before the commit (its backup
+    removed); one that came during it is report.interrupted (the ruleset is in place)."""
     kernel = Kernel(force_cli=options.use_nft_cli)
     report = ApplyReport(kernel.via, options.check)
     if kernel.fallback_reason and not options.use_nft_cli:
@@ -93,17 +97,27 @@ def apply(model: NftRuleset, ruleset: Ruleset, options: ApplyOptions,
         text = (kernel.text(["ruleset"]) if scope == "ruleset" else
                 "".join(kernel.text(["table", f, n]) for f, n in in_scope(current, scope,
                                                                              set(tables))))
-    backup = state.save_backup(current, scope, tables, options.netns, text)
-    report.backup = backup.path
-    if before_commit is not None:
-        before_commit(report.backup)
-    try:
-        send(kernel, check=False)
-    except KernelError:
-        state.discard(backup)       # nothing changed: the last apply stays the one to undo
-        raise
-    report.warnings += leftovers(current, set(tables), options.flush_ruleset)
-    report.warnings += state.prune(options.netns, options.keep_backups)
+    # from the backup to the end of the commit, a signal is only noted: a backup must not
+    # outlive an apply that did not happen (`rollback` would restore it, changing nothing)
+    with interrupts.deferred() as caught:
+        backup = state.save_backup(current, scope, tables, options.netns, text)
+        report.backup = backup.path
+        try:
+            if before_commit is not None:
+                before_commit(report.backup)
+            if caught:
+                raise interrupts.Interrupted(caught[0])
+        except BaseException:
+            state.discard(backup)   # nothing was sent
+            raise
+        try:
+            send(kernel, check=False)
+        except KernelError:
+            state.discard(backup)   # nothing changed: the last apply stays the one to undo
+            raise
+        report.warnings += leftovers(current, set(tables), options.flush_ruleset)
+        report.warnings += state.prune(options.netns, options.keep_backups)
+        report.interrupted = caught[0] if caught else None
     return report
 
 
