@@ -304,12 +304,15 @@ def run_rule_tests(vectors: list[RuleVector]) -> dict[str, tuple[str, str]]:
 def _rule_outcome(v: RuleVector, chain: str) -> tuple[str, str]:
     program = "ip6tables" if v.family == "ip6" else "iptables"
     table = "" if v.table == "filter" else f"-t {v.table} "
+    # `set -f`: a vector's words are the rule's (iptables-test.py runs them through a shell
+    # in a directory where no glob such as `[dead::beef]:80` matches a file, so as text)
     script = f"{program} {table}-A {chain} {v.rule}\n"
     # a jump to a user chain needs the chain
     jump = re.search(r"-[jg] (\S+)", v.rule)
     if jump and jump.group(1) not in mappings.load("extensions")["targets"] and \
             jump.group(1) not in ("ACCEPT", "DROP", "RETURN", "QUEUE"):
         script = f"{program} {table}-N {jump.group(1)}\n" + script
+    script = "set -f\n" + script
     try:
         ruleset, _ = read(script, v.file, ConvertOptions(source_kind="script"))
     except FwmigrateError as exc:

@@ -24,7 +24,9 @@ class Vector:
 
     @property
     def script(self) -> str:
-        lines = [f"{self.program} {s}" for s in self.setup]
+        """The vector as a script; `set -f` makes its words the rule's, as written (a shell
+        would match `-i eth*` against the names of files)."""
+        lines = ["set -f"] + [f"{self.program} {s}" for s in self.setup]
         return "\n".join(lines + [f"{self.program} {self.args}"]) + "\n"
 
     @property
