@@ -117,37 +117,44 @@ _OPTION_PROTOCOL = {
 def match_problem(match: Match, proto: Negatable | None, table: str,
                   family: str) -> tuple[str, str] | None:
     """(why, hint) when the kernel refuses a match in this table with this protocol
-    (xt_check_match's table and protocol checks, xt_ecn's TCP bits). iptables' own parser
-    does not check these (multiport's -p check is its own: extensions.py)."""
-    spec = mappings.match_specs()[match.module]
+    (xt_check_match's table and protocol checks, then xt_ecn's TCP bits). iptables' own
+    parser does not check these (multiport's -p check is its own: extensions.py)."""
+    return module_problem(match.module, proto, table, family) or \
+        _option_problem(match, proto)
+
+
+def module_problem(module: str, proto: Negatable | None, table: str,
+                   family: str) -> tuple[str, str] | None:
+    """The part of match_problem that depends on the module alone, not its options."""
+    spec = mappings.match_specs()[module]
     if spec.tables is not None and table not in spec.tables:
         return (f"{spec.name} match: only valid in {' or '.join(spec.tables)} table, not "
                 f"{table}", "the kernel refuses the rule in another table")
-    for opt in match.options:
-        needed = _OPTION_PROTOCOL.get((spec.name, opt.name))
-        if needed is not None and (proto is None or proto.negated or proto.value != needed[0]):
-            return (needed[1], f"the kernel refuses the rule (Invalid argument) without "
-                               f"-p {needed[2]}")
     if spec.protocols and family in spec.protocol_families:
-        if proto is None or proto.negated or proto.value not in _protocol_numbers(spec.name):
+        if proto is None or proto.negated or proto.value not in _protocol_numbers(module):
             return (f"{spec.name} match requires '-p {spec.protocols[0]}'",
                     f"the kernel refuses the rule without it; add -p {spec.protocols[0]} "
                     f"before -m {spec.name}")
     return None
 
 
+def _option_problem(match: Match, proto: Negatable | None) -> tuple[str, str] | None:
+    if match.module not in _OPTION_MODULES:
+        return None
+    for opt in match.options:
+        needed = _OPTION_PROTOCOL.get((match.module, opt.name))
+        if needed is not None and (proto is None or proto.negated or proto.value != needed[0]):
+            return (needed[1], f"the kernel refuses the rule (Invalid argument) without "
+                               f"-p {needed[2]}")
+    return None
+
+
+_OPTION_MODULES = frozenset(module for module, _option in _OPTION_PROTOCOL)
+
+
 @cache
 def _protocol_numbers(module: str) -> frozenset[int]:
     return frozenset(protocol_number(p) for p in mappings.match_specs()[module].protocols)
-
-
-def _matches_problem(matches, proto: Negatable | None, table: str,
-                     family: str) -> tuple[str, str] | None:
-    for match in matches:
-        found = match_problem(match, proto, table, family)
-        if found is not None:
-            return found
-    return None
 
 
 def checkentry_problems(table: Table) -> list[tuple[Rule, str, str]]:
@@ -156,19 +163,31 @@ def checkentry_problems(table: Table) -> list[tuple[Rule, str, str]]:
     the kernel the table only then, and reports it at the COMMIT line). Scripts check each
     command as it runs (extensions.check_target, ExtensionOptions._check_match)."""
     problems = []
-    verdicts: dict[tuple, tuple[str, str] | None] = {}
+    # verdicts by (module, protocol) and by (matches, target, protocol); ids, since the rules
+    # keep these objects alive and a large dump's rules share them (hashing them costs more)
+    modules: dict[tuple[str, int], tuple[str, str] | None] = {}
+    targets: dict[tuple[int, int, int], tuple[str, str] | None] = {}
     for chain in table.chains:
         for rule in chain.rules:
+            proto = rule.protocol
+            found = None
+            # the kernel checks the matches first, then the target (find_check_entry)
+            for match in rule.matches:
+                key = (match.module, id(proto))
+                found = modules.get(key, _UNJUDGED)
+                if found is _UNJUDGED:
+                    found = modules[key] = module_problem(match.module, proto, table.name,
+                                                          table.family)
+                found = found or _option_problem(match, proto)
+                if found is not None:
+                    break
             target = rule.target
-            key = (id(rule.matches), id(target), rule.protocol)
-            found = verdicts.get(key, _UNJUDGED)
-            if found is _UNJUDGED:
-                # the kernel checks the matches first, then the target (find_check_entry)
-                found = verdicts[key] = _matches_problem(
-                    rule.matches, rule.protocol, table.name, table.family) or (
-                    target_problem(target, rule.protocol, table.name)
-                    or _rule_problem(rule.matches, target)
-                    if isinstance(target, TargetExtension) else None)
+            if found is None and isinstance(target, TargetExtension):
+                key3 = (id(rule.matches), id(target), id(proto))
+                found = targets.get(key3, _UNJUDGED)
+                if found is _UNJUDGED:
+                    found = targets[key3] = target_problem(target, proto, table.name) or \
+                        _rule_problem(rule.matches, target)
             if found is not None:
                 problems.append((rule, *found))
     return problems
