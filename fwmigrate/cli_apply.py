@@ -171,9 +171,10 @@ def apply_cmd(input, check, confirm_seconds, keep, force, use_nft_cli, syntax, k
     if report.interrupted is not None:
         name = signal.Signals(report.interrupted).name
         if pending:                 # as at the prompt: an interruption is a no
-            _roll_back_now(pending[0], f"interrupted ({name}) during the commit")
+            _roll_back_now(pending[0], f"interrupted ({name}) once the commit had begun")
         else:
-            _say(f"fwmigrate: interrupted ({name}) during the commit, which it did not stop: "
+            _say(f"fwmigrate: interrupted ({name}) once the commit had begun, which a signal "
+                 "does not stop: "
                  "the new ruleset is in place; `fwmigrate rollback"
                  f"{' --netns ' + netns if netns else ''}` restores the previous one")
         sys.exit(128 + report.interrupted)

@@ -110,7 +110,7 @@ def test_an_interrupt_during_the_commit_keeps_the_applied_ruleset_and_says_so(ne
     result = patched_fw(patch, "apply", TUTORIAL, "--netns", netns.name, "--state-dir", state)
     assert result.returncode == 128 + SIGNALS[sig], result.stderr
     assert "Traceback" not in result.stderr
-    assert f"interrupted ({sig}) during the commit" in result.stderr
+    assert f"interrupted ({sig}) once the commit had begun" in result.stderr
     assert "is in place" in result.stderr and "fwmigrate rollback" in result.stderr
     assert "table ip fwmigrate" in listing(netns)
     assert len(backups(state)) == 1
