@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .. import mappings
 from ..ir import Counters, Family, Jump, Rule, SourceLocation
-from .command_line import VERDICTS
+from .command_flags import VERDICTS
 from .hook_reach import HookReach
 
 MAX_CHAIN_NAME = 28

@@ -17,7 +17,8 @@ from .chain_state import (
     chain_hint,
     check_chain_name,
 )
-from .command_line import VERDICTS, Command
+from .command_flags import VERDICTS
+from .command_line import Command
 from .hook_reach import HookProblem
 from .jump_loops import check_loops
 from .kernel_checks import hook_limited
