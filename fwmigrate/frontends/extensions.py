@@ -15,7 +15,12 @@ from ..ir import Family, Match, Negatable, Option, TargetExtension
 from .extension_checks import NORMALISED
 from .extension_checks import TARGET_CHECKS as _TARGET_CHECKS
 from .extension_checks import VALUE_CHECKS as _VALUE_CHECKS
-from .kernel_checks import check_option_order, check_target_values, target_problem
+from .kernel_checks import (
+    check_option_order,
+    check_target_values,
+    option_protocols,
+    target_problem,
+)
 from .policy_elements import ACCUMULATED
 from .values import parse_value
 from .values_numbers import protocol_number
@@ -280,12 +285,9 @@ _FOLDED = {"weekdays": frozenset(range(1, 8)), "monthdays": frozenset(range(1, 3
 # only the value would keep the first line's folding
 NEGATION_FOLDED = frozenset(_FOLDED) | {"connbytes_range"}
 
-# options the kernel accepts only with one protocol (the module itself works with any):
-# (module, option) → (protocol number, the kernel's message, -p name)
-_OPTION_PROTOCOL = {
-    ("ecn", name): (6, "ECN match: cannot match TCP bits in rule for non-tcp packets", "tcp")
-    for name in ("ecn-tcp-ece", "ecn-tcp-cwr")
-}
+# options the kernel accepts only with one protocol (mappings/kernel_checks.toml), bound once
+# here: every option of every match is looked up
+_OPTION_PROTOCOL = option_protocols()
 
 
 # Built matches and targets by (spec, family, options): big dumps repeat the same ones, and
