@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import mappings
 from ..ir import TargetExtension
 from .nft_ast import Mangle, Meta, Nat, Statement, Tproxy
 from .nft_ast import Verdict as NftVerdict
@@ -64,11 +65,6 @@ def nat_target(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
                 ports.last if ports and not ports.single else None, tuple(flags))]
 
 
-# xt_NETMAP maps the destination where conntrack sets up destination NAT and the source where
-# it sets up source NAT (HOOK2MANIP of the hook the packet is in)
-_NETMAP_KINDS = {"PREROUTING": "dnat", "OUTPUT": "dnat", "POSTROUTING": "snat", "INPUT": "snat"}
-
-
 def netmap_target(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     """NETMAP --to ADDR/LEN: nft's prefix NAT (NF_NAT_RANGE_NETMAP) keeps the host bits and
     replaces the prefix, as xt_NETMAP does (tests/test_netmap_kernel.py)."""
@@ -77,7 +73,8 @@ def netmap_target(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
         raise Untranslatable(f"NETMAP --to {address_text(to.addr)}/{address_text(to.mask)}: "
                              "nft's prefix NAT takes a prefix length, not a mask with gaps")
     hooks = sorted(reaching_hooks(ctx))
-    kinds = {_NETMAP_KINDS[h] for h in hooks}
+    manip = mappings.load("chains")["netmap_manip"]       # by hook, as xt_NETMAP does
+    kinds = {manip[h] for h in hooks}
     if len(kinds) != 1:
         where = (f"chain {ctx.chain} is reached from {' and '.join(hooks)}" if hooks
                  else f"no built-in chain reaches chain {ctx.chain}")
