@@ -79,12 +79,16 @@ def _rule_problem(matches, target) -> tuple[str, str] | None:
     return None
 
 
-@cache
 def _target_protocols() -> dict[str, tuple[tuple[int, ...], str, frozenset[str] | None]]:
     """Target → (protocol numbers, what to write, the options that need them; None: all)."""
     return {name: (tuple(t["protocols"]), t["write"],
                    frozenset(t["only_with"]) if "only_with" in t else None)
             for name, t in _data()["target_protocols"].items()}
+
+
+# bound once: every rule with a target extension is looked up (extensions.py loads the table
+# at import anyway, for option_protocols)
+_TARGET_PROTOCOLS = _target_protocols()
 
 
 @cache
@@ -106,7 +110,7 @@ def target_problem(target: TargetExtension, proto: Negatable | None,
         if proto is None or proto.negated or proto.value != 6:
             return ("REJECT --reject-with tcp-reset needs -p tcp",
                     "the kernel refuses TCP RST for non-TCP packets")
-    needed = _target_protocols().get(target.name)
+    needed = _TARGET_PROTOCOLS.get(target.name)
     if needed is not None and needed[2] is not None and \
             not needed[2] & {o.name for o in target.options}:
         needed = None                           # ECN: only its TCP operations need -p tcp
