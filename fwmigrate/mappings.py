@@ -189,6 +189,18 @@ def services(proto: str) -> dict[str, int]:
     return data.get(proto, data["tcp"])
 
 
+@cache
+def ipv6_headers() -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """-m ipv6header's headers: (number, names) in iptables-save's order, printed name first."""
+    return tuple((number, tuple(names))
+                 for number, names in load("protocols")["ipv6header"]["headers"])
+
+
+@cache
+def ipv6_header_numbers() -> dict[str, int]:
+    return {name: number for number, names in ipv6_headers() for name in names}
+
+
 @dataclass(frozen=True, slots=True)
 class IcmpName:
     name: str

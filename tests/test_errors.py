@@ -317,10 +317,10 @@ def test_jumps_deeper_than_nft_follows_are_an_error_at_the_jump():
 
 def test_a_script_adding_jumps_does_not_recheck_the_whole_table_each_time(monkeypatch):
     # fuzz: 3,000 `iptables -A Cn -j Cn+1` took 10 s: every jump rule re-walked every chain
-    from fwmigrate.frontends import ruleset_model
+    from fwmigrate.frontends import jump_loops
     walks = []
-    whole = ruleset_model.jump_graph
-    monkeypatch.setattr(ruleset_model, "jump_graph", lambda t: walks.append(1) or whole(t))
+    whole = jump_loops.jump_graph
+    monkeypatch.setattr(jump_loops, "jump_graph", lambda t: walks.append(1) or whole(t))
     script = "".join(f"iptables -N C{i}\n" for i in range(300)) + "".join(
         f"iptables -A C{i} -j C{i + 1}\n" for i in range(299)) + "iptables -A INPUT -j C0\n" \
         "iptables -A C299 -j C0\n"

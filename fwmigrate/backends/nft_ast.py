@@ -235,7 +235,7 @@ class Dup:
 class Tproxy:
     """`tproxy [ip|ip6] to ADDR:PORT`: hand the packet to a local transparent socket. Without
     one the rule stops there (xt_TPROXY drops the packet: a companion rule does, see
-    nft_targets)."""
+    nft_nat)."""
     family: str | None = None   # ip / ip6 qualifier (needed in inet tables)
     addr: str | None = None     # None: the address of the interface the packet came in on
     port: int | None = None     # None: the packet's own destination port

@@ -38,7 +38,7 @@ from .nft_common import L4_NAMES, address_text
 from .nft_names import Namer
 from .nft_recent import Untranslatable
 
-# the types translated, with their dimensions (ipset_save.DIMENSIONS spells them the same)
+# the types translated, with their dimensions (ipset_sets.DIMENSIONS spells them the same)
 TYPES = {"hash:ip": ("ip",), "hash:net": ("net",), "hash:ip,port": ("ip", "port"),
          "hash:net,port": ("net", "port"), "hash:ip,port,ip": ("ip", "port", "ip"),
          "hash:mac": ("mac",), "bitmap:ip": ("ip",), "bitmap:port": ("port",)}

@@ -7,17 +7,14 @@ from ..errors import Diagnostic
 from ..ir import Jump, Masked, Rule, TargetExtension, Verdict
 from .nft_ast import (
     AnonSet,
-    BinOp,
     BitAnd,
     Compare,
     Ct,
     Dup,
-    Expr,
     FlagList,
     Log,
     Mangle,
     Meta,
-    Nat,
     Notrack,
     Payload,
     Queue,
@@ -27,13 +24,12 @@ from .nft_ast import (
     Symbol,
     Synproxy,
     TcpOption,
-    Tproxy,
 )
 from .nft_ast import Verdict as NftVerdict
-from .nft_common import Ctx, address_text, reaching_hooks
+from .nft_common import Ctx
+from .nft_marks import connmark_target, mark_target
+from .nft_nat import nat_target, netmap_target, tproxy_target
 from .nft_recent import Untranslatable
-
-_ALL = 0xFFFFFFFF
 
 
 def target_statements(tr, rule: Rule, ctx: Ctx) -> list[Statement]:
@@ -90,26 +86,6 @@ def _t_tee(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     return [Dup(str(target.option("gateway").value))]
 
 
-def _t_tproxy(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
-    """xt_TPROXY: with a transparent socket for the packet, set the mark and ACCEPT; without
-    one, DROP. nft's tproxy ends the rule when it finds none, so the translator writes a
-    companion rule after this one: the same tests, then drop (see nft_translate)."""
-    port = target.option("on-port").value       # a PortRange of one port
-    on_ip = target.option("on-ip")
-    addr = None
-    if on_ip is not None and on_ip.value is not None and not on_ip.value.is_unspecified:
-        addr = address_text(on_ip.value)
-    if port.first == 0 and addr is None:
-        raise Untranslatable("TPROXY --on-port 0 without --on-ip: nft's tproxy needs an "
-                             "address or a port", "give --on-ip or the port")
-    family = ctx.family if tr.options.family == "inet" else None
-    statements: list[Statement] = [Tproxy(family, addr, port.first or None)]
-    mark = target.option("tproxy-mark").value
-    if mark.mask != 0 or mark.value != 0:
-        statements.append(Mangle(Meta("mark"), xmark(Meta("mark"), mark)))
-    return statements + [NftVerdict("accept")]
-
-
 def _t_reject(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     name = target.option("reject-with").value
     if tr.options.family == "inet":
@@ -127,116 +103,6 @@ def _t_reject(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     if words[2:4] == ["tcp", "reset"]:
         return [Reject("tcp reset")]
     return [Reject(words[2], words[4])]
-
-
-def _t_nat(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
-    kind = target.name.lower() if target.name in ("SNAT", "DNAT") else {
-        "MASQUERADE": "masquerade", "REDIRECT": "redirect"}[target.name]
-    flags = []
-    for opt_name, flag in (("random", "random"), ("random-fully", "fully-random"),
-                           ("persistent", "persistent")):
-        if target.option(opt_name):
-            flags.append(flag)
-    addr = addr_high = None
-    ports = None
-    if kind in ("snat", "dnat"):
-        first, last, ports = target.options[0].value
-        if isinstance(ports, tuple):
-            raise Untranslatable("a DNAT port shift (:first-last/base) gives each original "
-                                 "port its own new port (first + port - base, within the "
-                                 "range); nft 1.0.6's dnat has no port offset",
-                                 "write one rule per original port (or per range shifted "
-                                 "alike) with its own --to-destination")
-        if first is None:
-            raise Untranslatable(f"--to-{'source' if kind == 'snat' else 'destination'} "
-                                 "without an address")
-        addr = address_text(first)
-        addr_high = address_text(last) if last != first else None
-    else:
-        opt = target.option("to-ports")
-        ports = opt.value if opt else None
-    family = None
-    if tr.options.family == "inet" and kind in ("snat", "dnat"):
-        family = ctx.family
-    return [Nat(kind, family, addr, addr_high,
-                ports.first if ports else None,
-                ports.last if ports and not ports.single else None, tuple(flags))]
-
-
-# xt_NETMAP maps the destination where conntrack sets up destination NAT and the source where
-# it sets up source NAT (HOOK2MANIP of the hook the packet is in)
-_NETMAP_KINDS = {"PREROUTING": "dnat", "OUTPUT": "dnat", "POSTROUTING": "snat", "INPUT": "snat"}
-
-
-def _t_netmap(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
-    """NETMAP --to ADDR/LEN: nft's prefix NAT (NF_NAT_RANGE_NETMAP) keeps the host bits and
-    replaces the prefix, as xt_NETMAP does (tests/test_netmap_kernel.py)."""
-    to = target.option("to").value
-    if to.prefixlen is None:
-        raise Untranslatable(f"NETMAP --to {address_text(to.addr)}/{address_text(to.mask)}: "
-                             "nft's prefix NAT takes a prefix length, not a mask with gaps")
-    hooks = sorted(reaching_hooks(ctx))
-    kinds = {_NETMAP_KINDS[h] for h in hooks}
-    if len(kinds) != 1:
-        where = (f"chain {ctx.chain} is reached from {' and '.join(hooks)}" if hooks
-                 else f"no built-in chain reaches chain {ctx.chain}")
-        raise Untranslatable(f"NETMAP maps the source or the destination by the hook a packet "
-                             f"is in, and {where}; nft's snat and dnat are fixed per rule",
-                             "put the NETMAP rules for each direction in their own chain")
-    return [Nat(kinds.pop(), ctx.family, address_text(to.addr), prefix_len=to.prefixlen)]
-
-
-def xmark(left: Expr, v: Masked) -> Expr:
-    """(left & ~mask) ^ value, in the shortest form nft takes."""
-    keep = ~v.mask & _ALL
-    if v.mask == _ALL:
-        return Symbol(f"{v.value:#x}")
-    if v.value == 0:
-        return BinOp(left, "&", Symbol(f"{keep:#x}"))
-    if v.value == v.mask:
-        return BinOp(left, "|", Symbol(f"{v.value:#x}"))
-    if v.mask == 0:
-        return BinOp(left, "^", Symbol(f"{v.value:#x}"))
-    return BinOp(BinOp(left, "&", Symbol(f"{keep:#x}")), "^", Symbol(f"{v.value:#x}"))
-
-
-def _t_mark(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
-    return [Mangle(Meta("mark"), xmark(Meta("mark"), target.option("xmark").value))]
-
-
-def _t_connmark(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
-    given = target.option("xmark")
-    if given is not None:
-        return [Mangle(Ct("mark"), _shifted(target, xmark(Ct("mark"), given.value)))]
-    mode = target.option("mode").value
-    nfmask, ctmask = target.option("nfmask").value, target.option("ctmask").value
-    # save: ctmark = (ctmark & ~ctmask) ^ (mark & nfmask); restore: the other way round.
-    # Keeping part of the destination while copying part of the source combines two fields,
-    # which nft 1.0.6 cannot do.
-    dest_mask, src_mask = (ctmask, nfmask) if mode == "save-mark" else (nfmask, ctmask)
-    if dest_mask != _ALL:
-        raise Untranslatable(f"--{mode} keeping part of the destination mark "
-                             f"({'--ctmask' if mode == 'save-mark' else '--nfmask'} "
-                             f"{dest_mask:#x}) combines two marks, which nft cannot do")
-    source: Expr = Meta("mark") if mode == "save-mark" else Ct("mark")
-    if src_mask != _ALL:
-        source = BinOp(source, "&", Symbol(f"{src_mask:#x}"))
-    return [Mangle(Ct("mark") if mode == "save-mark" else Meta("mark"),
-                   _shifted(target, source))]
-
-
-def _shifted(target: TargetExtension, value: Expr) -> Expr:
-    """xt_CONNMARK revision 2 shifts the new mark (or the copied part) last, in 32 bits."""
-    for name, op_ in (("left-shift-mark", "<<"), ("right-shift-mark", ">>")):
-        bits = target.option(name)
-        if bits is None:
-            continue
-        if isinstance(value, Symbol):           # a constant mark: shifted here
-            number = int(value.text, 0)
-            number = number << bits.value if op_ == "<<" else number >> bits.value
-            return Symbol(f"{number & _ALL:#x}")
-        return BinOp(value, op_, Symbol(str(bits.value)))
-    return value
 
 
 # xt_SYNPROXY acts on a lone SYN or a lone ACK (of SYN, ACK, FIN, RST) and lets every other
@@ -396,10 +262,10 @@ def _t_set(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     return out
 
 
-TARGETS = {"LOG": _t_log, "REJECT": _t_reject, "SNAT": _t_nat, "DNAT": _t_nat,
-           "MASQUERADE": _t_nat, "REDIRECT": _t_nat, "MARK": _t_mark, "CONNMARK": _t_connmark,
-           "DSCP": _t_dscp, "TOS": _t_tos, "TTL": _t_ttl, "HL": _t_ttl, "TCPMSS": _t_tcpmss,
-           "CLASSIFY": _t_classify, "NOTRACK": _t_ct, "CT": _t_ct, "NFLOG": _t_nflog,
-           "NFQUEUE": _t_nfqueue, "SET": _t_set, "AUDIT": _t_audit, "TEE": _t_tee,
-           "SYNPROXY": _t_synproxy, "TRACE": _t_trace, "NETMAP": _t_netmap,
-           "TPROXY": _t_tproxy}
+TARGETS = {"LOG": _t_log, "REJECT": _t_reject, "SNAT": nat_target, "DNAT": nat_target,
+           "MASQUERADE": nat_target, "REDIRECT": nat_target, "MARK": mark_target,
+           "CONNMARK": connmark_target, "DSCP": _t_dscp, "TOS": _t_tos, "TTL": _t_ttl,
+           "HL": _t_ttl, "TCPMSS": _t_tcpmss, "CLASSIFY": _t_classify, "NOTRACK": _t_ct,
+           "CT": _t_ct, "NFLOG": _t_nflog, "NFQUEUE": _t_nfqueue, "SET": _t_set,
+           "AUDIT": _t_audit, "TEE": _t_tee, "SYNPROXY": _t_synproxy, "TRACE": _t_trace,
+           "NETMAP": netmap_target, "TPROXY": tproxy_target}

@@ -23,9 +23,6 @@ from .nft_ast import (
 )
 from .nft_text_rules import Unwritable, comment_text, expr_text, quoted, rule_text
 
-# nft accepts these standard priority names only on some hooks
-_NAMED_PRIORITY_HOOKS = {"dstnat": {"prerouting"}, "srcnat": {"postrouting"}}
-
 
 @dataclass(slots=True)
 class TextOutput:
@@ -36,7 +33,8 @@ class TextOutput:
 
 def _priority(base) -> str:
     name = mappings.priority_names().get(base.priority)
-    only_on = _NAMED_PRIORITY_HOOKS.get(name or "")
+    # nft accepts some standard priority names only on some hooks
+    only_on = mappings.load("chains")["priority_name_hooks"].get(name or "")
     if only_on is not None and (base.type != "nat" or base.hook not in only_on):
         name = None
     return name or str(base.priority)

@@ -12,12 +12,11 @@ This is the hot path for large save files: plain dict lookups, values parsed thr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import mappings
-from ..errors import OptionError, did_you_mean, lookalike_dash_hint
+from ..errors import OptionError, lookalike_dash_hint
 from ..ir import (
     Counters,
     Family,
@@ -29,62 +28,24 @@ from ..ir import (
     TargetExtension,
     Verdict,
 )
-from .extensions import ExtensionOptions, _implicit_spec, _intrapositioned, _Loaded
+from .command_flags import (
+    BASE_LONG,
+    COMMANDS,
+    LEGAL_WITH,
+    NO_IN,
+    NO_OUT,
+    PARAMS,
+    RULE_ACTIONS,
+    SHORT_OPTIONAL_VALUE,
+    SHORT_VALUE,
+    VERDICTS,
+    rule_number,
+    short_bundle,
+    short_letter,
+)
+from .command_params import ParameterOptions
+from .extensions import ExtensionOptions, _implicit_spec, _Loaded
 from .kernel_checks import check_rule
-from .values_common import scanf_u64
-from .values_numbers import protocol_number
-
-VERDICTS = frozenset({"ACCEPT", "DROP", "RETURN", "QUEUE"})
-
-# short and long spellings → (canonical name, number of argument words)
-_COMMANDS = {
-    "-A": "append", "--append": "append", "-I": "insert", "--insert": "insert",
-    "-D": "delete", "--delete": "delete", "-R": "replace", "--replace": "replace",
-    "-N": "new-chain", "--new-chain": "new-chain", "-X": "delete-chain",
-    "--delete-chain": "delete-chain", "-F": "flush", "--flush": "flush", "-Z": "zero",
-    "--zero": "zero", "-P": "policy", "--policy": "policy", "-E": "rename-chain",
-    "--rename-chain": "rename-chain", "-L": "list", "--list": "list", "-S": "list-rules",
-    "--list-rules": "list-rules", "-C": "check", "--check": "check", "-h": "help",
-    "--help": "help", "-V": "version", "--version": "version",
-}
-_PARAMS = {
-    "-p": "protocol", "--protocol": "protocol", "-s": "source", "--source": "source",
-    "--src": "source", "-d": "destination", "--destination": "destination",
-    "--dst": "destination", "-i": "in-interface", "--in-interface": "in-interface",
-    "-o": "out-interface", "--out-interface": "out-interface", "-f": "fragment",
-    "--fragment": "fragment", "-j": "jump", "--jump": "jump", "-g": "goto", "--goto": "goto",
-    "-m": "match", "--match": "match", "-t": "table", "--table": "table",
-    "-c": "set-counters", "--set-counters": "set-counters", "-4": "ipv4", "--ipv4": "ipv4",
-    "-6": "ipv6", "--ipv6": "ipv6", "-w": "wait", "--wait": "wait", "-W": "wait-interval",
-    "--wait-interval": "wait-interval", "-v": "verbose", "--verbose": "verbose",
-    "-n": "numeric", "--numeric": "numeric", "-x": "exact", "--exact": "exact",
-    "--line-numbers": "line-numbers", "--modprobe": "modprobe",
-}
-# getopt's view of iptables' short options: those that take the rest of the word (or the
-# next word) as their value, and those that take the rest of the word if there is one
-_SHORT_VALUE = frozenset("ACDRIMNEPopsdjitmcg")
-_SHORT_OPTIONAL_VALUE = frozenset("LSFZXhwW")
-_BASE_LONG = sorted(f for f in list(_COMMANDS) + list(_PARAMS) if f.startswith("--"))
-# options that only make sense with a rule specification
-_RULE_PARAMS = frozenset({"protocol", "source", "destination", "in-interface", "out-interface",
-                          "fragment", "jump", "goto", "match"})
-_NEGATABLE = frozenset({"protocol", "source", "destination", "in-interface", "out-interface",
-                        "fragment"})
-# the commands iptables 1.8.9 takes each of these options with (delete: by rule, not by
-# number); any other is "Illegal option `-n' with this command"
-_LEGAL_WITH = {
-    **dict.fromkeys(("numeric", "exact", "line-numbers"), ("list",)),
-    "set-counters": ("append", "insert", "replace", "policy"),
-    **dict.fromkeys(("protocol", "source", "destination", "in-interface", "out-interface",
-                     "jump"), ("append", "insert", "replace", "check", "delete")),
-}
-# options iptables 1.8.9 cannot take as --opt=value or -ovalue (see _Parser._param)
-_WHOLE_WORD = frozenset({"protocol", "source", "destination", "in-interface", "out-interface",
-                         "jump"})
-_RULE_ACTIONS = frozenset({"append", "insert", "delete", "replace", "check"})
-# built-in chains and the interface option they cannot use
-_NO_OUT = frozenset({"INPUT", "PREROUTING"})
-_NO_IN = frozenset({"OUTPUT", "POSTROUTING"})
 
 
 @dataclass(slots=True)
@@ -105,7 +66,7 @@ class Command:
     warnings: list[tuple[int | None, str]] = field(default_factory=list)
 
 
-class _Parser(ExtensionOptions):
+class _Parser(ParameterOptions, ExtensionOptions):
     def located(self, exc: OptionError) -> OptionError:
         """The error with its word index (and offset) in the words as given."""
         if exc.index is None or exc.index >= len(self.origin):
@@ -113,7 +74,7 @@ class _Parser(ExtensionOptions):
         source, offset = self.origin[exc.index]
         return OptionError(exc.message, source, exc.hint, exc.offset + offset, exc.unsupported)
 
-    base_flags = frozenset(_COMMANDS) | frozenset(_PARAMS)
+    base_flags = frozenset(COMMANDS) | frozenset(PARAMS)
 
     def __init__(self, words: Sequence[str], family: Family, table: str | None,
                  loc: SourceLocation | None, restore: bool):
@@ -167,7 +128,8 @@ class _Parser(ExtensionOptions):
                 self.listing = True
                 self.cmd.action = "zero"
                 return
-            raise OptionError(f"Cannot use -{_short(action)} with -{_short(self.cmd.action)}", i)
+            raise OptionError(f"Cannot use -{short_letter(action)} with "
+                              f"-{short_letter(self.cmd.action)}", i)
         self.cmd.action = action
 
     def _once(self, name: str, flag: str, i: int) -> None:
@@ -206,26 +168,26 @@ class _Parser(ExtensionOptions):
                 n += 1
                 word = flag
                 self.rewritten = True
-            if word in _COMMANDS:
-                i = self._command(_COMMANDS[word], word, i)
+            if word in COMMANDS:
+                i = self._command(COMMANDS[word], word, i)
                 continue
-            if word in _PARAMS:
-                i = self._param(_PARAMS[word], word, i)
+            if word in PARAMS:
+                i = self._param(PARAMS[word], word, i)
                 continue
             if word.startswith("--") and self._find_owner(word) is None:
                 resolved = self._resolve_long(word, i)
                 if resolved is not None:
                     words[i] = resolved
-                    if resolved in _COMMANDS or resolved in _PARAMS:
+                    if resolved in COMMANDS or resolved in PARAMS:
                         continue
                     i = self._extension_option(resolved, i)
                     continue
             if word.startswith("-") and len(word) > 2 and not word.startswith("--"):
                 # bundled short options (-nvL), a value attached (-tnat, -AINPUT, -vjDROP)
-                bundle = _short_bundle(word)
+                bundle = short_bundle(word)
                 if bundle is not None:
-                    if len(bundle) > 1 and bundle[-2][0][1] in _SHORT_VALUE | \
-                            _SHORT_OPTIONAL_VALUE:
+                    if len(bundle) > 1 and bundle[-2][0][1] in SHORT_VALUE | \
+                            SHORT_OPTIONAL_VALUE:
                         self.glued[i + len(bundle) - 1] = word
                     source, base = self.origin[i]
                     words[i:i + 1] = [w for w, _ in bundle]
@@ -243,7 +205,7 @@ class _Parser(ExtensionOptions):
 
     def _resolve_long(self, word: str, i: int) -> str | None:
         """getopt_long accepts any unambiguous prefix of a long option."""
-        candidates = {f for f in _BASE_LONG if f.startswith(word)}
+        candidates = {f for f in BASE_LONG if f.startswith(word)}
         for ext in self.loaded:
             candidates |= {f for f in ext.spec.flag_index if f.startswith(word)}
         if not candidates and self.proto is not None:
@@ -278,7 +240,7 @@ class _Parser(ExtensionOptions):
         if action in ("insert", "delete", "zero", "list", "list-rules", "replace"):
             num = self._optional(j)
             if num is not None and (action != "zero" or cmd.chain):
-                cmd.rulenum = _rule_number(num)
+                cmd.rulenum = rule_number(num)
                 cmd.rulenum_index = j
                 if cmd.rulenum is None:
                     raise OptionError(f"Invalid rule number `{num}'", j)
@@ -296,119 +258,17 @@ class _Parser(ExtensionOptions):
             j += 1
         return j
 
-    def _param(self, name: str, flag: str, i: int) -> int:
-        negated = self._negation(i, flag, name in _NEGATABLE)
-        if name in ("verbose", "numeric", "exact", "line-numbers", "ipv4", "ipv6"):
-            if name in ("numeric", "exact", "line-numbers"):
-                self._once(name, {"numeric": "-n", "exact": "-x"}.get(name, flag), i)
-            else:
-                self.seen.setdefault(name, i)       # -v -v, -4 -4 are allowed
-            if name == "ipv6" and self.family == "ip" or name == "ipv4" and self.family == "ip6":
-                raise OptionError(f"This is {'IPv4' if self.family == 'ip' else 'IPv6'} "
-                                  f"iptables; {flag} is not allowed here", i)
-            return i + 1
-        if name == "wait":
-            nxt = self._optional(i + 1)
-            return i + 2 if nxt is not None and nxt.replace(".", "", 1).isdigit() else i + 1
-        if name in ("wait-interval", "modprobe"):
-            self._take(i + 1, flag)
-            return i + 2
-        if name == "fragment":
-            if self.family == "ip6":
-                raise OptionError('unknown option "-f"', i,
-                                  hint="ip6tables has no -f; fragments are matched with -m frag")
-            self._once(name, "-f", i)
-            self.fragment = Negatable(True, negated)
-            return i + 1
-        value = self._take(i + 1, flag)
-        if i + 1 in self.glued and name in _WHOLE_WORD:
-            # iptables 1.8.9 rereads these options' value from the word before its optind
-            # (for the old `-s ! addr` negation): the whole `--opt=value` or `-ptcp` word
-            word = self.glued[i + 1]
-            if name.endswith("interface"):
-                raise OptionError(f"iptables 1.8.9 takes the whole word `{word}' as the "
-                                  "interface name (a rule for an interface of that name)", i,
-                                  hint=f"write {flag} {value}")
-            raise OptionError(f"iptables 1.8.9 takes the whole word `{word}' as the {name}, "
-                              "and refuses it", i, hint=f"write {flag} {value}")
-        if value == "!" and name in _NEGATABLE:
-            raise OptionError(_intrapositioned(flag), i + 1,
-                              hint=f"write the negation before the option: ! {flag} …")
-        if name == "table":
-            if self.restore:
-                raise OptionError("The -t option (seen in line) cannot be used in "
-                                  "iptables-restore", i)
-            self.seen[name] = i             # `-t nat -t nat`: iptables takes the last
-            if value not in mappings.iptables_tables():
-                raise OptionError(f"can't initialize iptables table `{value}': Table does not "
-                                  "exist", i + 1, hint="tables are " +
-                                  ", ".join(mappings.iptables_tables()))
-            self.cmd.table = value
-            self.table_given = True
-        elif name == "protocol":
-            self._once(name, "-p", i)
-            try:
-                number = protocol_number(value)
-            except OptionError:
-                raise OptionError(f'unknown protocol "{value}" specified', i + 1,
-                                  hint=did_you_mean(value.lower(), mappings.protocol_numbers())
-                                  ) from None
-            if number == 0:
-                if negated:
-                    raise OptionError("rule would never match protocol", i)
-                self.proto = None
-            else:
-                self.proto = Negatable(number, negated)
-        elif name in ("source", "destination"):
-            # parsed in _expand: the rest of the rule does not depend on the address
-            self._once(name, "-s" if name == "source" else "-d", i)
-            self.addresses[name] = (i + 1, negated)
-        elif name in ("in-interface", "out-interface"):
-            self._once(name, "-i" if name == "in-interface" else "-o", i)
-            _check_interface(value, i + 1)
-            if value == "+" and negated:
-                raise OptionError(f"`! {flag} +' never matches (every packet has an interface), "
-                                  "so the rule has no effect", i,
-                                  hint="remove the rule", unsupported=True)
-            iface = Negatable(value, negated)
-            if name == "in-interface":
-                self.iface_in = iface
-            else:
-                self.iface_out = iface
-        elif name in ("jump", "goto"):
-            self._once("jump", flag if name == "jump" else "-g", i)
-            self._jump(value, i + 1, name == "goto")
-        elif name == "match":
-            self._load_match(value, i + 1)
-        elif name == "set-counters":
-            self._once(name, "-c", i)
-            return self._counters(value, i, flag)
-        return i + 2
-
-    def _counters(self, value: str, i: int, flag: str) -> int:
-        """`-c PACKETS BYTES` or `-c PACKETS,BYTES`, each read as iptables reads it."""
-        comma = value.find(",", 1)
-        octets = value[comma + 1:] if comma >= 0 else self._optional(i + 2)
-        if octets is None:
-            raise OptionError(f"{flag} requires packet and byte counter", i)
-        packets, octets_read = scanf_u64(value), scanf_u64(octets)
-        if packets is None:
-            raise OptionError(f"{flag} packet counter not numeric", i + 1)
-        if octets_read is None:
-            raise OptionError(f"{flag} byte counter not numeric", i + 1 if comma >= 0 else i + 2)
-        self.counters = Counters(packets[0], octets_read[0])
-        return i + 2 if comma >= 0 else i + 3
 
     def _finish(self) -> Command:
         cmd = self.cmd
         if not cmd.action:
             raise OptionError("no command specified", None,
                               hint="e.g. -A CHAIN, -I CHAIN, -N CHAIN, -P CHAIN POLICY")
-        rule = cmd.action in _RULE_ACTIONS and not (cmd.action == "delete" and cmd.rulenum)
+        rule = cmd.action in RULE_ACTIONS and not (cmd.action == "delete" and cmd.rulenum)
         kind = cmd.action if rule or cmd.action != "delete" else "delete-number"
         illegal = [i for name, i in self.seen.items()
-                   if kind not in _LEGAL_WITH.get(name, (kind,))
-                   and not (self.listing and "list" in _LEGAL_WITH[name])]
+                   if kind not in LEGAL_WITH.get(name, (kind,))
+                   and not (self.listing and "list" in LEGAL_WITH[name])]
         if self.fragment is not None and not rule:
             illegal.append(self.words.index("-f") if "-f" in self.words else 0)
         if illegal:
@@ -417,9 +277,9 @@ class _Parser(ExtensionOptions):
         if not rule:
             return cmd                  # matches are taken, and ignored (as iptables does)
         # iptables checks the chain name only, whatever the table
-        if cmd.chain in _NO_OUT and self.iface_out is not None:
+        if cmd.chain in NO_OUT and self.iface_out is not None:
             raise OptionError(f"Can't use -o with {cmd.chain}", self.seen["out-interface"])
-        if cmd.chain in _NO_IN and self.iface_in is not None:
+        if cmd.chain in NO_IN and self.iface_in is not None:
             raise OptionError(f"Can't use -i with {cmd.chain}", self.seen["in-interface"])
         # `-i +` matches every interface: iptables keeps no test
         if self.iface_in is not None and self.iface_in.value == "+":
@@ -466,19 +326,6 @@ class _Parser(ExtensionOptions):
             return TargetExtension(name, ())
         return Jump(name, self.goto)
 
-def _short(action: str) -> str:
-    for flag, name in _COMMANDS.items():
-        if name == action and len(flag) == 2:
-            return flag[1]
-    return action
-
-
-def _check_interface(name: str, index: int) -> None:
-    if len(name) > 15:
-        raise OptionError(f"interface name `{name}' must be shorter than IFNAMSIZ (15)", index)
-    if not name:
-        raise OptionError("empty interface name", index)
-
 
 def parse_uncached(words: Sequence[str], family: Family, *, table: str | None = None,
                    loc: SourceLocation | None = None, restore: bool = False) -> _Parser:
@@ -501,32 +348,3 @@ def parse_uncached(words: Sequence[str], family: Family, *, table: str | None = 
         cmd.warnings = [(None if i is None else parser.origin[i][0], m) for i, m in cmd.warnings]
     return parser
 
-
-def _short_bundle(word: str) -> list[tuple[str, int]] | None:
-    """`-nvL`, `-tnat`, `-vjDROP` as getopt splits them: (word, offset in the original)
-    pairs, or None when a letter is not an iptables option."""
-    out: list[tuple[str, int]] = []
-    for k in range(1, len(word)):
-        flag = "-" + word[k]
-        if flag not in _COMMANDS and flag not in _PARAMS:
-            return None
-        out.append((flag, k if k > 1 else 0))
-        if word[k] in _SHORT_VALUE or word[k] in _SHORT_OPTIONAL_VALUE:
-            if k + 1 < len(word):
-                out.append((word[k + 1:], k + 1))
-            return out
-    return out
-
-
-_STRTOUL = re.compile(r"\s*\+?(?:0[xX]([0-9a-fA-F]+)|(0[0-7]*)|([1-9][0-9]*))\Z")
-
-
-def _rule_number(text: str) -> int | None:
-    """A rule number as iptables 1.8.9 reads it (strtoul, base 0: 0x10 is 16, 010 is 8,
-    leading blanks and `+' taken); None unless 1 to INT_MAX."""
-    found = _STRTOUL.match(text)
-    if found is None:
-        return None
-    hexa, octal, decimal = found.groups()
-    value = int(hexa, 16) if hexa else int(octal, 8) if octal else int(decimal)
-    return value if 1 <= value <= 0x7FFFFFFF else None

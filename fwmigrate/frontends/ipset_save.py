@@ -11,33 +11,17 @@ Members are read into typed values per dimension of the set's type. A range or a
 a file given here (refused otherwise, with the reason). Types
 fwmigrate cannot translate keep their members as the words written, so the set exists (a rule
 naming it gets a precise refusal) without blocking the sets that are translated.
+(The sets and their types: ipset_sets.py; reading members: ipset_members.py.)
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-
 from ..errors import Diagnostics, OptionError, undecodable_byte
-from ..ir import Address, IpSet, Option, SourceLocation
+from ..ir import IpSet, Option, SourceLocation
+from .ipset_members import member
+from .ipset_sets import DIMENSIONS, NO_FAMILY, IpsetError, ReplayedSet
 from .save_file import tokenize
-from .values_numbers import protocol_number
 
-# the dimensions of each type, as ipset names them in the type
-DIMENSIONS = {
-    "hash:ip": ("ip",), "hash:net": ("net",), "hash:mac": ("mac",),
-    "hash:ip,port": ("ip", "port"), "hash:net,port": ("net", "port"),
-    "hash:ip,port,ip": ("ip", "port", "ip"), "hash:ip,port,net": ("ip", "port", "net"),
-    "hash:net,port,net": ("net", "port", "net"), "hash:net,net": ("net", "net"),
-    "hash:ip,mark": ("ip", "mark"), "hash:net,iface": ("net", "iface"),
-    "hash:ip,mac": ("ip", "mac"), "bitmap:ip": ("ip",), "bitmap:ip,mac": ("ip", "mac"),
-    "bitmap:port": ("port",), "list:set": ("set",),
-}
-# members read into typed values; the rest are kept as written
-_READ = {"ip", "net", "port", "mac"}
-_TYPED = {t for t, dims in DIMENSIONS.items() if set(dims) <= _READ}
-# types ipset creates without a family: they match IPv4 and IPv6 packets alike
-_NO_FAMILY = {"hash:mac", "bitmap:port", "list:set"}
 _CREATE_FLAGS = {"counters", "comment", "skbinfo", "forceadd"}
 _CREATE_VALUES = {"family", "hashsize", "maxelem", "timeout", "netmask", "markmask", "range",
                   "size", "bucketsize", "initval", "probes", "resize"}
@@ -48,69 +32,7 @@ _COMMANDS = {"create": "create", "-N": "create", "n": "create", "add": "add", "-
              "-F": "flush", "f": "flush", "destroy": "destroy", "-X": "destroy", "x": "destroy",
              "rename": "rename", "-E": "rename", "e": "rename", "swap": "swap", "-W": "swap",
              "w": "swap"}
-# one `add` of a range may stand for at most this many members (ipset's own limit is 2^16)
-MAX_EXPANSION = 65536
-
-
-class IpsetError(Exception):
-    """A command ipset would refuse; `col` is where (a column, or a script's offset)."""
-
-    def __init__(self, message: str, col: int, hint: str | None = None):
-        super().__init__(message)
-        self.message, self.col, self.hint = message, col, hint
-
-
 _Error = IpsetError
-
-
-class _Set:
-    """A set while the file is replayed: members keyed by their values, in insertion order."""
-
-    def __init__(self, name, type_, family, options, loc):
-        self.name, self.type, self.family, self.options, self.loc = \
-            name, type_, family, options, loc
-        self.members: dict[tuple, tuple[Option, ...]] = {}
-
-    @classmethod
-    def from_ir(cls, s: IpSet) -> _Set:
-        options: dict[str, object] = {o.name: o.value for o in s.options}
-        options.update(maxelem=s.maxelem, family="inet6" if s.family == "ip6" else "inet")
-        if s.timeout is not None:
-            options["timeout"] = s.timeout
-        for flag in ("counters", "comment"):
-            if getattr(s, flag):
-                options[flag] = None
-        made = cls(s.name, s.type, s.family, options, s.loc)
-        made.members = dict(s.entries)
-        return made
-
-    def ir(self) -> IpSet:
-        opts = dict(self.options)
-        timeout = opts.pop("timeout", None)
-        maxelem = opts.pop("maxelem", _bitmap_size(opts.get("range")) or 65536)
-        counters = "counters" in opts
-        comment = "comment" in opts
-        for name in ("counters", "comment", "family", "hashsize", "bucketsize", "initval",
-                     "probes", "resize"):
-            opts.pop(name, None)      # hash-table tuning: no meaning for which packets match
-        return IpSet(self.name, self.type, self.family, tuple(self.members.items()),
-                     timeout, counters, comment, maxelem,
-                     tuple(Option(k, v) for k, v in opts.items()), self.loc)
-
-
-def _bitmap_size(range_text: str | None) -> int | None:
-    """How many members a bitmap's range holds (its capacity; bitmaps have no maxelem)."""
-    if range_text is None:
-        return None
-    first, dash, last = range_text.partition("-")
-    try:
-        if dash and first.isdigit():
-            return int(last) - int(first) + 1
-        if dash:
-            return int(ipaddress.ip_address(last)) - int(ipaddress.ip_address(first)) + 1
-        return ipaddress.ip_network(range_text, strict=False).num_addresses
-    except ValueError:
-        return None
 
 
 class IpsetReplay:
@@ -118,7 +40,7 @@ class IpsetReplay:
     had before): an `ipset save` file, or the ipset lines of a script, one command at a time."""
 
     def __init__(self, base: tuple[IpSet, ...] = ()):
-        self.sets: dict[str, _Set] = {s.name: _Set.from_ir(s) for s in base}
+        self.sets: dict[str, ReplayedSet] = {s.name: ReplayedSet.from_ir(s) for s in base}
 
     def run(self, words: list[tuple[str, int]], loc: SourceLocation) -> None:
         """One command's words (text, position) without `ipset`; raises IpsetError."""
@@ -163,7 +85,7 @@ def read_ipsets(text: str, filename: str, diags: Diagnostics) -> tuple[IpSet, ..
     return replay.result()
 
 
-def _command(words, sets: dict[str, _Set], loc: SourceLocation) -> None:
+def _command(words, sets: dict[str, ReplayedSet], loc: SourceLocation) -> None:
     exist = any(w in ("-exist", "-!") for w, _ in words)
     words = [(w, c) for w, c in words if w not in ("-exist", "-!")]
     if not words:
@@ -180,7 +102,7 @@ def _command(words, sets: dict[str, _Set], loc: SourceLocation) -> None:
         if len(args) < 2:
             raise _Error(f"`{verb}' needs a set name and a member", col)
         target = _known(sets, args[0])
-        values = _member(target, args[1])
+        values = member(target, args[1])
         if command == "add":
             if values in target.members and not exist:
                 raise _Error(f"{args[1][0]} is already in set {target.name}", args[1][1],
@@ -216,14 +138,14 @@ def _command(words, sets: dict[str, _Set], loc: SourceLocation) -> None:
             sets[first.name], sets[second.name] = first, second
 
 
-def _known(sets: dict[str, _Set], word) -> _Set:
+def _known(sets: dict[str, ReplayedSet], word) -> ReplayedSet:
     name, col = word
     if name not in sets:
         raise _Error(f"set {name} does not exist (no `create' line before this one)", col)
     return sets[name]
 
 
-def _create(args, sets: dict[str, _Set], exist: bool, loc: SourceLocation, col: int) -> None:
+def _create(args, sets: dict[str, ReplayedSet], exist: bool, loc: SourceLocation, col: int) -> None:
     if len(args) < 2:
         raise _Error("`create' needs a set name and a type", col)
     (name, ncol), (type_, tcol) = args[0], args[1]
@@ -244,13 +166,13 @@ def _create(args, sets: dict[str, _Set], exist: bool, loc: SourceLocation, col: 
         raise _Error("bitmap:ip holds IPv4 addresses only", tcol)
     if type_.startswith("bitmap:") and "range" not in options:
         raise _Error(f"{type_} needs `range'", tcol)
-    ir_family = None if type_ in _NO_FAMILY else ("ip" if family == "inet" else "ip6")
+    ir_family = None if type_ in NO_FAMILY else ("ip" if family == "inet" else "ip6")
     if name in sets:
         old = sets[name]
         if exist and (old.type, old.family) == (type_, ir_family):
             return                      # ipset restore -exist: the same set is fine
         raise _Error(f"set {name} already exists", ncol)
-    sets[name] = _Set(name, type_, ir_family, options, loc)
+    sets[name] = ReplayedSet(name, type_, ir_family, options, loc)
 
 
 def _option_words(words, flags, valued, unknown: str):
@@ -286,7 +208,7 @@ def _create_value(word: str, arg, type_: str):
     return number
 
 
-def _add_options(target: _Set, words) -> tuple[Option, ...]:
+def _add_options(target: ReplayedSet, words) -> tuple[Option, ...]:
     out: list[Option] = []
     for word, arg, col in _option_words(words, _ADD_FLAGS, _ADD_VALUES,
                                         "unknown member option `{}'"):
@@ -312,97 +234,3 @@ def _add_options(target: _Set, words) -> tuple[Option, ...]:
         out.append(Option(word, value))
     return tuple(out)
 
-
-# --- members -----------------------------------------------------------------------------
-
-def _member(target: _Set, word) -> tuple:
-    """The member's values, one per dimension (a tuple of them when the word is a range)."""
-    text, col = word
-    dims = DIMENSIONS[target.type]
-    if target.type not in _TYPED:
-        return tuple(text.split(","))
-    parts = text.split(",")
-    if len(parts) != len(dims):
-        raise _Error(f"{target.type} members have {len(dims)} part(s) separated by commas, "
-                     f"not {text!r}", col)
-    values = []
-    offset = 0
-    for dim, part in zip(dims, parts, strict=True):
-        try:
-            values.append(_PARTS[dim](part, target))
-        except ValueError as exc:
-            raise _Error(f"{text!r}: {exc}", col + offset) from None
-        offset += len(part) + 1
-    return tuple(values)
-
-
-def _ip_version(target: _Set) -> int:
-    return 6 if target.family == "ip6" else 4
-
-
-def _address(text: str, target: _Set, host: bool) -> Address:
-    version = _ip_version(target)
-    try:
-        net = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        raise ValueError(f"{text!r} is not an address") from None
-    if net.version != version:
-        raise ValueError(f"{text} is not an IPv{version} address (set family "
-                         f"{'inet6' if version == 6 else 'inet'})")
-    if host and net.prefixlen != net.max_prefixlen:
-        raise ValueError("a network or range stands for several members: ipset adds each "
-                         "address, write them one per line")
-    return Address(net.network_address, net.netmask)
-
-
-def _ip(text: str, target: _Set) -> Address:
-    # with a netmask ipset stores (and saves) the network each address falls in
-    return _address(text, target, host="netmask" not in target.options)
-
-
-def _net(text: str, target: _Set) -> Address:
-    if "-" in text:
-        raise ValueError("a range stands for several networks: write them one per line, as "
-                         "ipset save does")
-    return _address(text, target, host=False)
-
-
-_PORT_PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132, "udplite": 136}
-
-
-def _port(text: str, target: _Set):
-    """`[proto:]port` → (protocol number, port); bitmap:port members are the port alone.
-
-    ICMP members (`icmp:echo-request`) keep the type as written: no nft key spells them."""
-    proto, colon, port = text.rpartition(":")
-    if not colon:
-        proto, port = "tcp", text
-    if proto in ("icmp", "icmpv6"):
-        return (1 if proto == "icmp" else 58, port)
-    try:
-        number = _PORT_PROTOCOLS.get(proto) or protocol_number(proto)
-    except Exception:
-        raise ValueError(f"unknown protocol {proto!r}") from None
-    if port.isdigit():
-        value = int(port)
-    else:
-        try:
-            value = socket.getservbyname(port, proto if proto in _PORT_PROTOCOLS else "tcp")
-        except OSError:
-            raise ValueError(f"{port!r} is not a port") from None
-    if not 0 <= value <= 0xFFFF:
-        raise ValueError(f"port {value} is out of range")
-    if "-" in port:
-        raise ValueError("a port range stands for several members: write them one per line")
-    return value if target.type == "bitmap:port" else (number, value)
-
-
-def _mac(text: str, target: _Set) -> str:
-    octets = text.split(":")
-    if len(octets) != 6 or not all(len(o) == 2 and all(c in "0123456789abcdefABCDEF" for c in o)
-                                   for o in octets):
-        raise ValueError(f"{text!r} is not a MAC address")
-    return text.lower()
-
-
-_PARTS = {"ip": _ip, "net": _net, "port": _port, "mac": _mac}

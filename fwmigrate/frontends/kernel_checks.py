@@ -80,9 +80,23 @@ def _rule_problem(matches, target) -> tuple[str, str] | None:
     return None
 
 
-# targets the kernel accepts only with these protocols: name → (numbers, what to write)
-_TARGET_PROTOCOLS = {"SYNPROXY": ((6,), "-p tcp"), "TCPOPTSTRIP": ((6,), "-p tcp"),
-                     "TPROXY": ((6, 17), "-p tcp or -p udp"), "ECN": ((6,), "-p tcp")}
+def _target_protocols() -> dict[str, tuple[tuple[int, ...], str, frozenset[str] | None]]:
+    """Target → (protocol numbers, what to write, the options that need them; None: all)."""
+    return {name: (tuple(t["protocols"]), t["write"],
+                   frozenset(t["only_with"]) if "only_with" in t else None)
+            for name, t in _data()["target_protocols"].items()}
+
+
+# bound once: every rule with a target extension is looked up (the match options' table,
+# below, is read at import too)
+_TARGET_PROTOCOLS = _target_protocols()
+
+
+@cache
+def option_protocols() -> dict[tuple[str, str], tuple[int, str, str]]:
+    """(match, option) → (the protocol number it needs, the kernel's message, its -p name)."""
+    return {(o["extension"], name): (o["protocol"], o["why"], o["name"])
+            for o in _data()["option_protocol"] for name in o["options"]}
 
 
 def target_problem(target: TargetExtension, proto: Negatable | None,
@@ -97,21 +111,18 @@ def target_problem(target: TargetExtension, proto: Negatable | None,
             return ("REJECT --reject-with tcp-reset needs -p tcp",
                     "the kernel refuses TCP RST for non-TCP packets")
     needed = _TARGET_PROTOCOLS.get(target.name)
-    if target.name == "ECN" and not {"ecn-tcp-remove", "ecn-tcp-ece", "ecn-tcp-cwr"} & {
-            o.name for o in target.options}:
-        needed = None                           # only its TCP operations need -p tcp
+    if needed is not None and needed[2] is not None and \
+            not needed[2] & {o.name for o in target.options}:
+        needed = None                           # ECN: only its TCP operations need -p tcp
     if needed is not None and (proto is None or proto.negated or proto.value not in needed[0]):
         return (f"{target.name} needs {needed[1]}",
                 "the kernel refuses the rule (Invalid argument) without it")
     return None
 
 
-# options the kernel accepts only with one protocol (the module itself works with any):
-# (module, option) → (protocol number, the kernel's message, -p name)
-_OPTION_PROTOCOL = {
-    ("ecn", name): (6, "ECN match: cannot match TCP bits in rule for non-tcp packets", "tcp")
-    for name in ("ecn-tcp-ece", "ecn-tcp-cwr")
-}
+# options the kernel accepts only with one protocol (the module itself works with any), bound
+# once: every option of a module that has such options is looked up
+_OPTION_PROTOCOL = option_protocols()
 
 
 def match_problem(match: Match, proto: Negatable | None, table: str,

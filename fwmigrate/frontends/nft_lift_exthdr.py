@@ -13,11 +13,6 @@ from .. import mappings
 from ..ir import Match, Option
 from .nft_lift_values import int_range, number, unrepresentable
 
-# nft's names of mobility header types beyond libip6t_mh's (nft lists a type by name)
-_NFT_MH_TYPES = {"fast-binding-update": 8, "fast-binding-acknowledgement": 9,
-                 "fast-binding-advertisement": 10, "experimental-mobility-header": 11,
-                 "home-agent-switch-message": 12}
-
 
 def exthdr(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> None:
     name, field = body.get("name"), body.get("field")
@@ -92,7 +87,9 @@ def _byte_range(option: str):
 
 
 def _mh_type(lift, name, right, negated) -> None:
-    names = dict(mappings.load("nft_values")["mh_types"], **_NFT_MH_TYPES)
+    # nft lists a type by name, also those libip6t_mh has no name for
+    values = mappings.load("nft_values")
+    names = dict(values["mh_types"], **values["mh_types_nft_only"])
     lift.implied_protocol = lift.implied_protocol or 135
     lift.add_match("mh", Option("mh-type", int_range(right, "mh type", names), negated))
 

@@ -7,98 +7,25 @@ iptables' own reason and leaves the ruleset unchanged (as iptables does).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .. import mappings
-from ..ir import (
-    Chain,
-    Counters,
-    Family,
-    Jump,
-    Rule,
-    Ruleset,
-    SourceLocation,
-    Table,
+from ..ir import Chain, Counters, Family, Jump, Rule, Ruleset, Table
+from .chain_state import (
+    MAX_CHAIN_NAME,
+    ChainState,
+    CommandError,
+    TableState,
+    chain_hint,
+    check_chain_name,
 )
-from .command_line import VERDICTS, Command
-from .hook_reach import HookProblem, HookReach
+from .command_flags import VERDICTS
+from .command_line import Command
+from .hook_reach import HookProblem
+from .jump_loops import check_loops
 from .kernel_checks import hook_limited
 
-MAX_CHAIN_NAME = 28
-
-
-class CommandError(Exception):
-    """iptables would refuse this command; `index` is the word to point at (None: the command)."""
-
-    def __init__(self, message: str, index: int | None = None, hint: str | None = None,
-                 loc: SourceLocation | None = None):
-        super().__init__(message)
-        self.message = message
-        self.index = index
-        self.hint = hint
-        self.loc = loc
-
-
-@dataclass(slots=True)
-class ChainState:
-    name: str
-    policy: str | None                    # None: user-defined
-    rules: list[Rule] = field(default_factory=list)
-    counters: Counters | None = None
-    loc: SourceLocation | None = None
-
-
-@dataclass(slots=True)
-class TableState:
-    family: Family
-    name: str
-    chains: dict[str, ChainState]
-    hooks: HookReach | None = None   # which built-in chains reach each chain (scripts)
-
-    @classmethod
-    def fresh(cls, family: Family, name: str) -> TableState:
-        builtin = mappings.iptables_tables()[name]
-        return cls(family, name, {c: ChainState(c, "ACCEPT") for c in builtin},
-                   HookReach(name))
-
-    def chain(self, name: str | None, index: int | None) -> ChainState:
-        chain = self.chains.get(name or "")
-        if chain is None:
-            raise CommandError("No chain/target/match by that name.", index,
-                               hint=_chain_hint(name, self))
-        return chain
-
-    def extend(self, name: str, rules: tuple[Rule, ...], jump: str | None) -> bool:
-        """Append a save file's rules when the chain exists and a jump leads to a user chain
-        (the checks of -A); False, with nothing changed, when the command must go through
-        RulesetModel.apply to report what is wrong."""
-        chain = self.chains.get(name)
-        if chain is None:
-            return False
-        if jump is not None:
-            dest = self.chains.get(jump)
-            if dest is None or dest.policy is not None:
-                return False
-        chain.rules.extend(rules)
-        return True
-
-    def removed(self, rules) -> None:
-        """Rules taken out: a jump among them may leave chains reached from fewer built-in
-        chains, so the record is rebuilt when next needed (hook_reach.py)."""
-        if self.hooks is not None and any(isinstance(r.target, Jump) for r in rules):
-            self.hooks.forget()
-
-    def references(self, name: str) -> int:
-        return sum(1 for c in self.chains.values() for r in c.rules
-                   if isinstance(r.target, Jump) and r.target.chain == name)
-
-
-def _chain_hint(name: str | None, table: TableState) -> str | None:
-    import difflib
-    close = difflib.get_close_matches(name or "", list(table.chains), n=1)
-    if close:
-        return f"did you mean {close[0]}?"
-    return f"create it first with -N {name}" if name else None
+# save_file.py imports these from here
+__all__ = ["ChainState", "CommandError", "RulesetModel", "TableState", "check_chain_name",
+           "check_loops"]
 
 
 class RulesetModel:
@@ -317,7 +244,7 @@ class RulesetModel:
             if isinstance(target, Jump):
                 dest = table.chains.get(target.chain)
                 if dest is None or dest.policy is not None:
-                    hint = _chain_hint(target.chain, table)
+                    hint = chain_hint(target.chain, table)
                     if target.chain.upper() in VERDICTS:
                         hint = f"targets are case-sensitive: -j {target.chain.upper()}"
                     raise CommandError(f"Couldn't load target `{target.chain}':No such file or "
@@ -380,88 +307,3 @@ def _retarget(rule: Rule, old: str, new: str) -> Rule:
                 rule.protocol, rule.fragment, rule.matches, Jump(new, target.goto),
                 rule.counters, rule.loc)
 
-
-def check_chain_name(name: str, index: int | None) -> None:
-    if len(name) > MAX_CHAIN_NAME:
-        raise CommandError(f"chain name `{name}' too long (must be under 29 chars)", index)
-    if name.startswith("-") or name.startswith("!"):
-        raise CommandError(f"chain name not allowed to start with `{name[0]}'", index)
-    if not name or any(ch.isspace() for ch in name):
-        raise CommandError(f"Invalid chain name `{name}'", index)
-    if name in VERDICTS or name in mappings.target_specs() or \
-            name in mappings.load("extensions")["targets"]:
-        raise CommandError("chain name may not clash with target name", index)
-
-
-def jump_graph(table: TableState | Table) -> dict[str, list[str]]:
-    chains = table.chains.values() if isinstance(table, TableState) else table.chains
-    return {c.name: [r.target.chain for r in c.rules if isinstance(r.target, Jump)]
-            for c in chains}
-
-
-def check_loops(table: TableState, source: str | None = None,
-                targets: set[str] | None = None) -> None:
-    """The kernel refuses a jump cycle that a built-in chain can reach. With `source` and
-    `targets`: only cycles through the jumps just added from source to targets (the table
-    had none before), which matter only if a built-in chain reaches source."""
-    if targets is not None:
-        starts = sorted(targets)
-        graph: dict[str, list[str]] = _LazyGraph(table)
-    else:
-        starts = [c.name for c in table.chains.values() if c.policy is not None]
-        graph = jump_graph(table)
-    state: dict[str, int] = {}          # 1: on the current path, 2: done
-    # depth first, with a stack of its own: a chain of chains thousands deep is a valid
-    # iptables ruleset, and Python's recursion would not reach its end
-    for start in starts:
-        if start in state:
-            continue
-        state[start] = 1
-        path = [start]
-        pending = [iter(graph.get(start, ()))]
-        while pending:
-            nxt = next(pending[-1], None)
-            if nxt is None:
-                state[path.pop()] = 2
-                pending.pop()
-                continue
-            if state.get(nxt) == 1:
-                if source is not None and not _reached(table, source):
-                    return          # no packet gets there (yet: a later jump is checked then)
-                cycle = path[path.index(nxt):] + [nxt]
-                raise CommandError("Too many levels of symbolic links.", None,
-                                   hint="the jumps form a loop: " + " → ".join(cycle))
-            if nxt not in state:
-                state[nxt] = 1
-                path.append(nxt)
-                pending.append(iter(graph.get(nxt, ())))
-
-
-class _LazyGraph(dict):
-    """jump_graph, worked out only for the chains a search visits."""
-
-    def __init__(self, table: TableState):
-        super().__init__()
-        self.table = table
-
-    def __missing__(self, name: str) -> list[str]:
-        chain = self.table.chains.get(name)
-        self[name] = [r.target.chain for r in chain.rules if isinstance(r.target, Jump)] \
-            if chain is not None else []
-        return self[name]
-
-    def get(self, name, default=None):
-        return self[name]
-
-
-def _reached(table: TableState, name: str) -> bool:
-    """Whether a built-in chain reaches chain `name` through jumps."""
-    graph = jump_graph(table)
-    seen = {c.name for c in table.chains.values() if c.policy is not None}
-    todo = list(seen)
-    while todo:
-        for nxt in graph.get(todo.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return name in seen

@@ -3,7 +3,8 @@ rules' sets come from the script (the replay is ipset_save.IpsetReplay)."""
 
 from __future__ import annotations
 
-from .ipset_save import CHANGING, READ_ONLY, IpsetError
+from .ipset_save import CHANGING, READ_ONLY
+from .ipset_sets import IpsetError
 
 _IPSET_HINT = ("give the sets as `ipset save` prints them with --ipsets FILE, and pass "
                "--skip-unknown to step over this line")

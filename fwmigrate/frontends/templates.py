@@ -29,7 +29,8 @@ from ..ir import (
     SourceLocation,
     TargetExtension,
 )
-from .command_line import _NO_IN, _NO_OUT, Command, parse_uncached
+from .command_flags import NO_IN, NO_OUT
+from .command_line import Command, parse_uncached
 from .extensions import (
     _CACHE_LIMIT,
     NEGATION_FOLDED,
@@ -111,7 +112,7 @@ def _shape_key(words: list[str], family: Family, table: str | None,
     # _BLANK_AFTER.get(flag, word) is None after a value flag, else the word)
     shape = list(map(_BLANK_AFTER.get, words, words[1:]))
     chain_blanked = (len(words) > 1 and words[0] in _RULE_COMMANDS
-                     and words[1] not in _NO_OUT and words[1] not in _NO_IN)
+                     and words[1] not in NO_OUT and words[1] not in NO_IN)
     if chain_blanked:
         shape[0] = None
     return (family, table, restore, words[0] if words else None, *shape), chain_blanked
@@ -156,7 +157,7 @@ def parse_command(words: Sequence[str], family: Family, *, table: str | None = N
 # if it has that template's shape (a line whose even words are values merely adds entries).
 _QUICK: dict[tuple, list[_Template]] = {}
 _CANDIDATES = 16      # templates per first look (e.g. one per -i interface or -p protocol)
-_HOOK_CHAINS = _NO_OUT | _NO_IN
+_HOOK_CHAINS = NO_OUT | NO_IN
 
 
 def _NO_WORDS(words: list[str]) -> tuple:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from .. import mappings
 from ..errors import OptionError
 from ..ir import Address, PortRange
 from .clusterip import PARSERS as CLUSTERIP_PARSERS
@@ -125,21 +126,18 @@ def check_string(by_name: dict, index: int) -> None:
                           hint="the kernel refuses the rule (Invalid argument)")
 
 
-# libxt_TCPOPTSTRIP's option names
-_TCP_OPTIONS = {"mss": 2, "wscale": 3, "sack-permitted": 4, "sack": 5, "timestamp": 8, "md5": 19}
-
-
 def parse_tcp_option_list(args, family, proto) -> tuple[int, ...]:
     """TCPOPTSTRIP --strip-options: names or numbers 2-255, kept as a sorted set."""
+    names = mappings.load("targets")["tcpoptstrip_options"]
     kinds = set()
     for word in args[0].split(","):
-        kind = _TCP_OPTIONS.get(word)
+        kind = names.get(word)
         if kind is None:
             try:
                 kind = c_uint(word, 0, 255)
             except OptionError:
                 raise OptionError(f'Bad TCP option value "{word}"',
-                                  hint="2-255 or " + ", ".join(_TCP_OPTIONS)) from None
+                                  hint="2-255 or " + ", ".join(names)) from None
         if kind < 2:
             raise OptionError("Option value may not be 0 or 1",
                               hint="end-of-list and no-op are not options that can be stripped")
@@ -194,28 +192,14 @@ def check_hmark(by_name: dict, index: int) -> None:
                           "same time", index)
 
 
-# ip6t_ipv6header's headers in the order iptables-save prints them, each with the names it
-# takes (the first is the one it prints; the others: its own short names and /etc/protocols')
-_IPV6_HEADERS = (
-    (0, ("hop-by-hop", "hop", "hopopt", "0")),
-    (60, ("ipv6-opts", "dst", "60")),
-    (43, ("ipv6-route", "route", "43")),
-    (44, ("ipv6-frag", "frag", "44")),
-    (51, ("ah", "auth", "51")),
-    (50, ("esp", "50")),
-    (59, ("ipv6-nonxt", "none", "59")),
-    (255, ("protocol", "prot", "255")),
-)
-_IPV6_HEADER_NUMBERS = {name: number for number, names in _IPV6_HEADERS for name in names}
-
-
 def parse_ipv6_headers(args, family, proto) -> frozenset[int]:
+    numbers = mappings.ipv6_header_numbers()
     found = set()
     for word in args[0].split(","):
-        number = _IPV6_HEADER_NUMBERS.get(word)
+        number = numbers.get(word)
         if number is None:
             raise OptionError(f"unknown header `{word}' specified",
-                              hint=", ".join(names[0] for _n, names in _IPV6_HEADERS))
+                              hint=", ".join(names[0] for _n, names in mappings.ipv6_headers()))
         found.add(number)
     return frozenset(found)
 
@@ -322,7 +306,8 @@ SAVE_TEXT = {
     "hex_mask32": lambda v: f"0x{v:08x}",
     "hex_mask16": lambda v: f"0x{v:04x}",
     "hex_mask16_short": lambda v: f"0x{v:02x}",
-    "ipv6_headers": lambda v: ",".join(names[0] for n, names in _IPV6_HEADERS if n in v),
+    "ipv6_headers": lambda v: ",".join(names[0] for n, names in mappings.ipv6_headers()
+                                       if n in v),
     "led_trigger_id": lambda v: f'"{v}"',
     "bpf_bytecode": lambda v: '"' + ",".join([str(len(v))] + [" ".join(map(str, i))
                                                               for i in v]) + '"',

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..backends.nft_ipsets import PORT_PROTOCOLS
-from ..frontends.ipset_save import DIMENSIONS
+from ..frontends.ipset_sets import DIMENSIONS
 from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import Address, IcmpType, Match, Option, PortRange, Rule
 from .ipsets import member

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from ..backends import iptables_save, nft_json
 from ..convert import ConvertOptions, translate_input
 from ..errors import Diagnostic, Diagnostics, FwmigrateError
-from ..frontends.ipset_save import DIMENSIONS
+from ..frontends.ipset_sets import DIMENSIONS
 from ..frontends.nft_ruleset import read_nft_json
 from ..frontends.save_file import read_save
 from ..ir import Ruleset, TargetExtension
