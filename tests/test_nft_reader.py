@@ -31,8 +31,9 @@ def _cases():
 
 def _expected_rules(family, table, chain, expected):
     program = "iptables" if family == "ip" else "ip6tables"
-    script = "".join(f"{program} -t {table} -A {chain} {r.strip()}\n"
-                     for r in expected.split(";;"))
+    # set -f: the words as written (`-i eth*` is an interface pattern, not a file glob)
+    script = "set -f\n" + "".join(f"{program} -t {table} -A {chain} {r.strip()}\n"
+                                   for r in expected.split(";;"))
     ruleset = read(script, "expected", ConvertOptions())[0]
     return ruleset.table(family, table).chain(chain).rules
 
