@@ -177,34 +177,39 @@ def checkentry_problems(table: Table) -> list[tuple[Rule, str, str]]:
     # verdicts by (module, protocol) and by (matches, target, protocol); ids, since the rules
     # keep these objects alive and a large dump's rules share them (hashing them costs more)
     modules: dict[tuple[str, int], tuple[str, str] | None] = {}
-    targets: dict[tuple[int, int, int], tuple[str, str] | None] = {}
+    rules: dict[tuple[int, int, int], tuple[str, str] | None] = {}
     for chain in table.chains:
         for rule in chain.rules:
-            proto = rule.protocol
-            found = None
-            # the kernel checks the matches first, then the target (find_check_entry)
-            for match in rule.matches:
-                key = (match.module, id(proto))
-                found = modules.get(key, _UNJUDGED)
-                if found is _UNJUDGED:
-                    found = modules[key] = module_problem(match.module, proto, table.name,
-                                                          table.family)
-                found = found or _option_problem(match, proto)
-                if found is not None:
-                    break
-            target = rule.target
-            if found is None and isinstance(target, TargetExtension):
-                key3 = (id(rule.matches), id(target), id(proto))
-                found = targets.get(key3, _UNJUDGED)
-                if found is _UNJUDGED:
-                    found = targets[key3] = target_problem(target, proto, table.name) or \
-                        _rule_problem(rule.matches, target)
+            key = (id(rule.matches), id(rule.target), id(rule.protocol))
+            found = rules.get(key, _UNJUDGED)
+            if found is _UNJUDGED:
+                found = rules[key] = _entry_problem(rule, table, modules)
             if found is not None:
                 problems.append((rule, *found))
     return problems
 
 
 _UNJUDGED = object()
+
+
+def _entry_problem(rule: Rule, table: Table,
+                   modules: dict[tuple[str, int], tuple[str, str] | None]
+                   ) -> tuple[str, str] | None:
+    proto = rule.protocol
+    # the kernel checks the matches first, then the target (find_check_entry)
+    for match in rule.matches:
+        key = (match.module, id(proto))
+        found = modules.get(key, _UNJUDGED)
+        if found is _UNJUDGED:
+            found = modules[key] = module_problem(match.module, proto, table.name,
+                                                  table.family)
+        found = found or _option_problem(match, proto)
+        if found is not None:
+            return found
+    target = rule.target
+    if isinstance(target, TargetExtension):
+        return target_problem(target, proto, table.name) or _rule_problem(rule.matches, target)
+    return None
 
 
 def _syn_test(match: Match) -> bool:
