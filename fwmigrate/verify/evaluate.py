@@ -69,8 +69,10 @@ _TARGET_VERDICTS = {"REJECT": "REJECT", "TPROXY": "DIVERT", "NFQUEUE": "QUEUE"}
 class _Walk:
     def __init__(self, ruleset: Ruleset, family: str):
         self.tables = {t.name: t for t in ruleset.tables if t.family == family}
+        self.current = ""          # the hook being walked
 
     def hook(self, hook: str, packet: Packet) -> list[Outcome]:
+        self.current = hook
         outcomes = [Outcome("ACCEPT", None, [], [], packet)]
         for table_name in HOOK_TABLES[hook]:
             table = self.tables.get(table_name)
@@ -140,7 +142,7 @@ class _Walk:
         target = rule.target
         if target is None or (isinstance(target, TargetExtension)
                               and not mappings.target_specs()[target.name].terminal):
-            if _untracks(target):
+            if _untracks(target) and not (self.current == "prerouting" and packet.iif == "lo"):
                 packet = packet.with_(ct_state="untracked", ct_status=frozenset())
             yield from self._rules(table, chain, packet, depth, index + 1, trace, assumptions)
             return
@@ -165,7 +167,9 @@ class _Walk:
 
 def _untracks(target: TargetExtension | None) -> bool:
     """NOTRACK and CT --notrack (raw table, before conntrack): the packet is not tied to its
-    connection, so from there on its state is UNTRACKED, not ESTABLISHED."""
+    connection, so from there on its state is UNTRACKED, not ESTABLISHED. Not in PREROUTING
+    for a packet in on lo: this host sent it, conntrack gave it its entry in OUTPUT, and
+    the target leaves a packet that has one alone ("previously seen (loopback)")."""
     return target is not None and (target.name == "NOTRACK" or (
         target.name == "CT" and target.option("notrack") is not None))
 

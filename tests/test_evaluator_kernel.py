@@ -1,0 +1,54 @@
+"""The packet evaluator (fwmigrate/verify/evaluate.py: `fwmigrate explain` and the lockout guard)
+where bench/evaluator_fuzz.py found it wrong: each case is loaded into iptables-legacy in
+tests/differential.py's network, a real probe shows what the kernel does, and the evaluator
+must say the same for that probe's packet."""
+
+from __future__ import annotations
+
+import pytest
+from differential import Probe, load_legacy, network
+
+from fwmigrate.convert import ConvertOptions, read
+from fwmigrate.verify.explain import explain, parse_packet
+
+pytestmark = pytest.mark.kernel
+
+
+def verdicts(save: str, packet: str) -> set[str]:
+    ruleset = read(save, "case.save", ConvertOptions(source_kind="save"))[0]
+    p, hook = parse_packet(packet)
+    return {o.verdict for o in explain(ruleset, p, hook)}
+
+
+def kernel(save: str, probe: Probe) -> str:
+    with network(lambda fw: load_legacy(fw, save)) as net:
+        return net.probe(probe).split()[0]
+
+
+NOTRACK_IN_PREROUTING = """*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -i lo -j CT --notrack
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -m state --state UNTRACKED -j DROP
+COMMIT
+"""
+
+
+def test_notrack_in_prerouting_leaves_a_looped_back_packet_tracked(netns):
+    """A packet that comes in on lo was sent by this host: conntrack gave it its entry in
+    OUTPUT, and NOTRACK (raw PREROUTING) leaves a packet that has one alone, so INPUT sees it
+    NEW, not UNTRACKED (bench/evaluator_fuzz.py seed 400017)."""
+    assert kernel(NOTRACK_IN_PREROUTING,
+                  Probe("tcp", "fw", "192.168.10.1", "203.0.113.1", 22)) == "open"
+    assert verdicts(NOTRACK_IN_PREROUTING,
+                    "tcp 192.168.10.1:40000 > 203.0.113.1:22 in lo hook input") == {"ACCEPT"}
+    # from outside, the same rule on eth1 does untrack it
+    outside = NOTRACK_IN_PREROUTING.replace("-i lo", "-i eth1")
+    assert kernel(outside, Probe("tcp", "lan", "192.168.10.2", "192.168.10.1", 22)) == "timeout"
+    assert verdicts(outside, "tcp 192.168.10.2:40000 > 192.168.10.1:22 in eth1 hook input") \
+        == {"DROP"}
