@@ -119,6 +119,16 @@ def flow_of(probe: Probe, entries: list) -> Flow | None:
     return Flow("new", "ORIGINAL", (probe.src, probe.dst, sport, probe.port or None))
 
 
+def settle(net, seconds: float = 4) -> None:
+    """Until no IPv6 address is tentative (duplicate address detection of the link-local
+    ones): before that, the first IPv6 packets forwarded are lost whatever the rules say."""
+    deadline = time.monotonic() + seconds
+    for ns in net.ns.values():
+        while ns.run("ip", "-6", "addr", "show", "tentative").stdout.strip() and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
 def normal(outcome: str) -> str:
     word = outcome.split()[0] if outcome else outcome
     return word if word in ("open", "answered") else outcome
@@ -130,6 +140,7 @@ def observe(ruleset_ir, save: str, steps, tally=None) -> list[Observed]:
     fragile = neighbour_discovery_drops(ruleset_ir)
     seen: list[Observed] = []
     with network(lambda fw: load_legacy(fw, save)) as net:
+        settle(net)
         fw = net.ns["fw"]
         lists, entries = kernel_state(fw)
         for step in steps:
