@@ -52,3 +52,38 @@ def test_notrack_in_prerouting_leaves_a_looped_back_packet_tracked(netns):
     assert kernel(outside, Probe("tcp", "lan", "192.168.10.2", "192.168.10.1", 22)) == "timeout"
     assert verdicts(outside, "tcp 192.168.10.2:40000 > 192.168.10.1:22 in eth1 hook input") \
         == {"DROP"}
+
+
+def raw(rule: str, chain: str = "PREROUTING") -> str:
+    return (f"*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A {chain} {rule}\nCOMMIT\n"
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "COMMIT\n")
+
+
+@pytest.mark.parametrize("rule, outcome, verdict", [
+    # the raw table runs before conntrack: a packet there has no entry, so its state is
+    # INVALID, and the rest of conntrack (direction, status, original tuple) never matches
+    ("-m state --state NEW -j DROP", "open", "ACCEPT"),
+    ("-m conntrack --ctstate INVALID -j DROP", "timeout", "DROP"),
+    ("-m conntrack ! --ctstate INVALID -j DROP", "open", "ACCEPT"),
+    ("-m conntrack --ctdir ORIGINAL -j DROP", "open", "ACCEPT"),
+    ("-m conntrack ! --ctorigsrc 10.0.0.0/8 -j DROP", "open", "ACCEPT"),
+    ("-m conntrack ! --ctstatus CONFIRMED -j DROP", "open", "ACCEPT"),
+])
+def test_conntrack_in_the_raw_table_sees_no_entry(netns, rule, outcome, verdict):
+    """bench/evaluator_fuzz.py seed 400069: `-t raw -A OUTPUT -m conntrack --ctdir REPLY -j
+    DROP` was taken to drop the firewall's replies."""
+    save = raw(rule)
+    assert kernel(save, Probe("tcp", "lan", "192.168.10.2", "192.168.10.1", 22)) == outcome
+    assert verdicts(save, "tcp 192.168.10.2:40000 > 192.168.10.1:22 in eth1 hook input") \
+        == {verdict}
+
+
+def test_conntrack_in_raw_output_sees_no_entry_for_a_reply(netns):
+    save = raw("-m conntrack --ctdir REPLY -j DROP", "OUTPUT")
+    assert kernel(save, Probe("tcp", "lan", "192.168.10.2", "192.168.10.1", 22)) == "open"
+    ruleset = read(save, "case.save", ConvertOptions(source_kind="save"))[0]
+    reply, _ = parse_packet("tcp 192.168.10.1:22 > 192.168.10.2:40000 out eth1 ct established "
+                            "hook output")
+    reply = reply.with_(ct_direction="REPLY")
+    assert {o.verdict for o in explain(ruleset, reply, "output")} == {"ACCEPT"}

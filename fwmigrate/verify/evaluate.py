@@ -88,8 +88,11 @@ class _Walk:
                 if o.verdict != "ACCEPT":
                     next_outcomes.append(o)
                     continue
-                for verdict, step, trace, assumptions, pkt in self.base_chain(table, chain.name,
-                                                                              o.packet):
+                before = _before_conntrack(hook, o.packet) if table_name == "raw" else None
+                for verdict, step, trace, assumptions, pkt in self.base_chain(
+                        table, chain.name, before or o.packet):
+                    if before is not None:
+                        pkt = _after_conntrack(o.packet, pkt)
                     next_outcomes.append(Outcome(verdict, step or o.decided_by, o.trace + trace,
                                                  o.assumptions + assumptions, pkt))
             outcomes = next_outcomes[:MAX_OUTCOMES]
@@ -163,6 +166,25 @@ class _Walk:
                                            assumptions + a)
             return
         yield _TARGET_VERDICTS.get(target.name, "ACCEPT"), step, trace, assumptions, packet
+
+
+def _before_conntrack(hook: str, packet: Packet) -> Packet | None:
+    """The packet as the raw table sees it: conntrack runs after it, so there is no entry
+    yet (state INVALID, or UNTRACKED once a raw rule untracked it) — except for a packet in
+    on lo, which keeps the entry it got in OUTPUT. None: the packet as it is."""
+    if hook == "prerouting" and packet.iif == "lo":
+        return None
+    return packet.with_(ct_missing=True, ct_state="untracked" if packet.ct_state ==
+                        "untracked" else "invalid", ct_status=frozenset())
+
+
+def _after_conntrack(packet: Packet, walked: Packet) -> Packet:
+    """After the raw table: the packet's own state again, unless a raw rule untracked it;
+    what else the walk changed (recent lists, assumptions) is kept."""
+    if walked.ct_state == "untracked" and packet.ct_state != "untracked":
+        return walked.with_(ct_missing=False, ct_status=frozenset())
+    return walked.with_(ct_missing=False, ct_state=packet.ct_state,
+                        ct_status=packet.ct_status)
 
 
 def _untracks(target: TargetExtension | None) -> bool:
