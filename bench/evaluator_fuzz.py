@@ -59,6 +59,7 @@ class Observed:
     flow: Flow
     lists_ok: bool = True
     why: list[str] = field(default_factory=list)
+    lists: str = ""             # when they differ: the kernel's and the evaluator's
 
     @property
     def agrees(self) -> bool:
@@ -67,7 +68,7 @@ class Observed:
     def __str__(self):
         state = f" (ct {self.flow.state} {self.flow.direction})" if self.flow.known else ""
         lists = "" if self.lists_ok else "; the recent lists after it are none the " \
-            "evaluator left"
+            f"evaluator left: {self.lists}"
         return (f"#{self.index} {self.probe}{state}: kernel {self.kernel!r}, evaluator "
                 f"{sorted(self.allowed)}{lists}")
 
@@ -129,6 +130,10 @@ def settle(net, seconds: float = 4) -> None:
             time.sleep(0.1)
 
 
+def _lists(held: frozenset) -> str:
+    return "{" + ", ".join(f"{n}: {a}" for n, a in sorted(held, key=str)) + "}"
+
+
 def normal(outcome: str) -> str:
     word = outcome.split()[0] if outcome else outcome
     return word if word in ("open", "answered") else outcome
@@ -161,10 +166,12 @@ def observe(ruleset_ir, save: str, steps, tally=None) -> list[Observed]:
                     continue
                 flow, pred = prediction
                 # after a knock alone in its step, the lists are the knock's doing
-                lists_ok = not (probe.kind == "knock" and len(step) == 1) or \
-                    frozenset((n, a) for n, ms in lists.items() for a in ms) in pred.lists
+                held = frozenset((n, a) for n, ms in lists.items() for a in ms)
+                lists_ok = not (probe.kind == "knock" and len(step) == 1) or held in pred.lists
                 seen.append(Observed(index, probe, normal(result), pred.outcomes, flow,
-                                     lists_ok, pred.why))
+                                     lists_ok, pred.why,
+                                     f"kernel {_lists(held)}, evaluator "
+                                     f"{' or '.join(map(_lists, pred.lists))}"))
     return seen
 
 

@@ -184,19 +184,23 @@ class Exchange:
             return
         how = _reject_with(o)
         fam = self.fam
+        # the answer carries the rejected packet's conntrack entry as RELATED; a packet left
+        # untracked has none, and the answer is then INVALID (seen: dropped by a RELATED-only
+        # OUTPUT, seed 400037)
+        state = {"untracked": "invalid", None: None}.get(o.packet.ct_state, "related")
         # the answer comes from the firewall: from the address asked (INPUT, OUTPUT, a RST) or
         # the firewall's address on the sender's side (an ICMP error about a forwarded packet)
         src = self.probe.dst if how == "tcp-reset" or self.to == "fw" or \
             self.origin == "fw" else FW_ON[(fam, self.origin)]
         if how == "tcp-reset":
-            answer = _packet(fam, 6, src, self.probe.src, self.dport, self.sport, "related",
+            answer = _packet(fam, 6, src, self.probe.src, self.dport, self.sport, state,
                              FLIP[self.flow.direction], self.flow.orig, True, lists,
                              tcp_flags=frozenset({"RST", "ACK"}))
             result = "refused"
         else:
             code = REJECT_CODES[how]
             answer = _packet(fam, 1 if fam == "ip" else 58, src, self.probe.src, None, None,
-                             "related", FLIP[self.flow.direction], self.flow.orig, True,
+                             state, FLIP[self.flow.direction], self.flow.orig, True,
                              lists, icmp_type=3 if fam == "ip" else 1, icmp_code=code)
             word, fatal = ERRORS[(fam, code)]
             result = {"tcp": word, "ping": "unreachable", "knock": "sent"}.get(
@@ -226,7 +230,8 @@ class Exchange:
         elif kind == "udp" and self.probe.port in UDP_PORTS:
             legs, success = [(True, 17, later, {})], "answered"
         elif kind in ("udp", "knock"):
-            legs = [(True, icmp, None if untracked else "related", unreach)]
+            # an ICMP error about an untracked packet finds no entry: INVALID (seed 400051)
+            legs = [(True, icmp, "invalid" if untracked else "related", unreach)]
             success = "refused" if kind == "udp" else "sent"
         else:
             legs = [(True, icmp, later, {"icmp_type": 0 if fam == "ip" else 129,
