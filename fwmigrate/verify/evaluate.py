@@ -78,14 +78,15 @@ class _Walk:
             table = self.tables.get(table_name)
             if table is None:
                 continue
-            if table_name == "nat" and packet.ct_state not in ("new", None):
-                continue    # nat chains see only a connection's first packet
             chain = table.chain(_CHAIN_OF_HOOK[hook])
             if chain is None:
                 continue
             next_outcomes = []
             for o in outcomes:
-                if o.verdict != "ACCEPT":
+                # nat chains see only a connection's first packet, and none without an entry
+                # (a raw rule on this hook may just have untracked it)
+                if o.verdict != "ACCEPT" or (table_name == "nat" and o.packet.ct_state
+                                             not in ("new", None)):
                     next_outcomes.append(o)
                     continue
                 before = _before_conntrack(hook, o.packet) if table_name == "raw" else None
