@@ -270,7 +270,7 @@ def neighbour_discovery_drops(ruleset: Ruleset) -> set[str]:
     """fw's interfaces on which the evaluator says some IPv6 neighbour solicitation or
     advertisement may be dropped (either way): IPv6 probes across them may then fail."""
     fragile = set()
-    for side, iface in IFACE.items():
+    for iface in IFACE.values():
         for icmp_type in (135, 136):
             base = Packet(family="ip6", proto=58, icmp_type=icmp_type, icmp_code=0)
             ways = [(base.with_(iif=iface, oif=""), ("prerouting", "input")),
