@@ -178,20 +178,17 @@ class Exchange:
             self.finish(("timeout" if kind == "tcp" else "blocked") if at_sender
                         else SILENT[kind], lists)
             return
-        if at_sender and kind != "tcp":
-            # send() says EPERM; a connect() ignores that and meets the answer (via lo)
-            self.finish("blocked", lists)
-            return
         how = _reject_with(o)
         fam = self.fam
         # the answer carries the rejected packet's conntrack entry as RELATED; a packet left
         # untracked has none, and the answer is then INVALID (seen: dropped by a RELATED-only
         # OUTPUT, seed 400037)
         state = {"untracked": "invalid", None: None}.get(o.packet.ct_state, "related")
-        # the answer comes from the firewall: from the address asked (INPUT, OUTPUT, a RST) or
-        # the firewall's address on the sender's side (an ICMP error about a forwarded packet)
-        src = self.probe.dst if how == "tcp-reset" or self.to == "fw" or \
-            self.origin == "fw" else FW_ON[(fam, self.origin)]
+        # the answer comes from the firewall: a RST from the address asked; an ICMP error
+        # from the address asked if local, else for the firewall's own packet from its source
+        # (routed to itself), for a forwarded one from the firewall's address on that side
+        src = self.probe.dst if how == "tcp-reset" or self.to == "fw" else \
+            self.probe.src if self.origin == "fw" else FW_ON[(fam, self.origin)]
         if how == "tcp-reset":
             answer = _packet(fam, 6, src, self.probe.src, self.dport, self.sport, state,
                              FLIP[self.flow.direction], self.flow.orig, True, lists,
@@ -205,10 +202,13 @@ class Exchange:
             word, fatal = ERRORS[(fam, code)]
             result = {"tcp": word, "ping": "unreachable", "knock": "sent"}.get(
                 self.probe.kind, word if fatal else "silent")
+        if at_sender and kind != "tcp":
+            result = "blocked"     # send() says EPERM (a connect() meets the answer, via lo)
         home = stages("fw", self.origin)
         for v, _stage, _o, after, nat in walk(self.rs, answer, home):
             self.pred.nat |= nat
-            self.finish(result if v == "ACCEPT" else SILENT[kind], after)
+            self.finish(result if v == "ACCEPT" or result == "blocked" else SILENT[kind],
+                        after)
             if how != "tcp-reset" and kind == "tcp" and fam == "ip6":
                 # seen here: an IPv6 connect() times out after any ICMPv6 error
                 self.finish("timeout", after)
