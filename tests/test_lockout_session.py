@@ -85,3 +85,34 @@ def test_an_untracked_session_is_walked_as_conntrack_will_see_it(state):
                   f"iptables -A INPUT -m conntrack --ctstate {state.upper()} -p tcp --dport 22"
                   " -j ACCEPT\n", "fw.sh", ConvertOptions())[0]
     assert not check(opened, SESSION, state).cut
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("nat, table_chain", [
+    ("-p tcp -m tcp --dport 1234 -j DNAT --to-destination 203.0.113.50", "PREROUTING"),
+    ("-p tcp -j REDIRECT --to-ports 22", "PREROUTING"),
+    ("-j SNAT --to-source 203.0.113.1", "INPUT"),
+])
+def test_nat_rewrites_an_untracked_session_that_conntrack_picks_up(netns, nat, table_chain):
+    """An untracked session's next packet is a new connection to conntrack, so the nat chains
+    see it and their rewrite cuts the session (bench/lockout_fuzz.py seeds 500040, 500051:
+    the guard said it kept working). A tracked one NAT leaves alone."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    def rules():
+        nat_chains = [Chain(c, c, "ACCEPT") for c in ("PREROUTING", "INPUT", "OUTPUT",
+                                                        "POSTROUTING")]
+        next(c for c in nat_chains if c.name == table_chain).rules.append(nat)
+        return Ruleset({"ip": {"filter": [Chain(c, c, "ACCEPT") for c in
+                                          ("INPUT", "FORWARD", "OUTPUT")], "nat": nat_chains}})
+    for tracked in (False, True):
+        r = lockout_fuzz.Round(0, rules(), "ip", "wan", "198.51.100.7", "203.0.113.10", 1234,
+                               1500, tracked)
+        v = lockout_fuzz.run_round(r)
+        assert v.opened == "alive" and v.guard["untracked"] is not tracked, v
+        assert (v.kept == "alive") is tracked, v
+        assert bool(v.guard["cut"]) is not tracked, v.guard

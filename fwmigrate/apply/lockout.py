@@ -216,8 +216,14 @@ def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -
     for what, packet, hooks in ((what_in, first_in, ("prerouting", "input")),
                                 ("the server's replies to your session", reply,
                                  ("output", "postrouting"))):
-        for problem in _problems(evaluate(ruleset, packet, hooks)):
+        outcomes = evaluate(ruleset, packet, hooks)
+        for problem in _problems(outcomes):
             report.cut.append(f"{what} would be stopped: {problem}")
+        if packet is first_in and untracked_as == "new":
+            # picked up as a new connection, the session meets the nat chains like a first
+            # packet does: a rewrite sends its packets to another address or port, or makes
+            # them come from another source, and the connection the server knows is lost
+            report.cut += [f"{what} would be rewritten: {r}" for r in _nat_rules(outcomes)]
     new = inbound.with_(tcp_flags=frozenset({"SYN"}), ct_state="new", ct_status=frozenset())
     new_outcomes = evaluate(ruleset, new, ("prerouting", "input"))
     report.reconnect += _rewritten(new_outcomes, session)
@@ -234,6 +240,25 @@ def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -
 
 
 _NAT_TARGETS = ("DNAT", "REDIRECT", "NETMAP")
+_ALL_NAT_TARGETS = _NAT_TARGETS + ("SNAT", "MASQUERADE")
+
+
+def _nat_rules(outcomes: list[Outcome]) -> list[str]:
+    """The NAT rules the walks matched, each once (with what the match assumed)."""
+    from ..backends.iptables_save import rule_line
+    out = []
+    for o in outcomes:
+        for step in o.trace:
+            target = step.rule.target if step.rule is not None else None
+            if (step.table == "nat" and step.result in ("match", "assumed match")
+                    and isinstance(target, TargetExtension)
+                    and target.name in _ALL_NAT_TARGETS):
+                where = f" ({step.rule.loc})" if step.rule.loc else ""
+                why = (" (if " + "; ".join(dict.fromkeys(o.assumptions)) + ")"
+                       if step.result == "assumed match" else "")
+                out.append(f"rule {step.index} of nat {step.chain}{where}: "
+                           f"{rule_line(step.chain, step.rule, False)}{why}")
+    return list(dict.fromkeys(out))
 
 
 def _rewritten(outcomes: list[Outcome], session: Session) -> list[str]:
