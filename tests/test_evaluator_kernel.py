@@ -125,3 +125,31 @@ def test_a_packet_untracked_in_raw_skips_the_nat_table(netns):
         == "timeout"
     assert verdicts(NOTRACK_THEN_NAT, "tcp 192.168.10.2:40000 > 192.168.10.1:80 in eth1 "
                                       "hook input") == {"DROP"}
+
+
+UNTRACKED_BY_DIRECTION = """*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -p tcp -m tcp --dport 22 -j CT --notrack
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -m conntrack --ctdir ORIGINAL -j DROP
+COMMIT
+"""
+
+
+def test_an_untracked_or_invalid_packet_has_no_direction(netns):
+    """UNTRACKED and INVALID packets have no conntrack entry: --ctdir (and the other tests
+    of an entry) never match them (bench/evaluator_fuzz.py seed 500021: an ICMP error about
+    an untracked datagram was taken as REPLY)."""
+    assert kernel(UNTRACKED_BY_DIRECTION,
+                  Probe("tcp", "lan", "192.168.10.2", "192.168.10.1", 22)) == "open"
+    assert verdicts(UNTRACKED_BY_DIRECTION,
+                    "tcp 192.168.10.2:40000 > 192.168.10.1:22 in eth1 hook input") == {"ACCEPT"}
+    assert verdicts(UNTRACKED_BY_DIRECTION,
+                    "tcp 192.168.10.2:40000 > 192.168.10.1:80 in eth1 hook input") == {"DROP"}
+    assert verdicts(UNTRACKED_BY_DIRECTION, "tcp 192.168.10.2:40000 > 192.168.10.1:80 in eth1 "
+                                            "ct invalid hook input") == {"ACCEPT"}
