@@ -165,9 +165,12 @@ def observe(ruleset_ir, save: str, steps, tally=None) -> list[Observed]:
             lists, entries = kernel_state(fw)
             for probe, result, prediction in zip(step, results, predictions, strict=True):
                 index = len(seen)
-                if prediction is None or prediction[1].nat:
+                if prediction is None or prediction[1].nat or prediction[1].fragile:
                     if tally is not None:
-                        tally.nat += 1
+                        if prediction is not None and prediction[1].fragile:
+                            tally.fragile += 1
+                        else:
+                            tally.nat += 1
                     seen.append(None)
                     continue
                 flow, pred = prediction
@@ -210,6 +213,7 @@ class Tally:
     refused: int = 0
     probes: int = 0
     nat: int = 0
+    fragile: int = 0
     knocks_checked: int = 0
     timing: int = 0
     timing_examples: list[str] = field(default_factory=list)
@@ -220,8 +224,9 @@ class Tally:
     def __str__(self):
         lines = [f"rounds {self.rounds}, compared {self.compared_rounds}, refused by "
                  f"fwmigrate's reader {self.refused}, probes compared {self.probes} (not "
-                 f"compared, NAT: {self.nat}), recent lists checked after {self.knocks_checked}"
-                 f" knocks, timing differences not repeated {self.timing}, mismatches "
+                 f"compared: NAT {self.nat}, IPv6 with neighbour discovery dropped "
+                 f"{self.fragile}), recent lists checked after {self.knocks_checked} knocks, "
+                 f"timing differences not repeated {self.timing}, mismatches "
                  f"{len(self.findings)}, iptables-legacy refused {len(self.legacy_refused)}",
                  f"  kernel outcomes: {dict(self.seen)}"]
         lines += [f"  timing, once: {x}" for x in self.timing_examples[:20]]
