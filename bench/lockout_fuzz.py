@@ -65,10 +65,13 @@ import socket, sys
 src, dst, port, cport = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 fam = socket.AF_INET6 if ':' in dst else socket.AF_INET
 ERR = {111: 'refused', 113: 'unreachable', 101: 'unreachable', 104: 'reset', 1: 'blocked'}
-def talk(s):
+def talk(s, times=1):
     try:
-        s.sendall(b'ping\n')
-        return 'alive' if s.recv(100) else 'closed'
+        for _ in range(times):
+            s.sendall(b'ping\n')
+            if not s.recv(100):
+                return 'closed'
+        return 'alive'
     except socket.timeout:
         return 'cut'
     except OSError as e:
@@ -92,11 +95,13 @@ for line in sys.stdin:
         session, result = connect(cport)
         print(result if result != 'open' else talk(session), flush=True)
     elif cmd == 'talk':
+        # twice: an untracked session's first packet is picked up as NEW, the rest are
+        # ESTABLISHED
         session.settimeout(2.0)
-        print(talk(session), flush=True)
+        print(talk(session, 2), flush=True)
     elif cmd == 'new':
         s, result = connect(cport + 1)
-        print(result if result != 'open' else talk(s), flush=True)
+        print(result if result != 'open' else talk(s, 2), flush=True)
         s.close()
 """
 

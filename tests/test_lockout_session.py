@@ -116,3 +116,26 @@ def test_nat_rewrites_an_untracked_session_that_conntrack_picks_up(netns, nat, t
         assert v.opened == "alive" and v.guard["untracked"] is not tracked, v
         assert (v.kept == "alive") is tracked, v
         assert bool(v.guard["cut"]) is not tracked, v.guard
+
+
+@pytest.mark.kernel
+def test_an_untracked_session_must_also_pass_as_established_once_picked_up(netns):
+    """Picked up as NEW by its next packet, the session is ESTABLISHED from the one after:
+    a rule that stops established traffic cuts it then (bench/lockout_fuzz.py seed 900034:
+    the guard walked only the NEW packet and said it kept working)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    rules = Ruleset({"ip": {"filter": [
+        Chain("INPUT", "INPUT", "ACCEPT", ["-m state --state ESTABLISHED -j REJECT "
+                                           "--reject-with icmp-net-unreachable"]),
+        Chain("FORWARD", "FORWARD", "ACCEPT"), Chain("OUTPUT", "OUTPUT", "ACCEPT")]}})
+    r = lockout_fuzz.Round(0, rules, "ip", "wan", "203.0.113.50", "203.0.113.1", 22, 40022,
+                           False)
+    v = lockout_fuzz.run_round(r)
+    assert v.opened == "alive" and v.guard["untracked"], v
+    assert v.kept != "alive", v
+    assert v.guard["cut"], v.guard

@@ -213,9 +213,13 @@ def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -
         what_in += (" (conntrack does not track your session yet: no rule needed it when the "
                     f"session opened, so the kernel takes its next packet as ct state "
                     f"{untracked_as})")
-    for what, packet, hooks in ((what_in, first_in, ("prerouting", "input")),
-                                ("the server's replies to your session", reply,
-                                 ("output", "postrouting"))):
+    walks = [(what_in, first_in, ("prerouting", "input"))]
+    if untracked_as == "new":
+        # picked up by that packet, the session is ESTABLISHED from the next one on
+        walks.append(("your session's packets to the server once conntrack has picked it up "
+                      "(ct state established)", inbound, ("prerouting", "input")))
+    walks.append(("the server's replies to your session", reply, ("output", "postrouting")))
+    for what, packet, hooks in walks:
         outcomes = evaluate(ruleset, packet, hooks)
         for problem in _problems(outcomes):
             report.cut.append(f"{what} would be stopped: {problem}")
