@@ -235,8 +235,10 @@ class Exchange:
         elif kind == "udp" and self.probe.port in UDP_PORTS:
             legs, success = [(True, 17, later, {})], "answered"
         elif kind in ("udp", "knock"):
-            # an ICMP error about an untracked packet finds no entry: INVALID (seed 400051)
-            legs = [(True, icmp, "invalid" if untracked else "related", unreach)]
+            # an ICMP error about an untracked packet is RELATED to the flow's entry if an
+            # earlier packet made one (seed 600036), else INVALID (seed 400051)
+            legs = [(True, icmp, "related" if not untracked or self.flow.known else "invalid",
+                     unreach)]
             success = "refused" if kind == "udp" else "sent"
         else:
             legs = [(True, icmp, later, {"icmp_type": 0 if fam == "ip" else 129,
