@@ -139,3 +139,29 @@ def test_an_untracked_session_must_also_pass_as_established_once_picked_up(netns
     assert v.opened == "alive" and v.guard["untracked"], v
     assert v.kept != "alive", v
     assert v.guard["cut"], v.guard
+
+
+@pytest.mark.kernel
+def test_replies_of_an_untracked_session_whose_packets_in_are_untracked(netns):
+    """NOTRACK on the session's packets in leaves conntrack without an entry, so it picks
+    the server's next reply up as a NEW connection, which the nat chains then rewrite
+    (bench/lockout_fuzz.py seed 1000031: the guard said the session kept working)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    rules = Ruleset({"ip": {
+        "filter": [Chain(c, c, "ACCEPT") for c in ("INPUT", "FORWARD", "OUTPUT")],
+        "nat": [Chain("PREROUTING", "PREROUTING", "ACCEPT"), Chain("INPUT", "INPUT", "ACCEPT"),
+                Chain("OUTPUT", "OUTPUT", "ACCEPT", ["-j DNAT --to-destination 192.168.10.20"]),
+                Chain("POSTROUTING", "POSTROUTING", "ACCEPT")],
+        "raw": [Chain("PREROUTING", "PREROUTING", "ACCEPT", ["-i eth0 -j NOTRACK"]),
+                Chain("OUTPUT", "OUTPUT", "ACCEPT")]}})
+    r = lockout_fuzz.Round(0, rules, "ip", "wan", "203.0.113.50", "203.0.113.1", 22, 40022,
+                           False)
+    v = lockout_fuzz.run_round(r)
+    assert v.opened == "alive" and v.guard["untracked"], v
+    assert v.kept != "alive", v
+    assert v.guard["cut"], v.guard
