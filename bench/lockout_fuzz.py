@@ -181,7 +181,9 @@ class Verdicts:
 
     @property
     def assumed(self) -> bool:
-        return all("(if " in c for c in self.guard["cut"])
+        """Every cut the guard names rests on an assumption, or is a NAT rewrite (which may
+        leave the address and port as they were: a REDIRECT to the port the session has)."""
+        return all("(if " in c or "would be rewritten" in c for c in self.guard["cut"])
 
     def problems(self) -> list[str]:
         out = []
