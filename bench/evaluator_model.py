@@ -261,6 +261,11 @@ class Exchange:
                           unsure or o.packet.ct_state == "untracked")
             elif self.probe.kind == "knock":
                 self.finish("sent", after)
+            elif not back and verdict == "REJECT" and self.origin == "fw":
+                # the firewall's own ACK refused in OUTPUT: the answer comes back to its
+                # socket, which may report it (seen: refused, seed 800049) or not
+                for word in ("timeout", "refused", "unreachable", "error 104", "error 13"):
+                    self.finish(word, after)
             elif not back and verdict == "REJECT":
                 # the client's ACK refused: a RST ends the connection it thinks is open
                 self.finish("error 104" if _reject_with(o) == "tcp-reset" else "timeout",
