@@ -165,3 +165,28 @@ def test_replies_of_an_untracked_session_whose_packets_in_are_untracked(netns):
     assert v.opened == "alive" and v.guard["untracked"], v
     assert v.kept != "alive", v
     assert v.guard["cut"], v.guard
+
+
+@pytest.mark.kernel
+def test_replies_of_a_tracked_session_whose_packets_in_are_untracked(netns):
+    """NOTRACK on a tracked session's packets in hides the client's side of the window from
+    conntrack: the server's replies then fail its window check and are INVALID
+    (bench/lockout_fuzz.py seed 1100065: the guard walked them as ESTABLISHED)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    rules = Ruleset({"ip": {
+        "filter": [Chain("INPUT", "INPUT", "ACCEPT"), Chain("FORWARD", "FORWARD", "ACCEPT"),
+                   Chain("OUTPUT", "OUTPUT", "ACCEPT", ["-m state --state INVALID -j DROP"])],
+        "raw": [Chain("PREROUTING", "PREROUTING", "ACCEPT", ["-p tcp -m tcp --dport 22 "
+                                                             "-j NOTRACK"]),
+                Chain("OUTPUT", "OUTPUT", "ACCEPT")]}})
+    r = lockout_fuzz.Round(0, rules, "ip", "wan", "203.0.113.50", "203.0.113.1", 22, 40022,
+                           True)
+    v = lockout_fuzz.run_round(r)
+    assert v.opened == "alive" and not v.guard["untracked"], v
+    assert v.kept != "alive", v
+    assert v.guard["cut"], v.guard

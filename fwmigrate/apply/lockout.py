@@ -229,17 +229,24 @@ def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -
             # packet does: a rewrite sends its packets to another address or port, or makes
             # them come from another source, and the connection the server knows is lost
             report.cut += [f"{what} would be rewritten: {r}" for r in _nat_rules(outcomes)]
-        if packet is first_in and untracked_as == "new" and any(
+        if packet is first_in and untracked_as in ("new", None) and any(
                 o.packet.ct_state == "untracked" for o in outcomes):
-            # left untracked on its way in, the session gives conntrack nothing to find: the
-            # server's next reply is picked up as a new connection of its own
-            back = reply.with_(ct_state="new", ct_status=frozenset(), ct_direction="ORIGINAL",
-                               ct_orig_saddr=reply.saddr, ct_orig_daddr=reply.daddr,
-                               ct_orig_sport=reply.sport, ct_orig_dport=reply.dport)
-            picked_up.append(back)
-            walks.append(("the server's replies to your session (your packets in are left "
-                          "untracked, so conntrack takes a reply as a new connection)", back,
-                          ("output", "postrouting")))
+            if untracked_as == "new":
+                # left untracked on its way in, the session gives conntrack nothing to find:
+                # the server's next reply is picked up as a new connection of its own
+                back = reply.with_(ct_state="new", ct_status=frozenset(),
+                                   ct_direction="ORIGINAL", ct_orig_saddr=reply.saddr,
+                                   ct_orig_daddr=reply.daddr, ct_orig_sport=reply.sport,
+                                   ct_orig_dport=reply.dport)
+                picked_up.append(back)
+                why = "conntrack takes a reply as a new connection"
+            else:
+                # the entry misses the client's side of the window: the server's replies
+                # fail conntrack's window check
+                back = reply.with_(ct_state="invalid", ct_status=frozenset())
+                why = "conntrack's window check finds the server's replies INVALID"
+            walks.append((f"the server's replies to your session (your packets in are left "
+                          f"untracked, so {why})", back, ("output", "postrouting")))
     new = inbound.with_(tcp_flags=frozenset({"SYN"}), ct_state="new", ct_status=frozenset())
     new_outcomes = evaluate(ruleset, new, ("prerouting", "input"))
     report.reconnect += _rewritten(new_outcomes, session)
