@@ -190,3 +190,14 @@ def test_replies_of_a_tracked_session_whose_packets_in_are_untracked(netns):
     assert v.opened == "alive" and not v.guard["untracked"], v
     assert v.kept != "alive", v
     assert v.guard["cut"], v.guard
+
+
+def test_a_reconnect_snatted_in_nat_input_is_warned_about():
+    """SNAT in nat INPUT rewrites a new connection's source, and a `--ctstate SNAT` test then
+    stops its next packets (bench/lockout_fuzz.py seed 1100014: the guard said a reconnect
+    works)."""
+    script = ("iptables -t nat -A INPUT -j SNAT --to-source 192.168.10.1\n"
+              "iptables -A INPUT -m conntrack --ctstate SNAT -j DROP\n")
+    report = check(read(script, "fw.sh", ConvertOptions())[0], SESSION)
+    assert not report.cut
+    assert any("SNAT" in w and "reconnect" in w for w in report.reconnect), report.reconnect

@@ -262,8 +262,8 @@ def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -
     return report
 
 
-_NAT_TARGETS = ("DNAT", "REDIRECT", "NETMAP")
-_ALL_NAT_TARGETS = _NAT_TARGETS + ("SNAT", "MASQUERADE")
+# a reconnect's SNAT (nat INPUT) also changes what the server and later rules see of it
+_ALL_NAT_TARGETS = ("DNAT", "REDIRECT", "NETMAP", "SNAT", "MASQUERADE")
 
 
 def _nat_rules(outcomes: list[Outcome]) -> list[str]:
@@ -294,7 +294,8 @@ def _rewritten(outcomes: list[Outcome], session: Session) -> list[str]:
         for step in o.trace:
             target = step.rule.target if step.rule is not None else None
             if (step.table == "nat" and step.result in ("match", "assumed match")
-                    and isinstance(target, TargetExtension) and target.name in _NAT_TARGETS):
+                    and isinstance(target, TargetExtension)
+                    and target.name in _ALL_NAT_TARGETS):
                 where = f" ({step.rule.loc})" if step.rule.loc else ""
                 out.append(f"a new connection from {session.client} to port "
                            f"{session.server_port} would be rewritten by rule {step.index} of "
