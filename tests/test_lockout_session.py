@@ -201,3 +201,28 @@ def test_a_reconnect_snatted_in_nat_input_is_warned_about():
     report = check(read(script, "fw.sh", ConvertOptions())[0], SESSION)
     assert not report.cut
     assert any("SNAT" in w and "reconnect" in w for w in report.reconnect), report.reconnect
+
+
+@pytest.mark.kernel
+def test_a_tracked_session_whose_replies_are_untracked(netns):
+    """NOTRACK on the server's replies hides its side of the window from conntrack: the
+    client's packets then fail the window check and are INVALID (bench/lockout_fuzz.py seed
+    1200067: the guard said the session kept working)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    rules = Ruleset({"ip": {
+        "filter": [Chain("INPUT", "INPUT", "DROP", ["-m conntrack --ctstate ESTABLISHED "
+                                                    "-j ACCEPT"]),
+                   Chain("FORWARD", "FORWARD", "ACCEPT"), Chain("OUTPUT", "OUTPUT", "ACCEPT")],
+        "raw": [Chain("PREROUTING", "PREROUTING", "ACCEPT"),
+                Chain("OUTPUT", "OUTPUT", "ACCEPT", ["-j CT --notrack"])]}})
+    r = lockout_fuzz.Round(0, rules, "ip", "lan", "192.168.10.2", "192.168.10.1", 22, 1500,
+                           True)
+    v = lockout_fuzz.run_round(r)
+    assert v.opened == "alive" and not v.guard["untracked"], v
+    assert v.kept != "alive", v
+    assert v.guard["cut"], v.guard

@@ -247,6 +247,14 @@ def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -
                 why = "conntrack's window check finds the server's replies INVALID"
             walks.append((f"the server's replies to your session (your packets in are left "
                           f"untracked, so {why})", back, ("output", "postrouting")))
+        if packet is reply and untracked_as is None and any(
+                o.packet.ct_state == "untracked" for o in outcomes):
+            # the other way round: the entry misses the server's side of the window, and
+            # the client's packets fail the window check
+            walks.append(("your session's packets to the server (the server's replies are "
+                          "left untracked, so conntrack's window check finds them INVALID)",
+                          inbound.with_(ct_state="invalid", ct_status=frozenset()),
+                          ("prerouting", "input")))
     new = inbound.with_(tcp_flags=frozenset({"SYN"}), ct_state="new", ct_status=frozenset())
     new_outcomes = evaluate(ruleset, new, ("prerouting", "input"))
     report.reconnect += _rewritten(new_outcomes, session)
