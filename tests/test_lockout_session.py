@@ -85,3 +85,144 @@ def test_an_untracked_session_is_walked_as_conntrack_will_see_it(state):
                   f"iptables -A INPUT -m conntrack --ctstate {state.upper()} -p tcp --dport 22"
                   " -j ACCEPT\n", "fw.sh", ConvertOptions())[0]
     assert not check(opened, SESSION, state).cut
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("nat, table_chain", [
+    ("-p tcp -m tcp --dport 1234 -j DNAT --to-destination 203.0.113.50", "PREROUTING"),
+    ("-p tcp -j REDIRECT --to-ports 22", "PREROUTING"),
+    ("-j SNAT --to-source 203.0.113.1", "INPUT"),
+])
+def test_nat_rewrites_an_untracked_session_that_conntrack_picks_up(netns, nat, table_chain):
+    """An untracked session's next packet is a new connection to conntrack, so the nat chains
+    see it and their rewrite cuts the session (bench/lockout_fuzz.py seeds 500040, 500051:
+    the guard said it kept working). A tracked one NAT leaves alone."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    def rules():
+        nat_chains = [Chain(c, c, "ACCEPT") for c in ("PREROUTING", "INPUT", "OUTPUT",
+                                                        "POSTROUTING")]
+        next(c for c in nat_chains if c.name == table_chain).rules.append(nat)
+        return Ruleset({"ip": {"filter": [Chain(c, c, "ACCEPT") for c in
+                                          ("INPUT", "FORWARD", "OUTPUT")], "nat": nat_chains}})
+    for tracked in (False, True):
+        r = lockout_fuzz.Round(0, rules(), "ip", "wan", "198.51.100.7", "203.0.113.10", 1234,
+                               1500, tracked)
+        v = lockout_fuzz.run_round(r)
+        assert v.opened == "alive" and v.guard["untracked"] is not tracked, v
+        assert (v.kept == "alive") is tracked, v
+        assert bool(v.guard["cut"]) is not tracked, v.guard
+
+
+@pytest.mark.kernel
+def test_an_untracked_session_must_also_pass_as_established_once_picked_up(netns):
+    """Picked up as NEW by its next packet, the session is ESTABLISHED from the one after:
+    a rule that stops established traffic cuts it then (bench/lockout_fuzz.py seed 900034:
+    the guard walked only the NEW packet and said it kept working)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    rules = Ruleset({"ip": {"filter": [
+        Chain("INPUT", "INPUT", "ACCEPT", ["-m state --state ESTABLISHED -j REJECT "
+                                           "--reject-with icmp-net-unreachable"]),
+        Chain("FORWARD", "FORWARD", "ACCEPT"), Chain("OUTPUT", "OUTPUT", "ACCEPT")]}})
+    r = lockout_fuzz.Round(0, rules, "ip", "wan", "203.0.113.50", "203.0.113.1", 22, 40022,
+                           False)
+    v = lockout_fuzz.run_round(r)
+    assert v.opened == "alive" and v.guard["untracked"], v
+    assert v.kept != "alive", v
+    assert v.guard["cut"], v.guard
+
+
+@pytest.mark.kernel
+def test_replies_of_an_untracked_session_whose_packets_in_are_untracked(netns):
+    """NOTRACK on the session's packets in leaves conntrack without an entry, so it picks
+    the server's next reply up as a NEW connection, which the nat chains then rewrite
+    (bench/lockout_fuzz.py seed 1000031: the guard said the session kept working)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    rules = Ruleset({"ip": {
+        "filter": [Chain(c, c, "ACCEPT") for c in ("INPUT", "FORWARD", "OUTPUT")],
+        "nat": [Chain("PREROUTING", "PREROUTING", "ACCEPT"), Chain("INPUT", "INPUT", "ACCEPT"),
+                Chain("OUTPUT", "OUTPUT", "ACCEPT", ["-j DNAT --to-destination 192.168.10.20"]),
+                Chain("POSTROUTING", "POSTROUTING", "ACCEPT")],
+        "raw": [Chain("PREROUTING", "PREROUTING", "ACCEPT", ["-i eth0 -j NOTRACK"]),
+                Chain("OUTPUT", "OUTPUT", "ACCEPT")]}})
+    r = lockout_fuzz.Round(0, rules, "ip", "wan", "203.0.113.50", "203.0.113.1", 22, 40022,
+                           False)
+    v = lockout_fuzz.run_round(r)
+    assert v.opened == "alive" and v.guard["untracked"], v
+    assert v.kept != "alive", v
+    assert v.guard["cut"], v.guard
+
+
+@pytest.mark.kernel
+def test_replies_of_a_tracked_session_whose_packets_in_are_untracked(netns):
+    """NOTRACK on a tracked session's packets in hides the client's side of the window from
+    conntrack: the server's replies then fail its window check and are INVALID
+    (bench/lockout_fuzz.py seed 1100065: the guard walked them as ESTABLISHED)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    rules = Ruleset({"ip": {
+        "filter": [Chain("INPUT", "INPUT", "ACCEPT"), Chain("FORWARD", "FORWARD", "ACCEPT"),
+                   Chain("OUTPUT", "OUTPUT", "ACCEPT", ["-m state --state INVALID -j DROP"])],
+        "raw": [Chain("PREROUTING", "PREROUTING", "ACCEPT", ["-p tcp -m tcp --dport 22 "
+                                                             "-j NOTRACK"]),
+                Chain("OUTPUT", "OUTPUT", "ACCEPT")]}})
+    r = lockout_fuzz.Round(0, rules, "ip", "wan", "203.0.113.50", "203.0.113.1", 22, 40022,
+                           True)
+    v = lockout_fuzz.run_round(r)
+    assert v.opened == "alive" and not v.guard["untracked"], v
+    assert v.kept != "alive", v
+    assert v.guard["cut"], v.guard
+
+
+def test_a_reconnect_snatted_in_nat_input_is_warned_about():
+    """SNAT in nat INPUT rewrites a new connection's source, and a `--ctstate SNAT` test then
+    stops its next packets (bench/lockout_fuzz.py seed 1100014: the guard said a reconnect
+    works)."""
+    script = ("iptables -t nat -A INPUT -j SNAT --to-source 192.168.10.1\n"
+              "iptables -A INPUT -m conntrack --ctstate SNAT -j DROP\n")
+    report = check(read(script, "fw.sh", ConvertOptions())[0], SESSION)
+    assert not report.cut
+    assert any("SNAT" in w and "reconnect" in w for w in report.reconnect), report.reconnect
+
+
+@pytest.mark.kernel
+def test_a_tracked_session_whose_replies_are_untracked(netns):
+    """NOTRACK on the server's replies hides its side of the window from conntrack: the
+    client's packets then fail the window check and are INVALID (bench/lockout_fuzz.py seed
+    1200067: the guard said the session kept working)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    rules = Ruleset({"ip": {
+        "filter": [Chain("INPUT", "INPUT", "DROP", ["-m conntrack --ctstate ESTABLISHED "
+                                                    "-j ACCEPT"]),
+                   Chain("FORWARD", "FORWARD", "ACCEPT"), Chain("OUTPUT", "OUTPUT", "ACCEPT")],
+        "raw": [Chain("PREROUTING", "PREROUTING", "ACCEPT"),
+                Chain("OUTPUT", "OUTPUT", "ACCEPT", ["-j CT --notrack"])]}})
+    r = lockout_fuzz.Round(0, rules, "ip", "lan", "192.168.10.2", "192.168.10.1", 22, 1500,
+                           True)
+    v = lockout_fuzz.run_round(r)
+    assert v.opened == "alive" and not v.guard["untracked"], v
+    assert v.kept != "alive", v
+    assert v.guard["cut"], v.guard

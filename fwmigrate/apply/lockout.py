@@ -213,11 +213,48 @@ def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -
         what_in += (" (conntrack does not track your session yet: no rule needed it when the "
                     f"session opened, so the kernel takes its next packet as ct state "
                     f"{untracked_as})")
-    for what, packet, hooks in ((what_in, first_in, ("prerouting", "input")),
-                                ("the server's replies to your session", reply,
-                                 ("output", "postrouting"))):
-        for problem in _problems(evaluate(ruleset, packet, hooks)):
+    walks = [(what_in, first_in, ("prerouting", "input"))]
+    if untracked_as == "new":
+        # picked up by that packet, the session is ESTABLISHED from the next one on
+        walks.append(("your session's packets to the server once conntrack has picked it up "
+                      "(ct state established)", inbound, ("prerouting", "input")))
+    walks.append(("the server's replies to your session", reply, ("output", "postrouting")))
+    picked_up = [first_in] if untracked_as == "new" else []
+    for what, packet, hooks in walks:
+        outcomes = evaluate(ruleset, packet, hooks)
+        for problem in _problems(outcomes):
             report.cut.append(f"{what} would be stopped: {problem}")
+        if packet in picked_up:
+            # picked up as a new connection, the session meets the nat chains like a first
+            # packet does: a rewrite sends its packets to another address or port, or makes
+            # them come from another source, and the connection the server knows is lost
+            report.cut += [f"{what} would be rewritten: {r}" for r in _nat_rules(outcomes)]
+        if packet is first_in and untracked_as in ("new", None) and any(
+                o.packet.ct_state == "untracked" for o in outcomes):
+            if untracked_as == "new":
+                # left untracked on its way in, the session gives conntrack nothing to find:
+                # the server's next reply is picked up as a new connection of its own
+                back = reply.with_(ct_state="new", ct_status=frozenset(),
+                                   ct_direction="ORIGINAL", ct_orig_saddr=reply.saddr,
+                                   ct_orig_daddr=reply.daddr, ct_orig_sport=reply.sport,
+                                   ct_orig_dport=reply.dport)
+                picked_up.append(back)
+                why = "conntrack takes a reply as a new connection"
+            else:
+                # the entry misses the client's side of the window: the server's replies
+                # fail conntrack's window check
+                back = reply.with_(ct_state="invalid", ct_status=frozenset())
+                why = "conntrack's window check finds the server's replies INVALID"
+            walks.append((f"the server's replies to your session (your packets in are left "
+                          f"untracked, so {why})", back, ("output", "postrouting")))
+        if packet is reply and untracked_as is None and any(
+                o.packet.ct_state == "untracked" for o in outcomes):
+            # the other way round: the entry misses the server's side of the window, and
+            # the client's packets fail the window check
+            walks.append(("your session's packets to the server (the server's replies are "
+                          "left untracked, so conntrack's window check finds them INVALID)",
+                          inbound.with_(ct_state="invalid", ct_status=frozenset()),
+                          ("prerouting", "input")))
     new = inbound.with_(tcp_flags=frozenset({"SYN"}), ct_state="new", ct_status=frozenset())
     new_outcomes = evaluate(ruleset, new, ("prerouting", "input"))
     report.reconnect += _rewritten(new_outcomes, session)
@@ -233,7 +270,26 @@ def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -
     return report
 
 
-_NAT_TARGETS = ("DNAT", "REDIRECT", "NETMAP")
+# a reconnect's SNAT (nat INPUT) also changes what the server and later rules see of it
+_ALL_NAT_TARGETS = ("DNAT", "REDIRECT", "NETMAP", "SNAT", "MASQUERADE")
+
+
+def _nat_rules(outcomes: list[Outcome]) -> list[str]:
+    """The NAT rules the walks matched, each once (with what the match assumed)."""
+    from ..backends.iptables_save import rule_line
+    out = []
+    for o in outcomes:
+        for step in o.trace:
+            target = step.rule.target if step.rule is not None else None
+            if (step.table == "nat" and step.result in ("match", "assumed match")
+                    and isinstance(target, TargetExtension)
+                    and target.name in _ALL_NAT_TARGETS):
+                where = f" ({step.rule.loc})" if step.rule.loc else ""
+                why = (" (if " + "; ".join(dict.fromkeys(o.assumptions)) + ")"
+                       if step.result == "assumed match" else "")
+                out.append(f"rule {step.index} of nat {step.chain}{where}: "
+                           f"{rule_line(step.chain, step.rule, False)}{why}")
+    return list(dict.fromkeys(out))
 
 
 def _rewritten(outcomes: list[Outcome], session: Session) -> list[str]:
@@ -246,7 +302,8 @@ def _rewritten(outcomes: list[Outcome], session: Session) -> list[str]:
         for step in o.trace:
             target = step.rule.target if step.rule is not None else None
             if (step.table == "nat" and step.result in ("match", "assumed match")
-                    and isinstance(target, TargetExtension) and target.name in _NAT_TARGETS):
+                    and isinstance(target, TargetExtension)
+                    and target.name in _ALL_NAT_TARGETS):
                 where = f" ({step.rule.loc})" if step.rule.loc else ""
                 out.append(f"a new connection from {session.client} to port "
                            f"{session.server_port} would be rewritten by rule {step.index} of "

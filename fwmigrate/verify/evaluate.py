@@ -69,25 +69,31 @@ _TARGET_VERDICTS = {"REJECT": "REJECT", "TPROXY": "DIVERT", "NFQUEUE": "QUEUE"}
 class _Walk:
     def __init__(self, ruleset: Ruleset, family: str):
         self.tables = {t.name: t for t in ruleset.tables if t.family == family}
+        self.current = ""          # the hook being walked
 
     def hook(self, hook: str, packet: Packet) -> list[Outcome]:
+        self.current = hook
         outcomes = [Outcome("ACCEPT", None, [], [], packet)]
         for table_name in HOOK_TABLES[hook]:
             table = self.tables.get(table_name)
             if table is None:
                 continue
-            if table_name == "nat" and packet.ct_state not in ("new", None):
-                continue    # nat chains see only a connection's first packet
             chain = table.chain(_CHAIN_OF_HOOK[hook])
             if chain is None:
                 continue
             next_outcomes = []
             for o in outcomes:
-                if o.verdict != "ACCEPT":
+                # nat chains see only a connection's first packet, and none without an entry
+                # (a raw rule on this hook may just have untracked it)
+                if o.verdict != "ACCEPT" or (table_name == "nat" and o.packet.ct_state
+                                             not in ("new", None)):
                     next_outcomes.append(o)
                     continue
-                for verdict, step, trace, assumptions, pkt in self.base_chain(table, chain.name,
-                                                                              o.packet):
+                before = _before_conntrack(hook, o.packet) if table_name == "raw" else None
+                for verdict, step, trace, assumptions, pkt in self.base_chain(
+                        table, chain.name, before or o.packet):
+                    if before is not None:
+                        pkt = _after_conntrack(o.packet, pkt)
                     next_outcomes.append(Outcome(verdict, step or o.decided_by, o.trace + trace,
                                                  o.assumptions + assumptions, pkt))
             outcomes = next_outcomes[:MAX_OUTCOMES]
@@ -140,7 +146,7 @@ class _Walk:
         target = rule.target
         if target is None or (isinstance(target, TargetExtension)
                               and not mappings.target_specs()[target.name].terminal):
-            if _untracks(target):
+            if _untracks(target) and not (self.current == "prerouting" and packet.iif == "lo"):
                 packet = packet.with_(ct_state="untracked", ct_status=frozenset())
             yield from self._rules(table, chain, packet, depth, index + 1, trace, assumptions)
             return
@@ -163,9 +169,30 @@ class _Walk:
         yield _TARGET_VERDICTS.get(target.name, "ACCEPT"), step, trace, assumptions, packet
 
 
+def _before_conntrack(hook: str, packet: Packet) -> Packet | None:
+    """The packet as the raw table sees it: conntrack runs after it, so there is no entry
+    yet (state INVALID, or UNTRACKED once a raw rule untracked it) — except for a packet in
+    on lo, which keeps the entry it got in OUTPUT. None: the packet as it is."""
+    if hook == "prerouting" and packet.iif == "lo":
+        return None
+    return packet.with_(ct_missing=True, ct_state="untracked" if packet.ct_state ==
+                        "untracked" else "invalid", ct_status=frozenset())
+
+
+def _after_conntrack(packet: Packet, walked: Packet) -> Packet:
+    """After the raw table: the packet's own state again, unless a raw rule untracked it;
+    what else the walk changed (recent lists, assumptions) is kept."""
+    if walked.ct_state == "untracked" and packet.ct_state != "untracked":
+        return walked.with_(ct_missing=False, ct_status=frozenset())
+    return walked.with_(ct_missing=False, ct_state=packet.ct_state,
+                        ct_status=packet.ct_status)
+
+
 def _untracks(target: TargetExtension | None) -> bool:
     """NOTRACK and CT --notrack (raw table, before conntrack): the packet is not tied to its
-    connection, so from there on its state is UNTRACKED, not ESTABLISHED."""
+    connection, so from there on its state is UNTRACKED, not ESTABLISHED. Not in PREROUTING
+    for a packet in on lo: this host sent it, conntrack gave it its entry in OUTPUT, and
+    the target leaves a packet that has one alone ("previously seen (loopback)")."""
     return target is not None and (target.name == "NOTRACK" or (
         target.name == "CT" and target.option("notrack") is not None))
 

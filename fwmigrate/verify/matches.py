@@ -152,6 +152,15 @@ def _conntrack(p: Packet, opt: Option) -> Tri:
     return None                   # reply tuple, expiry: not modelled
 
 
+def _without_entry(p: Packet, match: Match) -> bool:
+    """A conntrack or state match on a packet with no entry (the raw table; INVALID and
+    UNTRACKED packets have none either): only the state is tested; with no state test the
+    match fails, `!` or not, as every other option needs an entry (xt_conntrack)."""
+    states = [o for o in match.options if o.name in ("ctstate", "state")]
+    p = p.with_(ct_status=frozenset())          # no entry: no SNAT/DNAT either
+    return bool(states) and all(_neg(_ct_state(p, o.value), o.negated) is True for o in states)
+
+
 _OPTION_TESTS: dict[str, Callable[[Packet, Option], Tri]] = {
     "tcp": lambda p, o: _l4(p, o, 6),
     "udp": lambda p, o: _l4(p, o, 17),
@@ -238,6 +247,9 @@ def _match(p: Packet, match: Match) -> list[tuple[Tri, Packet, list[str]]]:
         above = normal.options[0].name == "above"
         what = "its rate" if match.module == "hashlimit" else "its connection count"
         return [(not above, p, [f"-m {match.module} taken as under {what}"])]
+    if match.module in ("conntrack", "state") and (p.ct_missing or
+                                                   p.ct_state in ("invalid", "untracked")):
+        return [(_without_entry(p, match), p, [])]
     test = _OPTION_TESTS.get(match.module)
     if test is None:
         return [(None, p, [f"-m {match.module} is not modelled"])]

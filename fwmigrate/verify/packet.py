@@ -34,6 +34,8 @@ class Packet:
     ct_orig_sport: int | None = None
     ct_orig_dport: int | None = None
     fragment: bool = False
+    # in the raw table, which runs before conntrack: the packet has no entry yet
+    ct_missing: bool = False
     # the addresses in each recent list (as the list stores them); missing: empty
     recent: dict[str, frozenset] = field(default_factory=dict)
     # ipset name → IpSet, for the sets whose members are known (verify/ipsets.py known_sets);
