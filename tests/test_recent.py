@@ -178,3 +178,53 @@ def test_xt_recent_forgets_the_oldest_instead(netns):
     held = netns.run("cat", "/proc/net/xt_recent/S").stdout
     assert held.count("src=") == total
     assert "src=127.0.0.2 " not in held and f"src=127.0.0.{total + 3} " in held
+
+
+def test_a_list_both_families_use_with_a_narrow_mask_is_refused():
+    with pytest.raises(FwmigrateError) as info:
+        nft("iptables -A INPUT -m recent --name K --mask 255.255.0.0 --set\n"
+            "ip6tables -A INPUT -m recent --name K --set\n"
+            "ip6tables -A INPUT -m recent --name K --rcheck -j DROP\n")
+    text = info.value.render()
+    assert "fw.sh:1:1" in text and "fw.sh:3:1" in text
+    assert "recent list K is used by iptables and ip6tables rules" in text
+    assert "a list of their own" in text
+
+
+def test_a_list_both_families_use_with_full_masks_is_translated_per_family():
+    out = nft("for ipt in iptables ip6tables; do\n"
+              "  $ipt -A INPUT -m recent --name K --set\n"
+              "  $ipt -A INPUT -m recent --name K --rcheck -j DROP\n"
+              "done\n")
+    assert "update @K { ip saddr }" in out and "update @K { ip6 saddr }" in out
+
+
+@pytest.mark.kernel
+def test_xt_recent_masks_both_families_with_the_first_rules_mask(netns):
+    """Why a narrow mask on a list both families use is refused: the list is one, and the mask
+    of the rule that created it applies to IPv4 and IPv6 addresses alike."""
+    import shutil
+    import sys
+    if shutil.which("iptables-legacy") is None:
+        pytest.skip("iptables-legacy is not installed")
+    netns.run("ip", "link", "set", "lo", "up")
+    netns.run("ip", "-6", "addr", "add", "fd00:10::2/64", "dev", "lo", "nodad")
+    netns.run("ip", "addr", "add", "10.1.2.3/24", "dev", "lo")
+    send = ("import socket\n"
+            "for fam, a in ((socket.AF_INET, '10.1.2.3'), (socket.AF_INET6, 'fd00:10::2')):\n"
+            "    s = socket.socket(fam, socket.SOCK_DGRAM); s.sendto(b'x', (a, 9)); s.close()\n")
+    # IPv4's rule first: its 255.255.0.0 also cuts the IPv6 address to 16 bits
+    netns.run("iptables-legacy", "-A", "OUTPUT", "-m", "recent", "--name", "D", "--set",
+              "--mask", "255.255.0.0")
+    netns.run("ip6tables-legacy", "-A", "OUTPUT", "-m", "recent", "--name", "D", "--set")
+    # IPv6's rule first: the IPv4 rule's own 255.255.0.0 does nothing
+    netns.run("ip6tables-legacy", "-A", "OUTPUT", "-m", "recent", "--name", "C", "--set")
+    netns.run("iptables-legacy", "-A", "OUTPUT", "-m", "recent", "--name", "C", "--set",
+              "--mask", "255.255.0.0")
+    netns.run(sys.executable, "-c", send)
+    held_d = netns.run("cat", "/proc/net/xt_recent/D").stdout
+    held_c = netns.run("cat", "/proc/net/xt_recent/C").stdout
+    assert "src=10.1.0.0 " in held_d
+    assert "src=fd00:0000:0000:0000:0000:0000:0000:0000 " in held_d
+    assert "src=10.1.2.3 " in held_c
+    assert "src=fd00:0010:0000:0000:0000:0000:0000:0002 " in held_c

@@ -8,15 +8,16 @@ it. nft has no timestamps, only element timeouts, so:
 - every --set / --update refreshes the address in all of the list's sets, --remove deletes it
   from all of them; --remove's match result ("was present") is read from the base set.
 What has no exact equivalent (--hitcount, --rttl, one list with different --mask values,
-inverted --set/--update/--remove, --reap across several windows) is refused, or with
-approximate=True replaced by the closest form and reported.
+a list both families use with a mask narrower than the address, inverted
+--set/--update/--remove, --reap across several windows) is refused, or with approximate=True
+replaced by the closest form and reported.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ir import Match, Rule, SourceLocation
+from ..ir import Match, Rule, Ruleset, SourceLocation
 from .nft_ast import BitAnd, Compare, Limit, NftSet, Payload, SetRef, SetUpdate, Statement, Symbol
 from .nft_names import Namer
 
@@ -58,6 +59,7 @@ class _List:
     name: str
     uses: list[_Use] = field(default_factory=list)
     problem: str | None = None
+    hint: str | None = None
     base: str | None = None                     # set name without timeout
     windows: dict[int, str] = field(default_factory=dict)   # seconds → set name
     meters: dict[tuple[int, int], str] = field(default_factory=dict)
@@ -73,6 +75,44 @@ def _use(match: Match, matters: bool, loc) -> _Use:
                 side=opts["side"].value, matters=matters, loc=loc)
 
 
+_FULL_MASKS = frozenset({"255.255.255.255", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"})
+SHARED_HINT = ("give the ip6tables rules a list of their own (another --name), or use no "
+               "--mask narrower than the address in either family")
+
+
+def shared_list_problems(ruleset: Ruleset) -> dict[str, str]:
+    """Recent lists named by rules of both families whose masks keep them from being
+    translated per family. xt_recent has one list per name for IPv4 and IPv6 alike and masks
+    every address with the --mask of the rule that created the list, 16 bytes wide: an IPv4
+    rule's 255.255.0.0 masks an IPv6 address to its first 16 bits, and an IPv6 rule's full
+    mask, created first, makes the IPv4 rule's own --mask do nothing (tests/test_recent.py
+    shows both). Which rule comes first is a matter of load order."""
+    if len(ruleset.families) < 2:
+        return {}
+    masks: dict[str, dict[str, set[str]]] = {}      # name → family → masks
+    seen: set[int] = set()
+    for table in ruleset.tables:
+        for chain in table.chains:
+            for rule in chain.rules:
+                key = id(rule.matches)
+                if key in seen:
+                    continue
+                seen.add(key)
+                for match in rule.matches:
+                    if match.module == "recent":
+                        masks.setdefault(match.option("name").value, {}).setdefault(
+                            table.family, set()).add(str(match.option("mask").value))
+    return {name: (f"recent list {name} is used by iptables and ip6tables rules, and the "
+                   f"kernel keeps one list for both: it masks every address, IPv4 and IPv6, "
+                   f"with the --mask of the rule that created the list first (a matter of load "
+                   f"order), so a mask narrower than the address "
+                   f"({', '.join(sorted(m for f in by_family.values() for m in f))}) does not "
+                   f"mean in one family what it says in its rule")
+            for name, by_family in masks.items()
+            if len(by_family) == 2 and not all(m in _FULL_MASKS for f in by_family.values()
+                                               for m in f)}
+
+
 def result_matters(rule: Rule, index: int) -> bool:
     """Does the outcome of match `index` change anything (a verdict or a later side effect)?"""
     return rule.target is not None or any(
@@ -83,8 +123,9 @@ class RecentPlan:
     """The sets for every recent list of one nft table, and the statements each rule needs."""
 
     def __init__(self, family: str, namer: Namer, approximate: bool, size: int | None = None,
-                 suffix: str = ""):
+                 suffix: str = "", shared: dict[str, str] | None = None):
         self.family = family
+        self.shared = shared or {}      # list name → why both families' use of it is refused
         self.size = DEFAULT_SIZE if size is None else size
         self.size_origin = ("the --recent-list-size default" if size is None
                             else f"--recent-list-size {size}")
@@ -108,11 +149,15 @@ class RecentPlan:
 
     def _plan_list(self, entry: _List) -> None:
         masks = {str(u.mask) for u in entry.uses}
+        if entry.name in self.shared:
+            entry.problem, entry.hint = self.shared[entry.name], SHARED_HINT
+            return
         if len(masks) > 1:
             entry.problem = (f"the rules using recent list {entry.name} give it different "
                              f"--mask values ({', '.join(sorted(masks))}); the kernel keeps the "
                              "mask of whichever rule created the list first, which depends on "
                              "load order")
+            entry.hint = "give every rule of the list the same --mask"
             return
         checks = [u for u in entry.uses if u.mode in ("rcheck", "update")]
         windows = sorted({u.seconds for u in checks
@@ -173,7 +218,7 @@ class RecentPlan:
         match = rule.matches[index]
         entry = self.lists[match.option("name").value]
         if entry.problem:
-            raise Untranslatable(entry.problem, "give every rule of the list the same --mask")
+            raise Untranslatable(entry.problem, entry.hint)
         use = _use(match, result_matters(rule, index), rule.loc)
         key = Payload(self.ip, "saddr" if use.side == "rsource" else "daddr")
         full = ("255.255.255.255" if self.family == "ip"

@@ -50,7 +50,7 @@ from .nft_limits import LimitPlan
 from .nft_matches import match_statements
 from .nft_names import Namer, chain_name, table_name, writable
 from .nft_neq import keep_neq_apart
-from .nft_recent import SIDE_EFFECT_MODULES, RecentPlan, Untranslatable
+from .nft_recent import SIDE_EFFECT_MODULES, RecentPlan, Untranslatable, shared_list_problems
 from .nft_sets import hoist
 from .nft_targets import target_statements
 
@@ -98,12 +98,15 @@ class _Translator:
         self.ipset_tables: dict[str, list[tuple[str, bool]]] = {}
         # id of a rule → why one inet table cannot hold it (kernel_checks.inet_hook_conflicts)
         self.inet_conflicts: dict[int, Untranslatable] = {}
+        # recent list → why the rules of both families using it are refused
+        self.shared_recent: dict[str, str] = {}
 
     # --- tables -----------------------------------------------------------------------------
 
     def translate(self, ruleset: Ruleset) -> Translation:
         opts = self.options
         self.ipsets = ruleset.ipsets
+        self.shared_recent = shared_list_problems(ruleset)
         families = list(ruleset.families)
         if opts.family in ("ip", "ip6"):
             if opts.family not in families:
@@ -215,7 +218,7 @@ class _Translator:
                ipt_tables: list[Table]) -> tuple[RecentPlan, LimitPlan]:
         """The sets that recent lists and hashlimit/connlimit need, planned over the table."""
         recent = RecentPlan(family, namer, self.options.approximate,
-                            self.options.recent_list_size, suffix)
+                            self.options.recent_list_size, suffix, self.shared_recent)
         limits = LimitPlan(family, namer, self.options.approximate)
         plain: set[int] = set()     # ids of match tuples without planned matches
         for t in ipt_tables:
