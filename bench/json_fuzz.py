@@ -1,0 +1,388 @@
+"""A differential test of fwmigrate's two nft writers: the nft text (`convert --to nft`) and the
+libnftables JSON (`--to nft-json`, what `apply` sends) of the same translation must load into
+the same kernel ruleset.
+
+    python bench/json_fuzz.py [--seed N] [--batches N] [--rules N] [--sources A,B] [-v]
+    python bench/json_fuzz.py --replay SOURCE:NUMBER
+
+Inputs (bench/json_fuzz_inputs.py): random single rules with targets in four tables for ip, ip6
+and both in one inet table (bench/fuzz_rules.py), random whole rulesets (bench/ruleset_gen.py),
+iptables 1.8.9's vectors, tests/vectors, samples/ and tests/realworld. Each batch of many rules
+is translated once (fwmigrate.convert.translate_input); a rule fwmigrate refuses is blanked and
+counted. Its nft text goes into one scratch namespace with `nft -f`, its JSON into another with
+the Python bindings' json_cmd (bench/json_kernel.py); then the two kernels' bytecode
+(`nft --debug=netlink list ruleset`, normalised by bench/netlink_bytecode.py) and listings
+(`nft -j list ruleset`, without handles) must be equal, but for the KNOWN differences below.
+One side loading and the other failing is a mismatch too. A rule JSON cannot say must be
+refused by nft_json with its source location (nft_json.Unrepresentable), never left out: such
+rules are counted, and one without a location is a finding. A mismatch is narrowed to one rule
+by blanking halves of the batch, then single rules, and printed with a --replay name.
+Exit status 1 when anything was found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import json_fuzz_inputs as inputs  # noqa: E402
+from json_kernel import pair  # noqa: E402
+
+from fwmigrate.backends import nft_json, nft_text  # noqa: E402
+from fwmigrate.convert import translate_input  # noqa: E402
+from fwmigrate.errors import FwmigrateError  # noqa: E402
+
+# Known differences between what the kernel holds from text and from JSON, both documented:
+# (name, why, a cleaner for one bytecode line, a cleaner for one `nft -j list ruleset` item),
+# applied to both sides before comparing.
+KNOWN = [
+    ("set comment", "nft 1.0.6 keeps a set's comment from text but not from JSON (a set that "
+     "stands for an ipset; nft_json.nft_set; apply sends such rulesets as text)",
+     None, lambda item: {"set": {k: v for k, v in item["set"].items() if k != "comment"}}
+     if "set" in item else item),
+    ("`\"` in a comment", "nft's text has no escape for `\"`: the text writer puts `'` for it "
+     "in a comment, JSON keeps it (README, Fail closed)",
+     lambda line: line.replace('"', "'") if line.startswith("userdata = ") else line,
+     lambda item: {"rule": {**item["rule"], "comment": item["rule"]["comment"].replace('"', "'")}}
+     if "rule" in item and "comment" in item["rule"] else item),
+]
+
+# Rules both sides fail to load for a known reason, counted apart: (name, why, the test of the
+# narrowed rule's input line and the two errors).
+KNOWN_REFUSALS = [
+    ("kernel lacks nft_queue", "this kernel has no nft_queue module (bench/conformance.py's "
+     "kernel-lacks)", lambda rule, detail: "QUEUE" in rule and
+     detail.count("No such file or directory") == 2),
+]
+
+
+@dataclass
+class Finding:
+    kind: str                      # text-only, json-only, both-refused, bytecode, listing, ...
+    batch: inputs.Batch
+    rules: list[str]               # the input lines it comes down to
+    detail: str
+    narrowed: bool = True
+    units: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        b = self.batch
+        lines = [f"MISMATCH {self.kind} in {b.name} (replay: python bench/json_fuzz.py "
+                 f"--replay {b.replay}){'' if self.narrowed else ' [not narrowed]'}"]
+        lines += [f"  input: {r}" for r in self.rules]
+        lines += ["  " + d for d in self.detail.splitlines()]
+        return "\n".join(lines)
+
+
+@dataclass
+class Tally:
+    batches: int = 0
+    rules: int = 0                 # rule lines given to fwmigrate
+    compared: int = 0              # rules in the batches that loaded and were compared
+    refused_fwmigrate: int = 0
+    refused_json: int = 0
+    refused_text: int = 0
+    batches_refused: list[str] = field(default_factory=list)
+    refusal_reasons: Counter = field(default_factory=Counter)
+    json_reasons: Counter = field(default_factory=Counter)
+    known: Counter = field(default_factory=Counter)
+    by_source: Counter = field(default_factory=Counter)
+    findings: list[Finding] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"batches {self.batches}; rule lines {self.rules}: compared in the kernel "
+                 f"{self.compared}, refused by fwmigrate {self.refused_fwmigrate}, refused by "
+                 f"nft_json (named) {self.refused_json}, by the text writer {self.refused_text};"
+                 f" whole batches refused {len(self.batches_refused)}; findings "
+                 f"{len(self.findings)}"]
+        lines += [f"  compared, {source}: {n}" for source, n in sorted(self.by_source.items())]
+        lines += [f"  known difference, {name}: {n}x" for name, n in self.known.items()]
+        lines += [f"  JSON cannot say {n}x: {why}" for why, n in self.json_reasons.most_common()]
+        lines += [f"  refused by fwmigrate {n}x: {why}" for why, n in
+                  self.refusal_reasons.most_common(12)]
+        lines += [f"  batch refused: {b}" for b in self.batches_refused]
+        lines += [str(f) for f in self.findings]
+        return "\n".join(lines)
+
+
+@dataclass
+class Rendered:
+    keep: set[int]                 # the units that are in it
+    text: str
+    batch: dict
+    rules: int                     # rules in the model (each must be in the JSON batch)
+
+
+class Campaign:
+    def __init__(self, kernels, tally: Tally | None = None, verbose: bool = False):
+        self.kernels, self.tally, self.verbose = kernels, tally or Tally(), verbose
+
+    # --- translating --------------------------------------------------------------------------
+
+    def render(self, batch: inputs.Batch, keep: set[int], count: bool = False) -> Rendered | None:
+        """Translate the units in `keep`, blanking (and with `count`, counting) those fwmigrate
+        or a writer refuses; None when the batch is refused as a whole."""
+        keep = set(keep)
+        for _ in range(len(keep) + 1):
+            try:
+                _ruleset, translation, _diags = translate_input(batch.text(keep), batch.filename,
+                                                                batch.options)
+            except FwmigrateError as exc:
+                refused = self._units_named(batch, keep, [d.loc for d in exc.diagnostics])
+                if not refused:
+                    if count:
+                        self.tally.batches_refused.append(
+                            f"{batch.name}: {exc.diagnostics[0].render().splitlines()[0]}")
+                    return None
+                keep -= refused
+                if count:
+                    self.tally.refused_fwmigrate += len(refused)
+                    for d in exc.diagnostics:
+                        self.tally.refusal_reasons[d.message[:100]] += 1
+                continue
+            model = translation.ruleset
+            rules = sum(1 for t in model.tables for c in t.chains for r in c.rules
+                        if r.untranslated is None)
+            try:
+                commands = nft_json.commands(model)
+            except nft_json.Unrepresentable as exc:
+                locs = [loc for loc, _what in exc.rules]
+                refused = self._units_named(batch, keep, locs)
+                if None in locs or not exc.rules or not refused:
+                    self.tally.findings.append(Finding(
+                        "json-refusal-without-rule", batch, [], f"nft_json refused: {exc}"))
+                    return None
+                keep -= refused
+                if count:
+                    self.tally.refused_json += len(refused)
+                    for _loc, what in exc.rules:
+                        self.tally.json_reasons[what[:100]] += 1
+                continue
+            written = sum("rule" in c.get("add", {}) for c in commands["nftables"])
+            if written != rules:
+                self.tally.findings.append(Finding(
+                    "json-dropped-rules", batch, [], f"the model has {rules} rules, the JSON "
+                    f"batch {written}"))
+                return None
+            out = nft_text.render(model)
+            if out.problems:
+                refused = self._units_named(batch, keep, [p.loc for p in out.problems])
+                if not refused:
+                    return None
+                keep -= refused
+                if count:
+                    self.tally.refused_text += len(refused)
+                continue
+            return Rendered(keep, out.text, commands, rules)
+        return None
+
+    @staticmethod
+    def _units_named(batch: inputs.Batch, keep: set[int], locs) -> set[int]:
+        return {loc.line - 1 for loc in locs
+                if loc is not None and loc.file == batch.filename and loc.line - 1 in keep}
+
+    # --- comparing in the kernel ----------------------------------------------------------------
+
+    def differs(self, rendered: Rendered) -> tuple[str, str] | None:
+        """(kind, detail) when the kernels hold different things, else None."""
+        (text_rc, text_err), (json_rc, json_err) = self.kernels.load(rendered.text,
+                                                                     rendered.batch)
+        if text_rc or json_rc:
+            kind = "both-refused" if text_rc and json_rc else \
+                "text-only" if json_rc else "json-only"
+            return kind, (f"text: {_first(text_err) if text_rc else 'loaded'}\n"
+                          f"JSON: {_first(json_err) if json_rc else 'loaded'}")
+        (text_code, text_items), (json_code, json_items) = self.kernels.state()
+        text_code = _bytecode(text_code, self.tally.known)
+        json_code = _bytecode(json_code, self.tally.known)
+        if text_code != json_code:
+            return "bytecode", _diff(text_code, json_code)
+        text_items = _listing(text_items, self.tally.known)
+        json_items = _listing(json_items, self.tally.known)
+        if text_items != json_items:
+            return "listing", _diff([json.dumps(i) for i in text_items],
+                                    [json.dumps(i) for i in json_items])
+        return None
+
+    def play(self, batch: inputs.Batch) -> None:
+        """Translate, load and compare the batch; on a mismatch, narrow it down to a rule,
+        leave that rule out and compare the rest again (up to MAX_FINDINGS times)."""
+        tally = self.tally
+        tally.batches += 1
+        tally.rules += len(batch.units)
+        rendered = self.render(batch, set(batch.units), count=True)
+        for _ in range(MAX_FINDINGS):
+            if rendered is None or not rendered.keep:
+                return
+            found = self.differs(rendered)
+            if found is None:
+                tally.compared += len(rendered.keep)
+                tally.by_source[batch.replay.split(":")[0]] += len(rendered.keep)
+                return
+            finding = self.narrow(batch, rendered.keep, found)
+            known = [name for name, _why, test in KNOWN_REFUSALS if finding.kind ==
+                     "both-refused" and len(finding.rules) == 1 and
+                     test(finding.rules[0], finding.detail)]
+            if known:
+                tally.known[known[0]] += 1
+            else:
+                tally.findings.append(finding)
+                if self.verbose:
+                    print(finding, file=sys.stderr, flush=True)
+            if not finding.narrowed:
+                return
+            rendered = self.render(batch, rendered.keep - set(finding.units))
+
+    def narrow(self, batch: inputs.Batch, keep: set[int], found: tuple[str, str]) -> Finding:
+        """Blank halves, then single units, while a mismatch of the same kind stays."""
+        kind = found[0]
+
+        def still(units: set[int]) -> tuple[str, str] | None:
+            rendered = self.render(batch, units)
+            if rendered is None or not rendered.keep:
+                return None
+            result = self.differs(rendered)
+            return result if result and result[0] == kind else None
+
+        units, detail = sorted(keep), found[1]
+        while len(units) > 1:
+            half = len(units) // 2
+            for part in (units[:half], units[half:]):
+                result = still(set(part))
+                if result:
+                    units, detail = part, result[1]
+                    break
+            else:
+                break
+        tries = 0
+        for unit in list(units):
+            if len(units) == 1 or tries > 80:
+                break
+            tries += 1
+            result = still(set(units) - {unit})
+            if result:
+                units, detail = [u for u in units if u != unit], result[1]
+        rendered = self.render(batch, set(units))
+        if rendered is not None and len(units) <= 3:
+            detail += "\n--- nft text:\n" + _rules_of_text(rendered.text) + "\n--- JSON:\n" + \
+                "\n".join(json.dumps(c) for c in rendered.batch["nftables"] if "rule" in
+                          c.get("add", {}))
+        return Finding(kind, batch, [batch.lines[u] for u in units], detail, len(units) <= 3,
+                       units)
+
+
+def _first(err: str) -> str:
+    lines = [line for line in (err or "").splitlines() if line.strip()]
+    return " | ".join(lines[:3])
+
+
+def _listing(items: list, known: Counter) -> list:
+    """The listing without handles, and without what KNOWN leaves out (counted in `known`)."""
+    def strip(o):
+        if isinstance(o, dict):
+            return {k: strip(v) for k, v in o.items() if k != "handle"}
+        if isinstance(o, list):
+            return [strip(x) for x in o]
+        return o
+    out = [strip(i) for i in items if "metainfo" not in i]
+    for name, _why, _line, clean in KNOWN:
+        cleaned = [clean(i) for i in out]
+        if cleaned != out:
+            known[name] += 1
+            out = cleaned
+    return out
+
+
+def _bytecode(lines: list[str], known: Counter) -> list[str]:
+    for name, _why, clean, _item in KNOWN:
+        if clean is not None:
+            cleaned = [clean(line) for line in lines]
+            if cleaned != lines:
+                known[name] += 1
+                lines = cleaned
+    return lines
+
+
+def _diff(a: list[str], b: list[str]) -> str:
+    lines = list(difflib.unified_diff(a, b, "text", "json", n=2, lineterm=""))
+    return "\n".join(lines[:40]) + ("\n..." if len(lines) > 40 else "")
+
+
+def _rules_of_text(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.startswith("#"))[:3000]
+
+
+MAX_FINDINGS = 6
+
+# --- campaigns -----------------------------------------------------------------------------------
+
+SOURCES = ("rules-ip", "rules-ip6", "rules-inet", "rulesets", "vectors", "own-vectors", "files")
+
+
+def batches(seed: int, count: int, rules: int, sources=SOURCES):
+    """The fixed corpora whole (when asked for), then `count` random batches in turn."""
+    for source in sources:
+        if source in inputs.FIXED:
+            yield from inputs.FIXED[source]()
+    randoms = [s for s in sources if s in inputs.RANDOM]
+    rng = random.Random(seed)
+    for number in range(count if randoms else 0):
+        source = randoms[number % len(randoms)]
+        yield inputs.RANDOM[source](rng.randrange(2**32), rules)
+
+
+def run(seed: int, count: int, rules: int = 300, sources=SOURCES, verbose: bool = False,
+        kernels=None) -> Tally:
+    if kernels is None:
+        with pair() as kernels:
+            return run(seed, count, rules, sources, verbose, kernels)
+    campaign = Campaign(kernels, verbose=verbose)
+    for number, batch in enumerate(batches(seed, count, rules, sources)):
+        campaign.play(batch)
+        if verbose:
+            t = campaign.tally
+            print(f"batch {number + 1} {batch.name}: compared {t.compared} findings "
+                  f"{len(t.findings)}", file=sys.stderr, flush=True)
+    return campaign.tally
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--batches", type=int, default=12, help="random batches")
+    parser.add_argument("--rules", type=int, default=300, help="rules per random batch")
+    parser.add_argument("--sources", default=",".join(SOURCES),
+                        help=f"comma-separated, of {', '.join(SOURCES)}")
+    parser.add_argument("--replay", metavar="SOURCE:NUMBER",
+                        help="one batch again, as a MISMATCH line names it")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args()
+    started = time.monotonic()
+    with pair() as kernels:
+        if args.replay:
+            campaign = Campaign(kernels, verbose=True)
+            campaign.play(inputs.batch(args.replay, args.rules))
+            tally = campaign.tally
+        else:
+            sources = tuple(s for s in args.sources.split(",") if s)
+            unknown = set(sources) - set(SOURCES)
+            if unknown:
+                parser.error(f"unknown sources {sorted(unknown)}")
+            tally = run(args.seed, args.batches, args.rules, sources, args.verbose, kernels)
+    print(tally)
+    print(f"{time.monotonic() - started:.0f} s")
+    return 1 if tally.findings else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
