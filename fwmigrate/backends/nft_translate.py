@@ -414,9 +414,19 @@ class _Translator:
         for match in rule.matches:
             if match.module in SIDE_EFFECT_MODULES:
                 return False
-            if match.module in _IMPLYING and not _chunks_only(match):
+            if match.module in _IMPLYING and not _chunks_only(match) and \
+                    not (match.module == "tcpmss" and _maps_ports(rule)):
                 return True
         return False
+
+
+# targets that may map ports: nft wants a transport protocol test before one (`tcp dport`,
+# `ip protocol tcp`; `tcp option maxseg` is none) and refuses the rule without it
+_PORT_MAPPING_TARGETS = frozenset({"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "TPROXY"})
+
+
+def _maps_ports(rule: Rule) -> bool:
+    return getattr(rule.target, "name", None) in _PORT_MAPPING_TARGETS
 
 
 def _chunks_only(match: Match) -> bool:
