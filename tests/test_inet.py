@@ -636,3 +636,16 @@ def test_a_rename_note_gives_the_real_reason():
     assert "set macs is called macs_2 in nft (another set or chain of the table is called " \
            "macs)" in out, out
     assert "cannot be written as an nft name" not in out.split("set macs")[1].split("\n")[0]
+
+
+@pytest.mark.parametrize("program, gateway", [("iptables", "192.0.2.1"),
+                                              ("ip6tables", "2001:db8::1")])
+def test_tee_is_refused_for_an_inet_table(program, gateway):
+    """nft 1.0.6 refuses `dup to ADDR` in an inet table (unsupported family), in text and
+    JSON alike: fwmigrate wrote it (found by bench/json_fuzz.py)."""
+    text = f"{program} -t mangle -A PREROUTING -j TEE --gateway {gateway}\n"
+    with pytest.raises(FwmigrateError) as caught:
+        convert(text, "t.sh", ConvertOptions(family="inet"))
+    (problem,) = caught.value.diagnostics
+    assert problem.loc.line == 1 and "TEE" in problem.message and "inet" in problem.message
+    assert "dup to" in convert(text, "t.sh", ConvertOptions()).output
