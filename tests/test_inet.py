@@ -649,3 +649,20 @@ def test_tee_is_refused_for_an_inet_table(program, gateway):
     (problem,) = caught.value.diagnostics
     assert problem.loc.line == 1 and "TEE" in problem.message and "inet" in problem.message
     assert "dup to" in convert(text, "t.sh", ConvertOptions()).output
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("program", ["iptables", "ip6tables"])
+def test_conntrack_ports_with_ctproto_load_in_an_inet_table(netns, program):
+    """`ct original protocol 6 meta nfproto ipv4 ct original proto-src …`: after the nfproto
+    test nft no longer knows the port's type and refuses the rule (found by
+    bench/json_fuzz.py); the family test comes first."""
+    text = (f"{program} -A INPUT -m conntrack --ctproto tcp --ctorigsrcport 443:444 "
+            "--ctrepldstport 80 -j ACCEPT\n")
+    out = convert(text, "t.sh", ConvertOptions(family="inet")).output
+    netns.nft("-f", "-", input=out)
+    listed = netns.nft("list", "ruleset").stdout
+    assert "ct original proto-src 443-444 ct reply proto-dst 80 accept" in listed
+    netns.nft("-j", "-f", "-", input=convert(text, "t.sh", ConvertOptions(
+        family="inet", to="nft-json")).output)
+    assert round_trip(text, "t.sh", ConvertOptions(family="inet")).ok
