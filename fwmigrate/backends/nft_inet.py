@@ -267,7 +267,14 @@ def _needs_nfproto(statement) -> bool:
         return statement.kind != "icmpx"
     if isinstance(statement, SetUpdate):
         return _payload_family(statement.key) is not None
+    if isinstance(statement, Compare) and statement.left == Meta("l4proto") and \
+            statement.op == "==" and getattr(statement.right, "text", None) in _ICMP_PROTOCOLS:
+        # `meta nfproto ipv4 meta l4proto icmp` (ipv6 … ipv6-icmp) lists without the nfproto
+        return True
     return implied_family(statement) is not None
+
+
+_ICMP_PROTOCOLS = frozenset({"icmp", "1", "ipv6-icmp", "58"})
 
 
 def _both(a: NftRule, b: NftRule) -> NftRule:

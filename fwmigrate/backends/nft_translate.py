@@ -112,10 +112,11 @@ class _Translator:
             families = [opts.family]
         tables: list[NftTable] = []
         if opts.family == "inet" and opts.scheme != "iptables-nft" and families:
-            # one inet table for whatever families the input has (nft_inet merges them)
+            # one inet table for whatever families the input has (nft_inet merges them, IPv4
+            # first: in the input's order, ip6tables first swapped the families' tags)
             tables.append(self._table("inet", opts.table, [
                 (family, [t for t in ruleset.tables if t.family == family])
-                for family in families]))
+                for family in ("ip", "ip6") if family in families]))
             families = []
         for family in families:
             ipt_tables = [t for t in ruleset.tables if t.family == family]
