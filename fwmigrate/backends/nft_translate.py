@@ -416,7 +416,7 @@ class _Translator:
             if match.module in SIDE_EFFECT_MODULES:
                 return False
             if match.module in _IMPLYING and not _chunks_only(match) and \
-                    not (match.module == "tcpmss" and _maps_ports(rule)):
+                    not (_tcp_options_only(match) and _maps_ports(rule)):
                 return True
         return False
 
@@ -428,6 +428,13 @@ _PORT_MAPPING_TARGETS = frozenset({"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "TP
 
 def _maps_ports(rule: Rule) -> bool:
     return getattr(rule.target, "name", None) in _PORT_MAPPING_TARGETS
+
+
+def _tcp_options_only(match: Match) -> bool:
+    """A match nft writes as `tcp option …` tests alone (-m tcpmss, -m tcp --tcp-option)."""
+    return match.module == "tcpmss" or (
+        match.module == "tcp" and bool(match.options) and
+        all(o.name == "tcp-option" for o in match.options))
 
 
 def _chunks_only(match: Match) -> bool:
