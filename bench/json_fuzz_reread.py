@@ -70,6 +70,8 @@ def reread_differs(kernels, source: Ruleset, items: list, code: list[str],
         text = _written_again(back, options)
     except NotReread as exc:
         return "reread-refused", str(exc)
+    except Exception as exc:     # noqa: BLE001 - a crash is a finding, with what it says
+        return "reread-crash", f"translating it again: {type(exc).__name__}: {exc}"
     kernels.json.send("text", text)
     rc, err = kernels.json.answer()
     if rc:
