@@ -235,14 +235,21 @@ class Campaign:
         tally.batches += 1
         tally.rules += len(batch.units)
         rendered = self.render(batch, set(batch.units), count=True)
+        reread, limits = self.reread, 0
         for _ in range(MAX_FINDINGS):
             if rendered is None or not rendered.keep:
-                return
+                break
             found = self.differs(rendered)
+            if found is not None and found[0] in LIMITS and limits >= MAX_LIMITS:
+                # narrowing each rule the reader refuses costs many loads: past a few, the
+                # rest of the batch is compared without the re-read
+                tally.known[REREAD_SKIPPED] += 1
+                self.reread = False
+                found = self.differs(rendered)
             if found is None:
                 tally.compared += len(rendered.keep)
                 tally.by_source[batch.replay.split(":")[0]] += len(rendered.keep)
-                return
+                break
             finding = self.narrow(batch, rendered.keep, found)
             known = [name for name, _why, test in KNOWN_REFUSALS if finding.kind ==
                      "both-refused" and len(finding.rules) == 1 and
@@ -251,13 +258,15 @@ class Campaign:
                 tally.known[known[0]] += 1
             elif finding.kind in LIMITS:
                 tally.limits.append(finding)
+                limits += 1
             else:
                 tally.findings.append(finding)
                 if self.verbose:
                     print(finding, file=sys.stderr, flush=True)
             if not finding.narrowed:
-                return
+                break
             rendered = self.render(batch, rendered.keep - set(finding.units))
+        self.reread = reread
 
     def narrow(self, batch: inputs.Batch, keep: set[int], found: tuple[str, str]) -> Finding:
         """Blank halves, then single units, while a mismatch of the same kind stays."""
@@ -342,6 +351,8 @@ MAX_FINDINGS = 20      # per batch, known refusals and the reader's limits inclu
 # kinds that are not mismatches but limits of the nft reader (`verify` refuses such rulesets:
 # said, not silent): narrowed, counted and listed apart
 LIMITS = {"reread-refused"}
+MAX_LIMITS = 3
+REREAD_SKIPPED = "re-read left out for the rest of a batch (more rules the reader refuses)"
 
 # --- campaigns -----------------------------------------------------------------------------------
 
