@@ -12,24 +12,25 @@ is translated once (fwmigrate.convert.translate_input); a rule fwmigrate refuses
 counted. Its nft text goes into one scratch namespace with `nft -f`, its JSON into another with
 the Python bindings' json_cmd (bench/json_kernel.py); then the two kernels' bytecode
 (`nft --debug=netlink list ruleset`, normalised by bench/netlink_bytecode.py) and listings
-(`nft -j list ruleset`, without handles) must be equal, but for the KNOWN differences below.
-One side loading and the other failing is a mismatch too. A rule JSON cannot say must be
-refused by nft_json with its source location (nft_json.Unrepresentable), never left out: such
-rules are counted, and one without a location is a finding. A mismatch is narrowed to one rule
-by blanking halves of the batch, then single rules, and printed with a --replay name.
+(`nft -j list ruleset`, without handles) must be equal, but for the KNOWN differences
+(bench/json_fuzz_tally.py). One side loading and the other failing is a mismatch too. A rule
+JSON cannot say must be refused by nft_json with its source location (nft_json.Unrepresentable),
+never left out: such rules are counted, and one without a location is a finding. With --reread,
+the text side's listing is also read back by fwmigrate's nft reader (bench/json_fuzz_reread.py).
+A mismatch is narrowed to one rule by blanking halves of the batch, then single rules, and
+printed with a --replay name.
 Exit status 1 when anything was found.
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import random
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,87 +38,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import json_fuzz_inputs as inputs  # noqa: E402
 from json_fuzz_reread import reread_differs  # noqa: E402
+from json_fuzz_tally import (  # noqa: E402
+    KNOWN_REFUSALS,
+    Finding,
+    Tally,
+    clean_bytecode,
+    clean_listing,
+    diff_lines,
+    first_lines,
+    rules_of_text,
+)
 from json_kernel import pair  # noqa: E402
 
 from fwmigrate.backends import nft_json, nft_text  # noqa: E402
 from fwmigrate.convert import ConvertOptions, translate_input  # noqa: E402
 from fwmigrate.errors import FwmigrateError  # noqa: E402
 from fwmigrate.ir import Ruleset  # noqa: E402
-
-# Known differences between what the kernel holds from text and from JSON, both documented:
-# (name, why, a cleaner for one bytecode line, a cleaner for one `nft -j list ruleset` item),
-# applied to both sides before comparing.
-KNOWN = [
-    ("set comment", "nft 1.0.6 keeps a set's comment from text but not from JSON (a set that "
-     "stands for an ipset; nft_json.nft_set; apply sends such rulesets as text)",
-     None, lambda item: {"set": {k: v for k, v in item["set"].items() if k != "comment"}}
-     if "set" in item else item),
-    ("`\"` in a comment", "nft's text has no escape for `\"`: the text writer puts `'` for it "
-     "in a comment, JSON keeps it (README, Fail closed)",
-     lambda line: line.replace('"', "'") if line.startswith("userdata = ") else line,
-     lambda item: {"rule": {**item["rule"], "comment": item["rule"]["comment"].replace('"', "'")}}
-     if "rule" in item and "comment" in item["rule"] else item),
-]
-
-# Rules both sides fail to load for a known reason, counted apart: (name, why, the test of the
-# narrowed rule's input line and the two errors).
-KNOWN_REFUSALS = [
-    ("kernel lacks nft_queue", "this kernel has no nft_queue module (bench/conformance.py's "
-     "kernel-lacks)", lambda rule, detail: "QUEUE" in rule and
-     detail.count("No such file or directory") == 2),
-]
-
-
-@dataclass
-class Finding:
-    kind: str                      # text-only, json-only, both-refused, bytecode, listing, ...
-    batch: inputs.Batch
-    rules: list[str]               # the input lines it comes down to
-    detail: str
-    narrowed: bool = True
-    units: list[int] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        b = self.batch
-        lines = [f"MISMATCH {self.kind} in {b.name} (replay: python bench/json_fuzz.py "
-                 f"--replay {b.replay}){'' if self.narrowed else ' [not narrowed]'}"]
-        lines += [f"  input: {r}" for r in self.rules]
-        lines += ["  " + d for d in self.detail.splitlines()]
-        return "\n".join(lines)
-
-
-@dataclass
-class Tally:
-    batches: int = 0
-    rules: int = 0                 # rule lines given to fwmigrate
-    compared: int = 0              # rules in the batches that loaded and were compared
-    refused_fwmigrate: int = 0
-    refused_json: int = 0
-    refused_text: int = 0
-    batches_refused: list[str] = field(default_factory=list)
-    refusal_reasons: Counter = field(default_factory=Counter)
-    json_reasons: Counter = field(default_factory=Counter)
-    known: Counter = field(default_factory=Counter)
-    by_source: Counter = field(default_factory=Counter)
-    findings: list[Finding] = field(default_factory=list)
-    limits: list[Finding] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        lines = [f"batches {self.batches}; rule lines {self.rules}: compared in the kernel "
-                 f"{self.compared}, refused by fwmigrate {self.refused_fwmigrate}, refused by "
-                 f"nft_json (named) {self.refused_json}, by the text writer {self.refused_text};"
-                 f" whole batches refused {len(self.batches_refused)}; findings "
-                 f"{len(self.findings)}"]
-        lines += [f"  compared, {source}: {n}" for source, n in sorted(self.by_source.items())]
-        lines += [f"  known difference, {name}: {n}x" for name, n in self.known.items()]
-        lines += [f"  JSON cannot say {n}x: {why}" for why, n in self.json_reasons.most_common()]
-        lines += [f"  refused by fwmigrate {n}x: {why}" for why, n in
-                  self.refusal_reasons.most_common(12)]
-        lines += [f"  batch refused: {b}" for b in self.batches_refused]
-        lines += [f"  the nft reader refuses: {f.rules[0] if f.rules else f.batch.name}: "
-                  f"{f.detail.splitlines()[0]}" for f in self.limits]
-        lines += [str(f) for f in self.findings]
-        return "\n".join(lines)
 
 
 @dataclass
@@ -209,22 +145,22 @@ class Campaign:
         if text_rc or json_rc:
             kind = "both-refused" if text_rc and json_rc else \
                 "text-only" if json_rc else "json-only"
-            return kind, (f"text: {_first(text_err) if text_rc else 'loaded'}\n"
-                          f"JSON: {_first(json_err) if json_rc else 'loaded'}")
+            return kind, (f"text: {first_lines(text_err) if text_rc else 'loaded'}\n"
+                          f"JSON: {first_lines(json_err) if json_rc else 'loaded'}")
         (text_code, text_items), (json_code, json_items) = self.kernels.state()
         raw_items = text_items
-        text_code = _bytecode(text_code, self.tally.known)
-        json_code = _bytecode(json_code, self.tally.known)
+        text_code = clean_bytecode(text_code, self.tally.known)
+        json_code = clean_bytecode(json_code, self.tally.known)
         if text_code != json_code:
-            return "bytecode", _diff(text_code, json_code)
-        text_items = _listing(text_items, self.tally.known)
-        json_items = _listing(json_items, self.tally.known)
+            return "bytecode", diff_lines(text_code, json_code)
+        text_items = clean_listing(text_items, self.tally.known)
+        json_items = clean_listing(json_items, self.tally.known)
         if text_items != json_items:
-            return "listing", _diff([json.dumps(i) for i in text_items],
+            return "listing", diff_lines([json.dumps(i) for i in text_items],
                                     [json.dumps(i) for i in json_items])
         if self.reread:
             return reread_differs(self.kernels, rendered.source, raw_items, text_code,
-                                  rendered.options, lambda code: _bytecode(code, Counter()),
+                                  rendered.options, lambda code: clean_bytecode(code, Counter()),
                                   self.tally.known)
         return None
 
@@ -299,52 +235,11 @@ class Campaign:
                 units, detail = [u for u in units if u != unit], result[1]
         rendered = self.render(batch, set(units))
         if rendered is not None and len(units) <= 3:
-            detail += "\n--- nft text:\n" + _rules_of_text(rendered.text) + "\n--- JSON:\n" + \
+            detail += "\n--- nft text:\n" + rules_of_text(rendered.text) + "\n--- JSON:\n" + \
                 "\n".join(json.dumps(c) for c in rendered.batch["nftables"] if "rule" in
                           c.get("add", {}))
         return Finding(kind, batch, [batch.lines[u] for u in units], detail, len(units) <= 3,
                        units)
-
-
-def _first(err: str) -> str:
-    lines = [line for line in (err or "").splitlines() if line.strip()]
-    return " | ".join(lines[:3])
-
-
-def _listing(items: list, known: Counter) -> list:
-    """The listing without handles, and without what KNOWN leaves out (counted in `known`)."""
-    def strip(o):
-        if isinstance(o, dict):
-            return {k: strip(v) for k, v in o.items() if k != "handle"}
-        if isinstance(o, list):
-            return [strip(x) for x in o]
-        return o
-    out = [strip(i) for i in items if "metainfo" not in i]
-    for name, _why, _line, clean in KNOWN:
-        cleaned = [clean(i) for i in out]
-        if cleaned != out:
-            known[name] += 1
-            out = cleaned
-    return out
-
-
-def _bytecode(lines: list[str], known: Counter) -> list[str]:
-    for name, _why, clean, _item in KNOWN:
-        if clean is not None:
-            cleaned = [clean(line) for line in lines]
-            if cleaned != lines:
-                known[name] += 1
-                lines = cleaned
-    return lines
-
-
-def _diff(a: list[str], b: list[str]) -> str:
-    lines = list(difflib.unified_diff(a, b, "text", "json", n=2, lineterm=""))
-    return "\n".join(lines[:40]) + ("\n..." if len(lines) > 40 else "")
-
-
-def _rules_of_text(text: str) -> str:
-    return "\n".join(line for line in text.splitlines() if not line.startswith("#"))[:3000]
 
 
 MAX_FINDINGS = 20      # per batch, known refusals and the reader's limits included

@@ -1,7 +1,7 @@
 """A small fixed-seed campaign of bench/json_fuzz.py: the nft text and the libnftables JSON of
 the same translation (random single rules for ip, ip6 and inet, random whole rulesets, iptables'
 and fwmigrate's own vectors) loaded into two scratch namespaces must leave the same bytecode and
-the same listing, but for the documented differences (bench/json_fuzz.py KNOWN); and the text
+the same listing, but for the documented differences (bench/json_fuzz_tally.py KNOWN); and the text
 side's listing, read back by fwmigrate's nft reader, must be the input's rules and load again
 (--reread). Longer campaigns: `python bench/json_fuzz.py --batches 200 --seed N [--reread]`."""
 
