@@ -150,11 +150,24 @@ def random_ruleset(seed: int) -> Batch:
     inet = rng.random() < 0.4
     mirror = inet and rng.random() < 0.5
     lines = ruleset_gen.ruleset(rng.randrange(2**32), mirror, inet).save().splitlines()
-    units = [i for i, line in enumerate(lines) if line.startswith("-A ")]
-    return Batch(f"rulesets seed {seed}" + (" --family inet" if inet else ""),
+    counters = rng.random() < 0.4
+    if counters:
+        # `[packets:bytes]` before each rule, kept with --counters: now and then past what
+        # JSON's signed 64-bit numbers hold (nft_json refuses those rules, naming them)
+        lines = [f"[{_count(rng)}:{_count(rng)}] {line}" if line.startswith("-A ") else line
+                 for line in lines]
+    units = [i for i, line in enumerate(lines) if _RULE_LINE.search(line)]
+    return Batch(f"rulesets seed {seed}" + (" --family inet" if inet else "")
+                 + (" --counters" if counters else ""),
                  f"rulesets:{seed}", lines, units,
-                 ConvertOptions(source_kind="save", family="inet" if inet else None),
+                 ConvertOptions(source_kind="save", family="inet" if inet else None,
+                                counters=counters),
                  "fuzz.save")
+
+
+def _count(rng: random.Random) -> int:
+    return rng.choice([0, rng.randrange(10**6), rng.randrange(2**63), 2**63 - 1, 2**64 - 1]
+                      if rng.random() < 0.1 else [0, rng.randrange(10**6)])
 
 
 # --- fixed corpora -------------------------------------------------------------------------------
