@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -111,7 +112,7 @@ class Campaign:
                 if count:
                     self.tally.refused_json += len(refused)
                     for _loc, what in exc.rules:
-                        self.tally.json_reasons[what[:100]] += 1
+                        self.tally.json_reasons[re.sub(r"\d+", "N", what)[:100]] += 1
                 continue
             written = sum("rule" in c.get("add", {}) for c in commands["nftables"])
             if written != rules:
