@@ -124,8 +124,9 @@ def _json_text(model, options: ConvertOptions) -> tuple[str, list[str]]:
     try:
         batch = nft_json.commands(model, flush_ruleset=options.flush_ruleset)
     except nft_json.Unrepresentable as exc:
-        raise FwmigrateError([Diagnostic(None, f"nft's JSON cannot express {exc}",
-                                         hint="use --to nft")]) from None
+        raise FwmigrateError([Diagnostic(loc, f"nft's JSON cannot express {what}",
+                                         hint="use --to nft")
+                              for loc, what in exc.rules or ((None, exc.what),)]) from None
     # one command per line: readable, diffable, and still one JSON document for `nft -j -f`
     lines = ",\n  ".join(json.dumps(cmd) for cmd in batch["nftables"])
     return '{"nftables": [\n  ' + lines + "\n]}\n", []

@@ -91,3 +91,20 @@ def test_what_json_cannot_say_is_refused_not_dropped():
     m = model("x.sh", "iptables -A INPUT -p tcp --tcp-option 99 -j ACCEPT\n")
     with pytest.raises(nft_json.Unrepresentable, match="TCP option kind 99"):
         nft_json.commands(m)
+
+
+def test_a_json_refusal_names_every_rule_it_cannot_say():
+    """`convert --to nft-json` refusing must say which rules, all of them (as the other
+    refusals do), not only what: the user has to find the rule to change."""
+    from fwmigrate.convert import convert
+    from fwmigrate.errors import FwmigrateError
+    script = ("iptables -A INPUT -p tcp --dport 22 -j ACCEPT\n"
+              "iptables -A INPUT -p tcp --tcp-option 99 -j ACCEPT\n"
+              "iptables -A INPUT -p tcp --tcp-option 98 -j DROP\n")
+    with pytest.raises(FwmigrateError) as info:
+        convert(script, "fw.sh", ConvertOptions(to="nft-json"))
+    found = info.value.diagnostics
+    assert [(d.loc.file, d.loc.line) for d in found] == [("fw.sh", 2), ("fw.sh", 3)]
+    assert "TCP option kind 99" in found[0].message and "kind 98" in found[1].message
+    with pytest.raises(nft_json.Unrepresentable, match=r"fw\.sh:2:.*1 more rule"):
+        nft_json.commands(model("fw.sh", script))

@@ -160,6 +160,9 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "iptables -A INPUT -m hashlimit --hashlimit-upto 20/min --hashlimit-mode dstip "
     "--hashlimit-htable-size 100 --hashlimit-name small -j ACCEPT",
     "iptables -A INPUT -m connlimit ! --connlimit-upto 2 -j DROP",
+    # nft's JSON lists the 32-bit count 4294967295 as -1 (found by bench/json_fuzz.py --reread)
+    "iptables -A INPUT -m connlimit --connlimit-above 4294967295 -j DROP",
+    "iptables -A INPUT -m connlimit --connlimit-upto 4294967295 -j ACCEPT",
     "iptables -A INPUT -m ecn ! --ecn-ip-ect 0 -j DROP",
     "iptables -A INPUT -p tcp ! -f -m ecn ! --ecn-tcp-ece --ecn-tcp-cwr --ecn-ip-ect 2 -j DROP",
     "iptables -A INPUT -p tcp ! -f -m ecn --ecn-tcp-ece -j DROP",
@@ -193,6 +196,10 @@ def test_diff_takes_two_spellings_of_one_meaning_as_equal(a, b):
     "ip6tables -t raw -A OUTPUT -j TRACE",
     "iptables -A INPUT -p tcp -m multiport --ports 22,80,8000:8080 -j ACCEPT",
     "ip6tables -A INPUT -p udp -m multiport ! --ports 53 -j DROP",
+    # a jump between user chains no built-in chain reaches, in a table other than filter: the
+    # target's name lost its prefix only once its own chain had been read (found by
+    # bench/json_fuzz.py --reread; translating it again failed on the unknown chain)
+    "iptables -t raw -N U0\niptables -t raw -N U2\niptables -t raw -A U0 -d 10.0.0.0/8 -j U2",
 ])
 def test_backend_form_round_trips(kernel, script):
     report = round_trip(script + "\n", "t.sh", ConvertOptions())

@@ -44,6 +44,7 @@ from .nft_ast import (
     Compare,
     Counter,
     Ct,
+    Exthdr,
     Fib,
     Limit,
     Mangle,
@@ -267,7 +268,17 @@ def _needs_nfproto(statement) -> bool:
         return statement.kind != "icmpx"
     if isinstance(statement, SetUpdate):
         return _payload_family(statement.key) is not None
+    if isinstance(statement, Compare) and statement.left == Meta("l4proto") and \
+            statement.op == "==" and getattr(statement.right, "text", None) in _ICMP_PROTOCOLS:
+        # `meta nfproto ipv4 meta l4proto icmp` (ipv6 … ipv6-icmp) lists without the nfproto
+        return True
+    if isinstance(statement, Compare) and any(isinstance(n, Exthdr) for n in nodes(statement)):
+        # so does `meta nfproto ipv6` before an extension header test (`mh type`, `frag id`)
+        return True
     return implied_family(statement) is not None
+
+
+_ICMP_PROTOCOLS = frozenset({"icmp", "1", "ipv6-icmp", "58"})
 
 
 def _both(a: NftRule, b: NftRule) -> NftRule:

@@ -70,7 +70,21 @@ def _symbol(text: str) -> Json:
 
 
 class Unrepresentable(Exception):
-    """Something nft's JSON cannot say (its text form can)."""
+    """Something nft's JSON cannot say (its text form can). From commands(): every rule that
+    says such a thing, as (where the rule comes from, what), so a refusal names them all."""
+
+    def __init__(self, what: str, rules: tuple[tuple[Any, str], ...] = ()):
+        super().__init__(what)
+        self.what = what
+        self.rules = rules
+
+    def __str__(self) -> str:
+        if not self.rules:
+            return self.what
+        loc, what = self.rules[0]
+        more = len(self.rules) - 1
+        return (f"{what} (the rule at {loc or 'an unknown place'}"
+                + (f", and {more} more rule{'s' if more > 1 else ''}" if more else "") + ")")
 
 
 def _no_json(what: str):
@@ -288,6 +302,7 @@ def chain(table: NftTable, c: NftChain) -> Json:
 def commands(ruleset: NftRuleset, *, flush_ruleset: bool = False) -> Json:
     """One libnftables JSON batch that replaces fwmigrate's tables (or the whole ruleset)."""
     cmds: list[Json] = [{"metainfo": {"json_schema_version": 1}}]
+    unsaid: list[tuple[Any, str]] = []
     if flush_ruleset:
         cmds.append({"flush": {"ruleset": None}})
     for table in ruleset.tables:
@@ -299,5 +314,14 @@ def commands(ruleset: NftRuleset, *, flush_ruleset: bool = False) -> Json:
         cmds += [{"add": nft_set(table, s)} for s in table.sets]
         cmds += [{"add": chain(table, c)} for c in table.chains]
         for c in table.chains:
-            cmds += [{"add": rule(table, c, r)} for r in c.rules if r.untranslated is None]
+            for r in c.rules:
+                if r.untranslated is not None:
+                    continue
+                try:
+                    cmds.append({"add": rule(table, c, r)})
+                except Unrepresentable as exc:
+                    unsaid.append((r.loc, exc.what))
+    if unsaid:
+        # all of them at once, each with its rule: the user has to find what to change
+        raise Unrepresentable(unsaid[0][1], tuple(unsaid))
     return {"nftables": cmds}

@@ -64,6 +64,11 @@ def match_statements(tr, rule: Rule, index: int, match: Match, ctx: Ctx) -> list
             out += HANDLERS[handler](tr, rule, index, match, opt, ctx)
         else:
             out.append(option_compare(ospec, opt, ctx))
+    if match.module == "conntrack" and tr.options.family == "inet":
+        # the family test the ports need (_h_ct_port) before --ctproto's test: after a
+        # `meta nfproto` nft no longer knows the ports' type and refuses the rule
+        family = [s for s in out if isinstance(s, Compare) and s.left == Meta("nfproto")]
+        out = family + [s for s in out if s not in family]
     return out
 
 

@@ -83,6 +83,12 @@ def _t_tee(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
                              "nft's `dup to … device` looks it up once, when the rule loads "
                              "(and fails if it is not there)", "leave --oif out if the route "
                              "to the gateway is enough")
+    if tr.options.family == "inet":
+        # nft 1.0.6 refuses `dup to ADDR` in an inet table ("unsupported family"), also after
+        # a family test, in text and JSON alike
+        raise Untranslatable("TEE in an inet table: nft 1.0.6 refuses `dup to` there "
+                             "(unsupported family)", "convert without --family inet (a table "
+                             "per family)")
     return [Dup(str(target.option("gateway").value))]
 
 

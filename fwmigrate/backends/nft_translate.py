@@ -115,10 +115,11 @@ class _Translator:
             families = [opts.family]
         tables: list[NftTable] = []
         if opts.family == "inet" and opts.scheme != "iptables-nft" and families:
-            # one inet table for whatever families the input has (nft_inet merges them)
+            # one inet table for whatever families the input has (nft_inet merges them, IPv4
+            # first: in the input's order, ip6tables first swapped the families' tags)
             tables.append(self._table("inet", opts.table, [
                 (family, [t for t in ruleset.tables if t.family == family])
-                for family in families]))
+                for family in ("ip", "ip6") if family in families]))
             families = []
         for family in families:
             ipt_tables = [t for t in ruleset.tables if t.family == family]
@@ -417,9 +418,26 @@ class _Translator:
         for match in rule.matches:
             if match.module in SIDE_EFFECT_MODULES:
                 return False
-            if match.module in _IMPLYING and not _chunks_only(match):
+            if match.module in _IMPLYING and not _chunks_only(match) and \
+                    not (_tcp_options_only(match) and _maps_ports(rule)):
                 return True
         return False
+
+
+# targets that may map ports: nft wants a transport protocol test before one (`tcp dport`,
+# `ip protocol tcp`; `tcp option maxseg` is none) and refuses the rule without it
+_PORT_MAPPING_TARGETS = frozenset({"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "TPROXY"})
+
+
+def _maps_ports(rule: Rule) -> bool:
+    return getattr(rule.target, "name", None) in _PORT_MAPPING_TARGETS
+
+
+def _tcp_options_only(match: Match) -> bool:
+    """A match nft writes as `tcp option …` tests alone (-m tcpmss, -m tcp --tcp-option)."""
+    return match.module == "tcpmss" or (
+        match.module == "tcp" and bool(match.options) and
+        all(o.name == "tcp-option" for o in match.options))
 
 
 def _chunks_only(match: Match) -> bool:

@@ -238,6 +238,23 @@ def _allowed_chains(match: Match) -> tuple[str, ...] | None:
     return mappings.match_specs()[match.module].chains
 
 
+@cache
+def target_chains_by_value(name: str) -> dict[str, tuple[str, ...]]:
+    """`option` (a flag) or `option=value` → the built-in chains a target with it may be used
+    from (TCPMSS --clamp-mss-to-pmtu)."""
+    raw = mappings.load("targets")[name].get("chains_by_value", {})
+    return {key: tuple(chains) for key, chains in raw.items()}
+
+
+def _target_chains(target: TargetExtension, specs: dict) -> tuple[str, ...] | None:
+    by_value = target_chains_by_value(target.name)
+    for opt in target.options if by_value else ():
+        chains = by_value.get(opt.name if opt.value is None else f"{opt.name}={opt.value}")
+        if chains is not None:
+            return chains
+    return specs[target.name].chains
+
+
 def hook_violations(table: Table) -> list[tuple[Rule, str]]:
     """Matches and targets used from built-in chains they do not allow (the kernel checks at
     commit, for user chains from every built-in chain that reaches them), and CLUSTERIP rules
@@ -268,7 +285,7 @@ def hook_limited(rule: Rule, table: str) -> bool:
     builtin = mappings.iptables_tables()[table]
     allowed = [_allowed_chains(m) for m in rule.matches]
     if isinstance(rule.target, TargetExtension):
-        allowed.append(mappings.target_specs()[rule.target.name].chains)
+        allowed.append(_target_chains(rule.target, mappings.target_specs()))
     return any(a is not None and not all(c in a for c in builtin) for a in allowed)
 
 
@@ -313,7 +330,7 @@ def _hook_violation(rule: Rule, hooks: set[str], specs: dict) -> str | None:
     users: list[tuple[str, tuple[str, ...] | None]] = [
         (f"{m.module} match", _allowed_chains(m)) for m in rule.matches]
     if isinstance(rule.target, TargetExtension):
-        users.append((f"{rule.target.name} target", specs[rule.target.name].chains))
+        users.append((f"{rule.target.name} target", _target_chains(rule.target, specs)))
     for what, allowed in users:
         if allowed is None:
             continue

@@ -130,7 +130,8 @@ def connlimit(lift, body: dict[str, Any], info) -> None:
     count = body["stmt"][0]["ct count"]
     full = 32 if lift.ctx.family == "ip" else 128
     lift.append_match(Match("connlimit", (
-        Option("above" if count.get("inv") else "upto", count["val"]),
+        # nft's JSON lists the kernel's 32-bit count as a signed number: 4294967295 is -1
+        Option("above" if count.get("inv") else "upto", count["val"] & 0xFFFFFFFF),
         Option("mask", full if mask is None else mask),
         Option("side", "connlimit-saddr" if field == "saddr" else "connlimit-daddr"))))
 

@@ -110,14 +110,16 @@ class _Reader:
                         if target not in owner:
                             owner[target] = (table, None)
                             changed = True
-        inet = t["family"] == "inet"
-        out: dict[str, list[Chain]] = {}
         for c in chains:
             if c["name"] not in owner:
-                # no base chain reaches it: its table is what fwmigrate's prefix says
+                # no base chain reaches it: its table is what fwmigrate's prefix says (known
+                # for every chain before any rule is read: a jump's target is named by it)
                 prefix = c["name"].split("_", 1)[0]
                 owner[c["name"]] = (prefix if prefix in mappings.iptables_tables()
                                     and prefix != "filter" else "filter", None)
+        inet = t["family"] == "inet"
+        out: dict[str, list[Chain]] = {}
+        for c in chains:
             table, builtin = owner[c["name"]]
             name = builtin or strip_prefix(c["name"], table)
             chain_rules = rules.get(c["name"], [])
