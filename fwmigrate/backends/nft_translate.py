@@ -419,7 +419,7 @@ class _Translator:
             if match.module in SIDE_EFFECT_MODULES:
                 return False
             if match.module in _IMPLYING and not _chunks_only(match) and \
-                    not (_tcp_options_only(match) and _maps_ports(rule)):
+                    not (_maps_ports(rule) and _tcp_options_only(match)):
                 return True
         return False
 
