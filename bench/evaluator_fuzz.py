@@ -254,20 +254,7 @@ def minimize(rules: ruleset_gen.Ruleset, steps, wanted: set[int]) -> ruleset_gen
         except Exception:      # fwmigrate or iptables-legacy refused the trimmed dump
             return False
 
-    chains = [c for tables in rules.tables.values() for cs in tables.values() for c in cs]
-    for chain in chains:
-        kept = chain.rules[:]
-        chain.rules.clear()
-        if not persists():
-            chain.rules[:] = kept
-    for chain in chains:
-        i = 0
-        while i < len(chain.rules):
-            kept = chain.rules[:]
-            del chain.rules[i]
-            if not persists():
-                chain.rules[:] = kept
-                i += 1
+    rules.drop_rules(persists)
     return rules
 
 

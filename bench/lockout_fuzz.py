@@ -301,20 +301,7 @@ def minimize(r: Round, wanted: str) -> ruleset_gen.Ruleset:
             return False
         return "refused" not in v.guard and any(p.split(":")[0] == wanted
                                                 for p in v.problems())
-    chains = [c for tables in rules.tables.values() for cs in tables.values() for c in cs]
-    for chain in chains:
-        kept = chain.rules[:]
-        chain.rules.clear()
-        if not persists():
-            chain.rules[:] = kept
-    for chain in chains:
-        i = 0
-        while i < len(chain.rules):
-            kept = chain.rules[:]
-            del chain.rules[i]
-            if not persists():
-                chain.rules[:] = kept
-                i += 1
+    rules.drop_rules(persists)
     return rules
 
 

@@ -189,20 +189,7 @@ def minimize(r: Round, found: list[tuple[Probe, str, str]]) -> Finding:
     still differs; then probes the same way."""
     wanted = {str(p) for p, _, _ in found}
     rules = copy.deepcopy(r.rules)
-    chains = [c for tables in rules.tables.values() for cs in tables.values() for c in cs]
-    for chain in chains:
-        kept = chain.rules[:]
-        chain.rules.clear()
-        if not still_differs(rules, r.steps, r.inet, wanted):
-            chain.rules[:] = kept
-    for chain in chains:
-        i = 0
-        while i < len(chain.rules):
-            kept = chain.rules[:]
-            del chain.rules[i]
-            if not still_differs(rules, r.steps, r.inet, wanted):
-                chain.rules[:] = kept
-                i += 1
+    rules.drop_rules(lambda: still_differs(rules, r.steps, r.inet, wanted))
     steps = [s[:] for s in r.steps]
     for k in range(len(steps) - 1, -1, -1):
         for j in range(len(steps[k]) - 1, -1, -1):

@@ -77,6 +77,24 @@ class Ruleset:
         return [(fam, table, k) for fam, tables in self.tables.items()
                 for table, chains in tables.items() for k, c in enumerate(chains)]
 
+    def drop_rules(self, persists) -> None:
+        """Minimise in place: each chain's rules dropped all at once, then one at a time,
+        wherever `persists()` (the finding still shows without them) says so."""
+        chains = [c for tables in self.tables.values() for cs in tables.values() for c in cs]
+        for chain in chains:
+            kept = chain.rules[:]
+            chain.rules.clear()
+            if not persists():
+                chain.rules[:] = kept
+        for chain in chains:
+            i = 0
+            while i < len(chain.rules):
+                kept = chain.rules[:]
+                del chain.rules[i]
+                if not persists():
+                    chain.rules[:] = kept
+                    i += 1
+
     def rule_count(self) -> int:
         return sum(len(c.rules) for tables in self.tables.values()
                    for chains in tables.values() for c in chains)

@@ -274,10 +274,10 @@ def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -
 _ALL_NAT_TARGETS = ("DNAT", "REDIRECT", "NETMAP", "SNAT", "MASQUERADE")
 
 
-def _nat_rules(outcomes: list[Outcome]) -> list[str]:
-    """The NAT rules the walks matched, each once (with what the match assumed)."""
+def _nat_steps(outcomes: list[Outcome]):
+    """(outcome, step, "rule N of nat CHAIN (file:line): -A …") for each NAT rule the walks
+    matched."""
     from ..backends.iptables_save import rule_line
-    out = []
     for o in outcomes:
         for step in o.trace:
             target = step.rule.target if step.rule is not None else None
@@ -285,10 +285,17 @@ def _nat_rules(outcomes: list[Outcome]) -> list[str]:
                     and isinstance(target, TargetExtension)
                     and target.name in _ALL_NAT_TARGETS):
                 where = f" ({step.rule.loc})" if step.rule.loc else ""
-                why = (" (if " + "; ".join(dict.fromkeys(o.assumptions)) + ")"
-                       if step.result == "assumed match" else "")
-                out.append(f"rule {step.index} of nat {step.chain}{where}: "
-                           f"{rule_line(step.chain, step.rule, False)}{why}")
+                yield o, step, (f"rule {step.index} of nat {step.chain}{where}: "
+                                f"{rule_line(step.chain, step.rule, False)}")
+
+
+def _nat_rules(outcomes: list[Outcome]) -> list[str]:
+    """The NAT rules the walks matched, each once (with what the match assumed)."""
+    out = []
+    for o, step, named in _nat_steps(outcomes):
+        why = (" (if " + "; ".join(dict.fromkeys(o.assumptions)) + ")"
+               if step.result == "assumed match" else "")
+        out.append(named + why)
     return list(dict.fromkeys(out))
 
 
@@ -296,19 +303,11 @@ def _rewritten(outcomes: list[Outcome], session: Session) -> list[str]:
     """NAT rules see only a connection's first packet: they leave the session alone, but send
     a reconnect elsewhere, which the evaluator does not follow (it walks the packet as it
     came). Name the rule, so the user can check sshd is reachable where it leads."""
-    from ..backends.iptables_save import rule_line
     out = []
-    for o in outcomes:
-        for step in o.trace:
-            target = step.rule.target if step.rule is not None else None
-            if (step.table == "nat" and step.result in ("match", "assumed match")
-                    and isinstance(target, TargetExtension)
-                    and target.name in _ALL_NAT_TARGETS):
-                where = f" ({step.rule.loc})" if step.rule.loc else ""
-                out.append(f"a new connection from {session.client} to port "
-                           f"{session.server_port} would be rewritten by rule {step.index} of "
-                           f"nat {step.chain}{where}: {rule_line(step.chain, step.rule, False)}"
-                           f" — your session is not (NAT sees only a connection's first "
-                           f"packet), but a reconnect goes where {target.name} sends it, which "
-                           "the guard does not follow: check sshd is reachable there")
+    for _o, step, named in _nat_steps(outcomes):
+        out.append(f"a new connection from {session.client} to port "
+                   f"{session.server_port} would be rewritten by {named}"
+                   f" — your session is not (NAT sees only a connection's first "
+                   f"packet), but a reconnect goes where {step.rule.target.name} sends it, "
+                   "which the guard does not follow: check sshd is reachable there")
     return list(dict.fromkeys(out))
