@@ -72,3 +72,15 @@ def chain_name(scheme: str, ipt_table: str, chain: str) -> str:
 
 def table_name(scheme: str, wanted: str, ipt_table: str) -> str:
     return ipt_table if scheme == "iptables-nft" else wanted
+
+
+# the kernel's NFT_NAME_MAXLEN (256) counts the terminating NUL
+_MAX_TABLE_NAME = 255
+
+
+def check_table_name(name: str) -> str | None:
+    if len(name) > _MAX_TABLE_NAME:
+        return (f"--table: a table name has at most {_MAX_TABLE_NAME} characters (this one has "
+                f"{len(name)})")
+    return None if writable(name) else (f"`{name}' cannot be an nft table name (it is an nft "
+                                         "keyword or has characters nft does not accept)")

@@ -15,7 +15,6 @@ from ..errors import Diagnostic
 from ..frontends.kernel_checks import INET_HOOK_HINT, inet_hook_conflicts
 from ..ir import (
     Chain,
-    Match,
     Negatable,
     Rule,
     Ruleset,
@@ -48,9 +47,10 @@ from .nft_ipsets import IpsetPlan
 from .nft_limits import PLANNED as LIMIT_PLANNED
 from .nft_limits import LimitPlan
 from .nft_matches import match_statements
-from .nft_names import Namer, chain_name, table_name, writable
+from .nft_names import Namer, chain_name, check_table_name, table_name
 from .nft_neq import keep_neq_apart
-from .nft_recent import SIDE_EFFECT_MODULES, RecentPlan, Untranslatable, shared_list_problems
+from .nft_protocol_test import protocol_implied
+from .nft_recent import RecentPlan, Untranslatable, shared_list_problems
 from .nft_sets import hoist
 from .nft_targets import target_statements
 
@@ -64,11 +64,6 @@ AH_NOTE = ("IPv6 packets that carry an AH (IPsec authentication) header: ip6tabl
 _PLANNED = frozenset({"recent", "set"}) | LIMIT_PLANNED
 _CHAIN_DEPENDENT_TARGETS = frozenset({"SET", "NETMAP"})
 _COUNTER = Counter()
-# matches whose nft form tests the protocol themselves (`tcp dport 22` implies tcp)
-# (mh: nft's `mh type` finds the mobility header as ip6_tables' -p mh does, past any AH, where
-# `meta l4proto` stops at AH)
-_IMPLYING = frozenset({"tcp", "udp", "udplite", "icmp", "icmp6", "multiport", "sctp", "dccp",
-                       "esp", "ah", "tcpmss", "mh", "ipcomp"})
 
 
 @dataclass(slots=True)
@@ -379,7 +374,7 @@ class _Translator:
             # checked here, before -m ah (which names AH's protocol) drops the -p test as
             # implied, and whatever options -m ah has
             raise Untranslatable(AH_WITH_PROTOCOL, "test the protocol in a rule of its own")
-        if rule.protocol is not None and not self._protocol_implied(rule):
+        if rule.protocol is not None and not protocol_implied(rule):
             number = rule.protocol.value
             # an inet table tests both families' protocol with `meta l4proto` (for IPv4 the
             # header's protocol field, as `ip protocol`), so that both families' -p can be
@@ -411,56 +406,10 @@ class _Translator:
                                      f"{NFT_COMMENT_MAX} bytes")
         return tuple(interfaces), tuple(middle), tuple(target), comment
 
-    def _protocol_implied(self, rule: Rule) -> bool:
-        """Does a later match test the protocol before anything with a side effect runs?"""
-        if rule.protocol.negated:
-            return False
-        for match in rule.matches:
-            if match.module in SIDE_EFFECT_MODULES:
-                return False
-            if match.module in _IMPLYING and not _chunks_only(match) and \
-                    not (_maps_ports(rule) and _tcp_options_only(match)):
-                return True
-        return False
-
-
-# targets that may map ports: nft wants a transport protocol test before one (`tcp dport`,
-# `ip protocol tcp`; `tcp option maxseg` is none) and refuses the rule without it
-_PORT_MAPPING_TARGETS = frozenset({"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "TPROXY"})
-
-
-def _maps_ports(rule: Rule) -> bool:
-    return getattr(rule.target, "name", None) in _PORT_MAPPING_TARGETS
-
-
-def _tcp_options_only(match: Match) -> bool:
-    """A match nft writes as `tcp option …` tests alone (-m tcpmss, -m tcp --tcp-option)."""
-    return match.module == "tcpmss" or (
-        match.module == "tcp" and bool(match.options) and
-        all(o.name == "tcp-option" for o in match.options))
-
-
-def _chunks_only(match: Match) -> bool:
-    """`sctp chunk T missing` also holds for packets of other protocols: a sctp match testing
-    only chunk types needs the protocol test before it."""
-    return match.module == "sctp" and [o.name for o in match.options] == ["chunk-types"]
-
 
 def translate(ruleset: Ruleset, options: NftOptions | None = None) -> Translation:
     """The nft model of a ruleset, with every rule that could not be translated listed."""
     return _Translator(options or NftOptions()).translate(ruleset)
-
-
-# the kernel's NFT_NAME_MAXLEN (256) counts the terminating NUL
-_MAX_TABLE_NAME = 255
-
-
-def check_table_name(name: str) -> str | None:
-    if len(name) > _MAX_TABLE_NAME:
-        return (f"--table: a table name has at most {_MAX_TABLE_NAME} characters (this one has "
-                f"{len(name)})")
-    return None if writable(name) else (f"`{name}' cannot be an nft table name (it is an nft "
-                                         "keyword or has characters nft does not accept)")
 
 
 __all__ = ["NftOptions", "Translation", "translate", "Untranslatable", "check_table_name",
