@@ -5,7 +5,8 @@ import pytest
 from fwmigrate.backends import iptables_save
 from fwmigrate.convert import ConvertOptions, convert, read
 from fwmigrate.errors import Diagnostics, FwmigrateError
-from fwmigrate.frontends.save_file import _first_lines, _words, read_save, tokenize
+from fwmigrate.frontends.save_detect import _first_lines
+from fwmigrate.frontends.save_file import _words, read_save, tokenize
 from fwmigrate.frontends.shell_script import read_script
 
 CANONICAL = [p for p in ("tutorial.save", "nat-gateway.save", "dual-stack.save",

@@ -7,7 +7,8 @@ from dataclasses import replace
 from ..errors import Diagnostics
 from ..ir import Family, IpSet, Ruleset, SourceLocation
 from .kernel_checks import missing_ipsets
-from .save_file import looks_like_save, read_save
+from .save_detect import looks_like_save
+from .save_file import read_save
 
 
 def detect_kind(text: str) -> str:
