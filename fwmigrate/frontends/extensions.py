@@ -8,7 +8,6 @@ ExtensionOptions is mixed into the command-line parser (command_line._Parser).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 
 from .. import mappings
 from ..errors import OptionError, did_you_mean
@@ -20,6 +19,7 @@ from .kernel_checks import (
     check_option_order,
     check_target_values,
     match_problem,
+    protocol_numbers,
     target_problem,
 )
 from .policy_elements import ACCUMULATED
@@ -228,7 +228,7 @@ class ExtensionOptions:
 
     def _check_match(self, spec, ext: _Loaded, options: tuple[Option, ...]) -> None:
         if spec.name == "multiport" and (self.proto is None or self.proto.negated or
-                                         self.proto.value not in _multiport_protocols()):
+                                         self.proto.value not in protocol_numbers("multiport")):
             # libxt_multiport checks -p as it parses (iptables-restore: at the rule's line)
             raise OptionError("multiport needs " + ", ".join(
                 f"`-p {p}'" for p in spec.protocols[:-1])
@@ -243,11 +243,6 @@ class ExtensionOptions:
     def _check_target(self, target) -> None:
         check_target(target, self.proto, self.cmd.table, self.cmd.target_index,
                      kernel=not self.restore)
-
-
-@cache
-def _multiport_protocols() -> frozenset[int]:
-    return frozenset(protocol_number(p) for p in mappings.match_specs()["multiport"].protocols)
 
 
 def check_target(target, proto: Negatable | None, table: str, index: int | None,

@@ -92,8 +92,7 @@ def _target_protocols() -> dict[str, tuple[tuple[int, ...], str, frozenset[str] 
 _TARGET_PROTOCOLS = _target_protocols()
 
 
-@cache
-def option_protocols() -> dict[tuple[str, str], tuple[int, str, str]]:
+def _option_protocols() -> dict[tuple[str, str], tuple[int, str, str]]:
     """(match, option) → (the protocol number it needs, the kernel's message, its -p name)."""
     return {(o["extension"], name): (o["protocol"], o["why"], o["name"])
             for o in _data()["option_protocol"] for name in o["options"]}
@@ -122,7 +121,7 @@ def target_problem(target: TargetExtension, proto: Negatable | None,
 
 # options the kernel accepts only with one protocol (the module itself works with any), bound
 # once: every option of a module that has such options is looked up
-_OPTION_PROTOCOL = option_protocols()
+_OPTION_PROTOCOL = _option_protocols()
 
 
 def match_problem(match: Match, proto: Negatable | None, table: str,
@@ -142,7 +141,7 @@ def module_problem(module: str, proto: Negatable | None, table: str,
         return (f"{spec.name} match: only valid in {' or '.join(spec.tables)} table, not "
                 f"{table}", "the kernel refuses the rule in another table")
     if spec.protocols and family in spec.protocol_families:
-        if proto is None or proto.negated or proto.value not in _protocol_numbers(module):
+        if proto is None or proto.negated or proto.value not in protocol_numbers(module):
             return (f"{spec.name} match requires '-p {spec.protocols[0]}'",
                     f"the kernel refuses the rule without it; add -p {spec.protocols[0]} "
                     f"before -m {spec.name}")
@@ -164,7 +163,8 @@ _OPTION_MODULES = frozenset(module for module, _option in _OPTION_PROTOCOL)
 
 
 @cache
-def _protocol_numbers(module: str) -> frozenset[int]:
+def protocol_numbers(module: str) -> frozenset[int]:
+    """The protocol numbers a match module needs one of (`-p tcp` … for multiport)."""
     return frozenset(protocol_number(p) for p in mappings.match_specs()[module].protocols)
 
 
