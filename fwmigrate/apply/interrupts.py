@@ -28,25 +28,28 @@ class Interrupted(Exception):
 
 
 @contextmanager
-def deferred() -> Iterator[list[int]]:
-    """Note SIGINT, SIGTERM and SIGHUP (the ones not ignored, as under nohup) instead of
-    acting on them; yields the list of those that came. Outside the main thread (no signal
-    handlers there) nothing is deferred."""
-    caught: list[int] = []
+def _handling(signals: tuple[int, ...], handler) -> Iterator[None]:
+    """`handler` for those of `signals` that are not ignored (as under nohup), the previous
+    handlers again afterwards. Outside the main thread (no signal handlers there) nothing."""
     if threading.current_thread() is not threading.main_thread():
-        yield caught
+        yield
         return
-    previous = {}
-    for signum in SIGNALS:
-        handler = signal.getsignal(signum)
-        if handler is not signal.SIG_IGN:
-            previous[signum] = handler
-            signal.signal(signum, lambda got, _frame: caught.append(got))
+    previous = {s: signal.signal(s, handler) for s in signals
+                if signal.getsignal(s) is not signal.SIG_IGN}
     try:
-        yield caught
+        yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@contextmanager
+def deferred() -> Iterator[list[int]]:
+    """Note SIGINT, SIGTERM and SIGHUP instead of acting on them; yields the list of those
+    that came."""
+    caught: list[int] = []
+    with _handling(SIGNALS, lambda got, _frame: caught.append(got)):
+        yield caught
 
 
 @contextmanager
@@ -54,16 +57,7 @@ def raised(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterat
     """SIGTERM (and SIGINT) raise Interrupted here, where the caller can act on them (roll
     back a pending confirmation) instead of the process ending (SIGTERM's default) or click
     printing `Aborted!` (KeyboardInterrupt)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
     def stop(signum, _frame):
         raise Interrupted(signum)
-    previous = {s: signal.signal(s, stop) for s in signals
-                if signal.getsignal(s) is not signal.SIG_IGN}
-    try:
+    with _handling(signals, stop):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
