@@ -220,6 +220,17 @@ def test_ipv6_evidence_reads_as_ip6(rule):
     assert ruleset.families == ("ip6",)
 
 
+@pytest.mark.parametrize("text", [
+    # NSAKEY/paranoid-prosody etc/iptables/rules.v6: a commented-out LOG rule says "iptables"
+    "*filter\n#-A INPUT -j LOG --log-prefix \"iptables denied: \"\n"
+    "-A INPUT -p ipv6-icmp --icmpv6-type echo-request -j ACCEPT\nCOMMIT\n",
+    "# iptables rules of this host\n*filter\n-A INPUT -s 2001:db8::1 -j ACCEPT\nCOMMIT\n",
+    "*filter\n-A INPUT -j LOG --log-prefix \"iptables: \"\n-A INPUT -d ::1 -j ACCEPT\nCOMMIT\n"])
+def test_only_the_generated_by_line_names_the_family_not_any_word_iptables(text):
+    ruleset, diags = read(text, "fw.save", ConvertOptions())
+    assert ruleset.families == ("ip6",) and not diags.errors
+
+
 @pytest.mark.parametrize("line,hint", [
     ("  # an indented comment", "only a line that starts with #"),
     ("COMMIT ", "a line that is COMMIT alone"),
