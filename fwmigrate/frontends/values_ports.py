@@ -13,9 +13,6 @@ from .values_common import _UINT, _run, c_uint
 
 _NAME = pp.Regex(r"[A-Za-z][A-Za-z0-9_.+\-]*").set_name("name")
 _PORT = (_UINT | _NAME).set_name("port or service name")
-_PORT_RANGE = (pp.Opt(_PORT, default="")("first")
-               + pp.Opt(pp.Suppress(":") + pp.Opt(_PORT, default="")("last"))("colon")
-               ).set_name("port range")
 _MULTIPORT_ITEM = pp.Group(_PORT("first") + pp.Opt(pp.Suppress(":") + _PORT("last")))
 _PORT_LIST = pp.delimited_list(_MULTIPORT_ITEM, ",").set_name("port list")
 _NAT_PORTS = (_UINT("first") + pp.Opt(pp.Suppress("-") + _UINT("last"))).set_name("port[-port]")
@@ -32,15 +29,18 @@ def service_port(name: str, proto: str | None) -> int | None:
 
 
 def _port(text: str, proto: str | None) -> int:
-    if text[:1].isdigit():
+    """xtables_parse_port: a service name, else a number as strtoul reads it (leading blanks
+    and a plus sign; no minus)."""
+    port = service_port(text, proto) if not text[:1].isdigit() else None
+    if port is not None:
+        return port
+    number = text.lstrip(" \t\n\v\f\r")
+    number = number[1:] if number[:1] == "+" else number
+    if number[:1].isdigit():
         try:
-            return c_uint(text, 0, 65535, "port")
+            return c_uint(number, 0, 65535, "port")
         except OptionError:
             pass
-    else:
-        port = service_port(text, proto)
-        if port is not None:
-            return port
     raise OptionError(f"invalid port/service `{text}' specified",
                       hint="ports are numbers 0-65535 or names from /etc/services")
 
@@ -56,11 +56,17 @@ def parse_port_range(args, family, proto, any_order: bool = False,
         last = first if fast.group(2) is None else int(fast.group(2))
         if first <= last <= 0xFFFF:
             return PortRange(first, last)
-    res = _run(_PORT_RANGE, text)
-    first = _port(res["first"], proto) if res["first"] else 0
-    if "colon" not in res:
+    return _port_range(text, proto, any_order)
+
+
+def _port_range(text: str, proto: str | None, any_order: bool) -> PortRange:
+    """libxt_tcp's parse_tcp_ports: split at the first colon, each side a port."""
+    first_text, colon, last_text = text.partition(":")
+    if not colon:
+        first = _port(text, proto)
         return PortRange(first, first)
-    last = _port(res["last"], proto) if res.get("last") else 0xFFFF
+    first = _port(first_text, proto) if first_text else 0
+    last = _port(last_text, proto) if last_text else 0xFFFF
     if first > last and not any_order:
         raise OptionError(f"invalid portrange (min > max) `{text}'")
     return PortRange(first, last)
