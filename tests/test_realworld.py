@@ -58,6 +58,7 @@ CONVERTS = {
     "tor-relay-hand-edited.save": {},
     "tproxy-host-bits.sh": {},
     "ufw-before-rules-complete.save": {},
+    "vpn-killswitch-chain-line-comment.save": {},
     "web-dnat-docker.save": {},
     "wireguard-endpoint.save": {},
 }
@@ -85,6 +86,7 @@ REFUSED = {
     "pppoe-server-ipset.save": (8, 1, "the type and members of ipset pppoe-nat are not known",
                                 "exact"),
     "squid-gateway-long-options.save": (34, 1, "-m string has no exact nft equivalent", "exact"),
+    "sshguard-restore-commands.save": (3, 4, "-P requires a chain and a policy", "iptables"),
     "standalone-if-stop.sh": (19, 1, "cannot evaluate an if statement", "static"),
     "tproxy-socket-divert.sh": (8, 1, "-m socket has no exact nft equivalent", "exact"),
     "ufw-before-rules.save": (12, 55, "Couldn't load target `ufw-logging-deny'", "iptables"),
@@ -99,6 +101,7 @@ IPTABLES_REJECTS = {
                              "ESTABLISHED,RELATED", "-j", "ACCEPT"],
     "mail-block-en-dash.sh": ["iptables-legacy", "-A", "OUTPUT", "-p", "tcp", "-m", "multiport",
                               "–dport", "24,25", "-j", "REJECT"],
+    "sshguard-restore-commands.save": ["iptables-legacy", "-P", "DROP"],
     "ufw-before-rules.save": ["iptables-legacy", "-A", "INPUT", "-j", "ufw-logging-deny"],
 }
 
