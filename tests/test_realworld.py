@@ -26,6 +26,7 @@ CONVERTS = {
     "array-ports-quoted.sh": {},
     "array-ports-unquoted.sh": {},
     "asterisk-netmasks.save": {},
+    "captive-portal-mark-mac.save": {},
     "container-nflog-services.save": {},
     "dns-redirect-nft-flavour.save": {},
     "docker-manual.sh": {},
@@ -61,11 +62,15 @@ CONVERTS = {
     "vpn-killswitch-chain-line-comment.save": {},
     "web-dnat-docker.save": {},
     "wireguard-endpoint.save": {},
+    "wireguard-nat-ip6-reject.sh": {},
+    "wireguard-endpoint.save": {},
 }
 
 # file → (line, column, words of the first error's message, why); options as in CONVERTS
 REFUSED = {
     "access-point-tor.sh": (6, 1, "unknown command `sh'", "static"),
+    "anti-portscan-ipset-raw.save": (12, 1, "the type and members of ipset scanner-ipv4-set are "
+                                     "not known", "exact"),
     "chain-file-unset-vars.sh": (2, 1, "variable `IPT' is not set by the script", "static"),
     "docker-forward-no-chains.sh": (5, 24, "Couldn't load target `DOCKER-USER'", "iptables"),
     "ecs-boothook-heredoc.sh": (3, 1, "unknown command `yum'", "static"),
@@ -81,6 +86,9 @@ REFUSED = {
     "mail-block-en-dash.sh": (7, 40, "Bad argument `–dport'", "iptables"),
     "mail-block-multiport-dport.sh": (6, 1, "unknown command `service'", "static"),
     "mangle-tcpmss-connlimit-sudo.sh": (9, 6, "! --mss also matches", "exact"),
+    "multipath-hostnames-counters.save": (35, 59, "host/network `voip.canonical.com' not found",
+                                          "static"),
+    "openvpn-container-start.sh": (4, 1, "unknown command `mknod'", "static"),
     "owner-uid-backquote.sh": (8, 45, "variable `UID' has no known value (line 5", "static"),
     "portscan-hitcount.sh": (4, 1, "--hitcount 20", "exact"),
     "pppoe-server-ipset.save": (8, 1, "the type and members of ipset pppoe-nat are not known",
