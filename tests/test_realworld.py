@@ -63,7 +63,6 @@ CONVERTS = {
     "web-dnat-docker.save": {},
     "wireguard-endpoint.save": {},
     "wireguard-nat-ip6-reject.sh": {},
-    "wireguard-endpoint.save": {},
 }
 
 # file → (line, column, words of the first error's message, why); options as in CONVERTS
