@@ -39,6 +39,10 @@ CONVERTS = {
     "ip6-nat-owner-redirect.save": {},
     "ip6-router-protocol-numbers.sh": {},
     "iptv-pkttype-vlan-nft-flavour.save": {},
+    "k8s-toy-proxy-statistic-sourced.sh": {     # `source ../ENV` (not published): values given
+        "skip_unknown": True,
+        "variables": (("PROTO", "tcp"), ("CLUSTER_IP", "10.7.111.132"), ("PORT", "80"),
+                      ("POD1_IP", "10.5.41.204"), ("POD2_IP", "10.5.41.5"))},
     "kube-proxy-clusterip.save": {},
     "long-options-nat.sh": {},
     "nat-old-helpers.sh": {},
