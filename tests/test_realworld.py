@@ -86,6 +86,8 @@ REFUSED = {
     "istio-ztunnel-mangle.save": (18, 1, "--save-mark keeping part of the destination mark",
                                   "exact"),
     "knock-three-stage.sh": (15, 18, "Couldn't load match `--state'", "iptables"),
+    "kubeadm-flannel-libvirt-docker.save": (13, 1, "-j CHECKSUM has no exact nft equivalent",
+                                            "exact"),
     "mail-block-en-dash.sh": (7, 40, "Bad argument `–dport'", "iptables"),
     "mail-block-multiport-dport.sh": (6, 1, "unknown command `service'", "static"),
     "mangle-tcpmss-connlimit-sudo.sh": (9, 6, "! --mss also matches", "exact"),
