@@ -91,7 +91,7 @@ REFUSED = {
     "mail-block-en-dash.sh": (7, 40, "Bad argument `–dport'", "iptables"),
     "mail-block-multiport-dport.sh": (6, 1, "unknown command `service'", "static"),
     "mangle-tcpmss-connlimit-sudo.sh": (9, 6, "! --mss also matches", "exact"),
-    "multipath-hostnames-counters.save": (35, 59, "host/network `voip.canonical.com' not found",
+    "multipath-hostnames-counters.save": (35, 59, "`voip.canonical.com' is a host name",
                                           "static"),
     "openvpn-container-start.sh": (4, 1, "unknown command `mknod'", "static"),
     "owner-uid-backquote.sh": (8, 45, "variable `UID' has no known value (line 5", "static"),

@@ -353,8 +353,9 @@ def _type_value(nft: str):
 
 def _h_tcpmss(tr, rule, index, match, opt, ctx) -> list[Statement]:
     if opt.negated:
-        raise Untranslatable("! --mss also matches SYNs without an MSS option, where nft's "
-                             "`tcp option maxseg size` stops the rule")
+        raise Untranslatable("! --mss also matches every TCP packet without an MSS option "
+                             "(all but SYNs, as a rule), where nft's `tcp option maxseg size` "
+                             "stops the rule")
     return [Compare(TcpOption(2, "maxseg", "size"), "==", int_range(opt.value))]
 
 
