@@ -320,6 +320,20 @@ def test_a_missing_commit_is_reported_where_the_file_ends(text, line):
     assert any("never committed" in e.message and "line 1" in e.message for e in errors)
 
 
+@pytest.mark.parametrize("end, warned", [("COMMIT", True), ("COMMIT\n", False)])
+def test_a_last_commit_without_newline_is_read_with_a_warning(end, warned):
+    # iptables-legacy-restore 1.8.9 takes only "COMMIT\n" (Bad argument `COMMIT': the tables
+    # before it load, this one not); iptables-nft-restore takes it (metastable-void's and
+    # binhex/arch-deluge's files end so)
+    text = "*nat\n-A POSTROUTING -o eth0 -j MASQUERADE\nCOMMIT\n*filter\n-A INPUT -j DROP\n" + end
+    ruleset, diags = read(text, "f.save", ConvertOptions())
+    assert ruleset.table("ip", "filter").chain("INPUT").rules
+    found = [d for d in diags.warnings if d.severity == "warning" and "newline" in d.message]
+    assert [(d.loc.line, d.loc.col) for d in found] == ([(6, 1)] if warned else [])
+    if warned:
+        assert "iptables-legacy-restore" in found[0].message and "line 4" in found[0].message
+
+
 def test_a_nat_chain_declared_with_policy_drop_is_read_as_iptables_restore_loads_it():
     # iptables-legacy-restore sets the policy of a declaration without -P's nat check, and
     # the kernel takes it (iptables-legacy-save lists :POSTROUTING DROP); -P refuses it
