@@ -149,6 +149,19 @@ def test_an_en_dash_pasted_for_two_hyphens_gets_a_hint():
     assert "en dash" in error.hint and "--dport" in error.hint
 
 
+def test_an_option_of_a_target_iptables_does_not_know_says_why():
+    # EFForg/OpenWireless: `-j ACCOUNT --addr …` (xtables-addons). iptables 1.8.9 reads -j
+    # ACCOUNT as a jump to a chain, which takes no options: unknown option "--addr"
+    from fwmigrate.errors import Diagnostics
+    from fwmigrate.frontends.shell_script import read_script
+    diags = Diagnostics()
+    read_script("iptables -N ACCOUNT\niptables -I FORWARD -j ACCOUNT --addr 0.0.0.0/0\n",
+                "fw.sh", diags)
+    [error] = diags.errors
+    assert error.message == 'unknown option "--addr"' and str(error.loc) == "fw.sh:2:32"
+    assert "-j ACCOUNT" in error.hint and "chain" in error.hint and "xtables-addons" in error.hint
+
+
 def test_an_empty_word_is_a_bad_argument_not_a_crash():
     # fuzz: `fwmigrate translate -A INPUT "" -j ACCEPT` raised IndexError in the dash hint
     from click.testing import CliRunner

@@ -46,6 +46,7 @@ CONVERTS = {
     "kube-proxy-clusterip.save": {},
     "long-options-nat.sh": {},
     "nat-old-helpers.sh": {},
+    "openwrt-ttl-check-or-insert.sh": {},
     "policy-routing-sourced.sh": {      # refused as it is (`. network.conf`); with its hint:
         "skip_unknown": True,
         "variables": (("isp1_network", "10.1.0.0/24"), ("isp1_interface", "eth1"),
@@ -95,6 +96,7 @@ REFUSED = {
     "multipath-hostnames-counters.save": (35, 59, "`voip.canonical.com' is a host name",
                                           "static"),
     "openvpn-container-start.sh": (4, 1, "unknown command `mknod'", "static"),
+    "openwireless-account-target.sh": (42, 32, 'unknown option "--addr"', "iptables"),
     "owner-uid-backquote.sh": (8, 45, "variable `UID' has no known value (line 5", "static"),
     "portscan-hitcount.sh": (4, 1, "--hitcount 20", "exact"),
     "pppoe-server-ipset.save": (8, 1, "the type and members of ipset pppoe-nat are not known",
@@ -115,6 +117,8 @@ IPTABLES_REJECTS = {
                              "ESTABLISHED,RELATED", "-j", "ACCEPT"],
     "mail-block-en-dash.sh": ["iptables-legacy", "-A", "OUTPUT", "-p", "tcp", "-m", "multiport",
                               "–dport", "24,25", "-j", "REJECT"],
+    "openwireless-account-target.sh": ["iptables-legacy", "-I", "FORWARD", "-j", "ACCOUNT",
+                                       "--addr", "0.0.0.0/0", "--tname", "total-wan"],
     "sshguard-restore-commands.save": ["iptables-legacy", "-P", "DROP"],
     "ufw-before-rules.save": ["iptables-legacy", "-A", "INPUT", "-j", "ufw-logging-deny"],
 }
