@@ -1,5 +1,7 @@
 """Every error names file:line:col, shows the line with a caret, and is collected with the rest."""
 
+import re
+
 import pytest
 
 from fwmigrate.convert import ConvertOptions, convert
@@ -147,6 +149,31 @@ def test_an_en_dash_pasted_for_two_hyphens_gets_a_hint():
     [error] = diags.errors
     assert error.message == "Bad argument `–dport'" and str(error.loc) == "fw.sh:1:27"
     assert "en dash" in error.hint and "--dport" in error.hint
+
+
+@pytest.mark.parametrize("states, hint", [
+    # kube-proxy's KUBE-FIREWALL rule (pradeepgadde/blog's dump): the two rules that say it
+    # (iptables' --ctstatus takes no SNAT/DNAT, so the entry rule has two conntrack matches)
+    ("RELATED,ESTABLISHED,DNAT", "one with -m conntrack --ctstate INVALID,UNTRACKED, and one "
+                                 "with -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT"),
+    ("INVALID,SNAT", "one with -m conntrack --ctstate UNTRACKED, and one with -m conntrack "
+                     "--ctstate NEW,ESTABLISHED,RELATED -m conntrack ! --ctstate SNAT"),
+    ("NEW,ESTABLISHED,RELATED,DNAT", "write it with -m conntrack --ctstate INVALID,UNTRACKED"),
+])
+def test_an_inverted_nat_ctstate_is_refused_with_the_rules_that_say_it(states, hint):
+    rule = "-A INPUT ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m conntrack ! --ctstate {} -j DROP"
+    with pytest.raises(FwmigrateError) as info:
+        convert(f"iptables {rule.format(states)}\n", "fw.sh", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert "! --ctstate SNAT/DNAT" in error.message and hint in error.hint, error.hint
+    # and the rules the hint names translate
+    written = re.findall(r"-m conntrack --ctstate [A-Z]+(?:,[A-Z]+)*"
+                         r"(?: -m conntrack ! --ctstate [A-Z]+(?:,[A-Z]+)*)?",
+                         error.hint)
+    assert written
+    script = "".join(f"iptables {rule.replace('-m conntrack ! --ctstate {}', w)}\n"
+                     for w in written)
+    assert "ct state" in convert(script, "fw.sh", ConvertOptions()).output
 
 
 def test_an_option_of_a_target_iptables_does_not_know_says_why():
