@@ -176,6 +176,27 @@ def test_an_inverted_nat_ctstate_is_refused_with_the_rules_that_say_it(states, h
     assert "ct state" in convert(script, "fw.sh", ConvertOptions()).output
 
 
+@pytest.mark.parametrize("states, hint", [
+    ("NEW,DNAT", "one with -m conntrack --ctstate NEW, and one with -m conntrack --ctstate "
+                 "ESTABLISHED,RELATED -m conntrack --ctstate DNAT"),
+    ("INVALID,SNAT,DNAT", "one with -m conntrack --ctstate INVALID, and one with -m conntrack "
+                          "--ctstate NEW,ESTABLISHED,RELATED -m conntrack --ctstate SNAT,DNAT"),
+])
+def test_a_nat_ctstate_mixed_with_states_names_two_rules_that_do_not_overlap(states, hint):
+    # "either": two rules, one per part, would both act on a NEW connection that was DNATed
+    rule = "-A FORWARD -m conntrack --ctstate {} -j LOG"
+    with pytest.raises(FwmigrateError) as info:
+        convert(f"iptables {rule.format(states)}\n", "fw.sh", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert "mixing SNAT/DNAT" in error.message and hint in error.hint, error.hint
+    written = re.findall(r"-m conntrack --ctstate [A-Z]+(?:,[A-Z]+)*"
+                         r"(?: -m conntrack --ctstate [A-Z]+(?:,[A-Z]+)*)?", error.hint)
+    assert len(written) == 2
+    script = "".join(f"iptables {rule.replace('-m conntrack --ctstate {}', w)}\n"
+                     for w in written)
+    assert "ct status" in convert(script, "fw.sh", ConvertOptions()).output
+
+
 def test_an_option_of_a_target_iptables_does_not_know_says_why():
     # EFForg/OpenWireless: `-j ACCOUNT --addr …` (xtables-addons). iptables 1.8.9 reads -j
     # ACCOUNT as a jump to a chain, which takes no options: unknown option "--addr"

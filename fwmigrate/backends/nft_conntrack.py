@@ -4,7 +4,7 @@ state and stops, nft's other ct keys stop the rule."""
 
 from __future__ import annotations
 
-from ..frontends.conntrack_entry import NO_ENTRY, entry_tested
+from ..frontends.conntrack_entry import ENTRY_STATES, NO_ENTRY, entry_tested
 from .nft_ast import Compare, Ct, Meta, Statement, Symbol
 from .nft_common import flags, op, port
 from .nft_recent import Untranslatable
@@ -26,20 +26,40 @@ def _check_no_entry(match) -> None:
                              "split the rule: one with --ctstate alone, one with the rest")
 
 
+_STATE_NAMES = ("NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED")
+_NAT_NAMES = ("SNAT", "DNAT")
+
+
+def _listed(names, order: tuple[str, ...]) -> str:
+    return ",".join(s for s in order if s in names)
+
+
+def _rules(first: str, second: str | None) -> str:
+    if second is None:
+        return f"write it with {first} (the same other tests and target)"
+    return (f"write it as two rules with the same other tests and target: one with {first}, "
+            f"and one with {second}")
+
+
 def _inverted_nat_split(states: frozenset[str]) -> str:
     """The rules that say `! --ctstate S` (SNAT/DNAT in S, not both INVALID and UNTRACKED): a
     packet without a conntrack entry passes when its state is not in S, one with an entry when
     neither its state nor its NAT bits are. The two are disjoint, so both take the target;
     iptables' --ctstatus takes no SNAT/DNAT, so the second has two conntrack matches."""
-    def left(group: tuple[str, ...]) -> str:
-        return ",".join(s for s in group if s not in states)
-    nat = ",".join(s for s in ("SNAT", "DNAT") if s in states)
-    without = f"-m conntrack --ctstate {left(('INVALID', 'UNTRACKED'))}"
-    entry = left(("NEW", "ESTABLISHED", "RELATED"))
-    if not entry:
-        return f"write it with {without} (the same other tests and target)"
-    return (f"write it as two rules with the same other tests and target: one with {without}, "
-            f"and one with -m conntrack --ctstate {entry} -m conntrack ! --ctstate {nat}")
+    without = f"-m conntrack --ctstate {_listed(NO_ENTRY - states, _STATE_NAMES)}"
+    entry = _listed(ENTRY_STATES - states, _STATE_NAMES)
+    return _rules(without, f"-m conntrack --ctstate {entry} -m conntrack ! --ctstate "
+                           f"{_listed(states, _NAT_NAMES)}" if entry else None)
+
+
+def _either_split(states: frozenset[str], nat: frozenset[str]) -> str:
+    """`--ctstate P,N` (N SNAT/DNAT): in P, or NAT done on a connection in another state. One
+    rule per part would both act on a NEW connection that was DNATed; these two do not."""
+    plain = states - nat
+    rest = _listed(ENTRY_STATES - plain, _STATE_NAMES)
+    return _rules(f"-m conntrack --ctstate {_listed(plain, _STATE_NAMES)}",
+                  f"-m conntrack --ctstate {rest} -m conntrack --ctstate "
+                  f"{_listed(nat, _NAT_NAMES)}" if rest else None)
 
 
 def _none_of(rule, index: int, states: frozenset[str], nat: frozenset[str]) -> list[Statement]:
@@ -65,7 +85,7 @@ def h_ct_state(tr, rule, index, match, opt, ctx) -> list[Statement]:
     if nat and nat != states:
         raise Untranslatable("--ctstate mixing SNAT/DNAT with connection states means "
                              "\"either\", which one nft rule cannot say",
-                             "split it into two rules with the same target")
+                             _either_split(states, nat))
     if nat:
         return [Compare(Ct("status"), op(opt.negated), flags(nat, _CT_STATUS_ORDER))]
     return [Compare(Ct("state"), op(opt.negated), flags(states, _CT_STATE_ORDER))]
