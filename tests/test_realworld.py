@@ -46,6 +46,7 @@ CONVERTS = {
     "kube-proxy-clusterip.save": {},
     "long-options-nat.sh": {},
     "nat-old-helpers.sh": {},
+    "openvpn-server-tun-plus.save": {},    # its last COMMIT has no newline: a warning
     "openwrt-ttl-check-or-insert.sh": {},
     "policy-routing-sourced.sh": {      # refused as it is (`. network.conf`); with its hint:
         "skip_unknown": True,
