@@ -46,6 +46,8 @@ SCRIPT_CASES = [
     ("iptables -A INPUT -i $WAN -j ACCEPT\n", "fw.sh:1:22", "variable `WAN' is not set"),
     ("iptables -A INPUT -s $1 -j ACCEPT\n", "fw.sh:1:22", "depends on how the script is run"),
     ("frobnicate --now\n", "fw.sh:1:1", "unknown command `frobnicate'"),
+    # JamesAri/bsa-notes: a file's path on a line of its own; the command is the whole word
+    ("/etc/network/interfaces\n", "fw.sh:1:1", "unknown command `/etc/network/interfaces'"),
     ("iptables-restore < rules.v4\n", "fw.sh:1:1", "cannot follow without running it"),
     ("echo 'unterminated\n", "fw.sh:1:6", "unterminated single-quoted string"),
 ]

@@ -77,6 +77,7 @@ REFUSED = {
     "anti-portscan-ipset-raw.save": (12, 1, "the type and members of ipset scanner-ipv4-set are "
                                      "not known", "exact"),
     "chain-file-unset-vars.sh": (2, 1, "variable `IPT' is not set by the script", "static"),
+    "course-notes-save-restore.sh": (6, 1, "unknown command `apt-get'", "static"),
     "dnscrypt-ip6-ipv4-address.sh": (4, 84, "`[::1]:5354' is a pathname pattern", "static"),
     "docker-forward-no-chains.sh": (5, 24, "Couldn't load target `DOCKER-USER'", "iptables"),
     "ecs-boothook-heredoc.sh": (3, 1, "unknown command `yum'", "static"),
