@@ -11,10 +11,6 @@ from ..errors import OptionError
 from ..ir import PortRange
 from .values_common import _UINT, _run, c_uint
 
-_NAME = pp.Regex(r"[A-Za-z][A-Za-z0-9_.+\-]*").set_name("name")
-_PORT = (_UINT | _NAME).set_name("port or service name")
-_MULTIPORT_ITEM = pp.Group(_PORT("first") + pp.Opt(pp.Suppress(":") + _PORT("last")))
-_PORT_LIST = pp.delimited_list(_MULTIPORT_ITEM, ",").set_name("port list")
 _NAT_PORTS = (_UINT("first") + pp.Opt(pp.Suppress("-") + _UINT("last"))).set_name("port[-port]")
 
 
@@ -83,17 +79,29 @@ def parse_sctp_port_range(args, family, proto) -> PortRange:
     return parse_port_range(args, family, proto, lookup="sctp")
 
 
+def _port_at(text: str, proto: str | None, offset: int) -> int:
+    try:
+        return _port(text, proto)
+    except OptionError as exc:
+        raise OptionError(exc.message, hint=exc.hint, offset=offset) from None
+
+
 def parse_port_list(args, family, proto) -> tuple[PortRange, ...]:
+    """libxt_multiport's parse_multi_ports: split at commas, then at the first colon, each
+    side a port as for --dport."""
     text = args[0]
     items = []
     slots = 0
-    for item in _run(_PORT_LIST, text):
-        first = _port(item["first"], proto)
-        last = _port(item["last"], proto) if "last" in item else first
-        if "last" in item and first >= last:
+    at = 0
+    for part in text.split(","):
+        first_text, colon, last_text = part.partition(":")
+        first = _port_at(first_text, proto, at)
+        last = _port_at(last_text, proto, at + len(first_text) + 1) if colon else first
+        if colon and first >= last:
             raise OptionError(f"invalid portrange specified `{text}'")
-        slots += 2 if "last" in item else 1
+        slots += 2 if colon else 1
         items.append(PortRange(first, last))
+        at += len(part) + 1
     if slots > 15:
         raise OptionError("too many ports specified", hint="multiport takes at most 15 ports "
                           "(a range counts as two); split the rule")
