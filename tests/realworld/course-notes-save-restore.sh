@@ -1,26 +1,20 @@
-# source: JamesAri/bsa-notes firewall/firewall.sh (course notes run as a script: apt-get, save, restore, a path as a command)
-# Saving rules: https://askubuntu.com/questions/119393/how-to-save-rules-of-the-iptables
-
+# modelled on: JamesAri/bsa-notes firewall/firewall.sh (rewritten for fwmigrate's tests, not a copy): course notes kept as a script: a listing, apt-get, double spaces, iptables-save > FILE and iptables-restore FILE, a file's path alone on a line and an indented config line under it
+# lab 4: a web server that only the faculty network may ssh into
 iptables -nvL
 
-apt-get install fail2ban -y
+apt-get -y install sshguard
 
-iptables -A INPUT -s  147.228.0.0/16  -p tcp --dport 22 -j ACCEPT
-iptables -A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT
-iptables -A OUTPUT -m state --state ESTABLISHED,RELATED -j ACCEPT
-iptables -A INPUT -j DROP
-# iptables -A INPUT -p tcp --dport 22 -j DROP
-
+iptables -A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT
+iptables -A INPUT -p tcp --dport 22  -s  198.51.100.0/24 -j ACCEPT
+iptables -A INPUT -j REJECT
+iptables -I INPUT -p tcp --dport 8080 -j ACCEPT
 iptables -I INPUT -p tcp --dport 443 -j ACCEPT
-iptables -I INPUT -p tcp --dport 80 -j ACCEPT
-iptables -I INPUT -p tcp --dport 8443 -j ACCEPT
 
+# keep them over a reboot
+apt install -y netfilter-persistent
+iptables-save > /etc/iptables.rules
+iptables-restore /etc/iptables.rules
 
-apt install iptables-persistent -y
-
-iptables-save > /etc/network/iptables
-iptables-restore /etc/network/iptables
-
-# nastaveni po nahozeni interface
+# and in the interface's stanza:
 /etc/network/interfaces
-	post-up /sbin/iptables-restore /etc/network/iptables
+	pre-up iptables-restore < /etc/iptables.rules

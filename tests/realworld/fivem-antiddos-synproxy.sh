@@ -1,84 +1,40 @@
 #!/bin/bash +x
-# source: JohanPaam/fivem-linux johan-script-v2.sh
+# modelled on: JohanPaam/fivem-linux johan-script-v2.sh (rewritten for fwmigrate's tests, not a copy): a game server's anti-DDoS script: policy DROP, --tcp-flags masks, ! --syn with NEW, -m ttl, chains filled with -I, limit chains, CT --notrack with SYNPROXY, trailing "# …" comments and blanks, accented comments, -s with host bits
+#  Protection du serveur de jeu — à lancer en root (réglages à adapter)
 
-### Script By Johan_Paam ###
-# ATTENTION !!! #
-# V 1.2 Beta #
-# C'est un script de prévention contre les attaques, les attaques ne seront pas totalement contrer uniquement atténué et réduite au maximum ! #
-
-# Fermeture de tout les ports et ouverture des ports nécessaire
 iptables -P INPUT DROP
-iptables -A INPUT -s 45.95.114.64 -j ACCEPT 
-iptables -A INPUT -p udp -m udp --dport 22 -j ACCEPT
-iptables -A INPUT -p udp -m udp --dport 80 -j ACCEPT
-iptables -A INPUT -p udp -m udp --dport 30120 -j ACCEPT
+iptables -A INPUT -s 203.0.113.40 -j ACCEPT   
+iptables -A INPUT -p tcp -m tcp --dport 27015 -j ACCEPT
+iptables -A INPUT -p udp -m udp --dport 27015 -j ACCEPT
+iptables -A INPUT -p tcp -m tcp --dport 2222 -j ACCEPT
+iptables -A INPUT -i ens3 -m state --state RELATED,ESTABLISHED -j ACCEPT
 
-iptables -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
-iptables -A INPUT -p tcp -m tcp --dport 80 -j ACCEPT
-iptables -A INPUT -p tcp -m tcp --dport 30120 -j ACCEPT
-
-# On autorise les connexions deja établies 
-iptables -A INPUT -i eth0 -m state --state ESTABLISHED,RELATED -j ACCEPT
-
-# On Drop tout les paquets malformer ou les paquets Nul
+# paquets TCP sans drapeaux, ou avec tous, ou NEW sans SYN : à jeter
 iptables -A INPUT -p tcp --tcp-flags ALL NONE -j DROP
-
-# On force la vérification des paquets de type SYN 
+iptables -A INPUT -i ens3 -p tcp --tcp-flags ALL ALL -j DROP
 iptables -A INPUT -p tcp ! --syn -m state --state NEW -j DROP
-
-# On Drop tout les paquets de type XMAS
-iptables -A INPUT -p tcp --tcp-flags ALL ALL -j DROP
-
-# Packet Matching Based on TTL Values
-iptables -A INPUT -s 1.2.3.4 -m ttl --ttl-lt 40 -j REJECT
-
-# On Drop tout l'ICMP 
-iptables -A OUTPUT -p icmp --icmp-type echo-request -j DROP
-
-# On Drop les attaques de type Portscan
-iptables -A INPUT -p tcp --tcp-flags ACK,FIN FIN -j DROP
-iptables -A INPUT -p tcp --tcp-flags ACK,PSH PSH -j DROP
-iptables -A INPUT -p tcp --tcp-flags ACK,URG URG -j DROP
-iptables -A INPUT -p tcp --tcp-flags FIN,RST FIN,RST -j DROP
-iptables -A INPUT -p tcp --tcp-flags SYN,FIN SYN,FIN -j DROP
-iptables -A INPUT -p tcp --tcp-flags SYN,RST SYN,RST -j DROP
-iptables -A INPUT -p tcp --tcp-flags ALL ALL -j DROP
-iptables -A INPUT -p tcp --tcp-flags ALL NONE -j DROP
-iptables -A INPUT -p tcp --tcp-flags ALL FIN,PSH,URG -j DROP
-iptables -A INPUT -p tcp --tcp-flags ALL SYN,FIN,PSH,URG -j DROP
+iptables -A INPUT -p tcp --tcp-flags RST,SYN RST,SYN -j DROP
+iptables -A INPUT -i ens3 -p tcp --tcp-flags ACK,URG URG -j DROP
+iptables -A INPUT -p tcp --tcp-flags ALL URG,PSH,FIN -j DROP
 iptables -A INPUT -p tcp --tcp-flags ALL SYN,RST,ACK,FIN,URG -j DROP
 
-# Protection contre les attaques de type Spoofing
-iptables -N spoofing
-iptables -I spoofing -j LOG --log-prefix "IP Source Spoof"
-iptables -I spoofing -j DROP
-iptables -A INPUT -s 255.0.0.0/8 -j spoofing
-iptables -A INPUT -s 0.0.0.8/8 -j spoofing
+iptables -A INPUT -s 198.51.100.9 -m ttl --ttl-lt 30 -j REJECT
+iptables -A OUTPUT -o ens3 -p icmp --icmp-type echo-request -j DROP
 
-# Protection contre les attaques de type UDP 
-iptables -N UDPLIMIT
-iptables -A UDPLIMIT -p udp --sport 30120 -m limit --limit 12/s --limit-burst 13 -j ACCEPT
-iptables -A UDPLIMIT -j DROP # On Drop tout au dessus de 12 paquets / seconde
+# sources impossibles (la seconde garde des bits d'hôte)
+iptables -N faux-source
+iptables -I faux-source -j DROP
+iptables -I faux-source -j LOG --log-prefix "fausse source"
+iptables -A INPUT -s 0.0.0.7/8 -j faux-source
+iptables -A INPUT -s 255.0.0.0/8 -j faux-source
 
-# Protection contre les attaques de type TCP SYN
-iptables -N SYNLIMIT
-iptables -A SYNLIMIT -p tcp  --syn --sport 30120 -m limit --limit 8/s --limit-burst 9 -j ACCEPT
-iptables -A SYNLIMIT -j DROP # On Drop tout au dessus de 8 paquets / seconde
+iptables -N limite-udp
+iptables -A limite-udp -p udp --sport 27015 -m limit --limit 20/s --limit-burst 25 -j ACCEPT
+iptables -A limite-udp -j DROP # au-delà : jeté
 
-# Protection contre les attaques de type SYN Flood par SYN Proxy
-iptables -t raw -A PREROUTING -p tcp -m tcp --syn -j CT --notrack
-iptables -A INPUT -p tcp -m tcp -m conntrack --ctstate INVALID,UNTRACKED -j SYNPROXY --sack-perm --timestamp --wscale 7 --mss 1460
-iptables -A INPUT -m conntrack --ctstate INVALID -j DROP
+iptables -t raw -A PREROUTING -i ens3 -p tcp -m tcp --syn -j CT --notrack
+iptables -A INPUT -p tcp -m tcp -m conntrack --ctstate INVALID,UNTRACKED -j SYNPROXY --sack-perm --timestamp --wscale 9 --mss 1440
+iptables -A INPUT -i ens3 -m conntrack --ctstate INVALID -j DROP
 
-# On active le RP Filter dans le Kernel
-#sudo sysctl -w net.ipv4.conf.default.rp_filter=1
-#sudo sysctl -w net.ipv4.conf.all.rp_filter=1
-#sudo sysctl -w net.ipv4.conf.all.log_martians=1
-#sudo sysctl -w net.ipv4.conf.default.log_martians=1
-#sudo sysctl -p
-
-# Autorisation des différentes IPs de Five M
-iptables -A INPUT -s 104.22.46.177 -j ACCEPT # Liste Five M
-iptables -A INPUT -s 104.22.47.177 -j ACCEPT # Liste Five M
-iptables -A INPUT -s 172.67.38.114 -j ACCEPT # Servers Ingress Five M
-iptables -A INPUT -s 51.91.21.135 -j ACCEPT # Serveur d'authentification des clés Nucleus
+#sysctl -w net.ipv4.tcp_syncookies=1
+iptables -A INPUT -s 192.0.2.77 -j ACCEPT # panneau d'administration

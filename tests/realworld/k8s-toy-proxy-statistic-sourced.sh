@@ -1,25 +1,21 @@
-# source: ArthurChiao/arthurchiao.github.io assets/img/cracking-k8s-node-proxy/code/iptables/add-dnat-structured.sh (its variables come from `source ../ENV`)
+# modelled on: ArthurChiao/arthurchiao.github.io assets/img/cracking-k8s-node-proxy/code/iptables/add-dnat-structured.sh (rewritten for fwmigrate's tests, not a copy): kube-proxy's service chains written by hand: values from `source ../ENV`, chain names in variables, sudo, -p all with 0.0.0.0/0 both ways, -m statistic --probability 0.5 then 1.0, DNAT to $IP:$PORT
 source ../ENV
-
 set -x
 
-KUBE_SVCS="KUBE-SERVICES"        # chain that serves as kubernetes service portal
-SVC_WEBAPP="KUBE-SVC-WEBAPP"     # chain that serves as DNAT entrypoint for webapp
-WEBAPP_EP1="KUBE-SEP-WEBAPP1"    # chain that performs dnat to pod1
-WEBAPP_EP2="KUBE-SEP-WEBAPP2"    # chain that performs dnat to pod2
+ENTRY="KUBE-SERVICES"        # where OUTPUT sends everything
+SVC="KUBE-SVC-DEMO"          # picks a backend
+EP_A="KUBE-SEP-DEMO-A"       # DNAT to the first backend
+EP_B="KUBE-SEP-DEMO-B"       # DNAT to the second one
 
-# OUTPUT -> KUBE-SERVICES
-sudo iptables -t nat -N $KUBE_SVCS
-sudo iptables -t nat -A OUTPUT -p all -s 0.0.0.0/0 -d 0.0.0.0/0 -j $KUBE_SVCS
+sudo iptables -t nat -N $EP_A
+sudo iptables -t nat -N $EP_B
+sudo iptables -t nat -A $EP_B -p $L4 -s 0.0.0.0/0 -d 0.0.0.0/0 --dport $SVC_PORT -j DNAT --to-destination $BACKEND_B:$SVC_PORT
+sudo iptables -t nat -A $EP_A -p $L4 -s 0.0.0.0/0 -d 0.0.0.0/0 --dport $SVC_PORT -j DNAT --to-destination $BACKEND_A:$SVC_PORT
 
-# KUBE-SERVICES -> KUBE-SVC-WEBAPP
-sudo iptables -t nat -N $SVC_WEBAPP
-sudo iptables -t nat -A $KUBE_SVCS -p $PROTO -s 0.0.0.0/0 -d $CLUSTER_IP --dport $PORT -j $SVC_WEBAPP
+sudo iptables -t nat -N $SVC
+sudo iptables -t nat -A $SVC -p $L4 -s 0.0.0.0/0 -d 0.0.0.0/0 -m statistic --mode random --probability 0.5  -j $EP_A
+sudo iptables -t nat -A $SVC -p $L4 -s 0.0.0.0/0 -d 0.0.0.0/0 -m statistic --mode random --probability 1.0  -j $EP_B
 
-# KUBE-SVC-WEBAPP -> KUBE-SEP-WEBAPP*
-sudo iptables -t nat -N $WEBAPP_EP1
-sudo iptables -t nat -N $WEBAPP_EP2
-sudo iptables -t nat -A $WEBAPP_EP1 -p $PROTO -s 0.0.0.0/0 -d 0.0.0.0/0 --dport $PORT -j DNAT --to-destination $POD1_IP:$PORT
-sudo iptables -t nat -A $WEBAPP_EP2 -p $PROTO -s 0.0.0.0/0 -d 0.0.0.0/0 --dport $PORT -j DNAT --to-destination $POD2_IP:$PORT
-sudo iptables -t nat -A $SVC_WEBAPP -p $PROTO -s 0.0.0.0/0 -d 0.0.0.0/0 -m statistic --mode random --probability 0.5  -j $WEBAPP_EP1
-sudo iptables -t nat -A $SVC_WEBAPP -p $PROTO -s 0.0.0.0/0 -d 0.0.0.0/0 -m statistic --mode random --probability 1.0  -j $WEBAPP_EP2
+sudo iptables -t nat -N $ENTRY
+sudo iptables -t nat -A $ENTRY -p $L4 -s 0.0.0.0/0 -d $SVC_IP --dport $SVC_PORT -j $SVC
+sudo iptables -t nat -A OUTPUT -p all -s 0.0.0.0/0 -d 0.0.0.0/0 -j $ENTRY

@@ -1,16 +1,9 @@
-# source: hazarjast/5g_rpi4_build etc/firewall.user
-# This file is interpreted as shell script.
-# Put your custom iptables rules here, they will
-# be executed with each firewall (re-)start.
+# modelled on: hazarjast/5g_rpi4_build etc/firewall.user (rewritten for fwmigrate's tests, not a copy): an OpenWrt firewall.user that sets the TTL and hop limit leaving a cellular modem, each as `-C … > /dev/null 2>&1 || \' then `-I … 1', all with -w
 
-# Internal uci firewall chains are flushed and recreated on reload, so
-# put custom rules into the root chains e.g. INPUT or FORWARD or into the
-# special user chains, e.g. input_wan_rule or postrouting_lan_rule.
+# outgoing hop limit, IPv6 first
+ip6tables -w -t mangle -C POSTROUTING -o usb0 -j HL --hl-set 64 > /dev/null 2>&1 || \
+ip6tables -w -t mangle -I POSTROUTING 1 -o usb0 -j HL --hl-set 64
 
-# IPv4 TTL mod
-iptables -w -t mangle -C POSTROUTING -o wwan0 -j TTL --ttl-set 65 > /dev/null 2>&1 || \
-iptables -w -t mangle -I POSTROUTING 1 -o wwan0 -j TTL --ttl-set 65
-
-# IPv6 TTL mod (prevents leaks not covered by IPv4 rules)
-ip6tables -w -t mangle -C POSTROUTING -o wwan0 -j HL --hl-set 65 > /dev/null 2>&1 || \
-ip6tables -w -t mangle -I POSTROUTING 1 -o wwan0 -j HL --hl-set 65
+# and the IPv4 TTL
+iptables -w -t mangle -C POSTROUTING -o usb0 -j TTL --ttl-set 64 > /dev/null 2>&1 || \
+iptables -w -t mangle -I POSTROUTING 1 -o usb0 -j TTL --ttl-set 64
