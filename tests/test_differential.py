@@ -458,3 +458,39 @@ def test_hashlimit_and_connlimit_behave_the_same_in_the_kernel(kernel, tmp_path)
     assert kinds[:7] == ["answered"] * 2 + [kinds[2]] + ["answered"] + [kinds[2]] + \
         ["answered", kinds[2]]
     assert kinds[2] != "answered"
+
+
+def test_an_inverted_nat_state_behaves_the_same_in_the_kernel(kernel):
+    """! --ctstate DNAT after a state test that stops packets without a conntrack entry, and
+    ! --ctstate with INVALID,UNTRACKED of its own (nft: ct status ! dnat), on DNATed, plain
+    and untracked packets (kube-proxy's KUBE-FIREWALL rule, written as its refusal says)."""
+    save = ("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A PREROUTING -p tcp -m tcp --dport 465 -j CT --notrack\nCOMMIT\n"
+            "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            ":POSTROUTING ACCEPT [0:0]\n"
+            "-A PREROUTING -d 203.0.113.1/32 -p tcp -m tcp --dport 80 "
+            "-j DNAT --to-destination 192.168.10.20\n"
+            "-A PREROUTING -d 203.0.113.1/32 -p tcp -m tcp --dport 22 "
+            "-j DNAT --to-destination 192.168.10.20\nCOMMIT\n"
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A FORWARD -p tcp -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT "
+            "-m tcp --dport 80 -j DROP\n"
+            "-A FORWARD -p tcp -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT "
+            "-m tcp --dport 465 -j DROP\n"
+            "-A FORWARD -p tcp -m conntrack ! --ctstate INVALID,UNTRACKED,DNAT "
+            "-m tcp --dport 22 -j REJECT --reject-with tcp-reset\n"
+            "-A FORWARD -p tcp -m conntrack ! --ctstate INVALID,UNTRACKED,DNAT "
+            "-m tcp --dport 25 -j DROP\nCOMMIT\n")
+    translated = convert(save, "nat-state.save", ConvertOptions()).output
+    assert "ct status ! dnat" in translated
+    probes = [Probe("tcp", "wan", "203.0.113.50", "203.0.113.1", 80),      # DNAT: passes
+              Probe("tcp", "wan", "203.0.113.50", "192.168.10.20", 80),    # dropped
+              Probe("tcp", "wan", "203.0.113.50", "203.0.113.1", 22),      # DNAT: passes
+              Probe("tcp", "wan", "203.0.113.50", "192.168.10.20", 22),    # reset
+              Probe("tcp", "lan", "192.168.10.2", "203.0.113.50", 25),     # dropped
+              Probe("tcp", "wan", "203.0.113.50", "192.168.10.20", 465),   # untracked: passes
+              Probe("tcp", "lan", "192.168.10.2", "203.0.113.50", 465)]
+    mismatches = compare(legacy(save), nft(translated), scenario(probes))
+    assert not mismatches, "\n".join(map(str, mismatches))
+    outcomes = run_scenario(nft(translated), scenario(probes))
+    assert outcomes[0] != outcomes[1] and outcomes[2] != outcomes[3], outcomes

@@ -126,6 +126,23 @@ def test_one_target_said_two_ways_is_the_same_action():
     assert any(r.differences for r in check(a, c))
 
 
+@pytest.mark.parametrize("a, b", [
+    ("-m conntrack ! --ctstate NEW,ESTABLISHED,RELATED",
+     "-m conntrack --ctstate INVALID,UNTRACKED"),
+    # the two rules the refusal of kube-proxy's KUBE-FIREWALL rule names
+    ("-d 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT",
+     "-d 127.0.0.0/8 -m conntrack --ctstate INVALID,UNTRACKED -j DROP\niptables -A INPUT "
+     "-d 127.0.0.0/8 -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT"),
+])
+def test_a_state_no_packet_has_makes_no_difference(a, b):
+    # a closed field (the five conntrack states, a fragment or not) has no "other" value: the
+    # checker said `! --ctstate NEW,ESTABLISHED,RELATED` differs from `--ctstate
+    # INVALID,UNTRACKED` for a packet in none of the five states (shown as "ct new")
+    ra, rb = (ir(f"iptables -A INPUT {x} -j DROP\n") for x in (a, b))
+    assert all(not r.differences for r in check(ra, rb)), [
+        (d.hook, d.cube) for r in check(ra, rb) for d in r.differences]
+
+
 def test_recent_state_changes_count():
     a = ir("iptables -A INPUT -p udp --dport 1 -m recent --name K --set -j DROP\n")
     b = ir("iptables -A INPUT -p udp --dport 1 -m recent --name OTHER --set -j DROP\n")

@@ -1,5 +1,7 @@
 """Every error names file:line:col, shows the line with a caret, and is collected with the rest."""
 
+import re
+
 import pytest
 
 from fwmigrate.convert import ConvertOptions, convert
@@ -44,6 +46,8 @@ SCRIPT_CASES = [
     ("iptables -A INPUT -i $WAN -j ACCEPT\n", "fw.sh:1:22", "variable `WAN' is not set"),
     ("iptables -A INPUT -s $1 -j ACCEPT\n", "fw.sh:1:22", "depends on how the script is run"),
     ("frobnicate --now\n", "fw.sh:1:1", "unknown command `frobnicate'"),
+    # JamesAri/bsa-notes: a file's path on a line of its own; the command is the whole word
+    ("/etc/network/interfaces\n", "fw.sh:1:1", "unknown command `/etc/network/interfaces'"),
     ("iptables-restore < rules.v4\n", "fw.sh:1:1", "cannot follow without running it"),
     ("echo 'unterminated\n", "fw.sh:1:6", "unterminated single-quoted string"),
 ]
@@ -147,6 +151,65 @@ def test_an_en_dash_pasted_for_two_hyphens_gets_a_hint():
     [error] = diags.errors
     assert error.message == "Bad argument `–dport'" and str(error.loc) == "fw.sh:1:27"
     assert "en dash" in error.hint and "--dport" in error.hint
+
+
+@pytest.mark.parametrize("states, hint", [
+    # kube-proxy's KUBE-FIREWALL rule (pradeepgadde/blog's dump): the two rules that say it
+    # (iptables' --ctstatus takes no SNAT/DNAT, so the entry rule has two conntrack matches)
+    ("RELATED,ESTABLISHED,DNAT", "one with -m conntrack --ctstate INVALID,UNTRACKED, and one "
+                                 "with -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT"),
+    ("INVALID,SNAT", "one with -m conntrack --ctstate UNTRACKED, and one with -m conntrack "
+                     "--ctstate NEW,ESTABLISHED,RELATED -m conntrack ! --ctstate SNAT"),
+    ("NEW,ESTABLISHED,RELATED,DNAT", "write it with -m conntrack --ctstate INVALID,UNTRACKED"),
+])
+def test_an_inverted_nat_ctstate_is_refused_with_the_rules_that_say_it(states, hint):
+    rule = "-A INPUT ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m conntrack ! --ctstate {} -j DROP"
+    with pytest.raises(FwmigrateError) as info:
+        convert(f"iptables {rule.format(states)}\n", "fw.sh", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert "! --ctstate SNAT/DNAT" in error.message and hint in error.hint, error.hint
+    # and the rules the hint names translate
+    written = re.findall(r"-m conntrack --ctstate [A-Z]+(?:,[A-Z]+)*"
+                         r"(?: -m conntrack ! --ctstate [A-Z]+(?:,[A-Z]+)*)?",
+                         error.hint)
+    assert written
+    script = "".join(f"iptables {rule.replace('-m conntrack ! --ctstate {}', w)}\n"
+                     for w in written)
+    assert "ct state" in convert(script, "fw.sh", ConvertOptions()).output
+
+
+@pytest.mark.parametrize("states, hint", [
+    ("NEW,DNAT", "one with -m conntrack --ctstate NEW, and one with -m conntrack --ctstate "
+                 "ESTABLISHED,RELATED -m conntrack --ctstate DNAT"),
+    ("INVALID,SNAT,DNAT", "one with -m conntrack --ctstate INVALID, and one with -m conntrack "
+                          "--ctstate NEW,ESTABLISHED,RELATED -m conntrack --ctstate SNAT,DNAT"),
+])
+def test_a_nat_ctstate_mixed_with_states_names_two_rules_that_do_not_overlap(states, hint):
+    # "either": two rules, one per part, would both act on a NEW connection that was DNATed
+    rule = "-A FORWARD -m conntrack --ctstate {} -j LOG"
+    with pytest.raises(FwmigrateError) as info:
+        convert(f"iptables {rule.format(states)}\n", "fw.sh", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert "mixing SNAT/DNAT" in error.message and hint in error.hint, error.hint
+    written = re.findall(r"-m conntrack --ctstate [A-Z]+(?:,[A-Z]+)*"
+                         r"(?: -m conntrack --ctstate [A-Z]+(?:,[A-Z]+)*)?", error.hint)
+    assert len(written) == 2
+    script = "".join(f"iptables {rule.replace('-m conntrack --ctstate {}', w)}\n"
+                     for w in written)
+    assert "ct status" in convert(script, "fw.sh", ConvertOptions()).output
+
+
+def test_an_option_of_a_target_iptables_does_not_know_says_why():
+    # EFForg/OpenWireless: `-j ACCOUNT --addr …` (xtables-addons). iptables 1.8.9 reads -j
+    # ACCOUNT as a jump to a chain, which takes no options: unknown option "--addr"
+    from fwmigrate.errors import Diagnostics
+    from fwmigrate.frontends.shell_script import read_script
+    diags = Diagnostics()
+    read_script("iptables -N ACCOUNT\niptables -I FORWARD -j ACCOUNT --addr 0.0.0.0/0\n",
+                "fw.sh", diags)
+    [error] = diags.errors
+    assert error.message == 'unknown option "--addr"' and str(error.loc) == "fw.sh:2:32"
+    assert "-j ACCOUNT" in error.hint and "chain" in error.hint and "xtables-addons" in error.hint
 
 
 def test_an_empty_word_is_a_bad_argument_not_a_crash():

@@ -220,6 +220,17 @@ def test_ipv6_evidence_reads_as_ip6(rule):
     assert ruleset.families == ("ip6",)
 
 
+@pytest.mark.parametrize("text", [
+    # NSAKEY/paranoid-prosody etc/iptables/rules.v6: a commented-out LOG rule says "iptables"
+    "*filter\n#-A INPUT -j LOG --log-prefix \"iptables denied: \"\n"
+    "-A INPUT -p ipv6-icmp --icmpv6-type echo-request -j ACCEPT\nCOMMIT\n",
+    "# iptables rules of this host\n*filter\n-A INPUT -s 2001:db8::1 -j ACCEPT\nCOMMIT\n",
+    "*filter\n-A INPUT -j LOG --log-prefix \"iptables: \"\n-A INPUT -d ::1 -j ACCEPT\nCOMMIT\n"])
+def test_only_the_generated_by_line_names_the_family_not_any_word_iptables(text):
+    ruleset, diags = read(text, "fw.save", ConvertOptions())
+    assert ruleset.families == ("ip6",) and not diags.errors
+
+
 @pytest.mark.parametrize("line,hint", [
     ("  # an indented comment", "only a line that starts with #"),
     ("COMMIT ", "a line that is COMMIT alone"),
@@ -307,6 +318,20 @@ def test_a_missing_commit_is_reported_where_the_file_ends(text, line):
     errors = sorted(info.value.diagnostics, key=lambda d: d.loc.line)
     assert errors[0].loc.line == line
     assert any("never committed" in e.message and "line 1" in e.message for e in errors)
+
+
+@pytest.mark.parametrize("end, warned", [("COMMIT", True), ("COMMIT\n", False)])
+def test_a_last_commit_without_newline_is_read_with_a_warning(end, warned):
+    # iptables-legacy-restore 1.8.9 takes only "COMMIT\n" (Bad argument `COMMIT': the tables
+    # before it load, this one not); iptables-nft-restore takes it (metastable-void's and
+    # binhex/arch-deluge's files end so)
+    text = "*nat\n-A POSTROUTING -o eth0 -j MASQUERADE\nCOMMIT\n*filter\n-A INPUT -j DROP\n" + end
+    ruleset, diags = read(text, "f.save", ConvertOptions())
+    assert ruleset.table("ip", "filter").chain("INPUT").rules
+    found = [d for d in diags.warnings if d.severity == "warning" and "newline" in d.message]
+    assert [(d.loc.line, d.loc.col) for d in found] == ([(6, 1)] if warned else [])
+    if warned:
+        assert "iptables-legacy-restore" in found[0].message and "line 4" in found[0].message
 
 
 def test_a_nat_chain_declared_with_policy_drop_is_read_as_iptables_restore_loads_it():

@@ -610,6 +610,14 @@ def test_renaming_a_chain_to_a_name_iptables_refuses_or_mangles(new, line, messa
     assert message in diags.errors[0].message
 
 
+@pytest.mark.parametrize("args", ["DROP", "INPUT -j DROP", "INPUT '!'"])
+def test_a_policy_without_its_chain_or_policy_is_refused_in_iptables_words(args):
+    # iptables 1.8.9: `-P DROP` takes DROP for the chain and says "-P requires a chain and a
+    # policy" (dairinin/sshguard-ipset's iptables.rules has `-P DROP`); `-j` is no policy
+    _, diags = evaluate(f"iptables -P {args}\n")
+    assert [d.message for d in diags.errors] == ["-P requires a chain and a policy"]
+
+
 @pytest.mark.parametrize("number, left", [
     ("010", [1, 2, 3, 4, 5, 6, 7, 9]), ("0x2", [1, 3, 4, 5, 6, 7, 8, 9]),
     ("+1", [2, 3, 4, 5, 6, 7, 8, 9]), ("'  3'", [1, 2, 4, 5, 6, 7, 8, 9])])

@@ -14,7 +14,6 @@ from .nft_ast import (
     BitAnd,
     Compare,
     Concat,
-    Ct,
     Exthdr,
     Fib,
     Limit,
@@ -27,7 +26,8 @@ from .nft_ast import (
     Symbol,
     TcpOption,
 )
-from .nft_common import Ctx, flags, int_range, op, option_compare, port
+from .nft_common import Ctx, flags, int_range, op, option_compare
+from .nft_conntrack import h_ct_port, h_ct_state, h_ct_status
 from .nft_counters import h_connbytes, h_ctexpire, h_quota
 from .nft_exthdr import EXTHDR_MODULES, h_ah, h_exthdr
 from .nft_ipsec_label import h_connlabel, h_policy
@@ -65,7 +65,7 @@ def match_statements(tr, rule: Rule, index: int, match: Match, ctx: Ctx) -> list
         else:
             out.append(option_compare(ospec, opt, ctx))
     if match.module == "conntrack" and tr.options.family == "inet":
-        # the family test the ports need (_h_ct_port) before --ctproto's test: after a
+        # the family test the ports need (h_ct_port) before --ctproto's test: after a
         # `meta nfproto` nft no longer knows the ports' type and refuses the rule
         family = [s for s in out if isinstance(s, Compare) and s.left == Meta("nfproto")]
         out = family + [s for s in out if s not in family]
@@ -78,78 +78,6 @@ _WHOLE_RANGE = {"esp": ("esp", "spi", "4294967295"), "ah": ("ah", "spi", "429496
 
 
 # --- option handlers ----------------------------------------------------------------------
-
-_CT_STATE_ORDER = ("INVALID", "ESTABLISHED", "RELATED", "NEW", "UNTRACKED")
-_CT_STATUS_ORDER = ("EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED", "SNAT", "DNAT")
-
-
-# states a packet without a conntrack entry can have; `ct state` reads them, other ct keys do not
-_NO_ENTRY = frozenset({"INVALID", "UNTRACKED"})
-
-
-def _check_no_entry(match) -> None:
-    """xt_conntrack lets a packet without a conntrack entry through once its state test
-    passes, ignoring the match's other options; nft's other ct keys stop the rule instead."""
-    state = match.option("ctstate")
-    if state is None or len(match.options) == 1:
-        return
-    if any((s in state.value) != state.negated for s in _NO_ENTRY):
-        raise Untranslatable("with this --ctstate a packet without a conntrack entry (INVALID or "
-                             "UNTRACKED) passes iptables' test and skips the other conntrack "
-                             "options, while nft stops the rule at them",
-                             "split the rule: one with --ctstate alone, one with the rest")
-
-
-def _h_ct_state(tr, rule, index, match, opt, ctx) -> list[Statement]:
-    states = opt.value
-    if match.module == "conntrack":
-        _check_no_entry(match)
-        if {"SNAT", "DNAT"} & states and opt.negated:
-            raise Untranslatable("! --ctstate SNAT/DNAT also holds for packets without a "
-                                 "conntrack entry, where nft's `ct status` does not",
-                                 "use --ctstatus, or split the rule")
-    nat = states & {"SNAT", "DNAT"}
-    if nat and nat != states:
-        raise Untranslatable("--ctstate mixing SNAT/DNAT with connection states means "
-                             "\"either\", which one nft rule cannot say",
-                             "split it into two rules with the same target")
-    if nat:
-        return [Compare(Ct("status"), op(opt.negated), flags(nat, _CT_STATUS_ORDER))]
-    return [Compare(Ct("state"), op(opt.negated), flags(states, _CT_STATE_ORDER))]
-
-
-_PORT_PROTOCOLS = frozenset({6, 17, 33, 132, 136})     # tcp udp dccp sctp udplite
-
-
-def _h_ct_port(tr, rule, index, match, opt, ctx) -> list[Statement]:
-    ctproto = match.option("ctproto")
-    # a conntrack entry has its packets' protocol, so `-p tcp` says `--ctproto tcp` too; nft
-    # only needs some protocol test before the port to know the port's type
-    if (ctproto is None and ctx.proto not in _PORT_PROTOCOLS) or (ctproto and ctproto.negated):
-        raise Untranslatable(f"--{opt.name} without --ctproto: nft reads a conntrack port only "
-                             "once it knows the protocol", "add --ctproto tcp (or udp, …)")
-    out: list[Statement] = []
-    if tr.options.family == "inet":
-        # in an inet table nft needs the family to read a conntrack port
-        out.append(Compare(Meta("nfproto"), "==",
-                           Symbol("ipv4" if ctx.family == "ip" else "ipv6")))
-    # the handler runs once per match: every port option of the match is written here
-    for name, (direction, key) in _CT_PORTS.items():
-        given = match.option(name)
-        if given is not None:
-            out.append(Compare(Ct(key, direction), op(given.negated), port(given.value)))
-    return out
-
-
-_CT_PORTS = {"ctorigsrcport": ("original", "proto-src"), "ctorigdstport": ("original", "proto-dst"),
-             "ctreplsrcport": ("reply", "proto-src"), "ctrepldstport": ("reply", "proto-dst")}
-
-
-def _h_ct_status(tr, rule, index, match, opt, ctx) -> list[Statement]:
-    if not opt.value:
-        raise Untranslatable("--ctstatus NONE has no nft equivalent")
-    return [Compare(Ct("status"), op(opt.negated), flags(opt.value, _CT_STATUS_ORDER))]
-
 
 def _h_tcp_flags(tr, rule, index, match, opt, ctx) -> list[Statement]:
     value: TcpFlags = opt.value
@@ -353,8 +281,9 @@ def _type_value(nft: str):
 
 def _h_tcpmss(tr, rule, index, match, opt, ctx) -> list[Statement]:
     if opt.negated:
-        raise Untranslatable("! --mss also matches SYNs without an MSS option, where nft's "
-                             "`tcp option maxseg size` stops the rule")
+        raise Untranslatable("! --mss also matches every TCP packet without an MSS option "
+                             "(all but SYNs, as a rule), where nft's `tcp option maxseg size` "
+                             "stops the rule")
     return [Compare(TcpOption(2, "maxseg", "size"), "==", int_range(opt.value))]
 
 
@@ -371,7 +300,7 @@ def _h_statistic(tr, rule, index, match, opt, ctx) -> list[Statement]:
 
 
 HANDLERS = {
-    "ct_state": _h_ct_state, "ct_status": _h_ct_status, "ct_port": _h_ct_port,
+    "ct_state": h_ct_state, "ct_status": h_ct_status, "ct_port": h_ct_port,
     "tcp_flags": _h_tcp_flags, "tcp_option": _h_tcp_option, "icmp_type": _h_icmp_type,
     "limit": _h_limit,
     "recent": _h_recent, "comment": _h_comment, "addrtype": _h_addrtype, "tos": _h_tos,

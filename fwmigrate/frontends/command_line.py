@@ -248,7 +248,10 @@ class _Parser(ParameterOptions, ExtensionOptions):
             elif action == "replace":
                 raise OptionError(f'option "{flag}" requires a rule number', j)
         if action == "policy":
-            cmd.policy = self._take(j, flag)
+            if self._optional(j) is None:       # iptables' xs_has_arg: `-P DROP`, `-P X -j`
+                raise OptionError("-P requires a chain and a policy", j - 1,
+                                  hint="e.g. -P INPUT DROP")
+            cmd.policy = self.words[j]
             cmd.policy_index = j
             j += 1
         elif action == "rename-chain":

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from .. import mappings
 from ..errors import OptionError, did_you_mean
 from ..ir import Family, Match, Negatable, Option, TargetExtension
+from .command_flags import VERDICTS
 from .extension_checks import NORMALISED
 from .extension_checks import TARGET_CHECKS as _TARGET_CHECKS
 from .extension_checks import VALUE_CHECKS as _VALUE_CHECKS
@@ -112,6 +113,17 @@ class ExtensionOptions:
                                    f"{'iptables' if 'ip' in spec.families else 'ip6tables'}")
         self.loaded.append(_Loaded(spec, {}, i))
 
+    def _chain_jump_hint(self) -> str | None:
+        """-j NAME that is no target iptables knows jumps to a chain, which takes no options:
+        so an xtables-addons target's options (-j ACCOUNT --addr) are unknown to iptables."""
+        name = self.target_name
+        if name is None or self.target is not None or name in mappings.target_specs() \
+                or name in VERDICTS:
+            return None
+        return (f"-j {name} is no target iptables knows, so it jumps to a chain of that name, "
+                "which takes no options; a target of xtables-addons (ACCOUNT, TARPIT, …) has "
+                "no nft translation")
+
     def _find_owner(self, flag: str) -> tuple[_Loaded, mappings.OptionSpec] | None:
         for ext in reversed(self.loaded):
             opt = ext.spec.flag_index.get(flag)
@@ -139,7 +151,7 @@ class ExtensionOptions:
             if self.proto is None and implicit_owners:
                 hint = f"{flag} needs a protocol first, e.g. -p {implicit_owners[0]} {flag} …"
             else:
-                hint = did_you_mean(flag, flags)
+                hint = did_you_mean(flag, flags) or self._chain_jump_hint()
             raise OptionError(f'unknown option "{flag}"', i, hint=hint)
         ext, opt = found
         negated = self._negation(i, flag, True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir import IntRange, Match, Option
+from .conntrack_entry import NO_ENTRY, entry_tested
 from .nft_lift_ipsec_label import label_test
 from .nft_lift_values import (
     address,
@@ -29,6 +30,23 @@ _EXPIRATION_MAX = 0xFFFFFFFF // 1000     # nft lists `ct expiration` in whole se
 _U64 = 0xFFFFFFFFFFFFFFFF
 
 
+def _no_nat(lift, nat: frozenset[str]) -> None:
+    """`ct status ! dnat`: iptables' ! --ctstate DNAT, which also passes a packet without a
+    conntrack entry, where nft's `ct status` stops the rule: the same only after a test that
+    has stopped such a packet. A `ct state ! …` right before is the same --ctstate (as the
+    backend writes `! --ctstate ESTABLISHED,DNAT` after one)."""
+    last = lift.matches[-1] if lift.matches else None
+    state = last.option("ctstate") if last is not None and last.module == "conntrack" else None
+    if state is not None and state.negated and len(last.options) == 1 and (
+            NO_ENTRY <= state.value or entry_tested(lift.matches[:-1])):
+        lift.matches[-1] = Match("conntrack", (Option("ctstate", state.value | nat, True),))
+    elif entry_tested(lift.matches):
+        lift.add_match("conntrack", Option("ctstate", nat, True))
+    else:
+        unrepresentable("ct status ! snat/dnat without an earlier test that stops a packet "
+                        "without a conntrack entry (iptables' ! --ctstate SNAT/DNAT lets it pass)")
+
+
 def ct(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> bool:
     """A conntrack key's test as -m conntrack / -m connbytes; False: a key without a
     direction left to the table of plain selectors (`ct mark`: -m connmark)."""
@@ -43,7 +61,9 @@ def ct(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> bool:
     elif key == "status":
         states = flags(right)
         nat = states & {"SNAT", "DNAT"}
-        if nat and nat == states:
+        if nat and nat == states and negated:
+            _no_nat(lift, nat)
+        elif nat and nat == states:
             lift.add_match("conntrack", Option("ctstate", nat, negated))
         elif nat:
             unrepresentable("ct status mixing snat/dnat with other bits")

@@ -50,8 +50,8 @@ _HANDLED = {"ah spi": ("ah", "ahspi"), "comp cpi": ("ipcomp", "ipcompspi"),
 
 # where iptables' test and nft's differ for some packets, as the backend refuses them
 _NOT_INVERTIBLE = {
-    "tcpmss": "`tcp option maxseg size !=` stops the rule at a SYN without an MSS option, "
-              "which iptables' ! --mss matches",
+    "tcpmss": "`tcp option maxseg size !=` stops the rule at a TCP packet without an MSS "
+              "option (all but SYNs, as a rule), which iptables' ! --mss matches",
     "owner": "`meta skuid/skgid !=` stops the rule at a packet without a socket owner, which "
              "iptables' ! --uid-owner / ! --gid-owner lets pass",
 }

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from ..errors import OptionError
 from ..ir import Address, Option
+from .values_addresses import unresolved
 from .values_common import c_uint
 from .values_numbers import protocol_number
 
@@ -58,10 +59,7 @@ def _address(text: str, flag: str, family: str) -> Address:
     width = 32 if family == "ip" else 128
     addr = _numeric(host, family)
     if addr is None:
-        raise OptionError(f"host/network `{host}' not found",
-                          hint="give a numeric address; fwmigrate does not resolve host names, "
-                               "whose answer would depend on DNS at translation time",
-                          unsupported=True)
+        raise unresolved(host)
     length = width
     if slash:
         try:

@@ -325,6 +325,12 @@ class _Reader:
         if self.table is None:
             self.error(lineno, 1, "COMMIT without a table")
             return
+        if lineno == len(self.lines):           # no newline after it: the text ends here
+            self.diags.warning(
+                self.loc(lineno), f"COMMIT without a newline at the end of the file: "
+                f"iptables-nft-restore takes it, iptables-legacy-restore does not (Bad argument "
+                f"`COMMIT'), so there table {self.table} (line {self.table_line}) never loaded",
+                hint="read as iptables-nft-restore reads it; end the file with a newline")
         table = self.model.tables[(self.family, self.table)]
         try:
             check_loops(table)

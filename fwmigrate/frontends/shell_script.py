@@ -257,7 +257,7 @@ class ShellEvaluator(ShellExpansion):
                          f"{character_name(invisible)}, which the shell does not skip either",
                          "delete the character (editors show it as a space, or not at all)")
             return True
-        self.unknown(fields[0].pos, f"unknown command `{program}'",
+        self.unknown(fields[0].pos, f"unknown command `{fields[0].text}'",
                      "fwmigrate follows iptables commands, variables and for loops and runs "
                      "nothing else; if this command does not change the firewall, pass "
                      "--skip-unknown to step over it (a warning then)")

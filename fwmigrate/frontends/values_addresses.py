@@ -34,16 +34,26 @@ def _ip(text: str, family: str):
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
-        raise OptionError(f"host/network `{text}' not found",
-                          hint="give a numeric address; fwmigrate does not resolve host names, "
-                               "whose answer would depend on DNS at translation time",
-                          unsupported=not text[:1].isdigit()) from None
+        raise unresolved(text) from None
     if (ip.version == 4) != (family == "ip"):
         raise OptionError(f"`{text}' is an IPv{ip.version} address, in an "
                           f"{'IPv4' if family == 'ip' else 'IPv6'} rule",
                           hint="use ip6tables for IPv6 addresses" if ip.version == 6
                           else "use iptables for IPv4 addresses")
     return ip
+
+
+def unresolved(host: str) -> OptionError:
+    """iptables' "host/network `x' not found" for what is no address; a name it would look up
+    (in DNS, when it adds the rule) is said to be one, as fwmigrate does not resolve it."""
+    if host[:1].isdigit():
+        return OptionError(f"host/network `{host}' not found",
+                           hint="not an address iptables reads (IPv4: four parts of 0-255)")
+    return OptionError(f"`{host}' is a host name, which fwmigrate does not resolve",
+                       hint="give the numeric address(es) it stands for where the firewall "
+                            "runs: iptables looks a name up when it adds the rule (a rule per "
+                            "address), so the answer depends on DNS at that moment",
+                       unsupported=True)
 
 
 def _mask(text: str | None, family: str):

@@ -11,13 +11,6 @@ from ..errors import OptionError
 from ..ir import PortRange
 from .values_common import _UINT, _run, c_uint
 
-_NAME = pp.Regex(r"[A-Za-z][A-Za-z0-9_.+\-]*").set_name("name")
-_PORT = (_UINT | _NAME).set_name("port or service name")
-_PORT_RANGE = (pp.Opt(_PORT, default="")("first")
-               + pp.Opt(pp.Suppress(":") + pp.Opt(_PORT, default="")("last"))("colon")
-               ).set_name("port range")
-_MULTIPORT_ITEM = pp.Group(_PORT("first") + pp.Opt(pp.Suppress(":") + _PORT("last")))
-_PORT_LIST = pp.delimited_list(_MULTIPORT_ITEM, ",").set_name("port list")
 _NAT_PORTS = (_UINT("first") + pp.Opt(pp.Suppress("-") + _UINT("last"))).set_name("port[-port]")
 
 
@@ -32,15 +25,18 @@ def service_port(name: str, proto: str | None) -> int | None:
 
 
 def _port(text: str, proto: str | None) -> int:
-    if text[:1].isdigit():
+    """xtables_parse_port: a service name, else a number as strtoul reads it (leading blanks
+    and a plus sign; no minus)."""
+    port = service_port(text, proto) if not text[:1].isdigit() else None
+    if port is not None:
+        return port
+    number = text.lstrip(" \t\n\v\f\r")
+    number = number[1:] if number[:1] == "+" else number
+    if number[:1].isdigit():
         try:
-            return c_uint(text, 0, 65535, "port")
+            return c_uint(number, 0, 65535, "port")
         except OptionError:
             pass
-    else:
-        port = service_port(text, proto)
-        if port is not None:
-            return port
     raise OptionError(f"invalid port/service `{text}' specified",
                       hint="ports are numbers 0-65535 or names from /etc/services")
 
@@ -56,11 +52,17 @@ def parse_port_range(args, family, proto, any_order: bool = False,
         last = first if fast.group(2) is None else int(fast.group(2))
         if first <= last <= 0xFFFF:
             return PortRange(first, last)
-    res = _run(_PORT_RANGE, text)
-    first = _port(res["first"], proto) if res["first"] else 0
-    if "colon" not in res:
+    return _port_range(text, proto, any_order)
+
+
+def _port_range(text: str, proto: str | None, any_order: bool) -> PortRange:
+    """libxt_tcp's parse_tcp_ports: split at the first colon, each side a port."""
+    first_text, colon, last_text = text.partition(":")
+    if not colon:
+        first = _port(text, proto)
         return PortRange(first, first)
-    last = _port(res["last"], proto) if res.get("last") else 0xFFFF
+    first = _port(first_text, proto) if first_text else 0
+    last = _port(last_text, proto) if last_text else 0xFFFF
     if first > last and not any_order:
         raise OptionError(f"invalid portrange (min > max) `{text}'")
     return PortRange(first, last)
@@ -77,17 +79,29 @@ def parse_sctp_port_range(args, family, proto) -> PortRange:
     return parse_port_range(args, family, proto, lookup="sctp")
 
 
+def _port_at(text: str, proto: str | None, offset: int) -> int:
+    try:
+        return _port(text, proto)
+    except OptionError as exc:
+        raise OptionError(exc.message, hint=exc.hint, offset=offset) from None
+
+
 def parse_port_list(args, family, proto) -> tuple[PortRange, ...]:
+    """libxt_multiport's parse_multi_ports: split at commas, then at the first colon, each
+    side a port as for --dport."""
     text = args[0]
     items = []
     slots = 0
-    for item in _run(_PORT_LIST, text):
-        first = _port(item["first"], proto)
-        last = _port(item["last"], proto) if "last" in item else first
-        if "last" in item and first >= last:
+    at = 0
+    for part in text.split(","):
+        first_text, colon, last_text = part.partition(":")
+        first = _port_at(first_text, proto, at)
+        last = _port_at(last_text, proto, at + len(first_text) + 1) if colon else first
+        if colon and first >= last:
             raise OptionError(f"invalid portrange specified `{text}'")
-        slots += 2 if "last" in item else 1
+        slots += 2 if colon else 1
         items.append(PortRange(first, last))
+        at += len(part) + 1
     if slots > 15:
         raise OptionError("too many ports specified", hint="multiport takes at most 15 ports "
                           "(a range counts as two); split the rule")

@@ -5,7 +5,7 @@ is `-m conntrack --ctstate`, a one-port multiport is a plain port match, split `
 matches are one, comments are not rules' meaning, and a built-in chain that is empty with
 policy ACCEPT is the same as no chain at all (nothing filters there either way). Targets and
 matches that say one thing two ways (-j NOTRACK and -j CT --notrack, -j TOS on the DSCP bits
-and -j DSCP) are written one way.
+and -j DSCP) are written one way; `! --ctstate X` then `! --ctstate Y` is `! --ctstate X,Y`.
 """
 
 from __future__ import annotations
@@ -213,6 +213,11 @@ def _split_ecn(matches: tuple[Match, ...]) -> list[Match]:
     return out
 
 
+def _none_of(match: Match) -> bool:
+    return match.module == "conntrack" and len(match.options) == 1 and \
+        match.options[0].name == "ctstate" and match.options[0].negated
+
+
 def normal_rule(rule: Rule) -> Rule:
     protocol = rule.protocol.value if rule.protocol and not rule.protocol.negated else None
     matches: list[Match] = []
@@ -225,6 +230,10 @@ def normal_rule(rule: Rule) -> Rule:
                 {o.name for o in n.options}:
             merged = matches.pop()
             n = Match(n.module, tuple(sorted(merged.options + n.options, key=lambda o: o.name)))
+        elif matches and _none_of(matches[-1]) and _none_of(n):
+            # ! --ctstate X, then ! --ctstate Y: none of X ∪ Y, also without a conntrack entry
+            n = Match("conntrack", (Option("ctstate", matches.pop().options[0].value |
+                                           n.options[0].value, True),))
         elif n.module in ("tcp", "udp", "conntrack"):
             n = Match(n.module, tuple(sorted(n.options, key=lambda o: o.name)))
         matches.append(n)

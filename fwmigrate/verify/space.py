@@ -64,6 +64,9 @@ class Names:
     (`eth+`) get an atom of their own for names they match that no rule spells out."""
     values: list = field(default_factory=list)
     prefixes: list[str] = field(default_factory=list)
+    # every packet has one of the values (a conntrack state, a test's answer): the "anything
+    # else" atom stands for no packet and is left out of the space
+    closed: bool = False
 
     def add(self, value) -> None:
         if isinstance(value, str) and value.endswith("+"):
@@ -164,10 +167,19 @@ class Space:
         for f in self.fields.values():
             f.freeze()
         self.index = {name: k for k, name in enumerate(self.order)}
-        self.full = tuple((1 << self.fields[n].count) - 1 for n in self.order)
+        self.full = tuple(_full(self.fields[n]) for n in self.order)
 
     def all(self, name: str) -> int:
         return self.full[self.index[name]]
+
+
+def _full(f) -> int:
+    every = (1 << f.count) - 1
+    return every & ~(1 << (f.count - 1)) if getattr(f, "closed", False) else every
+
+
+def _closed(values: list) -> Names:
+    return Names(values, closed=True)
 
 
 def _net(addr) -> tuple[int, int]:
@@ -191,8 +203,8 @@ def collect(space: Space, ruleset: Ruleset) -> None:
     for name in ("sport", "dport"):
         f(name, lambda: Intervals(16))
     f("proto", Names)
-    f("fragment", lambda: Names([False, True]))
-    f("ct_state", lambda: Names(list(CT_STATES)))
+    f("fragment", lambda: _closed([False, True]))
+    f("ct_state", lambda: _closed(list(CT_STATES)))
     sets = exact_sets(ruleset, space.family)
     for table in ruleset.tables:
         if table.family != space.family:
@@ -288,7 +300,7 @@ def _collect_match(space: Space, m: Match, chain_key: tuple, seen: dict) -> None
         elif name == "ctproto":
             f("proto", Names).add(opt.value)
         elif name == "ctdir":
-            f("ct_dir", lambda: Names(["ORIGINAL", "REPLY"]))
+            f("ct_dir", lambda: _closed(["ORIGINAL", "REPLY"]))
         elif m.module == "mark" and name == "mark" and mark_interval(opt.value):
             f("mark", lambda: Intervals(32)).add(*mark_interval(opt.value))
         elif m.module == "recent":
@@ -296,9 +308,9 @@ def _collect_match(space: Space, m: Match, chain_key: tuple, seen: dict) -> None
         elif m.module in ("limit", "comment", "hashlimit", "connlimit"):
             continue
         else:
-            f(opaque_name(m, opt), lambda: Names([False, True]))
+            f(opaque_name(m, opt), lambda: _closed([False, True]))
     if not m.options and m.module not in _OPTIONLESS_MODELLED:
-        f(opaque_name(m, None), lambda: Names([False, True]))
+        f(opaque_name(m, None), lambda: _closed([False, True]))
     if m.module == "recent":
         opts = {o.name: o for o in m.options}
         ages = f(recent_field(m), lambda: Intervals(32))
@@ -307,14 +319,14 @@ def _collect_match(space: Space, m: Match, chain_key: tuple, seen: dict) -> None
         if "seconds" in opts and opts["seconds"].value:
             ages.add(0, opts["seconds"].value - 1)       # seen within the window
     elif m.module == "limit":
-        f(limit_field(m, seen, chain_key), lambda: Names([False, True]))
+        f(limit_field(m, seen, chain_key), lambda: _closed([False, True]))
     elif m.module == "hashlimit":
         normal = normal_hashlimit(m)
         name = limit_field(normal, seen, chain_key) if normal.module == "limit" \
             else hashlimit_field(normal, seen, chain_key)
-        f(name, lambda: Names([False, True]))
+        f(name, lambda: _closed([False, True]))
     elif m.module == "connlimit":
-        f(connlimit_field(m, seen, chain_key), lambda: Names([False, True]))
+        f(connlimit_field(m, seen, chain_key), lambda: _closed([False, True]))
 
 
 def recent_field(m: Match) -> str:
