@@ -1,5 +1,7 @@
-"""Published firewall scripts and iptables-save dumps, as people wrote them (tests/realworld/,
-each file names the repository and path it comes from).
+"""Firewall scripts and iptables-save dumps modelled on published ones (tests/realworld/): each
+is our own rewrite that keeps what made the original worth testing (its idioms, option
+spellings, save-file quirks, the rule that is refused and why), and names the repository and
+path it is modelled on.
 
 Every file has one expected outcome, so a new file needs a decision here:
 - CONVERTS: translated to nft (the file loads: `nft -c` in a scratch namespace, and what the
@@ -110,9 +112,9 @@ def test_every_file_has_an_expected_outcome():
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in REALWORLD.iterdir()))
-def test_each_file_names_its_source(name):
+def test_each_file_names_what_it_is_modelled_on(name):
     head = (REALWORLD / name).read_text().split("\n")[:3]
-    assert any(line.startswith("# source: ") for line in head)
+    assert any(line.startswith(("# modelled on: ", "# source: ")) for line in head)  # TODO: batch
 
 
 @pytest.mark.parametrize("name", sorted(CONVERTS))
