@@ -39,11 +39,11 @@ CONVERTS = {
     "kube-proxy-clusterip.save": {},
     "long-options-nat.sh": {},
     "nat-old-helpers.sh": {},
-    "policy-routing-sourced.sh": {      # refused as it is (`. network.conf`); with its hint:
+    "policy-routing-sourced.sh": {      # refused as it is (`. ./uplinks.conf`); with its hint:
         "skip_unknown": True,
-        "variables": (("isp1_network", "10.1.0.0/24"), ("isp1_interface", "eth1"),
-                      ("isp1_ip", "10.1.0.2"), ("isp1_gw", "10.1.0.1"),
-                      ("isp2_interface", "eth2"), ("lan_subnet", "192.168.0.0/24"))},
+        "variables": (("wan1_net", "198.51.100.0/24"), ("wan1_if", "wan1"),
+                      ("wan1_addr", "198.51.100.2"), ("wan1_router", "198.51.100.1"),
+                      ("wan2_if", "wan2"), ("inside_net", "192.168.40.0/24"))},
     "portscan-recent.sh": {},
     "pptp-docker.save": {},
     "rhel-firewall-1-input.save": {},
@@ -76,8 +76,8 @@ REFUSED = {
     "mail-block-en-dash.sh": (7, 40, "Bad argument `–dport'", "iptables"),
     "mail-block-multiport-dport.sh": (6, 1, "unknown command `service'", "static"),
     "owner-uid-backquote.sh": (8, 45, "variable `UID' has no known value (line 5", "static"),
-    "portscan-hitcount.sh": (4, 1, "--hitcount 20", "exact"),
-    "pppoe-server-ipset.save": (8, 1, "the type and members of ipset pppoe-nat are not known",
+    "portscan-hitcount.sh": (4, 1, "--hitcount 12", "exact"),
+    "pppoe-server-ipset.save": (8, 1, "ipset subscribers-nat are not known",
                                 "exact"),
     "squid-gateway-long-options.save": (34, 1, "-m string has no exact nft equivalent", "exact"),
     "standalone-if-stop.sh": (19, 1, "cannot evaluate an if statement", "static"),
@@ -93,7 +93,7 @@ IPTABLES_REJECTS = {
     "knock-three-stage.sh": ["iptables-legacy", "-A", "INPUT", "-m", "--state",
                              "ESTABLISHED,RELATED", "-j", "ACCEPT"],
     "mail-block-en-dash.sh": ["iptables-legacy", "-A", "OUTPUT", "-p", "tcp", "-m", "multiport",
-                              "–dport", "24,25", "-j", "REJECT"],
+                              "–dport", "25,110", "-j", "REJECT"],
     "ufw-before-rules.save": ["iptables-legacy", "-A", "INPUT", "-j", "ufw-logging-deny"],
 }
 
