@@ -1,32 +1,27 @@
 #!/bin/sh
-# source: ClementP34/fw firewall.sh (abridged: an init script with functions and case "$1")
-SSH="22"
-INTERNE="eth1"
-EXTERNE="eth0"
+# modelled on: ClementP34/fw firewall.sh (rewritten for fwmigrate's tests, not a copy): an init script: variables, start/stop functions and case "$1"
+LAN="enp3s0"
+WAN="enp2s0"
+ADMIN_PORT="2222"
 
-fw_start(){
+start_rules() {
         echo 1 > /proc/sys/net/ipv4/ip_forward
-        iptables -t filter      -F
         iptables -t nat         -F
+        iptables -t filter      -F
         iptables -t filter      -P INPUT DROP
-        iptables -t filter -A INPUT -i $EXTERNE -p icmp -j ACCEPT
-        iptables -t nat -A POSTROUTING -o $EXTERNE -j MASQUERADE
         iptables -t filter -A INPUT -i lo -s 127.0.0.0/8 -d 127.0.0.0/8 -j ACCEPT
-        iptables -t filter -A INPUT -i $INTERNE -p tcp --dport $SSH -j ACCEPT
+        iptables -t filter -A INPUT -i $LAN -p tcp --dport $ADMIN_PORT -j ACCEPT
+        iptables -t nat -A POSTROUTING -o $WAN -j MASQUERADE
 }
 
-fw_stop(){
-        iptables -t filter      -F
+stop_rules() {
         iptables -t filter      -P INPUT ACCEPT
+        iptables -t filter      -F
 }
 
 case "$1" in
-        start|restart)
-                fw_start
-                ;;
-        stop)
-                fw_stop
-                ;;
+        start|reload) start_rules ;;
+        stop) stop_rules ;;
+        *) echo "usage: $0 start|stop|reload" ;;
 esac
-
 exit 0

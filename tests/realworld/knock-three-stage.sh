@@ -1,17 +1,17 @@
-# source: kernt/linuxtools ssh/Use-Port-Knocking.sh ($IPT is set by the caller: -D IPT=iptables)
-$IPT -N stage1
-$IPT -A stage1 -m recent --remove --name knock
-$IPT -A stage1 -p tcp --dport 3456 -m recent --set --name knock2
+# modelled on: kernt/linuxtools ssh/Use-Port-Knocking.sh (rewritten for fwmigrate's tests, not a copy): three-knock -m recent chains; $IPT is set by the caller (-D IPT=iptables); `-m --state` with no module name is what iptables refuses
+$IPT -N knock3
+$IPT -A knock3 -m recent --remove --name k2
+$IPT -A knock3 -p tcp --dport 7003 -m recent --set --name open
 
-$IPT -N stage2
-$IPT -A stage2 -m recent --remove --name knock2
-$IPT -A stage2 -p tcp --dport 2345 -m recent --set --name heaven
+$IPT -N knock2
+$IPT -A knock2 -m recent --remove --name k1
+$IPT -A knock2 -p tcp --dport 7002 -m recent --set --name k2
 
-$IPT -N door
-$IPT -A door -m recent --rcheck --seconds 5 --name knock2 -j stage2
-$IPT -A door -m recent --rcheck --seconds 5 --name knock -j stage1
-$IPT -A door -p tcp --dport 1234 -m recent --set --name knock
+$IPT -N gate
+$IPT -A gate -m recent --rcheck --seconds 8 --name k2 -j knock3
+$IPT -A gate -m recent --rcheck --seconds 8 --name k1 -j knock2
+$IPT -A gate -p tcp --dport 7001 -m recent --set --name k1
 
 $IPT -A INPUT -m --state ESTABLISHED,RELATED -j ACCEPT
-$IPT -A INPUT -p tcp --dport 22 -m recent --rcheck --seconds 5 --name heaven -j ACCEPT
-$IPT -A INPUT -p tcp --syn -j door
+$IPT -A INPUT -p tcp --dport 22 -m recent --rcheck --seconds 8 --name open -j ACCEPT
+$IPT -A INPUT -p tcp --syn -j gate

@@ -1,12 +1,11 @@
 #!/bin/sh
-# source: 8l/firewall.sh firewall.sh
+# modelled on: 8l/firewall.sh firewall.sh (rewritten for fwmigrate's tests, not a copy): a minimal set -e host firewall: DROP policies, loopback and established traffic, a commented-out rule, iptables-save redirected to a file
 set -e
-iptables -P INPUT DROP
-iptables -P FORWARD DROP
 iptables -P OUTPUT ACCEPT
-iptables -A INPUT -i lo -j ACCEPT
-iptables -A OUTPUT -o lo -j ACCEPT
+iptables -P FORWARD DROP
+iptables -P INPUT DROP
 iptables -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
-# iptables -I INPUT -p tcp --dport 22 -j ACCEPT
+iptables -A INPUT -i lo -j ACCEPT
+# iptables -A INPUT -p tcp --dport 2222 -j ACCEPT
 
-iptables-save > /etc/firewall.conf
+iptables-save > /etc/iptables/saved.rules

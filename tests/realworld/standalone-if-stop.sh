@@ -1,58 +1,48 @@
 #!/bin/sh
-# source: Comp8006FirewallGroup/StandAloneFirewall firewall.sh (abridged)
+# modelled on: Comp8006FirewallGroup/StandAloneFirewall firewall.sh (rewritten for fwmigrate's tests, not a copy): a course-work firewall: PS4, --policy, if [ "$1" = "stop" ] (refused), for over words, tab-indented continuation lines, a tab inside -i, a rule with no target
 IPT="iptables"
-ENABLE_DHCP="1"
+PS4='+$LINENO '
 
-PS4='$LINENO '
+EXT_IF="enp4s0"
+HOST_ADDR="192.0.2.30"
+RESOLVERS="0.0.0.0/0"
+CHAINS="admin web"
+HIGH="1024:65535"
+WITH_DHCP="1"
 
-INTERNET="wlp2s0"
-IPADDR="10.64.205.150"
-NAMESERVER="0.0.0.0/0"
-USER_CHAINS="ssh www"
-UNPRIVPORTS="1024:65535"
-DNS_PORT="53"
-
+$IPT --policy INPUT ACCEPT
+$IPT --policy OUTPUT ACCEPT
 $IPT -F
 $IPT -X
-$IPT --policy INPUT ACCEPT
 
 if [ "$1" = "stop" ]
 then
-	echo "Firewall cleared"
+	echo "rules cleared, policies open"
 	exit 0
 fi
 
-$IPT --policy INPUT DROP
-
-for UC in $USER_CHAINS
+$IPT --policy OUTPUT DROP
+for C in $CHAINS
 do
-	$IPT -N $UC
+	$IPT -N $C
 done
 
-if [ $ENABLE_DHCP = "1" ]
+if [ $WITH_DHCP = "1" ]
 then
-	$IPT -A OUTPUT -o $INTERNET -p udp \
-				--dport 67:68 \
-				--sport $UNPRIVPORTS \
-				-j ACCEPT
+	$IPT -A OUTPUT -o $EXT_IF -p udp \
+			--sport 68 \
+			--dport 67 -j ACCEPT
 fi
 
-for NS in $NAMESERVER
+for R in $RESOLVERS
 do
-$IPT -A OUTPUT -o $INTERNET -p udp \
-			--dport $DNS_PORT \
-			--sport $UNPRIVPORTS \
-			-j ACCEPT
+$IPT -A OUTPUT -o $EXT_IF -p udp \
+		--sport $HIGH \
+		--dport 53 -d $R -j ACCEPT
 done
 
-$IPT -A OUTPUT -p tcp --dport 22 -j ssh
-$IPT -A ssh -o $INTERNET -p tcp \
-			--sport $UNPRIVPORTS \
-			-d $IPADDR --dport 22 -j ACCEPT
-
-$IPT -A OUTPUT -m tcp -p tcp --dport 443 -j www
-$IPT -A www -i 	$INTERNET -m tcp -p tcp \
-			--sport $UNPRIVPORTS \
-			-d $IPADDR --dport 443 -j DROP
-
-$IPT -A www
+$IPT -A INPUT -m tcp -p tcp --dport 80 -j web
+$IPT -A web -i 	$EXT_IF -m tcp -p tcp \
+		--sport $HIGH \
+		-d $HOST_ADDR --dport 80 -j ACCEPT
+$IPT -A web
