@@ -286,3 +286,19 @@ def test_an_nft_file_that_crashes_nft_is_said_to(kernel, tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: nftables crashed (SIGSEGV) reading {bad}"), \
         result.stderr
+
+
+def test_a_non_utf8_comment_in_a_broken_nft_file_is_reported_where_nft_stops(tmp_path):
+    """fuzz (bench/fuzz_inputs.py seed 777): an nft file cut short after a latin-1 comment made
+    `diff` say `cannot read the kernel's ruleset: UnicodeDecodeError` (nft's error quotes the
+    comment line, and the bindings decode their output as UTF-8), with no file:line."""
+    nft = tmp_path / "cut.nft"
+    nft.write_bytes(b"#!/usr/sbin/nft -f\ntable ip t {\n\tchain c {\n\t\taccept\n\t}\n"
+                    b"\t# caf\xe9\n")
+    result = fw("diff", str(nft), str(nft))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "UnicodeDecodeError" not in result.stderr
+    assert f"{nft}:" in result.stderr and "nftables:" in result.stderr, result.stderr
+    # a whole file with such a comment still reads (the comment is not part of the ruleset)
+    nft.write_bytes(b"table ip t {\n\t# caf\xe9\n\tchain c {\n\t\taccept\n\t}\n}\n")
+    assert fw("diff", str(nft), str(nft)).returncode == 0

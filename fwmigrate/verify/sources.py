@@ -53,8 +53,8 @@ def kernel_listing(netns: str, *, load_json: dict | None = None,
         path = None
         if load_text is not None:
             path = os.path.join(tmp, "ruleset.nft")
-            with open(path, "wb") as fh:    # the bytes as read (a comment may be latin-1)
-                fh.write(load_text.encode("utf-8", "surrogateescape"))
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(_comments_as_utf8(load_text))
         # a name from `ip netns`, or a namespace file's path (which `ip netns exec` refuses)
         enter = ["nsenter", f"--net={netns}"] if "/" in netns else ["ip", "netns", "exec", netns]
         proc = subprocess.run([*enter, sys.executable, "-c", code],
@@ -72,6 +72,15 @@ def kernel_listing(netns: str, *, load_json: dict | None = None,
     if "error" in out:
         raise FwmigrateError(_nft_errors(out["error"], path, name, load_text))
     return out
+
+
+def _comments_as_utf8(text: str) -> str:
+    """The file with each byte that is not UTF-8 (only comment lines may have one: see
+    _undecodable_lines) as `?`: a comment means nothing to the ruleset, but nft quotes the line
+    in an error, and the bindings die decoding a message that is not UTF-8."""
+    if text.isascii():
+        return text
+    return re.sub("[\udc80-\udcff]", "?", text)
 
 
 # nft's `FILE:LINE:COL-COL: Error: MESSAGE`, then the line and a marker under the place
