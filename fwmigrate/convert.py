@@ -21,7 +21,7 @@ from .backends.nft_translate import (
 from .errors import Diagnostic, Diagnostics, FwmigrateError
 from .frontends import detect_kind, read_ruleset
 from .frontends.ipset_save import read_ipsets
-from .ir import Ruleset
+from .ir import Ruleset, SourceLocation
 
 TARGETS = ("nft", "nft-json", "iptables-restore")
 
@@ -132,6 +132,19 @@ def _json_text(model, options: ConvertOptions) -> tuple[str, list[str]]:
     return '{"nftables": [\n  ' + lines + "\n]}\n", []
 
 
+def _second_family_start(ruleset: Ruleset) -> SourceLocation | None:
+    """Where the family met second in the input starts: its first rule or chain command."""
+    first: dict[str, tuple[int, int, SourceLocation]] = {}
+    for table in ruleset.tables:
+        for chain in table.chains:
+            for loc in (chain.loc, *(rule.loc for rule in chain.rules)):
+                if loc is not None:
+                    key = (loc.line, loc.col, loc)
+                    first[table.family] = min(first.get(table.family, key), key,
+                                              key=lambda k: k[:2])
+    return max(first.values(), key=lambda k: k[:2])[2] if len(first) > 1 else None
+
+
 def _restore_text(ruleset: Ruleset, kind: str, options: ConvertOptions) -> str:
     families = ruleset.families
     family = options.family
@@ -139,7 +152,8 @@ def _restore_text(ruleset: Ruleset, kind: str, options: ConvertOptions) -> str:
         raise FwmigrateError([Diagnostic(None, "iptables-restore has no inet family",
                                          hint="use --family ip or --family ip6")])
     if family is None and len(families) > 1:
-        raise FwmigrateError([Diagnostic(None, "the input has IPv4 and IPv6 rules, and one "
+        raise FwmigrateError([Diagnostic(_second_family_start(ruleset),
+                                         "the input has IPv4 and IPv6 rules, and one "
                                          "iptables-restore file holds only one family",
                                          hint="run twice, with --family ip and --family ip6")])
     if family is not None and family not in families:

@@ -234,3 +234,15 @@ def test_translate_leaves_hooks_of_a_user_chain_unknown(runner):
     result = runner.invoke(main, ["translate", "-A", "MINE", "-m", "owner", "--uid-owner", "0",
                                   "-j", "ACCEPT"])
     assert result.exit_code == 0, result.stderr
+
+
+def test_two_families_to_iptables_restore_names_where_the_second_begins(runner, tmp_path):
+    # fuzz_inputs: the refusal named no place; the first rule of the second family is where
+    # the user looks
+    script = tmp_path / "fw.sh"
+    script.write_text("iptables -P INPUT DROP\niptables -A INPUT -i lo -j ACCEPT\n"
+                      "ip6tables -N LAN\nip6tables -A INPUT -j LAN\n")
+    result = runner.invoke(main, ["convert", str(script), "--to", "iptables-restore"])
+    assert result.exit_code == 1
+    assert f"{script}:4:1: error: the input has IPv4 and IPv6 rules" in result.output, \
+        result.output
