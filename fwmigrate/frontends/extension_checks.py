@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..errors import OptionError
 from ..ir import Option
 from .clusterip import check_clusterip
+from .connmark_masks import check_connmark, connmark_option
 from .limit_values import check_connlimit, check_hashlimit
 from .policy_elements import normal_policy, policy_checks
 from .rateest_values import check_estimator, check_rateest
@@ -63,7 +64,11 @@ def _check_set_target(by_name: dict[str, Option], index: int) -> None:
 
 
 TARGET_CHECKS = {"SET": _check_set_target, "HMARK": check_hmark, "CLUSTERIP": check_clusterip,
-                  "RATEEST": check_estimator}
+                  "RATEEST": check_estimator, "CONNMARK": check_connmark}
+
+# what an option changes in the extension's other options as it is read, in the order given
+# (CONNMARK's --ctmask after a set operation is that operation's mask)
+AFTER_OPTION = {"CONNMARK": connmark_option}
 
 
 def _check_time(by_name: dict[str, Option], index: int) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .. import mappings
 from ..errors import OptionError, did_you_mean
 from ..ir import Family, Match, Negatable, Option, TargetExtension
-from .extension_checks import NORMALISED
+from .extension_checks import AFTER_OPTION, NORMALISED
 from .extension_checks import TARGET_CHECKS as _TARGET_CHECKS
 from .extension_checks import VALUE_CHECKS as _VALUE_CHECKS
 from .kernel_checks import (
@@ -209,6 +209,9 @@ class ExtensionOptions:
             option = _OPTIONS[key] = Option(opt.name, value, negated)
         check_option_order(ext.spec.name, opt.name, ext.options, i)
         ext.options[opt.name] = option
+        after = AFTER_OPTION.get(ext.spec.name)
+        if after is not None:
+            after(self, ext, opt.name)
         return nxt
 
     # --- assembling the rule ----------------------------------------------------------------
