@@ -9,7 +9,7 @@ from ..errors import OptionError
 from ..ir import Option
 from .clusterip import check_clusterip
 from .connmark_masks import check_connmark, connmark_option
-from .limit_values import check_connlimit, check_hashlimit
+from .limit_values import check_connlimit, check_hashlimit, normal_direction
 from .policy_elements import normal_policy, policy_checks
 from .rateest_values import check_estimator, check_rateest
 from .values_readonly import check_cluster, check_hmark, check_string
@@ -85,5 +85,6 @@ VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
                  "cluster": check_cluster}
 
 # matches iptables stores differently from how they were written: module → the stored form
-# (--pol none keeps no policy element)
-NORMALISED = {"policy": normal_policy}
+# (--pol none keeps no policy element, `! --connlimit-upto` is --connlimit-above)
+NORMALISED = {"policy": normal_policy, "hashlimit": normal_direction,
+              "connlimit": normal_direction}
