@@ -1,0 +1,118 @@
+"""No option fwmigrate accepts is silently ignored.
+
+For every (module, flag) pair of mappings/matches.toml and targets.toml, in each family the
+module exists in: a rule using the flag (tests/option_coverage.toml says what else it needs)
+is either refused for nft, or its nft differs from every rule that differs from it only in
+that option (another value, the option left out, `!`, a sibling flag) — unless the pair is a
+documented no-op, whose reason says why the kernel sees no difference either. The
+iptables-save text keeps the option: read back, it is the same IR rule."""
+
+from __future__ import annotations
+
+import pytest
+from option_coverage import DATA, Pair, Variant, example_values, outcome, pairs, variants
+
+from fwmigrate import mappings
+
+PAIRS = pairs()
+CASES = [(p, f) for p in PAIRS for f in p.ext.families]
+NOT_TRANSLATED = mappings.load("extensions")["not_translated"]
+
+
+def _noop_covers(pair: Pair, variant: Variant) -> bool:
+    entry = DATA.get("noop", {}).get(pair.key)
+    return entry is not None and variant.label in entry["alternatives"]
+
+
+def check(pair: Pair, family: str) -> tuple[str, list[str]]:
+    """("refused" | "differs" | "noop", problems) for one pair in one family."""
+    found = variants(pair, family)
+    own = outcome(pair, family, found[0])
+    problems: list[str] = []
+    if own.rule is None:
+        return "error", [f"the example rule is not accepted: {own.words}\n{own.parse_error}"]
+    compared, noop = 0, False
+    for variant in found:
+        other = outcome(pair, family, variant)
+        if other.rule is None:
+            continue
+        if other.save_rule != other.rule and pair.key not in DATA.get("save_quirk", {}):
+            problems.append(f"{variant.label}: the iptables-save text does not read back as the "
+                            f"same rule: {other.words}\n{other.save_error or other.save_rule}")
+        if variant is found[0] or other.rule == own.rule:
+            continue
+        compared += 1
+        same_nft = own.nft is not None and own.nft == other.nft
+        if _noop_covers(pair, variant):
+            noop = True
+            if own.nft is not None and not same_nft:
+                problems.append(f"{variant.label}: listed as a no-op, but the nft differs: "
+                                "remove it from [noop]")
+        elif same_nft:
+            problems.append(f"{variant.label}: silently ignored: {own.words} and "
+                            f"{other.words} give the same nft:\n{own.nft}")
+        if own.dropin is not None and own.dropin == other.dropin and not _noop_covers(
+                pair, variant):
+            problems.append(f"{variant.label}: `fwmigrate translate` ignores it: {own.words} "
+                            f"and {other.words} both give {own.dropin}")
+    if compared == 0 and not _only_form(pair, own):
+        problems.append("no variant is a different rule (the IR drops the option, or the "
+                        f"example values are wrong): {[v.label for v in found]}")
+    kind = "refused" if own.nft is None else "noop" if noop else "differs"
+    return kind, problems
+
+
+def _only_form(pair: Pair, own) -> bool:
+    """A module refused for nft as a whole, whose option has no valid other form (a required
+    flag such as CHECKSUM --checksum-fill): the IR and the save text keep it."""
+    if own.nft is not None or pair.ext.name not in NOT_TRANSLATED:
+        return False
+    built = own.rule.target if pair.kind == "target" else own.rule.match(pair.ext.name)
+    return built.option(pair.opt.name) is not None and own.save_rule == own.rule
+
+
+@pytest.mark.parametrize(("pair", "family"), CASES, ids=lambda x: str(x))
+def test_option_is_not_ignored(pair, family):
+    _kind, problems = check(pair, family)
+    assert not problems, f"{pair} ({family}):\n" + "\n".join(problems)
+
+
+def test_every_value_kind_has_examples():
+    missing = sorted({p.opt.value for p in PAIRS if p.opt.nargs
+                      and p.opt.value not in DATA["values"]
+                      and "values" not in DATA.get("option", {}).get(p.key, {})})
+    assert not missing, f"value kinds without examples in option_coverage.toml: {missing}"
+    for pair in PAIRS:
+        for family in pair.ext.families:
+            values = example_values(pair, family)
+            # two, unless the kind has one valid value (--hmark-tuple ct)
+            assert pair.opt.nargs == 0 or 1 <= len(values) <= 2, pair.key
+
+
+def test_fixture_names_only_existing_modules_and_options():
+    keys = {p.key for p in PAIRS}
+    modules = {("match", n) for n in mappings.match_specs()} | {
+        ("target", n) for n in mappings.target_specs()}
+    stale = [f"[{kind}.{name}]" for kind in ("match", "target") for name in DATA.get(kind, {})
+             if (kind, name) not in modules]
+    stale += [f'[{section}."{key}"]' for section in ("option", "noop", "save_quirk")
+              for key in DATA.get(section, {}) if key not in keys]
+    assert not stale, f"option_coverage.toml names what the mappings no longer have: {stale}"
+    for key, entry in DATA.get("noop", {}).items():
+        assert entry.get("reason") and entry.get("alternatives"), key
+    for key, entry in DATA.get("save_quirk", {}).items():
+        assert entry.get("reason"), key
+
+
+def test_refusals_name_why():
+    """A refused pair's module is refused as a whole ([not_translated]) or the refusal is
+    about this rule: the same rule without the option is translated, or says something else."""
+    for pair, family in CASES:
+        found = variants(pair, family)
+        own = outcome(pair, family, found[0])
+        if own.rule is None or own.nft is not None or pair.ext.name in NOT_TRANSLATED:
+            continue
+        others = [outcome(pair, family, v) for v in found[1:]]
+        assert any(o.rule is not None and o.nft_refusal != own.nft_refusal for o in others), (
+            f"{pair} ({family}): refused for a reason the option does not change:\n"
+            f"{own.nft_refusal}")
