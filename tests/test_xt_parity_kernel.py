@@ -1,7 +1,8 @@
 """fwmigrate's nft counts the same packets as the iptables rule it translates, for the matches
 where the kernel proved an earlier translation wrong (and iptables-translate right):
 statistic --mode nth, dccp --dccp-types INVALID; and NFLOG's default threshold, where what
-differs is when the log message reaches the listener."""
+differs is when the log message reaches the listener; CONNMARK --ctmask with a set operation,
+which an earlier translation ignored."""
 
 from __future__ import annotations
 
@@ -299,3 +300,22 @@ def test_ip6_tos_tests_the_traffic_class(netns):
         assert nft == legacy
     finally:
         bench.close()
+
+
+# CONNMARK --ctmask given with a set operation: after it, the operation's mask (0x5a & ~0xf0
+# ^ 0x1 = 0x0b); before it, overwritten by the operation (0x3). Each rule after a CONNMARK
+# counts the packets whose connection has the mark it names.
+CONNMARK_CTMASK = ["-j CONNMARK --set-mark 0x5a",
+                   "-j CONNMARK --set-mark 0x1 --ctmask 0xf0",
+                   "-m connmark --mark 0xb", "-m connmark --mark 0x1",
+                   "-j CONNMARK --ctmask 0xf0 --set-mark 0x3",
+                   "-m connmark --mark 0x3", "-m connmark --mark 0x53"]
+
+
+def test_connmark_ctmask_with_a_set_operation(bench):
+    packets = [ipv4(UDP, udp(9))] * 2
+    legacy = bench.legacy_per_packet(CONNMARK_CTMASK, packets, where=("mangle", "PREROUTING"))
+    assert [row[2:4] + row[5:] for row in legacy] == [[1, 0, 1, 0]] * 2
+    nft = bench.nft_per_packet([c for r in CONNMARK_CTMASK for c in ours(r)], packets,
+                               hook="prerouting priority -150")
+    assert nft == legacy
