@@ -179,6 +179,7 @@ class Outcome:
     parse_error: str | None = None
     nft: str | None = None         # the nft text (comment lines left out); None: refused
     nft_refusal: str | None = None
+    inet: str | None = None        # the same rule in an inet table (--family inet)
     dropin: tuple[str, ...] | None = None   # `fwmigrate translate` lines; None: refused
     save_rule: object = None       # the IR rule read back from the iptables-save text
     save_error: str | None = None
@@ -204,6 +205,11 @@ def outcome(pair: Pair, family: str, variant: Variant) -> Outcome:
         result.nft = _body(convert(script, "coverage.sh", options).output)
     except FwmigrateError as exc:
         result.nft_refusal = exc.render()
+    try:
+        result.inet = _body(convert(script, "coverage.sh", ConvertOptions(
+            ipsets=ipsets, family="inet")).output)
+    except FwmigrateError:
+        pass
     try:
         result.dropin = tuple(translate_command(words, family))
     except FwmigrateError:

@@ -2,8 +2,9 @@
 
 For every (module, flag) pair of mappings/matches.toml and targets.toml, in each family the
 module exists in: a rule using the flag (tests/option_coverage.toml says what else it needs)
-is either refused for nft, or its nft differs from every rule that differs from it only in
-that option (another value, the option left out, `!`, a sibling flag) — unless the pair is a
+is either refused for nft, or its nft (and its `fwmigrate translate` lines, and its inet
+table, where those are written) differs from every rule that differs from it only in that
+option (another value, the option left out, `!`, a sibling flag) — unless the pair is a
 documented no-op, whose reason says why the kernel sees no difference either. The
 iptables-save text keeps the option: read back, it is the same IR rule."""
 
@@ -51,10 +52,14 @@ def check(pair: Pair, family: str) -> tuple[str, list[str]]:
         elif same_nft:
             problems.append(f"{variant.label}: silently ignored: {own.words} and "
                             f"{other.words} give the same nft:\n{own.nft}")
-        if own.dropin is not None and own.dropin == other.dropin and not _noop_covers(
-                pair, variant):
+        if _noop_covers(pair, variant):
+            continue
+        if own.dropin is not None and own.dropin == other.dropin:
             problems.append(f"{variant.label}: `fwmigrate translate` ignores it: {own.words} "
                             f"and {other.words} both give {own.dropin}")
+        if own.inet is not None and own.inet == other.inet:
+            problems.append(f"{variant.label}: --family inet ignores it: {own.words} and "
+                            f"{other.words} give the same inet table")
     if compared == 0 and not _only_form(pair, own):
         problems.append("no variant is a different rule (the IR drops the option, or the "
                         f"example values are wrong): {[v.label for v in found]}")
