@@ -43,17 +43,15 @@ def check(pair: Pair, family: str) -> tuple[str, list[str]]:
         if variant is found[0] or other.rule == own.rule:
             continue
         compared += 1
-        same_nft = own.nft is not None and own.nft == other.nft
         if _noop_covers(pair, variant):
             noop = True
-            if own.nft is not None and not same_nft:
+            if own.nft is not None and own.nft != other.nft:
                 problems.append(f"{variant.label}: listed as a no-op, but the nft differs: "
                                 "remove it from [noop]")
-        elif same_nft:
+            continue
+        if own.nft is not None and own.nft == other.nft:
             problems.append(f"{variant.label}: silently ignored: {own.words} and "
                             f"{other.words} give the same nft:\n{own.nft}")
-        if _noop_covers(pair, variant):
-            continue
         if own.dropin is not None and own.dropin == other.dropin:
             problems.append(f"{variant.label}: `fwmigrate translate` ignores it: {own.words} "
                             f"and {other.words} both give {own.dropin}")
