@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from packets import DCCP, TCP, UDP, Bench, dccp, ipv4, ipv6, tcp, udp
+from packets import DCCP, FRAG, TCP, UDP, Bench, dccp, frag6, ipv4, ipv6, tcp, udp
 
 from fwmigrate.convert import ConvertOptions, convert
 from fwmigrate.dropin import translate_command
@@ -319,3 +319,35 @@ def test_connmark_ctmask_with_a_set_operation(bench):
     nft = bench.nft_per_packet([c for r in CONNMARK_CTMASK for c in ours(r)], packets,
                                hook="prerouting priority -150")
     assert nft == legacy
+
+
+# Options tests/option_coverage.toml lists as kernel no-ops: iptables-legacy counts the same
+# packets with them as without (fwmigrate writes the same nft for both).
+IPCOMP_RESERVED = ["-p ipcomp -m ipcomp --ipcompspi 5 --compres",
+                   "-p ipcomp -m ipcomp --ipcompspi 5"]
+
+
+def test_xt_ipcomp_never_tests_the_reserved_field(bench):
+    # IPComp: next header, flags (reserved), CPI
+    packets = [ipv4(108, bytes([UDP, flags]) + struct.pack("!H", 5) + bytes(8))
+               for flags in (0, 1, 0xFF)]
+    legacy = bench.legacy_per_packet(IPCOMP_RESERVED, packets)
+    assert legacy == [[1, 1]] * 3
+    nft = bench.nft_per_packet([c for r in IPCOMP_RESERVED for c in ours(r)], packets)
+    assert nft == legacy
+
+
+FRAG_LENGTH = ["-m frag --fraglen 5", "-m frag ! --fraglen 5", "-m frag --fraglen 8", "-m frag"]
+
+
+def test_ip6t_frag_never_tests_the_length(netns):
+    bench = Bench(netns, "ip6")
+    try:
+        packets = [ipv6(FRAG, frag6(UDP, offset, more, 7) + udp(9))
+                   for offset, more in ((0, True), (8, False))]
+        legacy = bench.legacy_per_packet(FRAG_LENGTH, packets)
+        assert legacy == [[1, 1, 1, 1]] * 2
+        nft = bench.nft_per_packet([c for r in FRAG_LENGTH for c in ours(r, "ip6")], packets)
+        assert nft == legacy
+    finally:
+        bench.close()
