@@ -15,6 +15,7 @@ from fwmigrate import mappings
 from fwmigrate.convert import ConvertOptions, convert, read
 from fwmigrate.dropin import translate_command
 from fwmigrate.errors import FwmigrateError
+from fwmigrate.frontends import templates
 from fwmigrate.mappings import ExtensionSpec, OptionSpec
 
 DATA = tomllib.loads((Path(__file__).parent / "option_coverage.toml").read_text())
@@ -146,7 +147,8 @@ def rule_words(pair: Pair, family: str, variant: Variant) -> tuple[str, str, lis
         before = ["-p", pair.ext.protocols[0]] + before
     words = ["-t", table, "-A", chain] + before
     body = list(variant.words) if variant.body else (
-        _others(pair, ctx) + shlex.split(ctx.get("prefix", "")) + list(variant.words))
+        _others(pair, ctx) + shlex.split(ctx.get("prefix", "")) + list(variant.words)
+        + shlex.split(ctx.get("suffix", "")))
     if pair.kind == "match":
         words += ["-m", pair.ext.name] + body + shlex.split(ctx.get("after", ""))
         words += ["-j", ctx.get("target", "ACCEPT")]
@@ -155,7 +157,7 @@ def rule_words(pair: Pair, family: str, variant: Variant) -> tuple[str, str, lis
     return table, chain, words
 
 
-def _script(pair: Pair, family: str, words: list[str]) -> tuple[str, tuple[str, str] | None]:
+def script(pair: Pair, family: str, words: list[str]) -> tuple[str, tuple[str, str] | None]:
     program = "iptables" if family == "ip" else "ip6tables"
     ctx = context(pair, family)
     lines, ipsets = ["set -f"], []
@@ -189,24 +191,34 @@ def _body(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
 
 
+def forget_shapes() -> None:
+    """Clear the parser's cache of line shapes, so that the next line is parsed in full (a
+    line of a shape seen before would be read from that shape's template)."""
+    templates._TEMPLATES.clear()
+    templates._QUICK.clear()
+
+
 @cache
 def outcome(pair: Pair, family: str, variant: Variant) -> Outcome:
+    """Each variant read on its own, in full (tests/test_option_coverage.py reads lines of one
+    shape after another to check the templates against this)."""
+    forget_shapes()
     table, chain, words = rule_words(pair, family, variant)
-    script, ipsets = _script(pair, family, words)
+    text, ipsets = script(pair, family, words)
     result = Outcome(words)
     options = ConvertOptions(ipsets=ipsets, family=family)
     try:
-        ruleset, _ = read(script, "coverage.sh", options)
+        ruleset, _ = read(text, "coverage.sh", options)
     except FwmigrateError as exc:
         result.parse_error = exc.render()
         return result
     result.rule = ruleset.table(family, table).chain(chain).rules[-1]
     try:
-        result.nft = _body(convert(script, "coverage.sh", options).output)
+        result.nft = _body(convert(text, "coverage.sh", options).output)
     except FwmigrateError as exc:
         result.nft_refusal = exc.render()
     try:
-        result.inet = _body(convert(script, "coverage.sh", ConvertOptions(
+        result.inet = _body(convert(text, "coverage.sh", ConvertOptions(
             ipsets=ipsets, family="inet")).output)
     except FwmigrateError:
         pass
@@ -215,7 +227,7 @@ def outcome(pair: Pair, family: str, variant: Variant) -> Outcome:
     except FwmigrateError:
         pass
     try:
-        save = convert(script, "coverage.sh", ConvertOptions(
+        save = convert(text, "coverage.sh", ConvertOptions(
             to="iptables-restore", ipsets=ipsets, family=family)).output
         back, _ = read(save, "coverage.save", ConvertOptions(
             source_kind="save", ipsets=ipsets, family=family))

@@ -10,10 +10,24 @@ iptables-save text keeps the option: read back, it is the same IR rule."""
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
-from option_coverage import DATA, Pair, Variant, example_values, outcome, pairs, variants
+from option_coverage import (
+    DATA,
+    Pair,
+    Variant,
+    example_values,
+    forget_shapes,
+    outcome,
+    pairs,
+    rule_words,
+    script,
+    variants,
+)
 
 from fwmigrate import mappings
+from fwmigrate.convert import ConvertOptions, read
 
 PAIRS = pairs()
 CASES = [(p, f) for p in PAIRS for f in p.ext.families]
@@ -119,3 +133,23 @@ def test_refusals_name_why():
         assert any(o.rule is not None and o.nft_refusal != own.nft_refusal for o in others), (
             f"{pair} ({family}): refused for a reason the option does not change:\n"
             f"{own.nft_refusal}")
+
+
+@pytest.mark.parametrize(("pair", "family"), CASES, ids=lambda x: str(x))
+def test_a_line_of_the_same_shape_keeps_its_own_values(pair, family):
+    """The second of two lines that differ in one value is read from the first one's template
+    (frontends/templates.py): it must be the rule it is when read alone."""
+    found = variants(pair, family)
+    alone = {v: outcome(pair, family, v) for v in found}
+    accepted = [v for v in found if alone[v].rule is not None]
+    program = "iptables" if family == "ip" else "ip6tables"
+    for first in accepted[:1]:
+        for second in accepted[1:]:
+            for a, b in ((first, second), (second, first)):
+                table, chain, words = rule_words(pair, family, b)
+                text, ipsets = script(pair, family, rule_words(pair, family, a)[2])
+                text += f"{program} {shlex.join(words)}\n"
+                forget_shapes()         # the first line makes the shape's template
+                ruleset, _ = read(text, "twice.sh", ConvertOptions(ipsets=ipsets, family=family))
+                got = ruleset.table(family, table).chain(chain).rules[-1]
+                assert got == alone[b].rule, f"{pair} ({family}): {words} after {a.label}"
