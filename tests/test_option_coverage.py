@@ -122,12 +122,16 @@ def test_fixture_names_only_existing_modules_and_options():
 
 
 def test_refusals_name_why():
-    """A refused pair's module is refused as a whole ([not_translated]) or the refusal is
-    about this rule: the same rule without the option is translated, or says something else."""
+    """A refused pair's module is refused as a whole ([not_translated]), or the refusal is
+    about this rule: the same rule without the option is translated, or says something else,
+    or it names the option this one needs (`refused_for`: SET --map-mark needs --map-set)."""
     for pair, family in CASES:
         found = variants(pair, family)
         own = outcome(pair, family, found[0])
         if own.rule is None or own.nft is not None or pair.ext.name in NOT_TRANSLATED:
+            continue
+        needed = DATA.get("option", {}).get(pair.key, {}).get("refused_for")
+        if needed is not None and needed in own.nft_refusal:
             continue
         others = [outcome(pair, family, v) for v in found[1:]]
         assert any(o.rule is not None and o.nft_refusal != own.nft_refusal for o in others), (

@@ -61,6 +61,12 @@ def _check_set_target(by_name: dict[str, Option], index: int) -> None:
                           index)
     if ("timeout" in by_name or "exist" in by_name) and "add-set" not in by_name:
         raise OptionError("SET target: --timeout and --exist go with --add-set", index)
+    maps = [f for f in ("map-mark", "map-prio", "map-queue") if f in by_name]
+    if maps and "map-set" not in by_name:
+        raise OptionError(f"Flag `--{maps[0]}' can be used with `--map-set' only", index)
+    if "map-set" in by_name and not maps:
+        raise OptionError("You must specify flags `--map-mark' or '--map-prio` or "
+                          "`--map-queue'", index)
 
 
 TARGET_CHECKS = {"SET": _check_set_target, "HMARK": check_hmark, "CLUSTERIP": check_clusterip,

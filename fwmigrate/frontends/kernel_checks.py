@@ -105,6 +105,11 @@ def target_problem(target: TargetExtension, proto: Negatable | None,
     if spec.tables is not None and table not in spec.tables:
         return (f"{target.name} target: only valid in {' or '.join(spec.tables)} table, not "
                 f"{table}", "the kernel refuses the rule in another table")
+    for option, tables in target_tables_by_option(target.name).items():
+        if table not in tables and target.option(option) is not None:
+            return (f"{target.name} target: --{option} only usable from "
+                    f"{' or '.join(tables)} table, not {table}",
+                    "the kernel refuses the rule (Invalid argument)")
     if target.name == "REJECT" and target.option("reject-with").value == "tcp-reset":
         if proto is None or proto.negated or proto.value != 6:
             return ("REJECT --reject-with tcp-reset needs -p tcp",
@@ -236,6 +241,13 @@ def _allowed_chains(match: Match) -> tuple[str, ...] | None:
         if chains is not None:
             return chains
     return mappings.match_specs()[match.module].chains
+
+
+@cache
+def target_tables_by_option(name: str) -> dict[str, tuple[str, ...]]:
+    """Option → the tables a target with it may be in (SET --map-set: mangle)."""
+    raw = mappings.load("targets")[name].get("tables_by_option", {})
+    return {key: tuple(tables) for key, tables in raw.items()}
 
 
 @cache
