@@ -87,12 +87,17 @@ def _option_groups(ext: ExtensionSpec, words: list[str]) -> list[tuple[OptionSpe
     return groups
 
 
-def _others(pair: Pair, ctx: dict) -> list[str]:
-    """The module's other options: without the one under test or its group's others."""
+def _same(spec: OptionSpec, opt: OptionSpec) -> bool:
+    """One option, or two of a group (only one of them can be given)."""
+    return spec.name == opt.name or (opt.group is not None and spec.group == opt.group)
+
+
+def _others(pair: Pair, ctx: dict, *besides: OptionSpec) -> list[str]:
+    """The module's other options: without the one under test (and `besides`) or their
+    groups' others."""
     words = []
     for spec, group in _option_groups(pair.ext, shlex.split(ctx.get("options", ""))):
-        same = spec.name == pair.opt.name or (pair.opt.group and spec.group == pair.opt.group)
-        if not same:
+        if not any(_same(spec, o) for o in (pair.opt, *besides)):
             words += group
     return words
 
@@ -136,6 +141,18 @@ def variants(pair: Pair, family: str) -> list[Variant]:
     bodies = context(pair, family).get("bodies", [])
     out += [Variant(f"body:{n}", tuple(shlex.split(b)), True) for n, b in enumerate(bodies)]
     return out
+
+
+def two_options(kind: str, ext: ExtensionSpec, x: OptionSpec, y: OptionSpec,
+                family: str) -> tuple[Pair, dict[str, Variant]]:
+    """The module with options x and y (their first flags and values), with x alone and with
+    y alone, over the module's other options: as whole option lists of x's pair."""
+    px, py = Pair(kind, ext, x, x.flags[0]), Pair(kind, ext, y, y.flags[0])
+    others = _others(px, context(px, family), y)
+    wx = [x.flags[0]] + example_values(px, family)[0]
+    wy = [y.flags[0]] + example_values(py, family)[0]
+    return px, {label: Variant(label, tuple(others + words), True)
+                for label, words in (("both", wx + wy), ("x", wx), ("y", wy))}
 
 
 def rule_words(pair: Pair, family: str, variant: Variant) -> tuple[str, str, list[str]]:

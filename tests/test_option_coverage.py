@@ -6,7 +6,8 @@ is either refused for nft, or its nft (and its `fwmigrate translate` lines, and 
 table, where those are written) differs from every rule that differs from it only in that
 option (another value, the option left out, `!`, a sibling flag) — unless the pair is a
 documented no-op, whose reason says why the kernel sees no difference either. The
-iptables-save text keeps the option: read back, it is the same IR rule."""
+iptables-save text keeps the option: read back, it is the same IR rule. Two options of a
+module in one rule each still count (the pairs that cannot are listed with the reason)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from option_coverage import (
     pairs,
     rule_words,
     script,
+    two_options,
     variants,
 )
 
@@ -112,13 +114,14 @@ def test_fixture_names_only_existing_modules_and_options():
         ("target", n) for n in mappings.target_specs()}
     stale = [f"[{kind}.{name}]" for kind in ("match", "target") for name in DATA.get(kind, {})
              if (kind, name) not in modules]
-    stale += [f'[{section}."{key}"]' for section in ("option", "noop", "save_quirk")
+    stale += [f'[{section}."{key}"]' for section in ("option", "noop", "save_quirk", "pair_noop")
               for key in DATA.get(section, {}) if key not in keys]
     assert not stale, f"option_coverage.toml names what the mappings no longer have: {stale}"
     for key, entry in DATA.get("noop", {}).items():
         assert entry.get("reason") and entry.get("alternatives"), key
-    for key, entry in DATA.get("save_quirk", {}).items():
-        assert entry.get("reason"), key
+    for section in ("save_quirk", "pair_noop"):
+        for key, entry in DATA.get(section, {}).items():
+            assert entry.get("reason"), key
 
 
 def test_refusals_name_why():
@@ -157,3 +160,38 @@ def test_a_line_of_the_same_shape_keeps_its_own_values(pair, family):
                 ruleset, _ = read(text, "twice.sh", ConvertOptions(ipsets=ipsets, family=family))
                 got = ruleset.table(family, table).chain(chain).rules[-1]
                 assert got == alone[b].rule, f"{pair} ({family}): {words} after {a.label}"
+
+
+MODULES = [(kind, ext, family) for kind, specs in (("match", mappings.match_specs()),
+                                                    ("target", mappings.target_specs()))
+           for ext in specs.values() if ext.name not in NOT_TRANSLATED and len(ext.options) > 1
+           for family in ext.families]
+
+
+@pytest.mark.parametrize(("kind", "ext", "family"), MODULES,
+                         ids=lambda x: getattr(x, "name", str(x)))
+def test_two_options_both_count(kind, ext, family):
+    """With two options of a module in one rule, each still changes the nft: a handler that
+    reads only one of them (or drops one in the other's presence) is caught here."""
+    problems = []
+    options = [o for o in ext.options if o.const is None]
+    for i, x in enumerate(options):
+        for y in options[i + 1:]:
+            if x.name == y.name or (x.group is not None and x.group == y.group):
+                continue
+            pair, found = two_options(kind, ext, x, y, family)
+            both = outcome(pair, family, found["both"])
+            if both.nft is None:
+                continue
+            for alone, dropped in ((found["x"], y), (found["y"], x)):
+                other = outcome(pair, family, alone)
+                key = f"{ext.name} {dropped.flags[0]}"
+                if other.rule is None or other.rule == both.rule or key in PAIR_NOOPS or \
+                        "removed" in DATA["noop"].get(key, {}).get("alternatives", ()):
+                    continue
+                if other.nft == both.nft:
+                    problems.append(f"{dropped.flags[0]} ignored in {both.words}")
+    assert not problems, f"{ext.name} ({family}):\n" + "\n".join(problems)
+
+
+PAIR_NOOPS = DATA.get("pair_noop", {})
