@@ -69,8 +69,15 @@ def _check_set_target(by_name: dict[str, Option], index: int) -> None:
                           "`--map-queue'", index)
 
 
-TARGET_CHECKS = {"SET": _check_set_target, "HMARK": check_hmark, "CLUSTERIP": check_clusterip,
-                  "RATEEST": check_estimator, "CONNMARK": check_connmark}
+def _check_nfqueue(by_name: dict[str, Option], index: int) -> None:
+    if "queue-cpu-fanout" in by_name and "queue-balance" not in by_name:
+        raise OptionError('NFQUEUE: option "--queue-cpu-fanout" also requires '
+                          '"--queue-balance".', index)
+
+
+TARGET_CHECKS = {"NFQUEUE": _check_nfqueue, "SET": _check_set_target, "HMARK": check_hmark,
+                 "CLUSTERIP": check_clusterip, "RATEEST": check_estimator,
+                 "CONNMARK": check_connmark}
 
 # what an option changes in the extension's other options as it is read, in the order given
 # (CONNMARK's --ctmask after a set operation is that operation's mask)

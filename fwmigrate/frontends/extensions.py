@@ -142,6 +142,9 @@ class ExtensionOptions:
                 hint = did_you_mean(flag, flags)
             raise OptionError(f'unknown option "{flag}"', i, hint=hint)
         ext, opt = found
+        if opt.families is not None and self.family not in opt.families:
+            raise OptionError(f'unknown option "{flag}"', i, hint=f"{flag} is for " + (
+                "ip6tables" if "ip6" in opt.families else "iptables"))
         negated = self._negation(i, flag, True)
         if negated and not opt.negatable:
             raise OptionError(f'option "{flag}" cannot be inverted', i)

@@ -229,17 +229,22 @@ def _syn_test(match: Match) -> bool:
 
 @cache
 def chains_by_value(module: str) -> dict[str, tuple[str, ...]]:
-    """`option=value` → the built-in chains a match with it may be used from (-m policy)."""
+    """`option=value` (or `option`, whatever its value) → the built-in chains a match with it
+    may be used from (-m policy, -m devgroup)."""
     raw = mappings.load("matches")[module].get("chains_by_value", {})
     return {key: tuple(chains) for key, chains in raw.items()}
 
 
 def _allowed_chains(match: Match) -> tuple[str, ...] | None:
     by_value = chains_by_value(match.module)
+    found = None
     for opt in match.options if by_value else ():
-        chains = by_value.get(f"{opt.name}={opt.value}")
+        chains = by_value.get(f"{opt.name}={opt.value}", by_value.get(opt.name))
         if chains is not None:
-            return chains
+            # xt_devgroup with both groups: the chains both allow
+            found = chains if found is None else tuple(c for c in found if c in chains)
+    if found is not None:
+        return found
     return mappings.match_specs()[match.module].chains
 
 
