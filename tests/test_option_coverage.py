@@ -32,7 +32,8 @@ from fwmigrate import mappings
 from fwmigrate.convert import ConvertOptions, read
 
 PAIRS = pairs()
-CASES = [(p, f) for p in PAIRS for f in p.ext.families]
+CASES = [(p, f) for p in PAIRS for f in p.ext.families
+         if p.opt.families is None or f in p.opt.families]
 NOT_TRANSLATED = mappings.load("extensions")["not_translated"]
 
 
@@ -102,7 +103,7 @@ def test_every_value_kind_has_examples():
                       and "values" not in DATA.get("option", {}).get(p.key, {})})
     assert not missing, f"value kinds without examples in option_coverage.toml: {missing}"
     for pair in PAIRS:
-        for family in pair.ext.families:
+        for family in pair.opt.families or pair.ext.families:
             values = example_values(pair, family)
             # two, unless the kind has one valid value (--hmark-tuple ct)
             assert pair.opt.nargs == 0 or 1 <= len(values) <= 2, pair.key
@@ -174,7 +175,8 @@ def test_two_options_both_count(kind, ext, family):
     """With two options of a module in one rule, each still changes the nft: a handler that
     reads only one of them (or drops one in the other's presence) is caught here."""
     problems = []
-    options = [o for o in ext.options if o.const is None]
+    options = [o for o in ext.options if o.const is None
+               and (o.families is None or family in o.families)]
     for i, x in enumerate(options):
         for y in options[i + 1:]:
             if x.name == y.name or (x.group is not None and x.group == y.group):
