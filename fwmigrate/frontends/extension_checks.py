@@ -84,6 +84,16 @@ TARGET_CHECKS = {"NFQUEUE": _check_nfqueue, "SET": _check_set_target, "HMARK": c
 AFTER_OPTION = {"CONNMARK": connmark_option}
 
 
+def _check_rt(by_name: dict[str, Option], index: int) -> None:
+    # libip6t_rt reads the type 0 options only after `--rt-type 0` (not inverted)
+    rt_type = by_name.get("rt-type")
+    if rt_type is not None and (rt_type.value == 0 and not rt_type.negated):
+        return
+    for name in ("rt-0-res", "rt-0-addrs"):
+        if name in by_name:
+            raise OptionError(f"`--rt-type 0' required before `--{name}'", index)
+
+
 def _check_time(by_name: dict[str, Option], index: int) -> None:
     if "contiguous" in by_name and ("timestart" not in by_name or
                                     by_name["timestart"].value < by_name["timestop"].value):
@@ -91,7 +101,7 @@ def _check_time(by_name: dict[str, Option], index: int) -> None:
                           "starttime", index)
 
 
-VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
+VALUE_CHECKS = {"recent": _check_recent, "rt": _check_rt, "statistic": _check_statistic,
                  "addrtype": _check_addrtype, "time": _check_time,
                  "hashlimit": check_hashlimit, "connlimit": check_connlimit,
                  "policy": policy_checks, "string": check_string, "rateest": check_rateest,
