@@ -43,6 +43,7 @@ class OptionSpec:
     nft_op: str | None = None
     default_with: str | None = None
     optional_arg: bool = False      # the value may be left out (then its grammar reads "0")
+    families: tuple[str, ...] | None = None    # where it exists, when not wherever its module is
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -83,6 +84,7 @@ def _option_spec(raw: dict[str, Any]) -> OptionSpec:
         nft_op=raw.get("nft_op"),
         default_with=raw.get("default_with"),
         optional_arg=raw.get("optional_arg", False),
+        families=tuple(raw["families"]) if "families" in raw else None,
     )
 
 

@@ -298,3 +298,19 @@ def test_a_full_table_drops_a_new_key_in_both(netns_pair):
     if "\t\tsize 1\n" not in nft(rule).output or outcomes["legacy"] != [True, False]:
         pytest.fail(f"expected a set of size 1, and iptables to take one key: {outcomes}")
     assert outcomes["nft"] == outcomes["legacy"]
+
+
+@pytest.mark.parametrize(("given", "stored"), [
+    ("-m connlimit ! --connlimit-upto 5", "-m connlimit --connlimit-above 5"),
+    ("-m connlimit ! --connlimit-above 5", "-m connlimit --connlimit-upto 5"),
+    ("-m hashlimit ! --hashlimit-upto 5/sec --hashlimit-name a",
+     "-m hashlimit --hashlimit-above 5/sec --hashlimit-name a"),
+    ("-m hashlimit ! --hashlimit-above 5/sec --hashlimit-name a",
+     "-m hashlimit --hashlimit-upto 5/sec --hashlimit-name a"),
+])
+def test_an_inverted_direction_is_the_other_direction(given, stored):
+    # libxt_connlimit/libxt_hashlimit store `!` as the invert flag the other option sets:
+    # one rule, which `-D` finds by either spelling and iptables-save prints as `stored`
+    script = f"iptables -A INPUT {given} -j DROP\niptables -D INPUT {stored} -j DROP\n"
+    assert ir(script).table("ip", "filter").chain("INPUT").rules == ()
+    assert ir(f"iptables -A INPUT {given} -j DROP\n") == ir(f"iptables -A INPUT {stored} -j DROP\n")

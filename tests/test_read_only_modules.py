@@ -153,6 +153,9 @@ REFUSED = [
      'Bad TCP option value "256"'),
     ("iptables", "-A INPUT -j HMARK --hmark-rnd 1 --hmark-mod 0", "out of range"),
     ("iptables", "-A INPUT -j HMARK --hmark-mod 5", '"--hmark-rnd" must be specified'),
+    # libxt_HMARK wants something to hash: a prefix, a mask or --hmark-tuple ct
+    ("iptables", "-A INPUT -j HMARK --hmark-rnd 1 --hmark-mod 5 --hmark-offset 3",
+     "you have to specify --hmark-tuple at least"),
     ("iptables", "-A INPUT -j HMARK --hmark-rnd 1 --hmark-mod 2 --hmark-spi-mask 3 "
      "--hmark-sport-mask 4", "you cannot use --hmark-spi-mask and --hmark-?port-mask"),
     ("iptables", "-A INPUT -j HMARK --hmark-rnd 1 --hmark-mod 2 --hmark-tuple foo",

@@ -1,7 +1,8 @@
 """fwmigrate's nft counts the same packets as the iptables rule it translates, for the matches
 where the kernel proved an earlier translation wrong (and iptables-translate right):
 statistic --mode nth, dccp --dccp-types INVALID; and NFLOG's default threshold, where what
-differs is when the log message reaches the listener."""
+differs is when the log message reaches the listener; CONNMARK --ctmask with a set operation,
+which an earlier translation ignored."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from packets import DCCP, TCP, UDP, Bench, dccp, ipv4, ipv6, tcp, udp
+from packets import DCCP, FRAG, TCP, UDP, Bench, dccp, frag6, ipv4, ipv6, tcp, udp
 
 from fwmigrate.convert import ConvertOptions, convert
 from fwmigrate.dropin import translate_command
@@ -296,6 +297,57 @@ def test_ip6_tos_tests_the_traffic_class(netns):
         legacy = bench.legacy_per_packet(IP6_TOS, packets)
         assert [row[0] for row in legacy] == [0, 1, 0, 1, 0, 0, 0, 0]
         nft = bench.nft_per_packet([c for r in IP6_TOS for c in ours(r, "ip6")], packets)
+        assert nft == legacy
+    finally:
+        bench.close()
+
+
+# CONNMARK --ctmask given with a set operation: after it, the operation's mask (0x5a & ~0xf0
+# ^ 0x1 = 0x0b); before it, overwritten by the operation (0x3). Each rule after a CONNMARK
+# counts the packets whose connection has the mark it names.
+CONNMARK_CTMASK = ["-j CONNMARK --set-mark 0x5a",
+                   "-j CONNMARK --set-mark 0x1 --ctmask 0xf0",
+                   "-m connmark --mark 0xb", "-m connmark --mark 0x1",
+                   "-j CONNMARK --ctmask 0xf0 --set-mark 0x3",
+                   "-m connmark --mark 0x3", "-m connmark --mark 0x53"]
+
+
+def test_connmark_ctmask_with_a_set_operation(bench):
+    packets = [ipv4(UDP, udp(9))] * 2
+    legacy = bench.legacy_per_packet(CONNMARK_CTMASK, packets, where=("mangle", "PREROUTING"))
+    assert [row[2:4] + row[5:] for row in legacy] == [[1, 0, 1, 0]] * 2
+    nft = bench.nft_per_packet([c for r in CONNMARK_CTMASK for c in ours(r)], packets,
+                               hook="prerouting priority -150")
+    assert nft == legacy
+
+
+# Options tests/option_coverage.toml lists as kernel no-ops: iptables-legacy counts the same
+# packets with them as without (fwmigrate writes the same nft for both).
+IPCOMP_RESERVED = ["-p ipcomp -m ipcomp --ipcompspi 5 --compres",
+                   "-p ipcomp -m ipcomp --ipcompspi 5"]
+
+
+def test_xt_ipcomp_never_tests_the_reserved_field(bench):
+    # IPComp: next header, flags (reserved), CPI
+    packets = [ipv4(108, bytes([UDP, flags]) + struct.pack("!H", 5) + bytes(8))
+               for flags in (0, 1, 0xFF)]
+    legacy = bench.legacy_per_packet(IPCOMP_RESERVED, packets)
+    assert legacy == [[1, 1]] * 3
+    nft = bench.nft_per_packet([c for r in IPCOMP_RESERVED for c in ours(r)], packets)
+    assert nft == legacy
+
+
+FRAG_LENGTH = ["-m frag --fraglen 5", "-m frag ! --fraglen 5", "-m frag --fraglen 8", "-m frag"]
+
+
+def test_ip6t_frag_never_tests_the_length(netns):
+    bench = Bench(netns, "ip6")
+    try:
+        packets = [ipv6(FRAG, frag6(UDP, offset, more, 7) + udp(9))
+                   for offset, more in ((0, True), (8, False))]
+        legacy = bench.legacy_per_packet(FRAG_LENGTH, packets)
+        assert legacy == [[1, 1, 1, 1]] * 2
+        nft = bench.nft_per_packet([c for r in FRAG_LENGTH for c in ours(r, "ip6")], packets)
         assert nft == legacy
     finally:
         bench.close()

@@ -8,7 +8,8 @@ from __future__ import annotations
 from ..errors import OptionError
 from ..ir import Option
 from .clusterip import check_clusterip
-from .limit_values import check_connlimit, check_hashlimit
+from .connmark_masks import check_connmark, connmark_option
+from .limit_values import check_connlimit, check_hashlimit, normal_direction
 from .policy_elements import normal_policy, policy_checks
 from .rateest_values import check_estimator, check_rateest
 from .values_readonly import check_cluster, check_hmark, check_string
@@ -60,10 +61,37 @@ def _check_set_target(by_name: dict[str, Option], index: int) -> None:
                           index)
     if ("timeout" in by_name or "exist" in by_name) and "add-set" not in by_name:
         raise OptionError("SET target: --timeout and --exist go with --add-set", index)
+    maps = [f for f in ("map-mark", "map-prio", "map-queue") if f in by_name]
+    if maps and "map-set" not in by_name:
+        raise OptionError(f"Flag `--{maps[0]}' can be used with `--map-set' only", index)
+    if "map-set" in by_name and not maps:
+        raise OptionError("You must specify flags `--map-mark' or '--map-prio` or "
+                          "`--map-queue'", index)
 
 
-TARGET_CHECKS = {"SET": _check_set_target, "HMARK": check_hmark, "CLUSTERIP": check_clusterip,
-                  "RATEEST": check_estimator}
+def _check_nfqueue(by_name: dict[str, Option], index: int) -> None:
+    if "queue-cpu-fanout" in by_name and "queue-balance" not in by_name:
+        raise OptionError('NFQUEUE: option "--queue-cpu-fanout" also requires '
+                          '"--queue-balance".', index)
+
+
+TARGET_CHECKS = {"NFQUEUE": _check_nfqueue, "SET": _check_set_target, "HMARK": check_hmark,
+                 "CLUSTERIP": check_clusterip, "RATEEST": check_estimator,
+                 "CONNMARK": check_connmark}
+
+# what an option changes in the extension's other options as it is read, in the order given
+# (CONNMARK's --ctmask after a set operation is that operation's mask)
+AFTER_OPTION = {"CONNMARK": connmark_option}
+
+
+def _check_rt(by_name: dict[str, Option], index: int) -> None:
+    # libip6t_rt reads the type 0 options only after `--rt-type 0` (not inverted)
+    rt_type = by_name.get("rt-type")
+    if rt_type is not None and (rt_type.value == 0 and not rt_type.negated):
+        return
+    for name in ("rt-0-res", "rt-0-addrs"):
+        if name in by_name:
+            raise OptionError(f"`--rt-type 0' required before `--{name}'", index)
 
 
 def _check_time(by_name: dict[str, Option], index: int) -> None:
@@ -73,12 +101,13 @@ def _check_time(by_name: dict[str, Option], index: int) -> None:
                           "starttime", index)
 
 
-VALUE_CHECKS = {"recent": _check_recent, "statistic": _check_statistic,
+VALUE_CHECKS = {"recent": _check_recent, "rt": _check_rt, "statistic": _check_statistic,
                  "addrtype": _check_addrtype, "time": _check_time,
                  "hashlimit": check_hashlimit, "connlimit": check_connlimit,
                  "policy": policy_checks, "string": check_string, "rateest": check_rateest,
                  "cluster": check_cluster}
 
 # matches iptables stores differently from how they were written: module → the stored form
-# (--pol none keeps no policy element)
-NORMALISED = {"policy": normal_policy}
+# (--pol none keeps no policy element, `! --connlimit-upto` is --connlimit-above)
+NORMALISED = {"policy": normal_policy, "hashlimit": normal_direction,
+              "connlimit": normal_direction}

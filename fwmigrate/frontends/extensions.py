@@ -13,7 +13,7 @@ from .. import mappings
 from ..errors import OptionError, did_you_mean
 from ..ir import Family, Match, Negatable, Option, TargetExtension
 from .command_flags import VERDICTS
-from .extension_checks import NORMALISED
+from .extension_checks import AFTER_OPTION, NORMALISED
 from .extension_checks import TARGET_CHECKS as _TARGET_CHECKS
 from .extension_checks import VALUE_CHECKS as _VALUE_CHECKS
 from .kernel_checks import (
@@ -154,6 +154,9 @@ class ExtensionOptions:
                 hint = did_you_mean(flag, flags) or self._chain_jump_hint()
             raise OptionError(f'unknown option "{flag}"', i, hint=hint)
         ext, opt = found
+        if opt.families is not None and self.family not in opt.families:
+            raise OptionError(f'unknown option "{flag}"', i, hint=f"{flag} is for " + (
+                "ip6tables" if "ip6" in opt.families else "iptables"))
         negated = self._negation(i, flag, True)
         if negated and not opt.negatable:
             raise OptionError(f'option "{flag}" cannot be inverted', i)
@@ -221,6 +224,9 @@ class ExtensionOptions:
             option = _OPTIONS[key] = Option(opt.name, value, negated)
         check_option_order(ext.spec.name, opt.name, ext.options, i)
         ext.options[opt.name] = option
+        after = AFTER_OPTION.get(ext.spec.name)
+        if after is not None:
+            after(self, ext, opt.name)
         return nxt
 
     # --- assembling the rule ----------------------------------------------------------------

@@ -105,6 +105,11 @@ def target_problem(target: TargetExtension, proto: Negatable | None,
     if spec.tables is not None and table not in spec.tables:
         return (f"{target.name} target: only valid in {' or '.join(spec.tables)} table, not "
                 f"{table}", "the kernel refuses the rule in another table")
+    for option, tables in target_tables_by_option(target.name).items():
+        if table not in tables and target.option(option) is not None:
+            return (f"{target.name} target: --{option} only usable from "
+                    f"{' or '.join(tables)} table, not {table}",
+                    "the kernel refuses the rule (Invalid argument)")
     if target.name == "REJECT" and target.option("reject-with").value == "tcp-reset":
         if proto is None or proto.negated or proto.value != 6:
             return ("REJECT --reject-with tcp-reset needs -p tcp",
@@ -224,18 +229,30 @@ def _syn_test(match: Match) -> bool:
 
 @cache
 def chains_by_value(module: str) -> dict[str, tuple[str, ...]]:
-    """`option=value` → the built-in chains a match with it may be used from (-m policy)."""
+    """`option=value` (or `option`, whatever its value) → the built-in chains a match with it
+    may be used from (-m policy, -m devgroup)."""
     raw = mappings.load("matches")[module].get("chains_by_value", {})
     return {key: tuple(chains) for key, chains in raw.items()}
 
 
 def _allowed_chains(match: Match) -> tuple[str, ...] | None:
     by_value = chains_by_value(match.module)
+    found = None
     for opt in match.options if by_value else ():
-        chains = by_value.get(f"{opt.name}={opt.value}")
+        chains = by_value.get(f"{opt.name}={opt.value}", by_value.get(opt.name))
         if chains is not None:
-            return chains
+            # xt_devgroup with both groups: the chains both allow
+            found = chains if found is None else tuple(c for c in found if c in chains)
+    if found is not None:
+        return found
     return mappings.match_specs()[match.module].chains
+
+
+@cache
+def target_tables_by_option(name: str) -> dict[str, tuple[str, ...]]:
+    """Option → the tables a target with it may be in (SET --map-set: mangle)."""
+    raw = mappings.load("targets")[name].get("tables_by_option", {})
+    return {key: tuple(tables) for key, tables in raw.items()}
 
 
 @cache

@@ -208,6 +208,20 @@ def check_hashlimit(opts: dict, index: int) -> None:
         raise OptionError(exc.message, index, exc.hint) from None
 
 
+_OTHER_DIRECTION = {"upto": "above", "above": "upto"}
+
+
+def normal_direction(match: Match) -> Match:
+    """`! --hashlimit-upto` is stored as --hashlimit-above (and the other way round), as the
+    invert flag both set (connlimit alike): one rule, whichever was written."""
+    first = match.options[0]
+    if not (first.negated and first.name in _OTHER_DIRECTION):
+        return match
+    # upto and above come first in both modules' canonical order
+    flipped = Option(_OTHER_DIRECTION[first.name], first.value, False)
+    return Match(match.module, (flipped, *match.options[1:]))
+
+
 def check_connlimit(opts: dict, index: int) -> None:
     if "upto" not in opts and "above" not in opts:
         raise OptionError('You must specify "--connlimit-above" or "--connlimit-upto".', index)

@@ -135,6 +135,13 @@ def parse_addrtypes(args, family, proto) -> frozenset:
         if not hits:
             raise OptionError(f"addrtype: bad type `{word}'", hint="one of " + ", ".join(order))
         found.add(hits[0])
+    if family == "ip6":
+        # xt_addrtype's IPv6 checkentry refuses these; checked with the value, so that a line
+        # read from another line's template (frontends/templates.py) is checked too
+        for refused in mappings.load("kernel_checks")["addrtype_ip6"]:
+            if found & set(refused["types"]):
+                raise OptionError(f"addrtype: {refused['why']}",
+                                  hint="the kernel refuses the rule (Invalid argument)")
     return frozenset(found)
 
 

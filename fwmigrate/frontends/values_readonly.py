@@ -190,6 +190,15 @@ def check_hmark(by_name: dict, index: int) -> None:
     if "hmark-spi-mask" in by_name and ({"hmark-sport-mask", "hmark-dport-mask"} & by_name.keys()):
         raise OptionError("you cannot use --hmark-spi-mask and --hmark-?port-mask at the "
                           "same time", index)
+    if not _HMARK_KEYS & by_name.keys():
+        raise OptionError("you have to specify --hmark-tuple at least", index,
+                          hint="a prefix, a mask or --hmark-tuple ct says what to hash")
+
+
+# what xt_HMARK hashes: without one of these, libxt_HMARK refuses the target
+_HMARK_KEYS = frozenset({"hmark-src-prefix", "hmark-dst-prefix", "hmark-spi-mask",
+                         "hmark-sport-mask", "hmark-dport-mask", "hmark-proto-mask",
+                         "hmark-tuple"})
 
 
 def parse_ipv6_headers(args, family, proto) -> frozenset[int]:
