@@ -302,3 +302,19 @@ def test_a_non_utf8_comment_in_a_broken_nft_file_is_reported_where_nft_stops(tmp
     # a whole file with such a comment still reads (the comment is not part of the ruleset)
     nft.write_bytes(b"table ip t {\n\t# caf\xe9\n\tchain c {\n\t\taccept\n\t}\n}\n")
     assert fw("diff", str(nft), str(nft)).returncode == 0
+
+
+def test_nft_json_that_nftables_refuses_is_reported_at_the_command(tmp_path):
+    """fuzz_inputs (seed 4242): libnftables says only `Parsing command array at index 15
+    failed` for a listing it refuses; the error now points at that command in the file."""
+    listing = json.loads(fw("convert", str(SAMPLES / "tutorial.sh"), "--to", "nft-json").stdout)
+    listing["nftables"][3] = {"rule": {"payload": {"protocol": "tcp"}}}
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(listing, indent=1))
+    result = fw("diff", str(path), str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1)
+                if '"payload"' in text)
+    # the command's opening brace: two lines above `"payload"` with indent=1
+    assert f"{path}:{line - 2}:" in result.stderr, result.stderr
+    assert "index 3" in result.stderr

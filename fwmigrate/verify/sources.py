@@ -36,9 +36,11 @@ def scratch_namespace() -> Iterator[str]:
 
 
 def kernel_listing(netns: str, *, load_json: dict | None = None,
-                   load_text: str | None = None, name: str = "the ruleset") -> dict[str, Any]:
+                   load_text: str | None = None, name: str = "the ruleset",
+                   json_text: str | None = None) -> dict[str, Any]:
     """Load a ruleset into `netns` through libnftables and return what the kernel lists.
-    nft text is loaded from a file, so that nft's errors say where (`name`:line:col)."""
+    nft text is loaded from a file, so that nft's errors say where (`name`:line:col);
+    `json_text` is the file load_json was read from, where a refused command is found."""
     code = ("import json, sys\n"
             "from fwmigrate.apply.kernel import Kernel, KernelError\n"
             "k = Kernel()\n"
@@ -70,7 +72,8 @@ def kernel_listing(netns: str, *, load_json: dict | None = None,
         raise FwmigrateError([Diagnostic(None, f"cannot read the kernel's ruleset: {last}")])
     out = json.loads(proc.stdout)
     if "error" in out:
-        raise FwmigrateError(_nft_errors(out["error"], path, name, load_text))
+        where = _refused_command(out["error"], json_text, name)
+        raise FwmigrateError(_nft_errors(out["error"], path, name, load_text, where))
     return out
 
 
@@ -83,13 +86,59 @@ def _comments_as_utf8(text: str) -> str:
     return re.sub("[\udc80-\udcff]", "?", text)
 
 
+_COMMAND_INDEX = re.compile(r"Parsing command array at index (\d+) failed")
+
+
+def _refused_command(message: str, text: str | None, name: str) -> SourceLocation | None:
+    """Where in the JSON file the command libnftables names by its index starts."""
+    m = _COMMAND_INDEX.search(message)
+    if m is None or text is None:
+        return None
+    offset = json_array_item(text, "nftables", int(m[1]))
+    if offset is None:
+        return None
+    line = text.count("\n", 0, offset) + 1
+    return SourceLocation(name, line, offset - (text.rfind("\n", 0, offset) + 1) + 1)
+
+
+def json_array_item(text: str, key: str, index: int) -> int | None:
+    """The offset in `text` (a JSON object) of item `index` of the array at its top-level
+    `key`, or None."""
+    decoder = json.JSONDecoder()
+    blank = re.compile(r"[ \t\n\r]*")
+    try:
+        pos = blank.match(text, 0).end()
+        if text[pos] != "{":
+            return None
+        pos += 1
+        while True:
+            pos = blank.match(text, pos).end()
+            name, pos = decoder.raw_decode(text, pos)
+            pos = blank.match(text, pos).end() + 1             # past the colon
+            pos = blank.match(text, pos).end()
+            if name != key:
+                _value, pos = decoder.raw_decode(text, pos)
+                pos = blank.match(text, pos).end() + 1         # past a comma
+                continue
+            if text[pos] != "[":
+                return None
+            pos += 1
+            for _ in range(index):
+                _item, pos = decoder.raw_decode(text, blank.match(text, pos).end())
+                pos = blank.match(text, pos).end() + 1         # past a comma
+            return blank.match(text, pos).end()
+    except (ValueError, IndexError):
+        return None
+
+
 # nft's `FILE:LINE:COL-COL: Error: MESSAGE`, then the line and a marker under the place
 _NFT_ERROR = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)(?:-\d+)?: Error: (?P<msg>.*)$")
 
 
-def _nft_errors(message: str, path: str | None, name: str,
-                text: str | None) -> list[Diagnostic]:
-    """nft's error report as diagnostics at the places in the user's file."""
+def _nft_errors(message: str, path: str | None, name: str, text: str | None,
+                json_command: SourceLocation | None = None) -> list[Diagnostic]:
+    """nft's error report as diagnostics at the places in the user's file (for JSON, which
+    nft places nowhere, at the command it refused, where known)."""
     lines = text.splitlines() if text is not None else []
     found = []
     for row in message.splitlines():
@@ -98,7 +147,7 @@ def _nft_errors(message: str, path: str | None, name: str,
             continue
         file, line, col = m["file"], int(m["line"]), int(m["col"])
         if line == 0:               # JSON input: nft says `internal:0:0`, i.e. nowhere
-            found.append(Diagnostic(None, f"nftables refused {name}: {m['msg']}"))
+            found.append(Diagnostic(json_command, f"nftables refused {name}: {m['msg']}"))
             continue
         source = None
         if file == path:
@@ -146,7 +195,7 @@ def read_any(text: str, name: str, diags: Diagnostics, **frontend) -> Ruleset:
         # commands (what `convert --to nft-json` writes), or a listing of another shape: let
         # the kernel run them and list the result, as for nft text
         with scratch_namespace() as netns:
-            loaded = kernel_listing(netns, load_json=listing, name=name)
+            loaded = kernel_listing(netns, load_json=listing, name=name, json_text=text)
         return read_nft_json(_with_set_comments(loaded, listing), name, diags)
     if nft_text_line(text) is not None:
         if _undecodable_lines(text, name, diags):
