@@ -163,19 +163,22 @@ def test_an_en_dash_pasted_for_two_hyphens_gets_a_hint():
     ("NEW,ESTABLISHED,RELATED,DNAT", "write it with -m conntrack --ctstate INVALID,UNTRACKED"),
 ])
 def test_an_inverted_nat_ctstate_is_refused_with_the_rules_that_say_it(states, hint):
-    rule = "-A INPUT ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m conntrack ! --ctstate {} -j DROP"
+    error, rules = _refused_with_rules(
+        "-A INPUT ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m conntrack ! --ctstate {} -j DROP", states)
+    assert "! --ctstate SNAT/DNAT" in error.message and hint in error.hint, error.hint
+    assert rules and "ct state" in convert(rules, "fw.sh", ConvertOptions()).output
+
+
+def _refused_with_rules(rule: str, states: str) -> tuple:
+    """The refusal of `rule` with these states, and a script of the rules its hint names
+    instead (each replacing the rule's conntrack test)."""
     with pytest.raises(FwmigrateError) as info:
         convert(f"iptables {rule.format(states)}\n", "fw.sh", ConvertOptions())
     [error] = info.value.diagnostics
-    assert "! --ctstate SNAT/DNAT" in error.message and hint in error.hint, error.hint
-    # and the rules the hint names translate
+    test = rule[rule.index("-m conntrack"):rule.index("{}") + 2]
     written = re.findall(r"-m conntrack --ctstate [A-Z]+(?:,[A-Z]+)*"
-                         r"(?: -m conntrack ! --ctstate [A-Z]+(?:,[A-Z]+)*)?",
-                         error.hint)
-    assert written
-    script = "".join(f"iptables {rule.replace('-m conntrack ! --ctstate {}', w)}\n"
-                     for w in written)
-    assert "ct state" in convert(script, "fw.sh", ConvertOptions()).output
+                         r"(?: -m conntrack !? ?--ctstate [A-Z]+(?:,[A-Z]+)*)?", error.hint)
+    return error, "".join(f"iptables {rule.replace(test, w)}\n" for w in written)
 
 
 @pytest.mark.parametrize("states, hint", [
@@ -186,17 +189,10 @@ def test_an_inverted_nat_ctstate_is_refused_with_the_rules_that_say_it(states, h
 ])
 def test_a_nat_ctstate_mixed_with_states_names_two_rules_that_do_not_overlap(states, hint):
     # "either": two rules, one per part, would both act on a NEW connection that was DNATed
-    rule = "-A FORWARD -m conntrack --ctstate {} -j LOG"
-    with pytest.raises(FwmigrateError) as info:
-        convert(f"iptables {rule.format(states)}\n", "fw.sh", ConvertOptions())
-    [error] = info.value.diagnostics
+    error, rules = _refused_with_rules("-A FORWARD -m conntrack --ctstate {} -j LOG", states)
     assert "mixing SNAT/DNAT" in error.message and hint in error.hint, error.hint
-    written = re.findall(r"-m conntrack --ctstate [A-Z]+(?:,[A-Z]+)*"
-                         r"(?: -m conntrack --ctstate [A-Z]+(?:,[A-Z]+)*)?", error.hint)
-    assert len(written) == 2
-    script = "".join(f"iptables {rule.replace('-m conntrack --ctstate {}', w)}\n"
-                     for w in written)
-    assert "ct status" in convert(script, "fw.sh", ConvertOptions()).output
+    assert rules.count("\n") == 2
+    assert "ct status" in convert(rules, "fw.sh", ConvertOptions()).output
 
 
 def test_an_option_of_a_target_iptables_does_not_know_says_why():
