@@ -255,7 +255,12 @@ def test_json_input_not_in_nfts_own_shape_is_nfts_to_judge(kernel, tmp_path):
     bad.write_text('{"nftables": [1, {"rule": 5}]}')
     result = fw("diff", str(bad), str(bad))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.startswith(f"error: nftables refused {bad}: "), result.stderr
+    assert result.stderr.startswith(f"{bad}:1:15: error: item 0 of the `nftables' array is "
+                                    "a number"), result.stderr
+    bad.write_text('{"nftables": [{"rule": 5}]}')
+    result = fw("diff", str(bad), str(bad))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{bad}:1:15: error: nftables refused {bad}: " in result.stderr, result.stderr
     # hand-written: rule without handle, a chain without its table's family spelled out twice
     hand = tmp_path / "hand.json"
     hand.write_text(json.dumps({"nftables": [
@@ -318,3 +323,17 @@ def test_nft_json_that_nftables_refuses_is_reported_at_the_command(tmp_path):
     # the command's opening brace: two lines above `"payload"` with indent=1
     assert f"{path}:{line - 2}:" in result.stderr, result.stderr
     assert "index 3" in result.stderr
+
+
+@pytest.mark.parametrize("document, where, words", [
+    ('{"nftables": null}\n', "1:1", "`nftables' must be an array"),
+    ('{"nftables": [\n {"metainfo": {}},\n 7\n]}\n', "3:2", "item 1 of the `nftables' array "
+                                                           "is a number, not an object"),
+])
+def test_a_json_document_of_the_wrong_shape_is_placed(tmp_path, document, where, words):
+    # fuzz_inputs (seeds 1301, 1302): libnftables says these without a place
+    path = tmp_path / "bad.json"
+    path.write_text(document)
+    result = fw("diff", str(path), str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{path}:{where}: error: " in result.stderr and words in result.stderr, result.stderr

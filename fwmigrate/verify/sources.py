@@ -95,10 +95,12 @@ def _refused_command(message: str, text: str | None, name: str) -> SourceLocatio
     if m is None or text is None:
         return None
     offset = json_array_item(text, "nftables", int(m[1]))
-    if offset is None:
-        return None
-    line = text.count("\n", 0, offset) + 1
-    return SourceLocation(name, line, offset - (text.rfind("\n", 0, offset) + 1) + 1)
+    return None if offset is None else _located(text, offset, name)
+
+
+def _located(text: str, offset: int, name: str) -> SourceLocation:
+    return SourceLocation(name, text.count("\n", 0, offset) + 1,
+                          offset - text.rfind("\n", 0, offset))
 
 
 def json_array_item(text: str, key: str, index: int) -> int | None:
@@ -181,6 +183,8 @@ def read_any(text: str, name: str, diags: Diagnostics, **frontend) -> Ruleset:
         except json.JSONDecodeError as exc:
             diags.error(SourceLocation(name, exc.lineno, exc.colno), f"not valid JSON: {exc.msg}")
             return Ruleset((), name)
+        if _misshapen(listing, text, name, diags):
+            return Ruleset((), name)
         if not _is_batch(listing):
             read = Diagnostics(diags.lines)
             try:
@@ -203,6 +207,28 @@ def read_any(text: str, name: str, diags: Diagnostics, **frontend) -> Ruleset:
         with scratch_namespace() as netns:
             return read_nft_json(kernel_listing(netns, load_text=text, name=name), name, diags)
     return read_ruleset(text, name, diags, **frontend)
+
+
+_JSON_TYPES = {bool: "true or false", int: "a number", float: "a number", str: "a string",
+               list: "an array", type(None): "null"}
+
+
+def _misshapen(document: Any, text: str, name: str, diags: Diagnostics) -> bool:
+    """An nft JSON document is an object whose `nftables` is an array of objects: report
+    where it is not (libnftables says so without a place)."""
+    items = document.get("nftables") if isinstance(document, dict) else None
+    if not isinstance(items, list):
+        diags.error(SourceLocation(name, 1, 1), "not an nft JSON document: `nftables' must be "
+                    "an array", hint="give `nft -j list ruleset` output or what `fwmigrate "
+                                     "convert --to nft-json` writes")
+        return True
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            diags.error(_located(text, json_array_item(text, "nftables", index) or 0, name),
+                        f"item {index} of the `nftables' array is {_JSON_TYPES[type(item)]}, "
+                        "not an object")
+            return True
+    return False
 
 
 def _undecodable_lines(text: str, name: str, diags: Diagnostics) -> bool:
