@@ -84,3 +84,50 @@ def test_zone_for_one_direction_or_from_the_mark_is_refused_for_nft():
         text = "\n".join(d.message for d in refusal(
             "iptables", f"-t raw -A PREROUTING -j CT {words}", "nft"))
         assert "-j CT with --zone" in text, text
+
+
+def _saved_rules(text: str, name: str, source_kind: str | None = None) -> list[str]:
+    from fwmigrate.convert import ConvertOptions, convert
+    options = ConvertOptions(to="iptables-restore", family="ip")
+    if source_kind:
+        options = ConvertOptions(to="iptables-restore", family="ip", source_kind=source_kind)
+    return [line for line in convert(text, name, options).output.splitlines()
+            if line.startswith("-A ")]
+
+
+# lines of one shape whose values change the stored form: the later line is not the first
+# one's with a value swapped in (frontends/templates.py)
+SAME_SHAPE = [
+    ("-t raw -A PREROUTING -j CT --zone 5", "-t raw -A PREROUTING -j CT --zone 0",
+     "-A PREROUTING -j CT"),
+    ("-t raw -A PREROUTING -j CT --zone-orig 5 --zone-reply 7",
+     "-t raw -A PREROUTING -j CT --zone-orig 5 --zone-reply 5", "-A PREROUTING -j CT --zone 5"),
+    ("-t mangle -A PREROUTING -p tcp -j ECN --ecn-tcp-ece 1 --ecn-tcp-cwr 1",
+     "-t mangle -A PREROUTING -p tcp -j ECN --ecn-tcp-ece 0 --ecn-tcp-cwr 0",
+     "-A PREROUTING -p tcp -j ECN --ecn-tcp-remove"),
+    ("-t mangle -A PREROUTING -p tcp -j ECN --ecn-ip-ect 1 --ecn-tcp-remove",
+     "-t mangle -A PREROUTING -p tcp -j ECN --ecn-ip-ect 2 --ecn-tcp-remove",
+     "-A PREROUTING -p tcp -j ECN --ecn-tcp-remove"),
+]
+
+
+@pytest.mark.parametrize("first,second,saved", SAME_SHAPE, ids=[s[1] for s in SAME_SHAPE])
+def test_a_line_of_the_same_shape_is_stored_as_read_alone(first, second, saved):
+    from fwmigrate.frontends import templates
+    templates._TEMPLATES.clear()
+    templates._QUICK.clear()
+    script = f"iptables {first}\niptables {second}\n"
+    assert _saved_rules(script, "fw.sh")[-1] == saved
+    table = first.split()[1]
+    chain = "PREROUTING"
+    save = (f"*{table}\n:{chain} ACCEPT [0:0]\n-A {chain} {first.split(' -A PREROUTING ')[1]}\n"
+            f"-A {chain} {second.split(' -A PREROUTING ')[1]}\nCOMMIT\n")
+    assert _saved_rules(save, "fw.save", "save")[-1] == saved
+
+
+def test_delete_finds_the_zone_as_the_kernel_keeps_it():
+    script = ("iptables -t raw -A PREROUTING -j CT --zone-orig 5 --zone-reply 5\n"
+              "iptables -t raw -D PREROUTING -j CT --zone 5\n"
+              "iptables -t mangle -A PREROUTING -p tcp -j ECN --ecn-tcp-ece 0 --ecn-tcp-cwr 0\n"
+              "iptables -t mangle -D PREROUTING -p tcp -j ECN --ecn-tcp-remove\n")
+    assert _saved_rules(script, "fw.sh") == []
