@@ -62,6 +62,17 @@ READ_ONLY = [
      "-A INPUT -j CONNSECMARK --restore"),
     ("iptables", "-t mangle -A PREROUTING -p tcp -j ECN --ecn-ip-ect 3 --ecn-tcp-cwr 1",
      "-A PREROUTING -p tcp -j ECN --ecn-tcp-cwr 1 --ecn-ip-ect 3"),
+    # libipt_ECN: --ecn-tcp-remove sets both TCP bits to 0 and replaces the operations read
+    # before it (an --ecn-ip-ect before it is lost); both bits set to 0 alone print as it
+    ("iptables", "-t mangle -A PREROUTING -p tcp -j ECN --ecn-tcp-remove --ecn-ip-ect 1",
+     "-A PREROUTING -p tcp -j ECN --ecn-tcp-ece 0 --ecn-tcp-cwr 0 --ecn-ip-ect 1"),
+    ("iptables", "-t mangle -A PREROUTING -p tcp -j ECN --ecn-ip-ect 1 --ecn-tcp-remove",
+     "-A PREROUTING -p tcp -j ECN --ecn-tcp-remove"),
+    ("iptables", "-t mangle -A PREROUTING -p tcp -j ECN --ecn-tcp-cwr 0 --ecn-tcp-ece 0",
+     "-A PREROUTING -p tcp -j ECN --ecn-tcp-remove"),
+    ("iptables", "-t mangle -A PREROUTING -p tcp -j ECN --ecn-tcp-cwr 0 --ecn-tcp-ece 0 "
+     "--ecn-ip-ect 2", "-A PREROUTING -p tcp -j ECN --ecn-tcp-ece 0 --ecn-tcp-cwr 0 "
+     "--ecn-ip-ect 2"),
     ("iptables", "-t mangle -A PREROUTING -j CHECKSUM --checksum-fill",
      "-A PREROUTING -j CHECKSUM --checksum-fill"),
     ("ip6tables", "-t mangle -A PREROUTING -m eui64", "-A PREROUTING -m eui64"),
@@ -177,6 +188,11 @@ REFUSED = [
     ("iptables", "-t mangle -A PREROUTING -j TPROXY --on-port 1", "TPROXY needs -p tcp"),
     ("iptables", "-t mangle -A PREROUTING -j ECN --ecn-tcp-remove",
      "ECN needs -p tcp"),
+    ("iptables", "-t mangle -A PREROUTING -p tcp -j ECN --ecn-tcp-cwr 0 --ecn-tcp-ece 1 "
+     "--ecn-tcp-remove", 'ECN: option "--ecn-tcp-remove" cannot be used together with '
+     '"--ecn-tcp-cwr".'),
+    ("iptables", "-t mangle -A PREROUTING -p tcp -j ECN --ecn-ip-ect 1 --ecn-tcp-remove "
+     "--ecn-ip-ect 2", 'ECN: option "--ecn-ip-ect" can only be used once'),
     ("iptables", "-A INPUT -m osf --genre linux", "osf match requires '-p tcp'"),
     # libxt_osf is IPv4 only: ip6tables(-legacy and -nft)-restore 1.8.9 "Couldn't load match"
     ("ip6tables", "-A INPUT -p tcp -m osf --genre linux", "Couldn't load match `osf'"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import mappings
 from ..errors import Diagnostic
-from ..ir import Jump, Masked, Rule, TargetExtension, Verdict
+from ..ir import Jump, Masked, Option, Rule, TargetExtension, Verdict
 from .nft_ast import (
     AnonSet,
     BitAnd,
@@ -222,9 +222,15 @@ def _t_classify(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
 def _t_ct(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     if target.name == "NOTRACK" or [o.name for o in target.options] == ["notrack"]:
         return [Notrack()]
-    if [o.name for o in target.options] == ["zone"]:
-        return [Mangle(Ct("zone"), Symbol(str(target.option("zone").value)))]
-    names = ", ".join("--" + o.name for o in target.options) or "no option"
+    # -j CT alone is the kernel's `--zone 0` (a zone-0 template; iptables-save prints neither)
+    zone = target.option("zone") or Option("zone", 0, False)
+    if [o.name for o in target.options] in ([], ["zone"]) and zone.value != "mark":
+        return [Mangle(Ct("zone"), Symbol(str(zone.value)))]
+    names = ", ".join("--" + o.name + (" mark" if o.value == "mark" else "")
+                      for o in target.options)
+    if {o.name for o in target.options} & {"zone-orig", "zone-reply"} or zone.value == "mark":
+        raise Untranslatable(f"-j CT with {names}: only a zone number for both directions "
+                             "(--zone N) is translated")
     raise Untranslatable(f"-j CT with {names}: only --notrack or --zone alone are translated "
                          "(helpers, timeouts and event masks need nft objects)")
 

@@ -13,6 +13,7 @@ from .limit_values import check_connlimit, check_hashlimit, normal_direction
 from .policy_elements import normal_policy, policy_checks
 from .rateest_values import check_estimator, check_rateest
 from .values_readonly import check_cluster, check_hmark, check_string
+from .xt_values import ct_option, ecn_option, normal_ct, normal_ecn
 
 
 def _check_recent(by_name: dict[str, Option], index: int) -> None:
@@ -81,7 +82,11 @@ TARGET_CHECKS = {"NFQUEUE": _check_nfqueue, "SET": _check_set_target, "HMARK": c
 
 # what an option changes in the extension's other options as it is read, in the order given
 # (CONNMARK's --ctmask after a set operation is that operation's mask)
-AFTER_OPTION = {"CONNMARK": connmark_option}
+AFTER_OPTION = {"CONNMARK": connmark_option, "CT": ct_option, "ECN": ecn_option}
+
+# targets iptables stores differently from how they were written, by the order given (CT's
+# zones, ECN's --ecn-tcp-remove): target → (the options in their order, word index) → stored
+NORMAL_TARGETS = {"CT": normal_ct, "ECN": normal_ecn}
 
 
 def _check_rt(by_name: dict[str, Option], index: int) -> None:

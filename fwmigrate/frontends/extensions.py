@@ -13,7 +13,7 @@ from .. import mappings
 from ..errors import OptionError, did_you_mean
 from ..ir import Family, Match, Negatable, Option, TargetExtension
 from .command_flags import VERDICTS
-from .extension_checks import AFTER_OPTION, NORMALISED
+from .extension_checks import AFTER_OPTION, NORMAL_TARGETS, NORMALISED
 from .extension_checks import TARGET_CHECKS as _TARGET_CHECKS
 from .extension_checks import VALUE_CHECKS as _VALUE_CHECKS
 from .kernel_checks import (
@@ -317,6 +317,9 @@ def _assemble(spec: mappings.ExtensionSpec, given: dict[str, Option], family: Fa
             opts[opt.name] = Option(opt.name, value, False)
     if spec.need_option and not given:
         raise OptionError(spec.need_option, index)
+    normal = NORMAL_TARGETS.get(spec.name)
+    if normal is not None:          # in the order given, before the canonical one
+        opts = normal(opts, index)
     ordered = tuple(sorted(opts.values(), key=lambda o: spec.order[o.name]))
     if spec.kind == "target":
         check = _TARGET_CHECKS.get(spec.name)

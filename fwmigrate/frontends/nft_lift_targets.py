@@ -202,7 +202,8 @@ def mangle(lift, body: dict[str, Any]) -> None:
     elif kind == "ct" and what["key"] == "mark" and "dir" not in what:
         _set_mark(lift, "ct mark", value)
     elif kind == "ct" and what["key"] == "zone" and "dir" not in what:
-        lift.target(TargetExtension("CT", (Option("zone", number(value, "ct zone")),)))
+        zone = number(value, "ct zone")     # zone 0: -j CT alone, as iptables stores it
+        lift.target(TargetExtension("CT", (Option("zone", zone),) if zone else ()))
     elif kind == "meta" and what["key"] == "nftrace":
         if value != 1:
             unrepresentable(f"meta nftrace set {value} (-j TRACE sets it to 1)")

@@ -18,6 +18,8 @@ from .values_numbers import parse_uint16, parse_uint32
 from .values_ports import _port
 from .values_u32 import PARSERS as U32_PARSERS
 from .values_u32 import SAVE_TEXT as U32_TEXT
+from .xt_values import PARSERS as XT_PARSERS
+from .xt_values import SAVE_TEXT as XT_TEXT
 
 
 def _choice(args, names: tuple[str, ...], what: str) -> str:
@@ -328,3 +330,5 @@ PARSERS.update(U32_PARSERS)
 PARSERS.update(CLUSTERIP_PARSERS)
 PARSERS["nfacct_name"] = parse_nfacct_name
 SAVE_TEXT.update(U32_TEXT)
+PARSERS.update(XT_PARSERS)
+SAVE_TEXT.update(XT_TEXT)
