@@ -494,3 +494,29 @@ def test_an_inverted_nat_state_behaves_the_same_in_the_kernel(kernel):
     assert not mismatches, "\n".join(map(str, mismatches))
     outcomes = run_scenario(nft(translated), scenario(probes))
     assert outcomes[0] != outcomes[1] and outcomes[2] != outcomes[3], outcomes
+
+
+def test_raw_output_notrack_meets_answers_to_untracked_packets_as_the_kernel_says(kernel):
+    """A REJECT's ICMP error about an untracked packet: iptables' raw OUTPUT NOTRACK leaves it
+    as it is (INVALID later), nft's `notrack` makes it UNTRACKED (ruleset_fuzz seed
+    1400400023), so fwmigrate refuses the rule where a state test tells the two apart
+    (test_errors) and translates it where none does, with the same outcomes."""
+    from test_errors import NOTRACK_ANSWERS
+    probe = [Probe("tcp", "lan", "192.168.10.2", "203.0.113.50", 22)]
+    refused = NOTRACK_ANSWERS.format(state="UNTRACKED", proto="")
+    # the kernel's two answers, nft written by hand as the rule would read
+    hand = ("table ip t {\n chain raw_PREROUTING { type filter hook prerouting priority raw;"
+            " ip saddr 192.168.10.0/24 notrack; }\n"
+            " chain raw_OUTPUT { type filter hook output priority raw;"
+            " ip saddr 192.168.10.0/24 notrack; }\n"
+            " chain FORWARD { type filter hook forward priority filter; policy drop;"
+            " tcp dport { 22, 80, 443 } reject with icmp net-unreachable; }\n"
+            " chain OUTPUT { type filter hook output priority filter;"
+            " ct state untracked drop; }\n}\n")
+    assert run_scenario(legacy(refused), scenario(probe)) == ["unreachable"]
+    assert run_scenario(nft(hand), scenario(probe)) == ["timeout"]
+    kept = NOTRACK_ANSWERS.format(state="INVALID,UNTRACKED", proto="")
+    translated = convert(kept, "a.save", ConvertOptions()).output
+    assert "notrack" in translated
+    mismatches = compare(legacy(kept), nft(translated), scenario(probe))
+    assert not mismatches, "\n".join(map(str, mismatches))

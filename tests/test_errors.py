@@ -443,3 +443,25 @@ def test_translate_refuses_an_argument_that_is_not_utf8():
                                        "bm", "--string", "a\udcff", "-j", "DROP"])
     assert result.exit_code == 1, result.exception
     assert "error: byte 0xFF is not UTF-8 text (at `a\\xff')" in result.stderr
+
+
+NOTRACK_ANSWERS = ("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                   "-A FORWARD -p tcp -m multiport --dports 22,80,443 -j REJECT "
+                   "--reject-with icmp-net-unreachable\n"
+                   "-A OUTPUT -m conntrack --ctstate {state} -j DROP\nCOMMIT\n"
+                   "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                   "-A PREROUTING -s 192.168.10.0/24 -j CT --notrack\n"
+                   "-A OUTPUT -s 192.168.10.0/24 {proto}-j CT --notrack\nCOMMIT\n")
+
+
+def test_raw_output_notrack_of_answers_to_untracked_packets_is_refused():
+    # ruleset_fuzz seed 1400400023 (tests/test_differential.py shows the kernel's two answers):
+    # iptables delivers the REJECT's error, nft's notrack makes it UNTRACKED and OUTPUT drops it
+    with pytest.raises(FwmigrateError) as info:
+        convert(NOTRACK_ANSWERS.format(state="UNTRACKED", proto=""), "a.save", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert str(error.loc) == "a.save:12:1", error.loc
+    assert "xt_CT's notrack leaves alone" in error.message and "a.save:6:1" in error.message
+    # where it cannot differ, it translates
+    for state, proto in (("INVALID,UNTRACKED", ""), ("UNTRACKED", "-p udp ")):
+        convert(NOTRACK_ANSWERS.format(state=state, proto=proto), "a.save", ConvertOptions())

@@ -49,6 +49,7 @@ from .nft_limits import LimitPlan
 from .nft_matches import match_statements
 from .nft_names import Namer, chain_name, check_table_name, table_name
 from .nft_neq import keep_neq_apart
+from .nft_notrack_answers import notrack_answer_problems
 from .nft_protocol_test import protocol_implied
 from .nft_recent import RecentPlan, Untranslatable, shared_list_problems
 from .nft_sets import hoist
@@ -91,8 +92,9 @@ class _Translator:
         self.ipsets: tuple = ()
         # ipset → (nft table, updated there by -j SET) for every table that uses it
         self.ipset_tables: dict[str, list[tuple[str, bool]]] = {}
-        # id of a rule → why one inet table cannot hold it (kernel_checks.inet_hook_conflicts)
-        self.inet_conflicts: dict[int, Untranslatable] = {}
+        # id of a rule → why the rules around it keep it from being translated (one inet
+        # table cannot hold it: kernel_checks.inet_hook_conflicts; nft_notrack_answers)
+        self.refused_by_context: dict[int, Untranslatable] = {}
         # recent list → why the rules of both families using it are refused
         self.shared_recent: dict[str, str] = {}
 
@@ -102,6 +104,7 @@ class _Translator:
         opts = self.options
         self.ipsets = ruleset.ipsets
         self.shared_recent = shared_list_problems(ruleset)
+        self.refused_by_context.update(notrack_answer_problems(ruleset))
         families = list(ruleset.families)
         if opts.family in ("ip", "ip6"):
             if opts.family not in families:
@@ -150,7 +153,7 @@ class _Translator:
             for t in parts[0][1]:
                 if t.name in by_name:
                     for rule, message in inet_hook_conflicts(t, by_name[t.name]):
-                        self.inet_conflicts[id(rule)] = Untranslatable(message, INET_HOOK_HINT)
+                        self.refused_by_context[id(rule)] = Untranslatable(message, INET_HOOK_HINT)
         for family, ipt_tables in parts:
             suffix = mappings.inet()["ip6_set_suffix"] if nft_family == "inet" and \
                 family == "ip6" else ""
@@ -253,8 +256,8 @@ class _Translator:
         # Rules read from one template share these objects; everything but the addresses is
         # then translated once. Keyed by identity: an entry keeps its parts alive, so no other
         # object can have their ids while it is there.
-        if self.inet_conflicts and id(rule) in self.inet_conflicts:
-            return self._untranslated(table, chain, rule, self.inet_conflicts[id(rule)])
+        if self.refused_by_context and id(rule) in self.refused_by_context:
+            return self._untranslated(table, chain, rule, self.refused_by_context[id(rule)])
         key = (id(rule.matches), id(rule.target), id(rule.protocol), id(rule.in_interface),
                id(rule.out_interface), id(rule.fragment))
         cached = self.shape_cache.get(key)
