@@ -146,7 +146,7 @@ class _Walk:
         target = rule.target
         if target is None or (isinstance(target, TargetExtension)
                               and not mappings.target_specs()[target.name].terminal):
-            if _untracks(target) and not (self.current == "prerouting" and packet.iif == "lo"):
+            if _untracks(target) and not _has_entry(self.current, packet):
                 packet = packet.with_(ct_state="untracked", ct_status=frozenset())
             yield from self._rules(table, chain, packet, depth, index + 1, trace, assumptions)
             return
@@ -169,11 +169,19 @@ class _Walk:
         yield _TARGET_VERDICTS.get(target.name, "ACCEPT"), step, trace, assumptions, packet
 
 
+def _has_entry(hook: str, packet: Packet) -> bool:
+    """The packet reaches the raw table with a conntrack entry (or an empty one) already:
+    an answer this host made carries one (Packet.ct_attached), and a packet in on lo keeps
+    the one it got in OUTPUT. NOTRACK and CT leave such a packet alone ("previously seen")."""
+    return packet.ct_attached is not None or (hook == "prerouting" and packet.iif == "lo")
+
+
 def _before_conntrack(hook: str, packet: Packet) -> Packet | None:
     """The packet as the raw table sees it: conntrack runs after it, so there is no entry
-    yet (state INVALID, or UNTRACKED once a raw rule untracked it) — except for a packet in
-    on lo, which keeps the entry it got in OUTPUT. None: the packet as it is."""
-    if hook == "prerouting" and packet.iif == "lo":
+    yet (state INVALID, or UNTRACKED once a raw rule untracked it) — except for a packet
+    that has one already (_has_entry), whose empty entry reads as INVALID. None: the packet
+    as it is."""
+    if (hook == "prerouting" and packet.iif == "lo") or packet.ct_attached == "entry":
         return None
     return packet.with_(ct_missing=True, ct_state="untracked" if packet.ct_state ==
                         "untracked" else "invalid", ct_status=frozenset())
@@ -190,9 +198,8 @@ def _after_conntrack(packet: Packet, walked: Packet) -> Packet:
 
 def _untracks(target: TargetExtension | None) -> bool:
     """NOTRACK and CT --notrack (raw table, before conntrack): the packet is not tied to its
-    connection, so from there on its state is UNTRACKED, not ESTABLISHED. Not in PREROUTING
-    for a packet in on lo: this host sent it, conntrack gave it its entry in OUTPUT, and
-    the target leaves a packet that has one alone ("previously seen (loopback)")."""
+    connection, so from there on its state is UNTRACKED, not ESTABLISHED (unless it has an
+    entry already: _has_entry)."""
     return target is not None and (target.name == "NOTRACK" or (
         target.name == "CT" and target.option("notrack") is not None))
 
