@@ -191,9 +191,12 @@ def _problems(outcomes: list[Outcome]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -> GuardReport:
+def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None,
+          pickup: str = "new") -> GuardReport:
     """untracked_as: conntrack does not know the session (see tracked()), so its next packet
-    in has this state (pickup_state()); the replies are established once it is let in."""
+    in has this state (pickup_state()); the replies are established once it is let in.
+    pickup: the state conntrack gives a packet of a connection it does not know
+    (pickup_state()), for a reconnect's handshake."""
     family = "ip" if session.client.version == 4 else "ip6"
     inbound = Packet(family=family, iif=session.iface, saddr=session.client,
                      daddr=session.server, proto=6, sport=session.client_port,
@@ -255,19 +258,71 @@ def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -
                           "left untracked, so conntrack's window check finds them INVALID)",
                           inbound.with_(ct_state="invalid", ct_status=frozenset()),
                           ("prerouting", "input")))
-    new = inbound.with_(tcp_flags=frozenset({"SYN"}), ct_state="new", ct_status=frozenset())
-    new_outcomes = evaluate(ruleset, new, ("prerouting", "input"))
-    report.reconnect += _rewritten(new_outcomes, session)
-    problems = _problems(new_outcomes)
-    if problems:
-        knocking = any(s.rule is not None and s.rule.match("recent") is not None
-                       for o in new_outcomes for s in o.trace)
-        hint = (" — it passes only after port knocking (the recent lists start empty), so "
-                "knock before you reconnect" if knocking else "")
-        report.reconnect = [f"a new connection from {session.client} to port "
-                            f"{session.server_port} would be refused{hint}: {p}"
-                            for p in problems]
+    report.reconnect = _reconnect(ruleset, session, inbound, reply, pickup)
     return report
+
+
+# the SYN/ACK's entry has seen the reply, not yet the handshake's last ACK: not ASSURED
+_SYN_ACK_STATUS = frozenset({"SEEN_REPLY", "CONFIRMED"})
+
+
+def _reconnect(ruleset: Ruleset, session: Session, inbound: Packet, reply: Packet,
+               pickup: str) -> list[str]:
+    """Why a new connection from the client to the port would fail: its handshake walked
+    packet by packet (_handshake). The data after it is the session's own packets, which
+    check walks. Without a refusal, the NAT rules that would rewrite the reconnect are named
+    (the handshake of a rewritten one is not followed)."""
+    new = inbound.with_(tcp_flags=frozenset({"SYN"}), ct_state="new", ct_status=frozenset())
+    syn_outcomes = evaluate(ruleset, new, ("prerouting", "input"))
+    legs = [("", syn_outcomes, True)]
+    for syn in syn_outcomes:
+        if syn.verdict == "ACCEPT" and not any(_nat_steps([syn])):
+            legs += _handshake(ruleset, syn.packet, inbound, reply, pickup)
+    stopped = [(what, p) for what, outcomes, _ in legs for p in _problems(outcomes)]
+    if not stopped:
+        return list(dict.fromkeys(r for _, outcomes, first in legs if first
+                                  for r in _rewritten(outcomes, session)))
+    knocking = any(s.rule is not None and s.rule.match("recent") is not None
+                   for _, outcomes, _ in legs for o in outcomes for s in o.trace)
+    hint = (" — it passes only after port knocking (the recent lists start empty), so "
+            "knock before you reconnect" if knocking else "")
+    start = f"a new connection from {session.client} to port {session.server_port} would"
+    return list(dict.fromkeys(
+        f"{start} be refused{hint}: {p}" if not what else
+        f"{start} fail{hint}: {what} would be stopped: {p}" for what, p in stopped))
+
+
+def _handshake(ruleset: Ruleset, syn: Packet, inbound: Packet, reply: Packet,
+               pickup: str) -> list[tuple[str, list[Outcome], bool]]:
+    """(what, outcomes, first) for the server's SYN/ACK out and the client's ACK in, after a SYN
+    that passed as `syn`; each in the state conntrack gives it after the packets before. A
+    packet a raw rule untracked is one conntrack did not see: a SYN/ACK with no entry is
+    INVALID (it opens none), and the ACK after it is picked up (`pickup`); the ACK after an
+    untracked SYN/ACK finds the entry still waiting for one: INVALID. first: conntrack takes
+    the packet as its connection's first (a picked-up ACK), which the nat chains see."""
+    syn_seen = syn.ct_state != "untracked"
+    synack = reply.with_(tcp_flags=frozenset({"SYN", "ACK"}), recent=syn.recent,
+                         ct_state="established" if syn_seen else "invalid",
+                         ct_status=_SYN_ACK_STATUS if syn_seen else frozenset())
+    legs = []
+    for out in evaluate(ruleset, synack, ("output", "postrouting")):
+        what = "the server's SYN/ACK" + ("" if syn_seen else " (ct state invalid: the SYN is "
+                                         "left untracked, and a SYN/ACK opens no entry)")
+        legs.append((what, [out], False))
+        if out.verdict != "ACCEPT":
+            continue
+        if not syn_seen:
+            state, why = pickup, (": the SYN is left untracked, so conntrack takes the ACK as "
+                                  "a packet of a connection it does not know")
+        elif out.packet.ct_state == "untracked":
+            state, why = "invalid", ": the SYN/ACK is left untracked, so the entry still waits"
+        else:
+            state, why = "established", ""
+        ack = inbound.with_(recent=out.packet.recent, ct_state=state, ct_status=(
+            inbound.ct_status if state == "established" else frozenset()))
+        legs.append((f"the client's ACK after it (ct state {state}{why})",
+                     evaluate(ruleset, ack, ("prerouting", "input")), state == "new"))
+    return legs
 
 
 # a reconnect's SNAT (nat INPUT) also changes what the server and later rules see of it
