@@ -273,3 +273,24 @@ def test_a_rejects_error_to_the_host_itself_stays_related(netns):
         assert net.probe(Probe("udp", "fw", "fd00:113::1", "fd00:10::1", 123)) == "error 13"
     text = "icmpv6 fd00:10::1 > fd00:113::1 out lo ct related type 1/1 hook output"
     assert answer(SEED_1200127, text, "entry", via_lo=True) == {"ACCEPT"}
+
+
+@pytest.mark.parametrize("chain", ["PREROUTING", "INPUT"])
+def test_a_packet_in_on_lo_skips_the_nat_chains_of_the_way_in(netns, chain):
+    """NAT binds a connection's destination in OUTPUT and its source in POSTROUTING; a packet
+    the host sends itself comes back in on lo with both bound, so nat PREROUTING and INPUT
+    never see it (bench/evaluator_fuzz.py seed 1300015: a `-m recent --set` in nat
+    PREROUTING was taken to add the firewall's own address). (The FORWARD rule makes the
+    kernel track connections, as in test_a_packet_untracked_in_raw_skips_the_nat_table.)"""
+    save = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            f":POSTROUTING ACCEPT [0:0]\n-A {chain} -m recent --set --name A --rsource\n"
+            "COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A INPUT -m recent --rcheck --name A --rsource -j DROP\n"
+            "-A FORWARD -m conntrack --ctstate INVALID -j DROP\nCOMMIT\n")
+    assert kernel_all(save, [Probe("tcp", "fw", "203.0.113.1", "192.168.10.1", 80),
+                             Probe("tcp", "lan", LAN, "192.168.10.1", 80)]) == \
+        ["open", "timeout"]
+    assert verdicts(save, "tcp 203.0.113.1:40000 > 192.168.10.1:80 in lo hook input") \
+        == {"ACCEPT"}
+    assert verdicts(save, f"tcp {LAN}:40000 > 192.168.10.1:80 in eth1 hook input") \
+        == {"DROP"}

@@ -85,8 +85,7 @@ class _Walk:
             for o in outcomes:
                 # nat chains see only a connection's first packet, and none without an entry
                 # (a raw rule on this hook may just have untracked it)
-                if o.verdict != "ACCEPT" or (table_name == "nat" and o.packet.ct_state
-                                             not in ("new", None)):
+                if o.verdict != "ACCEPT" or (table_name == "nat" and _nat_done(hook, o.packet)):
                     next_outcomes.append(o)
                     continue
                 before = _before_conntrack(hook, o.packet) if table_name == "raw" else None
@@ -167,6 +166,14 @@ class _Walk:
                                            assumptions + a)
             return
         yield _TARGET_VERDICTS.get(target.name, "ACCEPT"), step, trace, assumptions, packet
+
+
+def _nat_done(hook: str, packet: Packet) -> bool:
+    """The nat chains of this hook do not see the packet: it is not its connection's first
+    (or has no entry), or it came in on lo, sent by this host, whose connection had its
+    destination bound in OUTPUT and its source in POSTROUTING on the way out."""
+    return packet.ct_state not in ("new", None) or (
+        hook in ("prerouting", "input") and packet.iif == "lo")
 
 
 def _has_entry(hook: str, packet: Packet) -> bool:
