@@ -27,6 +27,10 @@ IFACE = {"lan": "eth1", "wan": "eth0"}
 # the firewall's address on each side: the source of ICMP errors for forwarded packets
 FW_ON = {("ip", "lan"): "192.168.10.1", ("ip", "wan"): "203.0.113.1",
          ("ip6", "lan"): "fd00:10::1", ("ip6", "wan"): "fd00:113::1"}
+# a secondary address of the firewall and the primary one of its subnet: an ICMP error about
+# the firewall's own packet is routed back to the sender's address, and the local route of a
+# secondary address names the primary as its source (seed 1300025)
+PRIMARY = {"203.0.113.10": "203.0.113.1"}
 NAT_TARGETS = {"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"}
 # an ephemeral source port (the agent binds port 0): one the generator's port tests treat
 # like any in 32768-60999
@@ -191,9 +195,11 @@ class Exchange:
                  "entry": "related", None: None}[attached]
         # the answer comes from the firewall: a RST from the address asked; an ICMP error
         # from the address asked if local, else for the firewall's own packet from its source
-        # (routed to itself), for a forwarded one from the firewall's address on that side
+        # (routed to itself; PRIMARY), for a forwarded one from the firewall's address on that
+        # side
         src = self.probe.dst if how == "tcp-reset" or self.to == "fw" else \
-            self.probe.src if self.origin == "fw" else FW_ON[(fam, self.origin)]
+            PRIMARY.get(self.probe.src, self.probe.src) if self.origin == "fw" else \
+            FW_ON[(fam, self.origin)]
         if how == "tcp-reset":
             answer = _packet(fam, 6, src, self.probe.src, self.dport, self.sport, state,
                              FLIP[self.flow.direction], self.flow.orig, True, lists,
