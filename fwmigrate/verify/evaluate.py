@@ -1,7 +1,7 @@
 """Walk one packet through an IR ruleset, as the kernel would, and say what happens and why.
 
 Chains are followed with jumps, goto and return; tables run in hook order (raw, mangle, nat for
-new connections, filter, security); a verdict of DROP or REJECT ends the walk, ACCEPT ends
+new connections, filter, security; nat last in INPUT); a verdict of DROP or REJECT ends the walk, ACCEPT ends
 only that table. Rule matches are three-valued: a field the caller does not know (None) makes a
 match "unknown", and the walk then follows both ways, so the result is every outcome that is
 possible with what is known. `limit` is assumed under its limit (and said so). `recent`
@@ -18,10 +18,12 @@ from .ipsets import known_sets
 from .matches import match_rule
 from .packet import Packet
 
-# iptables tables in the order their base chains run on each hook
+# iptables tables in the order their base chains run on each hook (by priority: nat binds
+# the destination before filter, in PREROUTING and OUTPUT, and the source after it, in INPUT
+# and POSTROUTING)
 HOOK_TABLES = {
     "prerouting": ("raw", "mangle", "nat"),
-    "input": ("mangle", "nat", "filter", "security"),
+    "input": ("mangle", "filter", "security", "nat"),
     "forward": ("mangle", "filter", "security"),
     "output": ("raw", "mangle", "nat", "filter", "security"),
     "postrouting": ("mangle", "nat"),
