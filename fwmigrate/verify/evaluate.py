@@ -1,11 +1,11 @@
 """Walk one packet through an IR ruleset, as the kernel would, and say what happens and why.
 
 Chains are followed with jumps, goto and return; tables run in hook order (raw, mangle, nat for
-new connections, filter, security; nat last in INPUT); a verdict of DROP or REJECT ends the walk, ACCEPT ends
-only that table. Rule matches are three-valued: a field the caller does not know (None) makes a
-match "unknown", and the walk then follows both ways, so the result is every outcome that is
-possible with what is known. `limit` is assumed under its limit (and said so). `recent`
-reads and changes the packet's view of the lists as it goes.
+new connections, filter, security; nat last in INPUT); a verdict of DROP or REJECT ends the
+walk, ACCEPT ends only that table. Rule matches are three-valued: a field the caller does not
+know (None) makes a match "unknown", and the walk then follows both ways, so the result is
+every outcome that is possible with what is known. `limit` is assumed under its limit (and
+said so). `recent` reads and changes the packet's view of the lists as it goes.
 """
 
 from __future__ import annotations
