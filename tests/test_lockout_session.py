@@ -268,3 +268,33 @@ def test_a_reconnect_whose_handshake_is_stopped_after_the_syn(netns, raw, filter
     assert v.reconnect != "alive", v
     assert not v.guard_reconnects, v.guard
     assert not v.problems(), v.problems()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("fam, client, server", [("ip6", "fd00:10::2", "fd00:10::1"),
+                                                  ("ip", "192.168.10.2", "192.168.10.1")])
+def test_a_reconnect_conntrack_never_sees_is_picked_up_from_the_servers_data(netns, fam,
+                                                                             client, server):
+    """Every packet in untracked: a new connection's SYN and ACK leave conntrack no entry
+    (its SYN/ACK, INVALID, makes none), so the server's first data is picked up as a new
+    connection, which nat OUTPUT's DNAT then sends elsewhere (bench/lockout_fuzz.py seed
+    1400011: the guard said a reconnect works, the kernel reset it)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    rules = Ruleset({fam: {
+        "filter": [Chain(c, c, "ACCEPT") for c in ("INPUT", "FORWARD", "OUTPUT")],
+        "nat": [Chain("PREROUTING", "PREROUTING", "ACCEPT"), Chain("INPUT", "INPUT", "ACCEPT"),
+                Chain("OUTPUT", "OUTPUT", "ACCEPT", [f"-j DNAT --to-destination {server}"]),
+                Chain("POSTROUTING", "POSTROUTING", "ACCEPT")],
+        "raw": [Chain("PREROUTING", "PREROUTING", "ACCEPT", ["-i e+ -j CT --notrack"]),
+                Chain("OUTPUT", "OUTPUT", "ACCEPT")]}})
+    r = lockout_fuzz.Round(0, rules, fam, "lan", client, server, 22, 1500, True)
+    v = lockout_fuzz.run_round(r)
+    assert v.opened == "alive" and v.kept == "alive" and not v.guard["cut"], v
+    assert v.reconnect != "alive", v
+    assert not v.guard_reconnects, v.guard
+    assert not v.problems(), v.problems()
