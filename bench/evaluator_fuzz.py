@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import evaluator_model  # noqa: E402
 import ruleset_fuzz  # noqa: E402
 import ruleset_gen  # noqa: E402
-from differential import Probe, load_legacy, network  # noqa: E402
+from differential import ADDRESSES, Probe, load_legacy, network  # noqa: E402
 from evaluator_model import EPHEMERAL, Flow, neighbour_discovery_drops, predict  # noqa: E402
 
 from fwmigrate.backends.nft_recent import shared_list_problems  # noqa: E402
@@ -137,14 +137,20 @@ def settle(net, seconds: float = 4) -> None:
             time.sleep(0.1)
 
 
+# the firewall's IPv6 addresses: the sources of the neighbour solicitations it sends for the
+# packets it forwards or sends, which come when they come (seed 1600109)
+FW_IPV6 = frozenset(ipaddress.ip_address(a) for a in ADDRESSES["fw"] if ":" in a)
+
+
 def _probed(held: frozenset, shared: set[str]) -> frozenset:
     """The list entries probes can make: not the multicast and link-local addresses of the
-    kernel's own IPv6 neighbour discovery and MLD, which come when they come (seed 500015);
-    and not the lists of `shared` (shared_list_problems: both families name them, and the
-    kernel masks every address with the --mask of the rule that created the list; a known
-    difference of the evaluator, seeds 500099, 1300063)."""
-    return frozenset((n, a) for n, a in held
-                     if not (a.is_multicast or a.is_link_local or n in shared))
+    kernel's own IPv6 neighbour discovery and MLD, which come when they come (seed 500015),
+    nor the firewall's IPv6 addresses (FW_IPV6); and not the lists of `shared`
+    (shared_list_problems: both families name them, and the kernel masks every address with
+    the --mask of the rule that created the list; a known difference of the evaluator, seeds
+    500099, 1300063)."""
+    return frozenset((n, a) for n, a in held if not (a.is_multicast or a.is_link_local
+                                                     or a in FW_IPV6 or n in shared))
 
 
 def _lists(held: frozenset) -> str:
