@@ -27,6 +27,10 @@ IFACE = {"lan": "eth1", "wan": "eth0"}
 # the firewall's address on each side: the source of ICMP errors for forwarded packets
 FW_ON = {("ip", "lan"): "192.168.10.1", ("ip", "wan"): "203.0.113.1",
          ("ip6", "lan"): "fd00:10::1", ("ip6", "wan"): "fd00:113::1"}
+# a secondary address of the firewall and the primary one of its subnet: an ICMP error about
+# the firewall's own packet is routed back to the sender's address, and the local route of a
+# secondary address names the primary as its source (seed 1300025)
+PRIMARY = {"203.0.113.10": "203.0.113.1"}
 NAT_TARGETS = {"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"}
 # an ephemeral source port (the agent binds port 0): one the generator's port tests treat
 # like any in 32768-60999
@@ -181,25 +185,32 @@ class Exchange:
             return
         how = _reject_with(o)
         fam = self.fam
-        # the answer carries the rejected packet's conntrack entry as RELATED; a packet left
-        # untracked has none, and the answer is then INVALID (seen: dropped by a RELATED-only
-        # OUTPUT, seed 400037)
-        state = {"untracked": "invalid", None: None}.get(o.packet.ct_state, "related")
+        # the answer carries the rejected packet's conntrack entry, attached before the raw
+        # table, where NOTRACK then leaves it alone (seed 1200127), as RELATED; a packet left
+        # untracked has none, and the answer an empty one, INVALID (seen: dropped by a
+        # RELATED-only OUTPUT, seed 400037; not untracked, seed 600037) unless conntrack
+        # then files an ICMP error under the flow's entry an earlier packet made
+        attached = {"untracked": "empty", None: None}.get(o.packet.ct_state, "entry")
+        state = {"empty": "related" if self.flow.known and how != "tcp-reset" else "invalid",
+                 "entry": "related", None: None}[attached]
         # the answer comes from the firewall: a RST from the address asked; an ICMP error
         # from the address asked if local, else for the firewall's own packet from its source
-        # (routed to itself), for a forwarded one from the firewall's address on that side
+        # (routed to itself; PRIMARY), for a forwarded one from the firewall's address on that
+        # side
         src = self.probe.dst if how == "tcp-reset" or self.to == "fw" else \
-            self.probe.src if self.origin == "fw" else FW_ON[(fam, self.origin)]
+            PRIMARY.get(self.probe.src, self.probe.src) if self.origin == "fw" else \
+            FW_ON[(fam, self.origin)]
         if how == "tcp-reset":
             answer = _packet(fam, 6, src, self.probe.src, self.dport, self.sport, state,
                              FLIP[self.flow.direction], self.flow.orig, True, lists,
-                             tcp_flags=frozenset({"RST", "ACK"}))
+                             tcp_flags=frozenset({"RST", "ACK"}), ct_attached=attached)
             result = "refused"
         else:
             code = REJECT_CODES[how]
             answer = _packet(fam, 1 if fam == "ip" else 58, src, self.probe.src, None, None,
                              state, FLIP[self.flow.direction], self.flow.orig, True,
-                             lists, icmp_type=3 if fam == "ip" else 1, icmp_code=code)
+                             lists, icmp_type=3 if fam == "ip" else 1, icmp_code=code,
+                             ct_attached=attached)
             word, fatal = ERRORS[(fam, code)]
             result = {"tcp": word, "ping": "unreachable", "knock": "sent"}.get(
                 self.probe.kind, word if fatal else "silent")
@@ -210,10 +221,6 @@ class Exchange:
             self.pred.nat |= nat
             self.finish(result if v == "ACCEPT" or result == "blocked" else SILENT[kind],
                         after)
-            if state == "invalid" and _o.packet.ct_state == "untracked":
-                # the answer carries an attached (empty) entry, so a raw NOTRACK leaves it
-                # INVALID, which the evaluator, untracking it, cannot know (seed 600037)
-                self.finish(SILENT[kind], after)
             if how != "tcp-reset" and kind == "tcp" and fam == "ip6":
                 # seen here: an IPv6 connect() times out after any ICMPv6 error
                 self.finish("timeout", after)

@@ -118,7 +118,8 @@ except FwmigrateError as error:
     sys.exit(0)
 session = lockout.locate(lockout.session_from_env(sys.argv[2]))
 untracked = lockout.tracked(session) is False
-report = lockout.check(ruleset, session, lockout.pickup_state() if untracked else None)
+pickup = lockout.pickup_state()
+report = lockout.check(ruleset, session, pickup if untracked else None, pickup)
 print(json.dumps({'cut': report.cut, 'reconnect': report.reconnect, 'untracked': untracked,
                   'session': str(session)}))
 """
@@ -173,7 +174,8 @@ class Verdicts:
 
     @property
     def guard_reconnects(self) -> bool:
-        return not any("would be refused" in r for r in self.guard["reconnect"])
+        return not any("would be refused" in r or "would fail" in r
+                       for r in self.guard["reconnect"])
 
     @property
     def rewritten(self) -> bool:

@@ -129,9 +129,12 @@ def explain_cmd(input, spec, ipsets):
     """Show the path one packet takes through a ruleset, rule by rule, and the verdict.
 
     PACKET: PROTO SRC[:PORT] > DST[:PORT] [in IF] [out IF] [ct new|established|related|invalid]
-    [status SNAT,…] [flags SYN,ACK] [type T[/C]] [recent LIST[@dst]] [frag]
+    [status SNAT,…] [flags SYN,ACK] [type T[/C]] [recent LIST[@dst]] [frag] [answer]
     [hook input|forward|output|prerouting|postrouting]; an IPv6 address with a port goes in
     brackets ([2001:db8::1]:22). `recent LIST` says the source is in that recent list.
+    `answer`: this host made the packet as a REJECT's answer (ICMP error or reset), which
+    carries the answered packet's conntrack entry (ct related; ct invalid for an untracked
+    one) from the start, so raw rules see it and NOTRACK leaves it alone.
     Exit status: 1 when every way the packet can take ends in DROP or REJECT, 2 error, else 0.
 
     \b

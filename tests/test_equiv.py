@@ -226,6 +226,7 @@ def test_a_match_without_options_is_a_test_not_always_true():
     ("tcp 1.2.3.4:1 > 5.6.7.8:2 status BOGUS", "status BOGUS: one or more of"),
     ("tcp 1.2.3.4:1 > 5.6.7.8:2 recent x@y", "recent x@y: LIST or LIST@dst"),
     ("tcp 1.2.3.4:1 > 5.6.7.8:2 in " + "a" * 16, "interface name `" + "a" * 16 + "' is longer"),
+    ("icmp 1.2.3.4 > 5.6.7.8 type 3/3 ct new answer", "answer: an answer this host makes"),
 ])
 def test_a_packet_explain_cannot_be_is_a_usage_error(spec, message):
     # fuzz: `300.1.1.1' was an internal error (ValueError), `type x' too; the other values
@@ -241,9 +242,21 @@ def test_a_packet_described_reads_back():
     for spec in ("tcp 1.2.3.4:1 > 5.6.7.8:2 ct established flags NONE",
                  "tcp [::1]:22 > [::2]:80 in eth0 status SNAT,ASSURED recent L recent L@dst",
                  "icmp 1.2.3.4 > 5.6.7.8 type 8/0 frag hook forward",
-                 "ipv6-icmp [2001:db8::1] > [2001:db8::2] type 128/0"):
+                 "ipv6-icmp [2001:db8::1] > [2001:db8::2] type 128/0",
+                 "icmp 1.2.3.4 > 5.6.7.8 out eth0 type 3/13 answer hook output",
+                 "tcp 1.2.3.4:22 > 5.6.7.8:4000 ct invalid flags ACK,RST answer hook output"):
         packet, hook = parse_packet(spec)
         assert parse_packet(describe_packet(packet, hook)) == (packet, hook)
+
+
+def test_flags_stand_whatever_the_order_of_the_clauses():
+    """`flags SYN,ACK ct established` was read as flags ACK: the ct clause's default for a
+    TCP packet not NEW replaced the flags given before it."""
+    from fwmigrate.verify.explain import parse_packet
+    for spec in ("tcp 1.2.3.4:1 > 5.6.7.8:2 flags SYN,ACK ct established",
+                 "tcp 1.2.3.4:1 > 5.6.7.8:2 ct established flags SYN,ACK"):
+        assert parse_packet(spec)[0].tcp_flags == {"SYN", "ACK"}, spec
+    assert parse_packet("tcp 1.2.3.4:1 > 5.6.7.8:2 ct established")[0].tcp_flags == {"ACK"}
 
 
 def test_an_ipv6_address_without_a_port_needs_no_brackets():
@@ -278,3 +291,20 @@ def test_a_packet_with_a_byte_that_is_not_utf8_is_a_usage_error():
     with pytest.raises(PacketError) as info:
         parse_packet("tcp 1.2.3.4:1 > 5.6.7.8:2 in eth\udcc3")
     assert "byte 0xC3 is not UTF-8 text" in str(info.value)
+
+
+def test_an_answer_this_host_makes_carries_its_entry_through_raw_output():
+    """`answer`: a REJECT's ICMP error or reset carries the entry of the packet it answers
+    from the start (RELATED; INVALID, an empty one, for an untracked packet), so raw OUTPUT's
+    NOTRACK leaves it alone (tests/test_evaluator_kernel.py shows it in the kernel)."""
+    from fwmigrate.verify.explain import explain, parse_packet
+    ruleset = ir("iptables -t raw -A OUTPUT -j CT --notrack\n"
+                 "iptables -A OUTPUT -m state --state UNTRACKED -j DROP\n")
+    spec = "icmp 10.0.0.1 > 10.0.0.5 out eth0 type 3/13 {} hook output"
+    for words, verdict in (("ct related", "DROP"), ("answer", "ACCEPT"),
+                           ("ct invalid answer", "ACCEPT")):
+        packet, hook = parse_packet(spec.format(words))
+        assert {o.verdict for o in explain(ruleset, packet, hook)} == {verdict}, words
+    packet, _ = parse_packet(spec.format("answer"))
+    assert (packet.ct_state, packet.ct_attached, packet.ct_direction) == \
+        ("related", "entry", None)

@@ -6,9 +6,10 @@ must say the same for that probe's packet."""
 from __future__ import annotations
 
 import pytest
-from differential import Probe, load_legacy, network
+from differential import Probe, load_legacy, network, recent_lists
 
 from fwmigrate.convert import ConvertOptions, read
+from fwmigrate.verify.evaluate import evaluate
 from fwmigrate.verify.explain import explain, parse_packet
 
 pytestmark = pytest.mark.kernel
@@ -153,3 +154,184 @@ def test_an_untracked_or_invalid_packet_has_no_direction(netns):
                     "tcp 192.168.10.2:40000 > 192.168.10.1:80 in eth1 hook input") == {"DROP"}
     assert verdicts(UNTRACKED_BY_DIRECTION, "tcp 192.168.10.2:40000 > 192.168.10.1:80 in eth1 "
                                             "ct invalid hook input") == {"ACCEPT"}
+
+
+def kernel_all(save: str, probes: list[Probe]) -> list[str]:
+    with network(lambda fw: load_legacy(fw, save)) as net:
+        return [net.probe(p).split()[0] for p in probes]
+
+
+def answer(save: str, text: str, attached: str | None, via_lo: bool = False) -> set[str]:
+    """The verdicts for a packet the firewall sends back (REPLY direction) out of OUTPUT
+    (via_lo: and in again on lo to INPUT); attached: the entry the host gave it when it made
+    it (see Packet.ct_attached)."""
+    ruleset = read(save, "case.save", ConvertOptions(source_kind="save"))[0]
+    p, _ = parse_packet(text)
+    p = p.with_(ct_direction="REPLY", ct_attached=attached)
+    verdicts = set()
+    for o in evaluate(ruleset, p, ("output", "postrouting")):
+        if o.verdict != "ACCEPT" or not via_lo:
+            verdicts.add(o.verdict)
+            continue
+        back = o.packet.with_(iif="lo", oif="")
+        verdicts |= {n.verdict for n in evaluate(ruleset, back, ("prerouting", "input"))}
+    return verdicts
+
+
+def _with_raw(raw_rules: str, filter_rules: str) -> str:
+    return (f"*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n{raw_rules}COMMIT\n"
+            f"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            f"{filter_rules}COMMIT\n")
+
+
+REJECTS = ("-A INPUT -p tcp -m tcp --dport 22 -j REJECT --reject-with tcp-reset\n"
+           "-A INPUT -p udp -m udp --dport 123 -j REJECT --reject-with icmp-admin-prohibited\n")
+LAN = "192.168.10.2"
+ANSWERS = [  # a probe from the LAN to the firewall and the answer REJECT makes for it
+    (Probe("tcp", "lan", LAN, "192.168.10.1", 22),
+     f"tcp 192.168.10.1:22 > {LAN}:45000 out eth1 ct related flags RST,ACK hook output"),
+    (Probe("udp", "lan", LAN, "192.168.10.1", 123),
+     f"icmp 192.168.10.1 > {LAN} out eth1 ct related type 3/13 hook output"),
+]
+ORDINARY = [  # answers with no entry yet: the server's SYN/ACK, and the port unreachable of
+    # a UDP port nobody listens on (the UDP layer drops the datagram's entry before
+    # icmp_send: nf_reset_ct in __udp4_lib_rcv)
+    (Probe("tcp", "lan", LAN, "192.168.10.1", 80),
+     f"tcp 192.168.10.1:80 > {LAN}:45000 out eth1 ct established flags SYN,ACK hook output"),
+    (Probe("udp", "lan", LAN, "192.168.10.1", 999),
+     f"icmp 192.168.10.1 > {LAN} out eth1 ct related type 3/3 hook output"),
+]
+
+
+def test_notrack_in_raw_output_leaves_the_hosts_answers_tracked(netns):
+    """A REJECT's ICMP error or reset leaves the host with the entry of the packet it answers
+    already attached (nf_ct_attach, RELATED in the other direction), and NOTRACK / CT
+    --notrack leave a packet that has one alone: raw OUTPUT's NOTRACK untracks the ordinary
+    answers but not these (bench/evaluator_fuzz.py seed 1200127: the evaluator untracked a
+    REJECT's ICMPv6 error, and INPUT then refused it)."""
+    save = _with_raw("-A OUTPUT -j CT --notrack\n",
+                     REJECTS + "-A OUTPUT -m state --state UNTRACKED -j DROP\n")
+    assert kernel_all(save, [p for p, _ in ANSWERS + ORDINARY]) == \
+        ["refused", "unreachable", "timeout", "silent"]
+    for _, text in ANSWERS:
+        assert answer(save, text, "entry") == {"ACCEPT"}, text
+    for _, text in ORDINARY:
+        assert answer(save, text, None) == {"DROP"}, text
+
+
+@pytest.mark.parametrize("rule", ["-m conntrack --ctstate RELATED -j DROP",
+                                  "-m conntrack --ctdir REPLY -j DROP"])
+def test_the_raw_table_sees_the_entry_an_answer_carries(netns, rule):
+    """Before conntrack, a packet has no entry (INVALID), except an answer REJECT made: it
+    carries the answered packet's entry, RELATED in the reply direction."""
+    save = _with_raw(f"-A OUTPUT {rule}\n", REJECTS)
+    assert kernel_all(save, [p for p, _ in ANSWERS + ORDINARY]) == \
+        ["timeout", "silent", "open", "refused"]
+    for _, text in ANSWERS:
+        assert answer(save, text, "entry") == {"DROP"}, text
+    for _, text in ORDINARY:
+        assert answer(save, text, None) == {"ACCEPT"}, text
+
+
+def test_an_answer_to_an_untracked_packet_carries_an_empty_entry(netns):
+    """The answered packet was untracked: the answer gets an empty entry (INVALID), which
+    NOTRACK leaves alone as well, so it is not UNTRACKED."""
+    save = _with_raw("-A PREROUTING -p udp -m udp --dport 123 -j CT --notrack\n"
+                     "-A OUTPUT -j CT --notrack\n",
+                     REJECTS + "-A OUTPUT -m state --state UNTRACKED -j DROP\n")
+    assert kernel_all(save, [ANSWERS[1][0], ORDINARY[0][0]]) == ["unreachable", "timeout"]
+    invalid = ANSWERS[1][1].replace("ct related", "ct invalid")
+    assert answer(save, invalid, "empty") == {"ACCEPT"}
+    # the INVALID is the empty entry's: a rule on it drops the answer
+    dropping = save.replace("--state UNTRACKED", "--state INVALID")
+    assert kernel_all(dropping, [ANSWERS[1][0]]) == ["silent"]
+    assert answer(dropping, invalid, "empty") == {"DROP"}
+
+
+SEED_1200127 = """# Generated by ip6tables-save
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -j REJECT --reject-with icmp6-adm-prohibited
+COMMIT
+*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A OUTPUT -s fd00:10::/64 -j CT --notrack
+COMMIT
+"""
+
+
+def test_a_rejects_error_to_the_host_itself_stays_related(netns):
+    """bench/evaluator_fuzz.py seed 1200127, minimized: the firewall's own datagram to its
+    other address is refused in INPUT; the ICMPv6 error comes from fd00:10::1, which raw
+    OUTPUT's rule would untrack, but it carries its entry, so it comes back in on lo RELATED
+    and the sender's socket gets EACCES."""
+    with network(lambda fw: load_legacy(fw, SEED_1200127)) as net:
+        assert net.probe(Probe("udp", "fw", "fd00:113::1", "fd00:10::1", 123)) == "error 13"
+    text = "icmpv6 fd00:10::1 > fd00:113::1 out lo ct related type 1/1 hook output"
+    assert answer(SEED_1200127, text, "entry", via_lo=True) == {"ACCEPT"}
+
+
+@pytest.mark.parametrize("chain", ["PREROUTING", "INPUT"])
+def test_a_packet_in_on_lo_skips_the_nat_chains_of_the_way_in(netns, chain):
+    """NAT binds a connection's destination in OUTPUT and its source in POSTROUTING; a packet
+    the host sends itself comes back in on lo with both bound, so nat PREROUTING and INPUT
+    never see it (bench/evaluator_fuzz.py seed 1300015: a `-m recent --set` in nat
+    PREROUTING was taken to add the firewall's own address). (The FORWARD rule makes the
+    kernel track connections, as in test_a_packet_untracked_in_raw_skips_the_nat_table.)"""
+    save = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            f":POSTROUTING ACCEPT [0:0]\n-A {chain} -m recent --set --name A --rsource\n"
+            "COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A INPUT -m recent --rcheck --name A --rsource -j DROP\n"
+            "-A FORWARD -m conntrack --ctstate INVALID -j DROP\nCOMMIT\n")
+    assert kernel_all(save, [Probe("tcp", "fw", "203.0.113.1", "192.168.10.1", 80),
+                             Probe("tcp", "lan", LAN, "192.168.10.1", 80)]) == \
+        ["open", "timeout"]
+    # from the LAN, the SYN puts its source in the list: in nat PREROUTING before filter
+    # INPUT's test, which drops it; in nat INPUT after it, and the client's ACK is dropped
+    ruleset = read(save, "case.save", ConvertOptions(source_kind="save"))[0]
+    lan = "DROP" if chain == "PREROUTING" else "ACCEPT"
+    for text, verdict, held in (("tcp 203.0.113.1:40000 > 192.168.10.1:80 in lo", "ACCEPT",
+                                 set()),
+                                (f"tcp {LAN}:40000 > 192.168.10.1:80 in eth1", lan, {LAN})):
+        outcomes = explain(ruleset, *parse_packet(text + " hook input"))
+        assert {o.verdict for o in outcomes} == {verdict}
+        assert {str(a) for o in outcomes for a in o.packet.recent.get("A", ())} == held
+
+
+NAT_INPUT_AFTER_FILTER = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A INPUT -m recent --set --name A --rsource
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p tcp -m tcp --dport 80 -j DROP
+-A FORWARD -m conntrack --ctstate INVALID -j DROP
+COMMIT
+"""
+
+
+def test_nat_input_runs_after_filter_input(netns):
+    """nat INPUT binds the source (NF_IP_PRI_NAT_SRC, 100): it runs after filter (0) and
+    security (50), so a packet filter INPUT drops never meets it (bench/evaluator_fuzz.py
+    seed 1300083: a `-m recent --set` in nat INPUT was taken for a datagram the filter
+    policy dropped). (The FORWARD rule makes the kernel track connections.)"""
+    with network(lambda fw: load_legacy(fw, NAT_INPUT_AFTER_FILTER)) as net:
+        assert net.probe(Probe("tcp", "lan", LAN, "192.168.10.1", 80)).startswith("timeout")
+        assert recent_lists(net.ns["fw"], ["A"]) == {"A": set()}
+        assert net.probe(Probe("tcp", "lan", LAN, "192.168.10.1", 22)).startswith("open")
+        assert recent_lists(net.ns["fw"], ["A"]) == {"A": {LAN}}
+    ruleset = read(NAT_INPUT_AFTER_FILTER, "case.save", ConvertOptions(source_kind="save"))[0]
+    for port, verdict, held in ((80, "DROP", set()), (22, "ACCEPT", {LAN})):
+        p, hook = parse_packet(f"tcp {LAN}:40000 > 192.168.10.1:{port} in eth1 hook input")
+        outcomes = explain(ruleset, p, hook)
+        assert {o.verdict for o in outcomes} == {verdict}
+        assert {str(a) for o in outcomes for a in o.packet.recent.get("A", ())} == held

@@ -226,3 +226,75 @@ def test_a_tracked_session_whose_replies_are_untracked(netns):
     assert v.opened == "alive" and not v.guard["untracked"], v
     assert v.kept != "alive", v
     assert v.guard["cut"], v.guard
+
+
+SYN = "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN"
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("raw, filter_chains", [
+    # the server's SYN/ACK stopped on its way out ("this host opens no connections", written
+    # with --tcp-flags SYN SYN, which a SYN/ACK matches too)
+    ({}, {"OUTPUT": ["-p tcp -m tcp --tcp-flags SYN SYN -j DROP"]}),
+    # the SYN/ACK untracked: the entry still waits for it, so the client's ACK is INVALID
+    ({"OUTPUT": ["-p tcp -m tcp --tcp-flags SYN,ACK SYN,ACK -j NOTRACK"]},
+     {"INPUT": ["-m state --state INVALID -j DROP"]}),
+    # the SYN untracked: conntrack has no entry, the SYN/ACK does not open one, and the
+    # client's ACK is picked up as NEW, which a common rule drops (a NEW packet not a SYN)
+    ({"PREROUTING": [f"{SYN} -j NOTRACK"]},
+     {"INPUT": ["-p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m state --state NEW "
+                "-j DROP"]}),
+])
+def test_a_reconnect_whose_handshake_is_stopped_after_the_syn(netns, raw, filter_chains):
+    """The SYN of a new connection passes, and the session (its packets ACKs, ESTABLISHED
+    and ASSURED) keeps working, but the rest of a new connection's handshake is stopped: the
+    guard must warn that a reconnect fails (it walked only the SYN)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    tables = {"filter": [Chain(c, c, "ACCEPT", list(filter_chains.get(c, [])))
+                         for c in ("INPUT", "FORWARD", "OUTPUT")]}
+    if raw:
+        tables["raw"] = [Chain(c, c, "ACCEPT", list(raw.get(c, [])))
+                         for c in ("PREROUTING", "OUTPUT")]
+    r = lockout_fuzz.Round(0, Ruleset({"ip": tables}), "ip", "wan", "203.0.113.50",
+                           "203.0.113.1", 22, 40022, True)
+    v = lockout_fuzz.run_round(r)
+    assert v.opened == "alive" and not v.guard["untracked"], v
+    assert v.kept == "alive" and not v.guard["cut"], v
+    assert v.reconnect != "alive", v
+    assert not v.guard_reconnects, v.guard
+    assert not v.problems(), v.problems()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("fam, client, server", [("ip6", "fd00:10::2", "fd00:10::1"),
+                                                  ("ip", "192.168.10.2", "192.168.10.1")])
+def test_a_reconnect_conntrack_never_sees_is_picked_up_from_the_servers_data(netns, fam,
+                                                                             client, server):
+    """Every packet in untracked: a new connection's SYN and ACK leave conntrack no entry
+    (its SYN/ACK, INVALID, makes none), so the server's first data is picked up as a new
+    connection, which nat OUTPUT's DNAT then sends elsewhere (bench/lockout_fuzz.py seed
+    1400011: the guard said a reconnect works, the kernel reset it)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    rules = Ruleset({fam: {
+        "filter": [Chain(c, c, "ACCEPT") for c in ("INPUT", "FORWARD", "OUTPUT")],
+        "nat": [Chain("PREROUTING", "PREROUTING", "ACCEPT"), Chain("INPUT", "INPUT", "ACCEPT"),
+                Chain("OUTPUT", "OUTPUT", "ACCEPT", [f"-j DNAT --to-destination {server}"]),
+                Chain("POSTROUTING", "POSTROUTING", "ACCEPT")],
+        "raw": [Chain("PREROUTING", "PREROUTING", "ACCEPT", ["-i e+ -j CT --notrack"]),
+                Chain("OUTPUT", "OUTPUT", "ACCEPT")]}})
+    r = lockout_fuzz.Round(0, rules, fam, "lan", client, server, 22, 1500, True)
+    v = lockout_fuzz.run_round(r)
+    assert v.opened == "alive" and v.kept == "alive" and not v.guard["cut"], v
+    assert v.reconnect != "alive", v
+    assert not v.guard_reconnects, v.guard
+    assert not v.problems(), v.problems()

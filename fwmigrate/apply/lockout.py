@@ -20,10 +20,12 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..ir import Ruleset, TargetExtension
-from ..verify.evaluate import Outcome, evaluate
+from ..ir import Ruleset
+from ..verify.evaluate import evaluate
 from ..verify.ipsets import known_sets
 from ..verify.packet import Packet
+from .lockout_outcomes import nat_rules, problems
+from .lockout_reconnect import reconnect
 
 _ESTABLISHED = frozenset({"SEEN_REPLY", "ASSURED", "CONFIRMED"})
 
@@ -177,23 +179,12 @@ def pickup_state() -> str:
     return "invalid" if loose == "0" else "new"
 
 
-def _problems(outcomes: list[Outcome]) -> list[str]:
-    out = []
-    for o in outcomes:
-        if o.verdict != "ACCEPT":
-            why = o.describe()
-            if o.decided_by and o.decided_by.rule is not None:
-                from ..backends.iptables_save import rule_line
-                why += f": {rule_line(o.decided_by.chain, o.decided_by.rule, False)}"
-            if o.assumptions:
-                why += " (if " + "; ".join(dict.fromkeys(o.assumptions)) + ")"
-            out.append(why)
-    return list(dict.fromkeys(out))
-
-
-def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -> GuardReport:
+def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None,
+          pickup: str = "new") -> GuardReport:
     """untracked_as: conntrack does not know the session (see tracked()), so its next packet
-    in has this state (pickup_state()); the replies are established once it is let in."""
+    in has this state (pickup_state()); the replies are established once it is let in.
+    pickup: the state conntrack gives a packet of a connection it does not know
+    (pickup_state()), for a reconnect's handshake."""
     family = "ip" if session.client.version == 4 else "ip6"
     inbound = Packet(family=family, iif=session.iface, saddr=session.client,
                      daddr=session.server, proto=6, sport=session.client_port,
@@ -222,13 +213,13 @@ def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -
     picked_up = [first_in] if untracked_as == "new" else []
     for what, packet, hooks in walks:
         outcomes = evaluate(ruleset, packet, hooks)
-        for problem in _problems(outcomes):
+        for problem in problems(outcomes):
             report.cut.append(f"{what} would be stopped: {problem}")
         if packet in picked_up:
             # picked up as a new connection, the session meets the nat chains like a first
             # packet does: a rewrite sends its packets to another address or port, or makes
             # them come from another source, and the connection the server knows is lost
-            report.cut += [f"{what} would be rewritten: {r}" for r in _nat_rules(outcomes)]
+            report.cut += [f"{what} would be rewritten: {r}" for r in nat_rules(outcomes)]
         if packet is first_in and untracked_as in ("new", None) and any(
                 o.packet.ct_state == "untracked" for o in outcomes):
             if untracked_as == "new":
@@ -255,59 +246,5 @@ def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None) -
                           "left untracked, so conntrack's window check finds them INVALID)",
                           inbound.with_(ct_state="invalid", ct_status=frozenset()),
                           ("prerouting", "input")))
-    new = inbound.with_(tcp_flags=frozenset({"SYN"}), ct_state="new", ct_status=frozenset())
-    new_outcomes = evaluate(ruleset, new, ("prerouting", "input"))
-    report.reconnect += _rewritten(new_outcomes, session)
-    problems = _problems(new_outcomes)
-    if problems:
-        knocking = any(s.rule is not None and s.rule.match("recent") is not None
-                       for o in new_outcomes for s in o.trace)
-        hint = (" — it passes only after port knocking (the recent lists start empty), so "
-                "knock before you reconnect" if knocking else "")
-        report.reconnect = [f"a new connection from {session.client} to port "
-                            f"{session.server_port} would be refused{hint}: {p}"
-                            for p in problems]
+    report.reconnect = reconnect(ruleset, session, inbound, reply, pickup)
     return report
-
-
-# a reconnect's SNAT (nat INPUT) also changes what the server and later rules see of it
-_ALL_NAT_TARGETS = ("DNAT", "REDIRECT", "NETMAP", "SNAT", "MASQUERADE")
-
-
-def _nat_steps(outcomes: list[Outcome]):
-    """(outcome, step, "rule N of nat CHAIN (file:line): -A …") for each NAT rule the walks
-    matched."""
-    from ..backends.iptables_save import rule_line
-    for o in outcomes:
-        for step in o.trace:
-            target = step.rule.target if step.rule is not None else None
-            if (step.table == "nat" and step.result in ("match", "assumed match")
-                    and isinstance(target, TargetExtension)
-                    and target.name in _ALL_NAT_TARGETS):
-                where = f" ({step.rule.loc})" if step.rule.loc else ""
-                yield o, step, (f"rule {step.index} of nat {step.chain}{where}: "
-                                f"{rule_line(step.chain, step.rule, False)}")
-
-
-def _nat_rules(outcomes: list[Outcome]) -> list[str]:
-    """The NAT rules the walks matched, each once (with what the match assumed)."""
-    out = []
-    for o, step, named in _nat_steps(outcomes):
-        why = (" (if " + "; ".join(dict.fromkeys(o.assumptions)) + ")"
-               if step.result == "assumed match" else "")
-        out.append(named + why)
-    return list(dict.fromkeys(out))
-
-
-def _rewritten(outcomes: list[Outcome], session: Session) -> list[str]:
-    """NAT rules see only a connection's first packet: they leave the session alone, but send
-    a reconnect elsewhere, which the evaluator does not follow (it walks the packet as it
-    came). Name the rule, so the user can check sshd is reachable where it leads."""
-    out = []
-    for _o, step, named in _nat_steps(outcomes):
-        out.append(f"a new connection from {session.client} to port "
-                   f"{session.server_port} would be rewritten by {named}"
-                   f" — your session is not (NAT sees only a connection's first "
-                   f"packet), but a reconnect goes where {step.rule.target.name} sends it, "
-                   "which the guard does not follow: check sshd is reachable there")
-    return list(dict.fromkeys(out))

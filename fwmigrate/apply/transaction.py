@@ -194,19 +194,19 @@ def _guard(ruleset: Ruleset, options: ApplyOptions, ssh_connection: str | None,
     report.session = str(session)
     # a session conntrack does not know yet is taken as a new connection by its next packet
     untracked = lockout.tracked(session) is False
+    pickup = lockout.pickup_state()
     if options.keep:
         # --keep may name a session that is not open (yet): walk it as tracked, and warn if
         # it would die were it open now and untracked
-        result = lockout.check(ruleset, session)
+        result = lockout.check(ruleset, session, pickup=pickup)
         if untracked:
             report.warnings += [
                 f"no connection from {session.client} to port {session.server_port} is "
                 f"tracked here; if one is open now, {c}"
-                for c in lockout.check(ruleset, session, lockout.pickup_state()).cut
+                for c in lockout.check(ruleset, session, pickup, pickup).cut
                 if c not in result.cut]
     else:
-        result = lockout.check(ruleset, session,
-                               lockout.pickup_state() if untracked else None)
+        result = lockout.check(ruleset, session, pickup if untracked else None, pickup)
     report.warnings += result.reconnect
     if result.cut and not options.force:
         hint = (["let it in as a new connection first (apply a ruleset that also accepts new "

@@ -1,11 +1,11 @@
 """Walk one packet through an IR ruleset, as the kernel would, and say what happens and why.
 
 Chains are followed with jumps, goto and return; tables run in hook order (raw, mangle, nat for
-new connections, filter, security); a verdict of DROP or REJECT ends the walk, ACCEPT ends
-only that table. Rule matches are three-valued: a field the caller does not know (None) makes a
-match "unknown", and the walk then follows both ways, so the result is every outcome that is
-possible with what is known. `limit` is assumed under its limit (and said so). `recent`
-reads and changes the packet's view of the lists as it goes.
+new connections, filter, security; nat last in INPUT); a verdict of DROP or REJECT ends the
+walk, ACCEPT ends only that table. Rule matches are three-valued: a field the caller does not
+know (None) makes a match "unknown", and the walk then follows both ways, so the result is
+every outcome that is possible with what is known. `limit` is assumed under its limit (and
+said so). `recent` reads and changes the packet's view of the lists as it goes.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from .ipsets import known_sets
 from .matches import match_rule
 from .packet import Packet
 
-# iptables tables in the order their base chains run on each hook
+# iptables tables in the order their base chains run on each hook (by priority: nat binds
+# the destination before filter, in PREROUTING and OUTPUT, and the source after it, in INPUT
+# and POSTROUTING)
 HOOK_TABLES = {
     "prerouting": ("raw", "mangle", "nat"),
-    "input": ("mangle", "nat", "filter", "security"),
+    "input": ("mangle", "filter", "security", "nat"),
     "forward": ("mangle", "filter", "security"),
     "output": ("raw", "mangle", "nat", "filter", "security"),
     "postrouting": ("mangle", "nat"),
@@ -85,8 +87,7 @@ class _Walk:
             for o in outcomes:
                 # nat chains see only a connection's first packet, and none without an entry
                 # (a raw rule on this hook may just have untracked it)
-                if o.verdict != "ACCEPT" or (table_name == "nat" and o.packet.ct_state
-                                             not in ("new", None)):
+                if o.verdict != "ACCEPT" or (table_name == "nat" and _nat_done(hook, o.packet)):
                     next_outcomes.append(o)
                     continue
                 before = _before_conntrack(hook, o.packet) if table_name == "raw" else None
@@ -146,7 +147,7 @@ class _Walk:
         target = rule.target
         if target is None or (isinstance(target, TargetExtension)
                               and not mappings.target_specs()[target.name].terminal):
-            if _untracks(target) and not (self.current == "prerouting" and packet.iif == "lo"):
+            if _untracks(target) and not _has_entry(self.current, packet):
                 packet = packet.with_(ct_state="untracked", ct_status=frozenset())
             yield from self._rules(table, chain, packet, depth, index + 1, trace, assumptions)
             return
@@ -169,11 +170,27 @@ class _Walk:
         yield _TARGET_VERDICTS.get(target.name, "ACCEPT"), step, trace, assumptions, packet
 
 
+def _nat_done(hook: str, packet: Packet) -> bool:
+    """The nat chains of this hook do not see the packet: it is not its connection's first
+    (or has no entry), or it came in on lo, sent by this host, whose connection had its
+    destination bound in OUTPUT and its source in POSTROUTING on the way out."""
+    return packet.ct_state not in ("new", None) or (
+        hook in ("prerouting", "input") and packet.iif == "lo")
+
+
+def _has_entry(hook: str, packet: Packet) -> bool:
+    """The packet reaches the raw table with a conntrack entry (or an empty one) already:
+    an answer this host made carries one (Packet.ct_attached), and a packet in on lo keeps
+    the one it got in OUTPUT. NOTRACK and CT leave such a packet alone ("previously seen")."""
+    return packet.ct_attached is not None or (hook == "prerouting" and packet.iif == "lo")
+
+
 def _before_conntrack(hook: str, packet: Packet) -> Packet | None:
     """The packet as the raw table sees it: conntrack runs after it, so there is no entry
-    yet (state INVALID, or UNTRACKED once a raw rule untracked it) — except for a packet in
-    on lo, which keeps the entry it got in OUTPUT. None: the packet as it is."""
-    if hook == "prerouting" and packet.iif == "lo":
+    yet (state INVALID, or UNTRACKED once a raw rule untracked it) — except for a packet
+    that has one already (_has_entry), whose empty entry reads as INVALID. None: the packet
+    as it is."""
+    if (hook == "prerouting" and packet.iif == "lo") or packet.ct_attached == "entry":
         return None
     return packet.with_(ct_missing=True, ct_state="untracked" if packet.ct_state ==
                         "untracked" else "invalid", ct_status=frozenset())
@@ -190,9 +207,8 @@ def _after_conntrack(packet: Packet, walked: Packet) -> Packet:
 
 def _untracks(target: TargetExtension | None) -> bool:
     """NOTRACK and CT --notrack (raw table, before conntrack): the packet is not tied to its
-    connection, so from there on its state is UNTRACKED, not ESTABLISHED. Not in PREROUTING
-    for a packet in on lo: this host sent it, conntrack gave it its entry in OUTPUT, and
-    the target leaves a packet that has one alone ("previously seen (loopback)")."""
+    connection, so from there on its state is UNTRACKED, not ESTABLISHED (unless it has an
+    entry already: _has_entry)."""
     return target is not None and (target.name == "NOTRACK" or (
         target.name == "CT" and target.option("notrack") is not None))
 

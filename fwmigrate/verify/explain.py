@@ -29,7 +29,8 @@ _CLAUSE = (pp.Group(pp.Keyword("in")("key") + _WORD("value"))
            | pp.Group(pp.Keyword("type")("key") + _WORD("value"))
            | pp.Group(pp.Keyword("hook")("key") + _WORD("value"))
            | pp.Group(pp.Keyword("recent")("key") + _WORD("value"))
-           | pp.Group(pp.Keyword("frag")("key")))
+           | pp.Group(pp.Keyword("frag")("key"))
+           | pp.Group(pp.Keyword("answer")("key")))
 PACKET = (_WORD("proto") + _ENDPOINT("src") + pp.Suppress(">") + _ENDPOINT("dst")
           + pp.ZeroOrMore(_CLAUSE)("clauses") + pp.StringEnd())
 HOOK_PATHS = {"input": ("prerouting", "input"), "forward": ("prerouting", "forward",
@@ -44,7 +45,11 @@ class PacketError(Exception):
 
 def parse_packet(text: str) -> tuple[Packet, str]:
     """(packet, hook) from `PROTO SRC[:PORT] > DST[:PORT] [in IF] [out IF] [ct STATE]
-    [status BITS] [flags SYN,ACK] [type T[/C]] [recent LIST[@dst]] [frag] [hook H]`."""
+    [status BITS] [flags SYN,ACK] [type T[/C]] [recent LIST[@dst]] [frag] [answer] [hook H]`.
+    `answer`: this host made the packet as the answer to another (a REJECT's ICMP error or
+    reset), which gives it that packet's conntrack entry, RELATED (or an empty one, INVALID,
+    for an untracked packet), before the raw table; the entry's direction, status and
+    original tuple are the answered flow's, unknown here."""
     bad = undecodable_byte(text)
     if bad is not None:
         raise PacketError(f"{bad[1]} (at column {bad[0] + 1})")
@@ -78,6 +83,7 @@ def parse_packet(text: str) -> tuple[Packet, str]:
         fields["dport"] = int(res["dst"]["port"])
     hook = "input"
     recent: dict[str, frozenset] = {}
+    given = {clause["key"] for clause in res.get("clauses", [])}
     for clause in res.get("clauses", []):
         key, value = clause["key"], clause.get("value")
         if key in ("in", "out"):
@@ -89,7 +95,7 @@ def parse_packet(text: str) -> tuple[Packet, str]:
             if value.lower() not in CT_STATES:
                 raise PacketError(f"ct {value}: one of {', '.join(CT_STATES)}")
             fields["ct_state"] = value.lower()
-            if value.lower() != "new" and "flags" not in fields and proto == 6:
+            if value.lower() != "new" and "flags" not in given and proto == 6:
                 fields["tcp_flags"] = frozenset({"ACK"})
         elif key == "status":
             fields["ct_status"] = _words(key, value, CT_STATUS)
@@ -113,14 +119,32 @@ def parse_packet(text: str) -> tuple[Packet, str]:
             recent[name] = recent.get(name, frozenset()) | {addr}
         elif key == "frag":
             fields["fragment"] = True
+        elif key == "answer":
+            fields["ct_attached"] = "answer"
     fields["ct_orig_saddr"], fields["ct_orig_daddr"] = saddr, daddr
     fields["ct_orig_sport"], fields["ct_orig_dport"] = fields.get("sport"), fields.get("dport")
+    if "ct_attached" in fields:
+        _answer(fields, "ct" in given, "flags" in given)
     if hook in ("output", "postrouting"):
         fields.pop("iif", None)
         fields["iif"] = ""
     if hook in ("input", "prerouting"):
         fields["oif"] = ""
     return Packet(recent=recent, **fields), hook
+
+
+def _answer(fields: dict, state_given: bool, flags_given: bool) -> None:
+    """An answer carries the answered packet's entry (see Packet.ct_attached): RELATED, or
+    INVALID (an empty one); whose direction, status and original tuple are not known."""
+    state = fields["ct_state"] if state_given else "related"
+    if state not in ("related", "invalid"):
+        raise PacketError(f"answer: an answer this host makes is ct related (or invalid, "
+                          f"answering an untracked packet), not {state}")
+    fields.update(ct_state=state, ct_attached="entry" if state == "related" else "empty",
+                  ct_direction=None, ct_status=None, ct_orig_saddr=None, ct_orig_daddr=None,
+                  ct_orig_sport=None, ct_orig_dport=None)
+    if fields["proto"] == 6 and not flags_given:
+        fields["tcp_flags"] = frozenset({"RST", "ACK"})
 
 
 def _address(text: str):
@@ -163,6 +187,8 @@ def describe_packet(p: Packet, hook: str) -> str:
             words += ["recent", f"{name}@dst"]
     if p.fragment:
         words.append("frag")
+    if p.ct_attached:
+        words.append("answer")
     words += ["hook", hook]
     return " ".join(words)
 

@@ -36,6 +36,11 @@ class Packet:
     fragment: bool = False
     # in the raw table, which runs before conntrack: the packet has no entry yet
     ct_missing: bool = False
+    # a conntrack entry the packet carries from before the raw table: "entry" for an answer
+    # this host made (an ICMP error or a REJECT's reset) to a tracked packet, which is given
+    # that packet's entry, RELATED the other way (nf_ct_attach); "empty" for one to an
+    # untracked packet, whose entry is empty (INVALID). NOTRACK leaves such a packet alone.
+    ct_attached: str | None = None
     # the addresses in each recent list (as the list stores them); missing: empty
     recent: dict[str, frozenset] = field(default_factory=dict)
     # ipset name → IpSet, for the sets whose members are known (verify/ipsets.py known_sets);
