@@ -256,6 +256,12 @@ class Table:
         return None
 
 
+def untracks(target: object) -> bool:
+    """NOTRACK and CT --notrack: the target that leaves a packet without a conntrack entry."""
+    return isinstance(target, TargetExtension) and (target.name == "NOTRACK" or (
+        target.name == "CT" and target.option("notrack") is not None))
+
+
 def builtin_chains_reaching(table: Table) -> dict[str, frozenset[str]]:
     """Chain name → the built-in chains whose packets reach it through jumps and gotos
     (what the kernel checks a match or target against, and what decides a hook-dependent

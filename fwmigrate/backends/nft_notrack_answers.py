@@ -12,7 +12,8 @@ This finds the raw OUTPUT notrack rules for which that can happen, to be refused
 
 from __future__ import annotations
 
-from ..ir import Rule, Ruleset, Table, TargetExtension, builtin_chains_reaching
+from ..frontends.conntrack_entry import state_test
+from ..ir import Rule, Ruleset, Table, TargetExtension, builtin_chains_reaching, untracks
 from .nft_recent import Untranslatable
 
 _OUT_HOOKS = frozenset({"OUTPUT", "POSTROUTING"})
@@ -33,43 +34,31 @@ def _answer_protocols(tables: list[Table], family: str) -> frozenset[int]:
     return frozenset(found)
 
 
-def _is_notrack(rule: Rule) -> bool:
-    t = rule.target
-    return isinstance(t, TargetExtension) and (
-        t.name == "NOTRACK" or (t.name == "CT" and any(o.name == "notrack" for o in t.options)))
-
-
-def _may_meet_an_answer(rule: Rule, answers: frozenset[int]) -> bool:
-    p = rule.protocol
-    if p is not None and (p.value in answers) == p.negated:
+def _notrack_an_answer_may_meet(rule: Rule) -> bool:
+    """A notrack rule whose state tests pass an answer to an untracked packet: INVALID (no
+    entry) in raw OUTPUT under both."""
+    if not untracks(rule.target):
         return False
-    # in raw OUTPUT such an answer is INVALID (no entry) under both: a state test without
-    # INVALID never passes it
-    for m in rule.matches:
-        opt = _state_option(m)
-        if opt is not None and ("INVALID" in opt.value) == opt.negated:
-            return False
-    return True
+    return not any((opt := state_test(m)) is not None and ("INVALID" in opt.value) == opt.negated
+                   for m in rule.matches)
 
 
-def _state_option(match):
-    return match.option("ctstate") if match.module == "conntrack" else \
-        match.option("state") if match.module == "state" else None
+def _of_protocols(rule: Rule, protocols: frozenset[int]) -> bool:
+    p = rule.protocol
+    return p is None or (p.value in protocols) != p.negated
 
 
 def _tells_invalid_from_untracked(rule: Rule) -> bool:
-    for m in rule.matches:
-        opt = _state_option(m)
-        if opt is not None and ("INVALID" in opt.value) != ("UNTRACKED" in opt.value):
-            return True
-    return False
+    return any((opt := state_test(m)) is not None and
+               ("INVALID" in opt.value) != ("UNTRACKED" in opt.value) for m in rule.matches)
 
 
-def _rules_on_the_way_out(table: Table):
+def _rules_on_the_way_out(table: Table, hooks: frozenset[str] = _OUT_HOOKS):
+    """The rules of the chains that packets of these hooks reach."""
     reach = builtin_chains_reaching(table)
     for chain in table.chains:
-        if reach.get(chain.name, frozenset()) & _OUT_HOOKS:
-            yield chain.name, reach[chain.name], chain.rules
+        if reach.get(chain.name, frozenset()) & hooks:
+            yield from chain.rules
 
 
 def notrack_answer_problems(ruleset: Ruleset) -> dict[int, Untranslatable]:
@@ -77,18 +66,20 @@ def notrack_answer_problems(ruleset: Ruleset) -> dict[int, Untranslatable]:
     problems: dict[int, Untranslatable] = {}
     for family in ruleset.families:
         tables = [t for t in ruleset.tables if t.family == family]
-        answers = _answer_protocols(tables, family)
         raw = next((t for t in tables if t.name == "raw"), None)
-        if not answers or raw is None:
-            continue
-        notracks = [r for _name, hooks, rules in _rules_on_the_way_out(raw) if "OUTPUT" in hooks
-                    for r in rules if _is_notrack(r) and _may_meet_an_answer(r, answers)]
+        # the raw table first (small, and mostly absent): the rest is read only if it matters
+        notracks = [] if raw is None else [
+            r for r in _rules_on_the_way_out(raw, frozenset({"OUTPUT"}))
+            if _notrack_an_answer_may_meet(r)]
+        if notracks:        # no REJECT, no answers: none are left
+            answers = _answer_protocols(tables, family)
+            notracks = [r for r in notracks if answers and _of_protocols(r, answers)]
         if not notracks:
             continue
         # a later state test that tells them apart: raw's own rules are judged as a whole
         # (which of them come after the notrack depends on the jumps), the others all come later
-        tests = [r for t in tables for _name, _hooks, rules in _rules_on_the_way_out(t)
-                 for r in rules if _tells_invalid_from_untracked(r)]
+        tests = [r for t in tables for r in _rules_on_the_way_out(t)
+                 if _tells_invalid_from_untracked(r)]
         if not tests:
             continue
         where = tests[0].loc

@@ -7,19 +7,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..ir import Match
+from ..ir import Match, Option
 
 NO_ENTRY = frozenset({"INVALID", "UNTRACKED"})
 ENTRY_STATES = frozenset({"NEW", "ESTABLISHED", "RELATED"})
+
+
+def state_test(match: Match) -> Option | None:
+    """The states a match tests: -m state --state, -m conntrack --ctstate; None for others."""
+    if match.module == "conntrack":
+        return match.option("ctstate")
+    return match.option("state") if match.module == "state" else None
 
 
 def entry_tested(matches: Iterable[Match]) -> bool:
     """A state test among these (-m state, -m conntrack --ctstate) passes only packets with
     a conntrack entry."""
     for match in matches:
-        if match.module not in ("conntrack", "state"):
-            continue
-        opt = match.option("ctstate" if match.module == "conntrack" else "state")
+        opt = state_test(match)
         if opt is not None and (opt.value <= ENTRY_STATES if not opt.negated
                                 else NO_ENTRY <= opt.value):
             return True

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import mappings
-from ..ir import Jump, Rule, Ruleset, Table, TargetExtension, Verdict
+from ..ir import Jump, Rule, Ruleset, Table, TargetExtension, Verdict, untracks
 from .ipsets import known_sets
 from .matches import match_rule
 from .packet import Packet
@@ -147,7 +147,8 @@ class _Walk:
         target = rule.target
         if target is None or (isinstance(target, TargetExtension)
                               and not mappings.target_specs()[target.name].terminal):
-            if _untracks(target) and not _has_entry(self.current, packet):
+            # from here on the packet is UNTRACKED, unless it has an entry already
+            if untracks(target) and not _has_entry(self.current, packet):
                 packet = packet.with_(ct_state="untracked", ct_status=frozenset())
             yield from self._rules(table, chain, packet, depth, index + 1, trace, assumptions)
             return
@@ -203,14 +204,6 @@ def _after_conntrack(packet: Packet, walked: Packet) -> Packet:
         return walked.with_(ct_missing=False, ct_status=frozenset())
     return walked.with_(ct_missing=False, ct_state=packet.ct_state,
                         ct_status=packet.ct_status)
-
-
-def _untracks(target: TargetExtension | None) -> bool:
-    """NOTRACK and CT --notrack (raw table, before conntrack): the packet is not tied to its
-    connection, so from there on its state is UNTRACKED, not ESTABLISHED (unless it has an
-    entry already: _has_entry)."""
-    return target is not None and (target.name == "NOTRACK" or (
-        target.name == "CT" and target.option("notrack") is not None))
 
 
 def evaluate(ruleset: Ruleset, packet: Packet, hooks: tuple[str, ...]) -> list[Outcome]:
