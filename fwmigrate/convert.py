@@ -134,15 +134,16 @@ def _json_text(model, options: ConvertOptions) -> tuple[str, list[str]]:
 
 def _second_family_start(ruleset: Ruleset) -> SourceLocation | None:
     """Where the family met second in the input starts: its first rule or chain command."""
-    first: dict[str, tuple[int, int, SourceLocation]] = {}
+    def place(loc: SourceLocation) -> tuple[int, int]:
+        return loc.line, loc.col
+    first: dict[str, SourceLocation] = {}
     for table in ruleset.tables:
         for chain in table.chains:
             for loc in (chain.loc, *(rule.loc for rule in chain.rules)):
                 if loc is not None:
-                    key = (loc.line, loc.col, loc)
-                    first[table.family] = min(first.get(table.family, key), key,
-                                              key=lambda k: k[:2])
-    return max(first.values(), key=lambda k: k[:2])[2] if len(first) > 1 else None
+                    known = first.get(table.family)
+                    first[table.family] = loc if known is None else min(known, loc, key=place)
+    return max(first.values(), key=place) if len(first) > 1 else None
 
 
 def _restore_text(ruleset: Ruleset, kind: str, options: ConvertOptions) -> str:
