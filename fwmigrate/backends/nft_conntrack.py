@@ -5,8 +5,9 @@ state and stops, nft's other ct keys stop the rule."""
 from __future__ import annotations
 
 from ..frontends.conntrack_entry import ENTRY_STATES, NO_ENTRY, entry_tested
-from .nft_ast import Compare, Ct, Meta, Statement, Symbol
+from .nft_ast import Compare, Ct, FlagList, Meta, Statement, Symbol
 from .nft_common import flags, op, port
+from .nft_ct_split import Split, either, none_of
 from .nft_recent import Untranslatable
 
 _CT_STATE_ORDER = ("INVALID", "ESTABLISHED", "RELATED", "NEW", "UNTRACKED")
@@ -62,17 +63,33 @@ def _either_split(states: frozenset[str], nat: frozenset[str]) -> str:
                   f"{_listed(nat, _NAT_NAMES)}" if rest else None)
 
 
-def _none_of(rule, index: int, states: frozenset[str], nat: frozenset[str]) -> list[Statement]:
+def _none_of(tr, rule, index: int, states: frozenset[str],
+             nat: frozenset[str]) -> list[Statement]:
     """`! --ctstate S` with SNAT/DNAT in S: none of the states and none of the NAT bits, which
-    nft says of a packet with a conntrack entry only, so a packet without one must be stopped
-    before (or by this test's own states)."""
+    nft says of a packet with a conntrack entry only: one rule where a packet without one is
+    stopped before (or by this test's own states), else two (nft_ct_split)."""
     plain = states - nat
     if not (entry_tested(rule.matches[:index]) or NO_ENTRY <= plain):
-        raise Untranslatable("! --ctstate SNAT/DNAT also holds for packets without a conntrack "
-                             "entry, where nft's `ct status` does not",
-                             _inverted_nat_split(states))
+        message = ("! --ctstate SNAT/DNAT also holds for packets without a conntrack entry, "
+                   "where nft's `ct status` does not")
+        hint = _inverted_nat_split(states)
+        if not ENTRY_STATES - plain:
+            raise Untranslatable(message, hint)
+        return [_register(tr, none_of(plain, flags(nat, _CT_STATUS_ORDER), _states, message,
+                                      hint))]
     return ([Compare(Ct("state"), "!=", flags(plain, _CT_STATE_ORDER))] if plain else []) + \
         [Compare(Ct("status"), "!=", flags(nat, _CT_STATUS_ORDER))]
+
+
+def _states(names) -> FlagList:
+    return flags(names, _CT_STATE_ORDER)
+
+
+def _register(tr, split: Split) -> Compare:
+    """The first rule's state test, known to the translator as one that needs a second rule
+    (made in nft_translate._rule, where the whole rule is known)."""
+    tr.ct_splits[id(split.first)] = split
+    return split.first
 
 
 def h_ct_state(tr, rule, index, match, opt, ctx) -> list[Statement]:
@@ -81,11 +98,14 @@ def h_ct_state(tr, rule, index, match, opt, ctx) -> list[Statement]:
     if match.module == "conntrack":
         _check_no_entry(match)
         if nat and opt.negated:
-            return _none_of(rule, index, states, nat)
+            return _none_of(tr, rule, index, states, nat)
     if nat and nat != states:
-        raise Untranslatable("--ctstate mixing SNAT/DNAT with connection states means "
-                             "\"either\", which one nft rule cannot say",
-                             _either_split(states, nat))
+        message = ("--ctstate mixing SNAT/DNAT with connection states means \"either\", "
+                   "which one nft rule cannot say")
+        if not ENTRY_STATES - states:
+            raise Untranslatable(message, _either_split(states, nat))
+        return [_register(tr, either(states - nat, flags(nat, _CT_STATUS_ORDER), _states,
+                                     message, _either_split(states, nat)))]
     if nat:
         return [Compare(Ct("status"), op(opt.negated), flags(nat, _CT_STATUS_ORDER))]
     return [Compare(Ct("state"), op(opt.negated), flags(states, _CT_STATE_ORDER))]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .. import mappings
 from ..errors import Diagnostic
+from ..frontends.conntrack_entry import entry_tested
 from ..frontends.kernel_checks import INET_HOOK_HINT, inet_hook_conflicts
 from ..ir import (
     Chain,
@@ -40,7 +41,8 @@ from .nft_ast import (
     Tproxy,
 )
 from .nft_common import PAYLOADS, Ctx, NftOptions, address_compare, op, protocol
-from .nft_companions import check_tproxy_tests, tproxy_companion
+from .nft_companions import check_tproxy_tests, companion_of
+from .nft_ct_split import Split
 from .nft_exthdr import AH_WITH_PROTOCOL
 from .nft_fragments import later_fragment_note
 from .nft_ipsets import IpsetPlan
@@ -87,6 +89,8 @@ class _Translator:
         self.set_rules: set[int] = set()
         # id of a rule → (that rule, the rule written after it): see LimitPlan.companion
         self.companions: dict[int, tuple[NftRule, NftRule]] = {}
+        # id of a state test → the second rule it needs (nft_ct_split; kept alive there)
+        self.ct_splits: dict[int, Split] = {}
         # family → (saddr, daddr) caches: id of a -s/-d selector → (selector, compare)
         self.address_cache: dict[str, tuple[dict, dict]] = {"ip": ({}, {}), "ip6": ({}, {})}
         self.ipsets: tuple = ()
@@ -286,15 +290,12 @@ class _Translator:
             # `-A CHAIN` alone only counts; nft has no empty rule (iptables-translate: counter)
             statements = (Counter(),)
         nft_rule = NftRule(statements, comment, rule.loc)
+        try:
+            companion = companion_of(self, nft_rule, target, ctx, rule, table.name)
+        except Untranslatable as exc:       # a conntrack test that two rules cannot say
+            return self._untranslated(table, chain, rule, exc)
         if literal_sets:
             self.set_rules.add(id(nft_rule))
-        # the rule written after this one (nft_companions): TPROXY's drop, a full hashlimit
-        # set's drop (a TPROXY rule has no hashlimit: check_tproxy_tests refuses one)
-        companion = None
-        if target and type(target[0]) is Tproxy:
-            companion = tproxy_companion(nft_rule, target[0])
-        elif ctx.limits is not None and ctx.limits.hashlimit_sets:
-            companion = ctx.limits.companion(nft_rule)
         if companion is not None:
             self.companions[id(nft_rule)] = (nft_rule, companion)
             if literal_sets:        # its tests are the rule's: hoist names its sets alike
@@ -397,6 +398,8 @@ class _Translator:
                 middle += match_statements(self, rule, index, match, ctx)
                 continue
             key = (match, ctx.family, ctx.proto)
+            if match.module == "conntrack":     # h_ct_state reads the state tests before it
+                key += (entry_tested(rule.matches[:index]),)
             cached = self.match_cache.get(key)
             if cached is None:
                 cached = self.match_cache[key] = match_statements(self, rule, index, match, ctx)

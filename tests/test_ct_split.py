@@ -1,0 +1,142 @@
+"""Conntrack tests nft cannot say in one rule, written as two (backends/nft_ct_split.py):
+`! --ctstate S` with SNAT/DNAT in S, and `--ctstate P,N` mixing states with SNAT/DNAT. The
+one-line forms are in tests/vectors/conntrack.txt; the kernel's verdicts in
+test_differential.py; reading them back in test_ct_split_kernel.py."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from fwmigrate.backends import nft_json
+from fwmigrate.backends.nft_translate import NftOptions, translate
+from fwmigrate.convert import ConvertOptions, convert, read
+from fwmigrate.dropin import translate_command
+from fwmigrate.errors import FwmigrateError
+
+KUBE_FIREWALL = ('-A INPUT ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block '
+                 'incoming localnet connections" -m conntrack ! --ctstate '
+                 'RELATED,ESTABLISHED,DNAT -j DROP')
+
+
+def _rules(output: str) -> list[str]:
+    """The rule lines of `convert --to nft` output (those of the base chains' headers out)."""
+    return [line.strip() for line in output.splitlines() if line.startswith("\t\t")
+            and not line.strip().startswith("type ")]
+
+
+def _hint_rules(rule: str, hint: str) -> str:
+    """A script of the rules a refusal's hint names, each in place of the rule's -m conntrack."""
+    test = re.search(r"-m conntrack !? ?--ctstate \S+", rule).group(0)
+    written = re.findall(r"-m conntrack --ctstate [A-Z]+(?:,[A-Z]+)*"
+                         r"(?: -m conntrack !? ?--ctstate [A-Z]+(?:,[A-Z]+)*)?", hint)
+    assert len(written) == 2, hint
+    return "".join(f"iptables {rule.replace(test, w)}\n" for w in written)
+
+
+@pytest.mark.parametrize("rule", [
+    KUBE_FIREWALL,
+    "-A INPUT -m conntrack ! --ctstate INVALID,SNAT -j DROP",
+    "-A FORWARD -p tcp -m conntrack --ctstate NEW,DNAT -j LOG",
+    "-A FORWARD -m conntrack --ctstate INVALID,SNAT,DNAT -j ACCEPT",
+])
+def test_the_two_rules_are_those_the_refusal_named(rule):
+    # the refusal after a random draw (which must not run twice) still names the two rules;
+    # without the draw fwmigrate writes exactly what those two rules translate to
+    drawn = rule.replace("-m conntrack", "-m statistic --mode random --probability 0.5 "
+                                         "-m conntrack", 1)
+    with pytest.raises(FwmigrateError) as info:
+        convert(f"iptables {drawn}\n", "fw.sh", ConvertOptions())
+    [error] = info.value.diagnostics
+    named = _hint_rules(rule, error.hint)
+    split = _rules(convert(f"iptables {rule}\n", "fw.sh", ConvertOptions()).output)
+    assert len(split) == 2
+    assert split == _rules(convert(named, "fw.sh", ConvertOptions()).output)
+
+
+def test_the_second_rule_is_marked_as_the_companion_of_the_first():
+    ruleset, _ = read(f"iptables {KUBE_FIREWALL}\n", "fw.sh", ConvertOptions())
+    chain = translate(ruleset, NftOptions()).ruleset.tables[0].chains[0]
+    assert [r.companion for r in chain.rules] == [False, True]
+    assert chain.rules[0].loc == chain.rules[1].loc
+
+
+def test_a_rule_after_one_with_an_earlier_state_test_is_split_too():
+    # the same -m conntrack ! --ctstate DNAT once after --ctstate NEW (one rule) and once
+    # alone: a cache of match translations gave the second rule the first one's `ct status !
+    # dnat`, which lets packets without a conntrack entry through
+    script = ("iptables -A INPUT -m conntrack --ctstate NEW -m conntrack ! --ctstate DNAT "
+              "-j DROP\niptables -A INPUT -m conntrack ! --ctstate DNAT -j DROP\n")
+    assert _rules(convert(script, "fw.sh", ConvertOptions()).output)[:3] == [
+        "ct state new ct status ! dnat drop",
+        "ct state invalid,untracked drop",
+        "ct state established,related,new ct status ! dnat drop"]
+
+
+def test_the_counters_go_on_the_first_rule_and_the_second_counts_from_zero():
+    # the two count disjoint packets: their sum is what iptables' one rule counted
+    save = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "[7:420] -A INPUT -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP\n"
+            "COMMIT\n")
+    out = convert(save, "fw.save", ConvertOptions(counters=True)).output
+    assert _rules(out) == [
+        "ct state invalid,untracked counter packets 7 bytes 420 drop",
+        "ct state new ct status ! dnat counter packets 0 bytes 0 drop"]
+
+
+def test_the_drop_in_prints_both_rules_and_inserts_them_in_their_order():
+    args = ["-A", "INPUT", "-m", "conntrack", "!", "--ctstate", "ESTABLISHED,RELATED,DNAT",
+            "-j", "DROP"]
+    appended = translate_command(args, "ip")
+    assert [line.split(" INPUT ", 1)[1] for line in appended] == [
+        "ct state invalid,untracked counter drop'",
+        "ct state new ct status ! dnat counter drop'"]
+    assert all(line.startswith("nft 'add rule ip filter INPUT ") for line in appended)
+    # inserted at one place, the second goes in first to end up after the first
+    inserted = translate_command(["-I", "INPUT", "2", *args[2:]], "ip")
+    assert [line.split(" INPUT ", 1)[1] for line in inserted] == [
+        "index 1 ct state new ct status ! dnat counter drop'",
+        "index 1 ct state invalid,untracked counter drop'"]
+    assert all(line.startswith("nft 'insert rule ip filter INPUT ") for line in inserted)
+
+
+def test_the_json_backend_writes_the_same_two_rules():
+    ruleset, _ = read("iptables -A FORWARD -m conntrack --ctstate NEW,DNAT -j ACCEPT\n",
+                      "fw.sh", ConvertOptions())
+    batch = nft_json.commands(translate(ruleset, NftOptions()).ruleset)
+    rules = [c["add"]["rule"]["expr"] for c in batch["nftables"]
+             if "rule" in c.get("add", {}) and c["add"]["rule"]["chain"] == "FORWARD"]
+    state = {"ct": {"key": "state"}}
+    assert rules == [
+        [{"match": {"op": "in", "left": state, "right": "new"}}, {"accept": None}],
+        [{"match": {"op": "in", "left": state, "right": ["established", "related"]}},
+         {"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}},
+         {"accept": None}]]
+
+
+@pytest.mark.parametrize("rule, why", [
+    # a side effect or a random answer before the conntrack test would happen twice
+    ("-A INPUT -m limit --limit 1/s -m conntrack ! --ctstate DNAT -j DROP", "side effect"),
+    ("-A INPUT -m recent --set --name r -m conntrack --ctstate NEW,DNAT -j DROP",
+     "side effect"),
+    # a limit after it would be one token bucket per nft rule, where iptables has one
+    ("-A INPUT -m conntrack ! --ctstate DNAT -m limit --limit 1/s -j DROP", "per nft rule"),
+    ("-A INPUT -m conntrack ! --ctstate DNAT -m quota --quota 100 -j DROP", "per nft rule"),
+    # raw: the target may give the packet the state the second rule tests
+    ("-t raw -A PREROUTING -m conntrack ! --ctstate DNAT -j CT --zone 1", "raw"),
+    ("-t raw -A PREROUTING -m conntrack ! --ctstate DNAT -j NOTRACK", "raw"),
+    ("-t raw -A PREROUTING -m conntrack ! --ctstate DNAT -j CT --notrack", "raw"),
+    ("-t raw -A PREROUTING -m conntrack ! --ctstate DNAT -j CHAIN", "raw"),
+    # one companion per rule
+    ("-A INPUT -m conntrack ! --ctstate DNAT -m conntrack --ctstate NEW,SNAT -j DROP",
+     "second such test"),
+])
+def test_where_the_two_rules_would_not_be_exact_the_rule_is_refused(rule, why):
+    setup = "iptables -t raw -N CHAIN\n" if "CHAIN" in rule else ""
+    with pytest.raises(FwmigrateError) as info:
+        convert(f"{setup}iptables {rule}\n", "fw.sh", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert why in error.message, error.message
+    assert "conntrack entry" in error.message or "mixing SNAT/DNAT" in error.message
+    assert error.hint, error
