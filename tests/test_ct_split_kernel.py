@@ -70,6 +70,9 @@ def test_the_pair_fwmigrate_writes_is_one_rule(netns):
     # a limit before the state test: each rule has a bucket, so the two are not one rule
     "limit rate 1/second ct state invalid,untracked drop\n"
     "limit rate 1/second ct state new ct status ! dnat drop",
+    # a limit after it: one bucket per rule, where the one rule has one
+    "ct state invalid,untracked limit rate 1/second drop\n"
+    "ct state new ct status ! dnat limit rate 1/second drop",
     # other tests in the second rule
     "ip saddr 10.0.0.1 ct state invalid,untracked drop\n"
     "ip saddr 10.0.0.2 ct state new ct status ! dnat drop",
@@ -84,3 +87,27 @@ def test_any_other_pair_stays_two_rules(netns, pair):
     text = "table ip t {\n chain INPUT {\n  type filter hook input priority 0;\n" + \
         pair + "\n }\n}\n"
     assert len(_read(text)) >= 2
+
+
+@pytest.mark.parametrize("target, rules", [
+    ("meta mark set 0x1", 1),
+    # -j CT's template (or NOTRACK) gives the packet a state the second rule tests: the
+    # target could act twice, so these are two rules
+    ("ct zone set 1", 2),
+    ("notrack", 2),
+    ("jump raw_X", 2),
+])
+def test_in_raw_a_pair_whose_target_moves_the_state_stays_two_rules(netns, target, rules):
+    diags = Diagnostics()
+    ruleset = read_any(f"""table ip t {{
+    chain raw_X {{
+    }}
+    chain raw_PREROUTING {{
+        type filter hook prerouting priority -300;
+        ct state invalid,untracked {target}
+        ct state new ct status ! dnat {target}
+    }}
+}}
+""", "hand.nft", diags)
+    assert not diags.errors, [d.render() for d in diags.errors]
+    assert len(ruleset.table("ip", "raw").chain("PREROUTING").rules) == rules

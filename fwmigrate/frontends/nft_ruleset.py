@@ -16,6 +16,8 @@ from typing import Any
 from .. import mappings
 from ..errors import Diagnostics
 from ..ir import Chain, IpSet, Match, Option, Rule, Ruleset, SourceLocation, Table
+from .conntrack_entry import moves_state
+from .nft_ct_fold import fold
 from .nft_lift import Lift, LiftContext, SetInfo, strip_prefix
 from .nft_lift_ipset import ipset_from_nft, ipset_of
 from .nft_lift_values import Unrepresentable
@@ -133,11 +135,17 @@ class _Reader:
             # companion shared by both families may follow the other family's rule)
             previous = seen = None
             awaiting = None         # a tproxy rule of this family, until its drop follows
+            first = None            # (rule, where its IR rules start): a conntrack pair's first
             for r in chain_rules:
                 if any(p is not None and _companion_of(p, r) for p in (previous, seen)):
                     if awaiting is not None and _companion_of(awaiting, r):
                         awaiting = None
-                    previous = seen = None      # part of the rule before it
+                    previous = seen = first = None      # part of the rule before it
+                    continue
+                folded = first and self._fold(first[0], r, ctx, owner, table, builtin)
+                if folded:
+                    ir_rules[first[1]:] = folded
+                    previous = seen = first = None
                     continue
                 previous = r
                 try:
@@ -145,9 +153,11 @@ class _Reader:
                     if lifted:
                         self._unfinished(awaiting)
                         seen = r
+                        first = (r, len(ir_rules))
                         awaiting = r if any("tproxy" in e for e in r["expr"]) else None
                     ir_rules += lifted
                 except Unrepresentable as exc:
+                    first = None
                     self.diags.error(self.loc(r), f"rule cannot be read into iptables terms: "
                                                   f"{exc}")
             self._unfinished(awaiting)
@@ -171,6 +181,18 @@ class _Reader:
                                              "without the drop after it (a packet without a "
                                              "socket goes on to the next rule, where "
                                              "xt_TPROXY drops it)")
+
+    def _fold(self, first: dict[str, Any], r: dict[str, Any], ctx: LiftContext, owner,
+              table: str, builtin: str | None) -> list[Rule] | None:
+        """The IR of `first` and `r` as the one rule they say (nft_ct_fold), or None."""
+        folded = fold(first, r, _without_nfproto)
+        if folded is None:
+            return None
+        try:
+            rules = self._rule(folded, ctx, owner, table, builtin)
+        except Unrepresentable:
+            return None
+        return None if any(moves_state(table, x.target) for x in rules) else rules
 
     def _rule(self, r: dict[str, Any], ctx: LiftContext, owner, table: str,
               builtin: str | None) -> list[Rule]:
