@@ -174,9 +174,14 @@ class Shape:
             self.words += ["-m", "state", *self.bang(0.15), "--state", states]
         elif kind < 0.75:
             if self.chance(0.2):      # conntrack's own states: NAT done on the connection
-                # (not inverted: `! --ctstate DNAT` also holds without conntrack, refused)
-                self.words += ["-m", "conntrack", "--ctstate",
-                               self.pick(["DNAT", "SNAT", "DNAT,SNAT"])]
+                nat = self.pick(["DNAT", "SNAT", "DNAT,SNAT"])
+                form = self.rng.random()
+                # inverted, or with connection states ("either"): two nft rules where a
+                # packet without a conntrack entry is not stopped before (nft_ct_split)
+                words = ["--ctstate", nat] if form < 0.4 else \
+                    ["!", "--ctstate", f"{states},{nat}"] if form < 0.7 else \
+                    ["--ctstate", f"{states},{nat}"]
+                self.words += ["-m", "conntrack", *words]
                 return
             self.words += ["-m", "conntrack", *self.bang(0.15), "--ctstate", states]
         elif kind < 0.85:
