@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from test_ct_template_kernel import TESTS as AFTER_CT
 
 from fwmigrate.backends import nft_json
 from fwmigrate.backends.nft_translate import NftOptions, translate
@@ -139,5 +140,26 @@ def test_where_the_two_rules_would_not_be_exact_the_rule_is_refused(rule, why):
         convert(f"{setup}iptables {rule}\n", "fw.sh", ConvertOptions())
     [error] = info.value.diagnostics
     assert why in error.message, error.message
-    assert "conntrack entry" in error.message or "mixing SNAT/DNAT" in error.message
+    # (a rule with -j CT itself is refused as one a template may reach: nft_ct_templates)
+    assert any(why in error.message for why in ("conntrack entry", "mixing SNAT/DNAT",
+                                                 "template entry"))
     assert error.hint, error
+
+
+# after -j CT in raw (a template entry: test_ct_template_kernel.py, nft_ct_templates.py)
+@pytest.mark.parametrize("test, nft", AFTER_CT)
+def test_fwmigrate_translates_only_the_state_test_after_ct(test, nft):
+    script = ("iptables -t raw -A OUTPUT -p udp --dport 9 -j CT --zone 1\n"
+              f"iptables -t raw -A OUTPUT -p udp --dport 9 {test} -j DROP\n")
+    if nft == "ct state new":
+        assert f"{nft} drop" in convert(script, "fw.sh", ConvertOptions()).output
+        return
+    with pytest.raises(FwmigrateError) as info:
+        convert(script, "fw.sh", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert "template" in error.message and str(error.loc) == "fw.sh:2:1", error
+    # without the -j CT, or with it in the other hook (conntrack replaces a PREROUTING
+    # template before OUTPUT), the test translates
+    for other in ("", "iptables -t raw -A PREROUTING -p udp --dport 9 -j CT --zone 1\n"):
+        out = convert(other + script.splitlines(True)[1], "fw.sh", ConvertOptions()).output
+        assert f"{nft} drop" in out

@@ -43,6 +43,7 @@ from .nft_ast import (
 from .nft_common import PAYLOADS, Ctx, NftOptions, address_compare, op, protocol
 from .nft_companions import check_tproxy_tests, companion_of
 from .nft_ct_split import Split
+from .nft_ct_templates import template_problems
 from .nft_exthdr import AH_WITH_PROTOCOL
 from .nft_fragments import later_fragment_note
 from .nft_ipsets import IpsetPlan
@@ -97,7 +98,8 @@ class _Translator:
         # ipset → (nft table, updated there by -j SET) for every table that uses it
         self.ipset_tables: dict[str, list[tuple[str, bool]]] = {}
         # id of a rule → why the rules around it keep it from being translated (one inet
-        # table cannot hold it: kernel_checks.inet_hook_conflicts; nft_notrack_answers)
+        # table cannot hold it: kernel_checks.inet_hook_conflicts; nft_notrack_answers;
+        # nft_ct_templates)
         self.refused_by_context: dict[int, Untranslatable] = {}
         # recent list → why the rules of both families using it are refused
         self.shared_recent: dict[str, str] = {}
@@ -109,6 +111,7 @@ class _Translator:
         self.ipsets = ruleset.ipsets
         self.shared_recent = shared_list_problems(ruleset)
         self.refused_by_context.update(notrack_answer_problems(ruleset))
+        self.refused_by_context.update(template_problems(ruleset))
         families = list(ruleset.families)
         if opts.family in ("ip", "ip6"):
             if opts.family not in families:
