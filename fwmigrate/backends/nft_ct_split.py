@@ -17,18 +17,18 @@ rule does not take meets the second rule's tests as it met the first's, when
   effect, no random draw); the statements after it run in only the rule the packet is in,
   except that a limit, quota or nth counter would be one per nft rule where iptables has one;
 - the first rule's target cannot give the packet a state of the second: conntrack gave the
-  packet its entry before every table but raw. In raw -j CT attaches a template (directly or
-  from a chain jumped to), which `ct state` reads as NEW; and a template an earlier -j CT
-  attached is, to xt_conntrack, a NEW entry without NAT bits, while nft's `ct status` stops
-  the rule at it (measured: after `ct zone set 1`, `ct state new` holds and `ct status !=
-  dnat` does not). So no split in raw at all (tests/test_ct_split_kernel.py).
+  packet its entry before every table but raw, and in raw only -j CT attaches one (a
+  template, which `ct state` reads as NEW), directly or from a chain jumped to (a goto never
+  comes back); NOTRACK is refused alike. A template an earlier -j CT attached is, to
+  xt_conntrack, a NEW entry without NAT bits, which `ct status` does not read at all: such a
+  rule is refused before it gets here (nft_ct_templates.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..frontends.conntrack_entry import ENTRY_STATES, NO_ENTRY
+from ..frontends.conntrack_entry import ENTRY_STATES, NO_ENTRY, moves_state
 from .nft_ast import Compare, Counter, Ct, FlagList, Limit, NftRule, Numgen, Quota, Statement
 from .nft_common import nodes, repeatable
 from .nft_recent import Untranslatable
@@ -89,10 +89,10 @@ def companion(rule: NftRule, splits: dict[int, Split], table: str, ipt_rule) -> 
         raise refuse("the limit, quota or nth counter after it would be one per nft rule, "
                      "where iptables' rule has one", "; let both rules jump to a chain with "
                      "that test and the target")
-    if table == "raw":
-        raise refuse("in the raw table a packet may carry the template of a -j CT (this "
-                     "rule's target, an earlier rule's, a chain's), which xt_conntrack reads "
-                     "as a NEW entry without NAT bits and nft's `ct status` does not read")
+    if moves_state(table, ipt_rule.target):
+        raise refuse("this target in the raw table may give the packet a conntrack template "
+                     "(-j CT, or a chain jumped to), which the second rule's `ct state` reads "
+                     "as NEW", "; in the raw table only with a target that cannot do that")
     # the iptables rule's counters stay on the first rule; the second counts from zero, so
     # the sum of the two is iptables' count
     second = tuple(s for s in (*head, *split.second, *tail))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..ir import Match, Option
+from ..ir import Jump, Match, Option
 
 NO_ENTRY = frozenset({"INVALID", "UNTRACKED"})
 ENTRY_STATES = frozenset({"NEW", "ESTABLISHED", "RELATED"})
@@ -30,3 +30,13 @@ def entry_tested(matches: Iterable[Match]) -> bool:
             return True
     return False
 
+
+def moves_state(table: str, target) -> bool:
+    """Can this target give the packet another conntrack state for the rules after it? Only
+    in raw, before conntrack: -j CT attaches a template (read as NEW), -j NOTRACK makes it
+    UNTRACKED, and a chain jumped to may do either (a goto never comes back)."""
+    if table != "raw" or target is None:
+        return False
+    if isinstance(target, Jump):
+        return not target.goto
+    return getattr(target, "name", None) in ("CT", "NOTRACK")

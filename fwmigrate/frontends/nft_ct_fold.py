@@ -11,9 +11,9 @@ writes) → that one rule:
 
 Only that shape is folded, and only where the two say exactly what the one says: the tests
 before the state test give the same answer twice (no effect, no random draw), nothing after
-it keeps a count of its own per rule (limit, quota, numgen inc), and not in the raw table
-(the caller's check: there a -j CT template makes the two differ, see
-backends/nft_ct_split.py). Any other pair is read as the two rules it is."""
+it keeps a count of its own per rule (limit, quota, numgen inc), and in the raw table the
+target cannot give the packet the second rule's state (conntrack_entry.moves_state, checked
+by the caller on the folded rule). Any other pair is read as the two rules it is."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from typing import Any
 from .. import mappings
 from ..errors import Diagnostics
 from ..ir import Chain, IpSet, Match, Option, Rule, Ruleset, SourceLocation, Table
+from .conntrack_entry import moves_state
 from .nft_ct_fold import fold
 from .nft_lift import Lift, LiftContext, SetInfo, strip_prefix
 from .nft_lift_ipset import ipset_from_nft, ipset_of
@@ -183,15 +184,15 @@ class _Reader:
 
     def _fold(self, first: dict[str, Any], r: dict[str, Any], ctx: LiftContext, owner,
               table: str, builtin: str | None) -> list[Rule] | None:
-        """The IR of `first` and `r` as the one rule they say (nft_ct_fold), or None; never
-        in raw, where a -j CT template makes them differ (backends/nft_ct_split.py)."""
-        folded = None if table == "raw" else fold(first, r, _without_nfproto)
+        """The IR of `first` and `r` as the one rule they say (nft_ct_fold), or None."""
+        folded = fold(first, r, _without_nfproto)
         if folded is None:
             return None
         try:
-            return self._rule(folded, ctx, owner, table, builtin)
+            rules = self._rule(folded, ctx, owner, table, builtin)
         except Unrepresentable:
             return None
+        return None if any(moves_state(table, x.target) for x in rules) else rules
 
     def _rule(self, r: dict[str, Any], ctx: LiftContext, owner, table: str,
               builtin: str | None) -> list[Rule]:
