@@ -76,7 +76,7 @@ def companion(rule: NftRule, splits: dict[int, Split], table: str, ipt_rule) -> 
 
     if len(at) > 1:
         raise refuse("with a second such test it would take four")
-    if ipt_rule.target is not None and getattr(ipt_rule.target, "name", None) == "TPROXY" or \
+    if getattr(ipt_rule.target, "name", None) == "TPROXY" or \
             any(m.module == "hashlimit" for m in ipt_rule.matches):
         raise refuse("it would have a second rule of another kind already (the drop "
                      "written after a TPROXY or hashlimit rule)")
@@ -95,7 +95,6 @@ def companion(rule: NftRule, splits: dict[int, Split], table: str, ipt_rule) -> 
                      "as NEW", "; in the raw table only with a target that cannot do that")
     # the iptables rule's counters stay on the first rule; the second counts from zero, so
     # the sum of the two is iptables' count
-    second = tuple(s for s in (*head, *split.second, *tail))
     second = tuple(Counter(0, 0) if type(s) is Counter and s.packets is not None else s
-                   for s in second)
+                   for s in (*head, *split.second, *tail))
     return replace(rule, statements=second, companion=True)
