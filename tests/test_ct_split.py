@@ -1,7 +1,7 @@
 """Conntrack tests nft cannot say in one rule, written as two (backends/nft_ct_split.py):
 `! --ctstate S` with SNAT/DNAT in S, and `--ctstate P,N` mixing states with SNAT/DNAT. The
-one-line forms are in tests/vectors/conntrack.txt; the kernel's verdicts in
-test_differential.py; reading them back in test_ct_split_kernel.py."""
+one-line forms are in tests/vectors/conntrack.txt and conntrack_raw.txt; the kernel's
+verdicts in test_differential.py; reading them back in test_ct_split_kernel.py."""
 
 from __future__ import annotations
 
