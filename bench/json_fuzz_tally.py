@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import json_fuzz_inputs as inputs
 
+from netns import without_handles
+
 # Known differences between what the kernel holds from text and from JSON, both documented:
 # (name, why, a cleaner for one bytecode line, a cleaner for one `nft -j list ruleset` item),
 # applied to both sides before comparing.
@@ -94,13 +96,7 @@ def first_lines(err: str) -> str:
 
 def clean_listing(items: list, known: Counter) -> list:
     """The listing without handles, and without what KNOWN leaves out (counted in `known`)."""
-    def strip(o):
-        if isinstance(o, dict):
-            return {k: strip(v) for k, v in o.items() if k != "handle"}
-        if isinstance(o, list):
-            return [strip(x) for x in o]
-        return o
-    out = [strip(i) for i in items if "metainfo" not in i]
+    out = [without_handles(i) for i in items if "metainfo" not in i]
     for name, _why, _line, clean in KNOWN:
         cleaned = [clean(i) for i in out]
         if cleaned != out:

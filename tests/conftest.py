@@ -1,6 +1,8 @@
 import os
+import pty
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,27 @@ def fwmigrate_cli(*args: str, input: str | None = None, env: dict | None = None,
     environ.update(env or {})
     return subprocess.run([sys.executable, "-m", "fwmigrate", *args], input=input, text=True,
                           capture_output=True, timeout=timeout, env=environ)
+
+
+@contextmanager
+def apply_at_prompt(netns, state: str, source: str):
+    """`fwmigrate apply SOURCE --confirm 60` into netns, with a terminal on its standard input
+    (the confirmation prompt reads one): yields (process, the terminal's master side) once
+    the ruleset is in; the process is killed if the test leaves it running."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "fwmigrate", "apply", source, "--netns",
+                             netns.name, "--state-dir", state, "--confirm", "60"],
+                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    os.close(slave)
+    try:
+        netns.wait_for_table("fwmigrate")
+        yield proc, master
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        os.close(master)
 
 
 def sample_inputs() -> list[Path]:

@@ -47,6 +47,16 @@ class Namespace:
             time.sleep(0.2)
 
 
+def without_handles(listing):
+    """An `nft -j list` listing (or any part of one) without its `handle` keys, which differ
+    from one load to the next."""
+    if isinstance(listing, dict):
+        return {k: without_handles(v) for k, v in listing.items() if k != "handle"}
+    if isinstance(listing, list):
+        return [without_handles(x) for x in listing]
+    return listing
+
+
 @contextmanager
 def namespace(prefix: str = "fwm-test"):
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import SAMPLES
+from conftest import SAMPLES, apply_at_prompt
 from conftest import fwmigrate_cli as fw
 
 pytestmark = pytest.mark.kernel
@@ -131,23 +131,11 @@ def test_an_interrupt_during_the_commit_under_confirm_rolls_back_at_once(netns, 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_an_interrupt_while_confirm_waits_rolls_back_at_once(netns, state, sig):
-    import pty
-    master, slave = pty.openpty()       # a terminal: the prompt reads it
     started = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "fwmigrate", "apply", TUTORIAL, "--netns",
-                             netns.name, "--state-dir", state, "--confirm", "60"],
-                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    os.close(slave)
-    try:
-        netns.wait_for_table("fwmigrate")
+    with apply_at_prompt(netns, state, TUTORIAL) as (proc, _terminal):
         time.sleep(0.5)                 # at the prompt
         proc.send_signal(SIGNALS[sig])
         _out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
     assert proc.returncode == 128 + SIGNALS[sig], err
     assert "Traceback" not in err
     assert f"interrupted ({sig}): rolled back" in err

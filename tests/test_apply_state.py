@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import SAMPLES
+from conftest import SAMPLES, apply_at_prompt
 from conftest import fwmigrate_cli as fw
 
 pytestmark = pytest.mark.kernel
@@ -300,25 +300,13 @@ def test_no_apply_while_another_waits_for_confirmation(netns, state):
 def test_answering_no_at_the_prompt_rolls_back_at_once(netns, state):
     """The prompt asks for `yes`; a `no` is an answer too (as iptables-apply takes it): roll
     back now, not after the whole timeout."""
-    import pty
-    master, slave = pty.openpty()
     started = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "fwmigrate", "apply", TUTORIAL, "--netns",
-                             netns.name, "--state-dir", state, "--confirm", "60"],
-                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    os.close(slave)
-    try:
-        netns.wait_for_table("fwmigrate")
-        os.write(master, b"maybe\n")
+    with apply_at_prompt(netns, state, TUTORIAL) as (proc, terminal):
+        os.write(terminal, b"maybe\n")
         time.sleep(0.5)
         assert proc.poll() is None           # not an answer: it asks again
-        os.write(master, b"no\n")
+        os.write(terminal, b"no\n")
         _out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
     assert proc.returncode == 3, err
     assert "type yes or no" in err
     assert "rolled back" in err

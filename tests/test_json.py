@@ -10,6 +10,7 @@ from fwmigrate.backends.nft_translate import NftOptions, translate
 from fwmigrate.convert import ConvertOptions, read
 
 from conftest import SAMPLES
+from netns import without_handles
 from vectors import load
 
 # The text format cannot hold a `"` in a comment (it becomes `'`); JSON keeps it.
@@ -44,17 +45,11 @@ def model(name, script, family=None):
 
 
 def _kernel_listing(netns):
-    def strip(o):
-        if isinstance(o, dict):
-            return {k: strip(v) for k, v in o.items() if k != "handle"}
-        if isinstance(o, list):
-            return [strip(x) for x in o]
-        return o
     items = json.loads(netns.nft("-j", "list", "ruleset").stdout)["nftables"]
     # nft 1.0.6 keeps a set's comment from text but not from JSON (nft_json.nft_set)
     items = [{"set": {k: v for k, v in e["set"].items() if k != "comment"}} if "set" in e
              else e for e in items]
-    return [strip(e) for e in items if "metainfo" not in e]
+    return [without_handles(e) for e in items if "metainfo" not in e]
 
 
 def test_json_validates_against_the_bindings_schema():
