@@ -2,13 +2,18 @@
 after it meet before conntrack replaces it: xt_conntrack and xt_connmark read the template as
 an entry (state NEW, status CONFIRMED, no NAT bits, mark 0), while nft's ct keys other than
 `ct state` stop the rule at it. Measured here; fwmigrate refuses such tests where a template
-can reach them (backends/nft_ct_templates.py; the refusals: test_ct_split.py)."""
+can reach them (backends/nft_ct_templates.py; the refusals: test_ct_split.py and
+vectors/conntrack_template.txt). The same for CONNMARK --restore-mark, which copies the
+template's mark; what reads alike is kept here too, so that a kernel change is seen. And the
+other way round: xt_CT leaves an untracked packet alone, nft's `ct zone set` tracks it."""
 
 from __future__ import annotations
 
 import sys
 
 import pytest
+
+from netns import namespace
 
 pytestmark = pytest.mark.kernel
 
@@ -51,3 +56,134 @@ def test_after_ct_only_the_state_reads_the_same(netns):
     legacy, nft = _counts_legacy(netns), _counts_nft(netns)
     assert legacy == ["1", "1", "1", "1", "1"]
     assert nft == ["1", "0", "0", "0", "0"]
+
+
+# the rest: each run in a namespace of its own (a run leaves conntrack entries and, under
+# iptables, a CT rule's template with what CONNMARK wrote to it)
+SEND_N = ("import socket\nfor _ in range({n}):\n"
+          " socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', 9))\n")
+OBSERVER = ("table ip obs {{\n chain i {{\n type filter hook input priority 0;\n"
+            "{}\n }}\n}}\n")
+
+
+def _nft_counts(ns, table: str) -> list[str]:
+    out = ns.nft("list", "table", "ip", table).stdout
+    return [line.split("packets ")[1].split()[0] for line in out.splitlines()
+            if "counter" in line]
+
+
+def _run_legacy(rules: list[str], packets: int = 1, observe: tuple[str, ...] = ()):
+    """iptables-legacy `-t TABLE -A CHAIN …` rules (udp to port 9 added to each), then the
+    counters of raw OUTPUT and mangle OUTPUT, and of the nft `observe` tests in input."""
+    with namespace("fwm-ctraw") as ns:
+        ns.run("ip", "link", "set", "lo", "up")
+        for rule in rules:
+            table, _, chain, *rest = rule.split()[1:]
+            ns.run("iptables-legacy", "-t", table, "-A", chain, "-p", "udp", "--dport", "9",
+                   *rest)
+        if observe:
+            ns.nft("-f", "-", input=OBSERVER.format(
+                "".join(f"udp dport 9 {t} counter\n" for t in observe)))
+        ns.run(sys.executable, "-c", SEND_N.format(n=packets))
+        counts = []
+        for table in ("raw", "mangle"):
+            listing = ns.run("iptables-legacy", "-t", table, "-L", "OUTPUT", "-v", "-n",
+                             "-x").stdout
+            counts += [line.split()[0] for line in listing.splitlines()[2:]]
+        return counts + (_nft_counts(ns, "obs") if observe else [])
+
+
+def _run_nft(raw: list[str], mangle: tuple[str, ...] = (), packets: int = 1,
+             observe: tuple[str, ...] = (), prerouting: tuple[str, ...] = (),
+             sets: str = ""):
+    """The same with nft rules in raw OUTPUT (and PREROUTING), mangle OUTPUT, each counted."""
+    def chain(name, hook, priority, rules):
+        body = "".join(f"udp dport 9 {r} counter\n" for r in rules)
+        return f" chain {name} {{\n type filter hook {hook} priority {priority};\n{body} }}\n"
+    with namespace("fwm-ctraw") as ns:
+        ns.run("ip", "link", "set", "lo", "up")
+        ns.nft("-f", "-", input="table ip t {\n" + sets + chain("o", "output", -300, raw)
+               + chain("m", "output", -150, mangle)
+               + chain("p", "prerouting", -300, prerouting) + "}\n")
+        if observe:
+            ns.nft("-f", "-", input=OBSERVER.format(
+                "".join(f"udp dport 9 {t} counter\n" for t in observe)))
+        ns.run(sys.executable, "-c", SEND_N.format(n=packets))
+        counts = _nft_counts(ns, "t")
+        # the prerouting chain's counters are last in the listing: not compared here
+        counts = counts[:len(raw) + len(mangle)]
+        return counts + (_nft_counts(ns, "obs") if observe else [])
+
+
+def test_restore_mark_copies_the_templates_mark_under_iptables_only(kernel):
+    # the packet's mark 7; --restore-mark after -j CT gives it the template's mark: 0 for the
+    # first packet, then 5, which the first packet's --set-mark wrote to the shared template.
+    # nft's `mark set ct mark` stops at the template: the mark stays 7
+    legacy = _run_legacy(["-t raw -A OUTPUT -j MARK --set-mark 7",
+                          "-t raw -A OUTPUT -j CT --zone 1",
+                          "-t raw -A OUTPUT -j CONNMARK --restore-mark",
+                          "-t raw -A OUTPUT -m mark --mark 7",
+                          "-t raw -A OUTPUT -m mark --mark 5",
+                          "-t raw -A OUTPUT -j CONNMARK --set-mark 5"], packets=2)
+    nft = _run_nft(["mark set 0x7", "ct zone set 1", "mark set ct mark", "mark 0x7",
+                    "mark 0x5", "ct mark set 0x5"], packets=2)
+    assert legacy[3:5] == ["0", "1"]
+    assert nft[3:5] == ["2", "0"]
+
+
+def test_connmark_set_and_save_leave_the_connection_alike(kernel):
+    # written to the template (iptables) or not at all (nft): conntrack does not copy a
+    # template's mark, so the connection's mark is 0 in both
+    legacy = _run_legacy(["-t raw -A OUTPUT -j CT --zone 1",
+                          "-t raw -A OUTPUT -j CONNMARK --set-mark 5",
+                          "-t raw -A OUTPUT -j MARK --set-mark 6",
+                          "-t raw -A OUTPUT -j CONNMARK --save-mark",
+                          "-t mangle -A OUTPUT -m connmark --mark 0",
+                          "-t mangle -A OUTPUT -m connmark --mark 5",
+                          "-t mangle -A OUTPUT -m connmark --mark 6"], packets=2)
+    nft = _run_nft(["ct zone set 1", "ct mark set 0x5", "mark set 0x6", "ct mark set mark"],
+                   ["ct mark 0x0", "ct mark 0x5", "ct mark 0x6"], packets=2)
+    assert legacy == nft == ["2"] * 5 + ["0", "0"]
+
+
+def test_state_connlabel_connlimit_read_the_template_alike(kernel):
+    legacy = _run_legacy(["-t raw -A OUTPUT -j CT --zone 1",
+                          "-t raw -A OUTPUT -m state --state NEW",
+                          "-t raw -A OUTPUT -m state ! --state NEW",
+                          "-t raw -A OUTPUT -m connlabel --label 1",
+                          "-t raw -A OUTPUT -m connlabel --label 2 --set",
+                          "-t raw -A OUTPUT -m connlimit --connlimit-above 0",
+                          "-t raw -A OUTPUT -m connlimit --connlimit-upto 1",
+                          "-t raw -A OUTPUT -m connlimit --connlimit-upto 2",
+                          "-t mangle -A OUTPUT -m connlabel --label 2"], packets=3)
+    nft = _run_nft(["ct zone set 1", "ct state new", "ct state != new", "ct label 1",
+                    "ct label set 2 ct label 2", "add @a { ip saddr ct count over 0 }",
+                    "add @b { ip saddr ct count 1 }", "add @c { ip saddr ct count 2 }"],
+                   ["ct label 2"], packets=3,
+                   sets="".join(f" set {s} {{ type ipv4_addr; size 65535; flags dynamic; }}\n"
+                                for s in "abc"))
+    assert legacy == nft == ["3", "3", "0", "0", "0", "3", "1", "2", "0"]
+
+
+def test_a_packet_keeps_the_first_ct_in_both(kernel):
+    observe = ("ct zone 1", "ct zone 2", "ct state untracked")
+    legacy = _run_legacy(["-t raw -A OUTPUT -j CT --zone 1",
+                          "-t raw -A OUTPUT -j CT --notrack",
+                          "-t raw -A OUTPUT -j NOTRACK",
+                          "-t raw -A OUTPUT -j CT --zone 2"], observe=observe)
+    nft = _run_nft(["ct zone set 1", "notrack", "notrack", "ct zone set 2"], observe=observe)
+    assert legacy == nft == ["1"] * 4 + ["1", "0", "0"]
+
+
+@pytest.mark.parametrize("where", ["OUTPUT", "PREROUTING"])
+def test_ct_zone_set_tracks_an_untracked_packet_where_xt_ct_does_not(kernel, where):
+    # after -j CT --notrack in raw OUTPUT, a -j CT --zone 1 of OUTPUT, or of PREROUTING where
+    # lo brings the packet back still untracked
+    observe = ("ct zone 1", "ct state untracked")
+    legacy = _run_legacy(["-t raw -A OUTPUT -j CT --notrack",
+                          f"-t raw -A {where} -j CT --zone 1"], observe=observe)
+    out, pre = ["notrack"], ["ct zone set 1"]
+    nft = _run_nft(out + pre if where == "OUTPUT" else out,
+                   prerouting=() if where == "OUTPUT" else tuple(pre), observe=observe)
+    assert legacy[-2:] == ["0", "1"]
+    assert nft[-2:] == ["1", "0"]
