@@ -162,3 +162,36 @@ def test_fwmigrate_translates_only_the_state_test_after_ct(test, nft):
     for other in ("", "iptables -t raw -A PREROUTING -p udp --dport 9 -j CT --zone 1\n"):
         out = convert(other + script.splitlines(True)[1], "fw.sh", ConvertOptions()).output
         assert f"{nft} drop" in out
+
+
+def _refused_lines(script: str) -> list[int]:
+    with pytest.raises(FwmigrateError) as info:
+        convert(script, "fw.sh", ConvertOptions())
+    return sorted(d.loc.line for d in info.value.diagnostics)
+
+
+def test_ct_zone_is_refused_only_where_an_untracked_packet_meets_it():
+    # (test_ct_template_kernel.py: after NOTRACK xt_CT leaves the packet alone, nft's
+    # `ct zone set` tracks it)
+    script = ("iptables -t raw -N X\n"                                  # 1
+              "iptables -t raw -N Y\n"                                  # 2
+              "iptables -t raw -A OUTPUT -j CT --zone 1\n"              # 3 before: alike
+              "iptables -t raw -A OUTPUT -j X\n"                        # 4
+              "iptables -t raw -A X -p udp -g Y\n"                      # 5
+              "iptables -t raw -A X -j CT --zone 2\n"                   # 6 -g Y never comes back
+              "iptables -t raw -A Y -j NOTRACK\n"                       # 7
+              "iptables -t raw -A OUTPUT -j CT --zone 3\n"              # 8 Y returned here
+              "iptables -t raw -A PREROUTING -j CT --zone 4\n")         # 9 lo from OUTPUT
+    assert _refused_lines(script) == [8, 9]
+    # without the untracking rule all translate; with it in PREROUTING only, OUTPUT's do
+    assert "ct zone set 4" in convert(script.replace("-A Y -j NOTRACK", "-A Y -j MARK "
+                                      "--set-mark 1"), "fw.sh", ConvertOptions()).output
+    moved = script.replace("-A Y -j NOTRACK", "-A PREROUTING -j CT --notrack")
+    assert _refused_lines(moved) == [9]
+
+
+def test_restore_mark_is_refused_where_a_template_reaches_it():
+    rule = "iptables -t raw -A OUTPUT -j CONNMARK --restore-mark\n"
+    assert _refused_lines("iptables -t raw -A OUTPUT -j CT --zone 1\n" + rule) == [2]
+    for other in ("", "iptables -t raw -A PREROUTING -j CT --zone 1\n"):
+        assert "mark set ct mark" in convert(other + rule, "fw.sh", ConvertOptions()).output
