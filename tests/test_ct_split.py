@@ -195,3 +195,23 @@ def test_restore_mark_is_refused_where_a_template_reaches_it():
     assert _refused_lines("iptables -t raw -A OUTPUT -j CT --zone 1\n" + rule) == [2]
     for other in ("", "iptables -t raw -A PREROUTING -j CT --zone 1\n"):
         assert "mark set ct mark" in convert(other + rule, "fw.sh", ConvertOptions()).output
+
+
+@pytest.mark.parametrize("untrack, zone, refused", [
+    ("-A PREROUTING -i eth0 -j NOTRACK", "-A PREROUTING -i eth2 -j CT --zone 5", False),
+    ("-A PREROUTING -i eth+ -j NOTRACK", "-A PREROUTING -i eth2 -j CT --zone 5", True),
+    ("-A PREROUTING -i eth0 -j NOTRACK", "-A PREROUTING -i et+ -j CT --zone 5", True),
+    ("-A PREROUTING ! -i eth0 -j NOTRACK", "-A PREROUTING -i eth2 -j CT --zone 5", True),
+    ("-A PREROUTING -j NOTRACK", "-A PREROUTING -i eth2 -j CT --zone 5", True),
+    # what raw OUTPUT untracks comes back on lo only
+    ("-A OUTPUT -j NOTRACK", "-A PREROUTING -i eth2 -j CT --zone 5", False),
+    ("-A OUTPUT -j NOTRACK", "-A PREROUTING -i lo -j CT --zone 5", True),
+    ("-A OUTPUT -j NOTRACK", "-A PREROUTING -i l+ -j CT --zone 5", True),
+])
+def test_an_untracked_packet_meets_ct_only_on_an_interface_both_rules_take(untrack, zone,
+                                                                          refused):
+    script = f"iptables -t raw {untrack}\niptables -t raw {zone}\n"
+    if refused:
+        assert _refused_lines(script) == [2]
+    else:
+        assert "ct zone set 5" in convert(script, "fw.sh", ConvertOptions()).output

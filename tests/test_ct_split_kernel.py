@@ -91,15 +91,18 @@ def test_any_other_pair_stays_two_rules(netns, pair):
     assert len(_read(text)) >= 2
 
 
-@pytest.mark.parametrize("target, rules", [
-    ("meta mark set 0x1", 1),
+@pytest.mark.parametrize("target, rules, error", [
+    ("meta mark set 0x1", 1, None),
     # -j CT's template (or NOTRACK) gives the packet a state the second rule tests: the
     # target could act twice, so these are two rules
-    ("ct zone set 1", 2),
-    ("notrack", 2),
-    ("jump raw_X", 2),
+    ("notrack", 2, None),
+    ("jump raw_X", 2, None),
+    # and after the first rule's template the second's `ct status` means something else in
+    # iptables (it reads the template: frontends/ct_templates.py): not read at all
+    ("ct zone set 1", 1, "template entry"),
 ])
-def test_in_raw_a_pair_whose_target_moves_the_state_stays_two_rules(netns, target, rules):
+def test_in_raw_a_pair_whose_target_moves_the_state_stays_two_rules(netns, target, rules,
+                                                                     error):
     diags = Diagnostics()
     ruleset = read_any(f"""table ip t {{
     chain raw_X {{
@@ -111,7 +114,8 @@ def test_in_raw_a_pair_whose_target_moves_the_state_stays_two_rules(netns, targe
     }}
 }}
 """, "hand.nft", diags)
-    assert not diags.errors, [d.render() for d in diags.errors]
+    assert [error in d.message for d in diags.errors] == ([True] if error else []), \
+        [d.render() for d in diags.errors]
     assert len(ruleset.table("ip", "raw").chain("PREROUTING").rules) == rules
 
 

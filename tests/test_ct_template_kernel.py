@@ -2,7 +2,7 @@
 after it meet before conntrack replaces it: xt_conntrack and xt_connmark read the template as
 an entry (state NEW, status CONFIRMED, no NAT bits, mark 0), while nft's ct keys other than
 `ct state` stop the rule at it. Measured here; fwmigrate refuses such tests where a template
-can reach them (backends/nft_ct_templates.py; the refusals: test_ct_split.py and
+can reach them (frontends/ct_templates.py; the refusals: test_ct_split.py and
 vectors/conntrack_template.txt). The same for CONNMARK --restore-mark, which copies the
 template's mark; what reads alike is kept here too, so that a kernel change is seen. And the
 other way round: xt_CT leaves an untracked packet alone, nft's `ct zone set` tracks it."""

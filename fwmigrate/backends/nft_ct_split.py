@@ -21,7 +21,7 @@ rule does not take meets the second rule's tests as it met the first's, when
   template, which `ct state` reads as NEW), directly or from a chain jumped to (a goto never
   comes back); NOTRACK is refused alike. A template an earlier -j CT attached is, to
   xt_conntrack, a NEW entry without NAT bits, which `ct status` does not read at all: such a
-  rule is refused before it gets here (nft_ct_templates.py).
+  rule is refused before it gets here (frontends/ct_templates.py).
 """
 
 from __future__ import annotations

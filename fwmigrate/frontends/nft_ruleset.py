@@ -11,12 +11,14 @@ skipped silently.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from .. import mappings
 from ..errors import Diagnostics
 from ..ir import Chain, IpSet, Match, Option, Rule, Ruleset, SourceLocation, Table
 from .conntrack_entry import moves_state
+from .ct_templates import template_problems
 from .nft_ct_fold import fold
 from .nft_lift import Lift, LiftContext, SetInfo, strip_prefix
 from .nft_lift_ipset import ipset_from_nft, ipset_of
@@ -172,8 +174,28 @@ class _Reader:
             chains_of += [Chain(n, (), "ACCEPT") for n in builtin_names if n not in present]
             chains_of.sort(key=lambda ch: (ch.policy is None, builtin_names.index(ch.name)
                                            if ch.policy is not None else 0))
-            result.append(Table(family, table, tuple(chains_of)))
+            result.append(self._template_free(Table(family, table, tuple(chains_of))))
         return result
+
+    def _template_free(self, table: Table) -> Table:
+        """The table without the raw rules whose iptables form means something else after a
+        `ct zone set` (xt_conntrack reads the template nft's ct keys stop at) or after
+        `notrack` (xt_CT leaves the packet untracked): ct_templates.py; each reported."""
+        problems = template_problems(table)
+        if not problems:
+            return table
+        chains, told = [], set()
+        for chain in table.chains:
+            for rule in chain.rules:
+                # one report per nft rule (a set may have made it several iptables rules)
+                if id(rule) in problems and rule.loc not in told:
+                    told.add(rule.loc)
+                    message, hint = problems[id(rule)]
+                    self.diags.error(rule.loc, "rule cannot be read into iptables terms: "
+                                               f"{message}", hint)
+            chains.append(replace(chain, rules=tuple(r for r in chain.rules
+                                                     if id(r) not in problems)))
+        return replace(table, chains=tuple(chains))
 
     def _unfinished(self, rule: dict[str, Any] | None) -> None:
         if rule is not None:

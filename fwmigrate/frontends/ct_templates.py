@@ -1,0 +1,152 @@
+"""-j CT in the raw table and what the raw rules of the same hook then meet.
+
+xt_CT attaches a template conntrack entry (its zone, helper, …) to the packet; conntrack
+replaces it with the real entry after raw. Until then the raw rules of the same hook meet the
+template: xt_conntrack and xt_connmark read it as an entry (state NEW, status CONFIRMED, no NAT
+bits, direction ORIGINAL, mark 0), and CONNMARK --restore-mark copies its mark (0, or what a
+CONNMARK of an earlier packet wrote to the shared template) to the packet, while nft's ct keys
+other than `ct state` stop the rule at it (tests/test_ct_template_kernel.py). This finds the
+raw rules a template can reach that read more of it than its state, to be refused. Read alike
+(measured there): the state (-m state, --ctstate of states alone: NEW), -m connlabel (the
+template has no labels: no match, and --set sets nothing), -m connlimit, and what CONNMARK
+--set-mark/--save-mark leave on the connection (nothing: conntrack does not copy a template's
+mark, and nft's `ct mark set` leaves the template alone), a later -j CT or NOTRACK (left out:
+the packet keeps the first template).
+
+The other way round: xt_CT leaves alone a packet NOTRACK or -j CT --notrack untracked, nft's
+`ct zone set` tracks it in the zone (it leaves alone only a packet with an entry). So a
+-j CT --zone is refused where an untracked packet can meet it: after an untracking rule in
+the order the packet walks raw's chains, on an input interface both rules take, or in
+PREROUTING on lo when raw OUTPUT untracks (lo carries the untracked packet over).
+
+Both directions ask: the backend refuses such a rule (backends/nft_ct_templates.py), and so
+does the nft reader (nft_ruleset.py: read as iptables, the nft rule would mean something else).
+"""
+
+from __future__ import annotations
+
+from ..ir import Jump, Match, Rule, Table, TargetExtension, builtin_chains_reaching, untracks
+
+_NAT = frozenset({"SNAT", "DNAT"})
+_READS = (
+    "after -j CT in the raw table a packet carries a template entry, which xt_conntrack and "
+    "xt_connmark read as an entry (state NEW, status CONFIRMED, mark 0, no NAT bits), while "
+    "nft's ct keys other than `ct state` stop the rule at it",
+    "test the entry in the mangle or filter table, where conntrack has replaced the template; "
+    "a --ctstate test of states alone is translated")
+_RESTORES = (
+    "after -j CT in the raw table a packet carries a template entry, whose mark (0, or what a "
+    "CONNMARK of an earlier packet wrote to the template) CONNMARK --restore-mark copies to the "
+    "packet, while nft's `ct mark` stops the rule at the template and keeps the packet's mark",
+    "restore the mark in the mangle table, where conntrack has replaced the template")
+_ZONE = (
+    "-j CT after NOTRACK or -j CT --notrack of the same hook (or of raw OUTPUT, for a packet "
+    "looped back through lo): xt_CT leaves an untracked packet alone, nft's `ct zone set` "
+    "tracks it in the zone",
+    "put the -j CT before the untracking rule (a packet keeps the first of the two in both), "
+    "or write the nft rules by hand where their matches are disjoint")
+
+
+def _attaches_template(target: object) -> bool:
+    return isinstance(target, TargetExtension) and target.name == "CT" and \
+        target.option("notrack") is None
+
+
+def _reads_entry(match: Match) -> bool:
+    """Tests more of a conntrack entry than its state (the NAT bits of --ctstate are its
+    status)."""
+    if match.module == "connmark":
+        return True
+    return match.module == "conntrack" and any(
+        o.name != "ctstate" or o.value & _NAT for o in match.options)
+
+
+def _restores_mark(target: object) -> bool:
+    return isinstance(target, TargetExtension) and target.name == "CONNMARK" and \
+        getattr(target.option("mode"), "value", None) == "restore-mark"
+
+
+def _hooks_of(table: Table, reach, has) -> frozenset[str]:
+    """The built-in chains whose packets can meet a rule whose target `has` says yes to."""
+    return frozenset().union(*(reach.get(c.name, frozenset()) for c in table.chains
+                               if any(has(r.target) for r in c.rules)))
+
+
+def _interface(rule: Rule, within: str | None) -> str | None:
+    """The input interface the rule's packets come in on (None: any)."""
+    given = rule.in_interface
+    return given.value if given is not None and not given.negated else within
+
+
+def _may_be_one(a: str | None, b: str | None) -> bool:
+    """Can a packet's input interface be both `a` and `b` (`eth+`: every name eth…)?"""
+    if a is None or b is None:
+        return True
+    a_any, b_any = a.endswith("+"), b.endswith("+")
+    if a_any and b_any:
+        return a.startswith(b[:-1]) or b.startswith(a[:-1])
+    if a_any or b_any:
+        prefix, name = (a[:-1], b) if a_any else (b[:-1], a)
+        return name.startswith(prefix)
+    return a == b
+
+
+def _meet_untracked(table: Table) -> set[int]:
+    """ids of the -j CT rules (not --notrack) a packet can meet after it was untracked: in the
+    order the packet walks the chains, told apart by input interface (`-i eth0 -j NOTRACK`
+    and `-i eth2 -j CT --zone 5` never meet the same packet)."""
+    chains = {c.name: c for c in table.chains}
+    found: set[int] = set()
+    walked: dict[tuple, frozenset] = {}
+
+    def walk(name: str, start: frozenset, within: str | None) -> frozenset:
+        """The input interfaces of the packets that may leave the chain `name` untracked
+        (iptables forbids loops)."""
+        if (name, start, within) not in walked:
+            untracked = start
+            gone = frozenset()  # untracked in a chain gone to (-g), which returns to our caller
+            for rule in chains[name].rules:
+                where = _interface(rule, within)
+                if _attaches_template(rule.target) and \
+                        any(_may_be_one(u, where) for u in untracked):
+                    found.add(id(rule))
+                if untracks(rule.target):
+                    untracked |= {where}
+                elif isinstance(rule.target, Jump) and rule.target.chain in chains:
+                    after = walk(rule.target.chain, untracked, where)
+                    if rule.target.goto:
+                        gone |= after
+                    else:
+                        untracked = after
+            walked[name, start, within] = untracked | gone
+        return walked[name, start, within]
+
+    # lo brings a packet raw OUTPUT untracked back to PREROUTING, still untracked
+    looped = frozenset({"lo"}) if "OUTPUT" in chains and walk("OUTPUT", frozenset(), None) \
+        else frozenset()
+    for chain in table.chains:
+        if chain.builtin:
+            walk(chain.name, looped if chain.name == "PREROUTING" else frozenset(), None)
+    return found
+
+
+def template_problems(table: Table) -> dict[int, tuple[str, str]]:
+    """id of a raw rule that reads a -j CT template, or of a -j CT that can meet an untracked
+    packet → why its nft and iptables forms differ, and a hint."""
+    problems: dict[int, tuple[str, str]] = {}
+    if table.name == "raw":
+        reach = builtin_chains_reaching(table)
+        # a template lives until conntrack, right after raw, so only that hook's raw rules
+        # meet it
+        templates = _hooks_of(table, reach, _attaches_template)
+        late = _meet_untracked(table)
+        for chain in table.chains:
+            hooks = reach.get(chain.name, frozenset())
+            for rule in chain.rules:
+                if id(rule) in late:
+                    problems[id(rule)] = _ZONE
+                elif hooks & templates and any(map(_reads_entry, rule.matches)):
+                    problems[id(rule)] = _READS
+                elif hooks & templates and _restores_mark(rule.target):
+                    problems[id(rule)] = _RESTORES
+    return problems
