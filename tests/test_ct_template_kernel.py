@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+from traffic import CLIENT_ADDR, SERVER_ADDR, udp_send
 
 from netns import namespace
 
@@ -187,3 +188,29 @@ def test_ct_zone_set_tracks_an_untracked_packet_where_xt_ct_does_not(kernel, whe
                    prerouting=() if where == "OUTPUT" else tuple(pre), observe=observe)
     assert legacy[-2:] == ["0", "1"]
     assert nft[-2:] == ["1", "0"]
+
+
+@pytest.mark.parametrize("kind", ["legacy", "nft"])
+def test_ct_zone_leaves_a_reject_answer_to_an_untracked_packet_invalid_in_both(netns_pair,
+                                                                                kind):
+    # the answer carries "no entry, RELATED" (nf_ct_attach): xt_CT leaves it alone, nft's
+    # `ct zone set` attaches a template; conntrack finds no connection it belongs to either
+    # way, so the answer is INVALID, without an entry in zone 1, in both
+    server, client = netns_pair
+    if kind == "legacy":
+        for rule in ("-t raw -A PREROUTING -p udp --dport 9 -j NOTRACK",
+                     "-t raw -A OUTPUT -p icmp -j CT --zone 1",
+                     "-A INPUT -p udp --dport 9 -j REJECT"):
+            server.run("iptables-legacy", *rule.split())
+    else:
+        server.nft("-f", "-", input=(
+            "table ip t {\n chain p {\n type filter hook prerouting priority -300;\n"
+            " udp dport 9 notrack\n }\n chain o {\n type filter hook output priority -300;\n"
+            " ip protocol icmp ct zone set 1\n }\n chain i {\n type filter hook input "
+            "priority 0;\n udp dport 9 reject\n }\n}\n"))
+    tests = ("ct state invalid", "ct state related", "ct state new", "ct zone 1", "")
+    server.nft("-f", "-", input="table ip obs {\n chain o {\n type filter hook output "
+               "priority -150;\n" + "".join(f"icmp type destination-unreachable {t} counter\n"
+                                            for t in tests) + " }\n}\n")
+    udp_send(client, CLIENT_ADDR, SERVER_ADDR, 9)
+    assert _nft_counts(server, "obs") == ["1", "0", "0", "0", "1"]
