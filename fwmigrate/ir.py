@@ -82,7 +82,7 @@ class Address:
 
     @property
     def is_any(self) -> bool:
-        return int(self.mask) == 0
+        return self.mask._ip == 0      # int(self.mask), without ipaddress' __int__ call
 
     @property
     def is_host(self) -> bool:

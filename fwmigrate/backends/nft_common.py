@@ -95,9 +95,9 @@ _V4_PREFIXES = {((1 << 32) - 1) ^ ((1 << (32 - n)) - 1): n for n in range(33)}
 def address_compare(left: Expr, addr: Address, negated: bool) -> Compare:
     ip = addr.addr
     if type(ip) is IPv4Address:     # the common case, without ipaddress' slower properties
-        plen = _V4_PREFIXES.get(int(addr.mask))
+        plen = _V4_PREFIXES.get(addr.mask._ip)     # ipaddress' int(), without its call
         if plen is not None:
-            text = inet_ntoa(int(ip).to_bytes(4, "big"))
+            text = inet_ntoa(ip._ip.to_bytes(4, "big"))
             right = Symbol(text) if plen == 32 else Prefix(text, plen)
             return Compare(left, "!=" if negated else "==", right)
     if addr.prefixlen is None:

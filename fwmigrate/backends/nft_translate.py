@@ -286,7 +286,9 @@ class _Translator:
                 else (self._address(source, ctx.family, "saddr"),
                       self._address(destination, ctx.family, "daddr"))
             statements = (*interfaces, *addresses, *tail)
-            unequal += sum(a.op == "!=" for a in addresses)
+            # an address test is `!=` exactly when its selector is negated
+            unequal += (source is not None and source.negated) + \
+                (destination is not None and destination.negated)
         if unequal > 1:     # a join needs two `!=` tests
             statements = keep_neq_apart(statements)
         if not statements:
