@@ -129,3 +129,56 @@ def test_the_kubeadm_node_dump_round_trips_but_for_its_checksum_rule(netns):
     assert "! --ctstate RELATED,ESTABLISHED,DNAT" in text
     report = round_trip(text, "kubeadm.save", ConvertOptions())
     assert report.ok, [c.describe() for c in report.kernel + report.restore]
+
+
+def _read_all(nft_text: str) -> tuple[dict[str, list[str]], list[str]]:
+    diags = Diagnostics()
+    ruleset = read_any(nft_text, "hand.nft", diags)
+    return ({t.family: [rule_line(c.name, r) for c in t.chains for r in c.rules]
+             for t in ruleset.tables}, [d.message for d in diags.errors])
+
+
+@pytest.mark.parametrize("pair, family_rules", [
+    # the second rule for IPv4 only: an IPv6 connection with SNAT is not accepted
+    ("ct state new accept\n"
+     "meta nfproto ipv4 ct state established,related ct status snat accept",
+     {"ip": ["-A INPUT -m conntrack --ctstate NEW,SNAT -j ACCEPT"],
+      "ip6": ["-A INPUT -m conntrack --ctstate NEW -j ACCEPT"]}),
+    # one rule of each family: neither family has the pair
+    ("meta nfproto ipv4 ct state new accept\n"
+     "meta nfproto ipv6 ct state established,related ct status snat accept",
+     {"ip": ["-A INPUT -m conntrack --ctstate NEW -j ACCEPT"],
+      "ip6": ["-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -m conntrack --ctstate "
+              "SNAT -j ACCEPT"]}),
+])
+def test_an_inet_pair_is_one_rule_only_in_the_family_both_rules_are_of(netns, pair,
+                                                                      family_rules):
+    text = "table inet t {\n chain INPUT {\n  type filter hook input priority 0;\n" + \
+        pair + "\n }\n}\n"
+    assert _read_all(text) == (family_rules, [])
+
+
+@pytest.mark.parametrize("rules, read, error", [
+    # `==`/`!=` compare the whole status (confirmed, seen-reply, … set too): a connection's
+    # status is never just dnat, so this pair accepts NEW only, not --ctstate NEW,DNAT
+    ("ct state new accept\nct state established,related ct status == dnat accept",
+     ["-A INPUT -m conntrack --ctstate NEW -j ACCEPT"], "ct status == dnat"),
+    # and this one drops a DNATed connection too, not ! --ctstate DNAT
+    ("ct state invalid,untracked drop\nct state established,related,new ct status != dnat drop",
+     ["-A INPUT -m conntrack --ctstate INVALID,UNTRACKED -j DROP"], "ct status != dnat"),
+    ("ct state new ct status != snat | dnat accept", [], "ct status != snat | dnat"),
+    ("ct status { snat, dnat } accept", [], "ct status == { snat, dnat }"),
+    # a state is one bit: `== a | b` never holds
+    ("ct state == established | related accept", [], "ct state == established | related"),
+    # ... so a set of states is a test for any of them
+    ("ct state { established, related } accept",
+     ["-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"], None),
+    ("ct state == new ct status dnat accept",
+     ["-A INPUT -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -j ACCEPT"], None),
+])
+def test_a_compare_of_the_whole_state_or_status_is_no_flag_test(netns, rules, read, error):
+    text = "table ip t {\n chain INPUT {\n  type filter hook input priority 0;\n" + \
+        rules + "\n }\n}\n"
+    family_rules, errors = _read_all(text)
+    assert family_rules.get("ip", []) == read
+    assert [error in e for e in errors] == ([True] if error else []), errors
