@@ -182,3 +182,28 @@ def test_a_compare_of_the_whole_state_or_status_is_no_flag_test(netns, rules, re
     family_rules, errors = _read_all(text)
     assert family_rules.get("ip", []) == read
     assert [error in e for e in errors] == ([True] if error else []), errors
+
+
+@pytest.mark.parametrize("rules, read", [
+    # xt_conntrack passes a packet without an entry once its --ctstate test holds, without
+    # reading the match's other options; nft's `ct original` stops the rule at it: read
+    # into one match, the pair would accept every INVALID packet, which nft's rules do not
+    ("ct state invalid,untracked ct original ip daddr 10.0.0.1 accept\n"
+     "ct state established,related,new ct status ! dnat ct original ip daddr 10.0.0.1 accept",
+     "-A INPUT -m conntrack ! --ctstate DNAT -m conntrack --ctorigdst 10.0.0.1 -j ACCEPT"),
+    ("ct state invalid,untracked ct status confirmed accept\n"
+     "ct state established,related,new ct status ! dnat ct status confirmed accept",
+     "-A INPUT -m conntrack ! --ctstate DNAT -m conntrack --ctstatus CONFIRMED -j ACCEPT"),
+    ("ct state invalid ct original ip daddr 10.0.0.1 accept",
+     "-A INPUT -m conntrack --ctstate INVALID -m conntrack --ctorigdst 10.0.0.1 -j ACCEPT"),
+    ("ct original ip daddr 10.0.0.1 ct state invalid accept",
+     "-A INPUT -m conntrack --ctorigdst 10.0.0.1 -m conntrack --ctstate INVALID -j ACCEPT"),
+    # a state test no such packet passes: one match, as iptables-save lists it
+    ("ct state new ct original ip daddr 10.0.0.1 accept",
+     "-A INPUT -m conntrack --ctstate NEW --ctorigdst 10.0.0.1 -j ACCEPT"),
+])
+def test_a_state_test_an_entryless_packet_passes_keeps_other_ct_keys_apart(netns, rules,
+                                                                           read):
+    text = "table ip t {\n chain INPUT {\n  type filter hook input priority 0;\n" + \
+        rules + "\n }\n}\n"
+    assert _read_all(text) == ({"ip": [read]}, [])
