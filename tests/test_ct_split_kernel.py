@@ -207,3 +207,20 @@ def test_a_state_test_an_entryless_packet_passes_keeps_other_ct_keys_apart(netns
     text = "table ip t {\n chain INPUT {\n  type filter hook input priority 0;\n" + \
         rules + "\n }\n}\n"
     assert _read_all(text) == ({"ip": [read]}, [])
+
+
+def test_pairs_merged_with_the_other_familys_rules_round_trip_in_inet(netns):
+    # the IPv6 rule is the pair's first rule, shared; the second rule is IPv4's alone: read
+    # as IPv6's, the pair was ! --ctstate DNAT, accepting what IPv6's rule does not
+    script = ("iptables -A INPUT -m conntrack ! --ctstate DNAT -j ACCEPT\n"
+              "ip6tables -A INPUT -m conntrack --ctstate INVALID,UNTRACKED -j ACCEPT\n"
+              "iptables -A INPUT -p tcp --dport 22 -m conntrack --ctstate NEW,DNAT -j ACCEPT\n"
+              "ip6tables -A INPUT -p tcp --dport 22 -m conntrack --ctstate NEW -j ACCEPT\n"
+              # IPv6's second rule, then one that is the same for IPv6 and IPv4's second
+              "iptables -A INPUT -p udp -m conntrack --ctstate NEW,DNAT -j DROP\n"
+              "ip6tables -A INPUT -p udp -m conntrack --ctstate NEW,DNAT -j DROP\n"
+              "ip6tables -A INPUT -p udp -m conntrack --ctstate ESTABLISHED,RELATED "
+              "-m conntrack --ctstate DNAT -j DROP\n")
+    report = round_trip(script, "fw.sh", ConvertOptions(family="inet"))
+    assert report.ok, [c.describe() for c in report.kernel + report.restore]
+    assert report.rules == 7
