@@ -129,3 +129,98 @@ def test_the_kubeadm_node_dump_round_trips_but_for_its_checksum_rule(netns):
     assert "! --ctstate RELATED,ESTABLISHED,DNAT" in text
     report = round_trip(text, "kubeadm.save", ConvertOptions())
     assert report.ok, [c.describe() for c in report.kernel + report.restore]
+
+
+def _read_all(nft_text: str) -> tuple[dict[str, list[str]], list[str]]:
+    diags = Diagnostics()
+    ruleset = read_any(nft_text, "hand.nft", diags)
+    return ({t.family: [rule_line(c.name, r) for c in t.chains for r in c.rules]
+             for t in ruleset.tables}, [d.message for d in diags.errors])
+
+
+@pytest.mark.parametrize("pair, family_rules", [
+    # the second rule for IPv4 only: an IPv6 connection with SNAT is not accepted
+    ("ct state new accept\n"
+     "meta nfproto ipv4 ct state established,related ct status snat accept",
+     {"ip": ["-A INPUT -m conntrack --ctstate NEW,SNAT -j ACCEPT"],
+      "ip6": ["-A INPUT -m conntrack --ctstate NEW -j ACCEPT"]}),
+    # one rule of each family: neither family has the pair
+    ("meta nfproto ipv4 ct state new accept\n"
+     "meta nfproto ipv6 ct state established,related ct status snat accept",
+     {"ip": ["-A INPUT -m conntrack --ctstate NEW -j ACCEPT"],
+      "ip6": ["-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -m conntrack --ctstate "
+              "SNAT -j ACCEPT"]}),
+])
+def test_an_inet_pair_is_one_rule_only_in_the_family_both_rules_are_of(netns, pair,
+                                                                      family_rules):
+    text = "table inet t {\n chain INPUT {\n  type filter hook input priority 0;\n" + \
+        pair + "\n }\n}\n"
+    assert _read_all(text) == (family_rules, [])
+
+
+@pytest.mark.parametrize("rules, read, error", [
+    # `==`/`!=` compare the whole status (confirmed, seen-reply, … set too): a connection's
+    # status is never just dnat, so this pair accepts NEW only, not --ctstate NEW,DNAT
+    ("ct state new accept\nct state established,related ct status == dnat accept",
+     ["-A INPUT -m conntrack --ctstate NEW -j ACCEPT"], "ct status == dnat"),
+    # and this one drops a DNATed connection too, not ! --ctstate DNAT
+    ("ct state invalid,untracked drop\nct state established,related,new ct status != dnat drop",
+     ["-A INPUT -m conntrack --ctstate INVALID,UNTRACKED -j DROP"], "ct status != dnat"),
+    ("ct state new ct status != snat | dnat accept", [], "ct status != snat | dnat"),
+    ("ct status { snat, dnat } accept", [], "ct status == { snat, dnat }"),
+    # a state is one bit: `== a | b` never holds
+    ("ct state == established | related accept", [], "ct state == established | related"),
+    # ... so a set of states is a test for any of them
+    ("ct state { established, related } accept",
+     ["-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"], None),
+    ("ct state == new ct status dnat accept",
+     ["-A INPUT -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -j ACCEPT"], None),
+])
+def test_a_compare_of_the_whole_state_or_status_is_no_flag_test(netns, rules, read, error):
+    text = "table ip t {\n chain INPUT {\n  type filter hook input priority 0;\n" + \
+        rules + "\n }\n}\n"
+    family_rules, errors = _read_all(text)
+    assert family_rules.get("ip", []) == read
+    assert [error in e for e in errors] == ([True] if error else []), errors
+
+
+@pytest.mark.parametrize("rules, read", [
+    # xt_conntrack passes a packet without an entry once its --ctstate test holds, without
+    # reading the match's other options; nft's `ct original` stops the rule at it: read
+    # into one match, the pair would accept every INVALID packet, which nft's rules do not
+    ("ct state invalid,untracked ct original ip daddr 10.0.0.1 accept\n"
+     "ct state established,related,new ct status ! dnat ct original ip daddr 10.0.0.1 accept",
+     "-A INPUT -m conntrack ! --ctstate DNAT -m conntrack --ctorigdst 10.0.0.1 -j ACCEPT"),
+    ("ct state invalid,untracked ct status confirmed accept\n"
+     "ct state established,related,new ct status ! dnat ct status confirmed accept",
+     "-A INPUT -m conntrack ! --ctstate DNAT -m conntrack --ctstatus CONFIRMED -j ACCEPT"),
+    ("ct state invalid ct original ip daddr 10.0.0.1 accept",
+     "-A INPUT -m conntrack --ctstate INVALID -m conntrack --ctorigdst 10.0.0.1 -j ACCEPT"),
+    ("ct original ip daddr 10.0.0.1 ct state invalid accept",
+     "-A INPUT -m conntrack --ctorigdst 10.0.0.1 -m conntrack --ctstate INVALID -j ACCEPT"),
+    # a state test no such packet passes: one match, as iptables-save lists it
+    ("ct state new ct original ip daddr 10.0.0.1 accept",
+     "-A INPUT -m conntrack --ctstate NEW --ctorigdst 10.0.0.1 -j ACCEPT"),
+])
+def test_a_state_test_an_entryless_packet_passes_keeps_other_ct_keys_apart(netns, rules,
+                                                                           read):
+    text = "table ip t {\n chain INPUT {\n  type filter hook input priority 0;\n" + \
+        rules + "\n }\n}\n"
+    assert _read_all(text) == ({"ip": [read]}, [])
+
+
+def test_pairs_merged_with_the_other_familys_rules_round_trip_in_inet(netns):
+    # the IPv6 rule is the pair's first rule, shared; the second rule is IPv4's alone: read
+    # as IPv6's, the pair was ! --ctstate DNAT, accepting what IPv6's rule does not
+    script = ("iptables -A INPUT -m conntrack ! --ctstate DNAT -j ACCEPT\n"
+              "ip6tables -A INPUT -m conntrack --ctstate INVALID,UNTRACKED -j ACCEPT\n"
+              "iptables -A INPUT -p tcp --dport 22 -m conntrack --ctstate NEW,DNAT -j ACCEPT\n"
+              "ip6tables -A INPUT -p tcp --dport 22 -m conntrack --ctstate NEW -j ACCEPT\n"
+              # IPv6's second rule, then one that is the same for IPv6 and IPv4's second
+              "iptables -A INPUT -p udp -m conntrack --ctstate NEW,DNAT -j DROP\n"
+              "ip6tables -A INPUT -p udp -m conntrack --ctstate NEW,DNAT -j DROP\n"
+              "ip6tables -A INPUT -p udp -m conntrack --ctstate ESTABLISHED,RELATED "
+              "-m conntrack --ctstate DNAT -j DROP\n")
+    report = round_trip(script, "fw.sh", ConvertOptions(family="inet"))
+    assert report.ok, [c.describe() for c in report.kernel + report.restore]
+    assert report.rules == 7

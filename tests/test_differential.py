@@ -34,6 +34,7 @@ from differential import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fwmigrate.backends.iptables_save import rule_line
 from fwmigrate.convert import ConvertOptions, convert, read
 from fwmigrate.errors import Diagnostics
 from fwmigrate.verify.equiv import check
@@ -564,3 +565,29 @@ def test_raw_output_notrack_meets_answers_to_untracked_packets_as_the_kernel_say
     assert "notrack" in translated
     mismatches = compare(legacy(kept), nft(translated), scenario(probe))
     assert not mismatches, "\n".join(map(str, mismatches))
+
+
+def test_the_read_back_of_a_split_pair_with_a_ct_key_behaves_as_the_pair(kernel):
+    """The nft reader once folded fwmigrate's two rules for `! --ctstate DNAT` then `ct
+    original ip saddr` into one -m conntrack with both options: xt_conntrack passes a packet
+    without an entry once its state test holds, not reading --ctorigsrc, where nft's `ct
+    original` stops the rule. It now reads them as two matches, which the kernel shows to be
+    the same (an untracked packet, raw NOTRACK, passes), and the one match not (dropped)."""
+    head = ("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A PREROUTING -p tcp -m tcp --dport 465 -j CT --notrack\nCOMMIT\n"
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n")
+    read = "-A FORWARD -m conntrack ! --ctstate DNAT -m conntrack --ctorigsrc 10.99.0.0/16 -j DROP"
+    save = head + read + "\nCOMMIT\n"
+    translated = convert(save, "ctorig.save", ConvertOptions()).output
+    assert "ct state invalid,untracked ct original ip saddr 10.99.0.0/16 drop" in translated
+    diags = Diagnostics()
+    back = read_any(translated, "ctorig.nft", diags)
+    assert not diags.errors, [d.render() for d in diags.errors]
+    assert [rule_line("FORWARD", r) for r in
+            back.table("ip", "filter").chain("FORWARD").rules] == [read]
+    probes = [Probe("tcp", "wan", "203.0.113.50", "192.168.10.20", 465),   # untracked
+              Probe("tcp", "wan", "203.0.113.50", "192.168.10.20", 80)]    # NEW
+    assert not compare(legacy(save), nft(translated), scenario(probes))
+    one_match = head + read.replace(" -m conntrack --ctorigsrc", " --ctorigsrc") + "\nCOMMIT\n"
+    found = compare(legacy(one_match), nft(translated), scenario(probes))
+    assert {m.index for m in found} == {0}, "\n".join(map(str, found))

@@ -40,3 +40,14 @@ def moves_state(table: str, target) -> bool:
     if isinstance(target, Jump):
         return not target.goto
     return getattr(target, "name", None) in ("CT", "NOTRACK")
+
+
+def lets_entryless_through(options: Iterable[Option]) -> bool:
+    """One -m conntrack with these options and a --ctstate a packet without an entry passes:
+    xt_conntrack returns true there without reading the other options, where each nft ct key
+    of theirs stops the rule. The reader keeps them in a match of their own (which fails
+    such a packet, as nft does)."""
+    options = tuple(options)
+    state = next((o for o in options if o.name == "ctstate"), None)
+    return state is not None and len(options) > 1 and \
+        any((s in state.value) != state.negated for s in NO_ENTRY)

@@ -35,6 +35,8 @@ def _flags_test(stmt: Any, left: dict) -> tuple[bool, frozenset[str]] | None:
             body.get("op") not in ("==", "in", "!=", "!"):
         return None
     right = body.get("right")
+    if body["op"] in ("==", "!=") and (left == _STATUS or not isinstance(right, str)):
+        return None         # a compare of the whole value (nft_lift_conntrack._flag_names)
     names = [right] if isinstance(right, str) else right
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         return None
@@ -97,6 +99,6 @@ def fold(first: dict[str, Any], second: dict[str, Any], strip) -> dict[str, Any]
     if not (_same(a[i + 1:], b[i + 2:]) and all(map(_repeatable, a[:i]))
             and not any(map(_per_rule, a[i + 1:]))):
         return None
-    test = {"match": {"op": "!=" if negated else "==", "left": _STATE,
+    test = {"match": {"op": "!" if negated else "in", "left": _STATE,
                       "right": sorted(s.lower() for s in states)}}
     return {**first, "expr": [test if e is a[i] else e for e in first["expr"]]}

@@ -16,6 +16,7 @@ from . import nft_lift_ipset
 from . import nft_lift_limits as limits
 from . import nft_lift_targets as targets
 from . import nft_lift_tproxy as tproxy
+from .conntrack_entry import lets_entryless_through
 from .nft_lift_matches import lift_match
 from .nft_lift_values import Unrepresentable
 from .values_numbers import canonical_rate
@@ -272,7 +273,8 @@ class Lift:
         group = spec.by_name[option.name].group
         if last is not None and last.module == module and not any(
                 o.name == option.name or (group and spec.by_name[o.name].group == group)
-                for o in last.options):
+                for o in last.options) and not (
+                module == "conntrack" and lets_entryless_through((*last.options, option))):
             self.matches.pop()
             options = tuple(sorted(last.options + (option,), key=lambda o: spec.order[o.name]))
             self.matches.append(Match(module, options))

@@ -47,6 +47,31 @@ def _no_nat(lift, nat: frozenset[str]) -> None:
                         "without a conntrack entry (iptables' ! --ctstate SNAT/DNAT lets it pass)")
 
 
+def _flag_names(key: str, right: Any, op: str) -> Any:
+    """The names a `ct state`/`ct status` test is a test of any of, as xt_conntrack's
+    --ctstate/--ctstatus: `in` (nft's implicit flag test) and `!` are; `==`/`!=` compare the
+    whole value (listed `ct state == established | related` is never true, `ct status ==
+    dnat` holds only where no other bit is set, confirmed or seen-reply); a set is a lookup
+    of the whole value, the same only for `ct state`, whose value is one bit."""
+    exact = op in ("==", "!=")
+    if isinstance(right, dict) and set(right) == {"set"} and key == "state" and exact and \
+            all(isinstance(v, str) for v in right["set"]):
+        return right["set"]
+    if isinstance(right, dict) or (exact and (key == "status" or not isinstance(right, str))):
+        unrepresentable(f"ct {key} {op} {_shown(right)} (compares the whole {key}, where "
+                        f"iptables' --ct{key} tests for any of the bits)")
+    return right
+
+
+def _shown(right: Any) -> str:
+    if isinstance(right, dict) and len(right) == 1:
+        (kind, items), = right.items()
+        if isinstance(items, list):
+            shown = (", " if kind == "set" else f" {kind} ").join(map(str, items))
+            return "{ " + shown + " }" if kind == "set" else shown
+    return str(right)
+
+
 def ct(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> bool:
     """A conntrack key's test as -m conntrack / -m connbytes; False: a key without a
     direction left to the table of plain selectors (`ct mark`: -m connmark)."""
@@ -54,6 +79,8 @@ def ct(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> bool:
     family = None
     if " " in key:                          # 1.0.6 lists `ct original ip saddr` so
         family, key = key.split(" ", 1)
+    if key in ("state", "status"):
+        right = _flag_names(key, right, op)
     if key == "state":
         lift.add_match("conntrack", Option("ctstate", flags(right), negated))
     elif key == "label" and direction is None:

@@ -212,7 +212,12 @@ class _Reader:
             return None
         try:
             rules = self._rule(folded, ctx, owner, table, builtin)
+            # in an inet table the two may differ in their `meta nfproto` tests (fold leaves
+            # them out): the pair is one rule of this family only where both rules are
+            second = self._rule(r, ctx, owner, table, builtin)
         except Unrepresentable:
+            return None
+        if not second:
             return None
         return None if any(moves_state(table, x.target) for x in rules) else rules
 
