@@ -64,6 +64,11 @@ _FWMIGRATE_STOPS = ("fwmigrate refuses a script iptables runs", "fails at anothe
 _OR_HANDLED = _FWMIGRATE_STOPS + ("different ruleset", "different ruleset before the failure")
 
 
+def _joined(script: str) -> str:
+    """The script with its continuation lines joined, as bash reads the commands."""
+    return re.sub(r"[ \t]*\\\n[ \t]*", " ", script)
+
+
 def _big_port(script: str, reason: str) -> bool:
     if any(int(n) > 65535 for n in re.findall(r"invalid port/service `(\d+)'", reason)):
         return True
@@ -85,7 +90,7 @@ KNOWN = [
     # DROPs or RETURNs every packet: a jump loop or a target's hook check behind it is not
     # seen, and the table is taken; fwmigrate checks every rule, as nft does
     ("loop or hook check behind an unconditional verdict", _FWMIGRATE_STOPS,
-     lambda script, reason: bool(_UNCONDITIONAL.search(script)) and bool(re.search(
+     lambda script, reason: bool(_UNCONDITIONAL.search(_joined(script))) and bool(re.search(
          r"Too many levels of symbolic links|used from hooks", reason))),
 ]
 
