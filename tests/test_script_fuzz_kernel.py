@@ -40,3 +40,20 @@ def test_an_unconditional_verdict_written_over_continuation_lines_is_the_known_d
     # without the verdict it stays a mismatch
     bare = found.script.replace("--jump RETURN", "-p tcp --jump RETURN")
     assert script_fuzz.known(script_fuzz.Mismatch(found.kind, bare, found.detail)) is None
+
+
+def test_ip6tables_legacy_check_compares_options_only_in_part(netns):
+    # why fwmigrate refuses such a -C (tests/test_shell.py): ip6tables-legacy 1.8.9 finds
+    # a rule that differs in a match's and a target's options; -D, and iptables, do not
+    netns.run("ip6tables-legacy", "-A", "INPUT", "-p", "tcp", "--dport", "1", "-j", "LOG",
+              "--log-prefix", "a")
+    netns.run("iptables-legacy", "-A", "INPUT", "-p", "tcp", "--dport", "1", "-j", "LOG",
+              "--log-prefix", "a")
+    other = ["INPUT", "-p", "tcp", "--dport", "2", "-j", "LOG", "--log-prefix", "b"]
+    assert netns.run("ip6tables-legacy", "-C", *other, check=False).returncode == 0
+    assert netns.run("ip6tables-legacy", "-D", *other, check=False).returncode != 0
+    assert netns.run("iptables-legacy", "-C", *other, check=False).returncode != 0
+    # with a big enough match (a comment's 256 bytes) the mask reaches the options again
+    netns.run("ip6tables-legacy", "-A", "OUTPUT", "-m", "comment", "--comment", "x")
+    assert netns.run("ip6tables-legacy", "-C", "OUTPUT", "-m", "comment", "--comment", "y",
+                     check=False).returncode != 0
