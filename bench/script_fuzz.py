@@ -213,6 +213,16 @@ def fwmigrate_state(text: str) -> dict[str, dict]:
             if f in ruleset.families else {} for f in FAMILIES}
 
 
+def _handled_before(text: str, line: int) -> str:
+    """The failures the script handled (`|| …`) before `line`: a later error can follow from
+    one (a rule refused there, that bash added, is missing for a -D), so known() sees them."""
+    diags = Diagnostics()
+    read_ruleset(text, "s.sh", diags, kind="script")
+    notes = [d.message for d in diags.items if d.severity == "note" and d.loc is not None
+             and d.loc.line < line and d.message.startswith("iptables would fail here")]
+    return "".join(f"\n  after: {note}" for note in notes)
+
+
 def fwmigrate(text: str) -> Outcome:
     rulesets = {}
     for family in FAMILIES:
@@ -225,7 +235,7 @@ def fwmigrate(text: str) -> Outcome:
             if located:
                 first = located[0]
                 return Outcome(first.loc.line, f"{first.loc.line}:{first.loc.col}: "
-                               f"{first.message}", {})
+                               f"{first.message}{_handled_before(text, first.loc.line)}", {})
             if errors and errors[0].message == f"the input has no {family} rules":
                 rulesets[family] = {}
                 continue
