@@ -64,6 +64,11 @@ _FWMIGRATE_STOPS = ("fwmigrate refuses a script iptables runs", "fails at anothe
 _OR_HANDLED = _FWMIGRATE_STOPS + ("different ruleset", "different ruleset before the failure")
 
 
+def _joined(script: str) -> str:
+    """The script with its continuation lines joined, as bash reads the commands."""
+    return re.sub(r"[ \t]*\\\n[ \t]*", " ", script)
+
+
 def _big_port(script: str, reason: str) -> bool:
     if any(int(n) > 65535 for n in re.findall(r"invalid port/service `(\d+)'", reason)):
         return True
@@ -85,8 +90,13 @@ KNOWN = [
     # DROPs or RETURNs every packet: a jump loop or a target's hook check behind it is not
     # seen, and the table is taken; fwmigrate checks every rule, as nft does
     ("loop or hook check behind an unconditional verdict", _FWMIGRATE_STOPS,
-     lambda script, reason: bool(_UNCONDITIONAL.search(script)) and bool(re.search(
+     lambda script, reason: bool(_UNCONDITIONAL.search(_joined(script))) and bool(re.search(
          r"Too many levels of symbolic links|used from hooks", reason))),
+    # ip6tables-legacy 1.8.9's -C compares the options of matches and targets only in part
+    # (its mask is made for an IPv4 entry): where a rule differs from the one asked for only
+    # in those, fwmigrate cannot tell whether -C finds it, and refuses
+    ("ip6tables -C of a rule that differs only in options", _FWMIGRATE_STOPS,
+     lambda script, reason: "cannot tell whether ip6tables -C finds this rule" in reason),
 ]
 
 
@@ -203,6 +213,16 @@ def fwmigrate_state(text: str) -> dict[str, dict]:
             if f in ruleset.families else {} for f in FAMILIES}
 
 
+def _handled_before(text: str, line: int) -> str:
+    """The failures the script handled (`|| …`) before `line`: a later error can follow from
+    one (a rule refused there, that bash added, is missing for a -D), so known() sees them."""
+    diags = Diagnostics()
+    read_ruleset(text, "s.sh", diags, kind="script")
+    notes = [d.message for d in diags.items if d.severity == "note" and d.loc is not None
+             and d.loc.line < line and d.message.startswith("iptables would fail here")]
+    return "".join(f"\n  after: {note}" for note in notes)
+
+
 def fwmigrate(text: str) -> Outcome:
     rulesets = {}
     for family in FAMILIES:
@@ -215,7 +235,7 @@ def fwmigrate(text: str) -> Outcome:
             if located:
                 first = located[0]
                 return Outcome(first.loc.line, f"{first.loc.line}:{first.loc.col}: "
-                               f"{first.message}", {})
+                               f"{first.message}{_handled_before(text, first.loc.line)}", {})
             if errors and errors[0].message == f"the input has no {family} rules":
                 rulesets[family] = {}
                 continue

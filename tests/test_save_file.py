@@ -448,3 +448,14 @@ def test_a_line_longer_than_iptables_restore_reads_at_once_is_refused(length, lo
         read(text, "f.save", ConvertOptions())
     [error] = info.value.diagnostics
     assert error.loc.line == 2 and "10239" in error.message.replace(",", "")
+
+
+def test_ip6tables_restore_check_of_a_rule_that_differs_only_in_options_is_refused():
+    # ip6tables-legacy-restore 1.8.9 takes `-C` of a rule that differs in a match's or a
+    # target's options (tests/test_shell.py has why); fwmigrate cannot tell, and refuses
+    text = ("*filter\n-A INPUT -p tcp --dport 1 -j LOG --log-prefix a\n"
+            "-C INPUT -p tcp --dport 2 -j LOG --log-prefix b\nCOMMIT\n")
+    diags = Diagnostics()
+    read_save(text, "rules.v6", diags, family="ip6")
+    assert [(d.loc.line, d.message.split(":")[0]) for d in diags.errors] == [
+        (3, "cannot tell whether ip6tables -C finds this rule")]

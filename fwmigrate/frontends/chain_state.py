@@ -16,12 +16,13 @@ class CommandError(Exception):
     """iptables would refuse this command; `index` is the word to point at (None: the command)."""
 
     def __init__(self, message: str, index: int | None = None, hint: str | None = None,
-                 loc: SourceLocation | None = None):
+                 loc: SourceLocation | None = None, unsupported: bool = False):
         super().__init__(message)
         self.message = message
         self.index = index
         self.hint = hint
         self.loc = loc
+        self.unsupported = unsupported      # not iptables failing: fwmigrate cannot tell
 
 
 @dataclass(slots=True)

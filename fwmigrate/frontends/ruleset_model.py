@@ -8,7 +8,7 @@ iptables' own reason and leaves the ruleset unchanged (as iptables does).
 from __future__ import annotations
 
 from .. import mappings
-from ..ir import Chain, Counters, Family, Jump, Rule, Ruleset, Table
+from ..ir import Chain, Counters, Family, Jump, Rule, Ruleset, Table, TargetExtension
 from .chain_state import (
     MAX_CHAIN_NAME,
     ChainState,
@@ -127,7 +127,10 @@ class RulesetModel:
             del chain.rules[pos]
 
     def _check(self, table: TableState, cmd: Command) -> None:
-        self._find(table.chain(cmd.chain, cmd.chain_index), cmd)
+        chain = table.chain(cmd.chain, cmd.chain_index)
+        if table.family == "ip6":
+            _ip6_check_decidable(chain, cmd)
+        self._find(chain, cmd)
 
     def _find(self, chain: ChainState, cmd: Command) -> list[int]:
         """Positions of the first rule equal to each of the command's rules (all must exist)."""
@@ -290,6 +293,33 @@ class RulesetModel:
 _HANDLERS = {action: getattr(RulesetModel, "_" + action.replace("-", "_"))
              for action in ("append", "insert", "replace", "delete", "check", "new-chain",
                             "delete-chain", "flush", "zero", "policy", "rename-chain")}
+
+
+def _skeleton(rule: Rule) -> tuple:
+    """What ip6tables-legacy 1.8.9's -C compares in full: the IPv6 header part, the match
+    modules in order, the verdict or jump, the target's name (not their options)."""
+    target = rule.target.name if isinstance(rule.target, TargetExtension) else rule.target
+    return (rule.source, rule.destination, rule.in_interface, rule.out_interface, rule.protocol,
+            rule.fragment, tuple(m.module for m in rule.matches), target)
+
+
+def _ip6_check_decidable(chain: ChainState, cmd: Command) -> None:
+    """ip6tables-legacy 1.8.9 (and -restore) build -C's compare mask for an IPv4 entry, 56
+    bytes short, so the options of matches and targets are compared only in part, as far as
+    each extension's size pushes the mask (iptables 1.8.10 fixed it; -D compares them all).
+    Where no rule is exactly the one asked for but one differs only in such options, whether
+    -C finds it cannot be told without the kernel's struct sizes: refuse."""
+    for wanted in cmd.rules:
+        if wanted in chain.rules:
+            continue
+        for pos, rule in enumerate(chain.rules, 1):
+            if _skeleton(rule) == _skeleton(wanted):
+                raise CommandError(
+                    "cannot tell whether ip6tables -C finds this rule: ip6tables-legacy 1.8.9 "
+                    "compares the options of matches and targets only in part (a bug fixed in "
+                    f"1.8.10), and rule {pos} of {chain.name} differs from it only in those",
+                    None, hint="check for the rule another way (`ip6tables -S CHAIN | grep`), "
+                    "or write the script without the -C", unsupported=True)
 
 
 def _zeroed(rule: Rule) -> Rule:

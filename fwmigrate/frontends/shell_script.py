@@ -316,13 +316,15 @@ class ShellEvaluator(ShellExpansion):
                                                                       len(fields) - 1)].pos
             if isinstance(exc, OptionError):
                 pos += exc.offset
-            if handled and not getattr(exc, "unsupported", False):
+            unsupported = getattr(exc, "unsupported", False)   # fwmigrate cannot tell
+            checking = cmd is not None and cmd.action == "check" and not unsupported
+            if handled and not unsupported:
                 self.diags.note(self.loc(pos), f"iptables would fail here ({exc.message}); the "
                                 "script handles the failure")
-            elif not (cmd is not None and cmd.action == "check" and not self.errexit):
+            elif not (checking and not self.errexit):
                 # -C only reports, but under set -e its failure ends the script
                 hint = "under set -e the script stops here; check with `iptables -C … || …'" \
-                    if cmd is not None and cmd.action == "check" else exc.hint
+                    if checking else exc.hint
                 self.diags.error(self.loc(pos), exc.message, hint)
             return False
         for index, message in cmd.warnings:
