@@ -239,11 +239,14 @@ def translate(ipv6, args):
     """
     if not args:
         raise click.UsageError("give the iptables arguments, e.g. -A INPUT -j ACCEPT")
+    warnings: list[str] = []
     try:
-        lines = translate_command(list(args), "ip6" if ipv6 else "ip")
+        lines = translate_command(list(args), "ip6" if ipv6 else "ip", warnings)
     except FwmigrateError as exc:
         _fail(exc)
         return
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo("\n".join(lines))
 
 

@@ -35,8 +35,9 @@ def _shell_quote(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
-def translate_command(args: list[str], family: Family) -> list[str]:
-    """One iptables invocation → the nft command lines that do the same."""
+def translate_command(args: list[str], family: Family, warnings: list | None = None) -> list[str]:
+    """One iptables invocation → the nft command lines that do the same; `warnings` receives
+    what the caller should tell the user beside them."""
     for word in args:
         bad = undecodable_byte(word)
         if bad is not None:
@@ -53,7 +54,20 @@ def translate_command(args: list[str], family: Family) -> list[str]:
     if handler is None:
         raise FwmigrateError([Diagnostic(None, _REFUSED.get(
             cmd.action, f"-{cmd.action} has no nft translation"))])
+    if warnings is not None and cmd.action == "insert" and cmd.rulenum and cmd.rulenum > 1:
+        warnings.append(_index_warning(cmd, where))
     return ["nft " + _shell_quote(line) for line in handler(cmd, where)]
+
+
+def _index_warning(cmd: Command, where: str) -> str:
+    """nft's index counts the chain's nft rules, iptables' number its rules: the same only
+    while each rule before is one nft rule, which this one command cannot see."""
+    return (f"`index {cmd.rulenum - 1}` counts nft rules: it is iptables' place {cmd.rulenum} "
+            "while each rule before it in the chain is one nft rule, as iptables-nft writes "
+            "them; fwmigrate writes some iptables rules as two (a conntrack test split in two, "
+            "hashlimit, TPROXY). Check the place with "
+            f"`nft -a list chain {where} {cmd.chain}`, or insert by handle "
+            "(`nft insert rule … position HANDLE …`)")
 
 
 def _rules(cmd: Command, verb: str) -> list[str]:

@@ -126,6 +126,23 @@ def test_translate_dropin(runner):
     assert result.stdout == "nft 'add rule ip filter INPUT counter accept comment \"it'\"'\"'s\"'\n"
 
 
+def test_translate_insert_at_a_place_says_what_its_index_counts(runner):
+    """`-I CHAIN N` becomes `index N-1`, which counts the chain's nft rules: iptables' place N
+    only while each rule before it is one nft rule (iptables-nft's are; fwmigrate writes a
+    conntrack split, hashlimit or TPROXY rule as two). The command cannot see the chain, so
+    it says so rather than let the rule land silently elsewhere (e.g. between a pair)."""
+    args = ["translate", "-I", "INPUT", "3", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0
+    assert result.stdout == \
+        "nft 'insert rule ip filter INPUT index 2 tcp dport 22 counter accept'\n"
+    assert "warning: `index 2` counts nft rules" in result.stderr
+    assert "nft -a list chain ip filter INPUT" in result.stderr
+    for first in (["-I", "INPUT"], ["-I", "INPUT", "1"], ["-A", "INPUT"]):
+        result = runner.invoke(main, ["translate", *first, "-j", "ACCEPT"])
+        assert result.exit_code == 0 and result.stderr == "", first
+
+
 def test_translate_refuses_what_needs_the_live_ruleset(runner):
     result = runner.invoke(main, ["translate", "-D", "INPUT", "3"])
     assert result.exit_code == 1
