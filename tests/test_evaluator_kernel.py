@@ -335,3 +335,32 @@ def test_nat_input_runs_after_filter_input(netns):
         outcomes = explain(ruleset, p, hook)
         assert {o.verdict for o in outcomes} == {verdict}
         assert {str(a) for o in outcomes for a in o.packet.recent.get("A", ())} == held
+
+
+def published(to: str, chain: str) -> str:
+    """DNAT of port 8080 on the firewall, and a filter chain that lets in only what conntrack
+    says was DNATed (xt_conntrack's DNAT state: the connection's IPS_DST_NAT bit)."""
+    return ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            ":POSTROUTING ACCEPT [0:0]\n"
+            f"-A PREROUTING -p tcp -m tcp --dport 8080 -j DNAT --to-destination {to}\n"
+            "COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            f"-A {chain} -m conntrack --ctstate DNAT -j ACCEPT\n-A {chain} -j DROP\nCOMMIT\n")
+
+
+@pytest.mark.parametrize("to, chain, packet, outcome, verdict", [
+    # the published-port pattern: the first packet already has the bit in FORWARD
+    ("192.168.10.20:80", "FORWARD",
+     "tcp 203.0.113.50:40000 > 203.0.113.1:8080 in eth0 out eth1 hook forward", "open",
+     "ACCEPT"),
+    # a DNAT that leaves the destination as it was sets no bit
+    ("203.0.113.1", "INPUT", "tcp 203.0.113.50:40000 > 203.0.113.1:8080 in eth0 hook input",
+     "timeout", "DROP"),
+])
+def test_a_dnat_in_nat_prerouting_sets_the_dnat_state_for_filter(netns, to, chain, packet,
+                                                                 outcome, verdict):
+    """nf_nat_setup_info sets IPS_DST_NAT when nat PREROUTING's DNAT changes the tuple, so
+    filter sees the connection's first packet in state DNAT (`explain` said the
+    published-port pattern's FORWARD rule does not match and the packet is dropped)."""
+    save = published(to, chain)
+    assert kernel(save, Probe("tcp", "wan", "203.0.113.50", "203.0.113.1", 8080)) == outcome
+    assert verdicts(save, packet) == {verdict}

@@ -298,3 +298,36 @@ def test_a_reconnect_conntrack_never_sees_is_picked_up_from_the_servers_data(net
     assert v.reconnect != "alive", v
     assert not v.guard_reconnects, v.guard
     assert not v.problems(), v.problems()
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("output, kept", [
+    # the server's packets are NEW (RETURN to the ACCEPT policy), never ESTABLISHED
+    (["-m conntrack ! --ctstate ESTABLISHED,INVALID -j RETURN",
+      "-m conntrack ! --ctstate UNTRACKED,INVALID -j DROP"], True),
+    (["-m conntrack --ctstate NEW -j DROP"], False),
+])
+def test_an_untracked_session_whose_packets_in_stay_untracked_is_never_established(
+        netns, output, kept):
+    """Every packet of the client's untracked by a raw rule, conntrack never picks the session
+    up from them: the server's replies open an entry of their own that sees no reply, so they
+    stay NEW, and neither the client's packets nor the replies are ever ESTABLISHED
+    (bench/lockout_fuzz.py seed 271000200092: the guard walked the replies as ESTABLISHED
+    and said an OUTPUT rule that drops those cut the session, which the kernel kept)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import lockout_fuzz
+    from ruleset_gen import Chain, Ruleset
+
+    rules = Ruleset({"ip": {
+        "filter": [Chain("INPUT", "INPUT", "ACCEPT"), Chain("FORWARD", "FORWARD", "DROP"),
+                   Chain("OUTPUT", "OUTPUT", "ACCEPT", output)],
+        "raw": [Chain("PREROUTING", "PREROUTING", "ACCEPT", ["-i eth0 -j CT --notrack"]),
+                Chain("OUTPUT", "OUTPUT", "ACCEPT")]}})
+    r = lockout_fuzz.Round(0, rules, "ip", "wan", "203.0.113.50", "203.0.113.1", 22, 40022,
+                           False)
+    v = lockout_fuzz.run_round(r)
+    assert v.opened == "alive" and v.guard["untracked"], v
+    assert (v.kept == "alive") is kept, v
+    assert (not v.guard["cut"]) is kept, v.guard

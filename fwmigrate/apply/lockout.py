@@ -179,6 +179,15 @@ def pickup_state() -> str:
     return "invalid" if loose == "0" else "new"
 
 
+def _always_untracked(outcomes: list) -> bool:
+    """Every way in leaves the packet untracked, and the next packet of the session would go
+    the same way: no way rests on an assumption (a limit) or on the recent lists, which a
+    packet changes for the next."""
+    return all(o.packet.ct_state == "untracked" and not o.assumptions
+               and not any(s.rule is not None and s.rule.match("recent") is not None
+                           for s in o.trace) for o in outcomes)
+
+
 def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None,
           pickup: str = "new") -> GuardReport:
     """untracked_as: conntrack does not know the session (see tracked()), so its next packet
@@ -224,7 +233,11 @@ def check(ruleset: Ruleset, session: Session, untracked_as: str | None = None,
                 o.packet.ct_state == "untracked" for o in outcomes):
             if untracked_as == "new":
                 # left untracked on its way in, the session gives conntrack nothing to find:
-                # the server's next reply is picked up as a new connection of its own
+                # the server's next reply is picked up as a new connection of its own, which
+                # sees no reply and so stays NEW; when every way in is untracked, neither side
+                # is ever ESTABLISHED
+                if _always_untracked(outcomes):
+                    walks[:] = [w for w in walks if w[1] not in (inbound, reply)]
                 back = reply.with_(ct_state="new", ct_status=frozenset(),
                                    ct_direction="ORIGINAL", ct_orig_saddr=reply.saddr,
                                    ct_orig_daddr=reply.daddr, ct_orig_sport=reply.sport,

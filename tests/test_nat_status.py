@@ -1,0 +1,48 @@
+"""The DNAT/SNAT state a NAT rule leaves for the tables after nat on the same hook
+(fwmigrate/verify/nat_status.py): set when the rewrite surely changes the tuple, not when it
+surely keeps it, unknown (both verdicts) when it may do either. Kernel cases in
+tests/test_evaluator_kernel.py (test_a_dnat_in_nat_prerouting_sets_the_dnat_state_for_filter)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fwmigrate.convert import ConvertOptions, read
+from fwmigrate.verify.explain import explain, parse_packet
+
+IN = "tcp 203.0.113.50:40000 > 203.0.113.1:8080 in eth0 out eth1 hook forward"
+OUT = "tcp 192.168.10.1:40000 > 203.0.113.50:8080 out eth0 hook output"
+
+
+def verdicts(chain: str, nat: str, state: str, packet: str) -> set[str]:
+    filter_chain = "FORWARD" if chain == "PREROUTING" else "OUTPUT"
+    save = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            f":POSTROUTING ACCEPT [0:0]\n-A {chain} -p tcp {nat}\nCOMMIT\n"
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            f"-A {filter_chain} -m conntrack --ctstate {state} -j ACCEPT\n"
+            f"-A {filter_chain} -j DROP\nCOMMIT\n")
+    ruleset = read(save, "case.save", ConvertOptions(source_kind="save"))[0]
+    return {o.verdict for o in explain(ruleset, *parse_packet(packet))}
+
+
+@pytest.mark.parametrize("chain, nat, state, packet, expected", [
+    ("PREROUTING", "-j DNAT --to-destination 192.168.10.20", "DNAT", IN, {"ACCEPT"}),
+    ("PREROUTING", "-j DNAT --to-destination 203.0.113.1:80", "DNAT", IN, {"ACCEPT"}),
+    ("PREROUTING", "-j DNAT --to-destination 203.0.113.1", "DNAT", IN, {"DROP"}),
+    ("PREROUTING", "-j DNAT --to-destination 203.0.113.1:8000-9000", "DNAT", IN, {"DROP"}),
+    ("PREROUTING", "-j DNAT --to-destination 203.0.113.1-203.0.113.9", "DNAT", IN,
+     {"ACCEPT", "DROP"}),
+    ("PREROUTING", "-j DNAT --to-destination 203.0.113.1 --random", "DNAT", IN,
+     {"ACCEPT", "DROP"}),
+    ("PREROUTING", "-j REDIRECT", "DNAT", IN, {"ACCEPT", "DROP"}),
+    ("PREROUTING", "-j REDIRECT --to-ports 80", "DNAT", IN, {"ACCEPT"}),
+    ("PREROUTING", "-j NETMAP --to 10.0.0.0/8", "DNAT", IN, {"ACCEPT"}),
+    ("PREROUTING", "-j NETMAP --to 203.0.113.0/24", "DNAT", IN, {"DROP"}),
+    ("PREROUTING", "-j DNAT --to-destination 192.168.10.20", "SNAT", IN, {"DROP"}),
+    ("PREROUTING", "-j DNAT --to-destination 192.168.10.20", "NEW", IN, {"ACCEPT"}),
+    ("OUTPUT", "-j DNAT --to-destination 198.51.100.7", "DNAT", OUT, {"ACCEPT"}),
+    # no NAT rule matched: no bit
+    ("PREROUTING", "--dport 1 -j DNAT --to-destination 192.168.10.20", "DNAT", IN, {"DROP"}),
+])
+def test_nat_state_after_a_nat_rule(chain, nat, state, packet, expected):
+    assert verdicts(chain, nat, state, packet) == expected
