@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from ..ir import TargetExtension
 from ..verify.evaluate import Outcome
-
-# a reconnect's SNAT (nat INPUT) also changes what the server and later rules see of it
-ALL_NAT_TARGETS = ("DNAT", "REDIRECT", "NETMAP", "SNAT", "MASQUERADE")
+from ..verify.nat_status import NAT_TARGETS
 
 
 def problems(outcomes: list[Outcome]) -> list[str]:
@@ -34,7 +32,8 @@ def nat_steps(outcomes: list[Outcome]):
             target = step.rule.target if step.rule is not None else None
             if (step.table == "nat" and step.result in ("match", "assumed match")
                     and isinstance(target, TargetExtension)
-                    and target.name in ALL_NAT_TARGETS):
+                    # a reconnect's SNAT (nat INPUT) also changes what the server sees of it
+                    and target.name in NAT_TARGETS):
                 where = f" ({step.rule.loc})" if step.rule.loc else ""
                 yield o, step, (f"rule {step.index} of nat {step.chain}{where}: "
                                 f"{rule_line(step.chain, step.rule, False)}")

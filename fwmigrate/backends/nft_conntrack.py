@@ -4,7 +4,13 @@ state and stops, nft's other ct keys stop the rule."""
 
 from __future__ import annotations
 
-from ..frontends.conntrack_entry import ENTRY_STATES, NO_ENTRY, entry_tested
+from ..frontends.conntrack_entry import (
+    ENTRY_STATES,
+    NAT_STATES,
+    NO_ENTRY,
+    entry_tested,
+    lets_entryless_through,
+)
 from .nft_ast import Compare, Ct, FlagList, Meta, Statement, Symbol
 from .nft_common import flags, op, port
 from .nft_ct_split import Split, either, none_of
@@ -17,10 +23,7 @@ _CT_STATUS_ORDER = ("EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED", "SNAT", "D
 def _check_no_entry(match) -> None:
     """xt_conntrack lets a packet without a conntrack entry through once its state test
     passes, ignoring the match's other options; nft's other ct keys stop the rule instead."""
-    state = match.option("ctstate")
-    if state is None or len(match.options) == 1:
-        return
-    if any((s in state.value) != state.negated for s in NO_ENTRY):
+    if lets_entryless_through(match.options):
         raise Untranslatable("with this --ctstate a packet without a conntrack entry (INVALID or "
                              "UNTRACKED) passes iptables' test and skips the other conntrack "
                              "options, while nft stops the rule at them",
@@ -94,7 +97,7 @@ def _register(tr, split: Split) -> Compare:
 
 def h_ct_state(tr, rule, index, match, opt, ctx) -> list[Statement]:
     states = opt.value
-    nat = states & {"SNAT", "DNAT"}
+    nat = states & NAT_STATES
     if match.module == "conntrack":
         _check_no_entry(match)
         if nat and opt.negated:

@@ -11,6 +11,8 @@ from ..ir import Jump, Match, Option
 
 NO_ENTRY = frozenset({"INVALID", "UNTRACKED"})
 ENTRY_STATES = frozenset({"NEW", "ESTABLISHED", "RELATED"})
+# --ctstate's names for the entry's status bits IPS_SRC_NAT/IPS_DST_NAT (nft: ct status)
+NAT_STATES = frozenset({"SNAT", "DNAT"})
 
 
 def state_test(match: Match) -> Option | None:

@@ -26,8 +26,8 @@ does the nft reader (nft_ruleset.py: read as iptables, the nft rule would mean s
 from __future__ import annotations
 
 from ..ir import Jump, Match, Rule, Table, TargetExtension, builtin_chains_reaching, untracks
+from .conntrack_entry import NAT_STATES
 
-_NAT = frozenset({"SNAT", "DNAT"})
 _READS = (
     "after -j CT in the raw table a packet carries a template entry, which xt_conntrack and "
     "xt_connmark read as an entry (state NEW, status CONFIRMED, mark 0, no NAT bits), while "
@@ -58,7 +58,7 @@ def _reads_entry(match: Match) -> bool:
     if match.module == "connmark":
         return True
     return match.module == "conntrack" and any(
-        o.name != "ctstate" or o.value & _NAT for o in match.options)
+        o.name != "ctstate" or o.value & NAT_STATES for o in match.options)
 
 
 def _restores_mark(target: object) -> bool:

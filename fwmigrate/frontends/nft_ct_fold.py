@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conntrack_entry import ENTRY_STATES, NO_ENTRY
+from .conntrack_entry import ENTRY_STATES, NAT_STATES, NO_ENTRY
 
 _STATE = {"ct": {"key": "state"}}
 _STATUS = {"ct": {"key": "status"}}
-_NAT = frozenset({"SNAT", "DNAT"})
 # statements that keep a count of their own in each rule
 _PER_RULE = frozenset({"limit", "quota"})
 
@@ -87,7 +86,7 @@ def fold(first: dict[str, Any], second: dict[str, Any], strip) -> dict[str, Any]
         return None
     x, y, nat = _flags_test(a[i], _STATE), _flags_test(b[i], _STATE), \
         _flags_test(b[i + 1], _STATUS)
-    if x is None or y is None or nat is None or x[0] or y[0] or not nat[1] <= _NAT:
+    if x is None or y is None or nat is None or x[0] or y[0] or not nat[1] <= NAT_STATES:
         return None
     negated, bits = nat
     if negated and x[1] <= NO_ENTRY and y[1] <= ENTRY_STATES:

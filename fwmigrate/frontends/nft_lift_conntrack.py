@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir import IntRange, Match, Option
-from .conntrack_entry import NO_ENTRY, entry_tested
+from .conntrack_entry import NAT_STATES, NO_ENTRY, entry_tested
 from .nft_lift_ipsec_label import label_test
 from .nft_lift_values import (
     address,
@@ -87,7 +87,7 @@ def ct(lift, body: dict[str, Any], right: Any, op: str, negated: bool) -> bool:
         label_test(lift, right, op)
     elif key == "status":
         states = flags(right)
-        nat = states & {"SNAT", "DNAT"}
+        nat = states & NAT_STATES
         if nat and nat == states and negated:
             _no_nat(lift, nat)
         elif nat and nat == states:
