@@ -27,9 +27,11 @@ iptables-restore`); an OK rule must read back as the expected text, a FAIL rule 
 refused. Results use iptables-legacy's variant of a vector (the kernel semantics fwmigrate
 keeps). ebtables/arptables vectors are out of scope and not counted.
 
-The vectors are vendored under tests/conformance/iptables-1.8.9 (GPL-2.0, from the iptables
-source) so that CI does not need `apt-get source`; tests/test_conformance.py runs this and
-fails when a vector that was equivalent (or read back right) stops being so.
+The vectors are iptables' own files (GPL-2.0) and not part of this repository: `python
+tests/conformance/fetch_vectors.py` downloads Debian's iptables 1.8.9 tarball, checks its sha256
+and writes them into tests/conformance/iptables-1.8.9 (the default --source; CI's command does
+this first). tests/test_conformance.py runs this and fails when a vector that was equivalent
+(or read back right) stops being so.
 """
 
 from __future__ import annotations
@@ -57,14 +59,15 @@ from fwmigrate.errors import FwmigrateError, OptionError  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import netlink_bytecode  # noqa: E402
 from conformance_vectors import (  # noqa: E402
+    FETCHED,
     RuleVector,
     TxlateVector,
+    fetched,
     read_rule_tests,
     read_txlate,
 )
 from conformance_verdicts import DELIBERATE, REFERENCE_WRONG  # noqa: E402
 
-VENDORED = ROOT / "tests" / "conformance" / "iptables-1.8.9"
 EXPECTED = ROOT / "tests" / "conformance_expected.json"
 TXLATE_LABELS = ("equivalent", "reference-wrong", "different", "refused", "reference-broken",
                  "kernel-lacks", "ours-broken")
@@ -412,9 +415,10 @@ def summary(outcome: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--source", type=Path, default=VENDORED,
-                    help="directory with the *.txlate and *.t files (default: the vendored copy; "
-                         "or an iptables source tree's extensions/)")
+    ap.add_argument("--source", type=Path,
+                    help="directory with the *.txlate and *.t files (default: the fetched copy "
+                         f"in {FETCHED.relative_to(ROOT)}; or an iptables source tree's "
+                         "extensions/)")
     ap.add_argument("--json", type=Path, help="write every vector's result here")
     ap.add_argument("--update-expected", action="store_true",
                     help=f"record what passes now in {EXPECTED.relative_to(ROOT)}")
@@ -427,10 +431,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.kernel_worker:
         kernel_worker()
         return 0
+    source = args.source or fetched()
+    if not any(source.glob("*.txlate")) and not any(source.glob("*.t")):
+        print(f"error: no *.txlate or *.t files in {source}", file=sys.stderr)
+        return 2
     if os.geteuid() != 0:
         print("needs root (it creates a network namespace)", file=sys.stderr)
         return 2
-    outcome = run(args.source)
+    outcome = run(source)
     txlate, tx_results = outcome["txlate"]
     rules, rule_results = outcome["rules"]
     if args.refusals_markdown:

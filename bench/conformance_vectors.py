@@ -1,12 +1,31 @@
 """Reading iptables' test vectors: *.txlate (a translate command, then the expected nft) and
-*.t (`rule;expected-or-=;OK|FAIL`), as iptables-test.py reads them for iptables-legacy."""
+*.t (`rule;expected-or-=;OK|FAIL`), as iptables-test.py reads them for iptables-legacy.
+
+The vectors are iptables' files (GPL-2.0), not part of this repository: FETCHED is where
+tests/conformance/fetch_vectors.py puts them."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+
+_spec = importlib.util.spec_from_file_location(
+    "fetch_vectors", Path(__file__).resolve().parent.parent / "tests/conformance/fetch_vectors.py")
+fetch_vectors = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fetch_vectors)
+FETCHED = fetch_vectors.DEST
+
+
+def fetched() -> Path:
+    """FETCHED, or exit (for the bench scripts) saying how to fetch the vectors."""
+    reason = fetch_vectors.problem()
+    if reason:
+        raise SystemExit(f"error: iptables 1.8.9's test vectors are not fetched ({reason})\n"
+                         f"hint: run `{fetch_vectors.COMMAND}` first")
+    return FETCHED
 
 
 class _Located:

@@ -41,6 +41,9 @@ from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conformance_vectors import fetched  # noqa: E402
 
 from fwmigrate.cli import main  # noqa: E402
 
@@ -142,8 +145,8 @@ def seeds() -> dict[str, list[tuple[str, str]]]:
     nft = [(Path(f).name, Path(f).read_text()) for f in
            sorted(glob.glob(str(ROOT / "tests/golden/*.nft")))]
     rules = []
-    for t in sorted(glob.glob(str(ROOT / "tests/conformance/iptables-1.8.9/**/*.t"),
-                              recursive=True)):
+    # iptables' vectors: exits saying how to fetch them when they are not there
+    for t in sorted(glob.glob(str(fetched() / "*.t"))):
         chain = "INPUT"
         table = "filter"
         for line in Path(t).read_text().splitlines():
@@ -435,8 +438,8 @@ def main_() -> int:
     ap.add_argument("--no-generated", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    kinds = seeds()             # first: it may exit (vectors not fetched)
     fuzzer = Fuzzer(args)
-    kinds = seeds()
     kinds["json"] = json_seeds(fuzzer.tmp)
     start = time.monotonic()
     if not args.no_generated:

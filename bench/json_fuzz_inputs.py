@@ -30,11 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fuzz_packets  # noqa: E402
 import fuzz_rules  # noqa: E402
 import ruleset_gen  # noqa: E402
-from conformance_vectors import read_rule_tests, read_txlate  # noqa: E402
+from conformance_vectors import fetched, read_rule_tests, read_txlate  # noqa: E402
 
 from fwmigrate.convert import ConvertOptions  # noqa: E402
 
-VENDORED = ROOT / "tests" / "conformance" / "iptables-1.8.9"
 PROGRAM = {"ip": "iptables", "ip6": "ip6tables"}
 
 
@@ -198,10 +197,11 @@ def _script_of(family: str, commands: list[list[str]]) -> tuple[list[str], list[
 def _iptables_vectors() -> dict[str, list[list[str]]]:
     """The vectors' commands per family: *.txlate's translate commands, *.t's OK rules."""
     out: dict[str, list[list[str]]] = {"ip": [], "ip6": []}
-    for v in read_txlate(VENDORED):
+    source = fetched()          # exits saying how to fetch them when they are not there
+    for v in read_txlate(source):
         if any(w in v.args for w in ("-A", "-I")):
             out[v.family].append(list(v.args))
-    for v in read_rule_tests(VENDORED):
+    for v in read_rule_tests(source):
         if v.result == "OK" and v.chains:
             out[v.family].append(["-t", v.table, "-A", v.chains[0], *shlex.split(v.rule)])
     return out

@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import pty
 import subprocess
@@ -13,6 +14,11 @@ from netns import kernel_available, namespace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
+
+_spec = importlib.util.spec_from_file_location(
+    "fetch_vectors", ROOT / "tests" / "conformance" / "fetch_vectors.py")
+fetch_vectors = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fetch_vectors)
 
 
 def fwmigrate_cli(*args: str, input: str | None = None, env: dict | None = None,
@@ -83,6 +89,25 @@ def kernel():
         if os.environ.get("FWMIGRATE_REQUIRE_KERNEL"):
             pytest.fail(f"kernel tests required (FWMIGRATE_REQUIRE_KERNEL) but {reason}")
         pytest.skip(reason)
+
+
+def iptables_vectors_dir() -> Path:
+    """Where the fetched iptables 1.8.9 vectors are. They are not in the repository: a test
+    that needs them skips until they are fetched, and fails under FWMIGRATE_REQUIRE_KERNEL (CI,
+    whose command fetches them first), as the kernel fixture does."""
+    reason = fetch_vectors.problem()
+    if reason:
+        message = (f"iptables 1.8.9 test vectors not fetched ({reason}); "
+                   f"run `{fetch_vectors.COMMAND}`")
+        if os.environ.get("FWMIGRATE_REQUIRE_KERNEL"):
+            pytest.fail(f"{message} (FWMIGRATE_REQUIRE_KERNEL is set)")
+        pytest.skip(message)
+    return fetch_vectors.DEST
+
+
+@pytest.fixture
+def iptables_vectors() -> Path:
+    return iptables_vectors_dir()
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 recorded as equivalent in tests/conformance_expected.json stays equivalent in the kernel, every
 *.t vector recorded as passing still reads back (or is refused) as iptables says.
 
-After adding coverage, record it: `python bench/conformance.py --update-expected`.
+After adding coverage, record it: `python bench/conformance.py --update-expected`. The vectors
+are iptables' files, fetched by `python tests/conformance/fetch_vectors.py` (not in the repository).
 """
 
 import importlib.util
@@ -26,19 +27,19 @@ def _failures(vectors, results, recorded, good):
             if v.id in recorded and results[v.id][0] not in good]
 
 
-def test_rule_vectors_still_read_back_as_iptables_says():
-    vectors = conformance.read_rule_tests(conformance.VENDORED)
+def test_rule_vectors_still_read_back_as_iptables_says(iptables_vectors):
+    vectors = conformance.read_rule_tests(iptables_vectors)
     results = conformance.run_rule_tests(vectors)
     assert not _failures(vectors, results, set(EXPECTED["rules_ok"]), ("ok", "rejected"))
 
 
 @pytest.mark.kernel
-def test_txlate_vectors_stay_equivalent_in_the_kernel(kernel):
-    vectors = conformance.read_txlate(conformance.VENDORED)
+def test_txlate_vectors_stay_equivalent_in_the_kernel(kernel, iptables_vectors):
+    vectors = conformance.read_txlate(iptables_vectors)
     results = conformance.run_txlate(vectors)
     assert not _failures(vectors, results, set(EXPECTED["equivalent"]), ("equivalent",))
 
 
-def test_vendored_vectors_are_all_there():
-    assert len(conformance.read_txlate(conformance.VENDORED)) > 300
-    assert len(conformance.read_rule_tests(conformance.VENDORED)) > 800
+def test_fetched_vectors_are_all_there(iptables_vectors):
+    assert len(conformance.read_txlate(iptables_vectors)) > 300
+    assert len(conformance.read_rule_tests(iptables_vectors)) > 800

@@ -4,7 +4,7 @@ listings differ count as equivalent only where the kernel holds the same bytecod
 from __future__ import annotations
 
 import pytest
-from test_reference_wrong import VECTORS, conformance
+from test_reference_wrong import conformance, vector_of
 
 normalise = conformance.netlink_bytecode.normalise
 
@@ -45,20 +45,20 @@ def test_everything_else_counts():
 
 
 @pytest.mark.kernel
-def test_conformance_counts_a_rule_nft_lists_wrongly_as_equivalent(kernel):
+def test_conformance_counts_a_rule_nft_lists_wrongly_as_equivalent(kernel, iptables_vectors):
     """nft 1.0.6 lists the reference's `ct original saddr 10.100.0.0/16` as `ct original ip
     saddr 0.0.10.100`: the listings differ, the bytecode does not; `ct expiration 3` and
     fwmigrate's `3s-3s999ms` differ in both."""
     ids = ["libxt_conntrack.txlate:19", "libxt_conntrack.txlate:46"]
-    results = conformance.run_txlate([VECTORS[i] for i in ids])
+    results = conformance.run_txlate([vector_of(i) for i in ids])
     assert results[ids[0]] == ("equivalent", "same bytecode, listed differently")
     assert results[ids[1]][0] == "reference-wrong"
 
 
 @pytest.mark.kernel
-def test_sets_declared_differently_are_not_equivalent(kernel):
+def test_sets_declared_differently_are_not_equivalent(kernel, iptables_vectors):
     """connlimit: the same bytecode, but the reference's set has no size (the kernel caps it
     at 65535) where fwmigrate's is sized: the set declarations differ, so the rules do (not
     equivalent; reference-wrong, as tests/test_reference_wrong.py shows)."""
     vector_id = "libxt_connlimit.txlate:1"
-    assert conformance.run_txlate([VECTORS[vector_id]])[vector_id][0] == "reference-wrong"
+    assert conformance.run_txlate([vector_of(vector_id)])[vector_id][0] == "reference-wrong"

@@ -8,6 +8,7 @@ REFERENCE_WRONG names the test of each); a vector no test here covers stays *dif
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import shlex
@@ -41,7 +42,7 @@ from packets import (
     udp,
 )
 
-from conftest import ROOT
+from conftest import ROOT, iptables_vectors_dir
 from netns import namespace
 
 _spec = importlib.util.spec_from_file_location("conformance", ROOT / "bench" / "conformance.py")
@@ -49,7 +50,15 @@ conformance = importlib.util.module_from_spec(_spec)
 sys.modules.setdefault("conformance", conformance)
 _spec.loader.exec_module(conformance)
 
-VECTORS = {v.id: v for v in conformance.read_txlate(conformance.VENDORED)}
+
+@functools.cache
+def _vectors() -> dict:
+    return {v.id: v for v in conformance.read_txlate(iptables_vectors_dir())}
+
+
+def vector_of(vector_id: str):
+    """The *.txlate vector; skips the test while the vectors are not fetched (conftest)."""
+    return _vectors()[vector_id]
 
 
 def rule_of(vector) -> str:
@@ -73,7 +82,7 @@ def compare(bench, vector_id, packets, where=("raw", "PREROUTING"),
             hook="prerouting priority -300", probes=((), ())):
     """Per packet, which rules count it: (iptables, fwmigrate's nft, the reference's nft).
     `probes` are rules after the vector's (iptables, nft) that look at what it did."""
-    vector = VECTORS[vector_id]
+    vector = vector_of(vector_id)
     mine, refusal = conformance.ours(vector)
     assert mine is not None, refusal
     legacy = bench.legacy_per_packet([rule_of(vector), *probes[0]], packets, where=where)
@@ -83,15 +92,16 @@ def compare(bench, vector_id, packets, where=("raw", "PREROUTING"),
     return legacy, ours, reference
 
 
+# every bench here runs a vector: a test skips (or fails, in CI) before its namespace is made
 @pytest.fixture
-def bench4(netns):
+def bench4(iptables_vectors, netns):
     b = Bench(netns, "ip")
     yield b
     b.close()
 
 
 @pytest.fixture
-def bench6(netns):
+def bench6(iptables_vectors, netns):
     b = Bench(netns, "ip6")
     yield b
     b.close()
@@ -186,7 +196,7 @@ def test_ctexpire_compares_whole_seconds(bench4):
     none of them."""
     ns = bench4.ns
     ns.run("ip", "addr", "add", f"{DST4}/24", "dev", "fwx1")
-    vector = VECTORS["libxt_conntrack.txlate:46"]
+    vector = vector_of("libxt_conntrack.txlate:46")
     mine, refusal = conformance.ours(vector)
     assert mine is not None, refusal
 
@@ -244,7 +254,7 @@ def test_synproxy_passes_on_what_is_not_a_lone_syn_or_ack(bench4):
     ns = bench4.ns
     ns.run("ip", "addr", "add", f"{DST4}/24", "dev", "fwx1")
     ns.run("sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_loose=0")
-    vector = VECTORS["libxt_SYNPROXY.txlate:1"]
+    vector = vector_of("libxt_SYNPROXY.txlate:1")
     mine, refusal = conformance.ours(vector)
     assert mine is not None, refusal
     # the vector's interface is named "iifname": the bench's own (fwx1) takes its place
@@ -360,13 +370,13 @@ def _kernel_holds_enough() -> None:
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("vector_id", [*_CONNLIMIT, _HASHLIMIT[0]])
-def test_a_set_without_size_is_full_at_65535(kernel, vector_id):
+def test_a_set_without_size_is_full_at_65535(kernel, iptables_vectors, vector_id):
     """connlimit and hashlimit: the reference's set (or meter) has no size, so the kernel caps
     it at 65535 keys and the rule stops matching a new key; iptables' rule goes on matching
     (xt_connlimit has no limit, xt_hashlimit takes a 65536th key), and so does fwmigrate's
     (a set of 262144 / 65536)."""
     _kernel_holds_enough()
-    vector = VECTORS[vector_id]
+    vector = vector_of(vector_id)
     mine, refusal = conformance.ours(vector)
     assert mine is not None, refusal
     fill, decisive = _capacity_packets(vector_id)

@@ -1,4 +1,0 @@
-:PREROUTING
-*nat
--j redirect ;=;OK
--j redirect --redirect-target RETURN;=;OK

@@ -1,3 +1,0 @@
-:INPUT,FORWARD,OUTPUT
-# fails: foo does not exist
--j SET --add-set foo src,dst;;FAIL

@@ -1,4 +1,0 @@
-:PREROUTING
-*mangle
--m rpfilter;=;OK
--m rpfilter --loose --validmark --accept-local --invert;=;OK
