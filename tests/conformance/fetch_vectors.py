@@ -132,7 +132,7 @@ def extract(data: bytes, dest: Path, tarball_sha256: str = TARBALL_SHA256,
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tarball", type=Path,
+    ap.add_argument("--tarball", type=Path, metavar="FILE",
                     help=f"use this copy of {URL.rsplit('/', 1)[1]} instead of downloading it")
     ap.add_argument("--force", action="store_true", help="fetch again even if complete")
     args = ap.parse_args(argv)
