@@ -151,19 +151,25 @@ def test_state_connlabel_connlimit_read_the_template_alike(kernel):
     legacy = _run_legacy(["-t raw -A OUTPUT -j CT --zone 1",
                           "-t raw -A OUTPUT -m state --state NEW",
                           "-t raw -A OUTPUT -m state ! --state NEW",
+                          # NAT bits beside every entry state: read as the states alone
+                          "-t raw -A OUTPUT -m conntrack --ctstate NEW,ESTABLISHED,RELATED,DNAT",
+                          "-t raw -A OUTPUT -m conntrack ! --ctstate "
+                          "NEW,ESTABLISHED,RELATED,SNAT",
                           "-t raw -A OUTPUT -m connlabel --label 1",
                           "-t raw -A OUTPUT -m connlabel --label 2 --set",
                           "-t raw -A OUTPUT -m connlimit --connlimit-above 0",
                           "-t raw -A OUTPUT -m connlimit --connlimit-upto 1",
                           "-t raw -A OUTPUT -m connlimit --connlimit-upto 2",
                           "-t mangle -A OUTPUT -m connlabel --label 2"], packets=3)
-    nft = _run_nft(["ct zone set 1", "ct state new", "ct state != new", "ct label 1",
+    nft = _run_nft(["ct zone set 1", "ct state new", "ct state != new",
+                    "ct state established,related,new", "ct state ! established,related,new",
+                    "ct label 1",
                     "ct label set 2 ct label 2", "add @a { ip saddr ct count over 0 }",
                     "add @b { ip saddr ct count 1 }", "add @c { ip saddr ct count 2 }"],
                    ["ct label 2"], packets=3,
                    sets="".join(f" set {s} {{ type ipv4_addr; size 65535; flags dynamic; }}\n"
                                 for s in "abc"))
-    assert legacy == nft == ["3", "3", "0", "0", "0", "3", "1", "2", "0"]
+    assert legacy == nft == ["3", "3", "0", "3", "0", "0", "0", "3", "1", "2", "0"]
 
 
 def test_a_packet_keeps_the_first_ct_in_both(kernel):

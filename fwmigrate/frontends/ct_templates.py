@@ -26,7 +26,7 @@ does the nft reader (nft_ruleset.py: read as iptables, the nft rule would mean s
 from __future__ import annotations
 
 from ..ir import Jump, Match, Rule, Table, TargetExtension, builtin_chains_reaching, untracks
-from .conntrack_entry import NAT_STATES
+from .conntrack_entry import NAT_STATES, without_idle_nat
 
 _READS = (
     "after -j CT in the raw table a packet carries a template entry, which xt_conntrack and "
@@ -54,11 +54,11 @@ def _attaches_template(target: object) -> bool:
 
 def _reads_entry(match: Match) -> bool:
     """Tests more of a conntrack entry than its state (the NAT bits of --ctstate are its
-    status)."""
+    status, unless they cannot change the answer)."""
     if match.module == "connmark":
         return True
     return match.module == "conntrack" and any(
-        o.name != "ctstate" or o.value & NAT_STATES for o in match.options)
+        o.name != "ctstate" or without_idle_nat(o.value) & NAT_STATES for o in match.options)
 
 
 def _restores_mark(target: object) -> bool:
