@@ -215,3 +215,39 @@ def test_an_untracked_packet_meets_ct_only_on_an_interface_both_rules_take(untra
         assert _refused_lines(script) == [2]
     else:
         assert "ct zone set 5" in convert(script, "fw.sh", ConvertOptions()).output
+
+
+@pytest.mark.parametrize("untrack, zone, refused", [
+    # a packet has one protocol: -p udp untracked never meets -p tcp's -j CT
+    ("-A PREROUTING -p udp -j NOTRACK", "-A PREROUTING -p tcp -j CT --zone 5", False),
+    ("-A PREROUTING -p udp -j CT --notrack", "-A PREROUTING -p udp -j CT --zone 5", True),
+    ("-A PREROUTING -p udp -j NOTRACK", "-A PREROUTING -j CT --zone 5", True),
+    ("-A PREROUTING -j NOTRACK", "-A PREROUTING -p tcp -j CT --zone 5", True),
+    # an inverted protocol proves nothing here (kept simple)
+    ("-A PREROUTING ! -p tcp -j NOTRACK", "-A PREROUTING -p tcp -j CT --zone 5", True),
+    ("-A PREROUTING -p udp -j NOTRACK", "-A PREROUTING ! -p udp -j CT --zone 5", True),
+    # the protocol of the rule that jumps holds in the chain jumped to, and the other way
+    ("-A PREROUTING -p udp -j UNTRACK", "-A PREROUTING -p tcp -j CT --zone 5", False),
+    ("-A PREROUTING -j UNTRACK", "-A PREROUTING -p udp -j CT --zone 5", True),
+    ("-A PREROUTING -p udp -j NOTRACK", "-A PREROUTING -p tcp -j ZONE", False),
+    ("-A PREROUTING -p udp -j NOTRACK", "-A PREROUTING -j ZONE", True),
+    # lo brings raw OUTPUT's untracked packet back with its protocol
+    ("-A OUTPUT -p udp -j NOTRACK", "-A PREROUTING -i lo -p tcp -j CT --zone 5", False),
+    ("-A OUTPUT -p udp -j NOTRACK", "-A PREROUTING -i lo -p udp -j CT --zone 5", True),
+    # either the interface or the protocol keeps them apart
+    ("-A PREROUTING -i eth0 -p udp -j NOTRACK", "-A PREROUTING -i eth2 -p udp -j CT --zone 5",
+     False),
+    ("-A PREROUTING -i eth0 -p udp -j NOTRACK", "-A PREROUTING -i eth0 -p tcp -j CT --zone 5",
+     False),
+    ("-A PREROUTING -i eth+ -p udp -j NOTRACK", "-A PREROUTING -i eth0 -p udp -j CT --zone 5",
+     True),
+])
+def test_an_untracked_packet_meets_ct_only_with_a_protocol_both_rules_take(untrack, zone,
+                                                                          refused):
+    chains = ("iptables -t raw -N UNTRACK\niptables -t raw -A UNTRACK -j NOTRACK\n"
+              "iptables -t raw -N ZONE\niptables -t raw -A ZONE -j CT --zone 5\n")
+    script = f"{chains}iptables -t raw {untrack}\niptables -t raw {zone}\n"
+    if refused:
+        assert _refused_lines(script) == [4 if "ZONE" in zone else 6]
+    else:
+        assert "ct zone set 5" in convert(script, "fw.sh", ConvertOptions()).output

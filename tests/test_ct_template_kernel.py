@@ -220,3 +220,35 @@ def test_ct_zone_leaves_a_reject_answer_to_an_untracked_packet_invalid_in_both(n
                                             for t in tests) + " }\n}\n")
     udp_send(client, CLIENT_ADDR, SERVER_ADDR, 9)
     assert _nft_counts(server, "obs") == ["1", "0", "0", "0", "1"]
+
+
+# a udp datagram to port 9 and a tcp SYN to port 7 (refused) over lo
+SEND_BOTH = (SEND + "\nimport socket\ntry:\n socket.create_connection(('127.0.0.1', 7), 2)\n"
+             "except OSError:\n pass\n")
+BY_PROTOCOL = ("iptables -t raw -A OUTPUT -p udp --dport 9 -j NOTRACK\n"
+               "iptables -t raw -A OUTPUT -p tcp -j CT --zone 5\n"
+               "iptables -t raw -A PREROUTING -i lo -p tcp -j CT --zone 5\n")
+
+
+def test_ct_zone_after_notrack_of_another_protocol_behaves_alike(kernel):
+    # the untracked udp packet never meets the tcp rules (nor, looped back, PREROUTING's):
+    # fwmigrate translates them, and the kernel shows the same zones and states
+    from fwmigrate.convert import ConvertOptions, convert
+    from fwmigrate.verify.roundtrip import round_trip
+    observe = ("udp dport 9 ct state untracked", "udp dport 9 ct zone 5",
+               "tcp dport 7 ct zone 5", "tcp dport 7 ct state untracked")
+    counts = []
+    for load in ("legacy", "nft"):
+        with namespace("fwm-ctraw") as ns:
+            ns.run("ip", "link", "set", "lo", "up")
+            if load == "legacy":
+                for line in BY_PROTOCOL.splitlines():
+                    ns.run("iptables-legacy", *line.split()[1:])
+            else:
+                ns.nft("-f", "-", input=convert(BY_PROTOCOL, "p.sh", ConvertOptions()).output)
+            ns.nft("-f", "-", input=OBSERVER.format("".join(f"{t} counter\n" for t in observe)))
+            ns.run(sys.executable, "-c", SEND_BOTH)
+            counts.append(_nft_counts(ns, "obs"))
+    assert counts[0] == counts[1] == ["1", "0", "1", "0"]
+    report = round_trip(BY_PROTOCOL, "p.sh", ConvertOptions())
+    assert report.ok, [c.describe() for c in report.kernel + report.restore]

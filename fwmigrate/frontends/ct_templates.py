@@ -16,8 +16,9 @@ the packet keeps the first template).
 The other way round: xt_CT leaves alone a packet NOTRACK or -j CT --notrack untracked, nft's
 `ct zone set` tracks it in the zone (it leaves alone only a packet with an entry). So a
 -j CT --zone is refused where an untracked packet can meet it: after an untracking rule in
-the order the packet walks raw's chains, on an input interface both rules take, or in
-PREROUTING on lo when raw OUTPUT untracks (lo carries the untracked packet over).
+the order the packet walks raw's chains, on an input interface and with a protocol both rules
+take (-p tcp and -p udp never meet one packet), or in PREROUTING on lo when raw OUTPUT
+untracks (lo carries the untracked packet over, protocol and all).
 
 Both directions ask: the backend refuses such a rule (backends/nft_ct_templates.py), and so
 does the nft reader (nft_ruleset.py: read as iptables, the nft rule would mean something else).
@@ -44,7 +45,8 @@ _ZONE = (
     "looped back through lo): xt_CT leaves an untracked packet alone, nft's `ct zone set` "
     "tracks it in the zone",
     "put the -j CT before the untracking rule (a packet keeps the first of the two in both), "
-    "or write the nft rules by hand where their matches are disjoint")
+    "or keep the two apart by -p or -i (a packet of another protocol or input interface "
+    "never meets both)")
 
 
 def _attaches_template(target: object) -> bool:
@@ -72,10 +74,16 @@ def _hooks_of(table: Table, reach, has) -> frozenset[str]:
                                if any(has(r.target) for r in c.rules)))
 
 
-def _interface(rule: Rule, within: str | None) -> str | None:
-    """The input interface the rule's packets come in on (None: any)."""
-    given = rule.in_interface
-    return given.value if given is not None and not given.negated else within
+# where a packet may be: its input interface and protocol (None: any)
+Where = tuple[str | None, int | None]
+
+
+def _where(rule: Rule, within: Where) -> Where:
+    """The input interface the rule's packets come in on and their protocol, as far as the
+    rule or the one that jumped to its chain (`within`) says (None: any)."""
+    interface, protocol = rule.in_interface, rule.protocol
+    return (interface.value if interface is not None and not interface.negated else within[0],
+            protocol.value if protocol is not None and not protocol.negated else within[1])
 
 
 def _may_be_one(a: str | None, b: str | None) -> bool:
@@ -91,24 +99,31 @@ def _may_be_one(a: str | None, b: str | None) -> bool:
     return a == b
 
 
+def _may_meet(a: Where, b: Where) -> bool:
+    """Can one packet be in both places? (A packet has one protocol, which no raw target
+    changes; an inverted -p or -i proves nothing here.)"""
+    return _may_be_one(a[0], b[0]) and (a[1] is None or b[1] is None or a[1] == b[1])
+
+
 def _meet_untracked(table: Table) -> set[int]:
     """ids of the -j CT rules (not --notrack) a packet can meet after it was untracked: in the
-    order the packet walks the chains, told apart by input interface (`-i eth0 -j NOTRACK`
-    and `-i eth2 -j CT --zone 5` never meet the same packet)."""
+    order the packet walks the chains, told apart by input interface or protocol (`-i eth0
+    -j NOTRACK` and `-i eth2 -j CT --zone 5`, or `-p udp -j NOTRACK` and `-p tcp -j CT --zone
+    5`, never meet the same packet)."""
     chains = {c.name: c for c in table.chains}
     found: set[int] = set()
     walked: dict[tuple, frozenset] = {}
 
-    def walk(name: str, start: frozenset, within: str | None) -> frozenset:
-        """The input interfaces of the packets that may leave the chain `name` untracked
-        (iptables forbids loops)."""
+    def walk(name: str, start: frozenset, within: Where) -> frozenset:
+        """Where the packets may be that leave the chain `name` untracked (iptables forbids
+        loops)."""
         if (name, start, within) not in walked:
             untracked = start
             gone = frozenset()  # untracked in a chain gone to (-g), which returns to our caller
             for rule in chains[name].rules:
-                where = _interface(rule, within)
+                where = _where(rule, within)
                 if _attaches_template(rule.target) and \
-                        any(_may_be_one(u, where) for u in untracked):
+                        any(_may_meet(u, where) for u in untracked):
                     found.add(id(rule))
                 if untracks(rule.target):
                     untracked |= {where}
@@ -122,11 +137,13 @@ def _meet_untracked(table: Table) -> set[int]:
         return walked[name, start, within]
 
     # lo brings a packet raw OUTPUT untracked back to PREROUTING, still untracked
-    looped = frozenset({"lo"}) if "OUTPUT" in chains and walk("OUTPUT", frozenset(), None) \
+    looped = frozenset(("lo", protocol) for _, protocol in
+                       walk("OUTPUT", frozenset(), (None, None))) if "OUTPUT" in chains \
         else frozenset()
     for chain in table.chains:
         if chain.builtin:
-            walk(chain.name, looped if chain.name == "PREROUTING" else frozenset(), None)
+            walk(chain.name, looped if chain.name == "PREROUTING" else frozenset(),
+                 (None, None))
     return found
 
 
