@@ -251,3 +251,29 @@ def test_an_untracked_packet_meets_ct_only_with_a_protocol_both_rules_take(untra
         assert _refused_lines(script) == [4 if "ZONE" in zone else 6]
     else:
         assert "ct zone set 5" in convert(script, "fw.sh", ConvertOptions()).output
+
+
+@pytest.mark.parametrize("tee, zone, refused", [
+    # xt_TEE's (and nft's dup's) copy goes out through raw OUTPUT untracked, from any table
+    ("-t mangle -A OUTPUT -j TEE --gateway 10.0.0.1", "-A OUTPUT -j CT --zone 5", True),
+    ("-t mangle -A PREROUTING -p udp -j TEE --gateway 10.0.0.1",
+     "-A OUTPUT -p udp -j CT --zone 5", True),
+    ("-t mangle -A PREROUTING -p udp -j TEE --gateway 10.0.0.1",
+     "-A OUTPUT -p tcp -j CT --zone 5", False),
+    # and, sent to a local address, comes back on lo still untracked
+    ("-t mangle -A OUTPUT -j TEE --gateway 127.0.0.1", "-A PREROUTING -i lo -j CT --zone 5",
+     True),
+    ("-t mangle -A OUTPUT -j TEE --gateway 127.0.0.1", "-A PREROUTING -i eth0 -j CT --zone 5",
+     False),
+])
+def test_ct_zone_is_refused_where_a_tee_copy_meets_it(tee, zone, refused):
+    script = f"iptables {tee}\niptables -t raw {zone}\n"
+    if refused:
+        assert _refused_lines(script) == [2]
+    else:
+        assert "ct zone set 5" in convert(script, "fw.sh", ConvertOptions()).output
+    # an ip6tables TEE copies IPv6 packets, which iptables' raw table never sees
+    assert "ct zone set 5" in convert(script.replace("iptables -t mangle", "ip6tables -t mangle")
+                                      .replace("10.0.0.1", "fd00::1")
+                                      .replace("127.0.0.1", "::1"),
+                                      "fw.sh", ConvertOptions()).output

@@ -252,3 +252,37 @@ def test_ct_zone_after_notrack_of_another_protocol_behaves_alike(kernel):
     assert counts[0] == counts[1] == ["1", "0", "1", "0"]
     report = round_trip(BY_PROTOCOL, "p.sh", ConvertOptions())
     assert report.ok, [c.describe() for c in report.kernel + report.restore]
+
+
+TEE = ("iptables -t raw -A OUTPUT -p udp --dport 9 -j CT --zone 5\n"
+       "iptables -t mangle -A OUTPUT -p udp --dport 9 -j TEE --gateway 127.0.0.1\n")
+HAND_TEE = ("table ip t {\n chain raw_OUTPUT {\n type filter hook output priority -300;\n"
+            " udp dport 9 ct zone set 5\n }\n chain mangle_OUTPUT {\n"
+            " type route hook output priority -150;\n udp dport 9 dup to 127.0.0.1\n }\n}\n")
+
+
+def test_ct_zone_set_tracks_a_tee_copy_where_xt_ct_does_not(kernel):
+    # TEE's copy (nft: dup) goes out through raw OUTPUT untracked (nf_dup_ipv4): xt_CT leaves
+    # it so, `ct zone set` tracks it in the zone; fwmigrate refuses the -j CT (test_ct_split),
+    # and the reader the nft rules
+    from fwmigrate.errors import Diagnostics
+    from fwmigrate.verify.sources import read_any
+    observe = ("udp dport 9 ct state untracked", "udp dport 9 ct zone 5", "udp dport 9")
+    counts = []
+    for load in ("legacy", "nft"):
+        with namespace("fwm-ctraw") as ns:
+            ns.run("ip", "link", "set", "lo", "up")
+            if load == "legacy":
+                for line in TEE.splitlines():
+                    ns.run("iptables-legacy", *line.split()[1:])
+            else:
+                ns.nft("-f", "-", input=HAND_TEE)
+            ns.nft("-f", "-", input=OBSERVER.format("".join(f"{t} counter\n" for t in observe)))
+            ns.run(sys.executable, "-c", SEND)
+            counts.append(_nft_counts(ns, "obs"))
+    # the original and the copy arrive: the copy untracked under iptables, in zone 5 in nft
+    assert counts == [["1", "1", "2"], ["0", "2", "2"]]
+    diags = Diagnostics()
+    read_any(HAND_TEE, "tee.nft", diags)
+    [error] = diags.errors
+    assert "raw_OUTPUT" in str(error.loc) and "TEE" in error.message, error.render()

@@ -13,12 +13,14 @@ template has no labels: no match, and --set sets nothing), -m connlimit, and wha
 mark, and nft's `ct mark set` leaves the template alone), a later -j CT or NOTRACK (left out:
 the packet keeps the first template).
 
-The other way round: xt_CT leaves alone a packet NOTRACK or -j CT --notrack untracked, nft's
-`ct zone set` tracks it in the zone (it leaves alone only a packet with an entry). So a
--j CT --zone is refused where an untracked packet can meet it: after an untracking rule in
-the order the packet walks raw's chains, on an input interface and with a protocol both rules
-take (-p tcp and -p udp never meet one packet), or in PREROUTING on lo when raw OUTPUT
-untracks (lo carries the untracked packet over, protocol and all).
+The other way round: xt_CT leaves alone a packet NOTRACK or -j CT --notrack untracked (or a
+copy -j TEE or nft's dup sends: nf_dup_ipv4/6 untrack it), nft's `ct zone set` tracks it in the
+zone (it leaves alone only a packet with an entry). So a -j CT --zone is refused where an
+untracked packet can meet it: after an untracking rule in the order the packet walks raw's
+chains, on an input interface and with a protocol both rules take (-p tcp and -p udp never
+meet one packet), or in PREROUTING on lo when raw OUTPUT untracks (lo carries the untracked
+packet over, protocol and all); and in raw OUTPUT (and PREROUTING on lo) where a TEE of the
+family may send a copy of that protocol.
 
 Both directions ask: the backend refuses such a rule (backends/nft_ct_templates.py), and so
 does the nft reader (nft_ruleset.py: read as iptables, the nft rule would mean something else).
@@ -42,8 +44,8 @@ _RESTORES = (
     "restore the mark in the mangle table, where conntrack has replaced the template")
 _ZONE = (
     "-j CT after NOTRACK or -j CT --notrack of the same hook (or of raw OUTPUT, for a packet "
-    "looped back through lo): xt_CT leaves an untracked packet alone, nft's `ct zone set` "
-    "tracks it in the zone",
+    "looped back through lo), or where the untracked copy a TEE sends meets it: xt_CT leaves "
+    "an untracked packet alone, nft's `ct zone set` tracks it in the zone",
     "put the -j CT before the untracking rule (a packet keeps the first of the two in both), "
     "or keep the two apart by -p or -i (a packet of another protocol or input interface "
     "never meets both)")
@@ -105,7 +107,16 @@ def _may_meet(a: Where, b: Where) -> bool:
     return _may_be_one(a[0], b[0]) and (a[1] is None or b[1] is None or a[1] == b[1])
 
 
-def _meet_untracked(table: Table) -> set[int]:
+def tee_copies(tables) -> frozenset[Where]:
+    """Where the copies -j TEE (nft: dup) makes in these tables (of one family) may be as they
+    enter raw OUTPUT: untracked (nf_dup_ipv4/6 mark them so, and send them out through the
+    OUTPUT hook), of the TEE rule's protocol, and back on lo if the gateway is local."""
+    return frozenset((None, _where(rule, (None, None))[1]) for table in tables
+                     for chain in table.chains for rule in chain.rules
+                     if isinstance(rule.target, TargetExtension) and rule.target.name == "TEE")
+
+
+def _meet_untracked(table: Table, copies: frozenset[Where]) -> set[int]:
     """ids of the -j CT rules (not --notrack) a packet can meet after it was untracked: in the
     order the packet walks the chains, told apart by input interface or protocol (`-i eth0
     -j NOTRACK` and `-i eth2 -j CT --zone 5`, or `-p udp -j NOTRACK` and `-p tcp -j CT --zone
@@ -136,27 +147,29 @@ def _meet_untracked(table: Table) -> set[int]:
             walked[name, start, within] = untracked | gone
         return walked[name, start, within]
 
-    # lo brings a packet raw OUTPUT untracked back to PREROUTING, still untracked
-    looped = frozenset(("lo", protocol) for _, protocol in
-                       walk("OUTPUT", frozenset(), (None, None))) if "OUTPUT" in chains \
-        else frozenset()
+    # raw OUTPUT meets TEE's copies untracked, and lo brings a packet that leaves raw OUTPUT
+    # untracked back to PREROUTING, still untracked
+    left = walk("OUTPUT", copies, (None, None)) if "OUTPUT" in chains else copies
+    starts = {"OUTPUT": copies,
+              "PREROUTING": frozenset(("lo", protocol) for _, protocol in left)}
     for chain in table.chains:
         if chain.builtin:
-            walk(chain.name, looped if chain.name == "PREROUTING" else frozenset(),
-                 (None, None))
+            walk(chain.name, starts.get(chain.name, frozenset()), (None, None))
     return found
 
 
-def template_problems(table: Table) -> dict[int, tuple[str, str]]:
+def template_problems(table: Table, copies: frozenset[Where] = frozenset()
+                      ) -> dict[int, tuple[str, str]]:
     """id of a raw rule that reads a -j CT template, or of a -j CT that can meet an untracked
-    packet → why its nft and iptables forms differ, and a hint."""
+    packet (also a TEE copy: `copies`, from tee_copies of the family's tables) → why its nft
+    and iptables forms differ, and a hint."""
     problems: dict[int, tuple[str, str]] = {}
     if table.name == "raw":
         reach = builtin_chains_reaching(table)
         # a template lives until conntrack, right after raw, so only that hook's raw rules
         # meet it
         templates = _hooks_of(table, reach, _attaches_template)
-        late = _meet_untracked(table)
+        late = _meet_untracked(table, copies)
         for chain in table.chains:
             hooks = reach.get(chain.name, frozenset())
             for rule in chain.rules:
