@@ -139,9 +139,7 @@ def test_where_the_two_rules_would_not_be_exact_the_rule_is_refused(rule, why):
         convert(f"{setup}iptables {rule}\n", "fw.sh", ConvertOptions())
     [error] = info.value.diagnostics
     assert why in error.message, error.message
-    # (a rule with -j CT itself is refused as one a template may reach: nft_ct_templates)
-    assert any(why in error.message for why in ("conntrack entry", "mixing SNAT/DNAT",
-                                                 "template entry"))
+    assert any(why in error.message for why in ("conntrack entry", "mixing SNAT/DNAT"))
     assert error.hint, error
 
 
@@ -277,3 +275,32 @@ def test_ct_zone_is_refused_where_a_tee_copy_meets_it(tee, zone, refused):
                                       .replace("10.0.0.1", "fd00::1")
                                       .replace("127.0.0.1", "::1"),
                                       "fw.sh", ConvertOptions()).output
+
+
+READS = "-m conntrack --ctstatus CONFIRMED -j DROP"
+
+
+@pytest.mark.parametrize("rules, refused", [
+    # a template reader before the -j CT meets no template (conntrack has not run yet): alike
+    ((f"-A OUTPUT {READS}", "-A OUTPUT -j CT --zone 1"), []),
+    (("-A OUTPUT -j CONNMARK --restore-mark", "-A OUTPUT -j CT --zone 1"), []),
+    ((f"-A OUTPUT {READS}", "-A OUTPUT -j CT --zone 1", f"-A OUTPUT {READS}"), [3]),
+    # in the order the packet walks the chains: a chain jumped to before and after the -j CT
+    (("-A OUTPUT -j X", "-A OUTPUT -j CT --zone 1", f"-A X {READS}"), []),
+    (("-A OUTPUT -j X", "-A OUTPUT -j CT --zone 1", "-A OUTPUT -j X", f"-A X {READS}"), [4]),
+    (("-A OUTPUT -j Y", f"-A OUTPUT {READS}", "-A Y -j CT --zone 1"), [2]),
+    (("-A OUTPUT -p udp -g Y", f"-A OUTPUT {READS}", "-A Y -j CT --zone 1"), []),
+    (("-A OUTPUT -j X", "-A X -p udp -g Y", f"-A OUTPUT {READS}", "-A Y -j CT --zone 1"), [3]),
+    # another protocol never meets the template; another hook never does either
+    (("-A OUTPUT -p udp -j CT --zone 1", f"-A OUTPUT -p tcp {READS}"), []),
+    (("-A OUTPUT -p udp -j CT --zone 1", f"-A OUTPUT {READS}"), [2]),
+    (("-A PREROUTING -j CT --zone 1", f"-A OUTPUT {READS}"), []),
+    (("-A OUTPUT -j CT --notrack", f"-A OUTPUT {READS}"), []),
+])
+def test_a_template_is_read_only_after_the_ct_that_attaches_it(rules, refused):
+    script = "iptables -t raw -N X\niptables -t raw -N Y\n" + "".join(
+        f"iptables -t raw {r}\n" for r in rules)
+    if refused:
+        assert _refused_lines(script) == [n + 2 for n in refused]
+    else:
+        convert(script, "fw.sh", ConvertOptions())

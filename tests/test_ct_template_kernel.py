@@ -286,3 +286,42 @@ def test_ct_zone_set_tracks_a_tee_copy_where_xt_ct_does_not(kernel):
     read_any(HAND_TEE, "tee.nft", diags)
     [error] = diags.errors
     assert "raw_OUTPUT" in str(error.loc) and "TEE" in error.message, error.render()
+
+
+BEFORE_CT = (
+    # raw OUTPUT before the -j CT: no entry yet (conntrack comes after raw), in both
+    "iptables -t raw -A OUTPUT -p udp --dport 9 -m conntrack --ctstatus CONFIRMED "
+    "-j MARK --or-mark 0x1\n"
+    "iptables -t raw -A OUTPUT -p udp --dport 9 -m connmark --mark 0 -j MARK --or-mark 0x2\n"
+    "iptables -t raw -A OUTPUT -p udp --dport 9 -m conntrack ! --ctstate DNAT "
+    "-j MARK --or-mark 0x4\n"
+    "iptables -t raw -A OUTPUT -p udp --dport 9 -j CONNMARK --restore-mark\n"
+    "iptables -t raw -A OUTPUT -p udp --dport 9 -j CT --zone 1\n"
+    # back on lo, before PREROUTING's -j CT: the real entry OUTPUT's conntrack made
+    "iptables -t raw -A PREROUTING -p udp --dport 9 -m conntrack --ctstatus CONFIRMED "
+    "-j MARK --or-mark 0x8\n"
+    "iptables -t raw -A PREROUTING -p udp --dport 9 -j CT --zone 2\n")
+
+
+def test_template_readers_before_the_ct_behave_alike(kernel):
+    # fwmigrate translates the rules that read a template's entry where they come before the
+    # -j CT that attaches it; the kernel gives the packets the same marks and zone
+    from fwmigrate.convert import ConvertOptions, convert
+    from fwmigrate.verify.roundtrip import round_trip
+    translated = convert(BEFORE_CT, "before.sh", ConvertOptions()).output
+    observe = ("udp dport 9 meta mark 0xc", "udp dport 9 ct zone 1", "udp dport 9")
+    counts = []
+    for load in ("legacy", "nft"):
+        with namespace("fwm-ctraw") as ns:
+            ns.run("ip", "link", "set", "lo", "up")
+            if load == "legacy":
+                for line in BEFORE_CT.splitlines():
+                    ns.run("iptables-legacy", *line.split()[1:])
+            else:
+                ns.nft("-f", "-", input=translated)
+            ns.nft("-f", "-", input=OBSERVER.format("".join(f"{t} counter\n" for t in observe)))
+            ns.run(sys.executable, "-c", SEND_N.format(n=2))
+            counts.append(_nft_counts(ns, "obs"))
+    assert counts[0] == counts[1] == ["2", "2", "2"]
+    report = round_trip(BEFORE_CT, "before.sh", ConvertOptions())
+    assert report.ok, [c.describe() for c in report.kernel + report.restore]

@@ -6,12 +6,14 @@ template: xt_conntrack and xt_connmark read it as an entry (state NEW, status CO
 bits, direction ORIGINAL, mark 0), and CONNMARK --restore-mark copies its mark (0, or what a
 CONNMARK of an earlier packet wrote to the shared template) to the packet, while nft's ct keys
 other than `ct state` stop the rule at it (tests/test_ct_template_kernel.py). This finds the
-raw rules a template can reach that read more of it than its state, to be refused. Read alike
-(measured there): the state (-m state, --ctstate of states alone: NEW), -m connlabel (the
-template has no labels: no match, and --set sets nothing), -m connlimit, and what CONNMARK
---set-mark/--save-mark leave on the connection (nothing: conntrack does not copy a template's
-mark, and nft's `ct mark set` leaves the template alone), a later -j CT or NOTRACK (left out:
-the packet keeps the first template).
+raw rules a template can reach that read more of it than its state, to be refused: those after
+a template-attaching -j CT in the order the packet walks the chains, on an input interface and
+with a protocol both take (before it, the packet has no entry yet, or on lo the real one).
+Read alike (measured there): the state (-m state, --ctstate of states alone: NEW), -m
+connlabel (the template has no labels: no match, and --set sets nothing), -m connlimit, and
+what CONNMARK --set-mark/--save-mark leave on the connection (nothing: conntrack does not copy
+a template's mark, and nft's `ct mark set` leaves the template alone), a later -j CT or
+NOTRACK (left out: the packet keeps the first template).
 
 The other way round: xt_CT leaves alone a packet NOTRACK or -j CT --notrack untracked (or a
 copy -j TEE or nft's dup sends: nf_dup_ipv4/6 untrack it), nft's `ct zone set` tracks it in the
@@ -28,7 +30,7 @@ does the nft reader (nft_ruleset.py: read as iptables, the nft rule would mean s
 
 from __future__ import annotations
 
-from ..ir import Jump, Match, Rule, Table, TargetExtension, builtin_chains_reaching, untracks
+from ..ir import Jump, Match, Rule, Table, TargetExtension, untracks
 from .conntrack_entry import NAT_STATES, without_idle_nat
 
 _READS = (
@@ -68,12 +70,6 @@ def _reads_entry(match: Match) -> bool:
 def _restores_mark(target: object) -> bool:
     return isinstance(target, TargetExtension) and target.name == "CONNMARK" and \
         getattr(target.option("mode"), "value", None) == "restore-mark"
-
-
-def _hooks_of(table: Table, reach, has) -> frozenset[str]:
-    """The built-in chains whose packets can meet a rule whose target `has` says yes to."""
-    return frozenset().union(*(reach.get(c.name, frozenset()) for c in table.chains
-                               if any(has(r.target) for r in c.rules)))
 
 
 # where a packet may be: its input interface and protocol (None: any)
@@ -116,46 +112,62 @@ def tee_copies(tables) -> frozenset[Where]:
                      if isinstance(rule.target, TargetExtension) and rule.target.name == "TEE")
 
 
-def _meet_untracked(table: Table, copies: frozenset[Where]) -> set[int]:
-    """ids of the -j CT rules (not --notrack) a packet can meet after it was untracked: in the
-    order the packet walks the chains, told apart by input interface or protocol (`-i eth0
-    -j NOTRACK` and `-i eth2 -j CT --zone 5`, or `-p udp -j NOTRACK` and `-p tcp -j CT --zone
-    5`, never meet the same packet)."""
+def _met_after(table: Table, marks, meets, copies: frozenset[Where] = frozenset(),
+               loop: bool = False) -> set[int]:
+    """ids of the rules `meets(rule)` says yes to that a packet can reach after a rule whose
+    target `marks` says yes to (or as one of `copies` in OUTPUT): in the order the packet
+    walks the chains, told apart by input interface or protocol (`-i eth0 -j NOTRACK` and
+    `-i eth2 -j CT --zone 5`, or `-p udp …` and `-p tcp …`, never meet the same packet).
+    With `loop`, what leaves raw OUTPUT marked comes back to PREROUTING on lo so."""
     chains = {c.name: c for c in table.chains}
     found: set[int] = set()
     walked: dict[tuple, frozenset] = {}
 
     def walk(name: str, start: frozenset, within: Where) -> frozenset:
-        """Where the packets may be that leave the chain `name` untracked (iptables forbids
+        """Where the packets may be that leave the chain `name` marked (iptables forbids
         loops)."""
         if (name, start, within) not in walked:
-            untracked = start
-            gone = frozenset()  # untracked in a chain gone to (-g), which returns to our caller
+            marked = start
+            gone = frozenset()  # marked in a chain gone to (-g), which returns to our caller
             for rule in chains[name].rules:
                 where = _where(rule, within)
-                if _attaches_template(rule.target) and \
-                        any(_may_meet(u, where) for u in untracked):
+                # (a rule's matches run before its target)
+                if meets(rule) and any(_may_meet(u, where) for u in marked):
                     found.add(id(rule))
-                if untracks(rule.target):
-                    untracked |= {where}
+                if marks(rule.target):
+                    marked |= {where}
                 elif isinstance(rule.target, Jump) and rule.target.chain in chains:
-                    after = walk(rule.target.chain, untracked, where)
+                    after = walk(rule.target.chain, marked, where)
                     if rule.target.goto:
                         gone |= after
                     else:
-                        untracked = after
-            walked[name, start, within] = untracked | gone
+                        marked = after
+            walked[name, start, within] = marked | gone
         return walked[name, start, within]
 
-    # raw OUTPUT meets TEE's copies untracked, and lo brings a packet that leaves raw OUTPUT
-    # untracked back to PREROUTING, still untracked
     left = walk("OUTPUT", copies, (None, None)) if "OUTPUT" in chains else copies
     starts = {"OUTPUT": copies,
-              "PREROUTING": frozenset(("lo", protocol) for _, protocol in left)}
+              "PREROUTING": frozenset(("lo", protocol) for _, protocol in left) if loop
+              else frozenset()}
     for chain in table.chains:
         if chain.builtin:
             walk(chain.name, starts.get(chain.name, frozenset()), (None, None))
     return found
+
+
+def _meet_untracked(table: Table, copies: frozenset[Where]) -> set[int]:
+    """ids of the -j CT rules (not --notrack) a packet can meet untracked: after NOTRACK or
+    -j CT --notrack, as a TEE copy in raw OUTPUT, and in PREROUTING on lo after either."""
+    return _met_after(table, untracks, lambda rule: _attaches_template(rule.target), copies,
+                      loop=True)
+
+
+def _meet_template(table: Table) -> set[int]:
+    """ids of the rules that read a template and can meet one: after a -j CT that attaches
+    it, in the same hook (conntrack, right after raw, replaces it; lo brings back the real
+    entry)."""
+    return _met_after(table, _attaches_template, lambda rule: any(
+        map(_reads_entry, rule.matches)) or _restores_mark(rule.target))
 
 
 def template_problems(table: Table, copies: frozenset[Where] = frozenset()
@@ -165,18 +177,12 @@ def template_problems(table: Table, copies: frozenset[Where] = frozenset()
     and iptables forms differ, and a hint."""
     problems: dict[int, tuple[str, str]] = {}
     if table.name == "raw":
-        reach = builtin_chains_reaching(table)
-        # a template lives until conntrack, right after raw, so only that hook's raw rules
-        # meet it
-        templates = _hooks_of(table, reach, _attaches_template)
-        late = _meet_untracked(table, copies)
+        late, templated = _meet_untracked(table, copies), _meet_template(table)
         for chain in table.chains:
-            hooks = reach.get(chain.name, frozenset())
             for rule in chain.rules:
                 if id(rule) in late:
                     problems[id(rule)] = _ZONE
-                elif hooks & templates and any(map(_reads_entry, rule.matches)):
-                    problems[id(rule)] = _READS
-                elif hooks & templates and _restores_mark(rule.target):
-                    problems[id(rule)] = _RESTORES
+                elif id(rule) in templated:
+                    problems[id(rule)] = _READS if any(map(_reads_entry, rule.matches)) \
+                        else _RESTORES
     return problems
