@@ -304,3 +304,23 @@ def test_a_template_is_read_only_after_the_ct_that_attaches_it(rules, refused):
         assert _refused_lines(script) == [n + 2 for n in refused]
     else:
         convert(script, "fw.sh", ConvertOptions())
+
+
+@pytest.mark.parametrize("proxy, reads, refused", [
+    # SYNPROXY's SYN to the server goes out through raw OUTPUT with the proxy's template
+    ("-A INPUT -p tcp -j SYNPROXY", f"-A OUTPUT {READS}", True),
+    ("-A FORWARD -p tcp -j SYNPROXY", f"-A OUTPUT -p tcp {READS}", True),
+    ("-A INPUT -p tcp -j SYNPROXY", f"-A OUTPUT -p udp {READS}", False),
+    ("-A INPUT -p tcp -j SYNPROXY", f"-A PREROUTING {READS}", False),
+    ("-A INPUT -p tcp -j SYNPROXY", "-A OUTPUT -j CONNMARK --restore-mark", True),
+    ("-A INPUT -p tcp -j SYNPROXY", "-A OUTPUT -m conntrack --ctstate NEW -j DROP", False),
+])
+def test_a_template_reader_is_refused_where_synproxy_sends_its_template(proxy, reads,
+                                                                        refused):
+    script = f"iptables {proxy}\niptables -t raw {reads}\n"
+    if refused:
+        assert _refused_lines(script) == [2]
+    else:
+        convert(script, "fw.sh", ConvertOptions())
+    # an ip6tables SYNPROXY sends IPv6 packets, which iptables' raw table never sees
+    convert(script.replace("iptables -A", "ip6tables -A"), "fw.sh", ConvertOptions())

@@ -325,3 +325,57 @@ def test_template_readers_before_the_ct_behave_alike(kernel):
     assert counts[0] == counts[1] == ["2", "2", "2"]
     report = round_trip(BEFORE_CT, "before.sh", ConvertOptions())
     assert report.ok, [c.describe() for c in report.kernel + report.restore]
+
+
+def _proxy_save(reader: str) -> str:
+    """A SYNPROXY set-up (as in test_counters_kernel) with `reader` on the SYN the proxy
+    sends the server, in raw OUTPUT."""
+    return ("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A PREROUTING -i eth1 -p tcp -m tcp --dport 80 --tcp-flags FIN,SYN,RST,ACK SYN "
+            "-j CT --notrack\n-A OUTPUT -p tcp -m tcp --dport 80 --tcp-flags FIN,SYN,RST,ACK "
+            f"SYN {reader} -j DROP\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\n"
+            ":FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A INPUT -p tcp -m tcp --dport 80 -m conntrack --ctstate INVALID,UNTRACKED "
+            "-j SYNPROXY --sack-perm --timestamp --mss 1460\n"
+            "-A INPUT -p tcp -m tcp --dport 80 -m conntrack --ctstate INVALID -j DROP\n"
+            "COMMIT\n")
+
+
+def test_synproxy_sends_its_syn_with_a_template_xt_conntrack_reads(kernel):
+    # the proxy's SYN to the server carries its template (status CONFIRMED) through raw
+    # OUTPUT: --ctstatus CONFIRMED drops it under iptables, nft's `ct status` stops at the
+    # template (as fwmigrate once wrote it): the connection opens. The state reads alike.
+    from differential import Probe, load_legacy, load_nft, run_scenario, scenario
+
+    from fwmigrate.convert import ConvertOptions, convert
+    from fwmigrate.errors import Diagnostics, FwmigrateError
+    from fwmigrate.verify.sources import read_any
+
+    def strict(load):
+        def go(fw):
+            fw.run("sysctl", "-w", "net.netfilter.nf_conntrack_tcp_loose=0",
+                   "net.ipv4.tcp_syncookies=2")
+            load(fw)
+        return go
+
+    def outcome(load) -> str:
+        steps = scenario([Probe("tcp", "lan", "192.168.10.2", "192.168.10.1", 80)])
+        return run_scenario(strict(load), steps)[0].split()[0]
+
+    status, state = (_proxy_save("-m conntrack --ctstatus CONFIRMED"),
+                     _proxy_save("-m conntrack --ctstate NEW"))
+    with pytest.raises(FwmigrateError) as info:
+        convert(status, "proxy.save", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert "SYNPROXY" in error.message and error.loc.line == 5, error
+    translated = convert(state, "proxy.save", ConvertOptions()).output
+    assert outcome(lambda fw: load_legacy(fw, state)) == "timeout"
+    assert outcome(lambda fw: load_nft(fw, translated)) == "timeout"
+    written = translated.replace("ct state new drop", "ct status confirmed drop")
+    assert written != translated
+    assert outcome(lambda fw: load_legacy(fw, status)) == "timeout"
+    assert outcome(lambda fw: load_nft(fw, written)) == "open"
+    diags = Diagnostics()
+    read_any(written, "proxy.nft", diags)
+    [error] = diags.errors
+    assert "raw_OUTPUT" in str(error.loc) and "SYNPROXY" in error.message, error.render()

@@ -4,7 +4,6 @@ are refused."""
 
 from __future__ import annotations
 
-from ..frontends.ct_templates import tee_copies
 from ..frontends.ct_templates import template_problems as found
 from ..ir import Ruleset
 from .nft_recent import Untranslatable
@@ -12,7 +11,6 @@ from .nft_recent import Untranslatable
 
 def template_problems(ruleset: Ruleset) -> dict[int, Untranslatable]:
     """id of a raw rule → why refused."""
-    copies = {family: tee_copies(t for t in ruleset.tables if t.family == family)
-              for family in {t.family for t in ruleset.tables}}
     return {rule: Untranslatable(*why) for table in ruleset.tables
-            for rule, why in found(table, copies[table.family]).items()}
+            for rule, why in found(table, (t for t in ruleset.tables
+                                           if t.family == table.family)).items()}

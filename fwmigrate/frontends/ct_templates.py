@@ -30,11 +30,14 @@ does the nft reader (nft_ruleset.py: read as iptables, the nft rule would mean s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..ir import Jump, Match, Rule, Table, TargetExtension, untracks
 from .conntrack_entry import NAT_STATES, without_idle_nat
 
 _READS = (
-    "after -j CT in the raw table a packet carries a template entry, which xt_conntrack and "
+    "after -j CT in the raw table (or as SYNPROXY's SYN to the server, in raw OUTPUT) a packet "
+    "carries a template entry, which xt_conntrack and "
     "xt_connmark read as an entry (state NEW, status CONFIRMED, mark 0, no NAT bits), while "
     "nft's ct keys other than `ct state` stop the rule at it",
     "test the entry in the mangle or filter table, where conntrack has replaced the template; "
@@ -103,13 +106,12 @@ def _may_meet(a: Where, b: Where) -> bool:
     return _may_be_one(a[0], b[0]) and (a[1] is None or b[1] is None or a[1] == b[1])
 
 
-def tee_copies(tables) -> frozenset[Where]:
-    """Where the copies -j TEE (nft: dup) makes in these tables (of one family) may be as they
-    enter raw OUTPUT: untracked (nf_dup_ipv4/6 mark them so, and send them out through the
-    OUTPUT hook), of the TEE rule's protocol, and back on lo if the gateway is local."""
+def _sent_by(tables, name: str) -> frozenset[Where]:
+    """Where the packets the targets `name` of these tables (of one family) send out through
+    raw OUTPUT may be: of the protocol of the rule that sent them."""
     return frozenset((None, _where(rule, (None, None))[1]) for table in tables
                      for chain in table.chains for rule in chain.rules
-                     if isinstance(rule.target, TargetExtension) and rule.target.name == "TEE")
+                     if isinstance(rule.target, TargetExtension) and rule.target.name == name)
 
 
 def _met_after(table: Table, marks, meets, copies: frozenset[Where] = frozenset(),
@@ -162,22 +164,27 @@ def _meet_untracked(table: Table, copies: frozenset[Where]) -> set[int]:
                       loop=True)
 
 
-def _meet_template(table: Table) -> set[int]:
+def _meet_template(table: Table, proxied: frozenset[Where]) -> set[int]:
     """ids of the rules that read a template and can meet one: after a -j CT that attaches
     it, in the same hook (conntrack, right after raw, replaces it; lo brings back the real
-    entry)."""
+    entry), and in raw OUTPUT where SYNPROXY sends a packet with its template (`proxied`)."""
     return _met_after(table, _attaches_template, lambda rule: any(
-        map(_reads_entry, rule.matches)) or _restores_mark(rule.target))
+        map(_reads_entry, rule.matches)) or _restores_mark(rule.target), proxied)
 
 
-def template_problems(table: Table, copies: frozenset[Where] = frozenset()
+def template_problems(table: Table, family: Iterable[Table] = ()
                       ) -> dict[int, tuple[str, str]]:
     """id of a raw rule that reads a -j CT template, or of a -j CT that can meet an untracked
-    packet (also a TEE copy: `copies`, from tee_copies of the family's tables) → why its nft
-    and iptables forms differ, and a hint."""
+    packet → why its nft and iptables forms differ, and a hint. `family`: all the tables of
+    the family, whose TEE and SYNPROXY rules send packets through raw OUTPUT: a TEE copy
+    untracked (nf_dup_ipv4/6), back on lo if the gateway is local; SYNPROXY's SYN to the
+    server with the proxy's own template, which xt_conntrack reads as an entry (measured:
+    tests/test_ct_template_kernel.py)."""
     problems: dict[int, tuple[str, str]] = {}
     if table.name == "raw":
-        late, templated = _meet_untracked(table, copies), _meet_template(table)
+        family = tuple(family)
+        late = _meet_untracked(table, _sent_by(family, "TEE"))
+        templated = _meet_template(table, _sent_by(family, "SYNPROXY"))
         for chain in table.chains:
             for rule in chain.rules:
                 if id(rule) in late:

@@ -18,7 +18,7 @@ from .. import mappings
 from ..errors import Diagnostics
 from ..ir import Chain, IpSet, Match, Option, Rule, Ruleset, SourceLocation, Table
 from .conntrack_entry import moves_state
-from .ct_templates import tee_copies, template_problems
+from .ct_templates import template_problems
 from .nft_ct_fold import fold
 from .nft_lift import Lift, LiftContext, SetInfo, strip_prefix
 from .nft_lift_ipset import ipset_from_nft, ipset_of
@@ -66,9 +66,10 @@ class _Reader:
                                          "family has no iptables counterpart")
                     continue
                 tables += self._table(t, family)
-        # a dup in any table sends untracked copies through raw OUTPUT (ct_templates.py)
-        copies = {f: tee_copies(t for t in tables if t.family == f) for f in ("ip", "ip6")}
-        tables = [self._template_free(t, copies[t.family]) for t in tables]
+        # a dup or synproxy in any table of the family sends packets through raw OUTPUT
+        # (ct_templates.py)
+        tables = [self._template_free(t, [u for u in tables if u.family == t.family])
+                  for t in tables]
         return Ruleset(tuple(tables), self.source, tuple(self.found.values()))
 
     def _objects(self, kind: str, table: dict[str, Any]) -> list[dict[str, Any]]:
@@ -180,11 +181,11 @@ class _Reader:
             result.append(Table(family, table, tuple(chains_of)))
         return result
 
-    def _template_free(self, table: Table, copies) -> Table:
+    def _template_free(self, table: Table, family: list[Table]) -> Table:
         """The table without the raw rules whose iptables form means something else after a
         `ct zone set` (xt_conntrack reads the template nft's ct keys stop at) or after
         `notrack` (xt_CT leaves the packet untracked): ct_templates.py; each reported."""
-        problems = template_problems(table, copies)
+        problems = template_problems(table, family)
         if not problems:
             return table
         chains, told = [], set()
