@@ -139,9 +139,7 @@ def test_where_the_two_rules_would_not_be_exact_the_rule_is_refused(rule, why):
         convert(f"{setup}iptables {rule}\n", "fw.sh", ConvertOptions())
     [error] = info.value.diagnostics
     assert why in error.message, error.message
-    # (a rule with -j CT itself is refused as one a template may reach: nft_ct_templates)
-    assert any(why in error.message for why in ("conntrack entry", "mixing SNAT/DNAT",
-                                                 "template entry"))
+    assert any(why in error.message for why in ("conntrack entry", "mixing SNAT/DNAT"))
     assert error.hint, error
 
 
@@ -215,3 +213,114 @@ def test_an_untracked_packet_meets_ct_only_on_an_interface_both_rules_take(untra
         assert _refused_lines(script) == [2]
     else:
         assert "ct zone set 5" in convert(script, "fw.sh", ConvertOptions()).output
+
+
+@pytest.mark.parametrize("untrack, zone, refused", [
+    # a packet has one protocol: -p udp untracked never meets -p tcp's -j CT
+    ("-A PREROUTING -p udp -j NOTRACK", "-A PREROUTING -p tcp -j CT --zone 5", False),
+    ("-A PREROUTING -p udp -j CT --notrack", "-A PREROUTING -p udp -j CT --zone 5", True),
+    ("-A PREROUTING -p udp -j NOTRACK", "-A PREROUTING -j CT --zone 5", True),
+    ("-A PREROUTING -j NOTRACK", "-A PREROUTING -p tcp -j CT --zone 5", True),
+    # an inverted protocol proves nothing here (kept simple)
+    ("-A PREROUTING ! -p tcp -j NOTRACK", "-A PREROUTING -p tcp -j CT --zone 5", True),
+    ("-A PREROUTING -p udp -j NOTRACK", "-A PREROUTING ! -p udp -j CT --zone 5", True),
+    # the protocol of the rule that jumps holds in the chain jumped to, and the other way
+    ("-A PREROUTING -p udp -j UNTRACK", "-A PREROUTING -p tcp -j CT --zone 5", False),
+    ("-A PREROUTING -j UNTRACK", "-A PREROUTING -p udp -j CT --zone 5", True),
+    ("-A PREROUTING -p udp -j NOTRACK", "-A PREROUTING -p tcp -j ZONE", False),
+    ("-A PREROUTING -p udp -j NOTRACK", "-A PREROUTING -j ZONE", True),
+    # lo brings raw OUTPUT's untracked packet back with its protocol
+    ("-A OUTPUT -p udp -j NOTRACK", "-A PREROUTING -i lo -p tcp -j CT --zone 5", False),
+    ("-A OUTPUT -p udp -j NOTRACK", "-A PREROUTING -i lo -p udp -j CT --zone 5", True),
+    # either the interface or the protocol keeps them apart
+    ("-A PREROUTING -i eth0 -p udp -j NOTRACK", "-A PREROUTING -i eth2 -p udp -j CT --zone 5",
+     False),
+    ("-A PREROUTING -i eth0 -p udp -j NOTRACK", "-A PREROUTING -i eth0 -p tcp -j CT --zone 5",
+     False),
+    ("-A PREROUTING -i eth+ -p udp -j NOTRACK", "-A PREROUTING -i eth0 -p udp -j CT --zone 5",
+     True),
+])
+def test_an_untracked_packet_meets_ct_only_with_a_protocol_both_rules_take(untrack, zone,
+                                                                          refused):
+    chains = ("iptables -t raw -N UNTRACK\niptables -t raw -A UNTRACK -j NOTRACK\n"
+              "iptables -t raw -N ZONE\niptables -t raw -A ZONE -j CT --zone 5\n")
+    script = f"{chains}iptables -t raw {untrack}\niptables -t raw {zone}\n"
+    if refused:
+        assert _refused_lines(script) == [4 if "ZONE" in zone else 6]
+    else:
+        assert "ct zone set 5" in convert(script, "fw.sh", ConvertOptions()).output
+
+
+@pytest.mark.parametrize("tee, zone, refused", [
+    # xt_TEE's (and nft's dup's) copy goes out through raw OUTPUT untracked, from any table
+    ("-t mangle -A OUTPUT -j TEE --gateway 10.0.0.1", "-A OUTPUT -j CT --zone 5", True),
+    ("-t mangle -A PREROUTING -p udp -j TEE --gateway 10.0.0.1",
+     "-A OUTPUT -p udp -j CT --zone 5", True),
+    ("-t mangle -A PREROUTING -p udp -j TEE --gateway 10.0.0.1",
+     "-A OUTPUT -p tcp -j CT --zone 5", False),
+    # and, sent to a local address, comes back on lo still untracked
+    ("-t mangle -A OUTPUT -j TEE --gateway 127.0.0.1", "-A PREROUTING -i lo -j CT --zone 5",
+     True),
+    ("-t mangle -A OUTPUT -j TEE --gateway 127.0.0.1", "-A PREROUTING -i eth0 -j CT --zone 5",
+     False),
+])
+def test_ct_zone_is_refused_where_a_tee_copy_meets_it(tee, zone, refused):
+    script = f"iptables {tee}\niptables -t raw {zone}\n"
+    if refused:
+        assert _refused_lines(script) == [2]
+    else:
+        assert "ct zone set 5" in convert(script, "fw.sh", ConvertOptions()).output
+    # an ip6tables TEE copies IPv6 packets, which iptables' raw table never sees
+    assert "ct zone set 5" in convert(script.replace("iptables -t mangle", "ip6tables -t mangle")
+                                      .replace("10.0.0.1", "fd00::1")
+                                      .replace("127.0.0.1", "::1"),
+                                      "fw.sh", ConvertOptions()).output
+
+
+READS = "-m conntrack --ctstatus CONFIRMED -j DROP"
+
+
+@pytest.mark.parametrize("rules, refused", [
+    # a template reader before the -j CT meets no template (conntrack has not run yet): alike
+    ((f"-A OUTPUT {READS}", "-A OUTPUT -j CT --zone 1"), []),
+    (("-A OUTPUT -j CONNMARK --restore-mark", "-A OUTPUT -j CT --zone 1"), []),
+    ((f"-A OUTPUT {READS}", "-A OUTPUT -j CT --zone 1", f"-A OUTPUT {READS}"), [3]),
+    # in the order the packet walks the chains: a chain jumped to before and after the -j CT
+    (("-A OUTPUT -j X", "-A OUTPUT -j CT --zone 1", f"-A X {READS}"), []),
+    (("-A OUTPUT -j X", "-A OUTPUT -j CT --zone 1", "-A OUTPUT -j X", f"-A X {READS}"), [4]),
+    (("-A OUTPUT -j Y", f"-A OUTPUT {READS}", "-A Y -j CT --zone 1"), [2]),
+    (("-A OUTPUT -p udp -g Y", f"-A OUTPUT {READS}", "-A Y -j CT --zone 1"), []),
+    (("-A OUTPUT -j X", "-A X -p udp -g Y", f"-A OUTPUT {READS}", "-A Y -j CT --zone 1"), [3]),
+    # another protocol never meets the template; another hook never does either
+    (("-A OUTPUT -p udp -j CT --zone 1", f"-A OUTPUT -p tcp {READS}"), []),
+    (("-A OUTPUT -p udp -j CT --zone 1", f"-A OUTPUT {READS}"), [2]),
+    (("-A PREROUTING -j CT --zone 1", f"-A OUTPUT {READS}"), []),
+    (("-A OUTPUT -j CT --notrack", f"-A OUTPUT {READS}"), []),
+])
+def test_a_template_is_read_only_after_the_ct_that_attaches_it(rules, refused):
+    script = "iptables -t raw -N X\niptables -t raw -N Y\n" + "".join(
+        f"iptables -t raw {r}\n" for r in rules)
+    if refused:
+        assert _refused_lines(script) == [n + 2 for n in refused]
+    else:
+        convert(script, "fw.sh", ConvertOptions())
+
+
+@pytest.mark.parametrize("proxy, reads, refused", [
+    # SYNPROXY's SYN to the server goes out through raw OUTPUT with the proxy's template
+    ("-A INPUT -p tcp -j SYNPROXY", f"-A OUTPUT {READS}", True),
+    ("-A FORWARD -p tcp -j SYNPROXY", f"-A OUTPUT -p tcp {READS}", True),
+    ("-A INPUT -p tcp -j SYNPROXY", f"-A OUTPUT -p udp {READS}", False),
+    ("-A INPUT -p tcp -j SYNPROXY", f"-A PREROUTING {READS}", False),
+    ("-A INPUT -p tcp -j SYNPROXY", "-A OUTPUT -j CONNMARK --restore-mark", True),
+    ("-A INPUT -p tcp -j SYNPROXY", "-A OUTPUT -m conntrack --ctstate NEW -j DROP", False),
+])
+def test_a_template_reader_is_refused_where_synproxy_sends_its_template(proxy, reads,
+                                                                        refused):
+    script = f"iptables {proxy}\niptables -t raw {reads}\n"
+    if refused:
+        assert _refused_lines(script) == [2]
+    else:
+        convert(script, "fw.sh", ConvertOptions())
+    # an ip6tables SYNPROXY sends IPv6 packets, which iptables' raw table never sees
+    convert(script.replace("iptables -A", "ip6tables -A"), "fw.sh", ConvertOptions())

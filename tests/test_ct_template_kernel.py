@@ -151,19 +151,25 @@ def test_state_connlabel_connlimit_read_the_template_alike(kernel):
     legacy = _run_legacy(["-t raw -A OUTPUT -j CT --zone 1",
                           "-t raw -A OUTPUT -m state --state NEW",
                           "-t raw -A OUTPUT -m state ! --state NEW",
+                          # NAT bits beside every entry state: read as the states alone
+                          "-t raw -A OUTPUT -m conntrack --ctstate NEW,ESTABLISHED,RELATED,DNAT",
+                          "-t raw -A OUTPUT -m conntrack ! --ctstate "
+                          "NEW,ESTABLISHED,RELATED,SNAT",
                           "-t raw -A OUTPUT -m connlabel --label 1",
                           "-t raw -A OUTPUT -m connlabel --label 2 --set",
                           "-t raw -A OUTPUT -m connlimit --connlimit-above 0",
                           "-t raw -A OUTPUT -m connlimit --connlimit-upto 1",
                           "-t raw -A OUTPUT -m connlimit --connlimit-upto 2",
                           "-t mangle -A OUTPUT -m connlabel --label 2"], packets=3)
-    nft = _run_nft(["ct zone set 1", "ct state new", "ct state != new", "ct label 1",
+    nft = _run_nft(["ct zone set 1", "ct state new", "ct state != new",
+                    "ct state established,related,new", "ct state ! established,related,new",
+                    "ct label 1",
                     "ct label set 2 ct label 2", "add @a { ip saddr ct count over 0 }",
                     "add @b { ip saddr ct count 1 }", "add @c { ip saddr ct count 2 }"],
                    ["ct label 2"], packets=3,
                    sets="".join(f" set {s} {{ type ipv4_addr; size 65535; flags dynamic; }}\n"
                                 for s in "abc"))
-    assert legacy == nft == ["3", "3", "0", "0", "0", "3", "1", "2", "0"]
+    assert legacy == nft == ["3", "3", "0", "3", "0", "0", "0", "3", "1", "2", "0"]
 
 
 def test_a_packet_keeps_the_first_ct_in_both(kernel):
@@ -214,3 +220,162 @@ def test_ct_zone_leaves_a_reject_answer_to_an_untracked_packet_invalid_in_both(n
                                             for t in tests) + " }\n}\n")
     udp_send(client, CLIENT_ADDR, SERVER_ADDR, 9)
     assert _nft_counts(server, "obs") == ["1", "0", "0", "0", "1"]
+
+
+# a udp datagram to port 9 and a tcp SYN to port 7 (refused) over lo
+SEND_BOTH = (SEND + "\nimport socket\ntry:\n socket.create_connection(('127.0.0.1', 7), 2)\n"
+             "except OSError:\n pass\n")
+BY_PROTOCOL = ("iptables -t raw -A OUTPUT -p udp --dport 9 -j NOTRACK\n"
+               "iptables -t raw -A OUTPUT -p tcp -j CT --zone 5\n"
+               "iptables -t raw -A PREROUTING -i lo -p tcp -j CT --zone 5\n")
+
+
+def test_ct_zone_after_notrack_of_another_protocol_behaves_alike(kernel):
+    # the untracked udp packet never meets the tcp rules (nor, looped back, PREROUTING's):
+    # fwmigrate translates them, and the kernel shows the same zones and states
+    from fwmigrate.convert import ConvertOptions, convert
+    from fwmigrate.verify.roundtrip import round_trip
+    observe = ("udp dport 9 ct state untracked", "udp dport 9 ct zone 5",
+               "tcp dport 7 ct zone 5", "tcp dport 7 ct state untracked")
+    counts = []
+    for load in ("legacy", "nft"):
+        with namespace("fwm-ctraw") as ns:
+            ns.run("ip", "link", "set", "lo", "up")
+            if load == "legacy":
+                for line in BY_PROTOCOL.splitlines():
+                    ns.run("iptables-legacy", *line.split()[1:])
+            else:
+                ns.nft("-f", "-", input=convert(BY_PROTOCOL, "p.sh", ConvertOptions()).output)
+            ns.nft("-f", "-", input=OBSERVER.format("".join(f"{t} counter\n" for t in observe)))
+            ns.run(sys.executable, "-c", SEND_BOTH)
+            counts.append(_nft_counts(ns, "obs"))
+    assert counts[0] == counts[1] == ["1", "0", "1", "0"]
+    report = round_trip(BY_PROTOCOL, "p.sh", ConvertOptions())
+    assert report.ok, [c.describe() for c in report.kernel + report.restore]
+
+
+TEE = ("iptables -t raw -A OUTPUT -p udp --dport 9 -j CT --zone 5\n"
+       "iptables -t mangle -A OUTPUT -p udp --dport 9 -j TEE --gateway 127.0.0.1\n")
+HAND_TEE = ("table ip t {\n chain raw_OUTPUT {\n type filter hook output priority -300;\n"
+            " udp dport 9 ct zone set 5\n }\n chain mangle_OUTPUT {\n"
+            " type route hook output priority -150;\n udp dport 9 dup to 127.0.0.1\n }\n}\n")
+
+
+def test_ct_zone_set_tracks_a_tee_copy_where_xt_ct_does_not(kernel):
+    # TEE's copy (nft: dup) goes out through raw OUTPUT untracked (nf_dup_ipv4): xt_CT leaves
+    # it so, `ct zone set` tracks it in the zone; fwmigrate refuses the -j CT (test_ct_split),
+    # and the reader the nft rules
+    from fwmigrate.errors import Diagnostics
+    from fwmigrate.verify.sources import read_any
+    observe = ("udp dport 9 ct state untracked", "udp dport 9 ct zone 5", "udp dport 9")
+    counts = []
+    for load in ("legacy", "nft"):
+        with namespace("fwm-ctraw") as ns:
+            ns.run("ip", "link", "set", "lo", "up")
+            if load == "legacy":
+                for line in TEE.splitlines():
+                    ns.run("iptables-legacy", *line.split()[1:])
+            else:
+                ns.nft("-f", "-", input=HAND_TEE)
+            ns.nft("-f", "-", input=OBSERVER.format("".join(f"{t} counter\n" for t in observe)))
+            ns.run(sys.executable, "-c", SEND)
+            counts.append(_nft_counts(ns, "obs"))
+    # the original and the copy arrive: the copy untracked under iptables, in zone 5 in nft
+    assert counts == [["1", "1", "2"], ["0", "2", "2"]]
+    diags = Diagnostics()
+    read_any(HAND_TEE, "tee.nft", diags)
+    [error] = diags.errors
+    assert "raw_OUTPUT" in str(error.loc) and "TEE" in error.message, error.render()
+
+
+BEFORE_CT = (
+    # raw OUTPUT before the -j CT: no entry yet (conntrack comes after raw), in both
+    "iptables -t raw -A OUTPUT -p udp --dport 9 -m conntrack --ctstatus CONFIRMED "
+    "-j MARK --or-mark 0x1\n"
+    "iptables -t raw -A OUTPUT -p udp --dport 9 -m connmark --mark 0 -j MARK --or-mark 0x2\n"
+    "iptables -t raw -A OUTPUT -p udp --dport 9 -m conntrack ! --ctstate DNAT "
+    "-j MARK --or-mark 0x4\n"
+    "iptables -t raw -A OUTPUT -p udp --dport 9 -j CONNMARK --restore-mark\n"
+    "iptables -t raw -A OUTPUT -p udp --dport 9 -j CT --zone 1\n"
+    # back on lo, before PREROUTING's -j CT: the real entry OUTPUT's conntrack made
+    "iptables -t raw -A PREROUTING -p udp --dport 9 -m conntrack --ctstatus CONFIRMED "
+    "-j MARK --or-mark 0x8\n"
+    "iptables -t raw -A PREROUTING -p udp --dport 9 -j CT --zone 2\n")
+
+
+def test_template_readers_before_the_ct_behave_alike(kernel):
+    # fwmigrate translates the rules that read a template's entry where they come before the
+    # -j CT that attaches it; the kernel gives the packets the same marks and zone
+    from fwmigrate.convert import ConvertOptions, convert
+    from fwmigrate.verify.roundtrip import round_trip
+    translated = convert(BEFORE_CT, "before.sh", ConvertOptions()).output
+    observe = ("udp dport 9 meta mark 0xc", "udp dport 9 ct zone 1", "udp dport 9")
+    counts = []
+    for load in ("legacy", "nft"):
+        with namespace("fwm-ctraw") as ns:
+            ns.run("ip", "link", "set", "lo", "up")
+            if load == "legacy":
+                for line in BEFORE_CT.splitlines():
+                    ns.run("iptables-legacy", *line.split()[1:])
+            else:
+                ns.nft("-f", "-", input=translated)
+            ns.nft("-f", "-", input=OBSERVER.format("".join(f"{t} counter\n" for t in observe)))
+            ns.run(sys.executable, "-c", SEND_N.format(n=2))
+            counts.append(_nft_counts(ns, "obs"))
+    assert counts[0] == counts[1] == ["2", "2", "2"]
+    report = round_trip(BEFORE_CT, "before.sh", ConvertOptions())
+    assert report.ok, [c.describe() for c in report.kernel + report.restore]
+
+
+def _proxy_save(reader: str) -> str:
+    """A SYNPROXY set-up (as in test_counters_kernel) with `reader` on the SYN the proxy
+    sends the server, in raw OUTPUT."""
+    return ("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A PREROUTING -i eth1 -p tcp -m tcp --dport 80 --tcp-flags FIN,SYN,RST,ACK SYN "
+            "-j CT --notrack\n-A OUTPUT -p tcp -m tcp --dport 80 --tcp-flags FIN,SYN,RST,ACK "
+            f"SYN {reader} -j DROP\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\n"
+            ":FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A INPUT -p tcp -m tcp --dport 80 -m conntrack --ctstate INVALID,UNTRACKED "
+            "-j SYNPROXY --sack-perm --timestamp --mss 1460\n"
+            "-A INPUT -p tcp -m tcp --dport 80 -m conntrack --ctstate INVALID -j DROP\n"
+            "COMMIT\n")
+
+
+def test_synproxy_sends_its_syn_with_a_template_xt_conntrack_reads(kernel):
+    # the proxy's SYN to the server carries its template (status CONFIRMED) through raw
+    # OUTPUT: --ctstatus CONFIRMED drops it under iptables, nft's `ct status` stops at the
+    # template (as fwmigrate once wrote it): the connection opens. The state reads alike.
+    from differential import Probe, load_legacy, load_nft, run_scenario, scenario
+
+    from fwmigrate.convert import ConvertOptions, convert
+    from fwmigrate.errors import Diagnostics, FwmigrateError
+    from fwmigrate.verify.sources import read_any
+
+    def strict(load):
+        def go(fw):
+            fw.run("sysctl", "-w", "net.netfilter.nf_conntrack_tcp_loose=0",
+                   "net.ipv4.tcp_syncookies=2")
+            load(fw)
+        return go
+
+    def outcome(load) -> str:
+        steps = scenario([Probe("tcp", "lan", "192.168.10.2", "192.168.10.1", 80)])
+        return run_scenario(strict(load), steps)[0].split()[0]
+
+    status, state = (_proxy_save("-m conntrack --ctstatus CONFIRMED"),
+                     _proxy_save("-m conntrack --ctstate NEW"))
+    with pytest.raises(FwmigrateError) as info:
+        convert(status, "proxy.save", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert "SYNPROXY" in error.message and error.loc.line == 5, error
+    translated = convert(state, "proxy.save", ConvertOptions()).output
+    assert outcome(lambda fw: load_legacy(fw, state)) == "timeout"
+    assert outcome(lambda fw: load_nft(fw, translated)) == "timeout"
+    written = translated.replace("ct state new drop", "ct status confirmed drop")
+    assert written != translated
+    assert outcome(lambda fw: load_legacy(fw, status)) == "timeout"
+    assert outcome(lambda fw: load_nft(fw, written)) == "open"
+    diags = Diagnostics()
+    read_any(written, "proxy.nft", diags)
+    [error] = diags.errors
+    assert "raw_OUTPUT" in str(error.loc) and "SYNPROXY" in error.message, error.render()

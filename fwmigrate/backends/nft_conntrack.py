@@ -1,6 +1,7 @@
 """Conntrack match options → nft: `ct state`, `ct status`, conntrack ports, and what a
 packet without a conntrack entry (INVALID, UNTRACKED) does to them: xt_conntrack reads its
-state and stops, nft's other ct keys stop the rule."""
+state and stops, nft's other ct keys stop the rule. SNAT/DNAT beside NEW, ESTABLISHED and
+RELATED change no answer and are left out (conntrack_entry.without_idle_nat)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ..frontends.conntrack_entry import (
     NO_ENTRY,
     entry_tested,
     lets_entryless_through,
+    without_idle_nat,
 )
 from .nft_ast import Compare, Ct, FlagList, Meta, Statement, Symbol
 from .nft_common import flags, op, port
@@ -38,9 +40,7 @@ def _listed(names, order: tuple[str, ...]) -> str:
     return ",".join(s for s in order if s in names)
 
 
-def _rules(first: str, second: str | None) -> str:
-    if second is None:
-        return f"write it with {first} (the same other tests and target)"
+def _rules(first: str, second: str) -> str:
     return (f"write it as two rules with the same other tests and target: one with {first}, "
             f"and one with {second}")
 
@@ -53,7 +53,7 @@ def _inverted_nat_split(states: frozenset[str]) -> str:
     without = f"-m conntrack --ctstate {_listed(NO_ENTRY - states, _STATE_NAMES)}"
     entry = _listed(ENTRY_STATES - states, _STATE_NAMES)
     return _rules(without, f"-m conntrack --ctstate {entry} -m conntrack ! --ctstate "
-                           f"{_listed(states, _NAT_NAMES)}" if entry else None)
+                           f"{_listed(states, _NAT_NAMES)}")
 
 
 def _either_split(states: frozenset[str], nat: frozenset[str]) -> str:
@@ -63,7 +63,7 @@ def _either_split(states: frozenset[str], nat: frozenset[str]) -> str:
     rest = _listed(ENTRY_STATES - plain, _STATE_NAMES)
     return _rules(f"-m conntrack --ctstate {_listed(plain, _STATE_NAMES)}",
                   f"-m conntrack --ctstate {rest} -m conntrack --ctstate "
-                  f"{_listed(nat, _NAT_NAMES)}" if rest else None)
+                  f"{_listed(nat, _NAT_NAMES)}")
 
 
 def _none_of(tr, rule, index: int, states: frozenset[str],
@@ -76,8 +76,6 @@ def _none_of(tr, rule, index: int, states: frozenset[str],
         message = ("! --ctstate SNAT/DNAT also holds for packets without a conntrack entry, "
                    "where nft's `ct status` does not")
         hint = _inverted_nat_split(states)
-        if not ENTRY_STATES - plain:
-            raise Untranslatable(message, hint)
         return [_register(tr, none_of(plain, flags(nat, _CT_STATUS_ORDER), _states, message,
                                       hint))]
     return ([Compare(Ct("state"), "!=", flags(plain, _CT_STATE_ORDER))] if plain else []) + \
@@ -96,7 +94,7 @@ def _register(tr, split: Split) -> Compare:
 
 
 def h_ct_state(tr, rule, index, match, opt, ctx) -> list[Statement]:
-    states = opt.value
+    states = without_idle_nat(opt.value)
     nat = states & NAT_STATES
     if match.module == "conntrack":
         _check_no_entry(match)
@@ -105,8 +103,6 @@ def h_ct_state(tr, rule, index, match, opt, ctx) -> list[Statement]:
     if nat and nat != states:
         message = ("--ctstate mixing SNAT/DNAT with connection states means \"either\", "
                    "which one nft rule cannot say")
-        if not ENTRY_STATES - states:
-            raise Untranslatable(message, _either_split(states, nat))
         return [_register(tr, either(states - nat, flags(nat, _CT_STATUS_ORDER), _states,
                                      message, _either_split(states, nat)))]
     if nat:

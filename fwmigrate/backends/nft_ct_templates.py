@@ -12,4 +12,5 @@ from .nft_recent import Untranslatable
 def template_problems(ruleset: Ruleset) -> dict[int, Untranslatable]:
     """id of a raw rule → why refused."""
     return {rule: Untranslatable(*why) for table in ruleset.tables
-            for rule, why in found(table).items()}
+            for rule, why in found(table, (t for t in ruleset.tables
+                                           if t.family == table.family)).items()}

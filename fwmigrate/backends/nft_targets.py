@@ -223,16 +223,21 @@ def _t_ct(tr, rule, target: TargetExtension, ctx) -> list[Statement]:
     if target.name == "NOTRACK" or [o.name for o in target.options] == ["notrack"]:
         return [Notrack()]
     # -j CT alone is the kernel's `--zone 0` (a zone-0 template; iptables-save prints neither)
-    zone = target.option("zone") or Option("zone", 0, False)
-    if [o.name for o in target.options] in ([], ["zone"]) and zone.value != "mark":
-        return [Mangle(Ct("zone"), Symbol(str(zone.value)))]
+    zone = target.options[0] if len(target.options) == 1 else Option("zone", 0, False)
     names = ", ".join("--" + o.name + (" mark" if o.value == "mark" else "")
                       for o in target.options)
-    if {o.name for o in target.options} & {"zone-orig", "zone-reply"} or zone.value == "mark":
-        raise Untranslatable(f"-j CT with {names}: only a zone number for both directions "
-                             "(--zone N) is translated")
-    raise Untranslatable(f"-j CT with {names}: only --notrack or --zone alone are translated "
-                         "(helpers, timeouts and event masks need nft objects)")
+    if len(target.options) > 1 or zone.name not in _ZONE_DIRECTIONS:
+        raise Untranslatable(f"-j CT with {names}: only --notrack or a zone (--zone, "
+                             "--zone-orig, --zone-reply) alone are translated (helpers, "
+                             "timeouts and event masks need nft objects)")
+    if zone.value == "mark":
+        raise Untranslatable(f"-j CT with {names}: only a zone number is translated (nft "
+                             "1.0.6 refuses `ct zone set meta mark`: datatype mismatch)")
+    # a zone for one direction: nft_ct sets the template's zone direction as xt_CT does
+    return [Mangle(Ct("zone", _ZONE_DIRECTIONS[zone.name]), Symbol(str(zone.value)))]
+
+
+_ZONE_DIRECTIONS = {"zone": None, "zone-orig": "original", "zone-reply": "reply"}
 
 
 def _t_nflog(tr, rule, target: TargetExtension, ctx) -> list[Statement]:

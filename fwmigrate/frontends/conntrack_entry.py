@@ -15,6 +15,14 @@ ENTRY_STATES = frozenset({"NEW", "ESTABLISHED", "RELATED"})
 NAT_STATES = frozenset({"SNAT", "DNAT"})
 
 
+def without_idle_nat(states: frozenset[str]) -> frozenset[str]:
+    """A --ctstate's states without SNAT/DNAT where those cannot change its answer, `!` or
+    not: xt_conntrack's state bit of a packet with an entry is that of its ctinfo, always NEW,
+    ESTABLISHED or RELATED, so with all three in the test the state bit alone decides; a
+    packet without an entry has no NAT bits."""
+    return states - NAT_STATES if ENTRY_STATES <= states else states
+
+
 def state_test(match: Match) -> Option | None:
     """The states a match tests: -m state --state, -m conntrack --ctstate; None for others."""
     if match.module == "conntrack":

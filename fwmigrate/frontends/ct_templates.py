@@ -6,18 +6,23 @@ template: xt_conntrack and xt_connmark read it as an entry (state NEW, status CO
 bits, direction ORIGINAL, mark 0), and CONNMARK --restore-mark copies its mark (0, or what a
 CONNMARK of an earlier packet wrote to the shared template) to the packet, while nft's ct keys
 other than `ct state` stop the rule at it (tests/test_ct_template_kernel.py). This finds the
-raw rules a template can reach that read more of it than its state, to be refused. Read alike
-(measured there): the state (-m state, --ctstate of states alone: NEW), -m connlabel (the
-template has no labels: no match, and --set sets nothing), -m connlimit, and what CONNMARK
---set-mark/--save-mark leave on the connection (nothing: conntrack does not copy a template's
-mark, and nft's `ct mark set` leaves the template alone), a later -j CT or NOTRACK (left out:
-the packet keeps the first template).
+raw rules a template can reach that read more of it than its state, to be refused: those after
+a template-attaching -j CT in the order the packet walks the chains, on an input interface and
+with a protocol both take (before it, the packet has no entry yet, or on lo the real one).
+Read alike (measured there): the state (-m state, --ctstate of states alone: NEW), -m
+connlabel (the template has no labels: no match, and --set sets nothing), -m connlimit, and
+what CONNMARK --set-mark/--save-mark leave on the connection (nothing: conntrack does not copy
+a template's mark, and nft's `ct mark set` leaves the template alone), a later -j CT or
+NOTRACK (left out: the packet keeps the first template).
 
-The other way round: xt_CT leaves alone a packet NOTRACK or -j CT --notrack untracked, nft's
-`ct zone set` tracks it in the zone (it leaves alone only a packet with an entry). So a
--j CT --zone is refused where an untracked packet can meet it: after an untracking rule in
-the order the packet walks raw's chains, on an input interface both rules take, or in
-PREROUTING on lo when raw OUTPUT untracks (lo carries the untracked packet over).
+The other way round: xt_CT leaves alone a packet NOTRACK or -j CT --notrack untracked (or a
+copy -j TEE or nft's dup sends: nf_dup_ipv4/6 untrack it), nft's `ct zone set` tracks it in the
+zone (it leaves alone only a packet with an entry). So a -j CT --zone is refused where an
+untracked packet can meet it: after an untracking rule in the order the packet walks raw's
+chains, on an input interface and with a protocol both rules take (-p tcp and -p udp never
+meet one packet), or in PREROUTING on lo when raw OUTPUT untracks (lo carries the untracked
+packet over, protocol and all); and in raw OUTPUT (and PREROUTING on lo) where a TEE of the
+family may send a copy of that protocol.
 
 Both directions ask: the backend refuses such a rule (backends/nft_ct_templates.py), and so
 does the nft reader (nft_ruleset.py: read as iptables, the nft rule would mean something else).
@@ -25,11 +30,14 @@ does the nft reader (nft_ruleset.py: read as iptables, the nft rule would mean s
 
 from __future__ import annotations
 
-from ..ir import Jump, Match, Rule, Table, TargetExtension, builtin_chains_reaching, untracks
-from .conntrack_entry import NAT_STATES
+from collections.abc import Iterable
+
+from ..ir import Jump, Match, Rule, Table, TargetExtension, untracks
+from .conntrack_entry import NAT_STATES, without_idle_nat
 
 _READS = (
-    "after -j CT in the raw table a packet carries a template entry, which xt_conntrack and "
+    "after -j CT in the raw table (or as SYNPROXY's SYN to the server, in raw OUTPUT) a packet "
+    "carries a template entry, which xt_conntrack and "
     "xt_connmark read as an entry (state NEW, status CONFIRMED, mark 0, no NAT bits), while "
     "nft's ct keys other than `ct state` stop the rule at it",
     "test the entry in the mangle or filter table, where conntrack has replaced the template; "
@@ -41,10 +49,11 @@ _RESTORES = (
     "restore the mark in the mangle table, where conntrack has replaced the template")
 _ZONE = (
     "-j CT after NOTRACK or -j CT --notrack of the same hook (or of raw OUTPUT, for a packet "
-    "looped back through lo): xt_CT leaves an untracked packet alone, nft's `ct zone set` "
-    "tracks it in the zone",
+    "looped back through lo), or where the untracked copy a TEE sends meets it: xt_CT leaves "
+    "an untracked packet alone, nft's `ct zone set` tracks it in the zone",
     "put the -j CT before the untracking rule (a packet keeps the first of the two in both), "
-    "or write the nft rules by hand where their matches are disjoint")
+    "or keep the two apart by -p or -i (a packet of another protocol or input interface "
+    "never meets both)")
 
 
 def _attaches_template(target: object) -> bool:
@@ -54,11 +63,11 @@ def _attaches_template(target: object) -> bool:
 
 def _reads_entry(match: Match) -> bool:
     """Tests more of a conntrack entry than its state (the NAT bits of --ctstate are its
-    status)."""
+    status, unless they cannot change the answer)."""
     if match.module == "connmark":
         return True
     return match.module == "conntrack" and any(
-        o.name != "ctstate" or o.value & NAT_STATES for o in match.options)
+        o.name != "ctstate" or without_idle_nat(o.value) & NAT_STATES for o in match.options)
 
 
 def _restores_mark(target: object) -> bool:
@@ -66,16 +75,16 @@ def _restores_mark(target: object) -> bool:
         getattr(target.option("mode"), "value", None) == "restore-mark"
 
 
-def _hooks_of(table: Table, reach, has) -> frozenset[str]:
-    """The built-in chains whose packets can meet a rule whose target `has` says yes to."""
-    return frozenset().union(*(reach.get(c.name, frozenset()) for c in table.chains
-                               if any(has(r.target) for r in c.rules)))
+# where a packet may be: its input interface and protocol (None: any)
+Where = tuple[str | None, int | None]
 
 
-def _interface(rule: Rule, within: str | None) -> str | None:
-    """The input interface the rule's packets come in on (None: any)."""
-    given = rule.in_interface
-    return given.value if given is not None and not given.negated else within
+def _where(rule: Rule, within: Where) -> Where:
+    """The input interface the rule's packets come in on and their protocol, as far as the
+    rule or the one that jumped to its chain (`within`) says (None: any)."""
+    interface, protocol = rule.in_interface, rule.protocol
+    return (interface.value if interface is not None and not interface.negated else within[0],
+            protocol.value if protocol is not None and not protocol.negated else within[1])
 
 
 def _may_be_one(a: str | None, b: str | None) -> bool:
@@ -91,62 +100,96 @@ def _may_be_one(a: str | None, b: str | None) -> bool:
     return a == b
 
 
-def _meet_untracked(table: Table) -> set[int]:
-    """ids of the -j CT rules (not --notrack) a packet can meet after it was untracked: in the
-    order the packet walks the chains, told apart by input interface (`-i eth0 -j NOTRACK`
-    and `-i eth2 -j CT --zone 5` never meet the same packet)."""
+def _may_meet(a: Where, b: Where) -> bool:
+    """Can one packet be in both places? (A packet has one protocol, which no raw target
+    changes; an inverted -p or -i proves nothing here.)"""
+    return _may_be_one(a[0], b[0]) and (a[1] is None or b[1] is None or a[1] == b[1])
+
+
+def _sent_by(tables, name: str) -> frozenset[Where]:
+    """Where the packets the targets `name` of these tables (of one family) send out through
+    raw OUTPUT may be: of the protocol of the rule that sent them."""
+    return frozenset((None, _where(rule, (None, None))[1]) for table in tables
+                     for chain in table.chains for rule in chain.rules
+                     if isinstance(rule.target, TargetExtension) and rule.target.name == name)
+
+
+def _met_after(table: Table, marks, meets, copies: frozenset[Where] = frozenset(),
+               loop: bool = False) -> set[int]:
+    """ids of the rules `meets(rule)` says yes to that a packet can reach after a rule whose
+    target `marks` says yes to (or as one of `copies` in OUTPUT): in the order the packet
+    walks the chains, told apart by input interface or protocol (`-i eth0 -j NOTRACK` and
+    `-i eth2 -j CT --zone 5`, or `-p udp …` and `-p tcp …`, never meet the same packet).
+    With `loop`, what leaves raw OUTPUT marked comes back to PREROUTING on lo so."""
     chains = {c.name: c for c in table.chains}
     found: set[int] = set()
     walked: dict[tuple, frozenset] = {}
 
-    def walk(name: str, start: frozenset, within: str | None) -> frozenset:
-        """The input interfaces of the packets that may leave the chain `name` untracked
-        (iptables forbids loops)."""
+    def walk(name: str, start: frozenset, within: Where) -> frozenset:
+        """Where the packets may be that leave the chain `name` marked (iptables forbids
+        loops)."""
         if (name, start, within) not in walked:
-            untracked = start
-            gone = frozenset()  # untracked in a chain gone to (-g), which returns to our caller
+            marked = start
+            gone = frozenset()  # marked in a chain gone to (-g), which returns to our caller
             for rule in chains[name].rules:
-                where = _interface(rule, within)
-                if _attaches_template(rule.target) and \
-                        any(_may_be_one(u, where) for u in untracked):
+                where = _where(rule, within)
+                # (a rule's matches run before its target)
+                if meets(rule) and any(_may_meet(u, where) for u in marked):
                     found.add(id(rule))
-                if untracks(rule.target):
-                    untracked |= {where}
+                if marks(rule.target):
+                    marked |= {where}
                 elif isinstance(rule.target, Jump) and rule.target.chain in chains:
-                    after = walk(rule.target.chain, untracked, where)
+                    after = walk(rule.target.chain, marked, where)
                     if rule.target.goto:
                         gone |= after
                     else:
-                        untracked = after
-            walked[name, start, within] = untracked | gone
+                        marked = after
+            walked[name, start, within] = marked | gone
         return walked[name, start, within]
 
-    # lo brings a packet raw OUTPUT untracked back to PREROUTING, still untracked
-    looped = frozenset({"lo"}) if "OUTPUT" in chains and walk("OUTPUT", frozenset(), None) \
-        else frozenset()
+    left = walk("OUTPUT", copies, (None, None)) if "OUTPUT" in chains else copies
+    starts = {"OUTPUT": copies,
+              "PREROUTING": frozenset(("lo", protocol) for _, protocol in left) if loop
+              else frozenset()}
     for chain in table.chains:
         if chain.builtin:
-            walk(chain.name, looped if chain.name == "PREROUTING" else frozenset(), None)
+            walk(chain.name, starts.get(chain.name, frozenset()), (None, None))
     return found
 
 
-def template_problems(table: Table) -> dict[int, tuple[str, str]]:
+def _meet_untracked(table: Table, copies: frozenset[Where]) -> set[int]:
+    """ids of the -j CT rules (not --notrack) a packet can meet untracked: after NOTRACK or
+    -j CT --notrack, as a TEE copy in raw OUTPUT, and in PREROUTING on lo after either."""
+    return _met_after(table, untracks, lambda rule: _attaches_template(rule.target), copies,
+                      loop=True)
+
+
+def _meet_template(table: Table, proxied: frozenset[Where]) -> set[int]:
+    """ids of the rules that read a template and can meet one: after a -j CT that attaches
+    it, in the same hook (conntrack, right after raw, replaces it; lo brings back the real
+    entry), and in raw OUTPUT where SYNPROXY sends a packet with its template (`proxied`)."""
+    return _met_after(table, _attaches_template, lambda rule: any(
+        map(_reads_entry, rule.matches)) or _restores_mark(rule.target), proxied)
+
+
+def template_problems(table: Table, family: Iterable[Table] = ()
+                      ) -> dict[int, tuple[str, str]]:
     """id of a raw rule that reads a -j CT template, or of a -j CT that can meet an untracked
-    packet → why its nft and iptables forms differ, and a hint."""
+    packet → why its nft and iptables forms differ, and a hint. `family`: all the tables of
+    the family, whose TEE and SYNPROXY rules send packets through raw OUTPUT: a TEE copy
+    untracked (nf_dup_ipv4/6), back on lo if the gateway is local; SYNPROXY's SYN to the
+    server with the proxy's own template, which xt_conntrack reads as an entry (measured:
+    tests/test_ct_template_kernel.py)."""
     problems: dict[int, tuple[str, str]] = {}
     if table.name == "raw":
-        reach = builtin_chains_reaching(table)
-        # a template lives until conntrack, right after raw, so only that hook's raw rules
-        # meet it
-        templates = _hooks_of(table, reach, _attaches_template)
-        late = _meet_untracked(table)
+        family = tuple(family)
+        late = _meet_untracked(table, _sent_by(family, "TEE"))
+        templated = _meet_template(table, _sent_by(family, "SYNPROXY"))
         for chain in table.chains:
-            hooks = reach.get(chain.name, frozenset())
             for rule in chain.rules:
                 if id(rule) in late:
                     problems[id(rule)] = _ZONE
-                elif hooks & templates and any(map(_reads_entry, rule.matches)):
-                    problems[id(rule)] = _READS
-                elif hooks & templates and _restores_mark(rule.target):
-                    problems[id(rule)] = _RESTORES
+                elif id(rule) in templated:
+                    problems[id(rule)] = _READS if any(map(_reads_entry, rule.matches)) \
+                        else _RESTORES
     return problems

@@ -26,6 +26,8 @@ CHANGES: dict[str, frozenset[str] | None] = {
     "TTL": frozenset({"ttl"}), "HL": frozenset({"hl"}),
     "CT": frozenset({"conntrack", "state", "connmark"}), "TCPMSS": frozenset({"tcpmss"}),
 }
+# `ct [original|reply] zone set N` → -j CT's option for that direction
+_ZONE_OPTIONS = {None: "zone", "original": "zone-orig", "reply": "zone-reply"}
 
 
 def log(lift, body: dict[str, Any] | None) -> None:
@@ -201,9 +203,12 @@ def mangle(lift, body: dict[str, Any]) -> None:
         _set_mark(lift, "meta mark", value)
     elif kind == "ct" and what["key"] == "mark" and "dir" not in what:
         _set_mark(lift, "ct mark", value)
-    elif kind == "ct" and what["key"] == "zone" and "dir" not in what:
-        zone = number(value, "ct zone")     # zone 0: -j CT alone, as iptables stores it
-        lift.target(TargetExtension("CT", (Option("zone", zone),) if zone else ()))
+    elif kind == "ct" and what["key"] == "zone" and what.get("dir") in _ZONE_OPTIONS:
+        # zone 0 (of one direction or both): -j CT alone, as iptables stores it (the other
+        # direction's zone is 0 as well)
+        zone = number(value, "ct zone")
+        option = _ZONE_OPTIONS[what.get("dir")]
+        lift.target(TargetExtension("CT", (Option(option, zone),) if zone else ()))
     elif kind == "meta" and what["key"] == "nftrace":
         if value != 1:
             unrepresentable(f"meta nftrace set {value} (-j TRACE sets it to 1)")

@@ -66,6 +66,10 @@ class _Reader:
                                          "family has no iptables counterpart")
                     continue
                 tables += self._table(t, family)
+        # a dup or synproxy in any table of the family sends packets through raw OUTPUT
+        # (ct_templates.py)
+        tables = [self._template_free(t, [u for u in tables if u.family == t.family])
+                  for t in tables]
         return Ruleset(tuple(tables), self.source, tuple(self.found.values()))
 
     def _objects(self, kind: str, table: dict[str, Any]) -> list[dict[str, Any]]:
@@ -174,14 +178,14 @@ class _Reader:
             chains_of += [Chain(n, (), "ACCEPT") for n in builtin_names if n not in present]
             chains_of.sort(key=lambda ch: (ch.policy is None, builtin_names.index(ch.name)
                                            if ch.policy is not None else 0))
-            result.append(self._template_free(Table(family, table, tuple(chains_of))))
+            result.append(Table(family, table, tuple(chains_of)))
         return result
 
-    def _template_free(self, table: Table) -> Table:
+    def _template_free(self, table: Table, family: list[Table]) -> Table:
         """The table without the raw rules whose iptables form means something else after a
         `ct zone set` (xt_conntrack reads the template nft's ct keys stop at) or after
         `notrack` (xt_CT leaves the packet untracked): ct_templates.py; each reported."""
-        problems = template_problems(table)
+        problems = template_problems(table, family)
         if not problems:
             return table
         chains, told = [], set()

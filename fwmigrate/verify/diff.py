@@ -14,6 +14,7 @@ import difflib
 from dataclasses import dataclass
 
 from ..backends.iptables_save import rule_line
+from ..frontends.conntrack_entry import without_idle_nat
 from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import (
     Chain,
@@ -141,6 +142,10 @@ def _normal_match(match: Match, protocol: int | None) -> Match | None:
     if match.module == "state":
         return Match("conntrack", (Option("ctstate", match.options[0].value,
                                           match.options[0].negated),))
+    if match.module == "conntrack":
+        # SNAT/DNAT that cannot change the state test's answer (the backend leaves them out)
+        return Match("conntrack", tuple(Option(o.name, without_idle_nat(o.value), o.negated)
+                                        if o.name == "ctstate" else o for o in match.options))
     opt = match.options[0] if match.options else None
     if match.module == "tos" and opt.value.mask == _DSCP_BITS \
             and not opt.value.value & ~_DSCP_BITS:
@@ -232,8 +237,8 @@ def normal_rule(rule: Rule) -> Rule:
             n = Match(n.module, tuple(sorted(merged.options + n.options, key=lambda o: o.name)))
         elif matches and _none_of(matches[-1]) and _none_of(n):
             # ! --ctstate X, then ! --ctstate Y: none of X ∪ Y, also without a conntrack entry
-            n = Match("conntrack", (Option("ctstate", matches.pop().options[0].value |
-                                           n.options[0].value, True),))
+            n = Match("conntrack", (Option("ctstate", without_idle_nat(
+                matches.pop().options[0].value | n.options[0].value), True),))
         elif n.module in ("tcp", "udp", "conntrack"):
             n = Match(n.module, tuple(sorted(n.options, key=lambda o: o.name)))
         matches.append(n)
