@@ -201,8 +201,9 @@ def test_restore_mark_is_refused_where_a_template_reaches_it():
     ("-A PREROUTING -i eth0 -j NOTRACK", "-A PREROUTING -i et+ -j CT --zone 5", True),
     ("-A PREROUTING ! -i eth0 -j NOTRACK", "-A PREROUTING -i eth2 -j CT --zone 5", True),
     ("-A PREROUTING -j NOTRACK", "-A PREROUTING -i eth2 -j CT --zone 5", True),
-    # what raw OUTPUT untracks comes back on lo only
-    ("-A OUTPUT -j NOTRACK", "-A PREROUTING -i eth2 -j CT --zone 5", False),
+    # what raw OUTPUT untracks comes back on lo, or (a broadcast or multicast the kernel
+    # loops back) on the interface it went out of: any (test_ct_template_kernel.py)
+    ("-A OUTPUT -j NOTRACK", "-A PREROUTING -i eth2 -j CT --zone 5", True),
     ("-A OUTPUT -j NOTRACK", "-A PREROUTING -i lo -j CT --zone 5", True),
     ("-A OUTPUT -j NOTRACK", "-A PREROUTING -i l+ -j CT --zone 5", True),
 ])
@@ -229,9 +230,12 @@ def test_an_untracked_packet_meets_ct_only_on_an_interface_both_rules_take(untra
     ("-A PREROUTING -j UNTRACK", "-A PREROUTING -p udp -j CT --zone 5", True),
     ("-A PREROUTING -p udp -j NOTRACK", "-A PREROUTING -p tcp -j ZONE", False),
     ("-A PREROUTING -p udp -j NOTRACK", "-A PREROUTING -j ZONE", True),
-    # lo brings raw OUTPUT's untracked packet back with its protocol
+    # lo brings raw OUTPUT's untracked packet back with its protocol (and so does a looped
+    # broadcast, on another interface)
     ("-A OUTPUT -p udp -j NOTRACK", "-A PREROUTING -i lo -p tcp -j CT --zone 5", False),
     ("-A OUTPUT -p udp -j NOTRACK", "-A PREROUTING -i lo -p udp -j CT --zone 5", True),
+    ("-A OUTPUT -p udp -j NOTRACK", "-A PREROUTING -i eth0 -p tcp -j CT --zone 5", False),
+    ("-A OUTPUT -p udp -j NOTRACK", "-A PREROUTING -i eth0 -p udp -j CT --zone 5", True),
     # either the interface or the protocol keeps them apart
     ("-A PREROUTING -i eth0 -p udp -j NOTRACK", "-A PREROUTING -i eth2 -p udp -j CT --zone 5",
      False),
@@ -258,11 +262,14 @@ def test_an_untracked_packet_meets_ct_only_with_a_protocol_both_rules_take(untra
      "-A OUTPUT -p udp -j CT --zone 5", True),
     ("-t mangle -A PREROUTING -p udp -j TEE --gateway 10.0.0.1",
      "-A OUTPUT -p tcp -j CT --zone 5", False),
-    # and, sent to a local address, comes back on lo still untracked
+    # and, sent to a local address, comes back on lo still untracked (a broadcast one on
+    # the interface it went out of)
     ("-t mangle -A OUTPUT -j TEE --gateway 127.0.0.1", "-A PREROUTING -i lo -j CT --zone 5",
      True),
     ("-t mangle -A OUTPUT -j TEE --gateway 127.0.0.1", "-A PREROUTING -i eth0 -j CT --zone 5",
-     False),
+     True),
+    ("-t mangle -A OUTPUT -p udp -j TEE --gateway 127.0.0.1",
+     "-A PREROUTING -i eth0 -p tcp -j CT --zone 5", False),
 ])
 def test_ct_zone_is_refused_where_a_tee_copy_meets_it(tee, zone, refused):
     script = f"iptables {tee}\niptables -t raw {zone}\n"

@@ -379,3 +379,51 @@ def test_synproxy_sends_its_syn_with_a_template_xt_conntrack_reads(kernel):
     read_any(written, "proxy.nft", diags)
     [error] = diags.errors
     assert "raw_OUTPUT" in str(error.loc) and "SYNPROXY" in error.message, error.render()
+
+
+# raw OUTPUT untracks a broadcast; the kernel loops a copy of it back (ip_mc_output,
+# dev_loopback_xmit) into PREROUTING on the interface it went out of, not on lo, untracked
+BROADCAST = ("iptables -t raw -A OUTPUT -p udp --dport 9 -j NOTRACK\n"
+             "iptables -t raw -A PREROUTING -i veth0 -p udp --dport 9 -j CT --zone 5\n")
+HAND_BROADCAST = ("table ip t {\n chain raw_OUTPUT {\n type filter hook output priority -300;\n"
+                  " udp dport 9 notrack\n }\n chain raw_PREROUTING {\n type filter hook "
+                  "prerouting priority -300;\n iifname \"veth0\" udp dport 9 ct zone set 5\n"
+                  " }\n}\n")
+SEND_BROADCAST = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+                  "s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1); "
+                  "s.sendto(b'x', ('10.9.0.255', 9))")
+
+
+def test_ct_zone_set_tracks_a_looped_broadcast_on_its_interface_where_xt_ct_does_not(kernel):
+    # the looped copy comes in on veth0 untracked: xt_CT leaves it so, `ct zone set` tracks
+    # it in zone 5; fwmigrate refuses the -j CT (it once translated it: lo only), and the
+    # reader the nft rules
+    from fwmigrate.convert import ConvertOptions, convert
+    from fwmigrate.errors import Diagnostics, FwmigrateError
+    from fwmigrate.verify.sources import read_any
+    observe = ("iifname veth0 udp dport 9 ct state untracked",
+               "iifname veth0 udp dport 9 ct zone 5", "iifname veth0 udp dport 9")
+    counts = []
+    for load in ("legacy", "nft"):
+        with namespace("fwm-ctraw") as ns:
+            ns.run("ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
+            ns.run("ip", "addr", "add", "10.9.0.1/24", "brd", "10.9.0.255", "dev", "veth0")
+            for device in ("lo", "veth0", "veth1"):
+                ns.run("ip", "link", "set", device, "up")
+            if load == "legacy":
+                for line in BROADCAST.splitlines():
+                    ns.run("iptables-legacy", *line.split()[1:])
+            else:
+                ns.nft("-f", "-", input=HAND_BROADCAST)
+            ns.nft("-f", "-", input=OBSERVER.format("".join(f"{t} counter\n" for t in observe)))
+            ns.run(sys.executable, "-c", SEND_BROADCAST)
+            counts.append(_nft_counts(ns, "obs"))
+    assert counts == [["1", "0", "1"], ["0", "1", "1"]]
+    with pytest.raises(FwmigrateError) as info:
+        convert(BROADCAST, "bcast.sh", ConvertOptions())
+    [error] = info.value.diagnostics
+    assert error.loc.line == 2 and "NOTRACK" in error.message, error
+    diags = Diagnostics()
+    read_any(HAND_BROADCAST, "bcast.nft", diags)
+    [error] = diags.errors
+    assert "raw_PREROUTING" in str(error.loc), error.render()

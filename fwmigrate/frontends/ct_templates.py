@@ -20,8 +20,9 @@ copy -j TEE or nft's dup sends: nf_dup_ipv4/6 untrack it), nft's `ct zone set` t
 zone (it leaves alone only a packet with an entry). So a -j CT --zone is refused where an
 untracked packet can meet it: after an untracking rule in the order the packet walks raw's
 chains, on an input interface and with a protocol both rules take (-p tcp and -p udp never
-meet one packet), or in PREROUTING on lo when raw OUTPUT untracks (lo carries the untracked
-packet over, protocol and all); and in raw OUTPUT (and PREROUTING on lo) where a TEE of the
+meet one packet), or in PREROUTING when raw OUTPUT untracks (lo carries the untracked packet
+over, protocol and all, and so does the copy of a broadcast or multicast the kernel loops back
+on the interface it went out of); and in raw OUTPUT (and PREROUTING) where a TEE of the
 family may send a copy of that protocol.
 
 Both directions ask: the backend refuses such a rule (backends/nft_ct_templates.py), and so
@@ -49,11 +50,12 @@ _RESTORES = (
     "restore the mark in the mangle table, where conntrack has replaced the template")
 _ZONE = (
     "-j CT after NOTRACK or -j CT --notrack of the same hook (or of raw OUTPUT, for a packet "
-    "looped back through lo), or where the untracked copy a TEE sends meets it: xt_CT leaves "
+    "looped back: on lo, or a broadcast or multicast on any interface), or where the "
+    "untracked copy a TEE sends meets it: xt_CT leaves "
     "an untracked packet alone, nft's `ct zone set` tracks it in the zone",
     "put the -j CT before the untracking rule (a packet keeps the first of the two in both), "
-    "or keep the two apart by -p or -i (a packet of another protocol or input interface "
-    "never meets both)")
+    "or keep the two apart by -p, or within one hook by -i (a packet of another protocol or "
+    "input interface never meets both; what raw OUTPUT untracks may come back on any)")
 
 
 def _attaches_template(target: object) -> bool:
@@ -120,7 +122,8 @@ def _met_after(table: Table, marks, meets, copies: frozenset[Where] = frozenset(
     target `marks` says yes to (or as one of `copies` in OUTPUT): in the order the packet
     walks the chains, told apart by input interface or protocol (`-i eth0 -j NOTRACK` and
     `-i eth2 -j CT --zone 5`, or `-p udp …` and `-p tcp …`, never meet the same packet).
-    With `loop`, what leaves raw OUTPUT marked comes back to PREROUTING on lo so."""
+    With `loop`, what leaves raw OUTPUT marked comes back to PREROUTING so, on any input
+    interface."""
     chains = {c.name: c for c in table.chains}
     found: set[int] = set()
     walked: dict[tuple, frozenset] = {}
@@ -148,8 +151,10 @@ def _met_after(table: Table, marks, meets, copies: frozenset[Where] = frozenset(
         return walked[name, start, within]
 
     left = walk("OUTPUT", copies, (None, None)) if "OUTPUT" in chains else copies
+    # back on lo, or, a broadcast or multicast, on the interface it went out of (the
+    # kernel's looped copy: tests/test_ct_template_kernel.py)
     starts = {"OUTPUT": copies,
-              "PREROUTING": frozenset(("lo", protocol) for _, protocol in left) if loop
+              "PREROUTING": frozenset((None, protocol) for _, protocol in left) if loop
               else frozenset()}
     for chain in table.chains:
         if chain.builtin:
@@ -159,7 +164,8 @@ def _met_after(table: Table, marks, meets, copies: frozenset[Where] = frozenset(
 
 def _meet_untracked(table: Table, copies: frozenset[Where]) -> set[int]:
     """ids of the -j CT rules (not --notrack) a packet can meet untracked: after NOTRACK or
-    -j CT --notrack, as a TEE copy in raw OUTPUT, and in PREROUTING on lo after either."""
+    -j CT --notrack, as a TEE copy in raw OUTPUT, and in PREROUTING after either (looped
+    back)."""
     return _met_after(table, untracks, lambda rule: _attaches_template(rule.target), copies,
                       loop=True)
 
