@@ -215,3 +215,50 @@ def test_time_rules_mean_utc_whatever_the_loading_timezone(netns):
     listing = netns.run("env", "TZ=UTC", "nft", "list", "chain", "ip", "fwmigrate", "INPUT").stdout
     assert 'meta time >= "2021-01-01 00:00:00"' in listing
     assert 'meta hour "12:00"-"23:59:59"' in listing
+
+
+def _raw_tables(a: str, b: str, hook_a: str = "prerouting", hook_b: str = "prerouting") -> str:
+    """Two nft tables, each with a base chain at raw's priority."""
+    return "".join(f"table ip {name} {{\n chain c {{\n type filter hook {hook} priority raw;\n"
+                   f" {rule}\n }}\n}}\n" for name, hook, rule in (("a", hook_a, a),
+                                                                   ("b", hook_b, b)))
+
+
+def test_two_nft_base_chains_for_one_iptables_chain_are_refused(kernel):
+    # each nft base chain decides on its own (table a's drop is final, an accept in it would
+    # not skip table b's): iptables has one chain there. The second table's chain replaced
+    # the first one's, and diff and verify --equiv found a drop-everything ruleset the same
+    # as `-p tcp -j NOTRACK`
+    from fwmigrate.verify.sources import read_any
+    save = "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" \
+           "-A PREROUTING -p tcp -j NOTRACK\nCOMMIT\n"
+    diags = Diagnostics()
+    read_any(_raw_tables("drop", "ip protocol tcp notrack"), "two.nft", diags)
+    messages = [d.message for d in diags.errors]
+    assert any("raw PREROUTING" in m and "table ip a" in m and "table ip b" in m
+               for m in messages), messages
+    # an idle base chain (no rules, policy accept) changes nothing: not a second one
+    diags = Diagnostics()
+    ruleset = read_any(_raw_tables("", "ip protocol tcp notrack"), "idle.nft", diags)
+    assert not diags.errors, [d.render() for d in diags.errors]
+    assert not diff(read_any(save, "raw.save", Diagnostics()), ruleset)
+
+
+def test_iptables_tables_from_two_nft_tables_are_read_as_one(kernel):
+    # one iptables table whose chains two nft tables hold: read as one table, so that the
+    # raw checks see both (raw OUTPUT's notrack comes back untracked to PREROUTING, where
+    # `ct zone set` tracks it and xt_CT would not), and a diff sees every chain
+    from fwmigrate.verify.sources import read_any
+    diags = Diagnostics()
+    ruleset = read_any(_raw_tables("udp dport 9 notrack", "tcp dport 7 ct zone set 5",
+                                   "prerouting", "output"), "apart.nft", diags)
+    assert not diags.errors, [d.render() for d in diags.errors]
+    assert [t.name for t in ruleset.tables] == ["raw"]
+    save = ("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A PREROUTING -p udp -m udp --dport 9 -j NOTRACK\n"
+            "-A OUTPUT -p tcp -m tcp --dport 7 -j CT --zone 5\nCOMMIT\n")
+    assert not diff(read_any(save, "raw.save", Diagnostics()), ruleset)
+    diags = Diagnostics()
+    read_any(_raw_tables("ct zone set 5", "notrack", "prerouting", "output"), "loop.nft", diags)
+    [error] = diags.errors
+    assert "ct zone set" in error.message or "NOTRACK" in error.message, error.render()

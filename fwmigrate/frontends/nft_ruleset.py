@@ -23,6 +23,7 @@ from .nft_ct_fold import fold
 from .nft_lift import Lift, LiftContext, SetInfo, strip_prefix
 from .nft_lift_ipset import ipset_from_nft, ipset_of
 from .nft_lift_values import Unrepresentable
+from .nft_table_merge import merged
 
 
 def _base_chain(chain: dict[str, Any]) -> tuple[str, str] | None:
@@ -56,7 +57,7 @@ class _Reader:
                               rule.get("handle", 0))
 
     def read(self) -> Ruleset:
-        tables: list[Table] = []
+        parts: list[tuple[str, Table]] = []
         nft_tables = [i["table"] for i in self.items if "table" in i]
         for t in nft_tables:
             views = ("ip", "ip6") if t["family"] == "inet" else (t["family"],)
@@ -65,7 +66,9 @@ class _Reader:
                     self.problems.append(f"table {t['family']} {t['name']}: the {t['family']} "
                                          "family has no iptables counterpart")
                     continue
-                tables += self._table(t, family)
+                parts += [(f"{t['family']} {t['name']}", x) for x in self._table(t, family)]
+        # one IR table per iptables table, whichever nft tables hold its chains
+        tables = merged(parts, self.problems.append)
         # a dup or synproxy in any table of the family sends packets through raw OUTPUT
         # (ct_templates.py)
         tables = [self._template_free(t, [u for u in tables if u.family == t.family])
