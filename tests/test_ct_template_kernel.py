@@ -389,15 +389,24 @@ HAND_BROADCAST = ("table ip t {\n chain raw_OUTPUT {\n type filter hook output p
                   " udp dport 9 notrack\n }\n chain raw_PREROUTING {\n type filter hook "
                   "prerouting priority -300;\n iifname \"veth0\" udp dport 9 ct zone set 5\n"
                   " }\n}\n")
-SEND_BROADCAST = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
-                  "s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1); "
-                  "s.sendto(b'x', ('10.9.0.255', 9))")
+SEND_LOOPED = {
+    "broadcast": "s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)\n"
+                 "s.sendto(b'x', ('10.9.0.255', 9))\n",
+    # to a group the host is a member of (else the kernel loops nothing back)
+    "multicast": "r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                 "r.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,\n"
+                 "             socket.inet_aton('239.1.1.1') + socket.inet_aton('10.9.0.1'))\n"
+                 "s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,\n"
+                 "             socket.inet_aton('10.9.0.1'))\n"
+                 "s.sendto(b'x', ('239.1.1.1', 9))\n"}
 
 
-def test_ct_zone_set_tracks_a_looped_broadcast_on_its_interface_where_xt_ct_does_not(kernel):
-    # the looped copy comes in on veth0 untracked: xt_CT leaves it so, `ct zone set` tracks
-    # it in zone 5; fwmigrate refuses the -j CT (it once translated it: lo only), and the
-    # reader the nft rules
+@pytest.mark.parametrize("kind", sorted(SEND_LOOPED))
+def test_ct_zone_set_tracks_a_looped_broadcast_on_its_interface_where_xt_ct_does_not(kernel,
+                                                                                     kind):
+    # the looped copy of a broadcast (or multicast) comes in on veth0 untracked: xt_CT leaves
+    # it so, `ct zone set` tracks it in zone 5; fwmigrate refuses the -j CT (it once
+    # translated it: lo only), and the reader the nft rules
     from fwmigrate.convert import ConvertOptions, convert
     from fwmigrate.errors import Diagnostics, FwmigrateError
     from fwmigrate.verify.sources import read_any
@@ -410,13 +419,15 @@ def test_ct_zone_set_tracks_a_looped_broadcast_on_its_interface_where_xt_ct_does
             ns.run("ip", "addr", "add", "10.9.0.1/24", "brd", "10.9.0.255", "dev", "veth0")
             for device in ("lo", "veth0", "veth1"):
                 ns.run("ip", "link", "set", device, "up")
+            ns.run("ip", "route", "add", "224.0.0.0/4", "dev", "veth0")
             if load == "legacy":
                 for line in BROADCAST.splitlines():
                     ns.run("iptables-legacy", *line.split()[1:])
             else:
                 ns.nft("-f", "-", input=HAND_BROADCAST)
             ns.nft("-f", "-", input=OBSERVER.format("".join(f"{t} counter\n" for t in observe)))
-            ns.run(sys.executable, "-c", SEND_BROADCAST)
+            ns.run(sys.executable, "-c", "import socket\n"
+                   "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n" + SEND_LOOPED[kind])
             counts.append(_nft_counts(ns, "obs"))
     assert counts == [["1", "0", "1"], ["0", "1", "1"]]
     with pytest.raises(FwmigrateError) as info:
