@@ -8,7 +8,7 @@ CONNMARK of an earlier packet wrote to the shared template) to the packet, while
 other than `ct state` stop the rule at it (tests/test_ct_template_kernel.py). This finds the
 raw rules a template can reach that read more of it than its state, to be refused: those after
 a template-attaching -j CT in the order the packet walks the chains, on an input interface and
-with a protocol both take (before it, the packet has no entry yet, or on lo the real one).
+with a protocol both take (before it, the packet has no entry yet, or, looped back, the real one).
 Read alike (measured there): the state (-m state, --ctstate of states alone: NEW), -m
 connlabel (the template has no labels: no match, and --set sets nothing), -m connlimit, and
 what CONNMARK --set-mark/--save-mark leave on the connection (nothing: conntrack does not copy
@@ -172,8 +172,9 @@ def _meet_untracked(table: Table, copies: frozenset[Where]) -> set[int]:
 
 def _meet_template(table: Table, proxied: frozenset[Where]) -> set[int]:
     """ids of the rules that read a template and can meet one: after a -j CT that attaches
-    it, in the same hook (conntrack, right after raw, replaces it; lo brings back the real
-    entry), and in raw OUTPUT where SYNPROXY sends a packet with its template (`proxied`)."""
+    it, in the same hook (conntrack, right after raw, replaces it; a packet looped back
+    brings the real entry), and in raw OUTPUT where SYNPROXY sends a packet with its template
+    (`proxied`)."""
     return _met_after(table, _attaches_template, lambda rule: any(
         map(_reads_entry, rule.matches)) or _restores_mark(rule.target), proxied)
 
