@@ -13,6 +13,7 @@ from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import IcmpType, Jump, Match, Option, Rule, TargetExtension, Verdict
 from .diff import normal_target
 from .ipsets import lookup_field
+from .nat_status import DESTINATION_HOOKS, NAT_TARGETS, decisions
 from .space import (
     ABSENT,
     CT_STATES,
@@ -44,6 +45,17 @@ class Effect:
 
 
 @dataclass(frozen=True)
+class BindStatus:
+    """A NAT rule binding the connection of the (first) packet it matches: the tables after
+    nat on this hook see its DNAT (or SNAT) status bit where the rewrite changes the tuple.
+    Branches (test cube, answer), the first that holds deciding: True the bit is set, False
+    the status stays, None either (both are walked)."""
+    field: int
+    bit: int                 # the bit's place in the status field's atoms
+    branches: tuple[tuple[tuple[tuple[int, int], ...], bool | None], ...]
+
+
+@dataclass(frozen=True)
 class CompiledRule:
     steps: tuple
     target: object           # Verdict, Jump, TargetExtension, or None
@@ -57,6 +69,7 @@ class Compiler:
         self.limit_seen: dict[tuple, int] = {}     # per chain: see start_chain
         # ipsets whose lookups are address tests (verify/ipsets.py), set per ruleset
         self.ipsets: dict[str, list[tuple[int, int]]] = {}
+        self.hook: str | None = None               # the hook whose chains are compiled
 
     def skip_unless_new(self) -> CompiledRule:
         not_new = self.space.all("ct_state") ^ self.mask("ct_state", "NEW")
@@ -96,7 +109,28 @@ class Compiler:
             steps.append(Test((self.cube(**sel),)))
         for m in rule.matches:
             steps += self.match(m, chain_key)
+        if getattr(rule.target, "name", None) in NAT_TARGETS:
+            bind = self.bind_status(rule.target)
+            if bind is not None:
+                steps.append(bind)
         return CompiledRule(tuple(steps), rule.target, rule)
+
+    def bind_status(self, target: TargetExtension) -> BindStatus | None:
+        """The status bit a NAT target sets, if any rule tests it (nat_status.decisions)."""
+        destination = self.hook in DESTINATION_HOOKS
+        bit = "DNAT" if destination else "SNAT"
+        status = self.space.fields.get("ct_status")
+        if self.hook is None or status is None or bit not in status.used:
+            return None
+        branches = []
+        for tests, answer in decisions(target, destination):
+            cube = {}
+            for kind, first, last, inside in tests:
+                name = ("d" if destination else "s") + kind
+                cube[name] = self.neg(name, self.space.fields[name].mask(first, last),
+                                      not inside)
+            branches.append((self.cube(**cube), answer))
+        return BindStatus(self.ix["ct_status"], status.used.index(bit), tuple(branches))
 
     # --- matches ------------------------------------------------------------------------------
 
