@@ -1,7 +1,7 @@
 """A randomized kernel differential test of fwmigrate's packet evaluator (the walk behind
 `fwmigrate explain` and the SSH lockout guard) against iptables-legacy itself.
 
-    python bench/evaluator_fuzz.py [--seed N] [--rounds N] [--probes N] [-v]
+    python bench/evaluator_fuzz.py [--seed N] [--start K] [--rounds N] [--probes N] [-v]
     python bench/evaluator_fuzz.py --replay SEED [--no-minimize]
 
 Each round is one of bench/ruleset_fuzz.py's (the same seeds: a random stateful
@@ -318,16 +318,17 @@ def play(seed: int, probes: int, tally: Tally, minimizing: bool = True,
 
 
 def campaign(seed: int, rounds: int, probes: int = 24, verbose: bool = False,
-             minimizing: bool = True) -> Tally:
+             minimizing: bool = True, start: int = 0) -> Tally:
+    """Rounds seed * 100,000 + start, + start + 1, … (--start: new seeds of a used --seed)."""
     tally = Tally()
-    for number in range(rounds):
+    for number in range(start, start + rounds):
         try:
             play(seed * 100_000 + number, probes, tally, minimizing, verbose)
         except KeyboardInterrupt:
-            print(f"interrupted in round {number + 1}", file=sys.stderr)
+            print(f"interrupted in round {number - start + 1}", file=sys.stderr)
             break
         if verbose:
-            print(f"round {number + 1}: compared {tally.compared_rounds} probes "
+            print(f"round {number - start + 1}: compared {tally.compared_rounds} probes "
                   f"{tally.probes} mismatches {len(tally.findings)}", file=sys.stderr,
                   flush=True)
     return tally
@@ -344,6 +345,7 @@ def explain_first(save: str, probe: Probe) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--start", type=int, default=0, help="the first round's number")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--probes", type=int, default=24)
     parser.add_argument("--replay", type=int, metavar="SEED")
@@ -361,7 +363,7 @@ def main() -> int:
         play(args.replay, args.probes, tally, not args.no_minimize, args.verbose)
     else:
         tally = campaign(args.seed, args.rounds, args.probes, args.verbose,
-                         not args.no_minimize)
+                         not args.no_minimize, args.start)
     print(tally)
     print(f"{time.monotonic() - started:.0f} s")
     return 1 if tally.findings else 0
