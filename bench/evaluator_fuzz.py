@@ -14,7 +14,10 @@ datagram opened the flow; replies ESTABLISHED; errors RELATED). bench/evaluator_
 the evaluator's outcomes for the exchange into the outcomes the probe's agent may report; the
 kernel's outcome must be one of them, and after a knock the recent lists the kernel holds must
 be ones the evaluator left. Not compared: probes a NAT rule rewrote (the evaluator walks a
-packet as it came), or that go the other way of a flow one rewrote; the lists both families
+packet as it came), or that go the other way of a flow one rewrote — except a new flow whose
+only rewrite is its source in the last POSTROUTING of its path (no table after it sees it;
+the replies get their destination back before every table but raw's and mangle's
+PREROUTING, which must then be empty: evaluator_model._tail_snat_compares); the lists both families
 name with a narrower --mask (a known difference). A mismatch is run again twice (a timing one
 does not repeat), minimized (rules dropped while it persists) and printed with the seed
 --replay takes.
@@ -192,6 +195,8 @@ def observe(ruleset_ir, save: str, steps, tally=None) -> list[Observed]:
                     seen.append(None)
                     continue
                 flow, pred = prediction
+                if tally is not None and pred.snat:
+                    tally.snat += 1
                 # after a knock alone in its step, the lists are the knock's doing
                 held = _probed(frozenset((n, a) for n, ms in lists.items() for a in ms),
                                shared)
@@ -232,6 +237,7 @@ class Tally:
     refused: int = 0
     probes: int = 0
     nat: int = 0
+    snat: int = 0
     fragile: int = 0
     knocks_checked: int = 0
     timing: int = 0
@@ -242,8 +248,9 @@ class Tally:
 
     def __str__(self):
         lines = [f"rounds {self.rounds}, compared {self.compared_rounds}, refused by "
-                 f"fwmigrate's reader {self.refused}, probes compared {self.probes} (not "
-                 f"compared: NAT {self.nat}, IPv6 with neighbour discovery dropped "
+                 f"fwmigrate's reader {self.refused}, probes compared {self.probes} (of which "
+                 f"SNAT in the last POSTROUTING {self.snat}; not compared: NAT {self.nat}, "
+                 f"IPv6 with neighbour discovery dropped "
                  f"{self.fragile}), recent lists checked after {self.knocks_checked} knocks, "
                  f"timing differences not repeated {self.timing}, mismatches "
                  f"{len(self.findings)}, iptables-legacy refused {len(self.legacy_refused)}",

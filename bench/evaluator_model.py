@@ -82,6 +82,7 @@ class Prediction:
     outcomes: set[str] = field(default_factory=set)
     lists: set[frozenset] = field(default_factory=set)    # recent lists after the exchange
     nat: bool = False            # a NAT rule rewrote a packet: not compared
+    snat: bool = False           # ... but only its source, in the last POSTROUTING: compared
     fragile: bool = False        # IPv6 across a link whose neighbour discovery may be dropped
     why: list[str] = field(default_factory=list)
 
@@ -99,24 +100,50 @@ def _packet(fam: str, proto: int, src: str, dst: str, sport, dport, state: str |
                   ct_orig_sport=orig[2], ct_orig_dport=orig[3], recent=lists, **extra)
 
 
-def walk(ruleset: Ruleset, packet: Packet, path) -> list[tuple[str, int, object, dict, bool]]:
-    """(verdict, stage index, outcome, recent lists after, NAT seen) for every way."""
+def walk(ruleset: Ruleset, packet: Packet, path,
+         tail_snat: bool = False) -> list[tuple[str, int, object, dict, bool]]:
+    """(verdict, stage index, outcome, recent lists after, NAT seen) for every way.
+    tail_snat: a source NAT in the last stage's POSTROUTING is not counted (see
+    _tail_snat_compares)."""
     out = []
     frontier = [(packet, False)]
     for k, (hooks, iif, oif) in enumerate(path):
         following = []
+        last = k + 1 == len(path) and "postrouting" in hooks and "input" not in hooks
         for p, nat in frontier:
             for o in evaluate(ruleset, p.with_(iif=iif, oif=oif), hooks):
                 rewrote = nat or any(
                     s.table == "nat" and s.result in ("match", "assumed match")
                     and isinstance(s.rule.target, TargetExtension)
-                    and s.rule.target.name in NAT_TARGETS for s in o.trace if s.rule)
+                    and s.rule.target.name in NAT_TARGETS
+                    and not (tail_snat and last and s.rule.target.name in _SOURCE_NAT)
+                    for s in o.trace if s.rule)
                 if o.verdict == "ACCEPT" and k + 1 < len(path):
                     following.append((o.packet, rewrote))
                 else:
                     out.append((o.verdict, k, o, o.packet.recent, rewrote))
         frontier = following
     return out
+
+
+_SOURCE_NAT = frozenset({"SNAT", "MASQUERADE"})
+
+
+def _tail_snat_compares(ruleset: Ruleset, fam: str, flow: Flow) -> bool:
+    """Whether a probe whose first packet a source NAT rewrites in the last POSTROUTING of
+    its path is walked as the kernel sees it: no table after that one sees the new source,
+    the packets after it are rewritten there too (after every table), and the replies are
+    given back their destination at nat PREROUTING's place, before the tables after it but
+    after raw's and mangle's, which must then have no rule. Only a connection's first
+    packet: a later one (a known flow) does not pass the nat chains the evaluator walks."""
+    if flow.known:
+        return False
+    for table in ruleset.tables:
+        if table.family == fam and table.name in ("raw", "mangle"):
+            chain = table.chain("PREROUTING")
+            if chain is not None and chain.rules:
+                return False
+    return True
 
 
 def _reject_with(outcome) -> str:
@@ -164,8 +191,12 @@ class Exchange:
         if kind == "ping":
             extra.update(icmp_type=8 if fam == "ip" else 128, icmp_code=0)
         first = self.packet(False, proto, first_state, lists, **extra)
-        for verdict, stage, o, after, nat in walk(self.rs, first, self.path(False)):
+        tail_snat = _tail_snat_compares(self.rs, fam, self.flow)
+        for verdict, stage, o, after, nat in walk(self.rs, first, self.path(False), tail_snat):
             self.pred.nat |= nat
+            self.pred.snat |= tail_snat and not nat and any(
+                s.table == "nat" and s.rule is not None and s.result != "no match"
+                and getattr(s.rule.target, "name", None) in _SOURCE_NAT for s in o.trace)
             if verdict == "ACCEPT":
                 self.answered(after, o.packet.ct_state == "untracked")
             else:

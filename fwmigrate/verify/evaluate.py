@@ -16,6 +16,7 @@ from .. import mappings
 from ..ir import Jump, Rule, Ruleset, Table, TargetExtension, Verdict, untracks
 from .ipsets import known_sets
 from .matches import match_rule
+from .nat_rewrite import rewritten
 from .nat_status import NAT_TARGETS, after_nat
 from .packet import Packet
 
@@ -170,8 +171,9 @@ class _Walk:
                                            assumptions + a)
             return
         if table.name == "nat" and target.name in NAT_TARGETS:
-            # the connection is bound now: the tables after nat see its SNAT/DNAT bit
-            packet = after_nat(target, self.current, packet)
+            # the connection is bound now: the tables after nat see its SNAT/DNAT bit and
+            # the rewritten packet
+            packet = rewritten(target, self.current, after_nat(target, self.current, packet))
         yield _TARGET_VERDICTS.get(target.name, "ACCEPT"), step, trace, assumptions, packet
 
 

@@ -4,8 +4,8 @@ nf_nat_setup_info sets IPS_DST_NAT (xt_conntrack's DNAT state) when the destinat
 changes the connection's tuple, IPS_SRC_NAT (SNAT) when the source one does; a rewrite to what
 the packet already has sets nothing. The tables after nat on the same hook (filter and security
 after nat PREROUTING or OUTPUT) see the bit on that first packet already: the published-port
-pattern `-A FORWARD -m conntrack --ctstate DNAT -j ACCEPT` lets it in. The evaluator does not
-rewrite the packet itself (callers name the rule instead), so only the bit is followed here.
+pattern `-A FORWARD -m conntrack --ctstate DNAT -j ACCEPT` lets it in. The rewrite itself is
+in nat_rewrite.py.
 """
 
 from __future__ import annotations
