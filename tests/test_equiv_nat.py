@@ -106,3 +106,46 @@ def test_a_ruleset_equals_its_nft_translation_and_a_rewrite(tmp_path):
                        "NEW -j ACCEPT\n" + ACCEPT_DNAT)
     result = run("verify", "--equiv", str(nft), str(rewrite))
     assert result.returncode == 0 and result.stdout.startswith("equivalent"), result.stdout
+
+
+MARKED = ("iptables -t mangle -A OUTPUT -j MARK --set-mark 0\n"
+          "iptables -t mangle -A OUTPUT -d 198.51.100.7 -j MARK --set-mark 1\n"
+          "iptables -t nat -A OUTPUT -d 198.51.100.7 -p tcp --dport 8080 "
+          "-j DNAT --to-destination 10.0.0.2:80\niptables -P OUTPUT DROP\n")
+
+
+def test_the_tables_after_nat_output_see_the_rewritten_packet():
+    """Only a packet sent to 198.51.100.7:8080 is marked 1 and then sent to 10.0.0.2:80,
+    which A lets out and B does not: the checker walked filter with the address and port
+    the packet came with, where A's rule never matched, and said equivalent (fail-open)."""
+    a = ir(MARKED + "iptables -A OUTPUT -m mark --mark 1 -d 10.0.0.2 -p tcp --dport 80 "
+           "-j ACCEPT\n")
+    b = ir(MARKED)
+    diffs = [d for d in differences(a, b) if d.hook == "output"]
+    assert diffs
+    space = Space("ip")
+    collect(space, a)
+    collect(space, b)
+    space.freeze()
+    for d in diffs:
+        packet = example(space, d.cube)
+        assert (str(packet.daddr), packet.dport) == ("198.51.100.7", 8080), packet
+        va = sorted(o.verdict for o in evaluate(a, packet, HOOK_PATHS["output"]))
+        vb = sorted(o.verdict for o in evaluate(b, packet, HOOK_PATHS["output"]))
+        assert va != vb, packet
+
+
+@pytest.mark.parametrize("nat", [
+    "-j DNAT --to-destination 10.0.0.2:80",
+    # a port of the range: the kernel keeps one inside it, picks one of it for one outside
+    "-j DNAT --to-destination 10.0.0.2:80-90",
+    "-j REDIRECT --to-ports 80",
+])
+def test_a_new_packet_nat_rewrote_is_not_tested_as_it_came(nat):
+    """A new packet to port 8080 leaves nat OUTPUT for another port: a rule of filter OUTPUT
+    for new packets to 8080 never matches (the checker said it drops them)."""
+    base = f"iptables -t nat -A OUTPUT -p tcp --dport 8080 {nat}\n"
+    a = ir(base + "iptables -A OUTPUT -p tcp --dport 8080 -m conntrack --ctstate NEW -j DROP\n")
+    b = ir(base)
+    assert not differences(a, b), [(d.hook, d.outcome_a, d.outcome_b)
+                                   for d in differences(a, b)]

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import IcmpType, Jump, Match, Option, Rule, TargetExtension, Verdict
 from .diff import normal_target
+from .equiv_nat import nat_steps
 from .ipsets import lookup_field
-from .nat_status import DESTINATION_HOOKS, NAT_TARGETS, decisions
+from .nat_status import NAT_TARGETS
 from .space import (
     ABSENT,
     CT_STATES,
@@ -42,17 +43,6 @@ class Effect:
     field: int               # the recent field it sets (-1: none)
     value: int               # its new mask
     label: tuple             # what the outcome records
-
-
-@dataclass(frozen=True)
-class BindStatus:
-    """A NAT rule binding the connection of the (first) packet it matches: the tables after
-    nat on this hook see its DNAT (or SNAT) status bit where the rewrite changes the tuple.
-    Branches (test cube, answer), the first that holds deciding: True the bit is set, False
-    the status stays, None either (both are walked)."""
-    field: int
-    bit: int                 # the bit's place in the status field's atoms
-    branches: tuple[tuple[tuple[tuple[int, int], ...], bool | None], ...]
 
 
 @dataclass(frozen=True)
@@ -110,27 +100,8 @@ class Compiler:
         for m in rule.matches:
             steps += self.match(m, chain_key)
         if getattr(rule.target, "name", None) in NAT_TARGETS:
-            bind = self.bind_status(rule.target)
-            if bind is not None:
-                steps.append(bind)
+            steps += nat_steps(self, rule.target)
         return CompiledRule(tuple(steps), rule.target, rule)
-
-    def bind_status(self, target: TargetExtension) -> BindStatus | None:
-        """The status bit a NAT target sets, if any rule tests it (nat_status.decisions)."""
-        destination = self.hook in DESTINATION_HOOKS
-        bit = "DNAT" if destination else "SNAT"
-        status = self.space.fields.get("ct_status")
-        if self.hook is None or status is None or bit not in status.used:
-            return None
-        branches = []
-        for tests, answer in decisions(target, destination):
-            cube = {}
-            for kind, first, last, inside in tests:
-                name = ("d" if destination else "s") + kind
-                cube[name] = self.neg(name, self.space.fields[name].mask(first, last),
-                                      not inside)
-            branches.append((self.cube(**cube), answer))
-        return BindStatus(self.ix["ct_status"], status.used.index(bit), tuple(branches))
 
     # --- matches ------------------------------------------------------------------------------
 

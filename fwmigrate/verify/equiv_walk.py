@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from .. import mappings
 from ..ir import Jump, TargetExtension, Verdict
-from .compile import BindStatus, CompiledRule, Effect, target_label
+from .compile import CompiledRule, Effect, target_label
+from .equiv_nat import BindStatus, Rewrite
 from .equiv_program import Program
 from .space import Space, exact_mark
 
@@ -73,6 +74,9 @@ class _Walker:
                 continue
             if isinstance(step, BindStatus):
                 live = [piece for c, e, o in live for piece in _bind(c, e, o, step)]
+                continue
+            if isinstance(step, Rewrite):
+                live = [piece for c, e, o in live for piece in _rewrite(c, e, o, step)]
                 continue
             nxt = []
             for c, e, o in live:
@@ -205,6 +209,23 @@ def _with_bit(cube: tuple, effects: tuple, overrides: tuple, step: BindStatus,
     if have:
         out.append((cube if over is not None else cube[:ix] + (have,) + cube[ix + 1:],
                     effects, overrides))
+    return out
+
+
+def _rewrite(cube: tuple, effects: tuple, overrides: tuple, step: Rewrite) -> list:
+    """The pieces of a cube a NAT rule rewrites a field of, each with one new value."""
+    ix = step.field
+    over = next((m for f, m in overrides if f == ix), None)
+    now = cube[ix] if over is None else over
+    out = []
+    for part, values in ((now & step.keep, None), (now & ~step.keep, step.alternatives)):
+        if not part:
+            continue
+        piece = cube if over is not None else cube[:ix] + (part,) + cube[ix + 1:]
+        if values is None:
+            out.append((piece, effects, overrides))
+        else:
+            out += [(piece, effects, _set(overrides, ix, value)) for value in values]
     return out
 
 

@@ -39,7 +39,8 @@ def rewritten(target: TargetExtension, hook: str, packet: Packet) -> Packet:
             new_addr = type(addr)((int(net.addr) & mask) | (int(addr) & keep))
         new_port = port
     elif target.name in ("DNAT", "SNAT"):
-        low, high, ports = options["to-destination" if destination else "to-source"]
+        low, high, ports = options.get("to-destination" if destination else "to-source",
+                                       (None, None, None))
         new_addr = addr if low is None else low if low == high else None
         new_port = _port(ports, port, random, destination)
     else:

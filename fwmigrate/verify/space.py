@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import Match, PortRange, Rule, Ruleset
+from .equiv_nat import nat_cuts
 from .ipsets import exact_sets, lookup_field
-from .nat_status import NAT_TARGETS, decisions
 
 CT_STATES = ("NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED")
 CT_STATUS = ("EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED", "SNAT", "DNAT")
@@ -239,13 +239,9 @@ def _collect_rule(space: Space, rule: Rule, chain_key: tuple, seen: dict,
     value = exact_mark(rule.target)
     if value is not None:
         f("mark", lambda: Intervals(32)).add(value, value)
-    if getattr(rule.target, "name", None) in NAT_TARGETS:
-        # where the rewrite keeps or changes the tuple decides the DNAT/SNAT status after it
-        for destination, side in ((True, "d"), (False, "s")):
-            for tests, _answer in decisions(rule.target, destination):
-                for kind, first, last, _inside in tests:
-                    bits = space.width if kind == "addr" else 16
-                    f(side + kind, lambda bits=bits: Intervals(bits)).add(first, last)
+    # the values a NAT rule rewrites to, and where its rewrite changes the tuple
+    for name, first, last in nat_cuts(rule.target, space.family):
+        f(name, lambda: Intervals(16)).add(first, last)      # the fields exist already
 
 
 MARK_BITS = (1 << 32) - 1
