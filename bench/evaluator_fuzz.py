@@ -13,11 +13,13 @@ kernel gives them (a first packet NEW, or ESTABLISHED in either direction when a
 datagram opened the flow; replies ESTABLISHED; errors RELATED). bench/evaluator_model.py turns
 the evaluator's outcomes for the exchange into the outcomes the probe's agent may report; the
 kernel's outcome must be one of them, and after a knock the recent lists the kernel holds must
-be ones the evaluator left. Not compared: probes a NAT rule rewrote (the evaluator walks a
-packet as it came), or that go the other way of a flow one rewrote — except a new flow whose
-only rewrite is its source in the last POSTROUTING of its path (no table after it sees it;
-the replies get their destination back before every table but raw's and mangle's
-PREROUTING, which must then be empty: evaluator_model._tail_snat_compares); the lists both families
+be ones the evaluator left. Compared when raw's and mangle's PREROUTING are empty (the only
+tables that see a connection's later packets before conntrack rewrites them,
+evaluator_model._tail_snat_compares): a new flow that a DNAT in PREROUTING sends elsewhere
+(routed anew, the exchange then goes there: Exchange.first_walk) or whose source a SNAT or
+MASQUERADE rewrites in the last POSTROUTING of its path. Not compared: other probes a NAT rule
+rewrote (nat OUTPUT's reroute, nat INPUT's SNAT, a rewrite the evaluator cannot say), or that
+belong to a flow one rewrote, or go the other way of it; the lists both families
 name with a narrower --mask (a known difference). A mismatch is run again twice (a timing one
 does not repeat), minimized (rules dropped while it persists) and printed with the seed
 --replay takes.
@@ -121,6 +123,8 @@ def flow_of(probe: Probe, entries: list) -> Flow | None:
                 # and rewritten too (seed 1300050)
                 return None
             if orig == mine:
+                if reply != (orig[1], orig[0], orig[3], orig[2]):
+                    return None       # a flow NAT rewrote: its packets are rewritten too
                 return Flow("new" if unreplied else "established", "ORIGINAL", orig, True)
             if reply == mine:
                 if orig != (reply[1], reply[0], reply[3], reply[2]):
@@ -195,8 +199,9 @@ def observe(ruleset_ir, save: str, steps, tally=None) -> list[Observed]:
                     seen.append(None)
                     continue
                 flow, pred = prediction
-                if tally is not None and pred.snat:
-                    tally.snat += 1
+                if tally is not None:
+                    tally.snat += pred.snat
+                    tally.dnat += pred.dnat
                 # after a knock alone in its step, the lists are the knock's doing
                 held = _probed(frozenset((n, a) for n, ms in lists.items() for a in ms),
                                shared)
@@ -238,6 +243,7 @@ class Tally:
     probes: int = 0
     nat: int = 0
     snat: int = 0
+    dnat: int = 0
     fragile: int = 0
     knocks_checked: int = 0
     timing: int = 0
@@ -249,7 +255,8 @@ class Tally:
     def __str__(self):
         lines = [f"rounds {self.rounds}, compared {self.compared_rounds}, refused by "
                  f"fwmigrate's reader {self.refused}, probes compared {self.probes} (of which "
-                 f"SNAT in the last POSTROUTING {self.snat}; not compared: NAT {self.nat}, "
+                 f"SNAT in the last POSTROUTING {self.snat}, DNAT in PREROUTING {self.dnat}; "
+                 f"not compared: NAT {self.nat}, "
                  f"IPv6 with neighbour discovery dropped "
                  f"{self.fragile}), recent lists checked after {self.knocks_checked} knocks, "
                  f"timing differences not repeated {self.timing}, mismatches "

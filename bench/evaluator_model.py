@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from differential import ADDRESSES, TCP_PORTS, UDP_PORTS, Probe
 
 from fwmigrate.ir import Ruleset, TargetExtension
-from fwmigrate.verify.evaluate import evaluate
+from fwmigrate.verify.evaluate import Outcome, evaluate
 from fwmigrate.verify.packet import Packet
 
 IFACE = {"lan": "eth1", "wan": "eth0"}
@@ -83,6 +83,7 @@ class Prediction:
     lists: set[frozenset] = field(default_factory=set)    # recent lists after the exchange
     nat: bool = False            # a NAT rule rewrote a packet: not compared
     snat: bool = False           # ... but only its source, in the last POSTROUTING: compared
+    dnat: bool = False           # ... or a DNAT in PREROUTING the walk followed: compared
     fragile: bool = False        # IPv6 across a link whose neighbour discovery may be dropped
     why: list[str] = field(default_factory=list)
 
@@ -130,20 +131,31 @@ _SOURCE_NAT = frozenset({"SNAT", "MASQUERADE"})
 
 
 def _tail_snat_compares(ruleset: Ruleset, fam: str, flow: Flow) -> bool:
-    """Whether a probe whose first packet a source NAT rewrites in the last POSTROUTING of
-    its path is walked as the kernel sees it: no table after that one sees the new source,
-    the packets after it are rewritten there too (after every table), and the replies are
-    given back their destination at nat PREROUTING's place, before the tables after it but
-    after raw's and mangle's, which must then have no rule. Only a connection's first
-    packet: a later one (a known flow) does not pass the nat chains the evaluator walks."""
+    """Whether a probe NAT rewrites is walked as the kernel shows it to the tables: a new
+    flow (a later packet of a known one does not pass the nat chains the evaluator walks),
+    and no rule in raw PREROUTING, where a later packet of the connection could be untracked
+    and then neither rewritten nor routed where the walk sends it. (The tables see the later
+    packets rewritten after raw and mangle: Packet.nat_dst; a source NAT in the last
+    POSTROUTING is after every table.)"""
     if flow.known:
         return False
     for table in ruleset.tables:
-        if table.family == fam and table.name in ("raw", "mangle"):
+        if table.family == fam and table.name == "raw":
             chain = table.chain("PREROUTING")
             if chain is not None and chain.rules:
                 return False
     return True
+
+
+def _nat_step(step) -> bool:
+    return step.table == "nat" and step.rule is not None and step.result != "no match" and \
+        getattr(step.rule.target, "name", None) in NAT_TARGETS
+
+
+def _owner_of(addr) -> str | None:
+    """The role whose namespace has the address (None: unknown, or none has it)."""
+    return next((role for role, addrs in ADDRESSES.items() if str(addr) in addrs), None) \
+        if addr is not None else None
 
 
 def _reject_with(outcome) -> str:
@@ -161,19 +173,30 @@ class Exchange:
         self.fam = "ip6" if ":" in probe.dst else "ip"
         self.origin, self.to = probe.origin, owner(probe.dst)
         self.pred = Prediction()
+        self.fragile_links = fragile
         sides = {self.origin, self.to} - {"fw"}
         self.fragile = self.fam == "ip6" and any(IFACE[s] in fragile for s in sides)
         self.sport = probe.sport or (EPHEMERAL if probe.kind != "ping" else None)
-        self.dport = probe.port or None
+        # where the exchange goes: the probe's destination, or where a DNAT sent it
+        self.src, self.dst, self.dport = probe.src, probe.dst, probe.port or None
+        # the connection's NAT, for its later packets (Packet.nat_dst): where the sender sent
+        # it when a DNAT sent it elsewhere; the address and port a SNAT gave the sender
+        self.dnat_from: tuple | None = None
+        self.snat_as: tuple | None = None
 
     def packet(self, back: bool, proto: int, state: str | None, lists: dict, **extra):
-        src, dst = self.probe.src, self.probe.dst
+        src, dst = self.src, self.dst
         sport, dport = (self.dport, self.sport) if back else (self.sport, self.dport)
         if back:
             src, dst = dst, src
         direction = FLIP[self.flow.direction] if back else self.flow.direction
         if proto not in (6, 17):
             sport = dport = None
+        bound = self.snat_as if back else self.dnat_from
+        if bound is not None and state not in (None, "invalid", "untracked"):
+            # conntrack gives it the destination the tables after raw and mangle see
+            extra["nat_dst"] = (_ip(dst), dport)
+            dst, dport = bound[0], bound[1] if dport is not None else None
         return _packet(self.fam, proto, src, dst, sport, dport, state, direction,
                        self.flow.orig, self.flow.known, lists, **extra)
 
@@ -192,11 +215,20 @@ class Exchange:
             extra.update(icmp_type=8 if fam == "ip" else 128, icmp_code=0)
         first = self.packet(False, proto, first_state, lists, **extra)
         tail_snat = _tail_snat_compares(self.rs, fam, self.flow)
-        for verdict, stage, o, after, nat in walk(self.rs, first, self.path(False), tail_snat):
+        ways = self.first_walk(first, tail_snat)
+        sources = set()
+        for _v, _k, o, _a, nat in ways:
+            if tail_snat and not nat and any(_nat_step(s) and s.rule.target.name in _SOURCE_NAT
+                                             for s in o.trace):
+                # MASQUERADE: the address of the interface the packet leaves by
+                sources.add((str(o.packet.saddr or FW_ON[(fam, self.to)]), o.packet.sport))
+        if len(sources) > 1:
+            self.pred.nat = True            # the ways disagree on the connection's source
+        elif sources:
+            self.pred.snat = True
+            self.snat_as = sources.pop()
+        for verdict, stage, o, after, nat in ways:
             self.pred.nat |= nat
-            self.pred.snat |= tail_snat and not nat and any(
-                s.table == "nat" and s.rule is not None and s.result != "no match"
-                and getattr(s.rule.target, "name", None) in _SOURCE_NAT for s in o.trace)
             if verdict == "ACCEPT":
                 self.answered(after, o.packet.ct_state == "untracked")
             else:
@@ -206,6 +238,48 @@ class Exchange:
         # another probe: seed 500042)
         self.pred.fragile = self.fragile
         return self.pred
+
+    def first_walk(self, first: Packet, compares: bool) -> list:
+        """walk() of the first packet. With `compares` (_tail_snat_compares: the later packets
+        are then walked as the kernel shows them to the tables), a DNAT in PREROUTING routes
+        it anew by the address it gives, and the exchange goes there: the later packets of
+        the connection are rewritten before every table but raw's and mangle's PREROUTING
+        (empty), the replies come from there and are given their source back after every
+        table. Not compared: a rewrite the evaluator cannot say (an address range,
+        REDIRECT's interface address), one back to the sender's side, and outcomes that
+        disagree on where it goes."""
+        path = self.path(False)
+        hooks, iif, oif = path[0]
+        if not compares or hooks[0] != "prerouting":
+            return walk(self.rs, first, path, compares)
+        out, moved = [], set()
+        for o in evaluate(self.rs, first.with_(iif=iif, oif=oif), ("prerouting",)):
+            rewrote = any(_nat_step(s) for s in o.trace)
+            to = _owner_of(o.packet.daddr)
+            if o.verdict != "ACCEPT" or (rewrote and to in (None, self.origin)):
+                out.append((o.verdict, 0, o, o.packet.recent, rewrote))
+                continue
+            where = (str(o.packet.daddr), o.packet.dport, to)
+            moved.add(where)
+            route = stages(self.origin, to)
+            rest = [(route[0][0][1:], *route[0][1:])] + route[1:]
+            for verdict, stage, later, after, nat in walk(self.rs, o.packet, rest, compares):
+                joined = Outcome(later.verdict, later.decided_by or o.decided_by,
+                                 o.trace + later.trace, o.assumptions + later.assumptions,
+                                 later.packet)
+                out.append((verdict, stage, joined, after, nat))
+        if len(moved) > 1:
+            return [(v, k, o, after, True) for v, k, o, after, _nat in out]
+        if moved:
+            self.pred.dnat = any(_nat_step(s) for _v, _k, o, _a, _n in out for s in o.trace)
+            where = moved.pop()
+            if self.pred.dnat:
+                self.dnat_from = (self.dst, self.dport)
+            self.dst, self.dport, self.to = where
+            sides = {self.origin, self.to} - {"fw"}
+            self.fragile |= self.fam == "ip6" and any(IFACE[s] in self.fragile_links
+                                                      for s in sides)
+        return out
 
     def stopped_first(self, verdict, stage, o, lists) -> None:
         kind = self.probe.kind
@@ -228,7 +302,7 @@ class Exchange:
         # from the address asked if local, else for the firewall's own packet from its source
         # (routed to itself; PRIMARY), for a forwarded one from the firewall's address on that
         # side
-        src = self.probe.dst if how == "tcp-reset" or self.to == "fw" else \
+        src = self.dst if how == "tcp-reset" or self.to == "fw" else \
             PRIMARY.get(self.probe.src, self.probe.src) if self.origin == "fw" else \
             FW_ON[(fam, self.origin)]
         if how == "tcp-reset":
@@ -262,7 +336,7 @@ class Exchange:
         icmp = 1 if fam == "ip" else 58
         later = None if untracked else "established"
         unreach = dict(icmp_type=3 if fam == "ip" else 1, icmp_code=3 if fam == "ip" else 4)
-        if kind == "tcp" and self.probe.port in TCP_PORTS:
+        if kind == "tcp" and self.dport in TCP_PORTS:
             legs = [(True, 6, later, {"tcp_flags": frozenset({"SYN", "ACK"})}),
                     (False, 6, later, {"tcp_flags": frozenset({"ACK"})}),
                     (True, 6, later, {"tcp_flags": frozenset({"ACK", "PSH"})})]
@@ -270,7 +344,7 @@ class Exchange:
         elif kind == "tcp":
             legs = [(True, 6, later, {"tcp_flags": frozenset({"RST", "ACK"})})]
             success = "refused"
-        elif kind == "udp" and self.probe.port in UDP_PORTS:
+        elif kind == "udp" and self.dport in UDP_PORTS:
             legs, success = [(True, 17, later, {})], "answered"
         elif kind in ("udp", "knock"):
             # an ICMP error about an untracked packet is RELATED to the flow's entry if an

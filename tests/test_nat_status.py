@@ -92,3 +92,23 @@ def filter_verdicts(chain: str, nat: str, test: str, packet: str) -> set[str]:
 ])
 def test_the_tables_after_nat_see_the_rewritten_packet(chain, nat, test, packet, expected):
     assert filter_verdicts(chain, nat, test, packet) == expected
+
+
+def test_a_later_packet_of_a_natted_connection_is_rewritten_after_raw_and_mangle():
+    """conntrack rewrites a later packet of a DNATed connection where nat PREROUTING is (nat
+    chain or not): mangle still sees the address it was sent to, filter the new one."""
+    from fwmigrate.verify.evaluate import evaluate
+    from fwmigrate.verify.packet import Packet, address
+    save = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+            ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            "-A PREROUTING -d 192.168.10.20 -j DROP\nCOMMIT\n"
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A FORWARD -d 192.168.10.20 -p tcp --dport 80 -j ACCEPT\nCOMMIT\n")
+    ruleset = read(save, "case.save", ConvertOptions(source_kind="save"))[0]
+    packet = Packet(iif="eth0", oif="eth1", saddr=address("203.0.113.50"),
+                    daddr=address("203.0.113.1"), proto=6, sport=40000, dport=8080,
+                    tcp_flags=frozenset({"ACK"}), ct_state="established")
+    rewritten = packet.with_(nat_dst=(address("192.168.10.20"), 80))
+    assert {o.verdict for o in evaluate(ruleset, rewritten, ("prerouting", "forward"))} == \
+        {"ACCEPT"}
+    assert {o.verdict for o in evaluate(ruleset, packet, ("prerouting", "forward"))} == {"DROP"}
