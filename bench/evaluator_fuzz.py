@@ -13,10 +13,10 @@ kernel gives them (a first packet NEW, or ESTABLISHED in either direction when a
 datagram opened the flow; replies ESTABLISHED; errors RELATED). bench/evaluator_model.py turns
 the evaluator's outcomes for the exchange into the outcomes the probe's agent may report; the
 kernel's outcome must be one of them, and after a knock the recent lists the kernel holds must
-be ones the evaluator left. Compared when raw's and mangle's PREROUTING are empty (the only
-tables that see a connection's later packets before conntrack rewrites them,
-evaluator_model._tail_snat_compares): a new flow that a DNAT in PREROUTING sends elsewhere
-(routed anew, the exchange then goes there: Exchange.first_walk) or whose source a SNAT or
+be ones the evaluator left. Compared when raw PREROUTING is empty (a later packet it
+untracks would not be rewritten; evaluator_nat.nat_compares): a new flow that a DNAT
+in PREROUTING sends elsewhere (routed anew, the exchange then goes there, its later packets
+rewritten after raw and mangle: Exchange.first_walk, Packet.nat_dst) or whose source a SNAT or
 MASQUERADE rewrites in the last POSTROUTING of its path. Not compared: other probes a NAT rule
 rewrote (nat OUTPUT's reroute, nat INPUT's SNAT, a rewrite the evaluator cannot say), or that
 belong to a flow one rewrote, or go the other way of it; the lists both families

@@ -18,6 +18,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from differential import ADDRESSES, TCP_PORTS, UDP_PORTS, Probe
+from evaluator_nat import SOURCE_NAT, nat_compares, nat_step, owner_of
 
 from fwmigrate.ir import Ruleset, TargetExtension
 from fwmigrate.verify.evaluate import Outcome, evaluate
@@ -104,8 +105,8 @@ def _packet(fam: str, proto: int, src: str, dst: str, sport, dport, state: str |
 def walk(ruleset: Ruleset, packet: Packet, path,
          tail_snat: bool = False) -> list[tuple[str, int, object, dict, bool]]:
     """(verdict, stage index, outcome, recent lists after, NAT seen) for every way.
-    tail_snat: a source NAT in the last stage's POSTROUTING is not counted (see
-    _tail_snat_compares)."""
+    tail_snat: a source NAT in the last stage's POSTROUTING is not counted (the probe is
+    compared: see nat_compares)."""
     out = []
     frontier = [(packet, False)]
     for k, (hooks, iif, oif) in enumerate(path):
@@ -117,7 +118,7 @@ def walk(ruleset: Ruleset, packet: Packet, path,
                     s.table == "nat" and s.result in ("match", "assumed match")
                     and isinstance(s.rule.target, TargetExtension)
                     and s.rule.target.name in NAT_TARGETS
-                    and not (tail_snat and last and s.rule.target.name in _SOURCE_NAT)
+                    and not (tail_snat and last and s.rule.target.name in SOURCE_NAT)
                     for s in o.trace if s.rule)
                 if o.verdict == "ACCEPT" and k + 1 < len(path):
                     following.append((o.packet, rewrote))
@@ -125,37 +126,6 @@ def walk(ruleset: Ruleset, packet: Packet, path,
                     out.append((o.verdict, k, o, o.packet.recent, rewrote))
         frontier = following
     return out
-
-
-_SOURCE_NAT = frozenset({"SNAT", "MASQUERADE"})
-
-
-def _tail_snat_compares(ruleset: Ruleset, fam: str, flow: Flow) -> bool:
-    """Whether a probe NAT rewrites is walked as the kernel shows it to the tables: a new
-    flow (a later packet of a known one does not pass the nat chains the evaluator walks),
-    and no rule in raw PREROUTING, where a later packet of the connection could be untracked
-    and then neither rewritten nor routed where the walk sends it. (The tables see the later
-    packets rewritten after raw and mangle: Packet.nat_dst; a source NAT in the last
-    POSTROUTING is after every table.)"""
-    if flow.known:
-        return False
-    for table in ruleset.tables:
-        if table.family == fam and table.name == "raw":
-            chain = table.chain("PREROUTING")
-            if chain is not None and chain.rules:
-                return False
-    return True
-
-
-def _nat_step(step) -> bool:
-    return step.table == "nat" and step.rule is not None and step.result != "no match" and \
-        getattr(step.rule.target, "name", None) in NAT_TARGETS
-
-
-def _owner_of(addr) -> str | None:
-    """The role whose namespace has the address (None: unknown, or none has it)."""
-    return next((role for role, addrs in ADDRESSES.items() if str(addr) in addrs), None) \
-        if addr is not None else None
 
 
 def _reject_with(outcome) -> str:
@@ -214,11 +184,11 @@ class Exchange:
         if kind == "ping":
             extra.update(icmp_type=8 if fam == "ip" else 128, icmp_code=0)
         first = self.packet(False, proto, first_state, lists, **extra)
-        tail_snat = _tail_snat_compares(self.rs, fam, self.flow)
-        ways = self.first_walk(first, tail_snat)
+        compares = nat_compares(self.rs, fam, self.flow.known)
+        ways = self.first_walk(first, compares)
         sources = set()
         for _v, _k, o, _a, nat in ways:
-            if tail_snat and not nat and any(_nat_step(s) and s.rule.target.name in _SOURCE_NAT
+            if compares and not nat and any(nat_step(s) and s.rule.target.name in SOURCE_NAT
                                              for s in o.trace):
                 # MASQUERADE: the address of the interface the packet leaves by
                 sources.add((str(o.packet.saddr or FW_ON[(fam, self.to)]), o.packet.sport))
@@ -240,7 +210,7 @@ class Exchange:
         return self.pred
 
     def first_walk(self, first: Packet, compares: bool) -> list:
-        """walk() of the first packet. With `compares` (_tail_snat_compares: the later packets
+        """walk() of the first packet. With `compares` (nat_compares: the later packets
         are then walked as the kernel shows them to the tables), a DNAT in PREROUTING routes
         it anew by the address it gives, and the exchange goes there: the later packets of
         the connection are rewritten before every table but raw's and mangle's PREROUTING
@@ -254,8 +224,8 @@ class Exchange:
             return walk(self.rs, first, path, compares)
         out, moved = [], set()
         for o in evaluate(self.rs, first.with_(iif=iif, oif=oif), ("prerouting",)):
-            rewrote = any(_nat_step(s) for s in o.trace)
-            to = _owner_of(o.packet.daddr)
+            rewrote = any(nat_step(s) for s in o.trace)
+            to = owner_of(o.packet.daddr)
             if o.verdict != "ACCEPT" or (rewrote and to in (None, self.origin)):
                 out.append((o.verdict, 0, o, o.packet.recent, rewrote))
                 continue
@@ -271,7 +241,7 @@ class Exchange:
         if len(moved) > 1:
             return [(v, k, o, after, True) for v, k, o, after, _nat in out]
         if moved:
-            self.pred.dnat = any(_nat_step(s) for _v, _k, o, _a, _n in out for s in o.trace)
+            self.pred.dnat = any(nat_step(s) for _v, _k, o, _a, _n in out for s in o.trace)
             where = moved.pop()
             if self.pred.dnat:
                 self.dnat_from = (self.dst, self.dport)
