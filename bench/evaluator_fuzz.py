@@ -13,16 +13,17 @@ kernel gives them (a first packet NEW, or ESTABLISHED in either direction when a
 datagram opened the flow; replies ESTABLISHED; errors RELATED). bench/evaluator_model.py turns
 the evaluator's outcomes for the exchange into the outcomes the probe's agent may report; the
 kernel's outcome must be one of them, and after a knock the recent lists the kernel holds must
-be ones the evaluator left. Compared when raw PREROUTING is empty (a later packet it
-untracks would not be rewritten; evaluator_nat.nat_compares): a new flow that a DNAT
-in PREROUTING sends elsewhere (routed anew, the exchange then goes there, its later packets
-rewritten after raw and mangle: Exchange.first_walk, Packet.nat_dst) or whose source a SNAT or
-MASQUERADE rewrites in the last POSTROUTING of its path. Not compared: other probes a NAT rule
-rewrote (nat OUTPUT's reroute, nat INPUT's SNAT, a rewrite the evaluator cannot say), or that
-belong to a flow one rewrote, or go the other way of it; the lists both families
-name with a narrower --mask (a known difference). A mismatch is run again twice (a timing one
-does not repeat), minimized (rules dropped while it persists) and printed with the seed
---replay takes.
+be ones the evaluator left (plus, for IPv6, entries the evaluator says the neighbour discovery
+of the hosts on the way may add: Exchange.neighbour_entries). Compared when raw PREROUTING
+is empty (a later packet it untracks would not be rewritten; evaluator_nat.nat_compares): a
+new flow that a DNAT in PREROUTING sends elsewhere (routed anew, the exchange then goes there,
+its later packets rewritten after raw and mangle: Exchange.first_walk, Packet.nat_dst) or
+whose source a SNAT or MASQUERADE rewrites in the last POSTROUTING of its path. Not compared:
+other probes a NAT rule rewrote (nat OUTPUT's reroute, nat INPUT's SNAT, a rewrite the
+evaluator cannot say), or that belong to a flow one rewrote, or go the other way of it; the
+lists both families name with a narrower --mask (a known difference). A mismatch is run
+again twice (a timing one does not repeat), minimized (rules dropped while it persists) and
+printed with the seed --replay takes.
 """
 
 from __future__ import annotations
@@ -205,8 +206,10 @@ def observe(ruleset_ir, save: str, steps, tally=None) -> list[Observed]:
                 # after a knock alone in its step, the lists are the knock's doing
                 held = _probed(frozenset((n, a) for n, ms in lists.items() for a in ms),
                                shared)
-                lists_ok = not (probe.kind == "knock" and len(step) == 1) or \
-                    held in {_probed(x, shared) for x in pred.lists}
+                # (with what the hosts' neighbour discovery may add)
+                lists_ok = not (probe.kind == "knock" and len(step) == 1) or any(
+                    left <= held and held - left <= pred.neighbours
+                    for left in {_probed(x, shared) for x in pred.lists})
                 seen.append(Observed(index, probe, normal(result), pred.outcomes, flow,
                                      lists_ok, pred.why,
                                      f"kernel {_lists(held)}, evaluator "

@@ -86,6 +86,8 @@ class Prediction:
     snat: bool = False           # ... but only its source, in the last POSTROUTING: compared
     dnat: bool = False           # ... or a DNAT in PREROUTING the walk followed: compared
     fragile: bool = False        # IPv6 across a link whose neighbour discovery may be dropped
+    # list entries the neighbour discovery of the exchange's hosts may add (IPv6)
+    neighbours: frozenset = frozenset()
     why: list[str] = field(default_factory=list)
 
 
@@ -207,7 +209,26 @@ class Exchange:
         # while a neighbour is unresolved may even arrive much later, as the answer to
         # another probe: seed 500042)
         self.pred.fragile = self.fragile
+        if fam == "ip6":
+            self.pred.neighbours = frozenset(self.neighbour_entries())
         return self.pred
+
+    def neighbour_entries(self):
+        """The list entries the neighbour discovery an IPv6 exchange sets off may add: the
+        hosts on its way solicit and advertise (untracked, to an address of the firewall or
+        a multicast one) from any of their addresses, which INPUT's rules see (seed
+        2720079)."""
+        for role in {self.origin, self.to} - {"fw"}:
+            for addr in ADDRESSES[role]:
+                if ":" not in addr:
+                    continue
+                for icmp_type in (135, 136):
+                    packet = Packet(family="ip6", iif=IFACE[role], oif="", saddr=_ip(addr),
+                                    proto=58, icmp_type=icmp_type, icmp_code=0,
+                                    ct_state="untracked", ct_status=frozenset())
+                    for o in evaluate(self.rs, packet, ("prerouting", "input")):
+                        yield from ((n, a) for n, members in o.packet.recent.items()
+                                    for a in members)
 
     def first_walk(self, first: Packet, compares: bool) -> list:
         """walk() of the first packet. With `compares` (nat_compares: the later packets
