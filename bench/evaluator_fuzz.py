@@ -1,7 +1,7 @@
 """A randomized kernel differential test of fwmigrate's packet evaluator (the walk behind
 `fwmigrate explain` and the SSH lockout guard) against iptables-legacy itself.
 
-    python bench/evaluator_fuzz.py [--seed N] [--rounds N] [--probes N] [-v]
+    python bench/evaluator_fuzz.py [--seed N] [--start K] [--rounds N] [--probes N] [-v]
     python bench/evaluator_fuzz.py --replay SEED [--no-minimize]
 
 Each round is one of bench/ruleset_fuzz.py's (the same seeds: a random stateful
@@ -13,11 +13,17 @@ kernel gives them (a first packet NEW, or ESTABLISHED in either direction when a
 datagram opened the flow; replies ESTABLISHED; errors RELATED). bench/evaluator_model.py turns
 the evaluator's outcomes for the exchange into the outcomes the probe's agent may report; the
 kernel's outcome must be one of them, and after a knock the recent lists the kernel holds must
-be ones the evaluator left. Not compared: probes a NAT rule rewrote (the evaluator walks a
-packet as it came), or that go the other way of a flow one rewrote; the lists both families
-name with a narrower --mask (a known difference). A mismatch is run again twice (a timing one
-does not repeat), minimized (rules dropped while it persists) and printed with the seed
---replay takes.
+be ones the evaluator left (plus, for IPv6, entries the evaluator says the neighbour discovery
+of the hosts on the way may add: Exchange.neighbour_entries). Compared when raw PREROUTING
+is empty (a later packet it untracks would not be rewritten; evaluator_nat.nat_compares): a
+new flow that a DNAT in PREROUTING sends elsewhere (routed anew, the exchange then goes there,
+its later packets rewritten after raw and mangle: Exchange.first_walk, Packet.nat_dst) or
+whose source a SNAT or MASQUERADE rewrites in the last POSTROUTING of its path. Not compared:
+other probes a NAT rule rewrote (nat OUTPUT's reroute, nat INPUT's SNAT, a rewrite the
+evaluator cannot say), or that belong to a flow one rewrote, or go the other way of it; the
+lists both families name with a narrower --mask (a known difference). A mismatch is run
+again twice (a timing one does not repeat), minimized (rules dropped while it persists) and
+printed with the seed --replay takes.
 """
 
 from __future__ import annotations
@@ -118,6 +124,8 @@ def flow_of(probe: Probe, entries: list) -> Flow | None:
                 # and rewritten too (seed 1300050)
                 return None
             if orig == mine:
+                if reply != (orig[1], orig[0], orig[3], orig[2]):
+                    return None       # a flow NAT rewrote: its packets are rewritten too
                 return Flow("new" if unreplied else "established", "ORIGINAL", orig, True)
             if reply == mine:
                 if orig != (reply[1], reply[0], reply[3], reply[2]):
@@ -192,11 +200,16 @@ def observe(ruleset_ir, save: str, steps, tally=None) -> list[Observed]:
                     seen.append(None)
                     continue
                 flow, pred = prediction
+                if tally is not None:
+                    tally.snat += pred.snat
+                    tally.dnat += pred.dnat
                 # after a knock alone in its step, the lists are the knock's doing
                 held = _probed(frozenset((n, a) for n, ms in lists.items() for a in ms),
                                shared)
-                lists_ok = not (probe.kind == "knock" and len(step) == 1) or \
-                    held in {_probed(x, shared) for x in pred.lists}
+                # (with what the hosts' neighbour discovery may add)
+                lists_ok = not (probe.kind == "knock" and len(step) == 1) or any(
+                    left <= held and held - left <= pred.neighbours
+                    for left in {_probed(x, shared) for x in pred.lists})
                 seen.append(Observed(index, probe, normal(result), pred.outcomes, flow,
                                      lists_ok, pred.why,
                                      f"kernel {_lists(held)}, evaluator "
@@ -232,6 +245,8 @@ class Tally:
     refused: int = 0
     probes: int = 0
     nat: int = 0
+    snat: int = 0
+    dnat: int = 0
     fragile: int = 0
     knocks_checked: int = 0
     timing: int = 0
@@ -242,8 +257,10 @@ class Tally:
 
     def __str__(self):
         lines = [f"rounds {self.rounds}, compared {self.compared_rounds}, refused by "
-                 f"fwmigrate's reader {self.refused}, probes compared {self.probes} (not "
-                 f"compared: NAT {self.nat}, IPv6 with neighbour discovery dropped "
+                 f"fwmigrate's reader {self.refused}, probes compared {self.probes} (of which "
+                 f"SNAT in the last POSTROUTING {self.snat}, DNAT in PREROUTING {self.dnat}; "
+                 f"not compared: NAT {self.nat}, "
+                 f"IPv6 with neighbour discovery dropped "
                  f"{self.fragile}), recent lists checked after {self.knocks_checked} knocks, "
                  f"timing differences not repeated {self.timing}, mismatches "
                  f"{len(self.findings)}, iptables-legacy refused {len(self.legacy_refused)}",
@@ -318,16 +335,17 @@ def play(seed: int, probes: int, tally: Tally, minimizing: bool = True,
 
 
 def campaign(seed: int, rounds: int, probes: int = 24, verbose: bool = False,
-             minimizing: bool = True) -> Tally:
+             minimizing: bool = True, start: int = 0) -> Tally:
+    """Rounds seed * 100,000 + start, + start + 1, … (--start: new seeds of a used --seed)."""
     tally = Tally()
-    for number in range(rounds):
+    for number in range(start, start + rounds):
         try:
             play(seed * 100_000 + number, probes, tally, minimizing, verbose)
         except KeyboardInterrupt:
-            print(f"interrupted in round {number + 1}", file=sys.stderr)
+            print(f"interrupted in round {number - start + 1}", file=sys.stderr)
             break
         if verbose:
-            print(f"round {number + 1}: compared {tally.compared_rounds} probes "
+            print(f"round {number - start + 1}: compared {tally.compared_rounds} probes "
                   f"{tally.probes} mismatches {len(tally.findings)}", file=sys.stderr,
                   flush=True)
     return tally
@@ -344,6 +362,7 @@ def explain_first(save: str, probe: Probe) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--start", type=int, default=0, help="the first round's number")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--probes", type=int, default=24)
     parser.add_argument("--replay", type=int, metavar="SEED")
@@ -361,7 +380,7 @@ def main() -> int:
         play(args.replay, args.probes, tally, not args.no_minimize, args.verbose)
     else:
         tally = campaign(args.seed, args.rounds, args.probes, args.verbose,
-                         not args.no_minimize)
+                         not args.no_minimize, args.start)
     print(tally)
     print(f"{time.monotonic() - started:.0f} s")
     return 1 if tally.findings else 0

@@ -18,9 +18,10 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from differential import ADDRESSES, TCP_PORTS, UDP_PORTS, Probe
+from evaluator_nat import SOURCE_NAT, nat_compares, nat_step, owner_of
 
 from fwmigrate.ir import Ruleset, TargetExtension
-from fwmigrate.verify.evaluate import evaluate
+from fwmigrate.verify.evaluate import Outcome, evaluate
 from fwmigrate.verify.packet import Packet
 
 IFACE = {"lan": "eth1", "wan": "eth0"}
@@ -82,7 +83,11 @@ class Prediction:
     outcomes: set[str] = field(default_factory=set)
     lists: set[frozenset] = field(default_factory=set)    # recent lists after the exchange
     nat: bool = False            # a NAT rule rewrote a packet: not compared
+    snat: bool = False           # ... but only its source, in the last POSTROUTING: compared
+    dnat: bool = False           # ... or a DNAT in PREROUTING the walk followed: compared
     fragile: bool = False        # IPv6 across a link whose neighbour discovery may be dropped
+    # list entries the neighbour discovery of the exchange's hosts may add (IPv6)
+    neighbours: frozenset = frozenset()
     why: list[str] = field(default_factory=list)
 
 
@@ -99,18 +104,24 @@ def _packet(fam: str, proto: int, src: str, dst: str, sport, dport, state: str |
                   ct_orig_sport=orig[2], ct_orig_dport=orig[3], recent=lists, **extra)
 
 
-def walk(ruleset: Ruleset, packet: Packet, path) -> list[tuple[str, int, object, dict, bool]]:
-    """(verdict, stage index, outcome, recent lists after, NAT seen) for every way."""
+def walk(ruleset: Ruleset, packet: Packet, path,
+         tail_snat: bool = False) -> list[tuple[str, int, object, dict, bool]]:
+    """(verdict, stage index, outcome, recent lists after, NAT seen) for every way.
+    tail_snat: a source NAT in the last stage's POSTROUTING is not counted (the probe is
+    compared: see nat_compares)."""
     out = []
     frontier = [(packet, False)]
     for k, (hooks, iif, oif) in enumerate(path):
         following = []
+        last = k + 1 == len(path) and "postrouting" in hooks and "input" not in hooks
         for p, nat in frontier:
             for o in evaluate(ruleset, p.with_(iif=iif, oif=oif), hooks):
                 rewrote = nat or any(
                     s.table == "nat" and s.result in ("match", "assumed match")
                     and isinstance(s.rule.target, TargetExtension)
-                    and s.rule.target.name in NAT_TARGETS for s in o.trace if s.rule)
+                    and s.rule.target.name in NAT_TARGETS
+                    and not (tail_snat and last and s.rule.target.name in SOURCE_NAT)
+                    for s in o.trace if s.rule)
                 if o.verdict == "ACCEPT" and k + 1 < len(path):
                     following.append((o.packet, rewrote))
                 else:
@@ -134,19 +145,30 @@ class Exchange:
         self.fam = "ip6" if ":" in probe.dst else "ip"
         self.origin, self.to = probe.origin, owner(probe.dst)
         self.pred = Prediction()
+        self.fragile_links = fragile
         sides = {self.origin, self.to} - {"fw"}
         self.fragile = self.fam == "ip6" and any(IFACE[s] in fragile for s in sides)
         self.sport = probe.sport or (EPHEMERAL if probe.kind != "ping" else None)
-        self.dport = probe.port or None
+        # where the exchange goes: the probe's destination, or where a DNAT sent it
+        self.src, self.dst, self.dport = probe.src, probe.dst, probe.port or None
+        # the connection's NAT, for its later packets (Packet.nat_dst): where the sender sent
+        # it when a DNAT sent it elsewhere; the address and port a SNAT gave the sender
+        self.dnat_from: tuple | None = None
+        self.snat_as: tuple | None = None
 
     def packet(self, back: bool, proto: int, state: str | None, lists: dict, **extra):
-        src, dst = self.probe.src, self.probe.dst
+        src, dst = self.src, self.dst
         sport, dport = (self.dport, self.sport) if back else (self.sport, self.dport)
         if back:
             src, dst = dst, src
         direction = FLIP[self.flow.direction] if back else self.flow.direction
         if proto not in (6, 17):
             sport = dport = None
+        bound = self.snat_as if back else self.dnat_from
+        if bound is not None and state not in (None, "invalid", "untracked"):
+            # conntrack gives it the destination the tables after raw and mangle see
+            extra["nat_dst"] = (_ip(dst), dport)
+            dst, dport = bound[0], bound[1] if dport is not None else None
         return _packet(self.fam, proto, src, dst, sport, dport, state, direction,
                        self.flow.orig, self.flow.known, lists, **extra)
 
@@ -164,7 +186,20 @@ class Exchange:
         if kind == "ping":
             extra.update(icmp_type=8 if fam == "ip" else 128, icmp_code=0)
         first = self.packet(False, proto, first_state, lists, **extra)
-        for verdict, stage, o, after, nat in walk(self.rs, first, self.path(False)):
+        compares = nat_compares(self.rs, fam, self.flow.known)
+        ways = self.first_walk(first, compares)
+        sources = set()
+        for _v, _k, o, _a, nat in ways:
+            if compares and not nat and any(nat_step(s) and s.rule.target.name in SOURCE_NAT
+                                             for s in o.trace):
+                # MASQUERADE: the address of the interface the packet leaves by
+                sources.add((str(o.packet.saddr or FW_ON[(fam, self.to)]), o.packet.sport))
+        if len(sources) > 1:
+            self.pred.nat = True            # the ways disagree on the connection's source
+        elif sources:
+            self.pred.snat = True
+            self.snat_as = sources.pop()
+        for verdict, stage, o, after, nat in ways:
             self.pred.nat |= nat
             if verdict == "ACCEPT":
                 self.answered(after, o.packet.ct_state == "untracked")
@@ -174,7 +209,68 @@ class Exchange:
         # while a neighbour is unresolved may even arrive much later, as the answer to
         # another probe: seed 500042)
         self.pred.fragile = self.fragile
+        if fam == "ip6":
+            self.pred.neighbours = frozenset(self.neighbour_entries())
         return self.pred
+
+    def neighbour_entries(self):
+        """The list entries the neighbour discovery an IPv6 exchange sets off may add: the
+        hosts on its way solicit and advertise (untracked, to an address of the firewall or
+        a multicast one) from any of their addresses, which INPUT's rules see (seed
+        2720079)."""
+        for role in {self.origin, self.to} - {"fw"}:
+            for addr in ADDRESSES[role]:
+                if ":" not in addr:
+                    continue
+                for icmp_type in (135, 136):
+                    packet = Packet(family="ip6", iif=IFACE[role], oif="", saddr=_ip(addr),
+                                    proto=58, icmp_type=icmp_type, icmp_code=0,
+                                    ct_state="untracked", ct_status=frozenset())
+                    for o in evaluate(self.rs, packet, ("prerouting", "input")):
+                        yield from ((n, a) for n, members in o.packet.recent.items()
+                                    for a in members)
+
+    def first_walk(self, first: Packet, compares: bool) -> list:
+        """walk() of the first packet. With `compares` (nat_compares: the later packets
+        are then walked as the kernel shows them to the tables), a DNAT in PREROUTING routes
+        it anew by the address it gives, and the exchange goes there: the later packets of
+        the connection are rewritten before every table but raw's and mangle's PREROUTING
+        (empty), the replies come from there and are given their source back after every
+        table. Not compared: a rewrite the evaluator cannot say (an address range,
+        REDIRECT's interface address), one back to the sender's side, and outcomes that
+        disagree on where it goes."""
+        path = self.path(False)
+        hooks, iif, oif = path[0]
+        if not compares or hooks[0] != "prerouting":
+            return walk(self.rs, first, path, compares)
+        out, moved = [], set()
+        for o in evaluate(self.rs, first.with_(iif=iif, oif=oif), ("prerouting",)):
+            rewrote = any(nat_step(s) for s in o.trace)
+            to = owner_of(o.packet.daddr)
+            if o.verdict != "ACCEPT" or (rewrote and to in (None, self.origin)):
+                out.append((o.verdict, 0, o, o.packet.recent, rewrote))
+                continue
+            where = (str(o.packet.daddr), o.packet.dport, to)
+            moved.add(where)
+            route = stages(self.origin, to)
+            rest = [(route[0][0][1:], *route[0][1:])] + route[1:]
+            for verdict, stage, later, after, nat in walk(self.rs, o.packet, rest, compares):
+                joined = Outcome(later.verdict, later.decided_by or o.decided_by,
+                                 o.trace + later.trace, o.assumptions + later.assumptions,
+                                 later.packet)
+                out.append((verdict, stage, joined, after, nat))
+        if len(moved) > 1:
+            return [(v, k, o, after, True) for v, k, o, after, _nat in out]
+        if moved:
+            self.pred.dnat = any(nat_step(s) for _v, _k, o, _a, _n in out for s in o.trace)
+            where = moved.pop()
+            if self.pred.dnat:
+                self.dnat_from = (self.dst, self.dport)
+            self.dst, self.dport, self.to = where
+            sides = {self.origin, self.to} - {"fw"}
+            self.fragile |= self.fam == "ip6" and any(IFACE[s] in self.fragile_links
+                                                      for s in sides)
+        return out
 
     def stopped_first(self, verdict, stage, o, lists) -> None:
         kind = self.probe.kind
@@ -197,7 +293,7 @@ class Exchange:
         # from the address asked if local, else for the firewall's own packet from its source
         # (routed to itself; PRIMARY), for a forwarded one from the firewall's address on that
         # side
-        src = self.probe.dst if how == "tcp-reset" or self.to == "fw" else \
+        src = self.dst if how == "tcp-reset" or self.to == "fw" else \
             PRIMARY.get(self.probe.src, self.probe.src) if self.origin == "fw" else \
             FW_ON[(fam, self.origin)]
         if how == "tcp-reset":
@@ -231,7 +327,7 @@ class Exchange:
         icmp = 1 if fam == "ip" else 58
         later = None if untracked else "established"
         unreach = dict(icmp_type=3 if fam == "ip" else 1, icmp_code=3 if fam == "ip" else 4)
-        if kind == "tcp" and self.probe.port in TCP_PORTS:
+        if kind == "tcp" and self.dport in TCP_PORTS:
             legs = [(True, 6, later, {"tcp_flags": frozenset({"SYN", "ACK"})}),
                     (False, 6, later, {"tcp_flags": frozenset({"ACK"})}),
                     (True, 6, later, {"tcp_flags": frozenset({"ACK", "PSH"})})]
@@ -239,7 +335,7 @@ class Exchange:
         elif kind == "tcp":
             legs = [(True, 6, later, {"tcp_flags": frozenset({"RST", "ACK"})})]
             success = "refused"
-        elif kind == "udp" and self.probe.port in UDP_PORTS:
+        elif kind == "udp" and self.dport in UDP_PORTS:
             legs, success = [(True, 17, later, {})], "answered"
         elif kind in ("udp", "knock"):
             # an ICMP error about an untracked packet is RELATED to the flow's entry if an

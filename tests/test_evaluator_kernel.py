@@ -364,3 +364,26 @@ def test_a_dnat_in_nat_prerouting_sets_the_dnat_state_for_filter(netns, to, chai
     save = published(to, chain)
     assert kernel(save, Probe("tcp", "wan", "203.0.113.50", "203.0.113.1", 8080)) == outcome
     assert verdicts(save, packet) == {verdict}
+
+
+@pytest.mark.parametrize("test, outcome, verdict", [
+    ("-d 192.168.10.20 -p tcp -m tcp --dport 80", "open", "ACCEPT"),
+    # the address and port the packet came with are gone by FORWARD
+    ("-d 203.0.113.1 -p tcp -m tcp --dport 8080", "timeout", "DROP"),
+    ("-p tcp -m tcp --dport 8080", "timeout", "DROP"),
+    # conntrack keeps them as the original tuple
+    ("-m conntrack --ctorigdst 203.0.113.1 --ctorigdstport 8080", "open", "ACCEPT"),
+])
+def test_filter_sees_the_packet_dnat_rewrote(netns, test, outcome, verdict):
+    """nat PREROUTING's DNAT rewrites the connection's first packet before filter FORWARD
+    (`explain` walked FORWARD with the address and port it came with and said the
+    published-port pattern `-d LANHOST --dport 80 -j ACCEPT` drops it)."""
+    save = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            ":POSTROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -m tcp --dport 8080 -j DNAT "
+            "--to-destination 192.168.10.20:80\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\n"
+            ":FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A FORWARD -m conntrack --ctstate ESTABLISHED -j ACCEPT\n"
+            f"-A FORWARD {test} -j ACCEPT\n-A FORWARD -j DROP\nCOMMIT\n")
+    assert kernel(save, Probe("tcp", "wan", "203.0.113.50", "203.0.113.1", 8080)) == outcome
+    packet = "tcp 203.0.113.50:40000 > 203.0.113.1:8080 in eth0 out eth1 ct new hook forward"
+    assert verdicts(save, packet) == {verdict}

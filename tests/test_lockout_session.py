@@ -51,20 +51,22 @@ def test_malformed_ssh_connection(value):
         session_from_env(value)
 
 
-@pytest.mark.parametrize("nat, where", [
-    ("-j REDIRECT --to-ports 2222", "REDIRECT"),
-    ("-j DNAT --to-destination 192.0.2.50:22", "DNAT"),
+@pytest.mark.parametrize("nat, where, said", [
+    ("-j DNAT --to-destination 192.0.2.50:22", "DNAT", "reconnect goes where"),
+    # INPUT sees the port REDIRECT gives it (2222), which it does not let in
+    ("-j REDIRECT --to-ports 2222", "REDIRECT", "be refused: DROP by the policy of filter "
+     "INPUT (after rule 1 of nat PREROUTING"),
 ])
-def test_a_reconnect_rewritten_by_nat_is_warned_about(nat, where):
+def test_a_reconnect_rewritten_by_nat_is_warned_about(nat, where, said):
     """NAT rules see only a connection's first packet: the session itself is not touched, but
-    a reconnect would be sent elsewhere, which the evaluator does not follow."""
+    a reconnect would be sent elsewhere, whose handshake the guard does not follow."""
     script = (f"iptables -t nat -A PREROUTING -p tcp --dport 22 {nat}\n"
               "iptables -P INPUT DROP\n"
               "iptables -A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT\n"
               "iptables -A INPUT -p tcp --dport 22 -j ACCEPT\n")
     report = check(read(script, "fw.sh", ConvertOptions())[0], SESSION)
     assert not report.cut
-    assert any(where in w and "fw.sh:1" in w and "reconnect" in w for w in report.reconnect), \
+    assert any(where in w and "fw.sh:1" in w and said in w for w in report.reconnect), \
         report.reconnect
 
 

@@ -46,3 +46,69 @@ def verdicts(chain: str, nat: str, state: str, packet: str) -> set[str]:
 ])
 def test_nat_state_after_a_nat_rule(chain, nat, state, packet, expected):
     assert verdicts(chain, nat, state, packet) == expected
+
+
+def filter_verdicts(chain: str, nat: str, test: str, packet: str) -> set[str]:
+    filter_chain = "FORWARD" if chain == "PREROUTING" else "OUTPUT"
+    save = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            f":POSTROUTING ACCEPT [0:0]\n-A {chain} -p tcp {nat}\nCOMMIT\n"
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\n"
+            f"-A {filter_chain} {test} -j ACCEPT\nCOMMIT\n")
+    ruleset = read(save, "case.save", ConvertOptions(source_kind="save"))[0]
+    return {o.verdict for o in explain(ruleset, *parse_packet(packet))}
+
+
+@pytest.mark.parametrize("chain, nat, test, packet, expected", [
+    # the published-port pattern: FORWARD sees the LAN host's address and port (explain
+    # said DROP: the evaluator walked FORWARD with the address the packet came with)
+    ("PREROUTING", "-j DNAT --to-destination 192.168.10.20:80",
+     "-d 192.168.10.20 -p tcp --dport 80", IN, {"ACCEPT"}),
+    ("PREROUTING", "-j DNAT --to-destination 192.168.10.20:80", "-p tcp --dport 8080", IN,
+     {"DROP"}),
+    ("PREROUTING", "-j DNAT --to-destination 192.168.10.20", "-d 192.168.10.20 -p tcp "
+     "--dport 8080", IN, {"ACCEPT"}),
+    # conntrack keeps the original tuple
+    ("PREROUTING", "-j DNAT --to-destination 192.168.10.20:80",
+     "-m conntrack --ctorigdst 203.0.113.1 --ctorigdstport 8080", IN, {"ACCEPT"}),
+    # the kernel's choice in a range: either
+    ("PREROUTING", "-j DNAT --to-destination 192.168.10.20-192.168.10.21", "-d 192.168.10.20",
+     IN, {"ACCEPT", "DROP"}),
+    ("PREROUTING", "-j DNAT --to-destination 192.168.10.20:80-90", "-p tcp --dport 80", IN,
+     {"ACCEPT", "DROP"}),
+    ("PREROUTING", "-j DNAT --to-destination 192.168.10.20:8000-9000", "-p tcp --dport 8080",
+     IN, {"ACCEPT"}),
+    ("PREROUTING", "-j DNAT --to-destination 192.168.10.20:80 --random", "-d 192.168.10.20",
+     IN, {"ACCEPT"}),
+    ("PREROUTING", "-j NETMAP --to 10.0.0.0/8", "-d 10.0.113.1", IN, {"ACCEPT"}),
+    ("PREROUTING", "-j REDIRECT --to-ports 3128", "-p tcp --dport 3128", IN, {"ACCEPT"}),
+    # REDIRECT: to the address of the interface the packet came in on (unknown here)
+    ("PREROUTING", "-j REDIRECT --to-ports 3128", "-d 192.168.10.1", IN, {"ACCEPT", "DROP"}),
+    ("OUTPUT", "-j DNAT --to-destination 198.51.100.7", "-d 198.51.100.7", OUT, {"ACCEPT"}),
+    # ... and in OUTPUT to loopback
+    ("OUTPUT", "-j REDIRECT", "-d 127.0.0.1", OUT, {"ACCEPT"}),
+    # a rule that does not match rewrites nothing
+    ("PREROUTING", "--dport 1 -j DNAT --to-destination 192.168.10.20", "-d 203.0.113.1", IN,
+     {"ACCEPT"}),
+])
+def test_the_tables_after_nat_see_the_rewritten_packet(chain, nat, test, packet, expected):
+    assert filter_verdicts(chain, nat, test, packet) == expected
+
+
+def test_a_later_packet_of_a_natted_connection_is_rewritten_after_raw_and_mangle():
+    """conntrack rewrites a later packet of a DNATed connection where nat PREROUTING is (nat
+    chain or not): mangle still sees the address it was sent to, filter the new one."""
+    from fwmigrate.verify.evaluate import evaluate
+    from fwmigrate.verify.packet import Packet, address
+    save = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+            ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            "-A PREROUTING -d 192.168.10.20 -j DROP\nCOMMIT\n"
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A FORWARD -d 192.168.10.20 -p tcp --dport 80 -j ACCEPT\nCOMMIT\n")
+    ruleset = read(save, "case.save", ConvertOptions(source_kind="save"))[0]
+    packet = Packet(iif="eth0", oif="eth1", saddr=address("203.0.113.50"),
+                    daddr=address("203.0.113.1"), proto=6, sport=40000, dport=8080,
+                    tcp_flags=frozenset({"ACK"}), ct_state="established")
+    rewritten = packet.with_(nat_dst=(address("192.168.10.20"), 80))
+    assert {o.verdict for o in evaluate(ruleset, rewritten, ("prerouting", "forward"))} == \
+        {"ACCEPT"}
+    assert {o.verdict for o in evaluate(ruleset, packet, ("prerouting", "forward"))} == {"DROP"}

@@ -34,7 +34,8 @@ def reconnect(ruleset: Ruleset, session: Session, inbound: Packet, reply: Packet
     for syn in syn_outcomes:
         if syn.verdict == "ACCEPT" and not any(nat_steps([syn])):
             legs += _handshake(ruleset, syn.packet, inbound, reply, pickup)
-    failed = [(what, "stopped", p) for what, outcomes, _ in legs for p in problems(outcomes)]
+    failed = [(what, "stopped", p + _after_nat(o)) for what, outcomes, _ in legs
+              for o in outcomes for p in problems([o])]
     failed += [(what, "sent elsewhere", named) for what, outcomes, nat in legs
                if nat == "cut" for _, _, named in nat_steps(outcomes)]
     if not failed:
@@ -98,6 +99,13 @@ def _first_data(ruleset: Ruleset, reply: Packet, ack: Packet, pickup: str) -> Le
     return (f"the server's first data (ct state {pickup}: neither the SYN nor the ACK left "
             "conntrack an entry, so it takes this packet as a connection of the server's)",
             evaluate(ruleset, data, ("output", "postrouting")), "cut")
+
+
+def _after_nat(outcome: Outcome) -> str:
+    """The NAT rules that rewrote the packet before it was stopped (the tables after nat
+    test the rewritten packet: a REDIRECT to a port INPUT does not let in refuses it)."""
+    named = [n for _o, _s, n in nat_steps([outcome])]
+    return f" (after {'; '.join(named)})" if named else ""
 
 
 def _rewritten(outcomes: list[Outcome], session: Session) -> list[str]:

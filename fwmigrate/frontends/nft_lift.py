@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import mappings
-from ..ir import Jump, Match, Negatable, Option, Rule, SourceLocation, TargetExtension, Verdict
+from ..ir import (
+    Counters,
+    Jump,
+    Match,
+    Negatable,
+    Option,
+    Rule,
+    SourceLocation,
+    TargetExtension,
+    Verdict,
+)
 from . import nft_lift_ipset
 from . import nft_lift_limits as limits
 from . import nft_lift_targets as targets
@@ -81,6 +91,8 @@ class Lift:
         self.implied_protocol: int | None = None   # tested by a port match (`tcp dport …`)
         self.synproxy_guard = False      # the flags test the backend writes before synproxy
         self.label_set: int | None = None  # `ct label set N`, waiting for its `ct label N`
+        # the values of a counter no test follows: what iptables' [packets:bytes] count
+        self.counter: Counters | None = None
 
     # --- statements -------------------------------------------------------------------------
 
@@ -88,16 +100,22 @@ class Lift:
         (kind, body), = stmt.items()
         if self.pending_tproxy is not None:
             tproxy.after_tproxy(self, kind, body)
-        elif kind == "match":
-            self._match(body)
         elif kind == "counter":
+            # a named counter (a string) is an object of its own, not the rule's
+            self.counter = Counters(body["packets"], body["bytes"]) \
+                if isinstance(body, dict) and "packets" in body else None
             return
-        elif kind == "set":
-            self._set_statement(body)
-        elif kind == "limit":
-            self._limit(body)
-        elif kind == "quota":
-            self._quota(body)
+        elif kind in _TESTS:
+            # a counter before a test counts packets the rule does not match
+            self.counter = None
+            if kind == "match":
+                self._match(body)
+            elif kind == "set":
+                self._set_statement(body)
+            elif kind == "limit":
+                self._limit(body)
+            else:
+                self._quota(body)
         elif kind in ("accept", "drop", "return"):
             self.target(Verdict(kind.upper()))
         elif kind in ("jump", "goto"):
@@ -320,7 +338,13 @@ class Lift:
         targets_ = self.targets or [None]
         if len(targets_) > 1 and any(m.module in SIDE_EFFECTS for m in self.matches):
             raise Unrepresentable("several actions in one rule whose matches have side effects")
-        return [Rule(matches=tuple(self.matches), target=t, **base) for t in targets_]
+        # each of several targets is a rule of its own, matching the same packets
+        return [Rule(matches=tuple(self.matches), target=t, counters=self.counter, **base)
+                for t in targets_]
+
+
+# statements that test the packet (or may stop the rule: a limit, a quota, a set lookup)
+_TESTS = frozenset({"match", "set", "limit", "quota"})
 
 
 _TARGET_STATEMENTS = {"log": targets.log, "reject": targets.reject, "queue": targets.queue,

@@ -226,12 +226,16 @@ class _Reader:
             return None
         if not second:
             return None
-        return None if any(moves_state(table, x.target) for x in rules) else rules
+        if any(moves_state(table, x.target) for x in rules):
+            return None
+        # the pair's counters count its two rules' packets apart: neither is the one rule's
+        return [replace(x, counters=None) for x in rules]
 
     def _rule(self, r: dict[str, Any], ctx: LiftContext, owner, table: str,
               builtin: str | None) -> list[Rule]:
         rules = []
-        for exprs in _expand_sets(_inline_constants(r["expr"], ctx)):
+        expanded = _expand_sets(_inline_constants(r["expr"], ctx))
+        for exprs in expanded:
             lifted = Lift(ctx, owner, table, builtin)
             for stmt in exprs:
                 lifted.statement(stmt)
@@ -239,6 +243,9 @@ class _Reader:
                     break
             if not lifted.skip:
                 rules += lifted.rules(self.loc(r))
+        if len(expanded) > 1:
+            # one rule per element of a set: nft's counter counts the packets of them all
+            rules = [replace(x, counters=None) for x in rules]
         if r.get("comment"):
             comment = Match("comment", (Option("comment", r["comment"]),))
             rules = [Rule(x.source, x.destination, x.in_interface, x.out_interface, x.protocol,

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import IcmpType, Jump, Match, Option, Rule, TargetExtension, Verdict
 from .diff import normal_target
+from .equiv_nat import nat_steps
 from .ipsets import lookup_field
+from .nat_status import NAT_TARGETS
 from .space import (
     ABSENT,
     CT_STATES,
@@ -57,6 +59,7 @@ class Compiler:
         self.limit_seen: dict[tuple, int] = {}     # per chain: see start_chain
         # ipsets whose lookups are address tests (verify/ipsets.py), set per ruleset
         self.ipsets: dict[str, list[tuple[int, int]]] = {}
+        self.hook: str | None = None               # the hook whose chains are compiled
 
     def skip_unless_new(self) -> CompiledRule:
         not_new = self.space.all("ct_state") ^ self.mask("ct_state", "NEW")
@@ -96,6 +99,8 @@ class Compiler:
             steps.append(Test((self.cube(**sel),)))
         for m in rule.matches:
             steps += self.match(m, chain_key)
+        if getattr(rule.target, "name", None) in NAT_TARGETS:
+            steps += nat_steps(self, rule.target)
         return CompiledRule(tuple(steps), rule.target, rule)
 
     # --- matches ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ class Program:
 
     def __init__(self, ruleset: Ruleset, family: str, hook: str, compiler: Compiler):
         compiler.ipsets = exact_sets(ruleset, family)
+        compiler.hook = hook
         self.chains: dict[tuple[str, str], list[CompiledRule]] = {}
         self.policies: dict[tuple[str, str], str] = {}
         self.bases: list[tuple[str, str]] = []

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .. import mappings
 from ..ir import Jump, TargetExtension, Verdict
 from .compile import CompiledRule, Effect, target_label
+from .equiv_nat import BindStatus, Rewrite
 from .equiv_program import Program
 from .space import Space, exact_mark
 
@@ -70,6 +71,12 @@ class _Walker:
             if isinstance(step, Effect):
                 live = [(c, e + (step.label,), _set(o, step.field, step.value))
                         for c, e, o in live]
+                continue
+            if isinstance(step, BindStatus):
+                live = [piece for c, e, o in live for piece in _bind(c, e, o, step)]
+                continue
+            if isinstance(step, Rewrite):
+                live = [piece for c, e, o in live for piece in _rewrite(c, e, o, step)]
                 continue
             nxt = []
             for c, e, o in live:
@@ -161,6 +168,65 @@ class _Walker:
 
 def _set(overrides: tuple, field_ix: int, value: int) -> tuple:
     return tuple((f, m) for f, m in overrides if f != field_ix) + ((field_ix, value),)
+
+
+def _bind(cube: tuple, effects: tuple, overrides: tuple, step: BindStatus) -> list:
+    """The pieces of a cube a NAT rule binds, each with the status the next tables see."""
+    out = []
+    rest = [cube]
+    for test, answer in step.branches:
+        left = []
+        for piece in rest:
+            inside, outside = _cut(piece, test, overrides)
+            if inside is not None:
+                out += _with_bit(inside, effects, overrides, step, answer)
+            left += outside
+        rest = left
+    return out          # the last branch tests nothing: nothing is left
+
+
+def _with_bit(cube: tuple, effects: tuple, overrides: tuple, step: BindStatus,
+              answer: bool | None) -> list:
+    kept = [(cube, effects, overrides)]
+    if answer is False:
+        return kept
+    ix, bit = step.field, 1 << step.bit
+    over = next((m for f, m in overrides if f == ix), None)
+    out, have = [], 0
+    mask = cube[ix] if over is None else over
+    while mask:
+        low = mask & -mask
+        mask ^= low
+        atom = low.bit_length() - 1
+        if atom & bit:
+            have |= low
+            continue
+        # one piece per status before, so that the status after is one atom (exact)
+        piece = cube if over is not None else cube[:ix] + (low,) + cube[ix + 1:]
+        out.append((piece, effects, _set(overrides, ix, 1 << (atom | bit))))
+    if answer is None:
+        return kept + out                 # the rewrite may also keep the tuple
+    if have:
+        out.append((cube if over is not None else cube[:ix] + (have,) + cube[ix + 1:],
+                    effects, overrides))
+    return out
+
+
+def _rewrite(cube: tuple, effects: tuple, overrides: tuple, step: Rewrite) -> list:
+    """The pieces of a cube a NAT rule rewrites a field of, each with one new value."""
+    ix = step.field
+    over = next((m for f, m in overrides if f == ix), None)
+    now = cube[ix] if over is None else over
+    out = []
+    for part, values in ((now & step.keep, None), (now & ~step.keep, step.alternatives)):
+        if not part:
+            continue
+        piece = cube if over is not None else cube[:ix] + (part,) + cube[ix + 1:]
+        if values is None:
+            out.append((piece, effects, overrides))
+        else:
+            out += [(piece, effects, _set(overrides, ix, value)) for value in values]
+    return out
 
 
 def _cut(cube: tuple, test: tuple, overrides: tuple):

@@ -10,13 +10,14 @@ said so). `recent` reads and changes the packet's view of the lists as it goes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .. import mappings
 from ..ir import Jump, Rule, Ruleset, Table, TargetExtension, Verdict, untracks
 from .ipsets import known_sets
 from .matches import match_rule
-from .nat_status import NAT_TARGETS, after_nat
+from .nat_rewrite import rewritten
+from .nat_status import DESTINATION_HOOKS, NAT_TARGETS, after_nat
 from .packet import Packet
 
 # iptables tables in the order their base chains run on each hook (by priority: nat binds
@@ -78,6 +79,8 @@ class _Walk:
         self.current = hook
         outcomes = [Outcome("ACCEPT", None, [], [], packet)]
         for table_name in HOOK_TABLES[hook]:
+            if table_name == "nat" and hook in DESTINATION_HOOKS:
+                outcomes = [_conntrack_nat(o) for o in outcomes]
             table = self.tables.get(table_name)
             if table is None:
                 continue
@@ -170,9 +173,19 @@ class _Walk:
                                            assumptions + a)
             return
         if table.name == "nat" and target.name in NAT_TARGETS:
-            # the connection is bound now: the tables after nat see its SNAT/DNAT bit
-            packet = after_nat(target, self.current, packet)
+            # the connection is bound now: the tables after nat see its SNAT/DNAT bit and
+            # the rewritten packet
+            packet = rewritten(target, self.current, after_nat(target, self.current, packet))
         yield _TARGET_VERDICTS.get(target.name, "ACCEPT"), step, trace, assumptions, packet
+
+
+def _conntrack_nat(o: Outcome) -> Outcome:
+    """A later packet of a NATed connection has its destination rewritten here by conntrack,
+    whether or not there is a nat chain (Packet.nat_dst)."""
+    if o.verdict != "ACCEPT" or o.packet.nat_dst is None:
+        return o
+    daddr, dport = o.packet.nat_dst
+    return replace(o, packet=o.packet.with_(daddr=daddr, dport=dport, nat_dst=None))
 
 
 def _nat_done(hook: str, packet: Packet) -> bool:

@@ -41,6 +41,10 @@ class Packet:
     # that packet's entry, RELATED the other way (nf_ct_attach); "empty" for one to an
     # untracked packet, whose entry is empty (INVALID). NOTRACK leaves such a packet alone.
     ct_attached: str | None = None
+    # a later packet of a connection NAT bound, whose destination conntrack rewrites where
+    # nat PREROUTING or OUTPUT is (after raw and mangle, before filter): (address, port) —
+    # the DNATed address of an original-direction packet, the SNATed sender of a reply
+    nat_dst: tuple | None = None
     # the addresses in each recent list (as the list stores them); missing: empty
     recent: dict[str, frozenset] = field(default_factory=dict)
     # ipset name → IpSet, for the sets whose members are known (verify/ipsets.py known_sets);

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ..frontends.limit_values import normal_connlimit, normal_hashlimit
 from ..ir import Match, PortRange, Rule, Ruleset
+from .equiv_nat import nat_cuts
 from .ipsets import exact_sets, lookup_field
 
 CT_STATES = ("NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED")
@@ -238,6 +239,9 @@ def _collect_rule(space: Space, rule: Rule, chain_key: tuple, seen: dict,
     value = exact_mark(rule.target)
     if value is not None:
         f("mark", lambda: Intervals(32)).add(value, value)
+    # the values a NAT rule rewrites to, and where its rewrite changes the tuple
+    for name, first, last in nat_cuts(rule.target, space.family):
+        f(name, lambda: Intervals(16)).add(first, last)      # the fields exist already
 
 
 MARK_BITS = (1 << 32) - 1
