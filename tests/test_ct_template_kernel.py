@@ -73,6 +73,26 @@ def _nft_counts(ns, table: str) -> list[str]:
             if "counter" in line]
 
 
+def _observed(script: str, nft_text: str, observe: tuple[str, ...], send: str,
+              setup: tuple[tuple[str, ...], ...] = (("ip", "link", "set", "lo", "up"),)):
+    """The observer's counts of `observe` with `script` loaded by iptables-legacy, then with
+    `nft_text` by nft, each in a fresh namespace made ready by `setup`, once `send` has run."""
+    counts = []
+    for load in ("legacy", "nft"):
+        with namespace("fwm-ctraw") as ns:
+            for command in setup:
+                ns.run(*command)
+            if load == "legacy":
+                for line in script.splitlines():
+                    ns.run("iptables-legacy", *line.split()[1:])
+            else:
+                ns.nft("-f", "-", input=nft_text)
+            ns.nft("-f", "-", input=OBSERVER.format("".join(f"{t} counter\n" for t in observe)))
+            ns.run(sys.executable, "-c", send)
+            counts.append(_nft_counts(ns, "obs"))
+    return counts
+
+
 def _run_legacy(rules: list[str], packets: int = 1, observe: tuple[str, ...] = ()):
     """iptables-legacy `-t TABLE -A CHAIN …` rules (udp to port 9 added to each), then the
     counters of raw OUTPUT and mangle OUTPUT, and of the nft `observe` tests in input."""
@@ -237,18 +257,8 @@ def test_ct_zone_after_notrack_of_another_protocol_behaves_alike(kernel):
     from fwmigrate.verify.roundtrip import round_trip
     observe = ("udp dport 9 ct state untracked", "udp dport 9 ct zone 5",
                "tcp dport 7 ct zone 5", "tcp dport 7 ct state untracked")
-    counts = []
-    for load in ("legacy", "nft"):
-        with namespace("fwm-ctraw") as ns:
-            ns.run("ip", "link", "set", "lo", "up")
-            if load == "legacy":
-                for line in BY_PROTOCOL.splitlines():
-                    ns.run("iptables-legacy", *line.split()[1:])
-            else:
-                ns.nft("-f", "-", input=convert(BY_PROTOCOL, "p.sh", ConvertOptions()).output)
-            ns.nft("-f", "-", input=OBSERVER.format("".join(f"{t} counter\n" for t in observe)))
-            ns.run(sys.executable, "-c", SEND_BOTH)
-            counts.append(_nft_counts(ns, "obs"))
+    translated = convert(BY_PROTOCOL, "p.sh", ConvertOptions()).output
+    counts = _observed(BY_PROTOCOL, translated, observe, SEND_BOTH)
     assert counts[0] == counts[1] == ["1", "0", "1", "0"]
     report = round_trip(BY_PROTOCOL, "p.sh", ConvertOptions())
     assert report.ok, [c.describe() for c in report.kernel + report.restore]
@@ -268,18 +278,7 @@ def test_ct_zone_set_tracks_a_tee_copy_where_xt_ct_does_not(kernel):
     from fwmigrate.errors import Diagnostics
     from fwmigrate.verify.sources import read_any
     observe = ("udp dport 9 ct state untracked", "udp dport 9 ct zone 5", "udp dport 9")
-    counts = []
-    for load in ("legacy", "nft"):
-        with namespace("fwm-ctraw") as ns:
-            ns.run("ip", "link", "set", "lo", "up")
-            if load == "legacy":
-                for line in TEE.splitlines():
-                    ns.run("iptables-legacy", *line.split()[1:])
-            else:
-                ns.nft("-f", "-", input=HAND_TEE)
-            ns.nft("-f", "-", input=OBSERVER.format("".join(f"{t} counter\n" for t in observe)))
-            ns.run(sys.executable, "-c", SEND)
-            counts.append(_nft_counts(ns, "obs"))
+    counts = _observed(TEE, HAND_TEE, observe, SEND)
     # the original and the copy arrive: the copy untracked under iptables, in zone 5 in nft
     assert counts == [["1", "1", "2"], ["0", "2", "2"]]
     diags = Diagnostics()
@@ -310,18 +309,7 @@ def test_template_readers_before_the_ct_behave_alike(kernel):
     from fwmigrate.verify.roundtrip import round_trip
     translated = convert(BEFORE_CT, "before.sh", ConvertOptions()).output
     observe = ("udp dport 9 meta mark 0xc", "udp dport 9 ct zone 1", "udp dport 9")
-    counts = []
-    for load in ("legacy", "nft"):
-        with namespace("fwm-ctraw") as ns:
-            ns.run("ip", "link", "set", "lo", "up")
-            if load == "legacy":
-                for line in BEFORE_CT.splitlines():
-                    ns.run("iptables-legacy", *line.split()[1:])
-            else:
-                ns.nft("-f", "-", input=translated)
-            ns.nft("-f", "-", input=OBSERVER.format("".join(f"{t} counter\n" for t in observe)))
-            ns.run(sys.executable, "-c", SEND_N.format(n=2))
-            counts.append(_nft_counts(ns, "obs"))
+    counts = _observed(BEFORE_CT, translated, observe, SEND_N.format(n=2))
     assert counts[0] == counts[1] == ["2", "2", "2"]
     report = round_trip(BEFORE_CT, "before.sh", ConvertOptions())
     assert report.ok, [c.describe() for c in report.kernel + report.restore]
@@ -401,6 +389,14 @@ SEND_LOOPED = {
                  "s.sendto(b'x', ('239.1.1.1', 9))\n"}
 
 
+# veth0 (10.9.0.1/24) and its peer up, multicast routed out of veth0
+SETUP_VETH = (("ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1"),
+              ("ip", "addr", "add", "10.9.0.1/24", "brd", "10.9.0.255", "dev", "veth0"),
+              ("ip", "link", "set", "lo", "up"), ("ip", "link", "set", "veth0", "up"),
+              ("ip", "link", "set", "veth1", "up"),
+              ("ip", "route", "add", "224.0.0.0/4", "dev", "veth0"))
+
+
 @pytest.mark.parametrize("kind", sorted(SEND_LOOPED))
 def test_ct_zone_set_tracks_a_looped_broadcast_on_its_interface_where_xt_ct_does_not(kernel,
                                                                                      kind):
@@ -412,23 +408,9 @@ def test_ct_zone_set_tracks_a_looped_broadcast_on_its_interface_where_xt_ct_does
     from fwmigrate.verify.sources import read_any
     observe = ("iifname veth0 udp dport 9 ct state untracked",
                "iifname veth0 udp dport 9 ct zone 5", "iifname veth0 udp dport 9")
-    counts = []
-    for load in ("legacy", "nft"):
-        with namespace("fwm-ctraw") as ns:
-            ns.run("ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
-            ns.run("ip", "addr", "add", "10.9.0.1/24", "brd", "10.9.0.255", "dev", "veth0")
-            for device in ("lo", "veth0", "veth1"):
-                ns.run("ip", "link", "set", device, "up")
-            ns.run("ip", "route", "add", "224.0.0.0/4", "dev", "veth0")
-            if load == "legacy":
-                for line in BROADCAST.splitlines():
-                    ns.run("iptables-legacy", *line.split()[1:])
-            else:
-                ns.nft("-f", "-", input=HAND_BROADCAST)
-            ns.nft("-f", "-", input=OBSERVER.format("".join(f"{t} counter\n" for t in observe)))
-            ns.run(sys.executable, "-c", "import socket\n"
-                   "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n" + SEND_LOOPED[kind])
-            counts.append(_nft_counts(ns, "obs"))
+    send = ("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            + SEND_LOOPED[kind])
+    counts = _observed(BROADCAST, HAND_BROADCAST, observe, send, setup=SETUP_VETH)
     assert counts == [["1", "0", "1"], ["0", "1", "1"]]
     with pytest.raises(FwmigrateError) as info:
         convert(BROADCAST, "bcast.sh", ConvertOptions())
