@@ -32,6 +32,22 @@ def differences(a, b):
     return [d for r in check(a, b) for d in r.differences]
 
 
+def output_counterexamples(a, b):
+    """One example packet per difference the checker finds in the output hook (at least one)."""
+    diffs = [d for d in differences(a, b) if d.hook == "output"]
+    assert diffs
+    space = Space("ip")
+    collect(space, a)
+    collect(space, b)
+    space.freeze()
+    return [example(space, d.cube) for d in diffs]
+
+
+def verdicts(ruleset, packet):
+    """The evaluator's verdicts for the packet on the output path (the kernel's hook order)."""
+    return sorted(o.verdict for o in evaluate(ruleset, packet, HOOK_PATHS["output"]))
+
+
 @pytest.mark.parametrize("extra", [
     # a first packet to port 80 always leaves nat with DNAT (the port changes), so a LOG of
     # new port-80 packets without it never fires
@@ -54,19 +70,10 @@ def test_a_dnat_to_the_address_a_packet_has_sets_nothing():
     a = ir(NAT_ADDR + ACCEPT_DNAT)
     b = ir(NAT_ADDR + "iptables -A OUTPUT -p tcp --dport 80 -m conntrack --ctstate NEW "
            "-j ACCEPT\n" + ACCEPT_DNAT)
-    diffs = [d for d in differences(a, b) if d.hook == "output"]
-    assert diffs
-    space = Space("ip")
-    collect(space, a)
-    collect(space, b)
-    space.freeze()
-    for d in diffs:
-        packet = example(space, d.cube)
+    for packet in output_counterexamples(a, b):
         assert str(packet.daddr) == "10.0.0.2" and packet.dport == 80, packet
         assert packet.ct_state == "new"
-        va = sorted(o.verdict for o in evaluate(a, packet, HOOK_PATHS["output"]))
-        vb = sorted(o.verdict for o in evaluate(b, packet, HOOK_PATHS["output"]))
-        assert va != vb, packet
+        assert verdicts(a, packet) != verdicts(b, packet), packet
 
 
 def test_a_dnat_to_a_range_may_or_may_not_set_it():
@@ -121,18 +128,9 @@ def test_the_tables_after_nat_output_see_the_rewritten_packet():
     a = ir(MARKED + "iptables -A OUTPUT -m mark --mark 1 -d 10.0.0.2 -p tcp --dport 80 "
            "-j ACCEPT\n")
     b = ir(MARKED)
-    diffs = [d for d in differences(a, b) if d.hook == "output"]
-    assert diffs
-    space = Space("ip")
-    collect(space, a)
-    collect(space, b)
-    space.freeze()
-    for d in diffs:
-        packet = example(space, d.cube)
+    for packet in output_counterexamples(a, b):
         assert (str(packet.daddr), packet.dport) == ("198.51.100.7", 8080), packet
-        va = sorted(o.verdict for o in evaluate(a, packet, HOOK_PATHS["output"]))
-        vb = sorted(o.verdict for o in evaluate(b, packet, HOOK_PATHS["output"]))
-        assert va != vb, packet
+        assert verdicts(a, packet) != verdicts(b, packet), packet
 
 
 @pytest.mark.parametrize("nat", [
