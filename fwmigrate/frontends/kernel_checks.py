@@ -279,13 +279,14 @@ def hook_violations(table: Table) -> list[tuple[Rule, str]]:
     reached_from = builtin_chains_reaching(table)
     problems = []
     specs = mappings.target_specs()
+    # rules read from one template share their match tuples and targets: judge each
+    # combination once per set of hooks (the rules keep the objects, so their ids stay theirs)
+    by_hooks: dict[frozenset[str], dict[tuple[int, int], str | None]] = {}
     for chain in table.chains:
         hooks = reached_from.get(chain.name)
         if not hooks:           # no built-in chain reaches it: nothing to check
             continue
-        # rules read from one template share their match tuples and targets: judge each
-        # combination once per chain (the rules keep the objects, so their ids stay theirs)
-        verdicts: dict[tuple[int, int], str | None] = {}
+        verdicts = by_hooks.setdefault(hooks, {})
         for rule in chain.rules:
             key = (id(rule.matches), id(rule.target))
             if key not in verdicts:
