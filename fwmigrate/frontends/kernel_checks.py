@@ -185,6 +185,8 @@ def checkentry_problems(table: Table) -> list[tuple[Rule, str, str]]:
     rules: dict[tuple[int, int, int], tuple[str, str] | None] = {}
     for chain in table.chains:
         for rule in chain.rules:
+            if not rule.matches and not isinstance(rule.target, TargetExtension):
+                continue        # nothing the kernel checks (e.g. -s ADDR -j DROP)
             key = (id(rule.matches), id(rule.target), id(rule.protocol))
             found = rules.get(key, _UNJUDGED)
             if found is _UNJUDGED:
@@ -288,6 +290,8 @@ def hook_violations(table: Table) -> list[tuple[Rule, str]]:
             continue
         verdicts = by_hooks.setdefault(hooks, {})
         for rule in chain.rules:
+            if not rule.matches and not isinstance(rule.target, TargetExtension):
+                continue        # nothing used from a hook (e.g. -s ADDR -j DROP)
             key = (id(rule.matches), id(rule.target))
             if key not in verdicts:
                 verdicts[key] = _hook_violation(rule, hooks, specs)
