@@ -1,7 +1,9 @@
 """The IR's construction shortcut (ir.quick_init) keeps dataclass semantics."""
 
+import copy
 import dataclasses
 import inspect
+import pickle
 
 import pytest
 
@@ -29,3 +31,13 @@ def test_quick_init_objects_stay_frozen_and_compare_by_value():
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.loc = None
     assert dataclasses.replace(b, target=None).loc == SourceLocation("g", 2, 5)
+
+
+@pytest.mark.parametrize("cls", QUICK, ids=lambda c: c.__name__)
+def test_quick_init_objects_are_of_their_class_and_copy_and_pickle(cls):
+    values = {f.name: f"v{k}" for k, f in enumerate(dataclasses.fields(cls))}
+    obj = cls(**values)
+    assert type(obj) is cls
+    for twin in (copy.copy(obj), copy.deepcopy(obj), pickle.loads(pickle.dumps(obj))):
+        assert type(twin) is cls
+        assert dataclasses.asdict(twin) == values

@@ -41,6 +41,14 @@ def test_ipv4_fast_path_agrees_with_the_grammar(octets, plen):
         assert values_addresses.fast_ipv4(text) is not None
 
 
+@pytest.mark.parametrize("text", ["1.2.3.4/\u0663", "1.2.3.4/\u0663\u0662"])
+def test_ipv4_fast_path_reads_only_ascii_prefix_lengths(text):
+    # Python's int() reads other scripts' digits; the grammar (and iptables) does not
+    assert values_addresses.fast_ipv4(text) is None
+    with pytest.raises(OptionError):
+        values_addresses.address(text, "ip")
+
+
 def outcome(parse, *args):
     """What a parser gives, or None where it refuses: the fast path and the grammar must
     agree on both."""

@@ -66,12 +66,14 @@ def _loop(table: NftTable) -> Diagnostic | None:
 def _jumps(table: NftTable) -> dict[str, list[tuple[str, NftRule]]]:
     edges: dict[str, list[tuple[str, NftRule]]] = {c.name: [] for c in table.chains}
     for chain in table.chains:
+        out = edges[chain.name]
         for rule in chain.rules:
-            if rule.untranslated is not None:
-                continue
-            for s in rule.statements:
-                if isinstance(s, Verdict) and s.kind in ("jump", "goto") and s.target in edges:
-                    edges[chain.name].append((s.target, rule))
+            # a verdict ends its rule (nft refuses a statement after one): only the last
+            # statement can jump
+            if rule.statements and type(last := rule.statements[-1]) is Verdict and \
+                    last.kind in ("jump", "goto") and last.target in edges and \
+                    rule.untranslated is None:
+                out.append((last.target, rule))
     return edges
 
 

@@ -73,6 +73,8 @@ def _table(table: NftTable, threshold: int, candidates: set[int] | None) -> NftT
 
     chains = list(table.chains)
     rules_of: dict[int, list] = {}
+    # id of a statement → (it, what replaces it): rules of one shape share their statements
+    hoisted: dict[int, tuple] = {}
     for c, r in dict.fromkeys(found):       # each rule once, in order
         rules = rules_of.get(c)
         if rules is None:
@@ -80,10 +82,12 @@ def _table(table: NftTable, threshold: int, candidates: set[int] | None) -> NftT
         rule = rules[r]
         statements = []
         for s in rule.statements:
-            kind = _hoistable(s)
-            if kind:
-                s = Compare(s.left, s.op, SetRef(name_for(kind, s.right)))
-            statements.append(s)
+            hit = hoisted.get(id(s))
+            if hit is None:
+                kind = _hoistable(s)
+                hit = hoisted[id(s)] = (s, Compare(s.left, s.op, SetRef(name_for(kind, s.right)))
+                                        if kind else s)
+            statements.append(hit[1])
         rules[r] = replace(rule, statements=tuple(statements))
     for c, rules in rules_of.items():
         chains[c] = replace(chains[c], rules=tuple(rules))

@@ -185,6 +185,8 @@ def checkentry_problems(table: Table) -> list[tuple[Rule, str, str]]:
     rules: dict[tuple[int, int, int], tuple[str, str] | None] = {}
     for chain in table.chains:
         for rule in chain.rules:
+            if not rule.matches and not isinstance(rule.target, TargetExtension):
+                continue        # nothing the kernel checks (e.g. -s ADDR -j DROP)
             key = (id(rule.matches), id(rule.target), id(rule.protocol))
             found = rules.get(key, _UNJUDGED)
             if found is _UNJUDGED:
@@ -279,14 +281,17 @@ def hook_violations(table: Table) -> list[tuple[Rule, str]]:
     reached_from = builtin_chains_reaching(table)
     problems = []
     specs = mappings.target_specs()
+    # rules read from one template share their match tuples and targets: judge each
+    # combination once per set of hooks (the rules keep the objects, so their ids stay theirs)
+    by_hooks: dict[frozenset[str], dict[tuple[int, int], str | None]] = {}
     for chain in table.chains:
         hooks = reached_from.get(chain.name)
         if not hooks:           # no built-in chain reaches it: nothing to check
             continue
-        # rules read from one template share their match tuples and targets: judge each
-        # combination once per chain (the rules keep the objects, so their ids stay theirs)
-        verdicts: dict[tuple[int, int], str | None] = {}
+        verdicts = by_hooks.setdefault(hooks, {})
         for rule in chain.rules:
+            if not rule.matches and not isinstance(rule.target, TargetExtension):
+                continue        # nothing used from a hook (e.g. -s ADDR -j DROP)
             key = (id(rule.matches), id(rule.target))
             if key not in verdicts:
                 verdicts[key] = _hook_violation(rule, hooks, specs)

@@ -39,7 +39,7 @@ from .extensions import (
     check_values,
 )
 from .values import parse_value
-from .values_addresses import address, address_list
+from .values_addresses import address, address_list, fast_ipv4
 
 _RULE_COMMANDS = frozenset({"-A", "-I", "-D", "-R", "-C"})
 
@@ -253,8 +253,10 @@ def _address_selectors(spec: tuple[int, bool], words: list[str], family: Family,
     if found is not None:
         return found
     try:
-        # address_list, one call fewer in its usual case (address tries fast_ipv4 first)
-        addrs = (address(word, family),) if "," not in word else address_list(word, family)
+        # address_list, two calls fewer in its usual case (address tries fast_ipv4 first)
+        fast = fast_ipv4(word) if family == "ip" else None
+        addrs = (fast,) if fast is not None else (address(word, family),) \
+            if "," not in word else address_list(word, family)
     except OptionError as exc:
         raise OptionError(exc.message, index, exc.hint, exc.offset) from None
     if len(addrs) == 1:         # most words: one address

@@ -112,6 +112,7 @@ _FAST_IPV4_MATCH = _FAST_IPV4.match
 _IPV4_MASK_INTS = [(0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF for n in range(33)]
 _IPV4_MASKS = [ipaddress.IPv4Address(m) for m in _IPV4_MASK_INTS]
 _new_ipv4 = IPv4Address.__new__
+_PREFIX_BITS = {str(n): n for n in range(33)}
 
 
 def fast_ipv4(text: str) -> Address | None:
@@ -121,8 +122,8 @@ def fast_ipv4(text: str) -> Address | None:
     if m is None:
         return None
     quad, plen = m.groups()
-    bits = 32 if plen is None else int(plen)
-    if bits > 32:
+    bits = 32 if plen is None else _PREFIX_BITS.get(plen)     # None: above 32 (or not ASCII)
+    if bits is None:
         return None
     try:
         value = int.from_bytes(inet_aton(quad), "big")     # refuses a part above 255
