@@ -6,7 +6,6 @@ asked for partial output; every problem found is in the raised FwmigrateError.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from .backends import iptables_save, nft_text
@@ -120,6 +119,8 @@ def nft_file(translation: Translation, filename: str,
 
 
 def _json_text(model, options: ConvertOptions) -> tuple[str, list[str]]:
+    import json
+
     from .backends import nft_json  # only --to nft-json needs it (shorter start for others)
     try:
         batch = nft_json.commands(model, flush_ruleset=options.flush_ruleset)

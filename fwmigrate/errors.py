@@ -3,7 +3,6 @@ a hint."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -118,6 +117,8 @@ class OptionError(Exception):
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    # imported here: only a misspelt word needs it, not every start
+    import difflib
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]}?" if close else None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ def _read(name: str) -> bytes:
     here = Path(__file__).resolve().parent.parent / "mappings" / f"{name}.toml"
     if here.is_file():
         return here.read_bytes()
+    # imported here: importlib.resources brings tempfile, shutil and the compressors along
+    from importlib import resources
     return resources.files("fwmigrate.mapping_data").joinpath(f"{name}.toml").read_bytes()
 
 

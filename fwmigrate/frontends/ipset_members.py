@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 
 from ..ir import Address
 from .ipset_sets import DIMENSIONS, TYPED, IpsetError, ReplayedSet
@@ -81,6 +80,8 @@ def _port(text: str, target: ReplayedSet):
     if port.isdigit():
         value = int(port)
     else:
+        # imported here: only a port given by name needs it, not every start
+        import socket
         try:
             value = socket.getservbyname(port, proto if proto in _PORT_PROTOCOLS else "tcp")
         except OSError:

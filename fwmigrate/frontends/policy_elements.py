@@ -10,7 +10,6 @@ negated) in the order libxt_policy prints them. The checks and messages are libx
 from __future__ import annotations
 
 import ipaddress
-import socket
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -81,6 +80,8 @@ def _numeric(text: str, family: str):
     """A numeric address as getaddrinfo reads one (None: not numeric)."""
     if not text or any(c.isspace() for c in text):
         return None
+    # imported here: only a policy match's address needs it, not every start
+    import socket
     try:
         if family == "ip":
             return ipaddress.IPv4Address(socket.inet_aton(text))

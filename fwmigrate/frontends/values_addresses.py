@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+
+# socket.py's own inet_aton, without socket.py's start-up (an enum of every constant)
+from _socket import inet_aton
 from ipaddress import IPv4Address
-from socket import inet_aton
 
 import pyparsing as pp
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import re
 
 from ..errors import OptionError
@@ -22,6 +21,8 @@ def parse_time_date(args, family, proto) -> int:
     if not (1970 <= year <= 2038 and 1 <= month <= 12 and 1 <= day <= 31 and hour <= 23
             and minute <= 59 and second <= 59):
         raise bad
+    # imported here (with locale): only a rule with a date needs it, not every start
+    import calendar
     # mktime (in UTC) normalises month 0 / day 0 and days past the month's end, as here
     return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
 
