@@ -11,18 +11,20 @@ is never joined, and the kernel compares it exactly (`range neq`); the second of
 
 from __future__ import annotations
 
+from functools import cache
+
 from .. import mappings
 from .nft_ast import AnonSet, Compare, Payload, Range, Symbol, Text
 
 
+# the tables are loaded when a rule first has two `!=` tests, not at every start
+@cache
 def _fields() -> dict[tuple[str, str], tuple[str, int, int]]:
     table = mappings.load("nft_values")["payload_fields"]
     return {tuple(name.split()): tuple(place) for name, place in table.items()}
 
 
-_FIELDS = _fields()
-
-
+@cache
 def _numbers() -> dict[tuple[str, str], dict[str, int]]:
     """nft's names for the values of the fields that have them: nft reads no name in a
     range (`udplite-udplite` is an error), so the range is written with the number."""
@@ -35,14 +37,11 @@ def _numbers() -> dict[tuple[str, str], dict[str, int]]:
     return out
 
 
-_NUMBERS = _numbers()
-
-
 def _as_number(left: Payload, value):
     """A named value as its number; anything else (numbers, addresses) as it is."""
     if type(value) is not Symbol or value.text[:1].isdigit() or ":" in value.text:
         return value
-    number = _NUMBERS.get((left.protocol, left.field), {}).get(value.text)
+    number = _numbers().get((left.protocol, left.field), {}).get(value.text)
     if number is None:
         # every name fwmigrate writes for these fields is in the tables above
         raise ValueError(f"no number for {left.protocol} {left.field} {value.text}")
@@ -61,9 +60,10 @@ def keep_neq_apart(statements: tuple) -> tuple:
     """The statements, with every `!=` of a single value on a header field that follows
     another such test on the field just before it written as a one-value range."""
     places = {}
+    fields = _fields()
     for i, s in enumerate(statements):
         if type(s) is Compare and s.op == "!=" and type(s.left) is Payload:
-            place = _FIELDS.get((s.left.protocol, s.left.field))
+            place = fields.get((s.left.protocol, s.left.field))
             if place is not None and _single_value(s.right) is not None:
                 places[i] = place
     if len(places) < 2:
