@@ -349,18 +349,22 @@ def inet_hook_conflicts(v4: Table, v6: Table) -> list[tuple[Rule, str]]:
 
 
 def _hook_violation(rule: Rule, hooks: set[str], specs: dict) -> str | None:
-    users: list[tuple[str, tuple[str, ...] | None]] = [
-        (f"{m.module} match", _allowed_chains(m)) for m in rule.matches]
-    if isinstance(rule.target, TargetExtension):
-        users.append((f"{rule.target.name} target", _target_chains(rule.target, specs)))
-    for what, allowed in users:
-        if allowed is None:
-            continue
-        bad = sorted(h for h in hooks if h not in allowed)
-        if bad:
-            return (f"{what}: used from hooks {', '.join(bad)}, but "
-                    f"only usable from {'/'.join(allowed)}")
+    # the matches in order, then the target; the message is built only for a refused one
+    for m in rule.matches:
+        allowed = _allowed_chains(m)
+        if allowed is not None and not hooks.issubset(allowed):
+            return _hook_message(f"{m.module} match", hooks, allowed)
+    target = rule.target
+    if isinstance(target, TargetExtension):
+        allowed = _target_chains(target, specs)
+        if allowed is not None and not hooks.issubset(allowed):
+            return _hook_message(f"{target.name} target", hooks, allowed)
     return None
+
+
+def _hook_message(what: str, hooks: set[str], allowed: tuple[str, ...]) -> str:
+    bad = sorted(h for h in hooks if h not in allowed)
+    return f"{what}: used from hooks {', '.join(bad)}, but only usable from {'/'.join(allowed)}"
 
 
 # --- ipsets ---------------------------------------------------------------------------------
