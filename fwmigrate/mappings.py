@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import sys
 import tomllib
 from contextlib import suppress
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ _PARSED = Path(__file__).resolve().parent / "__pycache__"
 @cache
 def load(name: str) -> dict[str, Any]:
     """A mappings file's tables; the parsed copy is used only when it was made from exactly
-    the same text (it holds that text), so an edited file is parsed again."""
+    the same text (it holds that text), so an edited file is parsed again. Like Python's
+    bytecode, the copy is not written when writing bytecode is turned off."""
     text = _read(name)
     parsed = _PARSED / f"mapping-{name}.marshal"
     try:
@@ -41,6 +43,8 @@ def load(name: str) -> dict[str, Any]:
     except (OSError, EOFError, ValueError, TypeError):
         pass                    # none yet, unreadable, or from another Python
     data = tomllib.loads(text.decode())
+    if sys.dont_write_bytecode:
+        return data             # asked not to write beside the code (PYTHONDONTWRITEBYTECODE, -B)
     # written aside and renamed: a process reading it at the same time sees all or none
     partial = parsed.with_name(f"{parsed.name}.{os.getpid()}")
     try:

@@ -4,6 +4,7 @@ were made from, and never needed (a place that cannot be written only costs the 
 from __future__ import annotations
 
 import marshal
+import sys
 import tomllib
 
 import pytest
@@ -16,6 +17,7 @@ load = mappings.load.__wrapped__        # without the per-process cache
 @pytest.fixture
 def texts(monkeypatch, tmp_path):
     files = {"t": b'[a]\nx = 1\n'}
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
     monkeypatch.setattr(mappings, "_read", lambda name: files[name])
     monkeypatch.setattr(mappings, "_PARSED", tmp_path / "cache")
     return files
@@ -60,3 +62,9 @@ def test_tables_marshal_cannot_hold_are_parsed_every_time(texts, tmp_path):
     assert load("t")["when"].year == 1979
     assert not (tmp_path / "cache" / "mapping-t.marshal").exists()
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_nothing_is_written_where_writing_bytecode_is_turned_off(texts, monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)      # PYTHONDONTWRITEBYTECODE, -B
+    assert load("t") == {"a": {"x": 1}}
+    assert not (tmp_path / "cache").exists()
