@@ -9,7 +9,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from ..ir import Jump, Ruleset
-from .compile import CompiledRule, Compiler, Test, target_label
+from .compile import CompiledRule, Compiler, Test, Untrack, target_label
 from .diff import normal_rule
 from .evaluate import _CHAIN_OF_HOOK, HOOK_TABLES
 from .ipsets import exact_sets
@@ -21,6 +21,10 @@ class Program:
     def __init__(self, ruleset: Ruleset, family: str, hook: str, compiler: Compiler):
         compiler.ipsets = exact_sets(ruleset, family)
         compiler.hook = hook
+        compiler.raw_state_blind = not any(
+            m.module in ("conntrack", "state") for t in ruleset.tables
+            if t.family == family and t.name == "raw" for c in t.chains for r in c.rules
+            for m in r.matches)
         self.chains: dict[tuple[str, str], list[CompiledRule]] = {}
         self.policies: dict[tuple[str, str], str] = {}
         self.bases: list[tuple[str, str]] = []
@@ -157,6 +161,8 @@ def _target_key(target):
 def _meaning(rule: CompiledRule):
     """What makes two rules the same for the lockstep walk: the rule, and for a lookup in an
     ipset also its compiled test (the same name can hold other members on the other side)."""
-    if any(m.module == "set" for m in rule.rule.matches):
+    if any(m.module == "set" for m in rule.rule.matches) or \
+            any(isinstance(s, Untrack) for s in rule.steps):
+        # (an untracking rule is modelled only where raw tests no state)
         return normal_rule(rule.rule), rule.steps
     return normal_rule(rule.rule)
