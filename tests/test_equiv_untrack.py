@@ -25,10 +25,16 @@ def output_differences(a, b):
     return [d for r in check(ir(a), ir(b)) for d in r.differences if d.hook == "output"]
 
 
-def test_filter_output_sees_the_packet_raw_untracked():
+@pytest.mark.parametrize("prerouting", [
+    "",
+    # a state test in raw PREROUTING is not on the output hook's way
+    "iptables -t raw -A PREROUTING -d 203.0.113.10 -m conntrack --ctorigdst 10.0.0.0/8 "
+    "-j ACCEPT\n",
+])
+def test_filter_output_sees_the_packet_raw_untracked(prerouting):
     # the fuzz round's shape: udp is untracked in raw, so it never meets the NEW rule
     # (UNTRACKED is dropped before it) and flipping that rule's verdict changes nothing for it
-    head = (RAW_UDP + "iptables -A OUTPUT -m state --state UNTRACKED -j DROP\n")
+    head = (prerouting + RAW_UDP + "iptables -A OUTPUT -m state --state UNTRACKED -j DROP\n")
     a = head + "iptables -A OUTPUT -p udp -m conntrack --ctstate NEW -j ACCEPT\n"
     b = head + "iptables -A OUTPUT -p udp -m conntrack --ctstate NEW -j DROP\n"
     assert output_differences(a, b) == []
@@ -59,6 +65,10 @@ def test_a_drop_of_what_raw_untracked_never_fires():
     # checker does not model that, so it must not untrack on it (the kernel never matches
     # this raw rule for a fresh packet, and a NEW packet is dropped on A's side only)
     ("iptables -t raw -A OUTPUT -m conntrack --ctstate NEW -j CT --notrack\n"
+     "iptables -A OUTPUT -m conntrack --ctstate NEW -j DROP\n", "iptables -P OUTPUT ACCEPT\n"),
+    # ... also in a chain raw OUTPUT jumps to
+    ("iptables -t raw -N U\niptables -t raw -A OUTPUT -j U\n"
+     "iptables -t raw -A U -m conntrack --ctstate NEW -j CT --notrack\n"
      "iptables -A OUTPUT -m conntrack --ctstate NEW -j DROP\n", "iptables -P OUTPUT ACCEPT\n"),
 ])
 def test_differences_untracking_makes_or_leaves_are_still_found(a, b):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-from ..ir import Jump, Ruleset
+from ..ir import Jump, Ruleset, builtin_chains_reaching
 from .compile import CompiledRule, Compiler, Test, Untrack, target_label
 from .diff import normal_rule
 from .evaluate import _CHAIN_OF_HOOK, HOOK_TABLES
@@ -21,10 +21,7 @@ class Program:
     def __init__(self, ruleset: Ruleset, family: str, hook: str, compiler: Compiler):
         compiler.ipsets = exact_sets(ruleset, family)
         compiler.hook = hook
-        compiler.raw_state_blind = not any(
-            m.module in ("conntrack", "state") for t in ruleset.tables
-            if t.family == family and t.name == "raw" for c in t.chains for r in c.rules
-            for m in r.matches)
+        compiler.raw_state_blind = _raw_state_blind(ruleset, family, hook)
         self.chains: dict[tuple[str, str], list[CompiledRule]] = {}
         self.policies: dict[tuple[str, str], str] = {}
         self.bases: list[tuple[str, str]] = []
@@ -99,6 +96,21 @@ class Program:
                                     hashes[-1])))
             self._suffix[key] = hashes[::-1]
         return self._suffix[key]
+
+
+def _raw_state_blind(ruleset: Ruleset, family: str, hook: str) -> bool:
+    """Whether no raw rule this hook's packets meet tests the conntrack state (which raw
+    sees before conntrack, unlike the tables after it)."""
+    base = _CHAIN_OF_HOOK[hook]
+    for table in ruleset.tables:
+        if table.family != family or table.name != "raw":
+            continue
+        reaching = builtin_chains_reaching(table)
+        for chain in table.chains:
+            if base in reaching.get(chain.name, ()) and any(
+                    m.module in ("conntrack", "state") for r in chain.rules for m in r.matches):
+                return False
+    return True
 
 
 class _ChainIndex:
