@@ -110,10 +110,14 @@ for a in addrs:
     for port in tcp_ports:
         s = socket.socket(family(a), socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # a probe may leave from a port a server of its namespace listens on (a witness
+        # with source port 80): only SO_REUSEPORT on both lets it bind beside the listener
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         s.bind((a, port)); s.listen(64)
         threading.Thread(target=serve_tcp, args=(s, a, port), daemon=True).start()
     for port in udp_ports:
         s = socket.socket(family(a), socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # likewise (source port 53)
         s.bind((a, port))
         threading.Thread(target=serve_udp, args=(s, a, port), daemon=True).start()
 
@@ -133,6 +137,7 @@ def tcp(src, dst, port, sport):
     s = socket.socket(family(dst), socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # concurrent probes, one sport
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)   # a sport a server listens on
     s.bind((src, sport)); s.settimeout(timeout)
     try:
         s.connect((dst, port))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..frontends.limit_values import normal_connlimit, normal_hashlimit
-from ..ir import IcmpType, Jump, Match, Option, Rule, TargetExtension, Verdict
+from ..ir import IcmpType, Jump, Match, Option, Rule, TargetExtension, Verdict, untracks
 from .diff import normal_target
 from .equiv_nat import nat_steps
 from .ipsets import lookup_field
@@ -46,6 +46,18 @@ class Effect:
 
 
 @dataclass(frozen=True)
+class Untrack:
+    """NOTRACK / CT --notrack in raw OUTPUT: the tables after raw see the packet UNTRACKED
+    (`value`), unless it came with an entry already (a REJECT's answer: RELATED, or INVALID
+    for an answer to an untracked packet), which keeps its state: atoms in `fresh` may become
+    UNTRACKED, atoms in `kept` may stay."""
+    field: int
+    fresh: int
+    kept: int
+    value: int
+
+
+@dataclass(frozen=True)
 class CompiledRule:
     steps: tuple
     target: object           # Verdict, Jump, TargetExtension, or None
@@ -60,6 +72,9 @@ class Compiler:
         # ipsets whose lookups are address tests (verify/ipsets.py), set per ruleset
         self.ipsets: dict[str, list[tuple[int, int]]] = {}
         self.hook: str | None = None               # the hook whose chains are compiled
+        # raw tests no conntrack state, so its path does not depend on it (raw sees no entry
+        # yet, which the atom space does not model): set per ruleset
+        self.raw_state_blind = False
 
     def skip_unless_new(self) -> CompiledRule:
         not_new = self.space.all("ct_state") ^ self.mask("ct_state", "NEW")
@@ -101,7 +116,16 @@ class Compiler:
             steps += self.match(m, chain_key)
         if getattr(rule.target, "name", None) in NAT_TARGETS:
             steps += nat_steps(self, rule.target)
+        if chain_key[0] == "raw" and self.hook == "output" and self.raw_state_blind and \
+                untracks(rule.target):
+            steps.append(self.untrack())
         return CompiledRule(tuple(steps), rule.target, rule)
+
+    def untrack(self) -> Untrack:
+        states = {s: self.mask("ct_state", s) for s in CT_STATES}
+        return Untrack(self.ix["ct_state"], self.space.all("ct_state") ^ states["UNTRACKED"],
+                       states["RELATED"] | states["INVALID"] | states["UNTRACKED"],
+                       states["UNTRACKED"])
 
     # --- matches ------------------------------------------------------------------------------
 

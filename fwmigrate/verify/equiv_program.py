@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-from ..ir import Jump, Ruleset
-from .compile import CompiledRule, Compiler, Test, target_label
+from ..ir import Jump, Ruleset, builtin_chains_reaching
+from .compile import CompiledRule, Compiler, Test, Untrack, target_label
 from .diff import normal_rule
 from .evaluate import _CHAIN_OF_HOOK, HOOK_TABLES
 from .ipsets import exact_sets
@@ -21,6 +21,7 @@ class Program:
     def __init__(self, ruleset: Ruleset, family: str, hook: str, compiler: Compiler):
         compiler.ipsets = exact_sets(ruleset, family)
         compiler.hook = hook
+        compiler.raw_state_blind = _raw_state_blind(ruleset, family, hook)
         self.chains: dict[tuple[str, str], list[CompiledRule]] = {}
         self.policies: dict[tuple[str, str], str] = {}
         self.bases: list[tuple[str, str]] = []
@@ -97,6 +98,21 @@ class Program:
         return self._suffix[key]
 
 
+def _raw_state_blind(ruleset: Ruleset, family: str, hook: str) -> bool:
+    """Whether no raw rule this hook's packets meet tests the conntrack state (which raw
+    sees before conntrack, unlike the tables after it)."""
+    base = _CHAIN_OF_HOOK[hook]
+    for table in ruleset.tables:
+        if table.family != family or table.name != "raw":
+            continue
+        reaching = builtin_chains_reaching(table)
+        for chain in table.chains:
+            if base in reaching.get(chain.name, ()) and any(
+                    m.module in ("conntrack", "state") for r in chain.rules for m in r.matches):
+                return False
+    return True
+
+
 class _ChainIndex:
     """Which rules of a chain can match a piece that is narrow on one field: lets a piece skip
     the many rules that test other values (10,000 rules, one address each)."""
@@ -157,6 +173,8 @@ def _target_key(target):
 def _meaning(rule: CompiledRule):
     """What makes two rules the same for the lockstep walk: the rule, and for a lookup in an
     ipset also its compiled test (the same name can hold other members on the other side)."""
-    if any(m.module == "set" for m in rule.rule.matches):
+    if any(m.module == "set" for m in rule.rule.matches) or \
+            any(isinstance(s, Untrack) for s in rule.steps):
+        # (an untracking rule is modelled only where raw tests no state)
         return normal_rule(rule.rule), rule.steps
     return normal_rule(rule.rule)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from .. import mappings
 from ..ir import Jump, TargetExtension, Verdict
-from .compile import CompiledRule, Effect, target_label
+from .compile import CompiledRule, Effect, Untrack, target_label
 from .equiv_nat import BindStatus, Rewrite
 from .equiv_program import Program
 from .space import Space, exact_mark
@@ -77,6 +77,9 @@ class _Walker:
                 continue
             if isinstance(step, Rewrite):
                 live = [piece for c, e, o in live for piece in _rewrite(c, e, o, step)]
+                continue
+            if isinstance(step, Untrack):
+                live = [piece for c, e, o in live for piece in _untrack(c, e, o, step)]
                 continue
             nxt = []
             for c, e, o in live:
@@ -226,6 +229,25 @@ def _rewrite(cube: tuple, effects: tuple, overrides: tuple, step: Rewrite) -> li
             out.append((piece, effects, overrides))
         else:
             out += [(piece, effects, _set(overrides, ix, value)) for value in values]
+    return out
+
+
+def _untrack(cube: tuple, effects: tuple, overrides: tuple, step: Untrack) -> list:
+    """The pieces of a cube an untracking rule leaves UNTRACKED, and those that may keep their
+    state (they overlap: RELATED and INVALID can be either, by whether the packet came with
+    an entry, so both are walked)."""
+    ix = step.field
+    over = next((m for f, m in overrides if f == ix), None)
+    now = cube[ix] if over is None else over
+    out = []
+    for part, new in ((now & step.fresh, step.value), (now & step.kept, None)):
+        if not part:
+            continue
+        if over is not None:
+            out.append((cube, effects, _set(overrides, ix, part if new is None else new)))
+            continue
+        piece = cube[:ix] + (part,) + cube[ix + 1:]
+        out.append((piece, effects, overrides if new is None else _set(overrides, ix, new)))
     return out
 
 
