@@ -10,17 +10,14 @@ kernel may choose (an address range, a port outside the range given, --random), 
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from ..ir import TargetExtension
 from .evaluate import HOOK_TABLES
-from .nat_status import DESTINATION_HOOKS, NAT_TARGETS, decisions
+from .nat_status import DESTINATION_HOOKS, LOOPBACK, NAT_TARGETS, RANDOM_OPTIONS, decisions
 
-_RANDOM = ("random", "random-fully")
 # the targets that bind the other side than a hook's nat chains do (by destination)
 _OTHER_SIDE = {True: ("SNAT", "MASQUERADE"), False: ("DNAT", "REDIRECT")}
-_LOOPBACK = {"ip": int(ipaddress.ip_address("127.0.0.1")), "ip6": 1}
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,7 @@ def nat_steps(compiler, target: TargetExtension) -> list:
         return atoms(name, 0, (1 << (space.width if name == addr else 16)) - 1)
 
     options = {o.name: o.value for o in target.options}
-    random = any(name in options for name in _RANDOM)
+    random = any(name in options for name in RANDOM_OPTIONS)
     ports = options.get("to-ports")
     if target.name == "NETMAP":
         first, last = _span(options["to"])
@@ -87,7 +84,7 @@ def nat_steps(compiler, target: TargetExtension) -> list:
         if low is not None:
             steps.append(Rewrite(compiler.ix[addr], 0, atoms(addr, int(low), int(high))))
     elif target.name == "REDIRECT" and compiler.hook == "output":
-        here = _LOOPBACK[space.family]
+        here = int(LOOPBACK[space.family])
         steps.append(Rewrite(compiler.ix[addr], 0, atoms(addr, here, here)))
     else:
         # REDIRECT elsewhere and MASQUERADE: an interface's address, not known here
@@ -124,7 +121,8 @@ def nat_cuts(target: TargetExtension, family: str) -> list[tuple[str, int, int]]
     if target.name == "NETMAP":
         cuts += [(side + "addr", *_span(options["to"])) for side in "ds"]
     if target.name == "REDIRECT":
-        cuts.append(("daddr", _LOOPBACK[family], _LOOPBACK[family]))
+        here = int(LOOPBACK[family])
+        cuts.append(("daddr", here, here))
     return cuts
 
 

@@ -13,14 +13,9 @@ a caller handing the evaluator such a packet gives its fields as the tables see 
 
 from __future__ import annotations
 
-import ipaddress
-
 from ..ir import TargetExtension
-from .nat_status import DESTINATION_HOOKS
+from .nat_status import DESTINATION_HOOKS, LOOPBACK, RANDOM_OPTIONS
 from .packet import Packet
-
-_RANDOM = ("random", "random-fully")
-_LOOPBACK = {"ip": ipaddress.ip_address("127.0.0.1"), "ip6": ipaddress.ip_address("::1")}
 
 
 def rewritten(target: TargetExtension, hook: str, packet: Packet) -> Packet:
@@ -29,7 +24,7 @@ def rewritten(target: TargetExtension, hook: str, packet: Packet) -> Packet:
     addr = packet.daddr if destination else packet.saddr
     port = packet.dport if destination else packet.sport
     options = {o.name: o.value for o in target.options}
-    random = any(name in options for name in _RANDOM)
+    random = any(name in options for name in RANDOM_OPTIONS)
     new_addr = None
     if target.name == "NETMAP":
         net = options["to"]
@@ -47,7 +42,7 @@ def rewritten(target: TargetExtension, hook: str, packet: Packet) -> Packet:
         # REDIRECT: to this host, in OUTPUT on loopback; MASQUERADE: the output interface's
         # address
         if target.name == "REDIRECT" and hook == "output":
-            new_addr = _LOOPBACK.get(packet.family)
+            new_addr = LOOPBACK.get(packet.family)
         new_port = _port(options.get("to-ports"), port, random, destination)
     changes = {"daddr" if destination else "saddr": new_addr,
                "dport" if destination else "sport": new_port}

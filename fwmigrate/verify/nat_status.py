@@ -10,13 +10,18 @@ in nat_rewrite.py.
 
 from __future__ import annotations
 
+import ipaddress
+
 from ..ir import TargetExtension
 from .packet import Packet
 
 NAT_TARGETS = frozenset({"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"})
 # the hooks whose nat chains bind the destination; the others (postrouting, input) the source
 DESTINATION_HOOKS = ("prerouting", "output")
-_RANDOM = ("random", "random-fully")
+# the options that let the kernel choose the port (and address) at random
+RANDOM_OPTIONS = ("random", "random-fully")
+# where REDIRECT sends a packet in nat OUTPUT
+LOOPBACK = {"ip": ipaddress.ip_address("127.0.0.1"), "ip6": ipaddress.ip_address("::1")}
 
 
 def after_nat(target: TargetExtension, hook: str, packet: Packet) -> Packet:
@@ -62,7 +67,7 @@ def decisions(target: TargetExtension, destination: bool) -> list[Decision]:
     The evaluator asks it of one packet, the equivalence checker of a cube (one list, so the
     two agree)."""
     options = {o.name: o.value for o in target.options}
-    if any(name in options for name in _RANDOM):
+    if any(name in options for name in RANDOM_OPTIONS):
         return [((), None)]
     if target.name == "NETMAP":
         net = options["to"]
