@@ -173,6 +173,16 @@ def _set(overrides: tuple, field_ix: int, value: int) -> tuple:
     return tuple((f, m) for f, m in overrides if f != field_ix) + ((field_ix, value),)
 
 
+def _override(overrides: tuple, field_ix: int) -> int | None:
+    """The atoms a step set the field to, or None where the cube's own field holds."""
+    return next((m for f, m in overrides if f == field_ix), None)
+
+
+def _narrow(cube: tuple, field_ix: int, atoms: int) -> tuple:
+    """The cube with the field narrowed to `atoms`."""
+    return cube[:field_ix] + (atoms,) + cube[field_ix + 1:]
+
+
 def _bind(cube: tuple, effects: tuple, overrides: tuple, step: BindStatus) -> list:
     """The pieces of a cube a NAT rule binds, each with the status the next tables see."""
     out = []
@@ -194,7 +204,7 @@ def _with_bit(cube: tuple, effects: tuple, overrides: tuple, step: BindStatus,
     if answer is False:
         return kept
     ix, bit = step.field, 1 << step.bit
-    over = next((m for f, m in overrides if f == ix), None)
+    over = _override(overrides, ix)
     out, have = [], 0
     mask = cube[ix] if over is None else over
     while mask:
@@ -205,12 +215,12 @@ def _with_bit(cube: tuple, effects: tuple, overrides: tuple, step: BindStatus,
             have |= low
             continue
         # one piece per status before, so that the status after is one atom (exact)
-        piece = cube if over is not None else cube[:ix] + (low,) + cube[ix + 1:]
+        piece = cube if over is not None else _narrow(cube, ix, low)
         out.append((piece, effects, _set(overrides, ix, 1 << (atom | bit))))
     if answer is None:
         return kept + out                 # the rewrite may also keep the tuple
     if have:
-        out.append((cube if over is not None else cube[:ix] + (have,) + cube[ix + 1:],
+        out.append((cube if over is not None else _narrow(cube, ix, have),
                     effects, overrides))
     return out
 
@@ -218,13 +228,13 @@ def _with_bit(cube: tuple, effects: tuple, overrides: tuple, step: BindStatus,
 def _rewrite(cube: tuple, effects: tuple, overrides: tuple, step: Rewrite) -> list:
     """The pieces of a cube a NAT rule rewrites a field of, each with one new value."""
     ix = step.field
-    over = next((m for f, m in overrides if f == ix), None)
+    over = _override(overrides, ix)
     now = cube[ix] if over is None else over
     out = []
     for part, values in ((now & step.keep, None), (now & ~step.keep, step.alternatives)):
         if not part:
             continue
-        piece = cube if over is not None else cube[:ix] + (part,) + cube[ix + 1:]
+        piece = cube if over is not None else _narrow(cube, ix, part)
         if values is None:
             out.append((piece, effects, overrides))
         else:
@@ -237,7 +247,7 @@ def _untrack(cube: tuple, effects: tuple, overrides: tuple, step: Untrack) -> li
     state (they overlap: RELATED and INVALID can be either, by whether the packet came with
     an entry, so both are walked)."""
     ix = step.field
-    over = next((m for f, m in overrides if f == ix), None)
+    over = _override(overrides, ix)
     now = cube[ix] if over is None else over
     out = []
     for part, new in ((now & step.fresh, step.value), (now & step.kept, None)):
@@ -246,7 +256,7 @@ def _untrack(cube: tuple, effects: tuple, overrides: tuple, step: Untrack) -> li
         if over is not None:
             out.append((cube, effects, _set(overrides, ix, part if new is None else new)))
             continue
-        piece = cube[:ix] + (part,) + cube[ix + 1:]
+        piece = _narrow(cube, ix, part)
         out.append((piece, effects, overrides if new is None else _set(overrides, ix, new)))
     return out
 
@@ -257,7 +267,7 @@ def _cut(cube: tuple, test: tuple, overrides: tuple):
     outside = []
     prefix = list(cube)
     for ix, mask in test:
-        over = next((m for f, m in overrides if f == ix), None)
+        over = _override(overrides, ix)
         if over is not None:
             if not over & mask:
                 return None, [cube]
