@@ -173,6 +173,12 @@ def protocol_numbers(module: str) -> frozenset[int]:
     return frozenset(protocol_number(p) for p in mappings.match_specs()[module].protocols)
 
 
+def _nothing_checked(rule: Rule) -> bool:
+    """No match and no target extension (e.g. -s ADDR -j DROP): nothing for checkentry or the
+    hook checks to look at."""
+    return not rule.matches and not isinstance(rule.target, TargetExtension)
+
+
 def checkentry_problems(table: Table) -> list[tuple[Rule, str, str]]:
     """The rules of a table the kernel's checkentry refuses (match, target and TCPMSS checks),
     for a save file, whose lines may remove such a rule before COMMIT (iptables-restore hands
@@ -185,8 +191,8 @@ def checkentry_problems(table: Table) -> list[tuple[Rule, str, str]]:
     rules: dict[tuple[int, int, int], tuple[str, str] | None] = {}
     for chain in table.chains:
         for rule in chain.rules:
-            if not rule.matches and not isinstance(rule.target, TargetExtension):
-                continue        # nothing the kernel checks (e.g. -s ADDR -j DROP)
+            if _nothing_checked(rule):
+                continue
             key = (id(rule.matches), id(rule.target), id(rule.protocol))
             found = rules.get(key, _UNJUDGED)
             if found is _UNJUDGED:
@@ -290,8 +296,8 @@ def hook_violations(table: Table) -> list[tuple[Rule, str]]:
             continue
         verdicts = by_hooks.setdefault(hooks, {})
         for rule in chain.rules:
-            if not rule.matches and not isinstance(rule.target, TargetExtension):
-                continue        # nothing used from a hook (e.g. -s ADDR -j DROP)
+            if _nothing_checked(rule):
+                continue
             key = (id(rule.matches), id(rule.target))
             if key not in verdicts:
                 verdicts[key] = _hook_violation(rule, hooks, specs)

@@ -23,7 +23,7 @@ from .nft_ct_fold import fold
 from .nft_lift import Lift, LiftContext, SetInfo, strip_prefix
 from .nft_lift_ipset import ipset_from_nft, ipset_of
 from .nft_lift_values import Unrepresentable
-from .nft_table_merge import merged
+from .nft_table_merge import in_iptables_order, merged
 
 
 def _base_chain(chain: dict[str, Any]) -> tuple[str, str] | None:
@@ -179,9 +179,7 @@ class _Reader:
             present = {ch.name for ch in chains_of}
             # built-in chains nft did not create behave as iptables' empty ACCEPT chains
             chains_of += [Chain(n, (), "ACCEPT") for n in builtin_names if n not in present]
-            chains_of.sort(key=lambda ch: (ch.policy is None, builtin_names.index(ch.name)
-                                           if ch.policy is not None else 0))
-            result.append(Table(family, table, tuple(chains_of)))
+            result.append(Table(family, table, in_iptables_order(table, chains_of)))
         return result
 
     def _template_free(self, table: Table, family: list[Table]) -> Table:

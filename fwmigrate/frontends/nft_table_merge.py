@@ -51,8 +51,13 @@ def merged(parts: list[tuple[str, Table]], problem: Callable[[str], None]) -> li
                             + " and ".join(f"table {o}" for o in origins)
                             + " are read as it")
             chains.append((busy or candidates)[0][1])
-        builtin_names = mappings.iptables_tables()[name]
-        chains.sort(key=lambda ch: (not ch.builtin, builtin_names.index(ch.name)
-                                    if ch.builtin else 0))
-        out.append(Table(family, name, tuple(chains)))
+        out.append(Table(family, name, in_iptables_order(name, chains)))
     return out
+
+
+def in_iptables_order(table: str, chains: list[Chain]) -> tuple[Chain, ...]:
+    """The built-in chains in the order iptables lists them for the table, then the user
+    chains in the order given."""
+    builtin_names = mappings.iptables_tables()[table]
+    return tuple(sorted(chains, key=lambda ch: (not ch.builtin, builtin_names.index(ch.name)
+                                                if ch.builtin else 0)))
