@@ -370,6 +370,17 @@ def load_nft(fw: Namespace, nft_text: str) -> None:
     fw.run("nft", "-f", "-", input=nft_text)
 
 
+def for_synproxy(load):
+    """`load`, after the settings fwmigrate's SYNPROXY output header names (without them
+    neither load's handshake completes: a reset without the first, a timeout without the
+    second)."""
+    def go(fw: Namespace) -> None:
+        fw.run("sysctl", "-w", "net.netfilter.nf_conntrack_tcp_loose=0",
+               "net.ipv4.tcp_syncookies=2")
+        load(fw)
+    return go
+
+
 @contextmanager
 def network(load, containers: bool = False):
     """A fresh topology with `load(fw_namespace)` applied to the firewall."""

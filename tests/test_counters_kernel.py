@@ -13,6 +13,7 @@ import pytest
 from differential import (
     Probe,
     compare,
+    for_synproxy,
     fwmigrate_nft,
     load_legacy,
     load_nft,
@@ -164,17 +165,9 @@ def test_synproxy_completes_the_handshake_as_iptables_does(kernel, tmp_path):
     # under iptables-legacy as under nft)
     assert "synproxy mss 1460 timestamp sack-perm" in translated
 
-    def strict(load):
-        def go(fw):
-            # the settings the output's header names (without them neither loads' handshake
-            # completes: a reset without the first, a timeout without the second)
-            fw.run("sysctl", "-w", "net.netfilter.nf_conntrack_tcp_loose=0",
-                   "net.ipv4.tcp_syncookies=2")
-            load(fw)
-        return go
     steps = scenario([Probe("tcp", "lan", ME, FW, 80), Probe("tcp", "lan", ME, FW, 22)])
-    legacy = strict(lambda fw: load_legacy(fw, save))
-    ours = strict(lambda fw: load_nft(fw, translated))
+    legacy = for_synproxy(lambda fw: load_legacy(fw, save))
+    ours = for_synproxy(lambda fw: load_nft(fw, translated))
     assert not compare(legacy, ours, steps)
     kinds = _kinds(run_scenario(ours, steps))
     assert kinds == ["open", "timeout"]

@@ -333,22 +333,22 @@ def test_synproxy_sends_its_syn_with_a_template_xt_conntrack_reads(kernel):
     # the proxy's SYN to the server carries its template (status CONFIRMED) through raw
     # OUTPUT: --ctstatus CONFIRMED drops it under iptables, nft's `ct status` stops at the
     # template (as fwmigrate once wrote it): the connection opens. The state reads alike.
-    from differential import Probe, load_legacy, load_nft, run_scenario, scenario
+    from differential import (
+        Probe,
+        for_synproxy,
+        load_legacy,
+        load_nft,
+        run_scenario,
+        scenario,
+    )
 
     from fwmigrate.convert import ConvertOptions, convert
     from fwmigrate.errors import Diagnostics, FwmigrateError
     from fwmigrate.verify.sources import read_any
 
-    def strict(load):
-        def go(fw):
-            fw.run("sysctl", "-w", "net.netfilter.nf_conntrack_tcp_loose=0",
-                   "net.ipv4.tcp_syncookies=2")
-            load(fw)
-        return go
-
     def outcome(load) -> str:
         steps = scenario([Probe("tcp", "lan", "192.168.10.2", "192.168.10.1", 80)])
-        return run_scenario(strict(load), steps)[0].split()[0]
+        return run_scenario(for_synproxy(load), steps)[0].split()[0]
 
     status, state = (_proxy_save("-m conntrack --ctstatus CONFIRMED"),
                      _proxy_save("-m conntrack --ctstate NEW"))
